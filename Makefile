@@ -1,0 +1,29 @@
+# Mosaic: `make run` starts the whole system; `make test` runs the tests (real PostgreSQL, real NATS).
+GO      ?= go
+BIN     := bin/mosaic
+ARGS    ?=
+
+.PHONY: build run test bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mosaic
+
+## run: the whole system in one process (embedded NATS, a local PostgreSQL under .mosaic/). ARGS="--workers 8"
+run: build
+	./$(BIN) dev $(ARGS)
+
+## test: every test, against throwaway PostgreSQL clusters and embedded NATS servers.
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## bench: the go-test benchmarks of the hot paths (figures printed, never asserted).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: formatting and vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

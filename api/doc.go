@@ -1,0 +1,9 @@
+// Package api is Mosaic's HTTP API (JSON over net/http's method-and-path patterns) and a Go
+// client for it, which the CLI uses.
+//
+// Authentication is a bearer token: a workspace API key (mosk_…) for /v1/workspaces/{ws}/…, whose
+// role (OWNER, ADMIN, MEMBER, GUEST) decides what it may do; or the operator's admin token, which
+// may create workspaces and act in any workspace. Errors are JSON:
+//
+//	{"error": {"code": "invalid_argument", "message": "priority must be between 1 and 10 (got 11)"}}
+package api

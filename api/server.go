@@ -1,0 +1,251 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// MaxBodyBytes bounds a request body: 1 MiB.
+const MaxBodyBytes = 1 << 20
+
+// Check is one readiness check: nil when the dependency answers.
+type Check func(ctx context.Context) error
+
+// Config configures the API server.
+type Config struct {
+	// DB is the runtime pool. Required.
+	DB *store.DB
+	// AdminToken is the operator's token (creates workspaces, acts in any workspace). Required.
+	AdminToken string
+	// Checks run on /readyz, by name ("postgres", "jetstream"). Each gets 2 s.
+	Checks map[string]Check
+	// Logger receives one line per request. Default: none.
+	Logger *zerolog.Logger
+	// Mount adds further routes (the task engine's) to the mux, wrapped like the built-in ones.
+	Mount []func(r *Router)
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	cfg       Config
+	adminHash [32]byte
+	mux       *http.ServeMux
+	log       zerolog.Logger
+}
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if cfg.DB == nil {
+		errs = append(errs, errors.New("api: Config.DB is required"))
+	}
+	if len(cfg.AdminToken) < 16 {
+		errs = append(errs, errors.New("api: Config.AdminToken must be at least 16 characters"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux(), log: zerolog.Nop()}
+	if cfg.Logger != nil {
+		s.log = *cfg.Logger
+	}
+	r := &Router{s: s}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	r.Handle("POST /v1/workspaces", AdminOnly, s.createWorkspace)
+	r.Handle("GET /v1/workspaces", AdminOnly, s.listWorkspaces)
+	r.Handle("GET /v1/workspaces/{ws}", store.RoleGuest, s.getWorkspace)
+	r.Handle("PUT /v1/workspaces/{ws}/limits", AdminOnly, s.putLimits)
+	r.Handle("GET /v1/workspaces/{ws}/limits", store.RoleGuest, s.getLimits)
+	r.Handle("POST /v1/workspaces/{ws}/api-keys", store.RoleAdmin, s.createAPIKey)
+	r.Handle("DELETE /v1/workspaces/{ws}/api-keys/{id}", store.RoleAdmin, s.revokeAPIKey)
+	for _, mount := range cfg.Mount {
+		mount(r)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.logRequests(s.mux) }
+
+// AdminOnly marks a route for the operator's admin token only.
+const AdminOnly store.Role = "ADMIN_TOKEN"
+
+// Caller is who made a request.
+type Caller struct {
+	Admin     bool            // the operator's admin token
+	Principal store.Principal // for an API key
+}
+
+// Request is what a route handler gets: the request, its caller and the workspace of the path.
+type Request struct {
+	*http.Request
+	Caller    Caller
+	Workspace uuid.UUID // uuid.Nil for routes without {ws}
+}
+
+// Decode reads a JSON body strictly (unknown fields are errors) into v.
+func (r *Request) Decode(v any) *Error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return errorf(CodeTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		case errors.Is(err, io.EOF):
+			return errorf(CodeInvalidArgument, "request body is empty; want a JSON object")
+		default:
+			return errorf(CodeInvalidArgument, "request body: %v", err)
+		}
+	}
+	if dec.More() {
+		return errorf(CodeInvalidArgument, "request body has more than one JSON value")
+	}
+	return nil
+}
+
+// Router registers routes with authentication and error handling.
+type Router struct{ s *Server }
+
+// HandlerFunc handles a route: it writes the response itself, or returns an *Error.
+type HandlerFunc func(w http.ResponseWriter, r *Request) *Error
+
+// Handle registers pattern; min is the least role that may call it (AdminOnly: the admin token).
+func (rt *Router) Handle(pattern string, min store.Role, h HandlerFunc) {
+	rt.s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
+		req := &Request{Request: hr}
+		if e := rt.s.authorize(req, min); e != nil {
+			writeError(w, e)
+			return
+		}
+		if e := h(w, req); e != nil {
+			if e.Status >= 500 {
+				rt.s.log.Error().Str("code", e.Code).Str("error", e.Message).Str("route", pattern).Msg("request failed")
+				if e.Code == CodeInternal {
+					e = errorf(CodeInternal, "internal error (logged)")
+				}
+			}
+			writeError(w, e)
+		}
+	}))
+}
+
+func (s *Server) authorize(r *Request, min store.Role) *Error {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return errorf(CodeUnauthenticated, "missing bearer token (Authorization: Bearer <API key>)")
+	}
+	if raw := r.PathValue("ws"); raw != "" {
+		ws, err := uuid.Parse(raw)
+		if err != nil {
+			return errorf(CodeInvalidArgument, "workspace %q is not a UUID", raw)
+		}
+		r.Workspace = ws
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], s.adminHash[:]) == 1 {
+		r.Caller = Caller{Admin: true}
+		if r.Workspace != uuid.Nil {
+			if _, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace); errors.Is(err, store.ErrNotFound) {
+				return errorf(CodeNotFound, "workspace %s not found", r.Workspace)
+			} else if err != nil {
+				return errorf(CodeUnavailable, "database: %v", err)
+			}
+		}
+		return nil
+	}
+	p, err := s.cfg.DB.Authenticate(r.Context(), token)
+	if errors.Is(err, store.ErrUnauthenticated) {
+		return errorf(CodeUnauthenticated, "invalid, revoked or expired API key")
+	} else if err != nil {
+		return errorf(CodeUnavailable, "authenticate: %v", err)
+	}
+	if min == AdminOnly {
+		return errorf(CodeForbidden, "this needs the operator's admin token")
+	}
+	r.Caller = Caller{Principal: p}
+	if r.Workspace != uuid.Nil && r.Workspace != p.WorkspaceID {
+		return errorf(CodeForbidden, "this API key belongs to another workspace")
+	}
+	if !p.Role.AtLeast(min) {
+		return errorf(CodeForbidden, "role %s may not do this (needs %s or above)", p.Role, min)
+	}
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusOK
+	checks := map[string]string{}
+	for name, check := range s.cfg.Checks {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := check(ctx)
+		cancel()
+		if err != nil {
+			status = http.StatusServiceUnavailable
+			checks[name] = err.Error()
+			continue
+		}
+		checks[name] = "ok"
+	}
+	state := "ready"
+	if status != http.StatusOK {
+		state = "unavailable"
+	}
+	writeJSON(w, status, map[string]any{"status": state, "checks": checks})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error().Str("panic", fmt.Sprint(v)).Str("path", r.URL.Path).Msg("handler panicked")
+				writeError(rec, errorf(CodeInternal, "internal error (logged)"))
+			}
+			ev := s.log.Debug()
+			if rec.status >= 500 {
+				ev = s.log.Warn()
+			}
+			ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+				Dur("took", time.Since(start)).Msg("http")
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

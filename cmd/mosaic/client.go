@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// clientFlags are the settings of CLI commands that call a running server.
+type clientFlags struct {
+	server    string
+	dataDir   string
+	output    string
+	workspace string
+}
+
+const defaultServer = "http://127.0.0.1:8080"
+
+func (f *clientFlags) register(cmd *cobra.Command, withWorkspace bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "URL of the Mosaic server (default: the running `mosaic dev` of --data-dir, else "+defaultServer+")")
+	fl.StringVar(&f.dataDir, "data-dir", ".mosaic", "data directory of a local `mosaic dev` (for its address, admin token and default API key)")
+	fl.StringVarP(&f.output, "output", "o", "text", "text or json")
+	if withWorkspace {
+		fl.StringVar(&f.workspace, "workspace", "", "workspace id (default: the workspace of the API key)")
+	}
+}
+
+func (f *clientFlags) validate() error {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("%s: %q is not text or json", setting("output"), f.output)
+	}
+	return nil
+}
+
+func (f *clientFlags) serverURL() string {
+	if f.server != "" {
+		return f.server
+	}
+	var info devInfo
+	if b, err := os.ReadFile(filepath.Join(f.dataDir, "dev.json")); err == nil && json.Unmarshal(b, &info) == nil && info.Server != "" {
+		return info.Server
+	}
+	return defaultServer
+}
+
+// adminClient authenticates with MOSAIC_ADMIN_TOKEN, else the admin token of --data-dir.
+func (f *clientFlags) adminClient() (*api.Client, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	token := os.Getenv("MOSAIC_ADMIN_TOKEN")
+	if token == "" {
+		b, err := os.ReadFile(filepath.Join(f.dataDir, "admin.token"))
+		if err != nil {
+			return nil, fmt.Errorf("no admin token: set MOSAIC_ADMIN_TOKEN, or point %s at the data directory of `mosaic dev`", setting("data-dir"))
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return api.NewClient(f.serverURL(), token)
+}
+
+// workspaceClient authenticates with MOSAIC_API_KEY, else the default key saved in --data-dir,
+// else the admin token; it returns the workspace to act in (--workspace, else the key's).
+func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
+	if err := f.validate(); err != nil {
+		return nil, uuid.Nil, err
+	}
+	var ws uuid.UUID
+	if f.workspace != "" {
+		id, err := uuid.Parse(f.workspace)
+		if err != nil {
+			return nil, uuid.Nil, fmt.Errorf("%s: %q is not a workspace id (UUID)", setting("workspace"), f.workspace)
+		}
+		ws = id
+	}
+	key := os.Getenv("MOSAIC_API_KEY")
+	if key == "" && os.Getenv("MOSAIC_ADMIN_TOKEN") == "" {
+		if b, err := os.ReadFile(filepath.Join(f.dataDir, "api.key")); err == nil {
+			key = strings.TrimSpace(string(b))
+		}
+	}
+	if key != "" {
+		keyWS, ok := store.APIKeyWorkspace(key)
+		if !ok {
+			return nil, uuid.Nil, errors.New("MOSAIC_API_KEY is not a Mosaic API key (mosk_…)")
+		}
+		if ws == uuid.Nil {
+			ws = keyWS
+		}
+		c, err := api.NewClient(f.serverURL(), key)
+		return c, ws, err
+	}
+	if ws == uuid.Nil {
+		return nil, uuid.Nil, fmt.Errorf("no API key: set MOSAIC_API_KEY (or create a workspace with `mosaic workspaces create`), or give %s with the admin token", setting("workspace"))
+	}
+	c, err := f.adminClient()
+	return c, ws, err
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mosaicstack/mosaic/api"
+)
+
+type devFlags struct {
+	stackFlags
+	http string
+}
+
+func newDevCmd() *cobra.Command {
+	f := &devFlags{}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole system in one process on embedded NATS and a local PostgreSQL",
+		Long: `Run the whole system in one process: an embedded NATS JetStream server and a local PostgreSQL
+cluster (both under --data-dir) unless --nats-url / --database-url point elsewhere, the migrations
+and the stream topology, and the HTTP API. Stops cleanly on SIGINT or SIGTERM; started again on the
+same data directory, it comes back with everything it had.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd, f) },
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /v1)")
+	return cmd
+}
+
+// devInfo is written to <data-dir>/dev.json so that the CLI and `mosaic worker` find a running dev.
+type devInfo struct {
+	PID         int       `json:"pid"`
+	Server      string    `json:"server"`
+	NATSURL     string    `json:"nats_url"`
+	DatabaseURL string    `json:"database_url"`
+	StartedAt   time.Time `json:"started_at"`
+}
+
+func runDev(cmd *cobra.Command, f *devFlags) error {
+	ctx := cmd.Context()
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	if err := f.validate(cmd); err != nil {
+		return err
+	}
+	// Take the HTTP address first: a taken address fails before anything is created.
+	ln, err := listen(f.http, cmd.Flags().Changed("http"), "http", log)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := os.MkdirAll(f.dataDir, dataDirMode); err != nil {
+		return fmt.Errorf("%s: %w", setting("data-dir"), err)
+	}
+	unlock, err := lockDataDir(f.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := startStack(ctx, cmd, &f.stackFlags, log, true)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	tokenPath := filepath.Join(st.dataDir, "admin.token")
+	adminToken, err := readOrCreateSecret(tokenPath)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{
+		DB:         st.db,
+		AdminToken: adminToken,
+		Logger:     &log,
+		Checks: map[string]api.Check{
+			"postgres":  st.db.Ping,
+			"jetstream": func(ctx context.Context) error { _, err := st.js.AccountInfo(ctx); return err },
+		},
+	})
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	serverURL := "http://" + ln.Addr().String()
+
+	info := devInfo{PID: os.Getpid(), Server: serverURL, NATSURL: st.natsURL, DatabaseURL: st.ownerURL, StartedAt: time.Now().UTC()}
+	if err := writeJSONFile(filepath.Join(st.dataDir, "dev.json"), info); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(st.dataDir, "dev.json"))
+	log.Info().Str("http", serverURL).Str("nats", st.natsURL).Msg("mosaic dev is ready")
+	printBanner(info, st, tokenPath, adminToken)
+
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	case err := <-serveErr:
+		return fmt.Errorf("HTTP server: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	return nil
+}
+
+func printBanner(info devInfo, st *stack, tokenPath, token string) {
+	pg := "configured server"
+	if st.pg != nil {
+		pg = fmt.Sprintf("127.0.0.1:%d (local cluster in %s)", st.pg.Port(), filepath.Join(st.dataDir, "pg"))
+	}
+	nats := info.NATSURL
+	if st.ns != nil {
+		nats += " (embedded JetStream, store in " + filepath.Join(st.dataDir, "nats") + ")"
+	}
+	tokenLine := "in " + tokenPath
+	if isTerminal(os.Stdout) {
+		tokenLine = token + "  (also in " + tokenPath + ")"
+	}
+	fmt.Printf(`
+Mosaic is running.
+  HTTP API     %s   (/healthz, /readyz, /v1)
+  NATS         %s
+  PostgreSQL   %s
+  Admin token  %s
+Next, in another terminal:
+  bin/mosaic workspaces create demo
+Stop with Ctrl-C.
+
+`, info.Server, nats, pg, tokenLine)
+}
+
+// lockDataDir makes sure one `mosaic dev` at a time runs on a data directory.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "dev.lock")
+	fd, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting("data-dir"), err)
+	}
+	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("%s: another `mosaic dev` is running on %s", setting("data-dir"), dir)
+	}
+	return func() { fd.Close() }, nil
+}
+
+// readOrCreateSecret returns the secret in path, creating it (random, mode 0600) if missing.
+func readOrCreateSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(buf)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,238 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary: built once, started as separate OS processes.
+
+var mosaicBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mosaic-bin-")
+	if err != nil {
+		panic(err)
+	}
+	mosaicBin = filepath.Join(dir, "mosaic")
+	out, err := exec.Command("go", "build", "-o", mosaicBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runMosaic(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mosaicBin, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// cleanEnv is the test's environment without MOSAIC_* settings, so the machine's do not leak in.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MOSAIC_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestConfigurationErrors(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	takenPort := fmt.Sprint(taken.Addr().(*net.TCPAddr).Port)
+
+	cases := []struct {
+		name    string
+		env     []string
+		args    []string
+		want    string
+		started bool // whether anything may have been started before the error
+	}{
+		{"malformed database URL", []string{"MOSAIC_DATABASE_URL=postgres://u:secretpw@host:notaport/db"}, []string{"dev"}, "--database-url (MOSAIC_DATABASE_URL)", false},
+		{"not a postgres URL", nil, []string{"dev", "--database-url", "mysql://root@localhost/x"}, "is not a postgres:// URL", false},
+		{"unreachable database", []string{"MOSAIC_DATABASE_URL=postgres://u:secretpw@127.0.0.1:1/db?connect_timeout=2"}, []string{"dev", "--nats-port", "0", "--http", "127.0.0.1:0"}, "unreachable", true},
+		{"malformed NATS URL", nil, []string{"dev", "--nats-url", "http://127.0.0.1:4222"}, "--nats-url (MOSAIC_NATS_URL)", false},
+		{"NATS port out of range", []string{"MOSAIC_NATS_PORT=70000"}, []string{"dev"}, "--nats-port (MOSAIC_NATS_PORT)", false},
+		{"NATS port not a number", []string{"MOSAIC_NATS_PORT=abc"}, []string{"dev"}, "MOSAIC_NATS_PORT=\"abc\"", false},
+		{"HTTP port in use", nil, []string{"dev", "--http", taken.Addr().String()}, "--http (MOSAIC_HTTP)", false},
+		{"NATS port in use", nil, []string{"dev", "--nats-port", takenPort, "--http", "127.0.0.1:0"}, "--nats-port (MOSAIC_NATS_PORT)", true},
+		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
+		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
+		{"long workspace name", nil, []string{"workspaces", "create", strings.Repeat("n", 65)}, "the limit is 64", false},
+		{"output format", nil, []string{"workspaces", "list", "--output", "yaml"}, "--output (MOSAIC_OUTPUT)", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dataDir := filepath.Join(t.TempDir(), "data")
+			r := runMosaic(t, c.env, append(c.args, "--data-dir", dataDir)...)
+			if r.code == 0 {
+				t.Fatalf("exit 0; want an error\nstderr: %s", r.stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "mosaic: ") || !strings.Contains(last, c.want) {
+				t.Fatalf("error line %q; want it to name %q", last, c.want)
+			}
+			if strings.Contains(r.stderr, "secretpw") {
+				t.Fatalf("the database password leaked into the error: %s", r.stderr)
+			}
+			if !c.started {
+				if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+					t.Fatalf("a configuration error left %s behind", dataDir)
+				}
+			}
+		})
+	}
+}
+
+// devProcess is a running `mosaic dev`.
+type devProcess struct {
+	cmd    *exec.Cmd
+	server string
+	stderr *bytes.Buffer
+}
+
+func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(mosaicBin, append([]string{"dev", "--data-dir", dataDir, "--http", addr, "--nats-port", "0"}, extra...)...)
+	cmd.Env = cleanEnv()
+	stderr := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &devProcess{cmd: cmd, server: "http://" + addr, stderr: stderr}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(d.server + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("mosaic dev not ready after 60s:\n%s", stderr)
+	return nil
+}
+
+func TestDevSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	dev := startDev(t, dataDir)
+
+	resp, err := http.Get(dev.server + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if ready.Status != "ready" || ready.Checks["postgres"] != "ok" || ready.Checks["jetstream"] != "ok" {
+		t.Fatalf("readyz: %+v", ready)
+	}
+
+	r := runMosaic(t, nil, "workspaces", "create", "demo", "--output", "json", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("workspaces create: %d %s", r.code, r.stderr)
+	}
+	var created struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created.Name != "demo" || !strings.HasPrefix(created.APIKey, "mosk_") {
+		t.Fatalf("workspaces create printed %q (%v)", r.stdout, err)
+	}
+
+	// A wrong API key: one clear line, exit ≠ 0.
+	r = runMosaic(t, []string{"MOSAIC_API_KEY=" + created.APIKey[:len(created.APIKey)-4] + "AAAA"},
+		"workspaces", "limit", created.ID, "--max-concurrency", "2", "--data-dir", dataDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "invalid, revoked or expired API key") {
+		t.Fatalf("wrong API key: %d %q", r.code, r.stderr)
+	}
+
+	// SIGKILL, then start again on the same data directory: everything is still there.
+	if err := dev.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = dev.cmd.Wait()
+	dev = startDev(t, dataDir)
+	r = runMosaic(t, nil, "workspaces", "list", "--output", "json", "--data-dir", dataDir)
+	if r.code != 0 || !strings.Contains(r.stdout, created.ID) {
+		t.Fatalf("after SIGKILL and restart, workspaces list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// SIGTERM: a clean stop with exit code 0.
+	if err := dev.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- dev.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, dev.stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("mosaic dev did not stop within 60s of SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "dev.json")); !os.IsNotExist(err) {
+		t.Fatal("dev.json outlived a clean stop")
+	}
+}

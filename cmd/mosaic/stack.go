@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+	"github.com/mosaicstack/mosaic/store/localpg"
+)
+
+// stackFlags are the settings of the PostgreSQL and NATS a process uses.
+type stackFlags struct {
+	dataDir            string
+	databaseURL        string
+	runtimeDatabaseURL string
+	dbMaxConns         int
+	natsURL            string
+	natsPort           int
+	natsUser           string
+	natsPassword       string
+	natsToken          string
+	natsCreds          string
+	natsCA             string
+	natsCert           string
+	natsKey            string
+	natsSyncAlways     bool
+	replicas           int
+	logLevel           string
+	logFormat          string
+}
+
+const defaultNATSPort = 4222
+
+// dataDirMode lets others traverse the data directory but not list it: PostgreSQL runs as an
+// unprivileged user when we are root and must reach its cluster under pg/. The secrets inside
+// (admin.token, api.key, pg/*.password) are 0600.
+const dataDirMode = 0o711
+
+func (f *stackFlags) register(cmd *cobra.Command, embedded bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", ".mosaic", "directory for the embedded PostgreSQL cluster, JetStream store and admin token")
+	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL of the schema owner (empty: a local cluster under --data-dir)")
+	fl.StringVar(&f.runtimeDatabaseURL, "runtime-database-url", "", "PostgreSQL URL for the running system (default: --database-url); its user must be mosaic_app or a member")
+	fl.IntVar(&f.dbMaxConns, "db-max-conns", 16, "PostgreSQL connections in the pool")
+	fl.StringVar(&f.natsURL, "nats-url", "", "NATS server URL(s), comma-separated (empty: an embedded server)")
+	if embedded {
+		fl.IntVar(&f.natsPort, "nats-port", defaultNATSPort, "port of the embedded NATS server (0: any free port)")
+		fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded JetStream fsyncs every write (slower; survives power loss)")
+	}
+	fl.StringVar(&f.natsUser, "nats-user", "", "NATS user")
+	fl.StringVar(&f.natsPassword, "nats-password", "", "NATS password (prefer MOSAIC_NATS_PASSWORD)")
+	fl.StringVar(&f.natsToken, "nats-token", "", "NATS token (prefer MOSAIC_NATS_TOKEN)")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file (.creds)")
+	fl.StringVar(&f.natsCA, "nats-ca", "", "CA file to verify the NATS server's TLS certificate")
+	fl.StringVar(&f.natsCert, "nats-cert", "", "client certificate for NATS TLS")
+	fl.StringVar(&f.natsKey, "nats-key", "", "client key for NATS TLS")
+	fl.IntVar(&f.replicas, "replicas", 1, "replicas of each stream (1 embedded, 3 in a cluster)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), console or json")
+}
+
+func (f *stackFlags) natsConfig(log *zerolog.Logger) events.ConnConfig {
+	return events.ConnConfig{
+		URL: f.natsURL, User: f.natsUser, Password: f.natsPassword, Token: f.natsToken,
+		CredsFile: f.natsCreds, CAFile: f.natsCA, CertFile: f.natsCert, KeyFile: f.natsKey, Logger: log,
+	}
+}
+
+// validate checks every setting before anything starts, so that a bad one creates nothing.
+func (f *stackFlags) validate(cmd *cobra.Command) error {
+	var errs []error
+	if f.dataDir == "" {
+		errs = append(errs, fmt.Errorf("%s is empty", setting("data-dir")))
+	}
+	for flag, u := range map[string]string{"database-url": f.databaseURL, "runtime-database-url": f.runtimeDatabaseURL} {
+		if u == "" {
+			continue
+		}
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			errs = append(errs, fmt.Errorf("%s: %s is not a postgres:// URL", setting(flag), store.RedactURL(u)))
+			continue
+		}
+		if _, err := pgx.ParseConfig(u); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", setting(flag), err))
+		}
+	}
+	if f.runtimeDatabaseURL != "" && f.databaseURL == "" {
+		errs = append(errs, fmt.Errorf("%s needs %s", setting("runtime-database-url"), setting("database-url")))
+	}
+	if f.dbMaxConns < 1 || f.dbMaxConns > 1000 {
+		errs = append(errs, fmt.Errorf("%s: %d is not between 1 and 1000", setting("db-max-conns"), f.dbMaxConns))
+	}
+	if cmd.Flags().Lookup("nats-port") != nil && (f.natsPort < 0 || f.natsPort > 65535) {
+		errs = append(errs, fmt.Errorf("%s: %d is not a port (0 to 65535)", setting("nats-port"), f.natsPort))
+	}
+	if f.natsURL != "" {
+		if err := f.natsConfig(nil).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", setting("nats-url"), err))
+		}
+	}
+	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
+		errs = append(errs, fmt.Errorf("%s: %d; want 1, 3 or 5", setting("replicas"), f.replicas))
+	}
+	return errors.Join(errs...)
+}
+
+// stack is the PostgreSQL and NATS a process runs on, embedded or external.
+type stack struct {
+	log      zerolog.Logger
+	dataDir  string
+	pg       *localpg.Server // nil with an external database
+	ownerURL string
+	db       *store.DB
+	ns       *events.Server // nil with an external NATS
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	natsURL  string
+}
+
+// startStack brings up PostgreSQL (local cluster unless a URL is set), applies the migrations,
+// brings up NATS (embedded unless a URL is set) and applies the stream topology. On error,
+// whatever it started is stopped again.
+func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zerolog.Logger, embedded bool) (_ *stack, err error) {
+	s := &stack{log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.dataDir, err = filepath.Abs(f.dataDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.dataDir, dataDirMode); err != nil {
+		return nil, fmt.Errorf("%s: %w", setting("data-dir"), err)
+	}
+
+	// PostgreSQL.
+	s.ownerURL = f.databaseURL
+	if s.ownerURL == "" {
+		if !embedded {
+			return nil, fmt.Errorf("no database: set %s", setting("database-url"))
+		}
+		if s.pg, err = localpg.Start(ctx, localpg.Config{Dir: filepath.Join(s.dataDir, "pg"), Logger: &log}); err != nil {
+			return nil, err
+		}
+		password, err := readOrCreateSecret(filepath.Join(s.dataDir, "pg", "owner.password"))
+		if err != nil {
+			return nil, err
+		}
+		if err := store.Provision(ctx, s.pg.SuperuserURL("postgres"), store.Provisioning{
+			Database: "mosaic", Owner: "mosaic_owner", OwnerPassword: password,
+		}); err != nil {
+			return nil, err
+		}
+		s.ownerURL = s.pg.URL("mosaic_owner", password, "mosaic")
+	} else {
+		log.Info().Str("database", store.RedactURL(s.ownerURL)).Msg("using the configured PostgreSQL")
+	}
+	mig, err := store.NewMigrator(ctx, s.ownerURL)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := mig.Up(ctx)
+	mig.Close()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) > 0 {
+		log.Info().Ints64("versions", applied).Msg("migrations applied")
+	}
+	runtimeURL := f.runtimeDatabaseURL
+	if runtimeURL == "" {
+		runtimeURL = s.ownerURL
+	}
+	if s.db, err = store.Open(ctx, store.Config{URL: runtimeURL, MaxConns: int32(f.dbMaxConns)}); err != nil {
+		return nil, err
+	}
+
+	// NATS.
+	s.natsURL = f.natsURL
+	if s.natsURL == "" {
+		if !embedded {
+			return nil, fmt.Errorf("no NATS: set %s", setting("nats-url"))
+		}
+		port := f.natsPort
+		if port == 0 {
+			port = -1
+		}
+		cfg := events.ServerConfig{StoreDir: filepath.Join(s.dataDir, "nats"), Port: port, SyncAlways: f.natsSyncAlways, Logger: &log}
+		s.ns, err = events.StartServer(cfg)
+		if errors.Is(err, events.ErrPortInUse) && !cmd.Flags().Changed("nats-port") {
+			log.Warn().Int("port", port).Msg("the default NATS port is taken; the embedded server takes a free port")
+			cfg.Port = -1
+			s.ns, err = events.StartServer(cfg)
+		}
+		if err != nil {
+			if errors.Is(err, events.ErrPortInUse) {
+				return nil, fmt.Errorf("%s: %w", setting("nats-port"), err)
+			}
+			return nil, err
+		}
+		s.natsURL = s.ns.ClientURL()
+		log.Info().Str("url", s.natsURL).Str("store", cfg.StoreDir).Msg("embedded NATS JetStream started")
+	}
+	ncfg := f.natsConfig(&log)
+	ncfg.URL = s.natsURL
+	if s.nc, s.js, err = events.Connect(ctx, ncfg); err != nil {
+		return nil, err
+	}
+	changes, err := events.ApplyTopology(ctx, s.js, events.Topology(events.TopologyConfig{Replicas: f.replicas}))
+	for _, c := range changes {
+		if c.Action != "unchanged" {
+			log.Info().Str("stream", c.Stream).Str("action", c.Action).Strs("fields", c.Fields).Msg("stream topology applied")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stack) close() {
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		s.nc.Close()
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+	if s.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = s.pg.Stop(ctx)
+		cancel()
+	}
+}
+
+// listen opens addr; when the address was not set explicitly and its port is taken, it takes a
+// free port on the same host and says so.
+func listen(addr string, explicit bool, flag string, log zerolog.Logger) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q is not host:port", setting(flag), addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil && !explicit {
+		log.Warn().Str("addr", addr).Msg("the default HTTP address is taken; listening on a free port instead")
+		l, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot listen on %s:%s: %w", setting(flag), host, port, err)
+	}
+	return l, nil
+}

@@ -1,0 +1,155 @@
+package events
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Subject roots and stream names.
+const (
+	TasksStream       = "TASKS"
+	CredentialsStream = "CREDENTIALS"
+	KnowledgeStream   = "KNOWLEDGE"
+	EventsStream      = "EVENTS"
+
+	tasksRoot       = "mosaic.tasks."
+	delayedRoot     = "mosaic.tasks.delayed."
+	credentialsRoot = "mosaic.credentials."
+	knowledgeRoot   = "mosaic.knowledge."
+	eventsRoot      = "mosaic.events."
+)
+
+// Priorities run from 1 (most urgent) to 10; DefaultPriority is 5.
+const (
+	MinPriority     = 1
+	MaxPriority     = 10
+	DefaultPriority = 5
+	maxKindLen      = 128
+)
+
+// Band is the subject token of a priority: "p1" … "p10".
+func Band(priority int) string { return "p" + strconv.Itoa(priority) }
+
+// ParseBand returns the priority of a band token.
+func ParseBand(token string) (int, error) {
+	if len(token) < 2 || token[0] != 'p' {
+		return 0, fmt.Errorf("%w: band %q is not p1…p10", ErrInvalidSubject, token)
+	}
+	n, err := strconv.Atoi(token[1:])
+	if err != nil || n < MinPriority || n > MaxPriority || strconv.Itoa(n) != token[1:] {
+		return 0, fmt.Errorf("%w: band %q is not p1…p10", ErrInvalidSubject, token)
+	}
+	return n, nil
+}
+
+// ValidatePriority checks that p is within 1…10.
+func ValidatePriority(p int) error {
+	if p < MinPriority || p > MaxPriority {
+		return fmt.Errorf("%w (got %d)", ErrInvalidPriority, p)
+	}
+	return nil
+}
+
+// ValidateKind checks a task kind (or an op, or an event type): dot-separated words of lower-case
+// letters, digits, '_' and '-', each starting with a letter, 128 bytes at most.
+func ValidateKind(kind string) error {
+	if kind == "" || len(kind) > maxKindLen {
+		return fmt.Errorf("%w: %q must be 1 to %d bytes", ErrInvalidKind, kind, maxKindLen)
+	}
+	for _, word := range strings.Split(kind, ".") {
+		if word == "" || word[0] < 'a' || word[0] > 'z' {
+			return fmt.Errorf("%w: %q: each dot-separated word must start with a lower-case letter", ErrInvalidKind, kind)
+		}
+		for i := 0; i < len(word); i++ {
+			c := word[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return fmt.Errorf("%w: %q: only lower-case letters, digits, '_', '-' and '.'", ErrInvalidKind, kind)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseWorkspaceToken reads a workspace id token, which must be canonical UUID text.
+func ParseWorkspaceToken(token string) (uuid.UUID, error) {
+	id, err := uuid.Parse(token)
+	if err != nil || id.String() != token || id == uuid.Nil {
+		return uuid.Nil, fmt.Errorf("%w: workspace %q is not a canonical lower-case UUID", ErrInvalidSubject, token)
+	}
+	return id, nil
+}
+
+// TaskSubject is mosaic.tasks.<band>.<workspace>.<kind>.
+func TaskSubject(priority int, workspace uuid.UUID, kind string) string {
+	return tasksRoot + Band(priority) + "." + workspace.String() + "." + kind
+}
+
+// TaskAddress is what a task subject says.
+type TaskAddress struct {
+	Priority  int
+	Workspace uuid.UUID
+	Kind      string
+}
+
+// ParseTaskSubject reads mosaic.tasks.<band>.<workspace>.<kind>. When the band or kind is wrong but
+// the workspace token is a UUID, the workspace is still returned with the error, so that the
+// message can be dead-lettered in its workspace.
+func ParseTaskSubject(subject string) (TaskAddress, error) {
+	rest, ok := strings.CutPrefix(subject, tasksRoot)
+	if !ok {
+		return TaskAddress{}, fmt.Errorf("%w: %q is not under %s", ErrInvalidSubject, subject, tasksRoot)
+	}
+	band, rest, _ := strings.Cut(rest, ".")
+	wsToken, kind, ok := strings.Cut(rest, ".")
+	if !ok {
+		return TaskAddress{}, fmt.Errorf("%w: %q is not mosaic.tasks.<band>.<workspace>.<kind>", ErrInvalidSubject, subject)
+	}
+	var addr TaskAddress
+	var err error
+	if addr.Workspace, err = ParseWorkspaceToken(wsToken); err != nil {
+		return TaskAddress{}, err
+	}
+	if addr.Priority, err = ParseBand(band); err != nil {
+		return addr, err
+	}
+	if err := ValidateKind(kind); err != nil {
+		return addr, fmt.Errorf("%w: %w", ErrInvalidSubject, err)
+	}
+	addr.Kind = kind
+	return addr, nil
+}
+
+// DelayedSubject is the subject of a delayed task's schedule message.
+func DelayedSubject(workspace, task uuid.UUID) string {
+	return delayedRoot + workspace.String() + "." + task.String()
+}
+
+// CredentialSubject is mosaic.credentials.<workspace>.<op>.
+func CredentialSubject(workspace uuid.UUID, op string) string {
+	return credentialsRoot + workspace.String() + "." + op
+}
+
+// KnowledgeSubject is mosaic.knowledge.<workspace>.<op>.
+func KnowledgeSubject(workspace uuid.UUID, op string) string {
+	return knowledgeRoot + workspace.String() + "." + op
+}
+
+// EventSubject is mosaic.events.<workspace>.<type>.
+func EventSubject(workspace uuid.UUID, typ string) string {
+	return eventsRoot + workspace.String() + "." + typ
+}
+
+// TaskFilter is the consumer filter of one band for a set of kinds (all kinds when empty).
+func TaskFilter(priority int, kinds []string) []string {
+	if len(kinds) == 0 {
+		return []string{tasksRoot + Band(priority) + ".>"}
+	}
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, tasksRoot+Band(priority)+".*."+k)
+	}
+	return out
+}

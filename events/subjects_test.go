@@ -1,0 +1,64 @@
+package events_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/events"
+)
+
+func TestTaskSubjectRoundTrip(t *testing.T) {
+	ws := uuid.MustParse("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+	subj := events.TaskSubject(3, ws, "demo.steps")
+	if subj != "mosaic.tasks.p3.0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.demo.steps" {
+		t.Fatalf("subject %q", subj)
+	}
+	addr, err := events.ParseTaskSubject(subj)
+	if err != nil || addr.Priority != 3 || addr.Workspace != ws || addr.Kind != "demo.steps" {
+		t.Fatalf("parse: %+v %v", addr, err)
+	}
+}
+
+func TestParseTaskSubjectRejects(t *testing.T) {
+	ws := "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	for _, s := range []string{
+		"mosaic.tasks",
+		"mosaic.tasks.p5",
+		"mosaic.tasks.p5." + ws,
+		"mosaic.tasks.p0." + ws + ".demo",
+		"mosaic.tasks.p11." + ws + ".demo",
+		"mosaic.tasks.p05." + ws + ".demo",
+		"mosaic.tasks.high." + ws + ".demo",
+		"mosaic.tasks.p5.not-a-uuid.demo",
+		"mosaic.tasks.p5.0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B.demo",
+		"mosaic.tasks.p5.00000000-0000-0000-0000-000000000000.demo",
+		"mosaic.tasks.p5." + ws + ".Demo",
+		"mosaic.tasks.p5." + ws + ".demo..echo",
+		"mosaic.tasks.p5." + ws + ".1demo",
+		"mosaic.events.p5." + ws + ".demo",
+	} {
+		if _, err := events.ParseTaskSubject(s); !errors.Is(err, events.ErrInvalidSubject) {
+			t.Errorf("%q: %v; want ErrInvalidSubject", s, err)
+		}
+	}
+	// A bad band or kind still tells the workspace, so the message can be dead-lettered there.
+	addr, err := events.ParseTaskSubject("mosaic.tasks.p99." + ws + ".demo")
+	if err == nil || addr.Workspace.String() != ws {
+		t.Fatalf("bad band: %+v %v; want the workspace with the error", addr, err)
+	}
+}
+
+func TestValidateKind(t *testing.T) {
+	for _, k := range []string{"demo.echo", "a", "knowledge.index-entry", "x_1.y-2"} {
+		if err := events.ValidateKind(k); err != nil {
+			t.Errorf("%q: %v", k, err)
+		}
+	}
+	for _, k := range []string{"", ".", "a.", ".a", "A", "a b", "a*", "a>", "é", string(make([]byte, 129))} {
+		if err := events.ValidateKind(k); err == nil {
+			t.Errorf("%q accepted", k)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TopologyConfig parameterises the streams. The zero value gives the embedded defaults.
+type TopologyConfig struct {
+	// Replicas of every stream. Default 1 (one server); 3 in a cluster.
+	Replicas int
+	// DuplicateWindow for Nats-Msg-Id dedupe (task id, outbox message id). Default 2 minutes.
+	DuplicateWindow time.Duration
+	// EventsMaxAge bounds how long domain events are kept. Default 7 days.
+	EventsMaxAge time.Duration
+}
+
+// MaxMessageSize is the largest message the work streams accept: 1 MiB, NATS's default
+// max_payload. Task args are limited to 256 KiB (agents.MaxArgsBytes) to leave room.
+const MaxMessageSize = 1 << 20
+
+// Topology is the streams Mosaic needs, as data: TASKS, CREDENTIALS and KNOWLEDGE keep work until
+// a consumer acks it (work-queue retention) and accept delayed messages (Nats-Schedule); EVENTS
+// keeps domain events for EventsMaxAge (limits retention). All are file-backed.
+func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.DuplicateWindow == 0 {
+		cfg.DuplicateWindow = 2 * time.Minute
+	}
+	if cfg.EventsMaxAge == 0 {
+		cfg.EventsMaxAge = 7 * 24 * time.Hour
+	}
+	work := func(name, desc, root string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:              name,
+			Description:       desc,
+			Subjects:          []string{root + ">"},
+			Retention:         jetstream.WorkQueuePolicy,
+			Storage:           jetstream.FileStorage,
+			Replicas:          cfg.Replicas,
+			Duplicates:        cfg.DuplicateWindow,
+			MaxMsgSize:        MaxMessageSize,
+			Discard:           jetstream.DiscardOld,
+			AllowMsgSchedules: true,
+			AllowRollup:       true, // required by message schedules
+		}
+	}
+	return []jetstream.StreamConfig{
+		work(TasksStream, "Mosaic tasks: mosaic.tasks.<band>.<workspace>.<kind>", tasksRoot),
+		work(CredentialsStream, "Mosaic credential jobs: mosaic.credentials.<workspace>.<op>", credentialsRoot),
+		work(KnowledgeStream, "Mosaic knowledge jobs: mosaic.knowledge.<workspace>.<op>", knowledgeRoot),
+		{
+			Name:        EventsStream,
+			Description: "Mosaic domain events: mosaic.events.<workspace>.<type>",
+			Subjects:    []string{eventsRoot + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.DuplicateWindow,
+			MaxAge:      cfg.EventsMaxAge,
+			MaxMsgSize:  MaxMessageSize,
+			Discard:     jetstream.DiscardOld,
+		},
+	}
+}
+
+// StreamChange says what ApplyTopology did to one stream.
+type StreamChange struct {
+	Stream string
+	Action string   // "created", "updated" or "unchanged"
+	Fields []string // for "updated": the settings that changed
+}
+
+// ApplyTopology makes the server's streams match streams: missing streams are created, streams
+// whose mutable settings differ are updated, identical ones are left alone. A stream whose
+// retention or storage differs cannot be changed in place: it is left untouched and reported in a
+// *TopologyConflictError (after the other streams have been applied).
+func ApplyTopology(ctx context.Context, js jetstream.JetStream, streams []jetstream.StreamConfig) ([]StreamChange, error) {
+	var changes []StreamChange
+	conflict := &TopologyConflictError{}
+	for _, want := range streams {
+		s, err := js.Stream(ctx, want.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if _, err := js.CreateStream(ctx, want); err != nil {
+				return changes, fmt.Errorf("create stream %s: %w", want.Name, err)
+			}
+			changes = append(changes, StreamChange{Stream: want.Name, Action: "created"})
+			continue
+		} else if err != nil {
+			return changes, fmt.Errorf("look up stream %s: %w", want.Name, err)
+		}
+		have := s.CachedInfo().Config
+		if c := immutableDiff(have, want); len(c) > 0 {
+			conflict.Conflicts = append(conflict.Conflicts, c...)
+			continue
+		}
+		fields := mutableDiff(have, want)
+		if len(fields) == 0 {
+			changes = append(changes, StreamChange{Stream: want.Name, Action: "unchanged"})
+			continue
+		}
+		if _, err := js.UpdateStream(ctx, want); err != nil {
+			return changes, fmt.Errorf("update stream %s (%v): %w", want.Name, fields, err)
+		}
+		changes = append(changes, StreamChange{Stream: want.Name, Action: "updated", Fields: fields})
+	}
+	if len(conflict.Conflicts) > 0 {
+		return changes, conflict
+	}
+	return changes, nil
+}
+
+func immutableDiff(have, want jetstream.StreamConfig) []string {
+	var out []string
+	if have.Retention != want.Retention {
+		out = append(out, fmt.Sprintf("%s: retention is %s, want %s", want.Name, have.Retention, want.Retention))
+	}
+	if have.Storage != want.Storage {
+		out = append(out, fmt.Sprintf("%s: storage is %s, want %s", want.Name, have.Storage, want.Storage))
+	}
+	return out
+}
+
+func mutableDiff(have, want jetstream.StreamConfig) []string {
+	var out []string
+	add := func(differs bool, name string) {
+		if differs {
+			out = append(out, name)
+		}
+	}
+	add(!slices.Equal(have.Subjects, want.Subjects), "subjects")
+	add(have.Replicas != want.Replicas, "replicas")
+	add(have.Duplicates != want.Duplicates, "duplicate_window")
+	add(have.MaxAge != want.MaxAge, "max_age")
+	add(have.MaxMsgSize != want.MaxMsgSize, "max_msg_size")
+	add(have.Discard != want.Discard, "discard")
+	add(have.AllowMsgSchedules != want.AllowMsgSchedules, "allow_msg_schedules")
+	add(have.AllowRollup != want.AllowRollup, "allow_rollup")
+	add(have.Description != want.Description, "description")
+	return out
+}

@@ -1,0 +1,130 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/events/eventstest"
+)
+
+func TestApplyTopologyIsIdempotent(t *testing.T) {
+	t.Parallel()
+	eventstest.WithJS(t, func(t *testing.T, _ *nats.Conn, js jetstream.JetStream) {
+		ctx := context.Background()
+		topo := events.Topology(events.TopologyConfig{})
+		first, err := events.ApplyTopology(ctx, js, topo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range first {
+			if c.Action != "created" {
+				t.Fatalf("first apply: %+v; want created", c)
+			}
+		}
+		infos := map[string]jetstream.StreamConfig{}
+		for _, s := range topo {
+			st, err := js.Stream(ctx, s.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			infos[s.Name] = st.CachedInfo().Config
+		}
+		second, err := events.ApplyTopology(ctx, js, topo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(second) != len(topo) {
+			t.Fatalf("second apply reported %d streams; want %d", len(second), len(topo))
+		}
+		for _, c := range second {
+			if c.Action != "unchanged" {
+				t.Fatalf("second apply: %+v; want unchanged", c)
+			}
+			st, _ := js.Stream(ctx, c.Stream)
+			if got := st.CachedInfo().Config; got.Retention != infos[c.Stream].Retention ||
+				got.Duplicates != infos[c.Stream].Duplicates || len(got.Subjects) != len(infos[c.Stream].Subjects) {
+				t.Fatalf("%s changed on the second apply", c.Stream)
+			}
+		}
+		tasks := infos[events.TasksStream]
+		if tasks.Retention != jetstream.WorkQueuePolicy || tasks.Storage != jetstream.FileStorage || !tasks.AllowMsgSchedules {
+			t.Fatalf("TASKS: %+v", tasks)
+		}
+		if infos[events.EventsStream].Retention != jetstream.LimitsPolicy {
+			t.Fatalf("EVENTS retention %v", infos[events.EventsStream].Retention)
+		}
+
+		// A mutable difference is applied and reported.
+		changed := events.Topology(events.TopologyConfig{DuplicateWindow: 5 * time.Minute})
+		third, err := events.ApplyTopology(ctx, js, changed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range third {
+			if c.Action != "updated" || len(c.Fields) != 1 || c.Fields[0] != "duplicate_window" {
+				t.Fatalf("changed window: %+v", c)
+			}
+		}
+	})
+}
+
+func TestApplyTopologyReportsConflicts(t *testing.T) {
+	t.Parallel()
+	eventstest.WithJS(t, func(t *testing.T, _ *nats.Conn, js jetstream.JetStream) {
+		ctx := context.Background()
+		// Someone made TASKS by hand with limits retention.
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: events.TasksStream, Subjects: []string{"mosaic.tasks.>"}, Retention: jetstream.LimitsPolicy,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		changes, err := events.ApplyTopology(ctx, js, events.Topology(events.TopologyConfig{}))
+		var conflict *events.TopologyConflictError
+		if !errors.As(err, &conflict) || len(conflict.Conflicts) != 1 {
+			t.Fatalf("got %v; want one conflict", err)
+		}
+		st, _ := js.Stream(ctx, events.TasksStream)
+		if st.CachedInfo().Config.Retention != jetstream.LimitsPolicy {
+			t.Fatal("the conflicting stream was changed")
+		}
+		// The other streams were still applied.
+		if len(changes) != 3 {
+			t.Fatalf("changes %+v; want the three other streams", changes)
+		}
+	})
+}
+
+func TestEmbeddedServerPortInUse(t *testing.T) {
+	t.Parallel()
+	srv := eventstest.RunServer(t)
+	_, err := events.StartServer(events.ServerConfig{StoreDir: t.TempDir(), Port: srv.Port()})
+	if !errors.Is(err, events.ErrPortInUse) {
+		t.Fatalf("got %v; want ErrPortInUse", err)
+	}
+}
+
+func TestConnConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []events.ConnConfig{
+		{URL: ""},
+		{URL: "http://localhost:4222"},
+		{URL: "nats://"},
+		{URL: "nats://h:4222", Token: "t", User: "u"},
+		{URL: "nats://h:4222", CertFile: "a"},
+		{URL: "nats://h:4222", CredsFile: "/does/not/exist.creds"},
+		{URL: "nats://h:4222,::bad"},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := (events.ConnConfig{URL: "nats://127.0.0.1:4222, tls://other:4443"}).Validate(); err != nil {
+		t.Errorf("valid config refused: %v", err)
+	}
+}

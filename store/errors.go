@@ -1,0 +1,31 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var (
+	// ErrNotFound: no row matched (or the row belongs to another workspace, which RLS hides).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write collides with an existing row (a unique key).
+	ErrConflict = errors.New("already exists")
+	// ErrFenced: a fenced write touched no row: a newer delivery holds the task.
+	ErrFenced = errors.New("fenced: a newer delivery holds the task")
+)
+
+// IsUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func IsUniqueViolation(err error) bool { return hasCode(err, "23505") }
+
+// IsRLSViolation reports whether err is a row-level-security refusal (insufficient_privilege,
+// raised when a row fails a policy's WITH CHECK).
+func IsRLSViolation(err error) bool { return hasCode(err, "42501") }
+
+// IsForeignKeyViolation reports whether err is PostgreSQL's foreign_key_violation.
+func IsForeignKeyViolation(err error) bool { return hasCode(err, "23503") }
+
+func hasCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}

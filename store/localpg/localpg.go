@@ -1,0 +1,461 @@
+package localpg
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+)
+
+// Superuser is the name of the cluster's superuser role.
+const Superuser = "postgres"
+
+// Config says where and how to run the cluster.
+type Config struct {
+	// Dir holds the cluster (data/, postgres.log, superuser.password). Required.
+	Dir string
+	// BinDir is the directory of initdb and postgres. Empty: MOSAIC_PG_BIN, then the newest
+	// /usr/lib/postgresql/*/bin, then PATH.
+	BinDir string
+	// Port to listen on (127.0.0.1). 0 picks a free port at every start.
+	Port int
+	// Ephemeral trades durability for speed (fsync, full_page_writes and synchronous_commit
+	// off): for tests and benchmarks whose data may be lost in a crash.
+	Ephemeral bool
+	// MaxConnections is the server's max_connections. Default 200.
+	MaxConnections int
+	// Logger receives what the cluster's lifecycle does. Default: no logging.
+	Logger *zerolog.Logger
+}
+
+// Server is a running cluster.
+type Server struct {
+	cfg      Config
+	dataDir  string
+	port     int
+	password string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+	log      zerolog.Logger
+}
+
+// Start initialises the cluster if it is new and starts its server; it returns once the server
+// accepts connections. A server left running on the same directory by an earlier process is
+// stopped first; a stale postmaster.pid is removed.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("localpg: Config.Dir is required")
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = 200
+	}
+	log := zerolog.Nop()
+	if cfg.Logger != nil {
+		log = *cfg.Logger
+	}
+	bin, err := findBinDir(cfg.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("localpg: data directory %q: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("localpg: create data directory: %w", err)
+	}
+	runAs, err := serverUser()
+	if err != nil {
+		return nil, err
+	}
+	clusterDir := dir
+	if runAs != nil && !reachable(filepath.Dir(dir), runAs) {
+		// The unprivileged server user cannot reach this directory (e.g. one below /root): keep
+		// the cluster in a directory it can reach, stable for this data directory.
+		clusterDir = filepath.Join(os.TempDir(), "mosaic-pg-"+shortHash(dir))
+		log.Warn().Str("data_dir", dir).Str("cluster_dir", clusterDir).Str("server_user", runAs.name).
+			Msg("PostgreSQL's server user cannot reach the data directory; the cluster lives elsewhere")
+		if err := os.MkdirAll(clusterDir, 0o700); err != nil {
+			return nil, fmt.Errorf("localpg: create cluster directory: %w", err)
+		}
+	}
+	if runAs != nil {
+		if err := os.Chown(clusterDir, runAs.uid, runAs.gid); err != nil {
+			return nil, fmt.Errorf("localpg: hand the cluster directory to %s: %w", runAs.name, err)
+		}
+	}
+	s := &Server{cfg: cfg, dataDir: filepath.Join(clusterDir, "data"), log: log}
+	if s.password, err = ensurePassword(filepath.Join(dir, "superuser.password")); err != nil {
+		return nil, err
+	}
+	if err := s.initdb(ctx, bin, runAs); err != nil {
+		return nil, err
+	}
+	if err := s.clearStale(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx, bin, runAs, filepath.Join(clusterDir, "postgres.log")); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Port is the TCP port the server listens on at 127.0.0.1.
+func (s *Server) Port() int { return s.port }
+
+// DataDir is the server's data directory.
+func (s *Server) DataDir() string { return s.dataDir }
+
+// URL is a connection URL for a role, password and database of this server.
+func (s *Server) URL(role, password, database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(role, password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// SuperuserURL connects as the cluster's superuser to a database.
+func (s *Server) SuperuserURL(database string) string {
+	return s.URL(Superuser, s.password, database)
+}
+
+// Exited is closed when the server process has exited, for whatever reason.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Stop shuts the server down (fast shutdown: open transactions roll back, data is kept) and waits
+// for it to exit, up to ctx's deadline; then it kills it.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.exited:
+		case <-ctx.Done():
+			_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-s.exited:
+			case <-time.After(5 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.exited
+			}
+			s.stopErr = fmt.Errorf("localpg: server did not stop in time: %w", ctx.Err())
+		}
+		s.log.Info().Int("port", s.port).Msg("PostgreSQL stopped")
+	})
+	return s.stopErr
+}
+
+func (s *Server) initdb(ctx context.Context, bin string, runAs *osUser) error {
+	if _, err := os.Stat(filepath.Join(s.dataDir, "PG_VERSION")); err == nil {
+		return nil
+	}
+	// initdb into a scratch directory and rename it: a cluster is there whole or not at all.
+	tmp := s.dataDir + ".init"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("localpg: remove %s: %w", tmp, err)
+	}
+	pwfile := filepath.Join(filepath.Dir(s.dataDir), "initdb.pw")
+	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("localpg: write password file: %w", err)
+	}
+	defer os.Remove(pwfile)
+	if runAs != nil {
+		if err := os.Chown(pwfile, runAs.uid, runAs.gid); err != nil {
+			return fmt.Errorf("localpg: %w", err)
+		}
+	}
+	s.log.Info().Str("data_dir", s.dataDir).Msg("initialising a new PostgreSQL cluster")
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", tmp, "-U", Superuser, "--pwfile="+pwfile,
+		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+		"-E", "UTF8", "--locale=C", "--no-sync")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runAs.credential()}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("localpg: initdb failed: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Rename(tmp, s.dataDir); err != nil {
+		return fmt.Errorf("localpg: %w", err)
+	}
+	return nil
+}
+
+// clearStale deals with a postmaster.pid left by an earlier run: a live server on this data
+// directory is shut down (it may still be running after its parent was killed); a pid file whose
+// process is gone is removed.
+func (s *Server) clearStale(ctx context.Context) error {
+	pidFile := filepath.Join(s.dataDir, "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("localpg: read %s: %w", pidFile, err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 || !isPostgres(pid) {
+		s.log.Warn().Str("pid_file", pidFile).Msg("removing a stale PostgreSQL pid file")
+		return os.Remove(pidFile)
+	}
+	s.log.Warn().Int("pid", pid).Msg("a PostgreSQL server from an earlier run still holds the data directory; stopping it")
+	_ = syscall.Kill(pid, syscall.SIGINT)
+	deadline := time.Now().Add(30 * time.Second)
+	for isPostgres(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("localpg: the PostgreSQL server (pid %d) from an earlier run did not stop", pid)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath string) error {
+	port := s.cfg.Port
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
+	}
+	s.port = port
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("localpg: open server log: %w", err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+	args := []string{"-D", s.dataDir, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+		"-c", "max_connections=" + strconv.Itoa(s.cfg.MaxConnections),
+		"-c", "shared_buffers=128MB"}
+	if s.cfg.Ephemeral {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: runAs.credential(),
+		Setpgid:    true,           // a terminal's Ctrl-C reaches us, and we stop the server in order
+		Pdeathsig:  syscall.SIGINT, // our death stops the server (fast shutdown)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("localpg: start postgres: %w", err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+
+	if err := s.waitReady(ctx, logPath); err != nil {
+		_ = s.Stop(context.Background())
+		return err
+	}
+	s.log.Info().Int("port", port).Str("data_dir", s.dataDir).Msg("PostgreSQL started")
+	return nil
+}
+
+func (s *Server) waitReady(ctx context.Context, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	url := s.SuperuserURL("postgres")
+	var last error
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		last = err
+		select {
+		case <-s.exited:
+			return fmt.Errorf("localpg: postgres exited at start (see %s): %s", logPath, lastLines(logPath, 5))
+		case <-ctx.Done():
+			return fmt.Errorf("localpg: postgres not ready after 60s (see %s): %w", logPath, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+type osUser struct {
+	name     string
+	uid, gid int
+}
+
+func (u *osUser) credential() *syscall.Credential {
+	if u == nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid)}
+}
+
+// serverUser is the user the server runs as: nil (ourselves) unless we are root, which initdb
+// and postgres refuse.
+func serverUser() (*osUser, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return &osUser{name: name, uid: uid, gid: gid}, nil
+	}
+	return nil, errors.New("localpg: running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
+}
+
+// reachable reports whether u can search every directory from / down to dir.
+func reachable(dir string, u *osUser) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return false
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return false
+		}
+		mode := fi.Mode().Perm()
+		switch {
+		case int(st.Uid) == u.uid:
+			if mode&0o100 == 0 {
+				return false
+			}
+		case int(st.Gid) == u.gid:
+			if mode&0o010 == 0 {
+				return false
+			}
+		case mode&0o001 == 0:
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
+}
+
+func findBinDir(configured string) (string, error) {
+	var candidates []string
+	if configured != "" {
+		candidates = append(candidates, configured)
+	} else if env := os.Getenv("MOSAIC_PG_BIN"); env != "" {
+		candidates = append(candidates, env)
+	} else {
+		dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+		slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) })
+		candidates = append(candidates, dirs...)
+		candidates = append(candidates, "/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin")
+		if p, err := exec.LookPath("initdb"); err == nil {
+			candidates = append([]string{filepath.Dir(p)}, candidates...)
+		}
+	}
+	for _, dir := range candidates {
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
+			return dir, nil
+		}
+	}
+	if configured != "" || os.Getenv("MOSAIC_PG_BIN") != "" {
+		return "", fmt.Errorf("localpg: no initdb and postgres in %s (MOSAIC_PG_BIN)", candidates[0])
+	}
+	return "", errors.New("localpg: PostgreSQL server binaries (initdb, postgres) not found: install them " +
+		"(Debian: apt-get install postgresql) or set MOSAIC_PG_BIN, or set MOSAIC_DATABASE_URL to use a running server")
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func isPostgres(pid int) bool {
+	if syscall.Kill(pid, 0) != nil && !errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+		return false
+	}
+	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return false
+	}
+	exe, _, _ := strings.Cut(string(cmdline), "\x00")
+	return filepath.Base(exe) == "postgres" || strings.HasPrefix(string(cmdline), "postgres:")
+}
+
+func ensurePassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if p := strings.TrimSpace(string(b)); p != "" {
+			return p, nil
+		}
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	p := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(p+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("localpg: write %s: %w", path, err)
+	}
+	return p, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("localpg: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func shortHash(s string) string {
+	// FNV-1a, enough to give each data directory its own stable cluster directory.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return strconv.FormatUint(h, 36)
+}
+
+func lastLines(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, " | ")
+}
