@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -152,4 +153,48 @@ func TaskFilter(priority int, kinds []string) []string {
 		out = append(out, tasksRoot+Band(priority)+".*."+k)
 	}
 	return out
+}
+
+// Control subjects (core NATS, in no stream): a cancel request for a running task reaches every
+// worker process, and the one running it cancels the handler's context.
+const controlCancelRoot = "mosaic.control.tasks.cancel."
+
+// CancelSubject is the control subject of a cancel request for one task.
+func CancelSubject(workspace, task uuid.UUID) string {
+	return controlCancelRoot + workspace.String() + "." + task.String()
+}
+
+// CancelSubjectAll matches every cancel request.
+const CancelSubjectAll = controlCancelRoot + ">"
+
+// ParseCancelSubject reads a cancel request's subject.
+func ParseCancelSubject(subject string) (workspace, task uuid.UUID, err error) {
+	rest, ok := strings.CutPrefix(subject, controlCancelRoot)
+	wsTok, taskTok, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: %q", ErrInvalidSubject, subject)
+	}
+	if workspace, err = ParseWorkspaceToken(wsTok); err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	if task, err = uuid.Parse(taskTok); err != nil {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("%w: task %q", ErrInvalidSubject, taskTok)
+	}
+	return workspace, task, nil
+}
+
+// Headers of message schedules (nats-server 2.12+): the server publishes the schedule message's
+// body to the target subject at the given time.
+const (
+	HeaderSchedule       = "Nats-Schedule"
+	HeaderScheduleTarget = "Nats-Schedule-Target"
+)
+
+// ScheduleAt is the Nats-Schedule value for a single delivery at t (rounded up to the second).
+func ScheduleAt(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() != 0 {
+		t = t.Truncate(time.Second).Add(time.Second)
+	}
+	return "@at " + t.Format(time.RFC3339)
 }

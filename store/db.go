@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -121,4 +122,40 @@ func RedactURL(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// Listen calls fn with the payload of each notification on channel, on a connection of its own,
+// until ctx ends; after a lost connection it reconnects (notifications sent meanwhile are lost,
+// so listeners also poll). onConnect, if set, runs after each (re)connection.
+func (db *DB) Listen(ctx context.Context, channel string, onConnect func(), fn func(payload string)) error {
+	if !identRE.MatchString(channel) {
+		return fmt.Errorf("store: channel %q is not an identifier", channel)
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+channel)
+			if err == nil {
+				backoff = 100 * time.Millisecond
+				if onConnect != nil {
+					onConnect()
+				}
+				for err == nil {
+					var n *pgconn.Notification
+					n, err = conn.WaitForNotification(ctx)
+					if err == nil {
+						fn(n.Payload)
+					}
+				}
+			}
+			conn.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+	return ctx.Err()
 }

@@ -1,0 +1,301 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// TaskSpec is a task to publish. Only WorkspaceID and Kind are required.
+type TaskSpec struct {
+	WorkspaceID uuid.UUID
+	Kind        string
+	// Priority: 1 (most urgent) … 10. Default 5.
+	Priority int
+	// Args: any JSON-marshalable value; json.RawMessage and []byte pass as they are. Default {}.
+	// At most 256 KiB as JSON.
+	Args any
+	// Credentials names the credentials the task may open at execution time.
+	Credentials []string
+	// MaxAttempts: 1…1000. Default: the kind's (25).
+	MaxAttempts int
+	// Timeout bounds one attempt (0: none beyond the progress timeout).
+	Timeout time.Duration
+	// RunAt or Delay (not both) defer the task. A time in the past runs at once.
+	RunAt time.Time
+	Delay time.Duration
+	// IdempotencyKey: publishing the same key in a workspace again gives the same task.
+	IdempotencyKey string
+	Metadata       map[string]string
+}
+
+// Published says what a publish did.
+type Published struct {
+	ID uuid.UUID
+	// Duplicate: a task with this id or idempotency key existed; nothing new was queued.
+	Duplicate bool
+	// Status: queued or scheduled (of the new task), or the existing task's status.
+	Status string
+}
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// DB is required: a publish is a PostgreSQL transaction (task row + outbox message); the outbox
+	// relay (events.Relay, run by every worker process) puts it on JetStream after the commit.
+	DB *store.DB
+	// Registry, when set, checks kinds and args at publish time.
+	Registry *Registry
+	// AllowUnknownKinds publishes kinds the registry does not know (another service runs them).
+	AllowUnknownKinds bool
+}
+
+// Client publishes tasks.
+type Client struct{ cfg ClientConfig }
+
+// NewClient builds a client.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("agents: ClientConfig.DB is required")
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+// Publish queues a task in its own transaction.
+func (c *Client) Publish(ctx context.Context, spec TaskSpec) (Published, error) {
+	prepared, err := c.prepare(spec, time.Now())
+	if err != nil {
+		return Published{}, err
+	}
+	var out Published
+	err = c.cfg.DB.InWorkspace(ctx, spec.WorkspaceID, func(tx pgx.Tx) error {
+		out, err = c.publishTx(ctx, tx, prepared)
+		return err
+	})
+	if store.IsForeignKeyViolation(err) {
+		return Published{}, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, spec.WorkspaceID)
+	}
+	return out, err
+}
+
+// PublishTx queues a task in the caller's transaction, which must be in the task's workspace
+// (store.DB.InWorkspace): the task exists, and its message leaves, only if the transaction
+// commits.
+func (c *Client) PublishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Published, error) {
+	prepared, err := c.prepare(spec, time.Now())
+	if err != nil {
+		return Published{}, err
+	}
+	return c.publishTx(ctx, tx, prepared)
+}
+
+type preparedTask struct {
+	task   store.NewTask
+	outbox store.OutboxMessage
+}
+
+func (c *Client) publishTx(ctx context.Context, tx pgx.Tx, p preparedTask) (Published, error) {
+	inserted, err := store.InsertTask(ctx, tx, p.task)
+	if err != nil {
+		return Published{}, err
+	}
+	if !inserted {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, p.task.WorkspaceID, p.task.ID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The idempotency key names another task id: that one is the task.
+			if err := tx.QueryRow(ctx, `SELECT id, status FROM tasks WHERE workspace_id = $1 AND idempotency_key = $2`,
+				p.task.WorkspaceID, p.task.IdempotencyKey).Scan(&p.task.ID, &status); err != nil {
+				return Published{}, err
+			}
+		} else if err != nil {
+			return Published{}, err
+		}
+		return Published{ID: p.task.ID, Duplicate: true, Status: status}, nil
+	}
+	if err := store.InsertOutbox(ctx, tx, p.outbox); err != nil {
+		return Published{}, err
+	}
+	return Published{ID: p.task.ID, Status: p.task.Status}, nil
+}
+
+// Validate checks a spec without publishing it.
+func (c *Client) Validate(spec TaskSpec) error {
+	_, err := c.prepare(spec, time.Now())
+	return err
+}
+
+func (c *Client) prepare(spec TaskSpec, now time.Time) (preparedTask, error) {
+	if spec.WorkspaceID == uuid.Nil {
+		return preparedTask{}, fmt.Errorf("%w: workspace is required", ErrInvalidSpec)
+	}
+	if err := events.ValidateKind(spec.Kind); err != nil {
+		return preparedTask{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	if spec.Delay < 0 {
+		return preparedTask{}, fmt.Errorf("%w: delay %s is negative", ErrInvalidSpec, spec.Delay)
+	}
+	if spec.Delay > 0 && !spec.RunAt.IsZero() {
+		return preparedTask{}, fmt.Errorf("%w: give run_at or delay, not both", ErrInvalidSpec)
+	}
+	if spec.Timeout < 0 {
+		return preparedTask{}, fmt.Errorf("%w: timeout %s is negative", ErrInvalidSpec, spec.Timeout)
+	}
+	var args json.RawMessage
+	switch a := spec.Args.(type) {
+	case nil:
+		args = json.RawMessage(`{}`)
+	case json.RawMessage:
+		args = a
+	case []byte:
+		args = a
+	default:
+		b, err := json.Marshal(a)
+		if err != nil {
+			return preparedTask{}, fmt.Errorf("%w: args: %v", ErrInvalidArgs, err)
+		}
+		args = b
+	}
+	if len(args) > events.MaxArgsBytes {
+		return preparedTask{}, fmt.Errorf("%w: args are %d bytes; the limit is %d", ErrInvalidSpec, len(args), events.MaxArgsBytes)
+	}
+	if !json.Valid(args) {
+		return preparedTask{}, fmt.Errorf("%w: args are not valid JSON", ErrInvalidArgs)
+	}
+	if c.cfg.Registry != nil && (!c.cfg.AllowUnknownKinds || c.cfg.Registry.Has(spec.Kind)) {
+		if err := c.cfg.Registry.ValidateArgs(spec.Kind, args); err != nil {
+			return preparedTask{}, err
+		}
+	}
+	maxAttempts := spec.MaxAttempts
+	if maxAttempts == 0 && c.cfg.Registry != nil {
+		maxAttempts = c.cfg.Registry.MaxAttempts(spec.Kind)
+	}
+	env := events.TaskEnvelope{
+		Version: events.EnvelopeVersion, WorkspaceID: spec.WorkspaceID, Kind: spec.Kind, Priority: spec.Priority,
+		Args: args, Credentials: spec.Credentials, MaxAttempts: maxAttempts, TimeoutMS: spec.Timeout.Milliseconds(),
+		IdempotencyKey: spec.IdempotencyKey, Metadata: spec.Metadata,
+	}
+	runAt := spec.RunAt
+	if spec.Delay > 0 {
+		runAt = now.Add(spec.Delay)
+	}
+	scheduled := !runAt.IsZero() && runAt.After(now.Add(time.Second))
+	if scheduled {
+		env.RunAt = &runAt
+	}
+	env.Normalize()
+	if err := env.Validate(); err != nil {
+		var e *events.EnvelopeError
+		if errors.As(err, &e) && e.Reason == events.ReasonInvalidArgs {
+			return preparedTask{}, fmt.Errorf("%w: %v", ErrInvalidArgs, err)
+		}
+		return preparedTask{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	if env.IdempotencyKey != "" {
+		env.ID = events.IDForIdempotencyKey(env.WorkspaceID, env.IdempotencyKey)
+	} else {
+		env.ID = store.NewID()
+	}
+	return preparedTask{task: envelopeTask(&env, 0), outbox: TaskMessage(&env, 0)}, nil
+}
+
+// envelopeTask is the row of a task as its envelope describes it.
+func envelopeTask(env *events.TaskEnvelope, generation int) store.NewTask {
+	status := store.StatusQueued
+	if env.RunAt != nil {
+		status = store.StatusScheduled
+	}
+	return store.NewTask{
+		WorkspaceID: env.WorkspaceID, ID: env.ID, Kind: env.Kind, Priority: env.Priority, Status: status,
+		Args: env.Args, Credentials: env.Credentials, Metadata: env.Metadata, MaxAttempts: env.MaxAttempts,
+		TimeoutMS: env.TimeoutMS, RunAt: env.RunAt, IdempotencyKey: env.IdempotencyKey, Generation: generation,
+	}
+}
+
+// TaskMessage is the outbox message that carries a task: on its subject, or, when it runs later,
+// as a schedule message that the server delivers to that subject at run_at.
+func TaskMessage(env *events.TaskEnvelope, generation int) store.OutboxMessage {
+	payload, _ := env.Encode() // an envelope of validated fields always marshals
+	m := store.OutboxMessage{
+		WorkspaceID: env.WorkspaceID,
+		MsgID:       events.MsgID(env.WorkspaceID, env.ID, generation),
+		Subject:     events.TaskSubject(env.Priority, env.WorkspaceID, env.Kind),
+		Headers:     map[string][]string{},
+		Payload:     payload,
+	}
+	if generation > 0 {
+		m.Headers[events.HeaderGeneration] = []string{strconv.Itoa(generation)}
+	}
+	if env.RunAt != nil && env.RunAt.After(time.Now().Add(time.Second)) {
+		m.Headers[events.HeaderSchedule] = []string{events.ScheduleAt(*env.RunAt)}
+		m.Headers[events.HeaderScheduleTarget] = []string{m.Subject}
+		m.Subject = events.DelayedSubject(env.WorkspaceID, env.ID)
+		m.MsgID = "schedule:" + m.MsgID
+	}
+	return m
+}
+
+// TaskEnvelopeOf rebuilds the envelope of a stored task (for replays).
+func TaskEnvelopeOf(t store.Task) events.TaskEnvelope {
+	env := events.TaskEnvelope{
+		Version: events.EnvelopeVersion, ID: t.ID, WorkspaceID: t.WorkspaceID, Kind: t.Kind, Priority: t.Priority,
+		Args: t.Args, Credentials: t.Credentials, MaxAttempts: t.MaxAttempts, TimeoutMS: t.TimeoutMS,
+		Metadata: t.Metadata,
+	}
+	if t.IdempotencyKey != nil {
+		env.IdempotencyKey = *t.IdempotencyKey
+	}
+	if len(env.Metadata) == 0 {
+		env.Metadata = nil
+	}
+	if len(env.Credentials) == 0 {
+		env.Credentials = nil
+	}
+	return env
+}
+
+// Cancel cancels a task: one that has not started is cancelled at once; a running one is asked to
+// stop (its handler's context is cancelled with ErrCancelled, through a control message on nc and,
+// should that be missed, at the worker's next heartbeat). nc may be nil (heartbeat only).
+func (c *Client) Cancel(ctx context.Context, nc *nats.Conn, ws, id uuid.UUID, by string) (store.CancelResult, error) {
+	res, err := c.cfg.DB.RequestCancel(ctx, ws, id, by, func(kind string, attempt int) []store.OutboxMessage {
+		return []store.OutboxMessage{domainEvent(ws, id, kind, "task.cancelled", attempt, "cancelled by "+by)}
+	})
+	if err != nil {
+		return res, err
+	}
+	if res.WasRunning && nc != nil {
+		_ = nc.Publish(events.CancelSubject(ws, id), nil)
+	}
+	return res, nil
+}
+
+// Replay re-queues a dead letter: a task it names goes back to queued as a new generation (its
+// fencing tokens start above every earlier delivery's) with a fresh attempt budget, keeping its
+// last checkpoint unless fresh; a message that never became a task is published again as it came.
+// The message leaves through the outbox, with the replay's commit.
+func Replay(ctx context.Context, db *store.DB, ws, deadLetter uuid.UUID, fresh bool, by string) (store.Replay, error) {
+	return db.ReplayDeadLetter(ctx, ws, deadLetter, fresh, by, func(r store.Replay) (store.OutboxMessage, error) {
+		if r.Task != nil {
+			env := TaskEnvelopeOf(*r.Task)
+			return TaskMessage(&env, r.Task.Generation), nil
+		}
+		return store.OutboxMessage{
+			WorkspaceID: ws,
+			MsgID:       fmt.Sprintf("replay:%s:%d", r.DeadLetter.ID, r.DeadLetter.ReplayCount+1),
+			Subject:     r.DeadLetter.Subject,
+			Headers:     r.DeadLetter.Headers,
+			Payload:     r.DeadLetter.Payload,
+		}, nil
+	})
+}

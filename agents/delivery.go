@@ -1,0 +1,448 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// delivery is one delivery of a task message to this pool: its claim, its handler run and its end.
+type delivery struct {
+	pool            *Pool
+	msg             jetstream.Msg
+	ws, id          uuid.UUID
+	kind            string
+	priority        int
+	fence           int64
+	generation      int
+	attempt         int
+	maxAttempts     int
+	metadata        map[string]string
+	credentials     []string
+	progressTimeout time.Duration
+	log             zerolog.Logger
+	cancelFn        context.CancelCauseFunc
+
+	mu             sync.Mutex
+	state          json.RawMessage
+	stateSeq       int64
+	progress       float32
+	progressMsg    string
+	result         json.RawMessage
+	lastTouch      time.Time
+	lastInProgress time.Time
+	ended          bool
+	fenced         bool
+}
+
+// maxErrorText bounds an error message kept in a task row or a dead letter.
+const maxErrorText = 4096
+
+// bookkeeping bounds one write of the engine's own state (claims, results, dead letters).
+const bookkeeping = 30 * time.Second
+
+// deliver runs one message to its end; the caller holds a slot for it.
+func (p *Pool) deliver(msg jetstream.Msg) {
+	defer p.deliveries.Done()
+	defer func() { <-p.slots }()
+	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+	defer cancel()
+
+	if p.runCtx.Err() != nil {
+		_ = msg.Nak() // stopping: another worker takes it now
+		return
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		p.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without JetStream metadata")
+		_ = msg.Term()
+		return
+	}
+	dec, addr, err := events.DecodeTask(msg.Subject(), msg.Headers(), msg.Data(), meta.Sequence.Stream)
+	if err != nil {
+		var ee *events.EnvelopeError
+		reason := events.ReasonInvalidEnvelope
+		if errors.As(err, &ee) {
+			reason = ee.Reason
+		}
+		p.reject(ctx, msg, meta, addr.Workspace, reason, err.Error(), nil)
+		return
+	}
+	env := dec.Envelope
+	reg := p.cfg.Registry.lookup(env.Kind)
+	if reg == nil {
+		p.reject(ctx, msg, meta, env.WorkspaceID, events.ReasonUnknownKind,
+			fmt.Sprintf("no worker for kind %q in pool %s (kinds: %v)", env.Kind, p.cfg.Name, p.cfg.Registry.Kinds()), &dec)
+		return
+	}
+	args, err := reg.decode(env.Args)
+	if err != nil {
+		p.reject(ctx, msg, meta, env.WorkspaceID, events.ReasonInvalidArgs, err.Error(), &dec)
+		return
+	}
+	if env.RunAt != nil && env.RunAt.After(time.Now().Add(time.Second)) {
+		p.scheduleLater(ctx, msg, &dec)
+		return
+	}
+
+	d := &delivery{
+		pool: p, msg: msg, ws: env.WorkspaceID, id: env.ID, kind: env.Kind, priority: env.Priority,
+		fence: events.Fence(dec.Generation, meta.NumDelivered), generation: dec.Generation,
+		metadata: env.Metadata, credentials: env.Credentials, progressTimeout: reg.cfg.ProgressTimeout,
+	}
+	d.log = p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind).Logger()
+	claim, err := p.cfg.DB.Claim(ctx, store.ClaimParams{
+		Task: envelopeTask(&env, dec.Generation), Fence: d.fence, MsgSeq: meta.Sequence.Stream,
+		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		p.reject(ctx, msg, meta, uuid.Nil, events.ReasonUnknownWorkspace, err.Error(), nil)
+		return
+	}
+	if err != nil {
+		d.log.Warn().Err(err).Msg("claim failed; the message will come back")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	switch claim.Outcome {
+	case store.Finished, store.Duplicate:
+		d.log.Debug().Int("outcome", int(claim.Outcome)).Str("status", claim.Status).Msg("already done or a duplicate: acked")
+		_ = msg.Ack()
+		return
+	case store.Stale:
+		d.log.Info().Int64("fence", d.fence).Msg("a newer delivery holds the task: this one stops without ack")
+		return
+	case store.AtCapacity:
+		delay := min(p.cfg.CapacityDelay<<min(meta.NumDelivered-1, 6), 30*time.Second)
+		_ = msg.NakWithDelay(delay)
+		return
+	case store.CancelRequested:
+		p.settle(ctx, d, store.StatusCancelled, "cancelled before it ran", nil, "task.cancelled")
+		return
+	case store.Exhausted:
+		lastErr := fmt.Sprintf("attempt %d of %d ended without a result (worker lost); last error: %s",
+			claim.Attempt, claim.MaxAttempts, claim.LastError)
+		p.settle(ctx, d, store.StatusDead, lastErr, &store.DeadLetter{
+			Reason: store.ReasonMaxAttempts, Error: lastErr, Kind: d.kind, Subject: msg.Subject(),
+			Headers: msg.Headers(), Payload: msg.Data(), StreamSeq: seqPtr(meta),
+		}, "task.dead")
+		return
+	}
+	d.attempt, d.maxAttempts = claim.Attempt, claim.MaxAttempts
+	d.state, d.stateSeq = claim.Checkpoint, claim.CheckpointSeq
+	d.log = d.log.With().Int("attempt", d.attempt).Logger()
+	p.execute(d, reg, args, time.Duration(claim.TimeoutMS)*time.Millisecond, meta)
+}
+
+func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Duration, meta *jetstream.MsgMetadata) {
+	jobCtx, cancel := context.WithCancelCause(p.runCtx)
+	defer cancel(nil)
+	if timeout > 0 {
+		var stop context.CancelFunc
+		jobCtx, stop = context.WithTimeoutCause(jobCtx, timeout, ErrAttemptTimeout)
+		defer stop()
+	}
+	now := time.Now()
+	d.cancelFn, d.lastTouch, d.lastInProgress = cancel, now, now
+	key := taskKey{d.ws, d.id}
+	p.mu.Lock()
+	p.inflight[key] = d
+	p.mu.Unlock()
+	d.log.Debug().Msg("running")
+
+	err := runHandler(jobCtx, reg, d, args)
+
+	d.mu.Lock()
+	d.ended = true
+	fenced, result := d.fenced, d.result
+	d.mu.Unlock()
+	p.mu.Lock()
+	if p.inflight[key] == d {
+		delete(p.inflight, key)
+	}
+	p.mu.Unlock()
+	cause := context.Cause(jobCtx)
+	if fenced {
+		d.log.Warn().Msg("fenced: a newer delivery holds the task; stopping without ack")
+		return
+	}
+	p.finish(d, err, cause, result, meta)
+}
+
+func runHandler(ctx context.Context, reg *registered, d *delivery, args any) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: string(debug.Stack())}
+		}
+	}()
+	return reg.work(ctx, d, args)
+}
+
+// finish records how the attempt ended, then acks, naks or terminates the message.
+func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessage, meta *jetstream.MsgMetadata) {
+	f := store.Finish{FencedOpts: store.FencedOpts{WorkspaceID: d.ws, ID: d.id, Fence: d.fence}, Worker: p.cfg.WorkerName}
+	var (
+		permanent *PermanentError
+		snooze    *SnoozeError
+		retry     *RetryAfterError
+		panicked  *PanicError
+		ack       func() error
+		eventType string
+	)
+	if err != nil && cause != nil && !errors.Is(err, cause) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		err = fmt.Errorf("%w: %w", cause, err) // name why the context ended
+	}
+	switch {
+	case err == nil:
+		f.Status, f.Result = store.StatusSucceeded, result
+		if len(f.Result) == 0 {
+			f.Result = json.RawMessage(`null`)
+		}
+		ack, eventType = d.msg.Ack, "task.succeeded"
+	case errors.Is(cause, ErrCancelled):
+		f.Status, f.Error = store.StatusCancelled, errText(err)
+		ack, eventType = d.msg.Ack, "task.cancelled"
+	case errors.Is(cause, ErrShutdown):
+		// Interrupted by a stop: back to the queue at once; the attempt does not count.
+		f.Status, f.Error, f.ExtraAttempts = store.StatusRetrying, errText(err), 1
+		ack = d.msg.Nak
+	case errors.As(err, &snooze):
+		runAt := time.Now().Add(snooze.Delay)
+		f.Status, f.ExtraAttempts, f.RunAt, f.Detail = store.StatusRetrying, 1, &runAt, map[string]any{"snoozed": snooze.Delay.String()}
+		ack = func() error { return d.msg.NakWithDelay(snooze.Delay) }
+	case errors.As(err, &permanent):
+		f.Status, f.Error = store.StatusDead, errText(err)
+		f.DeadLetter = p.deadLetter(d, store.ReasonPermanent, f.Error, meta)
+		ack, eventType = func() error { return d.msg.TermWithReason(store.ReasonPermanent) }, "task.dead"
+	case d.attempt >= d.maxAttempts:
+		f.Status, f.Error = store.StatusDead, errText(err)
+		f.DeadLetter = p.deadLetter(d, store.ReasonMaxAttempts, f.Error, meta)
+		ack, eventType = func() error { return d.msg.TermWithReason(store.ReasonMaxAttempts) }, "task.dead"
+	default:
+		delay := p.cfg.RetryPolicy.NextRetry(d.attempt, err)
+		if errors.As(err, &retry) {
+			delay = retry.Delay
+		}
+		runAt := time.Now().Add(delay)
+		f.Status, f.Error, f.RunAt = store.StatusRetrying, errText(err), &runAt
+		ack, eventType = func() error { return d.msg.NakWithDelay(delay) }, "task.failed"
+	}
+	if errors.As(err, &panicked) {
+		d.log.Error().Str("panic", fmt.Sprint(panicked.Value)).Str("stack", panicked.Stack).Msg("handler panicked")
+	}
+	if eventType != "" {
+		f.Outbox = []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, f.Error)}
+	}
+	if err := p.writeFinish(f); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			d.log.Warn().Str("status", f.Status).Msg("fenced at completion: a newer delivery holds the task; no ack")
+			return
+		}
+		d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
+		return
+	}
+	if err := ack(); err != nil {
+		d.log.Warn().Err(err).Msg("ack failed; the redelivery will find the task finished")
+	}
+	ev := d.log.Info()
+	if f.Status != store.StatusSucceeded {
+		ev = d.log.Warn().Str("error", f.Error)
+	}
+	ev.Str("status", f.Status).Msg("attempt ended")
+}
+
+// writeFinish records the end of an attempt, retrying a few times through a passing database
+// outage: the alternative, a redelivery, would run the handler again.
+func (p *Pool) writeFinish(f store.Finish) error {
+	var err error
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+		_, err = p.cfg.DB.FinishTask(ctx, f)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrFenced) {
+			return err
+		}
+		time.Sleep(time.Duration(200<<i) * time.Millisecond)
+	}
+	return err
+}
+
+func (p *Pool) deadLetter(d *delivery, reason, errText string, meta *jetstream.MsgMetadata) *store.DeadLetter {
+	return &store.DeadLetter{Reason: reason, Error: errText, Kind: d.kind, Subject: d.msg.Subject(),
+		Headers: d.msg.Headers(), Payload: d.msg.Data(), StreamSeq: seqPtr(meta)}
+}
+
+// settle ends a task no delivery runs (cancelled before it ran, out of attempts) and acks.
+func (p *Pool) settle(ctx context.Context, d *delivery, status, errText string, dl *store.DeadLetter, eventType string) {
+	out := []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, errText)}
+	if _, err := p.cfg.DB.SettleTask(ctx, d.ws, d.id, status, errText, p.cfg.WorkerName, nil, dl, out); err != nil {
+		d.log.Warn().Err(err).Msg("cannot settle the task; the message will come back")
+		_ = d.msg.NakWithDelay(time.Second)
+		return
+	}
+	d.log.Info().Str("status", status).Msg("settled without running")
+	if status == store.StatusDead {
+		_ = d.msg.TermWithReason(dl.Reason)
+		return
+	}
+	_ = d.msg.Ack()
+}
+
+// reject dead-letters a message that cannot become a task: in its workspace when the subject
+// names one that exists, else among the unrouted messages. The task it names (if it could be
+// read) is settled as dead.
+func (p *Pool) reject(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, ws uuid.UUID, reason, errText string, dec *events.DecodedTask) {
+	log := p.log.With().Str("subject", msg.Subject()).Str("reason", reason).Logger()
+	dl := store.DeadLetter{WorkspaceID: ws, Reason: reason, Error: truncate(errText), Subject: msg.Subject(),
+		Headers: msg.Headers(), Payload: msg.Data(), StreamSeq: seqPtr(meta)}
+	var settle *store.NewTask
+	var out []store.OutboxMessage
+	if dec != nil {
+		t := envelopeTask(&dec.Envelope, dec.Generation)
+		settle, dl.TaskID, dl.Kind = &t, &t.ID, t.Kind
+		out = []store.OutboxMessage{domainEvent(ws, t.ID, t.Kind, "task.dead", 0, dl.Error)}
+	}
+	unrouted := func(reason string) error {
+		return p.cfg.DB.InsertUnrouted(ctx, store.UnroutedMessage{Reason: reason, Error: dl.Error, Subject: dl.Subject,
+			Headers: dl.Headers, Payload: dl.Payload, StreamSeq: dl.StreamSeq})
+	}
+	var err error
+	if ws == uuid.Nil {
+		err = unrouted(reason)
+	} else if err = p.cfg.DB.DeadLetterMessage(ctx, dl, settle, p.cfg.WorkerName, out); errors.Is(err, store.ErrNotFound) {
+		reason = events.ReasonUnknownWorkspace
+		err = unrouted(reason)
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot record the dead letter; the message will come back")
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	log.Warn().Str("error", dl.Error).Msg("message dead-lettered")
+	_ = msg.TermWithReason(reason)
+}
+
+// scheduleLater parks a task whose run_at is ahead (it came as a raw message): its row says
+// scheduled, and a schedule message will bring it back at run_at.
+func (p *Pool) scheduleLater(ctx context.Context, msg jetstream.Msg, dec *events.DecodedTask) {
+	env := dec.Envelope
+	if err := p.cfg.DB.ScheduleTask(ctx, envelopeTask(&env, dec.Generation), TaskMessage(&env, dec.Generation)); err != nil {
+		p.log.Warn().Err(err).Str("task_id", env.ID.String()).Msg("cannot schedule; the message will come back")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+}
+
+// DomainEvent is the body of a task's domain event on mosaic.events.<workspace>.<type>.
+type DomainEvent struct {
+	ID          uuid.UUID `json:"id"`
+	Type        string    `json:"type"`
+	WorkspaceID uuid.UUID `json:"workspace_id"`
+	TaskID      uuid.UUID `json:"task_id"`
+	Kind        string    `json:"kind"`
+	Attempt     int       `json:"attempt"`
+	Error       string    `json:"error,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText string) store.OutboxMessage {
+	ev := DomainEvent{ID: store.NewID(), Type: typ, WorkspaceID: ws, TaskID: task, Kind: kind, Attempt: attempt,
+		Error: errText, At: time.Now().UTC()}
+	payload, _ := json.Marshal(ev)
+	return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, typ), Payload: payload}
+}
+
+func (d *delivery) cancel(cause error) {
+	d.mu.Lock()
+	ended := d.ended
+	d.mu.Unlock()
+	if !ended && d.cancelFn != nil {
+		d.cancelFn(cause)
+	}
+}
+
+// fence0 marks the delivery fenced: it must stop and must not ack.
+func (d *delivery) fence0() {
+	d.mu.Lock()
+	if d.ended {
+		d.mu.Unlock()
+		return
+	}
+	d.fenced = true
+	d.mu.Unlock()
+	d.cancel(ErrFenced)
+}
+
+func (d *delivery) lastProgress() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastTouch
+}
+
+// touch records progress and sends InProgress when one is due.
+func (d *delivery) touch() {
+	now := time.Now()
+	d.mu.Lock()
+	d.lastTouch = now
+	d.mu.Unlock()
+	d.inProgress(now, false)
+}
+
+// inProgress tells JetStream the delivery is alive, at most once per heartbeat interval (or at
+// every heartbeat when force is set).
+func (d *delivery) inProgress(now time.Time, force bool) {
+	d.mu.Lock()
+	due := force || now.Sub(d.lastInProgress) >= d.pool.beat
+	if due {
+		d.lastInProgress = now
+	}
+	d.mu.Unlock()
+	if due {
+		_ = d.msg.InProgress()
+	}
+}
+
+func (d *delivery) leaseRow() store.Lease {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return store.Lease{ID: d.id, Fence: d.fence, Progress: d.progress, Message: d.progressMsg}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return truncate(err.Error())
+}
+
+func truncate(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	s = s[:maxErrorText]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+func seqPtr(meta *jetstream.MsgMetadata) *int64 {
+	if meta == nil {
+		return nil
+	}
+	s := int64(meta.Sequence.Stream)
+	return &s
+}

@@ -1,0 +1,136 @@
+// Package demo holds the built-in kinds that make a fresh system do something: demo.echo returns
+// its args; demo.steps runs N checkpointed steps and can fail on purpose, to show retries, dead
+// letters, crashes and resumption.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mosaicstack/mosaic/agents"
+)
+
+// Register adds demo.echo and demo.steps to a registry.
+func Register(r *agents.Registry) {
+	agents.AddWorker(r, agents.WorkFunc[EchoArgs](echo))
+	agents.AddWorkerConfig(r, agents.WorkFunc[StepsArgs](steps), agents.WorkerConfig{ProgressTimeout: time.Minute})
+}
+
+// EchoArgs are any JSON object; demo.echo returns it as its result.
+type EchoArgs struct{ raw json.RawMessage }
+
+// Kind implements agents.JobArgs.
+func (EchoArgs) Kind() string { return "demo.echo" }
+
+// UnmarshalJSON keeps the object as it is.
+func (a *EchoArgs) UnmarshalJSON(b []byte) error {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return errors.New("demo.echo takes a JSON object")
+	}
+	a.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON gives the object back.
+func (a EchoArgs) MarshalJSON() ([]byte, error) {
+	if a.raw == nil {
+		return []byte(`{}`), nil
+	}
+	return a.raw, nil
+}
+
+func echo(_ context.Context, job *agents.Job[EchoArgs]) error {
+	return job.SetResult(job.Args)
+}
+
+// StepsArgs configure demo.steps.
+type StepsArgs struct {
+	// Steps to run (0…100000), each taking StepMS milliseconds (0…60000), checkpointed after each.
+	Steps  int `json:"steps"`
+	StepMS int `json:"step_ms"`
+	// FailAt: fail when about to run this step (1-based; 0: never), in FailMode: "retry" (an
+	// ordinary error), "permanent" (straight to the dead letters) or "panic".
+	FailAt   int    `json:"fail_at,omitempty"`
+	FailMode string `json:"fail_mode,omitempty"`
+	// FailAttempts: fail only on the first this-many attempts (0: on every attempt).
+	FailAttempts int `json:"fail_attempts,omitempty"`
+}
+
+// Kind implements agents.JobArgs.
+func (StepsArgs) Kind() string { return "demo.steps" }
+
+// Validate implements agents.ArgsValidator.
+func (a StepsArgs) Validate() error {
+	var errs []error
+	if a.Steps < 0 || a.Steps > 100000 {
+		errs = append(errs, fmt.Errorf("steps must be 0…100000 (got %d)", a.Steps))
+	}
+	if a.StepMS < 0 || a.StepMS > 60000 {
+		errs = append(errs, fmt.Errorf("step_ms must be 0…60000 (got %d)", a.StepMS))
+	}
+	if a.FailAt < 0 {
+		errs = append(errs, fmt.Errorf("fail_at must not be negative (got %d)", a.FailAt))
+	}
+	switch a.FailMode {
+	case "", "retry", "permanent", "panic":
+	default:
+		errs = append(errs, fmt.Errorf("fail_mode must be retry, permanent or panic (got %q)", a.FailMode))
+	}
+	if a.FailAttempts < 0 {
+		errs = append(errs, fmt.Errorf("fail_attempts must not be negative (got %d)", a.FailAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// StepsResult is demo.steps's result: steps this attempt executed, and the step it resumed from
+// (0 on a first run).
+type StepsResult struct {
+	Steps       int `json:"steps"`
+	Executed    int `json:"executed"`
+	ResumedFrom int `json:"resumed_from"`
+}
+
+type stepsState struct {
+	Next int `json:"next"` // steps done so far
+}
+
+func steps(ctx context.Context, job *agents.Job[StepsArgs]) error {
+	a := job.Args
+	var st stepsState
+	if _, err := job.Restore(&st); err != nil {
+		return agents.Permanent(err)
+	}
+	res := StepsResult{Steps: a.Steps, ResumedFrom: st.Next}
+	for st.Next < a.Steps {
+		step := st.Next + 1
+		if step == a.FailAt && (a.FailAttempts == 0 || job.Attempt <= a.FailAttempts) {
+			err := fmt.Errorf("demo.steps: failing at step %d as asked (attempt %d)", step, job.Attempt)
+			switch a.FailMode {
+			case "permanent":
+				return agents.Permanent(err)
+			case "panic":
+				panic(err.Error())
+			default:
+				return err
+			}
+		}
+		if a.StepMS > 0 {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-time.After(time.Duration(a.StepMS) * time.Millisecond):
+			}
+		}
+		st.Next = step
+		res.Executed++
+		job.Progress(float64(st.Next)/float64(a.Steps), fmt.Sprintf("step %d of %d", st.Next, a.Steps))
+		if err := job.Checkpoint(ctx, st); err != nil {
+			return err
+		}
+	}
+	return job.SetResult(res)
+}

@@ -1,0 +1,150 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// JobInfo is what a handler knows of its task and delivery.
+type JobInfo struct {
+	ID          uuid.UUID
+	WorkspaceID uuid.UUID
+	Kind        string
+	Priority    int
+	// Attempt counts the runs of this task, this one included (1 on the first run).
+	Attempt     int
+	MaxAttempts int
+	// Generation grows with every replay of the task from the dead letters.
+	Generation int
+	Metadata   map[string]string
+	// Logger carries workspace_id, task_id, kind and attempt.
+	Logger zerolog.Logger
+}
+
+// Job is a running task with typed Args.
+type Job[T JobArgs] struct {
+	JobInfo
+	Args T
+	d    *delivery
+}
+
+// Checkpoint saves state (any JSON-marshalable value) so that a later attempt can Restore it,
+// and counts as progress. It returns ErrFenced when a newer delivery holds the task: the handler
+// must then return (its context is cancelled too).
+func (j *Job[T]) Checkpoint(ctx context.Context, state any) error {
+	return j.d.checkpoint(ctx, nil, state)
+}
+
+// CheckpointTx saves state inside the caller's transaction, which must be in the task's
+// workspace (store.DB.InWorkspace): a business write and the checkpoint commit together or not at
+// all.
+func (j *Job[T]) CheckpointTx(ctx context.Context, tx pgx.Tx, state any) error {
+	return j.d.checkpoint(ctx, tx, state)
+}
+
+// Restore loads the last checkpoint into state and reports whether there was one.
+func (j *Job[T]) Restore(state any) (bool, error) {
+	raw := j.d.restorable()
+	if len(raw) == 0 || string(raw) == "null" {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, state); err != nil {
+		return false, fmt.Errorf("restore checkpoint: %w", err)
+	}
+	return true, nil
+}
+
+// CheckpointSeq is how many checkpoints the task has written.
+func (j *Job[T]) CheckpointSeq() int64 { return j.d.seq() }
+
+// Progress reports how far the handler is (fraction 0…1) with a short message; it keeps the
+// delivery alive as Checkpoint does, without writing state. It is recorded within a heartbeat.
+func (j *Job[T]) Progress(fraction float64, message string) { j.d.setProgress(fraction, message) }
+
+// SetResult records the task's result (JSON-marshalable), stored when the handler returns nil.
+func (j *Job[T]) SetResult(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	j.d.mu.Lock()
+	j.d.result = raw
+	j.d.mu.Unlock()
+	return nil
+}
+
+func (d *delivery) info() JobInfo {
+	return JobInfo{ID: d.id, WorkspaceID: d.ws, Kind: d.kind, Priority: d.priority, Attempt: d.attempt,
+		MaxAttempts: d.maxAttempts, Generation: d.generation, Metadata: d.metadata, Logger: d.log}
+}
+
+func (d *delivery) restorable() json.RawMessage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state
+}
+
+func (d *delivery) seq() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stateSeq
+}
+
+func (d *delivery) setProgress(fraction float64, message string) {
+	if math.IsNaN(fraction) {
+		fraction = 0
+	}
+	fraction = math.Max(0, math.Min(1, fraction))
+	if len(message) > 512 {
+		message = message[:512]
+	}
+	d.mu.Lock()
+	d.progress, d.progressMsg = float32(fraction), message
+	d.mu.Unlock()
+	d.touch()
+}
+
+func (d *delivery) checkpoint(ctx context.Context, tx pgx.Tx, state any) error {
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	d.mu.Lock()
+	if d.ended {
+		d.mu.Unlock()
+		return ErrNotRunning
+	}
+	progress, msg := d.progress, d.progressMsg
+	d.mu.Unlock()
+	f := store.FencedOpts{WorkspaceID: d.ws, ID: d.id, Fence: d.fence}
+	var res store.CheckpointResult
+	if tx != nil {
+		err = store.CheckpointTx(ctx, tx, f, raw, progress, msg, d.pool.lease, &res)
+	} else {
+		res, err = d.pool.cfg.DB.Checkpoint(ctx, f, raw, progress, msg, d.pool.lease)
+	}
+	if errors.Is(err, store.ErrFenced) {
+		d.fence0()
+		return ErrFenced
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	d.mu.Lock()
+	d.state, d.stateSeq = raw, res.Seq
+	d.mu.Unlock()
+	d.touch()
+	if res.CancelRequested {
+		d.cancel(ErrCancelled)
+	}
+	return nil
+}

@@ -1,0 +1,638 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// PoolConfig configures a worker pool. Zero fields take the documented defaults.
+type PoolConfig struct {
+	DB       *store.DB           // required
+	JS       jetstream.JetStream // required
+	NC       *nats.Conn          // required (cancel requests)
+	Registry *Registry           // required
+
+	// Name of the pool: its durable consumers are <Name>-p1 … <Name>-p10. Any number of
+	// processes with the same name share the work. Default "default".
+	Name string
+	// Kinds the pool takes. Empty: every kind on the TASKS stream (a kind without a worker is
+	// dead-lettered as unknown). Pools on one stream must not overlap: JetStream's work queues
+	// give each message to one consumer.
+	Kinds []string
+	// Priorities the pool serves (1…10). Default all.
+	Priorities []int
+	// Concurrency is how many handlers run at once. Default 8.
+	Concurrency int
+	// AckWait is how long JetStream waits for an ack or a sign of progress before it redelivers.
+	// Default 30s. InProgress goes out every AckWait/3 while the handler makes progress.
+	AckWait time.Duration
+	// MaxAckPending bounds a consumer's unacknowledged messages. Default 10 000.
+	MaxAckPending int
+	// LowerBandShare: with work waiting in a lower band, at least one message in every
+	// LowerBandShare+1 comes from a lower band. Default 9 (≥ 10%).
+	LowerBandShare int
+	// FetchBatch bounds one pull. Default 64.
+	FetchBatch int
+	// IdleWait is how long an idle pool's pull requests wait on the server. Default 2s.
+	IdleWait time.Duration
+	// BandRecheck is how often a band found empty is asked again while others are busy.
+	// Default 50ms.
+	BandRecheck time.Duration
+	// RetryPolicy for failed attempts. Default ExponentialBackoff{} (1s, 2s, 4s… ≤ 10 min, ±20%).
+	RetryPolicy RetryPolicy
+	// CapacityDelay is the first wait of a task whose workspace is at its concurrency cap; it
+	// doubles with each deferral up to 30s. Default 500ms.
+	CapacityDelay time.Duration
+	// WorkerName identifies this process in task rows and events. Default host:pid.
+	WorkerName string
+	Logger     *zerolog.Logger
+}
+
+func (c *PoolConfig) setDefaults() {
+	if c.Name == "" {
+		c.Name = "default"
+	}
+	if len(c.Priorities) == 0 {
+		for p := events.MinPriority; p <= events.MaxPriority; p++ {
+			c.Priorities = append(c.Priorities, p)
+		}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 8
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 10000
+	}
+	if c.LowerBandShare == 0 {
+		c.LowerBandShare = 9
+	}
+	if c.FetchBatch == 0 {
+		c.FetchBatch = 64
+	}
+	if c.IdleWait == 0 {
+		c.IdleWait = 2 * time.Second
+	}
+	if c.BandRecheck == 0 {
+		c.BandRecheck = 50 * time.Millisecond
+	}
+	if c.RetryPolicy == nil {
+		c.RetryPolicy = ExponentialBackoff{}
+	}
+	if c.CapacityDelay == 0 {
+		c.CapacityDelay = 500 * time.Millisecond
+	}
+	if c.WorkerName == "" {
+		host, _ := os.Hostname()
+		c.WorkerName = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+}
+
+// Validate checks the configuration; errors name the field.
+func (c *PoolConfig) Validate() error {
+	var errs []error
+	if c.DB == nil {
+		errs = append(errs, errors.New("PoolConfig.DB is required"))
+	}
+	if c.JS == nil {
+		errs = append(errs, errors.New("PoolConfig.JS is required"))
+	}
+	if c.NC == nil {
+		errs = append(errs, errors.New("PoolConfig.NC is required"))
+	}
+	if c.Registry == nil {
+		errs = append(errs, errors.New("PoolConfig.Registry is required"))
+	}
+	if err := events.ValidateKind(strings.ReplaceAll(c.Name, "_", "-")); err != nil || strings.Contains(c.Name, ".") {
+		errs = append(errs, fmt.Errorf("PoolConfig.Name %q: lower-case letters, digits, '-' and '_', starting with a letter", c.Name))
+	}
+	for _, k := range c.Kinds {
+		if err := events.ValidateKind(k); err != nil {
+			errs = append(errs, fmt.Errorf("PoolConfig.Kinds: %w", err))
+		}
+	}
+	seen := map[int]bool{}
+	for _, p := range c.Priorities {
+		if events.ValidatePriority(p) != nil || seen[p] {
+			errs = append(errs, fmt.Errorf("PoolConfig.Priorities: %d is out of 1…10 or repeated", p))
+		}
+		seen[p] = true
+	}
+	if c.Concurrency < 1 || c.Concurrency > 100000 {
+		errs = append(errs, fmt.Errorf("PoolConfig.Concurrency %d: want 1…100000", c.Concurrency))
+	}
+	if c.AckWait < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("PoolConfig.AckWait %s: want at least 100ms", c.AckWait))
+	}
+	if c.MaxAckPending < c.Concurrency {
+		errs = append(errs, fmt.Errorf("PoolConfig.MaxAckPending %d is below Concurrency %d", c.MaxAckPending, c.Concurrency))
+	}
+	if c.LowerBandShare < 1 || c.FetchBatch < 1 || c.IdleWait <= 0 || c.BandRecheck <= 0 || c.CapacityDelay <= 0 {
+		errs = append(errs, errors.New("PoolConfig: LowerBandShare, FetchBatch, IdleWait, BandRecheck and CapacityDelay must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Pool runs tasks from the TASKS stream: one durable pull consumer per priority band, served
+// higher bands first with a guaranteed share for lower ones.
+type Pool struct {
+	cfg   PoolConfig
+	log   zerolog.Logger
+	lease time.Duration
+	beat  time.Duration
+	bands []*band
+	slots chan struct{}
+	caps  *capCache
+
+	// fetchCtx ends when the pool stops taking new messages; runCtx when handlers must stop.
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
+	runCtx      context.Context
+	runCancel   context.CancelCauseFunc
+
+	mu       sync.Mutex
+	inflight map[taskKey]*delivery
+	started  bool
+
+	deliveries sync.WaitGroup
+	loops      sync.WaitGroup
+	arrived    chan struct{}
+	sub        *nats.Subscription
+	stopOnce   sync.Once
+	stopped    chan struct{}
+}
+
+type taskKey struct{ ws, id uuid.UUID }
+
+type band struct {
+	priority  int
+	cons      jetstream.Consumer
+	pending   atomic.Int64 // hint: messages waiting, from the last message's metadata
+	checkedAt atomic.Int64 // unix nanos when last found empty
+	polling   atomic.Bool  // an idle pull request is outstanding
+}
+
+func (b *band) candidate(now time.Time, recheck time.Duration) bool {
+	return b.pending.Load() > 0 || now.UnixNano()-b.checkedAt.Load() >= int64(recheck)
+}
+
+func (b *band) markEmpty(now time.Time) {
+	b.pending.Store(0)
+	b.checkedAt.Store(now.UnixNano())
+}
+
+// NewPool validates the configuration and builds a pool; Start runs it.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Pool{
+		cfg:      cfg,
+		log:      zerolog.Nop(),
+		lease:    cfg.AckWait,
+		beat:     max(cfg.AckWait/3, 30*time.Millisecond),
+		slots:    make(chan struct{}, cfg.Concurrency),
+		inflight: map[taskKey]*delivery{},
+		arrived:  make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+	}
+	if cfg.Logger != nil {
+		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
+	}
+	p.caps = newCapCache(cfg.DB, 5*time.Second)
+	return p, nil
+}
+
+// ConsumerName is the durable consumer of a pool's band.
+func ConsumerName(pool string, priority int) string { return pool + "-" + events.Band(priority) }
+
+// ConsumerConfig is the durable pull consumer of one band of a pool, as data.
+func ConsumerConfig(cfg PoolConfig, priority int) jetstream.ConsumerConfig {
+	cc := jetstream.ConsumerConfig{
+		Durable:       ConsumerName(cfg.Name, priority),
+		Description:   fmt.Sprintf("Mosaic pool %s, priority %d", cfg.Name, priority),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1, // attempts are counted in PostgreSQL, where the fence lives
+		MaxAckPending: cfg.MaxAckPending,
+		MaxWaiting:    512,
+	}
+	filters := events.TaskFilter(priority, cfg.Kinds)
+	if len(filters) == 1 {
+		cc.FilterSubject = filters[0]
+	} else {
+		cc.FilterSubjects = filters
+	}
+	return cc
+}
+
+// Start creates (or updates) the pool's consumers and starts taking work. Cancelling ctx stops
+// the pool hard, like StopAndCancel.
+func (p *Pool) Start(ctx context.Context) error {
+	p.mu.Lock()
+	if p.started {
+		p.mu.Unlock()
+		return errors.New("agents: pool already started")
+	}
+	p.started = true
+	p.mu.Unlock()
+	for _, prio := range sortedPriorities(p.cfg.Priorities) {
+		cc := ConsumerConfig(p.cfg, prio)
+		cons, err := p.cfg.JS.CreateOrUpdateConsumer(ctx, events.TasksStream, cc)
+		if err != nil {
+			if strings.Contains(err.Error(), "not unique") || strings.Contains(err.Error(), "overlap") {
+				return fmt.Errorf("consumer %s: another pool on the TASKS work queue takes the same kinds (pools must not overlap): %w", cc.Durable, err)
+			}
+			return fmt.Errorf("consumer %s: %w", cc.Durable, err)
+		}
+		p.bands = append(p.bands, &band{priority: prio, cons: cons})
+	}
+	p.fetchCtx, p.fetchCancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.runCtx, p.runCancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	sub, err := p.cfg.NC.Subscribe(events.CancelSubjectAll, p.onCancelRequest)
+	if err != nil {
+		return fmt.Errorf("subscribe to cancel requests: %w", err)
+	}
+	p.sub = sub
+	p.loops.Add(2)
+	go p.dispatch()
+	go p.heartbeat()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.StopAndCancel(context.Background())
+		case <-p.stopped:
+		}
+	}()
+	p.log.Info().Int("concurrency", p.cfg.Concurrency).Ints("priorities", p.cfg.Priorities).
+		Strs("kinds", p.cfg.Kinds).Str("worker", p.cfg.WorkerName).Msg("pool started")
+	return nil
+}
+
+// Stop stops taking work and waits for running handlers to finish until ctx ends; then it
+// cancels the rest (their tasks are retried from their last checkpoint, the attempt not counted)
+// and waits for them to wind up.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.fetchCancel()
+	done := make(chan struct{})
+	go func() { p.deliveries.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.log.Warn().Int("running", p.running()).Msg("drain timeout: interrupting the running handlers")
+	}
+	return p.StopAndCancel(context.Background())
+}
+
+// StopAndCancel stops at once: handlers' contexts are cancelled (cause ErrShutdown).
+func (p *Pool) StopAndCancel(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.fetchCancel()
+		p.runCancel(ErrShutdown)
+		if p.sub != nil {
+			_ = p.sub.Unsubscribe()
+		}
+		go func() {
+			p.deliveries.Wait()
+			p.loops.Wait()
+			close(p.stopped)
+			p.log.Info().Msg("pool stopped")
+		}()
+	})
+	select {
+	case <-p.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stopped is closed once the pool has stopped and every handler has returned.
+func (p *Pool) Stopped() <-chan struct{} { return p.stopped }
+
+func (p *Pool) running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}
+
+// dispatch fills free handler slots with messages, higher bands first.
+func (p *Pool) dispatch() {
+	defer p.loops.Done()
+	var credit float64
+	rr, creditTop := 0, -1
+	for {
+		select {
+		case <-p.fetchCtx.Done():
+			return
+		case p.slots <- struct{}{}:
+		}
+		free := 1
+	more:
+		for free < p.cfg.FetchBatch {
+			select {
+			case p.slots <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		got := p.fetchRound(free, &credit, &rr, &creditTop)
+		for i := got; i < free; i++ {
+			<-p.slots
+		}
+		if got == 0 {
+			p.idle()
+		}
+	}
+}
+
+// fetchRound pulls up to free messages. A credit grows by 1/LowerBandShare for each message taken
+// from the top band while lower bands may hold work; each whole credit takes one message from
+// the lower bands in turn. When the top band changes, the credit owed to the bands below the old
+// one starts again: the new top band is being served.
+func (p *Pool) fetchRound(free int, credit *float64, rr, creditTop *int) int {
+	got := 0
+	for got < free && p.fetchCtx.Err() == nil {
+		now := time.Now()
+		top := -1
+		for i, b := range p.bands {
+			if b.candidate(now, p.cfg.BandRecheck) {
+				top = i
+				break
+			}
+		}
+		if top < 0 {
+			break
+		}
+		if top != *creditTop {
+			*credit, *creditTop = 0, top
+		}
+		if *credit >= 1 {
+			lower := p.bands[top+1:]
+			var pick *band
+			for i := range lower {
+				b := lower[(*rr+i)%len(lower)]
+				if b.candidate(now, p.cfg.BandRecheck) {
+					pick = b
+					*rr = (*rr + i + 1) % max(len(lower), 1)
+					break
+				}
+			}
+			if pick != nil {
+				n := p.fetch(pick, 1)
+				got += n
+				if n > 0 {
+					*credit--
+				}
+				continue
+			}
+			*credit = 0
+		}
+		b := p.bands[top]
+		n := p.fetch(b, free-got)
+		got += n
+		if n > 0 {
+			for _, lb := range p.bands[top+1:] {
+				if lb.candidate(now, p.cfg.BandRecheck) {
+					*credit = min(*credit+float64(n)/float64(p.cfg.LowerBandShare), float64(p.cfg.Concurrency))
+					break
+				}
+			}
+		}
+	}
+	return got
+}
+
+// fetch pulls up to n messages of a band without waiting and starts a delivery for each; the
+// caller holds a slot for each.
+func (p *Pool) fetch(b *band, n int) int {
+	now := time.Now()
+	batch, err := b.cons.FetchNoWait(n)
+	if err != nil {
+		if p.fetchCtx.Err() == nil {
+			p.log.Warn().Err(err).Int("priority", b.priority).Msg("pull failed")
+		}
+		b.markEmpty(now)
+		return 0
+	}
+	count := 0
+	for msg := range batch.Messages() {
+		count++
+		if md, err := msg.Metadata(); err == nil {
+			b.pending.Store(int64(md.NumPending))
+		}
+		p.deliveries.Add(1)
+		go p.deliver(msg)
+	}
+	if err := batch.Error(); err != nil && p.fetchCtx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		p.log.Warn().Err(err).Int("priority", b.priority).Msg("pull ended with an error")
+	}
+	if count < n || b.pending.Load() == 0 {
+		b.markEmpty(now)
+	}
+	return count
+}
+
+// idle leaves one waiting pull request on every band and returns when one of them brings a
+// message (or after IdleWait). Messages that arrive this way wait for a free slot, kept alive
+// with InProgress meanwhile.
+func (p *Pool) idle() {
+	for _, b := range p.bands {
+		if b.polling.CompareAndSwap(false, true) {
+			p.loops.Add(1)
+			go p.longPoll(b)
+		}
+	}
+	t := time.NewTimer(p.cfg.IdleWait)
+	defer t.Stop()
+	select {
+	case <-p.fetchCtx.Done():
+	case <-p.arrived:
+	case <-t.C:
+	}
+}
+
+func (p *Pool) longPoll(b *band) {
+	defer p.loops.Done()
+	defer b.polling.Store(false)
+	batch, err := b.cons.Fetch(1, jetstream.FetchMaxWait(p.cfg.IdleWait))
+	if err != nil {
+		if p.fetchCtx.Err() == nil {
+			p.log.Warn().Err(err).Int("priority", b.priority).Msg("waiting pull failed")
+			time.Sleep(p.cfg.IdleWait / 4) // do not spin on a broken connection
+		}
+		return
+	}
+	for msg := range batch.Messages() {
+		if md, err := msg.Metadata(); err == nil {
+			b.pending.Store(int64(md.NumPending) + 1)
+		}
+		p.deliveries.Add(1)
+		go p.deliverWhenFree(msg)
+	}
+	select {
+	case p.arrived <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
+	tick := time.NewTicker(p.beat)
+	defer tick.Stop()
+	for {
+		if p.fetchCtx.Err() != nil {
+			_ = msg.Nak() // stopping: let another worker have it now
+			p.deliveries.Done()
+			return
+		}
+		select {
+		case p.slots <- struct{}{}:
+			p.deliver(msg)
+			return
+		case <-tick.C:
+			_ = msg.InProgress()
+		case <-p.fetchCtx.Done():
+			_ = msg.Nak() // stopping: let another worker have it now
+			p.deliveries.Done()
+			return
+		}
+	}
+}
+
+func (p *Pool) onCancelRequest(m *nats.Msg) {
+	ws, id, err := events.ParseCancelSubject(m.Subject)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	d := p.inflight[taskKey{ws, id}]
+	p.mu.Unlock()
+	if d != nil {
+		d.log.Info().Msg("cancel requested: cancelling the handler")
+		d.cancel(ErrCancelled)
+	}
+}
+
+// heartbeat keeps live deliveries alive (InProgress, lease renewal with progress), cancels those
+// past their progress timeout, and notices fenced and cancelled tasks.
+func (p *Pool) heartbeat() {
+	defer p.loops.Done()
+	t := time.NewTicker(p.beat)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopped:
+			return
+		case <-p.runCtx.Done():
+			return
+		case now := <-t.C:
+			p.beatOnce(now)
+		}
+	}
+}
+
+func (p *Pool) beatOnce(now time.Time) {
+	byWS := map[uuid.UUID][]*delivery{}
+	p.mu.Lock()
+	for k, d := range p.inflight {
+		byWS[k.ws] = append(byWS[k.ws], d)
+	}
+	p.mu.Unlock()
+	for ws, ds := range byWS {
+		leases := make([]store.Lease, 0, len(ds))
+		live := ds[:0]
+		for _, d := range ds {
+			if now.Sub(d.lastProgress()) > d.progressTimeout {
+				d.log.Warn().Dur("progress_timeout", d.progressTimeout).Msg("no progress: cancelling the handler")
+				d.cancel(ErrProgressTimeout)
+				continue
+			}
+			d.inProgress(now, true)
+			leases = append(leases, d.leaseRow())
+			live = append(live, d)
+		}
+		if len(leases) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.beat)
+		st, err := p.cfg.DB.RenewLeases(ctx, ws, leases, p.lease)
+		cancel()
+		if err != nil {
+			p.log.Warn().Err(err).Str("workspace_id", ws.String()).Msg("lease renewal failed")
+			continue
+		}
+		for _, d := range live {
+			s := st[d.id]
+			switch {
+			case s.Fenced:
+				d.fence0()
+			case s.CancelRequested:
+				d.cancel(ErrCancelled)
+			}
+		}
+	}
+}
+
+func sortedPriorities(ps []int) []int {
+	out := append([]int(nil), ps...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// capCache remembers workspaces' concurrency caps for a while (a cap change takes effect within
+// ttl), so that uncapped workspaces cost no extra query per claim.
+type capCache struct {
+	db  *store.DB
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[uuid.UUID]capEntry
+}
+
+type capEntry struct {
+	cap int
+	at  time.Time
+}
+
+func newCapCache(db *store.DB, ttl time.Duration) *capCache {
+	return &capCache{db: db, ttl: ttl, m: map[uuid.UUID]capEntry{}}
+}
+
+func (c *capCache) get(ctx context.Context, ws uuid.UUID) int {
+	c.mu.Lock()
+	e, ok := c.m[ws]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.ttl {
+		return e.cap
+	}
+	n, err := c.db.MaxConcurrency(ctx, ws)
+	if err != nil {
+		return e.cap // keep the last known value
+	}
+	c.mu.Lock()
+	c.m[ws] = capEntry{cap: n, at: time.Now()}
+	c.mu.Unlock()
+	return n
+}

@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Dead-letter reasons of the engine (the envelope's own are in package events).
+const (
+	ReasonMaxAttempts = "max_attempts"
+	ReasonPermanent   = "permanent"
+)
+
+// DeadLetter is a message that ended without success: the reason, the last error and the
+// original message, replayable.
+type DeadLetter struct {
+	WorkspaceID uuid.UUID           `json:"workspace_id"`
+	ID          uuid.UUID           `json:"id"`
+	TaskID      *uuid.UUID          `json:"task_id"`
+	Kind        string              `json:"kind,omitempty"`
+	Reason      string              `json:"reason"`
+	Error       string              `json:"error"`
+	Subject     string              `json:"subject"`
+	Headers     map[string][]string `json:"headers"`
+	Payload     []byte              `json:"payload"`
+	Attempt     int                 `json:"attempt"`
+	StreamSeq   *int64              `json:"stream_seq"`
+	CreatedAt   time.Time           `json:"created_at"`
+	ReplayedAt  *time.Time          `json:"replayed_at"`
+	ReplayCount int                 `json:"replay_count"`
+}
+
+func scanDeadLetter(row pgx.Row, ws uuid.UUID) (DeadLetter, error) {
+	d := DeadLetter{WorkspaceID: ws}
+	err := row.Scan(&d.ID, &d.TaskID, &d.Kind, &d.Reason, &d.Error, &d.Subject, &d.Headers, &d.Payload, &d.Attempt,
+		&d.StreamSeq, &d.CreatedAt, &d.ReplayedAt, &d.ReplayCount)
+	return d, err
+}
+
+// InsertDeadLetter records a dead letter in tx (in its workspace). A zero ID gets a new one.
+func InsertDeadLetter(ctx context.Context, tx pgx.Tx, d *DeadLetter) error {
+	if d.ID == uuid.Nil {
+		d.ID = newID()
+	}
+	headers := d.Headers
+	if headers == nil {
+		headers = map[string][]string{}
+	}
+	payload := d.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	_, err := tx.Exec(ctx, insertDeadLetterSQL, d.WorkspaceID, d.ID, d.TaskID, d.Kind, d.Reason, d.Error,
+		d.Subject, headers, payload, d.Attempt, d.StreamSeq)
+	return err
+}
+
+// DeadLetterMessage records a message that could not become a task (invalid, unknown kind) in
+// its workspace; when settle is set, the task it names is settled as dead in the same
+// transaction (created first if missing). It returns ErrNotFound (wrapped) when the workspace
+// does not exist.
+func (db *DB) DeadLetterMessage(ctx context.Context, d DeadLetter, settle *NewTask, worker string, outbox []OutboxMessage) error {
+	err := db.InWorkspace(ctx, d.WorkspaceID, func(tx pgx.Tx) error {
+		if settle != nil {
+			if _, err := InsertTask(ctx, tx, *settle); err != nil {
+				return err
+			}
+			var attempt int
+			var fence int64
+			err := tx.QueryRow(ctx, settleTaskSQL, d.WorkspaceID, settle.ID, StatusDead, d.Error).Scan(&attempt, &fence)
+			if err == nil {
+				d.Attempt = attempt
+				if err := InsertTaskEvent(ctx, tx, d.WorkspaceID, settle.ID, StatusDead, StatusDead, attempt, fence, worker,
+					map[string]string{"reason": d.Reason}); err != nil {
+					return err
+				}
+				for _, m := range outbox {
+					if err := InsertOutbox(ctx, tx, m); err != nil {
+						return err
+					}
+				}
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		return InsertDeadLetter(ctx, tx, &d)
+	})
+	if IsForeignKeyViolation(err) {
+		return fmt.Errorf("workspace %s: %w", d.WorkspaceID, ErrNotFound)
+	}
+	return err
+}
+
+// UnroutedMessage is a message whose subject names no existing workspace.
+type UnroutedMessage struct {
+	ID        uuid.UUID           `json:"id"`
+	Reason    string              `json:"reason"`
+	Error     string              `json:"error"`
+	Subject   string              `json:"subject"`
+	Headers   map[string][]string `json:"headers"`
+	Payload   []byte              `json:"payload"`
+	StreamSeq *int64              `json:"stream_seq"`
+	CreatedAt time.Time           `json:"created_at"`
+}
+
+// InsertUnrouted records a message that belongs to no workspace (operator's view only).
+func (db *DB) InsertUnrouted(ctx context.Context, m UnroutedMessage) error {
+	if m.ID == uuid.Nil {
+		m.ID = newID()
+	}
+	if m.Headers == nil {
+		m.Headers = map[string][]string{}
+	}
+	if m.Payload == nil {
+		m.Payload = []byte{}
+	}
+	return db.AsSystem(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, insertUnroutedSQL, m.ID, m.Reason, m.Error, m.Subject, m.Headers, m.Payload, m.StreamSeq)
+		return err
+	})
+}
+
+// ListUnrouted lists the newest unrouted messages.
+func (db *DB) ListUnrouted(ctx context.Context, limit int) ([]UnroutedMessage, error) {
+	var out []UnroutedMessage
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, listUnroutedSQL, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnroutedMessage, error) {
+			var m UnroutedMessage
+			return m, r.Scan(&m.ID, &m.Reason, &m.Error, &m.Subject, &m.Headers, &m.Payload, &m.StreamSeq, &m.CreatedAt)
+		})
+		return err
+	})
+	return out, err
+}
+
+// DeadLetterFilter selects dead letters to list.
+type DeadLetterFilter struct {
+	Reason string
+	Before uuid.UUID
+	Limit  int // 1…500, default 50
+}
+
+// ListDeadLetters lists a workspace's dead letters, newest first.
+func (db *DB) ListDeadLetters(ctx context.Context, ws uuid.UUID, f DeadLetterFilter) (list []DeadLetter, next uuid.UUID, err error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	var before *uuid.UUID
+	if f.Before != uuid.Nil {
+		before = &f.Before
+	}
+	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1)
+		if err != nil {
+			return err
+		}
+		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) { return scanDeadLetter(r, ws) })
+		return err
+	})
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	if len(list) > f.Limit {
+		list = list[:f.Limit]
+		next = list[len(list)-1].ID
+	}
+	return list, next, nil
+}
+
+// GetDeadLetter reads one dead letter.
+func (db *DB) GetDeadLetter(ctx context.Context, ws, id uuid.UUID) (DeadLetter, error) {
+	var d DeadLetter
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDeadLetter(tx.QueryRow(ctx, selectDeadLetterSQL, ws, id), ws)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", id, ErrNotFound)
+	}
+	return d, err
+}
+
+// CountDeadLetters counts a workspace's dead letters not yet replayed.
+func (db *DB) CountDeadLetters(ctx context.Context, ws uuid.UUID) (int, error) {
+	var n int
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, countDeadLettersSQL, ws).Scan(&n)
+	})
+	return n, err
+}
+
+// Replay describes what ReplayDeadLetter did.
+type Replay struct {
+	DeadLetter DeadLetter
+	// Task is the task as re-queued (generation incremented), when the dead letter names one
+	// that exists.
+	Task *Task
+}
+
+// ReplayDeadLetter re-queues a dead letter in one transaction: when it names a task that has
+// ended, the task goes back to queued with its generation incremented (so its new message's
+// fencing tokens are larger than any before) and a fresh attempt budget; fresh drops its
+// checkpoint. message builds the message to queue in the outbox from what was replayed.
+func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool, by string, message func(Replay) (OutboxMessage, error)) (Replay, error) {
+	var r Replay
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		r = Replay{}
+		r.DeadLetter, err = scanDeadLetter(tx.QueryRow(ctx, lockDeadLetterSQL, ws, id), ws)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("dead letter %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if r.DeadLetter.TaskID != nil {
+			t, err := scanTask(tx.QueryRow(ctx, prepareReplaySQL, ws, *r.DeadLetter.TaskID, fresh))
+			switch {
+			case err == nil:
+				r.Task = &t
+				if err := InsertTaskEvent(ctx, tx, ws, t.ID, "replayed", StatusQueued, 0, t.Fence, "",
+					map[string]any{"dead_letter": id, "generation": t.Generation, "fresh": fresh, "by": by}); err != nil {
+					return err
+				}
+			case errors.Is(err, pgx.ErrNoRows):
+				var status string
+				if err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, *r.DeadLetter.TaskID).Scan(&status); err == nil {
+					return fmt.Errorf("task %s is %s, not ended: %w", *r.DeadLetter.TaskID, status, ErrConflict)
+				}
+			default:
+				return err
+			}
+		}
+		m, err := message(r)
+		if err != nil {
+			return err
+		}
+		if err := InsertOutbox(ctx, tx, m); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, markReplayedSQL, ws, id)
+		return err
+	})
+	return r, err
+}
+
+// OutboxRow is a queued message as the relay reads it.
+type OutboxRow struct {
+	ID      int64
+	MsgID   string
+	Subject string
+	Headers map[string][]string
+	Payload []byte
+}
+
+// DrainOutbox hands up to limit of a workspace's queued messages (oldest first) to publish, which
+// returns the ids it published; those rows are deleted, the others marked with the error. Rows
+// another relay holds are skipped. It returns how many rows it saw.
+func (db *DB) DrainOutbox(ctx context.Context, ws uuid.UUID, limit int, publish func([]OutboxRow) (published []int64, err error)) (int, error) {
+	seen := 0
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, claimOutboxSQL, ws, limit)
+		if err != nil {
+			return err
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
+			var o OutboxRow
+			return o, r.Scan(&o.ID, &o.MsgID, &o.Subject, &o.Headers, &o.Payload)
+		})
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		seen = len(batch)
+		done, pubErr := publish(batch)
+		if len(done) > 0 {
+			if _, err := tx.Exec(ctx, deleteOutboxSQL, ws, done); err != nil {
+				return err
+			}
+		}
+		if pubErr != nil && len(done) < len(batch) {
+			published := map[int64]bool{}
+			for _, id := range done {
+				published[id] = true
+			}
+			var failed []int64
+			for _, o := range batch {
+				if !published[o.ID] {
+					failed = append(failed, o.ID)
+				}
+			}
+			msg, _ := json.Marshal(pubErr.Error())
+			if _, err := tx.Exec(ctx, failOutboxSQL, ws, failed, string(msg)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return seen, err
+}

@@ -1,0 +1,588 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Task statuses.
+const (
+	StatusQueued    = "queued"
+	StatusScheduled = "scheduled"
+	StatusRunning   = "running"
+	StatusRetrying  = "retrying"
+	StatusSucceeded = "succeeded"
+	StatusDead      = "dead"
+	StatusCancelled = "cancelled"
+)
+
+// ValidStatus reports whether s is a task status.
+func ValidStatus(s string) bool {
+	switch s {
+	case StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether a status is final.
+func Terminal(s string) bool { return s == StatusSucceeded || s == StatusDead || s == StatusCancelled }
+
+// Task is a task row.
+type Task struct {
+	WorkspaceID       uuid.UUID         `json:"workspace_id"`
+	ID                uuid.UUID         `json:"id"`
+	Kind              string            `json:"kind"`
+	Priority          int               `json:"priority"`
+	Status            string            `json:"status"`
+	Args              json.RawMessage   `json:"args"`
+	Credentials       []string          `json:"credentials"`
+	Metadata          map[string]string `json:"metadata"`
+	MaxAttempts       int               `json:"max_attempts"`
+	TimeoutMS         int64             `json:"timeout_ms"`
+	RunAt             *time.Time        `json:"run_at"`
+	IdempotencyKey    *string           `json:"idempotency_key"`
+	Attempt           int               `json:"attempt"`
+	Generation        int               `json:"generation"`
+	Fence             int64             `json:"fence"`
+	Worker            *string           `json:"worker"`
+	LeaseUntil        *time.Time        `json:"lease_until"`
+	Progress          float32           `json:"progress"`
+	ProgressMessage   *string           `json:"progress_message"`
+	Checkpoint        json.RawMessage   `json:"checkpoint"`
+	CheckpointSeq     int64             `json:"checkpoint_seq"`
+	Result            json.RawMessage   `json:"result"`
+	LastError         *string           `json:"last_error"`
+	CancelRequestedAt *time.Time        `json:"cancel_requested_at"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	StartedAt         *time.Time        `json:"started_at"`
+	FinishedAt        *time.Time        `json:"finished_at"`
+}
+
+func scanTask(row pgx.Row) (Task, error) {
+	var t Task
+	err := row.Scan(&t.WorkspaceID, &t.ID, &t.Kind, &t.Priority, &t.Status, &t.Args, &t.Credentials, &t.Metadata,
+		&t.MaxAttempts, &t.TimeoutMS, &t.RunAt, &t.IdempotencyKey, &t.Attempt, &t.Generation, &t.Fence, &t.Worker,
+		&t.LeaseUntil, &t.Progress, &t.ProgressMessage, &t.Checkpoint, &t.CheckpointSeq, &t.Result, &t.LastError,
+		&t.CancelRequestedAt, &t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.FinishedAt)
+	return t, err
+}
+
+// NewTask is a task as published.
+type NewTask struct {
+	WorkspaceID    uuid.UUID
+	ID             uuid.UUID
+	Kind           string
+	Priority       int
+	Status         string // queued or scheduled
+	Args           json.RawMessage
+	Credentials    []string
+	Metadata       map[string]string
+	MaxAttempts    int
+	TimeoutMS      int64
+	RunAt          *time.Time
+	IdempotencyKey string
+	Generation     int
+}
+
+func (n *NewTask) metadata() map[string]string {
+	if n.Metadata == nil {
+		return map[string]string{}
+	}
+	return n.Metadata
+}
+
+func (n *NewTask) args() json.RawMessage {
+	if len(n.Args) == 0 {
+		return json.RawMessage(`{}`)
+	}
+	return n.Args
+}
+
+func (n *NewTask) credentials() []string {
+	if n.Credentials == nil {
+		return []string{}
+	}
+	return n.Credentials
+}
+
+// TaskEvent is one transition of a task.
+type TaskEvent struct {
+	ID      int64           `json:"id"`
+	TaskID  uuid.UUID       `json:"task_id"`
+	At      time.Time       `json:"at"`
+	Type    string          `json:"type"`
+	Status  string          `json:"status,omitempty"`
+	Attempt int             `json:"attempt"`
+	Fence   int64           `json:"fence"`
+	Worker  string          `json:"worker,omitempty"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+}
+
+// OutboxMessage is a message to publish once its transaction commits.
+type OutboxMessage struct {
+	WorkspaceID uuid.UUID
+	MsgID       string
+	Subject     string
+	Headers     map[string][]string
+	Payload     []byte
+}
+
+// InsertTask inserts a published task with its "published" event; inserted is false when a task
+// with this id (or idempotency key) exists already. tx must be in the task's workspace.
+func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err error) {
+	tag, err := tx.Exec(ctx, insertTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.Status, t.args(),
+		t.credentials(), t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	return true, InsertTaskEvent(ctx, tx, t.WorkspaceID, t.ID, "published", t.Status, 0, 0, "", nil)
+}
+
+// InsertTaskEvent records a transition. detail may be nil.
+func InsertTaskEvent(ctx context.Context, tx pgx.Tx, ws, task uuid.UUID, typ, status string, attempt int, fence int64, worker string, detail any) error {
+	var raw []byte
+	if detail != nil {
+		var err error
+		if raw, err = json.Marshal(detail); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, insertTaskEventSQL, ws, task, typ, nullIfEmpty(status), attempt, fence, nullIfEmpty(worker), raw)
+	return err
+}
+
+// InsertOutbox queues a message for the relay; it is published after tx commits.
+func InsertOutbox(ctx context.Context, tx pgx.Tx, m OutboxMessage) error {
+	headers := m.Headers
+	if headers == nil {
+		headers = map[string][]string{}
+	}
+	_, err := tx.Exec(ctx, insertOutboxSQL, m.WorkspaceID, m.MsgID, m.Subject, headers, m.Payload)
+	return err
+}
+
+// ClaimParams describe a delivery that wants to run a task.
+type ClaimParams struct {
+	Task   NewTask // the task as the message describes it: the row is created from it if missing
+	Fence  int64
+	MsgSeq uint64
+	Worker string
+	// Lease is how long the claim holds without renewal (counted by concurrency caps).
+	Lease time.Duration
+	// MaxConcurrency, when > 0, is the workspace's cap on running tasks across all workers.
+	MaxConcurrency int
+}
+
+// ClaimOutcome says what a claim found.
+type ClaimOutcome int
+
+// Claim outcomes.
+const (
+	// Claimed: this delivery holds the task.
+	Claimed ClaimOutcome = iota
+	// Finished: the task is already succeeded, dead or cancelled: ack the message.
+	Finished
+	// Duplicate: another message (or an older generation) is this task: ack this one.
+	Duplicate
+	// Stale: a newer delivery of this same message holds the task: do not ack.
+	Stale
+	// AtCapacity: the workspace runs as many tasks as its cap allows: try later.
+	AtCapacity
+	// CancelRequested: the task was asked to stop before this delivery ran it.
+	CancelRequested
+	// Exhausted: the task used every attempt (its last worker was lost).
+	Exhausted
+)
+
+// ClaimResult is what a claim found.
+type ClaimResult struct {
+	Outcome       ClaimOutcome
+	Attempt       int
+	MaxAttempts   int
+	Checkpoint    json.RawMessage
+	CheckpointSeq int64
+	TimeoutMS     int64
+	Status        string // when not claimed
+	LastError     string // when exhausted
+}
+
+// Claim takes a task for a delivery, creating its row if the publisher did not. The returned
+// error wraps ErrNotFound when the workspace does not exist.
+func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
+	t := p.Task
+	var res ClaimResult
+	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
+		res = ClaimResult{}
+		if p.MaxConcurrency > 0 {
+			var cap *int
+			err := tx.QueryRow(ctx, lockLimitsSQL, t.WorkspaceID).Scan(&cap)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if cap != nil && *cap > 0 {
+				var running int
+				if err := tx.QueryRow(ctx, countRunningSQL, t.WorkspaceID, t.ID).Scan(&running); err != nil {
+					return err
+				}
+				if running >= *cap {
+					res.Outcome = AtCapacity
+					return nil
+				}
+			}
+		}
+		err := tx.QueryRow(ctx, claimTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.args(), t.credentials(),
+			t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation, p.Fence,
+			int64(p.MsgSeq), p.Worker, p.Lease.Milliseconds()).
+			Scan(&res.Attempt, &res.MaxAttempts, &res.Checkpoint, &res.CheckpointSeq, &res.TimeoutMS)
+		if err == nil {
+			res.Outcome = Claimed
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			if IsUniqueViolation(err) {
+				// The idempotency key belongs to another task id.
+				res.Outcome = Duplicate
+				return nil
+			}
+			return err
+		}
+		var fence int64
+		var seq *int64
+		var gen int
+		var cancel bool
+		if err := tx.QueryRow(ctx, classifyClaimSQL, t.WorkspaceID, t.ID).Scan(&res.Status, &fence, &seq,
+			&res.Attempt, &res.MaxAttempts, &gen, &cancel, &res.LastError); err != nil {
+			return err
+		}
+		switch {
+		case Terminal(res.Status):
+			res.Outcome = Finished
+		case gen > t.Generation:
+			res.Outcome = Duplicate // a message of an earlier generation
+		case seq != nil && uint64(*seq) != p.MsgSeq && p.Fence <= fence:
+			res.Outcome = Duplicate
+		case p.Fence <= fence:
+			res.Outcome = Stale
+		case cancel:
+			res.Outcome = CancelRequested
+		default:
+			res.Outcome = Exhausted
+		}
+		return nil
+	})
+	if IsForeignKeyViolation(err) {
+		return ClaimResult{}, fmt.Errorf("workspace %s: %w", t.WorkspaceID, ErrNotFound)
+	}
+	return res, err
+}
+
+// FencedOpts locate a delivery's hold on a task.
+type FencedOpts struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+	Fence       int64
+}
+
+// CheckpointResult is what a checkpoint wrote.
+type CheckpointResult struct {
+	Seq             int64
+	CancelRequested bool
+}
+
+// Checkpoint saves a delivery's state (JSON) and progress and renews its lease. It returns
+// ErrFenced when a newer delivery holds the task.
+func (db *DB) Checkpoint(ctx context.Context, f FencedOpts, state json.RawMessage, progress float32, message string, lease time.Duration) (CheckpointResult, error) {
+	var res CheckpointResult
+	err := db.InWorkspace(ctx, f.WorkspaceID, func(tx pgx.Tx) error {
+		return CheckpointTx(ctx, tx, f, state, progress, message, lease, &res)
+	})
+	return res, err
+}
+
+// CheckpointTx is Checkpoint inside the caller's transaction (in the task's workspace), so that a
+// handler's business write and its checkpoint commit together.
+func CheckpointTx(ctx context.Context, tx pgx.Tx, f FencedOpts, state json.RawMessage, progress float32, message string, lease time.Duration, res *CheckpointResult) error {
+	err := tx.QueryRow(ctx, checkpointSQL, f.WorkspaceID, f.ID, f.Fence, state, lease.Milliseconds(), progress, message).
+		Scan(&res.Seq, &res.CancelRequested)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrFenced
+	}
+	return err
+}
+
+// Lease is one running delivery whose lease is renewed.
+type Lease struct {
+	ID       uuid.UUID
+	Fence    int64
+	Progress float32
+	Message  string
+}
+
+// LeaseStatus is what a renewal found for one delivery.
+type LeaseStatus struct {
+	Fenced          bool // a newer delivery holds the task (or it is no longer running)
+	CancelRequested bool
+}
+
+// RenewLeases renews the leases of running deliveries of one workspace and records their
+// progress, in one statement.
+func (db *DB) RenewLeases(ctx context.Context, ws uuid.UUID, leases []Lease, lease time.Duration) (map[uuid.UUID]LeaseStatus, error) {
+	ids := make([]uuid.UUID, len(leases))
+	fences := make([]int64, len(leases))
+	progress := make([]float32, len(leases))
+	messages := make([]string, len(leases))
+	out := make(map[uuid.UUID]LeaseStatus, len(leases))
+	for i, l := range leases {
+		ids[i], fences[i], progress[i], messages[i] = l.ID, l.Fence, l.Progress, l.Message
+		out[l.ID] = LeaseStatus{Fenced: true}
+	}
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, renewLeasesSQL, ws, ids, lease.Milliseconds(), fences, progress, messages)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id uuid.UUID
+			var cancel bool
+			if err := rows.Scan(&id, &cancel); err != nil {
+				return err
+			}
+			out[id] = LeaseStatus{CancelRequested: cancel}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Finish ends a delivery's hold on a task: a terminal status, or a retry. With it, in the same
+// transaction: the task event, an optional dead letter and the outbox messages (domain events).
+type Finish struct {
+	FencedOpts
+	Status string // succeeded, dead, cancelled or retrying
+	Result json.RawMessage
+	Error  string
+	// ExtraAttempts is added to max_attempts (a snooze or an interrupted attempt does not count).
+	ExtraAttempts int
+	// RunAt is when a retry will run (nil for none).
+	RunAt      *time.Time
+	Worker     string
+	Detail     any
+	DeadLetter *DeadLetter
+	Outbox     []OutboxMessage
+}
+
+// FinishTask writes a Finish. It returns ErrFenced when a newer delivery holds the task.
+func (db *DB) FinishTask(ctx context.Context, f Finish) (attempt int, err error) {
+	err = db.InWorkspace(ctx, f.WorkspaceID, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, finishTaskSQL, f.WorkspaceID, f.ID, f.Fence, f.Status, f.Result, f.Error,
+			f.ExtraAttempts, f.RunAt).Scan(&attempt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrFenced
+		}
+		if err != nil {
+			return err
+		}
+		return writeAfterEffects(ctx, tx, f.WorkspaceID, f.ID, f.Status, attempt, f.Fence, f.Worker, f.Detail, f.DeadLetter, f.Outbox)
+	})
+	return attempt, err
+}
+
+// SettleTask ends a task that no delivery holds (cancelled before it ran, out of attempts after a
+// lost worker, or invalid), with its event, dead letter and outbox messages. It returns false
+// when the task does not exist or is already finished.
+func (db *DB) SettleTask(ctx context.Context, ws, id uuid.UUID, status, errText, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) (bool, error) {
+	settled := false
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var attempt int
+		var fence int64
+		err := tx.QueryRow(ctx, settleTaskSQL, ws, id, status, errText).Scan(&attempt, &fence)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		settled = true
+		return writeAfterEffects(ctx, tx, ws, id, status, attempt, fence, worker, detail, dl, outbox)
+	})
+	return settled, err
+}
+
+func writeAfterEffects(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, status string, attempt int, fence int64, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) error {
+	if err := InsertTaskEvent(ctx, tx, ws, id, status, status, attempt, fence, worker, detail); err != nil {
+		return err
+	}
+	if dl != nil {
+		dl.WorkspaceID, dl.Attempt = ws, attempt
+		if dl.TaskID == nil {
+			dl.TaskID = &id
+		}
+		if err := InsertDeadLetter(ctx, tx, dl); err != nil {
+			return err
+		}
+	}
+	for _, m := range outbox {
+		if err := InsertOutbox(ctx, tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScheduleTask records that a task waits for its run_at (creating the row if missing) and queues
+// its schedule message, in one transaction.
+func (db *DB) ScheduleTask(ctx context.Context, t NewTask, schedule OutboxMessage) error {
+	return db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, scheduleTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.args(), t.credentials(),
+			t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already running or finished: nothing to schedule
+		}
+		if err != nil {
+			return err
+		}
+		if err := InsertTaskEvent(ctx, tx, t.WorkspaceID, t.ID, "scheduled", StatusScheduled, 0, 0, "", map[string]any{"run_at": t.RunAt}); err != nil {
+			return err
+		}
+		return InsertOutbox(ctx, tx, schedule)
+	})
+}
+
+// CancelResult says what a cancel request did.
+type CancelResult struct {
+	Status     string // cancelled, or running (the worker is told to stop)
+	Kind       string
+	WasRunning bool
+}
+
+// RequestCancel cancels a task that has not started (at once) or asks a running one to stop. It
+// returns ErrNotFound for an unknown task and ErrConflict for a finished one. outbox builds the
+// messages to queue when the task is cancelled at once (its domain event).
+func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, outbox func(kind string, attempt int) []OutboxMessage) (CancelResult, error) {
+	var res CancelResult
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var attempt int
+		var fence int64
+		err := tx.QueryRow(ctx, requestCancelSQL, ws, id).Scan(&res.Status, &res.Kind, &attempt, &fence)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var status string
+			if err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&status); errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("task %s: %w", id, ErrNotFound)
+			} else if err != nil {
+				return err
+			}
+			return fmt.Errorf("task %s is already %s: %w", id, status, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		res.WasRunning = res.Status == StatusRunning
+		if res.WasRunning {
+			return InsertTaskEvent(ctx, tx, ws, id, "cancel_requested", StatusRunning, attempt, fence, "", map[string]string{"by": by})
+		}
+		if err := InsertTaskEvent(ctx, tx, ws, id, StatusCancelled, StatusCancelled, attempt, fence, "", map[string]string{"by": by}); err != nil {
+			return err
+		}
+		if outbox != nil {
+			for _, m := range outbox(res.Kind, attempt) {
+				if err := InsertOutbox(ctx, tx, m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// GetTask reads a task.
+func (db *DB) GetTask(ctx context.Context, ws, id uuid.UUID) (Task, error) {
+	var t Task
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRow(ctx, selectTaskSQL, ws, id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Task{}, fmt.Errorf("task %s: %w", id, ErrNotFound)
+	}
+	return t, err
+}
+
+// TaskFilter selects tasks to list. Empty fields do not filter.
+type TaskFilter struct {
+	Status string
+	Kind   string
+	// Before pages: tasks older than this id.
+	Before uuid.UUID
+	// Limit is 1…500; default 50.
+	Limit int
+}
+
+// ListTasks lists a workspace's tasks, newest first. next is the cursor of the following page
+// (uuid.Nil at the end).
+func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks []Task, next uuid.UUID, err error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	var before *uuid.UUID
+	if f.Before != uuid.Nil {
+		before = &f.Before
+	}
+	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1)
+		if err != nil {
+			return err
+		}
+		tasks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+		return err
+	})
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	if len(tasks) > f.Limit {
+		tasks = tasks[:f.Limit]
+		next = tasks[len(tasks)-1].ID
+	}
+	return tasks, next, nil
+}
+
+// TaskEvents lists a task's transitions in order.
+func (db *DB) TaskEvents(ctx context.Context, ws, id uuid.UUID) ([]TaskEvent, error) {
+	var out []TaskEvent
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, selectTaskEventsSQL, ws, id)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskEvent, error) {
+			var e TaskEvent
+			return e, r.Scan(&e.ID, &e.TaskID, &e.At, &e.Type, &e.Status, &e.Attempt, &e.Fence, &e.Worker, &e.Detail)
+		})
+		return err
+	})
+	return out, err
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,150 @@
+package store
+
+// SQL of the task aggregate: tasks, task_events, dead_letters, unrouted_messages and outbox.
+const (
+	taskColumns = `workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
+		timeout_ms, run_at, idempotency_key, attempt, generation, fence, worker, lease_until, progress,
+		progress_message, checkpoint, checkpoint_seq, result, last_error, cancel_requested_at,
+		created_at, updated_at, started_at, finished_at`
+
+	insertTaskSQL = `INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata,
+			max_attempts, timeout_ms, run_at, idempotency_key, generation)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), $13)
+		ON CONFLICT DO NOTHING`
+
+	insertTaskEventSQL = `INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
+	// claimTaskSQL creates the row if the publisher did not, or takes it over when this delivery's
+	// fencing token is larger and the task may still run. It records the transition in the same
+	// statement. No row back means "not claimed": classifyClaimSQL then says why.
+	claimTaskSQL = `WITH claimed AS (
+			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
+				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, worker,
+				lease_until, started_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), 'running', 1, $12, $13, $14, $15,
+				now() + $16 * interval '1 millisecond', now())
+			ON CONFLICT (workspace_id, id) DO UPDATE SET
+				status = 'running', attempt = t.attempt + 1, generation = EXCLUDED.generation,
+				fence = EXCLUDED.fence, msg_seq = EXCLUDED.msg_seq, worker = EXCLUDED.worker,
+				lease_until = EXCLUDED.lease_until, started_at = now(), updated_at = now()
+			WHERE t.fence < EXCLUDED.fence AND t.generation <= EXCLUDED.generation
+			  AND t.status IN ('queued', 'scheduled', 'retrying', 'running')
+			  AND t.cancel_requested_at IS NULL AND t.attempt < t.max_attempts
+			RETURNING t.attempt, t.max_attempts, t.checkpoint, t.checkpoint_seq, t.timeout_ms
+		), ev AS (
+			INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker)
+			SELECT $1, $2, 'running', 'running', attempt, $13, $15 FROM claimed
+		)
+		SELECT attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms FROM claimed`
+
+	classifyClaimSQL = `SELECT status, fence, msg_seq, attempt, max_attempts, generation,
+			cancel_requested_at IS NOT NULL, COALESCE(last_error, '')
+		FROM tasks WHERE workspace_id = $1 AND id = $2`
+
+	lockLimitsSQL   = `SELECT max_concurrency FROM workspace_limits WHERE workspace_id = $1 FOR UPDATE`
+	countRunningSQL = `SELECT count(*) FROM tasks
+		WHERE workspace_id = $1 AND status = 'running' AND lease_until > now() AND id <> $2`
+
+	checkpointSQL = `UPDATE tasks SET checkpoint = $4, checkpoint_seq = checkpoint_seq + 1,
+			lease_until = now() + $5 * interval '1 millisecond', progress = $6, progress_message = NULLIF($7, ''),
+			updated_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND fence = $3 AND status = 'running'
+		RETURNING checkpoint_seq, cancel_requested_at IS NOT NULL`
+
+	renewLeasesSQL = `UPDATE tasks t SET lease_until = now() + $3 * interval '1 millisecond',
+			progress = u.progress, progress_message = NULLIF(u.message, ''), updated_at = now()
+		FROM unnest($2::uuid[], $4::bigint[], $5::real[], $6::text[]) AS u(id, fence, progress, message)
+		WHERE t.workspace_id = $1 AND t.id = u.id AND t.fence = u.fence AND t.status = 'running'
+		RETURNING t.id, t.cancel_requested_at IS NOT NULL`
+
+	// finishTaskSQL ends a delivery: a terminal status, or a retry. Fenced.
+	finishTaskSQL = `UPDATE tasks SET status = $4, result = $5, last_error = NULLIF($6, ''),
+			max_attempts = max_attempts + $7, lease_until = NULL, worker = NULL, updated_at = now(),
+			finished_at = CASE WHEN $4 IN ('succeeded', 'dead', 'cancelled') THEN now() END,
+			progress = CASE WHEN $4 = 'succeeded' THEN 1 ELSE progress END,
+			run_at = COALESCE($8, run_at)
+		WHERE workspace_id = $1 AND id = $2 AND fence = $3 AND status = 'running'
+		RETURNING attempt`
+
+	// settleTaskSQL ends a task that is not running (cancelled before it ran, exhausted after a
+	// lost worker, invalid): any status but a terminal one.
+	settleTaskSQL = `UPDATE tasks SET status = $3, last_error = NULLIF($4, ''), lease_until = NULL, worker = NULL,
+			updated_at = now(), finished_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND status NOT IN ('succeeded', 'dead', 'cancelled')
+		RETURNING attempt, fence`
+
+	scheduleTaskSQL = `INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata,
+			max_attempts, timeout_ms, run_at, idempotency_key, generation)
+		VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET status = 'scheduled', run_at = EXCLUDED.run_at, updated_at = now()
+		WHERE tasks.status IN ('queued', 'scheduled')
+		RETURNING status`
+
+	requestCancelSQL = `WITH cur AS (
+			SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2 FOR UPDATE
+		)
+		UPDATE tasks t SET
+			status = CASE WHEN cur.status = 'running' THEN 'running' ELSE 'cancelled' END,
+			cancel_requested_at = COALESCE(t.cancel_requested_at, now()),
+			finished_at = CASE WHEN cur.status = 'running' THEN NULL ELSE now() END,
+			lease_until = CASE WHEN cur.status = 'running' THEN t.lease_until END,
+			updated_at = now()
+		FROM cur
+		WHERE t.workspace_id = $1 AND t.id = $2 AND cur.status NOT IN ('succeeded', 'dead', 'cancelled')
+		RETURNING t.status, t.kind, t.attempt, t.fence`
+
+	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
+
+	// listTasksSQL pages newest first by id (UUIDv7, so creation order); $3/$4 filter when not empty.
+	listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
+		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2)
+		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)
+		ORDER BY id DESC LIMIT $5`
+
+	selectTaskEventsSQL = `SELECT id, task_id, at, type, COALESCE(status, ''), attempt, fence, COALESCE(worker, ''), detail
+		FROM task_events WHERE workspace_id = $1 AND task_id = $2 ORDER BY id`
+
+	prepareReplaySQL = `UPDATE tasks SET generation = generation + 1, status = 'queued', attempt = 0,
+			last_error = NULL, result = NULL, finished_at = NULL, cancel_requested_at = NULL,
+			lease_until = NULL, worker = NULL, progress = 0, progress_message = NULL, updated_at = now(),
+			checkpoint = CASE WHEN $3 THEN NULL ELSE checkpoint END,
+			checkpoint_seq = CASE WHEN $3 THEN 0 ELSE checkpoint_seq END
+		WHERE workspace_id = $1 AND id = $2 AND status IN ('dead', 'cancelled', 'succeeded')
+		RETURNING ` + taskColumns
+
+	insertDeadLetterSQL = `INSERT INTO dead_letters (workspace_id, id, task_id, kind, reason, error, subject, headers,
+			payload, attempt, stream_seq)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10, $11)`
+
+	deadLetterColumns = `id, task_id, COALESCE(kind, ''), reason, error, subject, headers, payload, attempt,
+		stream_seq, created_at, replayed_at, replay_count`
+
+	listDeadLettersSQL = `SELECT ` + deadLetterColumns + ` FROM dead_letters
+		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2) AND ($3 = '' OR reason = $3)
+		ORDER BY id DESC LIMIT $4`
+
+	selectDeadLetterSQL = `SELECT ` + deadLetterColumns + ` FROM dead_letters WHERE workspace_id = $1 AND id = $2`
+
+	lockDeadLetterSQL = `SELECT ` + deadLetterColumns + ` FROM dead_letters WHERE workspace_id = $1 AND id = $2 FOR UPDATE`
+
+	markReplayedSQL = `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1
+		WHERE workspace_id = $1 AND id = $2`
+
+	countDeadLettersSQL = `SELECT count(*) FROM dead_letters WHERE workspace_id = $1 AND replayed_at IS NULL`
+
+	insertUnroutedSQL = `INSERT INTO unrouted_messages (id, reason, error, subject, headers, payload, stream_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+	listUnroutedSQL = `SELECT id, reason, error, subject, headers, payload, stream_seq, created_at
+		FROM unrouted_messages ORDER BY id DESC LIMIT $1`
+
+	insertOutboxSQL = `INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload) VALUES ($1, $2, $3, $4, $5)`
+
+	claimOutboxSQL = `SELECT id, msg_id, subject, headers, payload FROM outbox
+		WHERE workspace_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`
+
+	deleteOutboxSQL = `DELETE FROM outbox WHERE workspace_id = $1 AND id = ANY ($2)`
+
+	failOutboxSQL = `UPDATE outbox SET attempts = attempts + 1, last_error = $3 WHERE workspace_id = $1 AND id = ANY ($2)`
+)
