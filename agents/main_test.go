@@ -168,3 +168,25 @@ func countEvents(evs []store.TaskEvent, typ string) int {
 	}
 	return n
 }
+
+// waitDrained waits until a band's consumer has delivered at least delivered messages and holds
+// none: every message was settled.
+func (b *testBundle) waitDrained(t *testing.T, priority int, delivered uint64) {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := b.js.Consumer(ctx, events.TasksStream, agents.ConsumerName("default", priority))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ci, err := cons.Info(ctx)
+		if err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 && ci.Delivered.Consumer >= delivered {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s still holds messages: %+v", cons.CachedInfo().Name, ci)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,7 +1,6 @@
 package agents_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -35,5 +34,4 @@ func TestEchoAndStepsSucceed(t *testing.T) {
 	if len(types) != len(want) || types[0] != want[0] || types[1] != want[1] || types[2] != want[2] {
 		t.Fatalf("events %v; want %v", types, want)
 	}
-	_ = json.RawMessage{}
 }

@@ -119,3 +119,94 @@ func (c *Client) Ready(ctx context.Context) error {
 	}
 	return err
 }
+
+func wsPath(ws uuid.UUID, rest string) string { return "/v1/workspaces/" + ws.String() + rest }
+
+// Publish publishes a task.
+func (c *Client) Publish(ctx context.Context, ws uuid.UUID, req PublishRequest) (PublishResponse, error) {
+	var out PublishResponse
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks"), req, &out)
+}
+
+// GetTask reads a task; with wait > 0 the server holds the answer until the task ends or wait
+// passes (at most a minute).
+func (c *Client) GetTask(ctx context.Context, ws, id uuid.UUID, wait time.Duration) (store.Task, error) {
+	var out store.Task
+	path := wsPath(ws, "/tasks/"+id.String())
+	if wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
+	return out, c.Do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// WaitTask waits until a task ends and returns it.
+func (c *Client) WaitTask(ctx context.Context, ws, id uuid.UUID) (store.Task, error) {
+	for {
+		t, err := c.GetTask(ctx, ws, id, 30*time.Second)
+		if err != nil || store.Terminal(t.Status) {
+			return t, err
+		}
+		if err := ctx.Err(); err != nil {
+			return t, err
+		}
+	}
+}
+
+// ListTasks lists tasks, newest first; status and kind filter when not empty.
+func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, status, kind, cursor string, limit int) (TaskList, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"status": status, "kind": kind, "cursor": cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out TaskList
+	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/tasks?"+q.Encode()), nil, &out)
+}
+
+// TaskEvents lists a task's transitions.
+func (c *Client) TaskEvents(ctx context.Context, ws, id uuid.UUID) ([]store.TaskEvent, error) {
+	var out struct {
+		Events []store.TaskEvent `json:"events"`
+	}
+	return out.Events, c.Do(ctx, http.MethodGet, wsPath(ws, "/tasks/"+id.String()+"/events"), nil, &out)
+}
+
+// CancelTask cancels a task; the status is "cancelled", or "cancelling" for a running one.
+func (c *Client) CancelTask(ctx context.Context, ws, id uuid.UUID) (string, error) {
+	var out struct {
+		Status string `json:"status"`
+	}
+	return out.Status, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/cancel"), nil, &out)
+}
+
+// ListDeadLetters lists dead letters, newest first.
+func (c *Client) ListDeadLetters(ctx context.Context, ws uuid.UUID, reason, cursor string, limit int) (DeadLetterList, error) {
+	q := url.Values{}
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out DeadLetterList
+	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/dead-letters?"+q.Encode()), nil, &out)
+}
+
+// GetDeadLetter reads a dead letter.
+func (c *Client) GetDeadLetter(ctx context.Context, ws, id uuid.UUID) (store.DeadLetter, error) {
+	var out store.DeadLetter
+	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/dead-letters/"+id.String()), nil, &out)
+}
+
+// ReplayDeadLetter re-queues a dead letter.
+func (c *Client) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool) (ReplayResponse, error) {
+	var out ReplayResponse
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/dead-letters/"+id.String()+"/replay"), ReplayRequest{Fresh: fresh}, &out)
+}

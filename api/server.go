@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -32,10 +34,12 @@ type Config struct {
 	AdminToken string
 	// Checks run on /readyz, by name ("postgres", "jetstream"). Each gets 2 s.
 	Checks map[string]Check
+	// Tasks publishes and cancels tasks; NC carries cancel requests to running handlers. When Tasks
+	// is nil the task routes are not served.
+	Tasks *agents.Client
+	NC    *nats.Conn
 	// Logger receives one line per request. Default: none.
 	Logger *zerolog.Logger
-	// Mount adds further routes (the task engine's) to the mux, wrapped like the built-in ones.
-	Mount []func(r *Router)
 }
 
 // Server serves the HTTP API.
@@ -74,8 +78,8 @@ func New(cfg Config) (*Server, error) {
 	r.Handle("GET /v1/workspaces/{ws}/limits", store.RoleGuest, s.getLimits)
 	r.Handle("POST /v1/workspaces/{ws}/api-keys", store.RoleAdmin, s.createAPIKey)
 	r.Handle("DELETE /v1/workspaces/{ws}/api-keys/{id}", store.RoleAdmin, s.revokeAPIKey)
-	for _, mount := range cfg.Mount {
-		mount(r)
+	if cfg.Tasks != nil {
+		s.mountTasks(r)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
@@ -93,6 +97,14 @@ const AdminOnly store.Role = "ADMIN_TOKEN"
 type Caller struct {
 	Admin     bool            // the operator's admin token
 	Principal store.Principal // for an API key
+}
+
+// Name names the caller in audit records: "admin" or "key:<key id>".
+func (c Caller) Name() string {
+	if c.Admin {
+		return "admin"
+	}
+	return "key:" + c.Principal.KeyID.String()
 }
 
 // Request is what a route handler gets: the request, its caller and the workspace of the path.

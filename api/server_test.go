@@ -39,6 +39,12 @@ func setup(t *testing.T, checks map[string]api.Check) *testBundle {
 	return &testBundle{db: db, server: ts, admin: admin}
 }
 
+func newServer(t *testing.T, srv *api.Server) string {
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
 func (b *testBundle) client(t *testing.T, token string) *api.Client {
 	c, err := api.NewClient(b.server.URL, token)
 	if err != nil {

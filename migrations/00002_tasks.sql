@@ -40,8 +40,9 @@ CREATE TABLE tasks (
     PRIMARY KEY (workspace_id, id)
 );
 CREATE UNIQUE INDEX tasks_idempotency_key ON tasks (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX tasks_by_status ON tasks (workspace_id, status, id);
-CREATE INDEX tasks_by_kind ON tasks (workspace_id, kind, id);
+CREATE INDEX tasks_by_created ON tasks (workspace_id, created_at, id);
+CREATE INDEX tasks_by_status ON tasks (workspace_id, status, created_at, id);
+CREATE INDEX tasks_by_kind ON tasks (workspace_id, kind, created_at, id);
 CREATE INDEX tasks_running ON tasks (workspace_id, lease_until) WHERE status = 'running';
 
 -- Every state transition of a task, in order.

@@ -96,11 +96,13 @@ const (
 
 	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
 
-	// listTasksSQL pages newest first by id (UUIDv7, so creation order); $3/$4 filter when not empty.
+	// listTasksSQL pages newest first; the cursor is the last task of the previous page. $3/$4
+	// filter when not empty.
 	listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
-		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2)
+		WHERE workspace_id = $1
+		  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
 		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)
-		ORDER BY id DESC LIMIT $5`
+		ORDER BY created_at DESC, id DESC LIMIT $5`
 
 	selectTaskEventsSQL = `SELECT id, task_id, at, type, COALESCE(status, ''), attempt, fence, COALESCE(worker, ''), detail
 		FROM task_events WHERE workspace_id = $1 AND task_id = $2 ORDER BY id`

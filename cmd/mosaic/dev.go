@@ -16,11 +16,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/api"
 )
 
 type devFlags struct {
 	stackFlags
+	poolFlags
 	http string
 }
 
@@ -36,7 +38,8 @@ same data directory, it comes back with everything it had.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd, f) },
 	}
-	f.register(cmd, true)
+	f.stackFlags.register(cmd, true)
+	f.poolFlags.register(cmd, "workers", 8)
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /v1)")
 	return cmd
 }
@@ -56,7 +59,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := f.validate(cmd); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate()); err != nil {
 		return err
 	}
 	// Take the HTTP address first: a taken address fails before anything is created.
@@ -85,9 +88,20 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
+	reg := builtinRegistry()
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg})
+	if err != nil {
+		return err
+	}
+	rt, err := startRuntime(ctx, st, &f.poolFlags, reg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
 		DB:         st.db,
 		AdminToken: adminToken,
+		Tasks:      tasks,
+		NC:         st.nc,
 		Logger:     &log,
 		Checks: map[string]api.Check{
 			"postgres":  st.db.Ping,
@@ -107,19 +121,21 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(st.dataDir, "dev.json"))
-	log.Info().Str("http", serverURL).Str("nats", st.natsURL).Msg("mosaic dev is ready")
+	log.Info().Str("http", serverURL).Str("nats", st.natsURL).Int("workers", f.concurrency).Msg("mosaic dev is ready")
 	printBanner(info, st, tokenPath, adminToken)
 
+	var serveFailed error
 	select {
 	case <-ctx.Done():
 		log.Info().Msg("shutting down")
 	case err := <-serveErr:
-		return fmt.Errorf("HTTP server: %w", err)
+		serveFailed = fmt.Errorf("HTTP server: %w", err)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
-	return nil
+	rt.stop(log, f.drainTimeout)
+	return serveFailed
 }
 
 func printBanner(info devInfo, st *stack, tokenPath, token string) {
@@ -143,6 +159,7 @@ Mosaic is running.
   Admin token  %s
 Next, in another terminal:
   bin/mosaic workspaces create demo
+  bin/mosaic publish --kind demo.steps --args '{"steps":20,"step_ms":50}' --wait
 Stop with Ctrl-C.
 
 `, info.Server, nats, pg, tokenLine)

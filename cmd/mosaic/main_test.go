@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mosaicstack/mosaic/internal/pgtest"
 )
 
 // These tests run the real binary: built once, started as separate OS processes.
@@ -31,7 +33,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -198,6 +200,16 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created.Name != "demo" || !strings.HasPrefix(created.APIKey, "mosk_") {
 		t.Fatalf("workspaces create printed %q (%v)", r.stdout, err)
+	}
+
+	// The newcomer's first task, from the CLI, waited for.
+	r = runMosaic(t, nil, "publish", "--kind", "demo.steps", "--args", `{"steps":20,"step_ms":50}`, "--wait", "--data-dir", dataDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "status     succeeded") || !strings.Contains(r.stdout, `"executed":20`) {
+		t.Fatalf("publish --wait: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runMosaic(t, nil, "publish", "--kind", "demo.steps", "--args", `{"steps":1,"fail_at":1,"fail_mode":"permanent"}`, "--wait", "--data-dir", dataDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "ended dead") {
+		t.Fatalf("publish --wait of a failing task: exit %d, %s", r.code, r.stderr)
 	}
 
 	// A wrong API key: one clear line, exit ≠ 0.

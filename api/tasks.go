@@ -1,0 +1,334 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// PublishRequest is the body of POST /v1/workspaces/{ws}/tasks.
+type PublishRequest struct {
+	Kind string `json:"kind"`
+	// Priority: 1 (most urgent) … 10; 0 or absent: 5.
+	Priority int             `json:"priority,omitempty"`
+	Args     json.RawMessage `json:"args,omitempty"`
+	// Credentials the task may open when it runs.
+	Credentials []string `json:"credentials,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+	// Timeout of one attempt, a Go duration ("90s").
+	Timeout string `json:"timeout,omitempty"`
+	// RunAt (RFC 3339) or Delay (a Go duration), not both.
+	RunAt          *time.Time        `json:"run_at,omitempty"`
+	Delay          string            `json:"delay,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+}
+
+// PublishResponse answers a publish: 202 for a new task, 200 for a duplicate (same id or
+// idempotency key), with the existing task's status.
+type PublishResponse struct {
+	ID        uuid.UUID `json:"id"`
+	Status    string    `json:"status"`
+	Duplicate bool      `json:"duplicate"`
+}
+
+// TaskList is a page of tasks.
+type TaskList struct {
+	Tasks      []store.Task `json:"tasks"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// MaxWait bounds GET …/tasks/{id}?wait=.
+const MaxWait = 60 * time.Second
+
+func (s *Server) mountTasks(r *Router) {
+	r.Handle("POST /v1/workspaces/{ws}/tasks", store.RoleMember, s.publishTask)
+	r.Handle("GET /v1/workspaces/{ws}/tasks", store.RoleGuest, s.listTasks)
+	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}", store.RoleGuest, s.getTask)
+	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}/events", store.RoleGuest, s.taskEvents)
+	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/cancel", store.RoleMember, s.cancelTask)
+	r.Handle("GET /v1/workspaces/{ws}/dead-letters", store.RoleMember, s.listDeadLetters)
+	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
+	r.Handle("POST /v1/workspaces/{ws}/dead-letters/{id}/replay", store.RoleAdmin, s.replayDeadLetter)
+	r.Handle("GET /v1/unrouted", AdminOnly, s.listUnrouted)
+}
+
+func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
+	var req PublishRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	spec := agents.TaskSpec{
+		WorkspaceID: r.Workspace, Kind: req.Kind, Priority: req.Priority, Credentials: req.Credentials,
+		MaxAttempts: req.MaxAttempts, IdempotencyKey: req.IdempotencyKey, Metadata: req.Metadata,
+	}
+	if len(req.Args) > 0 {
+		spec.Args = req.Args
+	}
+	var err error
+	if spec.Timeout, err = parseDuration("timeout", req.Timeout); err != nil {
+		return errorf(CodeInvalidArgument, "%v", err)
+	}
+	if spec.Delay, err = parseDuration("delay", req.Delay); err != nil {
+		return errorf(CodeInvalidArgument, "%v", err)
+	}
+	if req.RunAt != nil {
+		spec.RunAt = *req.RunAt
+	}
+	res, err := s.cfg.Tasks.Publish(r.Context(), spec)
+	switch {
+	case errors.Is(err, agents.ErrInvalidSpec), errors.Is(err, agents.ErrInvalidArgs), errors.Is(err, agents.ErrUnknownKind):
+		return errorf(CodeInvalidArgument, "%v", err)
+	case err != nil:
+		return errorf(CodeInternal, "publish: %v", err)
+	}
+	status := http.StatusAccepted
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, PublishResponse{ID: res.ID, Status: res.Status, Duplicate: res.Duplicate})
+	return nil
+}
+
+func parseDuration(name, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New(name + " " + strconv.Quote(v) + " is not a duration (e.g. 30s, 5m)")
+	}
+	if d < 0 {
+		return 0, errors.New(name + " must not be negative")
+	}
+	return d, nil
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
+	q := r.URL.Query()
+	f := store.TaskFilter{Status: q.Get("status"), Kind: q.Get("kind")}
+	if f.Status != "" && !store.ValidStatus(f.Status) {
+		return errorf(CodeInvalidArgument, "status %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", f.Status)
+	}
+	var e *Error
+	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
+		return e
+	}
+	tasks, next, err := s.cfg.DB.ListTasks(r.Context(), r.Workspace, f)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	out := TaskList{Tasks: tasks}
+	if out.Tasks == nil {
+		out.Tasks = []store.Task{}
+	}
+	if next != uuid.Nil {
+		out.NextCursor = next.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func page(cursor, limit string) (uuid.UUID, int, *Error) {
+	var before uuid.UUID
+	if cursor != "" {
+		id, err := uuid.Parse(cursor)
+		if err != nil {
+			return uuid.Nil, 0, errorf(CodeInvalidArgument, "cursor %q is not valid", cursor)
+		}
+		before = id
+	}
+	n := 50
+	if limit != "" {
+		v, err := strconv.Atoi(limit)
+		if err != nil || v < 1 || v > 500 {
+			return uuid.Nil, 0, errorf(CodeInvalidArgument, "limit must be 1…500")
+		}
+		n = v
+	}
+	return before, n, nil
+}
+
+func pathID(r *Request) (uuid.UUID, *Error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, errorf(CodeInvalidArgument, "id %q is not a UUID", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// getTask answers GET …/tasks/{id}; with ?wait=DURATION it waits (up to 60s) for the task to end.
+func (s *Server) getTask(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	wait, err := parseDuration("wait", r.URL.Query().Get("wait"))
+	if err != nil {
+		return errorf(CodeInvalidArgument, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), min(wait, MaxWait))
+	defer cancel()
+	for {
+		task, err := s.cfg.DB.GetTask(r.Context(), r.Workspace, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(CodeNotFound, "task %s not found", id)
+		} else if err != nil {
+			return errorf(CodeInternal, "%v", err)
+		}
+		if store.Terminal(task.Status) || ctx.Err() != nil {
+			writeJSON(w, http.StatusOK, task)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) taskEvents(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	evs, err := s.cfg.DB.TaskEvents(r.Context(), r.Workspace, id)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	if len(evs) == 0 {
+		return errorf(CodeNotFound, "task %s not found", id)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	return nil
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	res, err := s.cfg.Tasks.Cancel(r.Context(), s.cfg.NC, r.Workspace, id, r.Caller.Name())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeNotFound, "task %s not found", id)
+	case errors.Is(err, store.ErrConflict):
+		return errorf(CodeConflict, "%v", err)
+	case err != nil:
+		return errorf(CodeInternal, "%v", err)
+	}
+	status := res.Status
+	if res.WasRunning {
+		status = "cancelling"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": status})
+	return nil
+}
+
+// DeadLetterList is a page of dead letters.
+type DeadLetterList struct {
+	DeadLetters []store.DeadLetter `json:"dead_letters"`
+	NextCursor  string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
+	q := r.URL.Query()
+	f := store.DeadLetterFilter{Reason: q.Get("reason")}
+	var e *Error
+	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
+		return e
+	}
+	list, next, err := s.cfg.DB.ListDeadLetters(r.Context(), r.Workspace, f)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	out := DeadLetterList{DeadLetters: list}
+	if out.DeadLetters == nil {
+		out.DeadLetters = []store.DeadLetter{}
+	}
+	if next != uuid.Nil {
+		out.NextCursor = next.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getDeadLetter(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	d, err := s.cfg.DB.GetDeadLetter(r.Context(), r.Workspace, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(CodeNotFound, "dead letter %s not found", id)
+	} else if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// ReplayRequest is the (optional) body of POST …/dead-letters/{id}/replay.
+type ReplayRequest struct {
+	// Fresh drops the task's last checkpoint: the replay starts from the beginning.
+	Fresh bool `json:"fresh"`
+}
+
+// ReplayResponse says what was re-queued.
+type ReplayResponse struct {
+	DeadLetterID uuid.UUID  `json:"dead_letter_id"`
+	TaskID       *uuid.UUID `json:"task_id"`
+	Generation   int        `json:"generation"`
+}
+
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	var req ReplayRequest
+	if r.ContentLength != 0 {
+		if e := r.Decode(&req); e != nil {
+			return e
+		}
+	}
+	res, err := agents.Replay(r.Context(), s.cfg.DB, r.Workspace, id, req.Fresh, r.Caller.Name())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict):
+		return errorf(CodeConflict, "%v", err)
+	case err != nil:
+		return errorf(CodeInternal, "%v", err)
+	}
+	out := ReplayResponse{DeadLetterID: id, TaskID: res.DeadLetter.TaskID}
+	if res.Task != nil {
+		out.Generation = res.Task.Generation
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {
+	_, limit, e := page("", r.URL.Query().Get("limit"))
+	if e != nil {
+		return e
+	}
+	list, err := s.cfg.DB.ListUnrouted(r.Context(), limit)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	if list == nil {
+		list = []store.UnroutedMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"unrouted": list})
+	return nil
+}

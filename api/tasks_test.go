@@ -1,0 +1,139 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/demo"
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
+	t.Helper()
+	db := pgtest.DB(t)
+	reg := agents.NewRegistry()
+	demo.Register(reg)
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, Tasks: tasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, srv)
+	admin, _ := api.NewClient(ts, adminToken)
+	w, err := admin.CreateWorkspace(context.Background(), api.CreateWorkspaceRequest{Name: "tasks-" + uuid.NewString()[:8]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := api.NewClient(ts, w.APIKey)
+	return c, w.ID, db
+}
+
+func TestPublishRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	c, ws, _ := taskServer(t)
+	ctx := context.Background()
+	in := time.Now().Add(time.Hour)
+	for name, req := range map[string]api.PublishRequest{
+		"unknown kind":      {Kind: "demo.nope"},
+		"invalid kind":      {Kind: "Demo Echo"},
+		"invalid args":      {Kind: "demo.steps", Args: json.RawMessage(`{"steps":-1}`)},
+		"unknown arg":       {Kind: "demo.steps", Args: json.RawMessage(`{"stepz":1}`)},
+		"args not an obj":   {Kind: "demo.echo", Args: json.RawMessage(`[1,2]`)},
+		"priority 11":       {Kind: "demo.echo", Priority: 11},
+		"priority -1":       {Kind: "demo.echo", Priority: -1},
+		"negative delay":    {Kind: "demo.echo", Delay: "-5s"},
+		"bad delay":         {Kind: "demo.echo", Delay: "soon"},
+		"delay and run_at":  {Kind: "demo.echo", Delay: "5s", RunAt: &in},
+		"negative timeout":  {Kind: "demo.echo", Timeout: "-1s"},
+		"max attempts 5000": {Kind: "demo.echo", MaxAttempts: 5000},
+		"oversize args":     {Kind: "demo.echo", Args: json.RawMessage(`{"pad":"` + strings.Repeat("x", 300<<10) + `"}`)},
+		"duplicate creds":   {Kind: "demo.echo", Credentials: []string{"a", "a"}},
+	} {
+		_, err := c.Publish(ctx, ws, req)
+		if !api.IsCode(err, api.CodeInvalidArgument) && !api.IsCode(err, api.CodeTooLarge) {
+			t.Errorf("%s: %v; want invalid_argument", name, err)
+		}
+	}
+}
+
+func TestPublishGetListCancel(t *testing.T) {
+	t.Parallel()
+	c, ws, _ := taskServer(t)
+	ctx := context.Background()
+	res, err := c.Publish(ctx, ws, api.PublishRequest{Kind: "demo.steps", Args: json.RawMessage(`{"steps":3}`), Priority: 2,
+		IdempotencyKey: "k1", Metadata: map[string]string{"team": "search"}})
+	if err != nil || res.Status != store.StatusQueued || res.Duplicate {
+		t.Fatalf("publish: %+v %v", res, err)
+	}
+	again, err := c.Publish(ctx, ws, api.PublishRequest{Kind: "demo.steps", Args: json.RawMessage(`{"steps":3}`), IdempotencyKey: "k1"})
+	if err != nil || !again.Duplicate || again.ID != res.ID {
+		t.Fatalf("duplicate publish: %+v %v", again, err)
+	}
+	task, err := c.GetTask(ctx, ws, res.ID, 0)
+	if err != nil || task.Kind != "demo.steps" || task.Priority != 2 || task.Status != store.StatusQueued || task.Metadata["team"] != "search" {
+		t.Fatalf("get: %+v %v", task, err)
+	}
+	raw, _ := json.Marshal(task)
+	for _, field := range []string{`"id"`, `"workspace_id"`, `"kind"`, `"priority"`, `"status"`, `"attempt"`, `"progress"`,
+		`"result"`, `"last_error"`, `"checkpoint_seq"`, `"created_at"`, `"updated_at"`, `"started_at"`, `"finished_at"`} {
+		if !strings.Contains(string(raw), field) {
+			t.Errorf("task JSON lacks %s", field)
+		}
+	}
+	scheduled, err := c.Publish(ctx, ws, api.PublishRequest{Kind: "demo.echo", Delay: "1h"})
+	if err != nil || scheduled.Status != store.StatusScheduled {
+		t.Fatalf("delayed publish: %+v %v", scheduled, err)
+	}
+	list, err := c.ListTasks(ctx, ws, store.StatusQueued, "", "", 0)
+	if err != nil || len(list.Tasks) != 1 || list.Tasks[0].ID != res.ID {
+		t.Fatalf("list queued: %+v %v", list, err)
+	}
+	page1, err := c.ListTasks(ctx, ws, "", "", "", 1)
+	if err != nil || len(page1.Tasks) != 1 || page1.NextCursor == "" || page1.Tasks[0].ID != scheduled.ID {
+		t.Fatalf("page 1: %+v %v", page1, err)
+	}
+	page2, err := c.ListTasks(ctx, ws, "", "", page1.NextCursor, 1)
+	if err != nil || len(page2.Tasks) != 1 || page2.Tasks[0].ID != res.ID {
+		t.Fatalf("page 2: %+v %v", page2, err)
+	}
+	if _, err := c.ListTasks(ctx, ws, "finished", "", "", 0); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("bad status filter: %v", err)
+	}
+	status, err := c.CancelTask(ctx, ws, scheduled.ID)
+	if err != nil || status != store.StatusCancelled {
+		t.Fatalf("cancel: %s %v", status, err)
+	}
+	if _, err := c.CancelTask(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeConflict) {
+		t.Fatalf("cancel twice: %v", err)
+	}
+	if _, err := c.GetTask(ctx, ws, uuid.New(), 0); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("unknown task: %v", err)
+	}
+	// ?wait returns at once for a finished task.
+	start := time.Now()
+	if task, err := c.GetTask(ctx, ws, scheduled.ID, 30*time.Second); err != nil || task.Status != store.StatusCancelled || time.Since(start) > 5*time.Second {
+		t.Fatalf("wait on a finished task: %s %v after %s", task.Status, err, time.Since(start))
+	}
+	evs, err := c.TaskEvents(ctx, ws, scheduled.ID)
+	if err != nil || len(evs) != 2 || evs[0].Type != "published" || evs[1].Type != store.StatusCancelled {
+		t.Fatalf("events: %+v %v", evs, err)
+	}
+	dl, err := c.ListDeadLetters(ctx, ws, "", "", 0)
+	if err != nil || len(dl.DeadLetters) != 0 {
+		t.Fatalf("dead letters: %+v %v", dl, err)
+	}
+	if _, err := c.ReplayDeadLetter(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("replay unknown: %v", err)
+	}
+}

@@ -1,0 +1,482 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+func newPublishCmd() *cobra.Command {
+	f := &clientFlags{}
+	var (
+		req                  api.PublishRequest
+		args, runAt          string
+		delay, timeout       time.Duration
+		wait                 bool
+		priority, maxAttempt int
+	)
+	cmd := &cobra.Command{
+		Use:   "publish --kind KIND [flags]",
+		Short: "Publish a task; prints its id (with --wait, waits for its end: exit 0 only if it succeeded)",
+		Example: `  mosaic publish --kind demo.echo --args '{"hello":"world"}'
+  mosaic publish --kind demo.steps --args '{"steps":20,"step_ms":50}' --wait
+  mosaic publish --kind demo.steps --args @args.json --priority 1 --delay 10m --idempotency-key nightly-2026-11-28`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			if err := events.ValidateKind(req.Kind); err != nil {
+				return fmt.Errorf("%s: %v", setting("kind"), err)
+			}
+			if fl.Changed("priority") {
+				if err := events.ValidatePriority(priority); err != nil {
+					return fmt.Errorf("%s: %v", setting("priority"), err)
+				}
+				req.Priority = priority
+			}
+			if fl.Changed("max-attempts") {
+				if maxAttempt < 1 || maxAttempt > events.MaxAttemptsLimit {
+					return fmt.Errorf("%s: must be 1…%d", setting("max-attempts"), events.MaxAttemptsLimit)
+				}
+				req.MaxAttempts = maxAttempt
+			}
+			if delay < 0 {
+				return fmt.Errorf("%s: %s is negative", setting("delay"), delay)
+			}
+			if timeout < 0 {
+				return fmt.Errorf("%s: %s is negative", setting("timeout"), timeout)
+			}
+			if delay > 0 && runAt != "" {
+				return fmt.Errorf("give %s or %s, not both", setting("delay"), setting("run-at"))
+			}
+			if delay > 0 {
+				req.Delay = delay.String()
+			}
+			if timeout > 0 {
+				req.Timeout = timeout.String()
+			}
+			if runAt != "" {
+				t, err := time.Parse(time.RFC3339, runAt)
+				if err != nil {
+					return fmt.Errorf("%s: %q is not an RFC 3339 time (2026-11-28T09:00:00Z)", setting("run-at"), runAt)
+				}
+				req.RunAt = &t
+			}
+			raw, err := readArgs(args)
+			if err != nil {
+				return fmt.Errorf("%s: %v", setting("args"), err)
+			}
+			req.Args = raw
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			res, err := c.Publish(cmd.Context(), ws, req)
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if f.output == "json" {
+					return printJSON(res)
+				}
+				fmt.Println(res.ID)
+				if res.Duplicate {
+					fmt.Fprintf(os.Stderr, "a task with this idempotency key exists already (status %s)\n", res.Status)
+				}
+				return nil
+			}
+			if f.output != "json" {
+				fmt.Println(res.ID)
+			}
+			task, err := c.WaitTask(cmd.Context(), ws, res.ID)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				if err := printJSON(task); err != nil {
+					return err
+				}
+			} else {
+				printTask(task)
+			}
+			if task.Status != store.StatusSucceeded {
+				return &exitError{code: 1, msg: fmt.Sprintf("task %s ended %s: %s", task.ID, task.Status, deref(task.LastError))}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	fl := cmd.Flags()
+	fl.StringVar(&req.Kind, "kind", "", "kind of task (required), e.g. demo.steps")
+	fl.IntVar(&priority, "priority", events.DefaultPriority, "1 (most urgent) … 10")
+	fl.StringVar(&args, "args", "", "arguments: JSON, @FILE, or @- for standard input (default {})")
+	fl.StringArrayVar(&req.Credentials, "credential", nil, "name of a credential the task may open (repeatable)")
+	fl.DurationVar(&delay, "delay", 0, "run after this long (e.g. 10m)")
+	fl.StringVar(&runAt, "run-at", "", "run at this time (RFC 3339)")
+	fl.IntVar(&maxAttempt, "max-attempts", 0, "attempts before the task is dead-lettered (default: the kind's, 25)")
+	fl.DurationVar(&timeout, "timeout", 0, "bound on one attempt (default none)")
+	fl.StringVar(&req.IdempotencyKey, "idempotency-key", "", "publishing the same key again gives the same task")
+	fl.BoolVar(&wait, "wait", false, "wait for the task to end; exit 0 only if it succeeded")
+	_ = cmd.MarkFlagRequired("kind")
+	return cmd
+}
+
+// readArgs reads --args: inline JSON, @FILE or @- (standard input).
+func readArgs(v string) (json.RawMessage, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var b []byte
+	switch {
+	case v == "@-":
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(os.Stdin, events.MaxArgsBytes+1)); err != nil {
+			return nil, err
+		}
+	case strings.HasPrefix(v, "@"):
+		var err error
+		if b, err = os.ReadFile(v[1:]); err != nil {
+			return nil, err
+		}
+	default:
+		b = []byte(v)
+	}
+	if len(b) > events.MaxArgsBytes {
+		return nil, fmt.Errorf("args are larger than %d bytes", events.MaxArgsBytes)
+	}
+	if !json.Valid(b) {
+		return nil, errors.New("not valid JSON")
+	}
+	return b, nil
+}
+
+func newTasksCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tasks", Short: "Read, list and cancel tasks"}
+	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd())
+	return cmd
+}
+
+func newTasksGetCmd() *cobra.Command {
+	f := &clientFlags{}
+	var withEvents bool
+	cmd := &cobra.Command{
+		Use:   "get TASK_ID",
+		Short: "Show a task (status, attempt, progress, checkpoint sequence, result, last error)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("task", args[0])
+			if err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			task, err := c.GetTask(cmd.Context(), ws, id, 0)
+			if err != nil {
+				return err
+			}
+			var evs []store.TaskEvent
+			if withEvents {
+				if evs, err = c.TaskEvents(cmd.Context(), ws, id); err != nil {
+					return err
+				}
+			}
+			if f.output == "json" {
+				if withEvents {
+					return printJSON(map[string]any{"task": task, "events": evs})
+				}
+				return printJSON(task)
+			}
+			printTask(task)
+			if withEvents {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "\nAT\tEVENT\tATTEMPT\tWORKER")
+				for _, e := range evs {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.At.Format("15:04:05.000"), e.Type, e.Attempt, e.Worker)
+				}
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().BoolVar(&withEvents, "events", false, "also list the task's transitions")
+	return cmd
+}
+
+func newTasksListCmd() *cobra.Command {
+	f := &clientFlags{}
+	var status, kind string
+	pg := &pageFlags{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tasks, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if status != "" && !store.ValidStatus(status) {
+				return fmt.Errorf("%s: %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", setting("status"), status)
+			}
+			if kind != "" {
+				if err := events.ValidateKind(kind); err != nil {
+					return fmt.Errorf("%s: %v", setting("kind"), err)
+				}
+			}
+			if err := pg.validate(); err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			list, err := c.ListTasks(cmd.Context(), ws, status, kind, pg.cursor, pg.limit)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(list)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tPRIO\tSTATUS\tATTEMPT\tPROGRESS\tCREATED")
+			for _, t := range list.Tasks {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%3.0f%%\t%s\n", t.ID, t.Kind, t.Priority, t.Status, t.Attempt,
+					t.MaxAttempts, t.Progress*100, t.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+			}
+			return pg.finish(tw, list.NextCursor)
+		},
+	}
+	f.register(cmd, true)
+	pg.register(cmd)
+	cmd.Flags().StringVar(&status, "status", "", "only tasks in this status")
+	cmd.Flags().StringVar(&kind, "kind", "", "only tasks of this kind")
+	return cmd
+}
+
+func newTasksCancelCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "cancel TASK_ID",
+		Short: "Cancel a task (a running one is asked to stop)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("task", args[0])
+			if err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			status, err := c.CancelTask(cmd.Context(), ws, id)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(map[string]any{"id": id, "status": status})
+			}
+			fmt.Printf("%s %s\n", id, status)
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newDLQCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "dlq", Short: "The workspace's dead letters: list, show, replay"}
+	cmd.AddCommand(newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd())
+	return cmd
+}
+
+func newDLQListCmd() *cobra.Command {
+	f := &clientFlags{}
+	var reason string
+	pg := &pageFlags{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List dead letters, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pg.validate(); err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			list, err := c.ListDeadLetters(cmd.Context(), ws, reason, pg.cursor, pg.limit)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(list)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tREASON\tKIND\tTASK\tATTEMPT\tREPLAYS\tERROR")
+			for _, d := range list.DeadLetters {
+				task := "-"
+				if d.TaskID != nil {
+					task = d.TaskID.String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Reason, d.Kind, task, d.Attempt, d.ReplayCount, clip(d.Error, 60))
+			}
+			return pg.finish(tw, list.NextCursor)
+		},
+	}
+	f.register(cmd, true)
+	pg.register(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "only dead letters with this reason (max_attempts, permanent, invalid_args, unknown_kind…)")
+	return cmd
+}
+
+func newDLQShowCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a dead letter: reason, last error, and the original message",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("dead letter", args[0])
+			if err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			d, err := c.GetDeadLetter(cmd.Context(), ws, id)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(d)
+			}
+			task := "-"
+			if d.TaskID != nil {
+				task = d.TaskID.String()
+			}
+			fmt.Printf("id         %s\nreason     %s\nkind       %s\ntask       %s\nattempt    %d\ncreated    %s\nreplays    %d\nsubject    %s\nerror      %s\nmessage    %s\n",
+				d.ID, d.Reason, d.Kind, task, d.Attempt, d.CreatedAt.Local().Format(time.RFC3339), d.ReplayCount, d.Subject, d.Error, printable(d.Payload))
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newDLQReplayCmd() *cobra.Command {
+	f := &clientFlags{}
+	var fresh bool
+	cmd := &cobra.Command{
+		Use:   "replay ID",
+		Short: "Run a dead letter's task again (a new generation; keeps its checkpoint unless --fresh)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("dead letter", args[0])
+			if err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			res, err := c.ReplayDeadLetter(cmd.Context(), ws, id, fresh)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(res)
+			}
+			if res.TaskID != nil {
+				fmt.Printf("task %s queued again (generation %d)\n", res.TaskID, res.Generation)
+			} else {
+				fmt.Println("message published again")
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's checkpoint: start from the beginning")
+	return cmd
+}
+
+func printTask(t store.Task) {
+	fmt.Printf("status     %s\nkind       %s\nattempt    %d of %d\nprogress   %.0f%%\ncheckpoint %d\n", t.Status, t.Kind,
+		t.Attempt, t.MaxAttempts, t.Progress*100, t.CheckpointSeq)
+	if len(t.Result) > 0 && string(t.Result) != "null" {
+		fmt.Printf("result     %s\n", t.Result)
+	}
+	if t.LastError != nil {
+		fmt.Printf("last error %s\n", *t.LastError)
+	}
+}
+
+func parseID(what, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s id %q is not a UUID", what, s)
+	}
+	return id, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func clip(s string, n int) string {
+	s = oneLine(s)
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func printable(b []byte) string {
+	if json.Valid(b) {
+		return string(b)
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// pageFlags are the paging settings of list commands.
+type pageFlags struct {
+	cursor string
+	limit  int
+}
+
+func (p *pageFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.cursor, "cursor", "", "continue after this page")
+	cmd.Flags().IntVar(&p.limit, "limit", 50, "entries per page (1…500)")
+}
+
+func (p *pageFlags) validate() error {
+	if p.limit < 1 || p.limit > 500 {
+		return fmt.Errorf("%s: must be 1…500", setting("limit"))
+	}
+	return nil
+}
+
+// finish flushes a table and says how to get the next page.
+func (p *pageFlags) finish(tw *tabwriter.Writer, next string) error {
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(os.Stderr, "more: --cursor %s\n", next)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/demo"
+	"github.com/mosaicstack/mosaic/events"
+)
+
+// builtinRegistry holds every kind this binary can run.
+func builtinRegistry() *agents.Registry {
+	reg := agents.NewRegistry()
+	demo.Register(reg)
+	return reg
+}
+
+// poolFlags are the settings of the worker pools a process runs.
+type poolFlags struct {
+	queues       []string
+	kinds        []string
+	priorities   []int
+	concurrency  int
+	name         string
+	ackWait      time.Duration
+	drainTimeout time.Duration
+}
+
+func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, defaultConcurrency int) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.queues, "queues", []string{"default"}, "pools to join (each is one durable consumer per priority band)")
+	fl.StringSliceVar(&f.kinds, "kinds", nil, "kinds this worker takes (default: all; pools must not overlap)")
+	fl.IntSliceVar(&f.priorities, "priorities", nil, "priorities served, 1…10 (default: all)")
+	fl.IntVar(&f.concurrency, concurrencyFlag, defaultConcurrency, "handlers running at once in each pool")
+	fl.StringVar(&f.name, "name", "", "this worker's name in task records (default host:pid)")
+	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for a sign of life before redelivering")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
+}
+
+// runtime is what a process runs on top of its stack: the outbox relay and the pools.
+type runtime struct {
+	relayCancel context.CancelFunc
+	relayDone   chan struct{}
+	pools       []*agents.Pool
+}
+
+// startRuntime starts the outbox relay and, with concurrency > 0, the pools.
+func startRuntime(ctx context.Context, st *stack, f *poolFlags, reg *agents.Registry, log zerolog.Logger) (*runtime, error) {
+	rt := &runtime{relayDone: make(chan struct{})}
+	var relayCtx context.Context
+	relayCtx, rt.relayCancel = context.WithCancel(context.WithoutCancel(ctx))
+	relay := events.NewRelay(events.RelayConfig{DB: st.db, JS: st.js, Logger: &log})
+	go func() { _ = relay.Run(relayCtx); close(rt.relayDone) }()
+	if f.concurrency == 0 {
+		return rt, nil
+	}
+	for _, q := range f.queues {
+		p, err := agents.NewPool(agents.PoolConfig{
+			DB: st.db, JS: st.js, NC: st.nc, Registry: reg, Name: q, Kinds: f.kinds, Priorities: f.priorities,
+			Concurrency: f.concurrency, AckWait: f.ackWait, WorkerName: f.name, Logger: &log,
+		})
+		if err != nil {
+			rt.stop(log, 0)
+			return nil, fmt.Errorf("pool %s: %w", q, err)
+		}
+		if err := p.Start(context.WithoutCancel(ctx)); err != nil {
+			rt.stop(log, 0)
+			return nil, fmt.Errorf("pool %s: %w", q, err)
+		}
+		rt.pools = append(rt.pools, p)
+	}
+	return rt, nil
+}
+
+// stop drains the pools (running tasks get drain to finish, then are interrupted and resumed
+// elsewhere) and stops the relay.
+func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
+	var wg sync.WaitGroup
+	for _, p := range rt.pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			_ = p.Stop(ctx)
+		}()
+	}
+	wg.Wait()
+	rt.relayCancel()
+	<-rt.relayDone
+}
+
+func (f *poolFlags) validate() error {
+	var errs []error
+	if len(f.queues) == 0 {
+		errs = append(errs, fmt.Errorf("%s: give at least one", setting("queues")))
+	}
+	for _, q := range f.queues {
+		if err := events.ValidateKind(q); err != nil || len(q) > 32 {
+			errs = append(errs, fmt.Errorf("%s: %q must be a short lower-case name", setting("queues"), q))
+		}
+	}
+	if len(f.queues) > 1 && len(f.kinds) > 0 {
+		errs = append(errs, fmt.Errorf("%s with several %s would overlap on the work queue; run one worker per pool", setting("kinds"), setting("queues")))
+	}
+	for _, k := range f.kinds {
+		if err := events.ValidateKind(k); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", setting("kinds"), err))
+		}
+	}
+	for _, p := range f.priorities {
+		if events.ValidatePriority(p) != nil {
+			errs = append(errs, fmt.Errorf("%s: %d is not 1…10", setting("priorities"), p))
+		}
+	}
+	if f.concurrency < 0 || f.concurrency > 10000 {
+		errs = append(errs, fmt.Errorf("concurrency %d: want 0…10000", f.concurrency))
+	}
+	if f.ackWait < 500*time.Millisecond || f.ackWait > time.Hour {
+		errs = append(errs, fmt.Errorf("%s: %s; want 500ms…1h", setting("ack-wait"), f.ackWait))
+	}
+	if f.drainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%s must not be negative", setting("drain-timeout")))
+	}
+	return errors.Join(errs...)
+}
+
+type workerFlags struct {
+	stackFlags
+	poolFlags
+}
+
+func newWorkerCmd() *cobra.Command {
+	f := &workerFlags{}
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run worker pools that join the durable consumers (any number of workers share the work)",
+		Long: `Run worker pools against an existing NATS and PostgreSQL: --nats-url and --database-url (or their
+MOSAIC_* variables), else those of the running ` + "`mosaic dev`" + ` on --data-dir. Any number of workers may
+run; they share each pool's consumers. SIGTERM or SIGINT drains: no new work is taken, running tasks
+get --drain-timeout to finish, the rest are interrupted and resumed elsewhere from their checkpoints.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd, f) },
+	}
+	f.stackFlags.register(cmd, false)
+	f.poolFlags.register(cmd, "concurrency", 8)
+	return cmd
+}
+
+func runWorker(cmd *cobra.Command, f *workerFlags) error {
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	if f.concurrency < 1 {
+		return fmt.Errorf("%s must be at least 1", setting("concurrency"))
+	}
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate()); err != nil {
+		return err
+	}
+	if f.databaseURL == "" || f.natsURL == "" {
+		var info devInfo
+		b, err := os.ReadFile(filepath.Join(f.dataDir, "dev.json"))
+		if err != nil || json.Unmarshal(b, &info) != nil {
+			return fmt.Errorf("no database or NATS: set %s and %s, or run `mosaic dev` on %s",
+				setting("database-url"), setting("nats-url"), setting("data-dir"))
+		}
+		if f.databaseURL == "" {
+			f.databaseURL = info.DatabaseURL
+		}
+		if f.natsURL == "" {
+			f.natsURL = info.NATSURL
+		}
+	}
+	ctx := cmd.Context()
+	st, err := startStack(ctx, cmd, &f.stackFlags, log, false)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	rt, err := startRuntime(ctx, st, &f.poolFlags, builtinRegistry(), log)
+	if err != nil {
+		return err
+	}
+	log.Info().Strs("queues", f.queues).Int("concurrency", f.concurrency).Msg("worker ready")
+	<-ctx.Done()
+	log.Info().Dur("drain_timeout", f.drainTimeout).Msg("draining")
+	rt.stop(log, f.drainTimeout)
+	return nil
+}

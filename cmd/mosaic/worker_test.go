@@ -1,0 +1,226 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/demo"
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/events/eventstest"
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// These tests run `mosaic worker` as separate OS processes against a real PostgreSQL and a real
+// NATS server, and kill them. They do not run in parallel with each other: a worker's outbox
+// relay serves every workspace of the shared test database.
+
+type workerEnv struct {
+	db     *store.DB
+	env    []string
+	ws     uuid.UUID
+	client *agents.Client
+}
+
+func newWorkerEnv(t *testing.T) *workerEnv {
+	t.Helper()
+	srv := eventstest.RunServer(t)
+	_, js := eventstest.Connect(t, srv)
+	if _, err := events.ApplyTopology(context.Background(), js, events.Topology(events.TopologyConfig{})); err != nil {
+		t.Fatal(err)
+	}
+	db := pgtest.DB(t)
+	w, err := db.CreateWorkspace(context.Background(), store.NewWorkspace{Name: "w-" + uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := agents.NewRegistry()
+	demo.Register(reg)
+	client, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &workerEnv{db: db, ws: w.ID, client: client,
+		env: []string{"MOSAIC_DATABASE_URL=" + pgtest.OwnerURL(t), "MOSAIC_NATS_URL=" + srv.ClientURL(), "MOSAIC_LOG_FORMAT=json"}}
+}
+
+type workerProc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan struct{} // closed when the process has exited; err is its exit then
+	err    error
+}
+
+func (e *workerEnv) startWorker(t *testing.T, args ...string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(mosaicBin, append([]string{"worker", "--ack-wait", "1s", "--data-dir", t.TempDir()}, args...)...)
+	cmd.Env = append(cleanEnv(), e.env...)
+	w := &workerProc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stderr = w.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.err = cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-w.done
+		if t.Failed() {
+			t.Logf("worker %v log:\n%s", args, w.stderr)
+		}
+	})
+	return w
+}
+
+func (e *workerEnv) publish(t *testing.T, args demo.StepsArgs) uuid.UUID {
+	t.Helper()
+	res, err := e.client.Publish(context.Background(), agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.ID
+}
+
+func (e *workerEnv) task(t *testing.T, id uuid.UUID) store.Task {
+	t.Helper()
+	task, err := e.db.GetTask(context.Background(), e.ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func (e *workerEnv) waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func stepsResult(t *testing.T, task store.Task) demo.StepsResult {
+	t.Helper()
+	var r demo.StepsResult
+	if err := json.Unmarshal(task.Result, &r); err != nil {
+		t.Fatalf("result %s: %v", task.Result, err)
+	}
+	return r
+}
+
+func (e *workerEnv) succeededOnce(t *testing.T, id uuid.UUID) []store.TaskEvent {
+	t.Helper()
+	evs, err := e.db.TaskEvents(context.Background(), e.ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == store.StatusSucceeded {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("task %s succeeded %d times: %+v", id, n, evs)
+	}
+	return evs
+}
+
+func TestWorkerKilledMidTaskResumesElsewhere(t *testing.T) {
+	e := newWorkerEnv(t)
+	first := e.startWorker(t, "--name", "first", "--concurrency", "2")
+	id := e.publish(t, demo.StepsArgs{Steps: 30, StepMS: 100})
+	e.waitFor(t, "five checkpoints on the first worker", 20*time.Second, func() bool { return e.task(t, id).CheckpointSeq >= 5 })
+
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	killedAt := e.task(t, id)
+	if killedAt.Status != store.StatusRunning || killedAt.Attempt != 1 {
+		t.Fatalf("after the kill: status %s attempt %d", killedAt.Status, killedAt.Attempt)
+	}
+	e.startWorker(t, "--name", "second", "--concurrency", "2")
+	e.waitFor(t, "the task to succeed on the second worker", 30*time.Second, func() bool {
+		return e.task(t, id).Status == store.StatusSucceeded
+	})
+	task := e.task(t, id)
+	res := stepsResult(t, task)
+	if task.Attempt != 2 {
+		t.Fatalf("attempt %d; want 2", task.Attempt)
+	}
+	// Steps before the last checkpoint were not run again.
+	if res.ResumedFrom != int(killedAt.CheckpointSeq) || res.Executed != 30-res.ResumedFrom {
+		t.Fatalf("result %+v; want a resume from step %d running the %d remaining steps", res, killedAt.CheckpointSeq, 30-killedAt.CheckpointSeq)
+	}
+	evs := e.succeededOnce(t, id)
+	var workers []string
+	for _, ev := range evs {
+		if ev.Type == "running" {
+			workers = append(workers, ev.Worker)
+		}
+	}
+	if len(workers) != 2 || workers[0] != "first" || workers[1] != "second" {
+		t.Fatalf("runs by %v; want first, then second", workers)
+	}
+}
+
+func TestWorkerSIGTERMLosesNothing(t *testing.T) {
+	e := newWorkerEnv(t)
+	// Short tasks finish within the drain window; long ones are interrupted and resumed elsewhere.
+	w := e.startWorker(t, "--name", "first", "--concurrency", "4", "--drain-timeout", "1500ms")
+	short := []uuid.UUID{e.publish(t, demo.StepsArgs{Steps: 8, StepMS: 100}), e.publish(t, demo.StepsArgs{Steps: 8, StepMS: 100})}
+	long := []uuid.UUID{e.publish(t, demo.StepsArgs{Steps: 60, StepMS: 100}), e.publish(t, demo.StepsArgs{Steps: 60, StepMS: 100})}
+	e.waitFor(t, "all four tasks running", 20*time.Second, func() bool {
+		for _, id := range append(append([]uuid.UUID{}, short...), long...) {
+			if e.task(t, id).CheckpointSeq == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+		if w.err != nil {
+			t.Fatalf("worker exited with %v after SIGTERM", w.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker did not exit within 20s of SIGTERM")
+	}
+	for _, id := range short {
+		if task := e.task(t, id); task.Status != store.StatusSucceeded {
+			t.Fatalf("short task %s is %s after the drain; want succeeded", id, task.Status)
+		}
+	}
+	for _, id := range long {
+		task := e.task(t, id)
+		if task.Status != store.StatusRetrying || task.CheckpointSeq == 0 {
+			t.Fatalf("long task %s: %s with %d checkpoints after the drain; want retrying with its progress", id, task.Status, task.CheckpointSeq)
+		}
+	}
+	e.startWorker(t, "--name", "second", "--concurrency", "4")
+	for _, id := range long {
+		e.waitFor(t, "the long tasks to succeed", 30*time.Second, func() bool { return e.task(t, id).Status == store.StatusSucceeded })
+		task := e.task(t, id)
+		res := stepsResult(t, task)
+		if res.ResumedFrom == 0 || res.ResumedFrom+res.Executed != 60 || task.Attempt != 2 || task.MaxAttempts != 26 {
+			t.Fatalf("long task %s: result %+v attempt %d/%d; want a resume, the interrupted attempt not counted", id, res, task.Attempt, task.MaxAttempts)
+		}
+		e.succeededOnce(t, id)
+	}
+	for _, id := range short {
+		e.succeededOnce(t, id)
+	}
+}
