@@ -72,30 +72,66 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Publish queues a task in its own transaction.
 func (c *Client) Publish(ctx context.Context, spec TaskSpec) (Published, error) {
-	prepared, err := c.prepare(spec, time.Now())
+	out, err := c.PublishMany(ctx, []TaskSpec{spec})
 	if err != nil {
 		return Published{}, err
 	}
-	var out Published
-	err = c.cfg.DB.InWorkspace(ctx, spec.WorkspaceID, func(tx pgx.Tx) error {
-		out, err = c.publishTx(ctx, tx, prepared)
-		return err
-	})
-	if store.IsForeignKeyViolation(err) {
-		return Published{}, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, spec.WorkspaceID)
-	}
-	return out, err
+	return out[0], nil
 }
+
+// PublishMany queues many tasks, a transaction per workspace and per 1 000 tasks, each a single
+// statement. A spec that fails validation fails the call before anything is written.
+func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published, error) {
+	now := time.Now()
+	prepared := make([]preparedTask, len(specs))
+	byWS := map[uuid.UUID][]int{}
+	var order []uuid.UUID
+	for i, spec := range specs {
+		p, err := c.prepare(spec, now)
+		if err != nil {
+			if len(specs) > 1 {
+				return nil, fmt.Errorf("task %d: %w", i, err)
+			}
+			return nil, err
+		}
+		prepared[i] = p
+		if _, seen := byWS[spec.WorkspaceID]; !seen {
+			order = append(order, spec.WorkspaceID)
+		}
+		byWS[spec.WorkspaceID] = append(byWS[spec.WorkspaceID], i)
+	}
+	out := make([]Published, len(specs))
+	for _, ws := range order {
+		idx := byWS[ws]
+		for start := 0; start < len(idx); start += publishChunk {
+			chunk := idx[start:min(start+publishChunk, len(idx))]
+			err := c.cfg.DB.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+				return c.publishChunk(ctx, tx, prepared, chunk, out)
+			})
+			if store.IsForeignKeyViolation(err) {
+				return nil, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+const publishChunk = 1000
 
 // PublishTx queues a task in the caller's transaction, which must be in the task's workspace
 // (store.DB.InWorkspace): the task exists, and its message leaves, only if the transaction
 // commits.
 func (c *Client) PublishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Published, error) {
-	prepared, err := c.prepare(spec, time.Now())
+	p, err := c.prepare(spec, time.Now())
 	if err != nil {
 		return Published{}, err
 	}
-	return c.publishTx(ctx, tx, prepared)
+	out := make([]Published, 1)
+	err = c.publishChunk(ctx, tx, []preparedTask{p}, []int{0}, out)
+	return out[0], err
 }
 
 type preparedTask struct {
@@ -103,29 +139,30 @@ type preparedTask struct {
 	outbox store.OutboxMessage
 }
 
-func (c *Client) publishTx(ctx context.Context, tx pgx.Tx, p preparedTask) (Published, error) {
-	inserted, err := store.InsertTask(ctx, tx, p.task)
+func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []preparedTask, idx []int, out []Published) error {
+	tasks := make([]store.NewTask, len(idx))
+	msgs := make([]store.OutboxMessage, len(idx))
+	for j, i := range idx {
+		tasks[j], msgs[j] = prepared[i].task, prepared[i].outbox
+	}
+	inserted, err := store.InsertTasks(ctx, tx, tasks, msgs)
 	if err != nil {
-		return Published{}, err
+		return err
 	}
-	if !inserted {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, p.task.WorkspaceID, p.task.ID).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// The idempotency key names another task id: that one is the task.
-			if err := tx.QueryRow(ctx, `SELECT id, status FROM tasks WHERE workspace_id = $1 AND idempotency_key = $2`,
-				p.task.WorkspaceID, p.task.IdempotencyKey).Scan(&p.task.ID, &status); err != nil {
-				return Published{}, err
-			}
-		} else if err != nil {
-			return Published{}, err
+	for j, i := range idx {
+		t := tasks[j]
+		if inserted[j] {
+			out[i] = Published{ID: t.ID, Status: t.Status}
+			continue
 		}
-		return Published{ID: p.task.ID, Duplicate: true, Status: status}, nil
+		// A duplicate: the task with this id, or the one holding the idempotency key.
+		id, status, err := store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
+		if err != nil {
+			return fmt.Errorf("look up the existing task %s: %w", t.ID, err)
+		}
+		out[i] = Published{ID: id, Duplicate: true, Status: status}
 	}
-	if err := store.InsertOutbox(ctx, tx, p.outbox); err != nil {
-		return Published{}, err
-	}
-	return Published{ID: p.task.ID, Status: p.task.Status}, nil
+	return nil
 }
 
 // Validate checks a spec without publishing it.

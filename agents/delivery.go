@@ -103,10 +103,16 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		metadata: env.Metadata, credentials: env.Credentials, progressTimeout: reg.cfg.ProgressTimeout,
 	}
 	d.log = p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind).Logger()
-	claim, err := p.cfg.DB.Claim(ctx, store.ClaimParams{
+	params := store.ClaimParams{
 		Task: envelopeTask(&env, dec.Generation), Fence: d.fence, MsgSeq: meta.Sequence.Stream,
 		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),
-	})
+	}
+	var claim store.ClaimResult
+	if params.MaxConcurrency > 0 {
+		claim, err = p.cfg.DB.Claim(ctx, params) // counts running tasks under the workspace's lock
+	} else {
+		claim, err = p.commit.claim(params)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		p.reject(ctx, msg, meta, uuid.Nil, events.ReasonUnknownWorkspace, err.Error(), nil)
 		return
@@ -256,7 +262,7 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if err := ack(); err != nil {
 		d.log.Warn().Err(err).Msg("ack failed; the redelivery will find the task finished")
 	}
-	ev := d.log.Info()
+	ev := d.log.Debug() // a success per task is too many lines at thousands a second
 	if f.Status != store.StatusSucceeded {
 		ev = d.log.Warn().Str("error", f.Error)
 	}
@@ -268,9 +274,16 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 func (p *Pool) writeFinish(f store.Finish) error {
 	var err error
 	for i := 0; i < 5; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
-		_, err = p.cfg.DB.FinishTask(ctx, f)
-		cancel()
+		if f.DeadLetter == nil && len(f.Outbox) <= 1 {
+			var r store.FinishResult
+			if r, err = p.commit.finish(f); err == nil && r.Fenced {
+				err = store.ErrFenced
+			}
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+			_, err = p.cfg.DB.FinishTask(ctx, f)
+			cancel()
+		}
 		if err == nil || errors.Is(err, store.ErrFenced) {
 			return err
 		}

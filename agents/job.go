@@ -130,7 +130,10 @@ func (d *delivery) checkpoint(ctx context.Context, tx pgx.Tx, state any) error {
 	if tx != nil {
 		err = store.CheckpointTx(ctx, tx, f, raw, progress, msg, d.pool.lease, &res)
 	} else {
-		res, err = d.pool.cfg.DB.Checkpoint(ctx, f, raw, progress, msg, d.pool.lease)
+		res, err = d.pool.commit.checkpoint(store.CheckpointParams{FencedOpts: f, State: raw, Progress: progress, Message: msg})
+		if err == nil && res.Fenced {
+			err = store.ErrFenced
+		}
 	}
 	if errors.Is(err, store.ErrFenced) {
 		d.fence0()

@@ -57,6 +57,11 @@ type PoolConfig struct {
 	// CapacityDelay is the first wait of a task whose workspace is at its concurrency cap; it
 	// doubles with each deferral up to 30s. Default 500ms.
 	CapacityDelay time.Duration
+	// CommitBatch bounds how many state writes (claims, checkpoints, completions) of concurrent
+	// deliveries commit in one transaction. Default 256; 1 turns group commit off.
+	CommitBatch int
+	// CommitExecutors is how many such transactions may be in flight at once. Default 4.
+	CommitExecutors int
 	// WorkerName identifies this process in task rows and events. Default host:pid.
 	WorkerName string
 	Logger     *zerolog.Logger
@@ -97,6 +102,12 @@ func (c *PoolConfig) setDefaults() {
 	}
 	if c.CapacityDelay == 0 {
 		c.CapacityDelay = 500 * time.Millisecond
+	}
+	if c.CommitBatch == 0 {
+		c.CommitBatch = 256
+	}
+	if c.CommitExecutors == 0 {
+		c.CommitExecutors = 4
 	}
 	if c.WorkerName == "" {
 		host, _ := os.Hostname()
@@ -143,6 +154,9 @@ func (c *PoolConfig) Validate() error {
 	if c.MaxAckPending < c.Concurrency {
 		errs = append(errs, fmt.Errorf("PoolConfig.MaxAckPending %d is below Concurrency %d", c.MaxAckPending, c.Concurrency))
 	}
+	if c.CommitBatch < 1 || c.CommitExecutors < 1 {
+		errs = append(errs, errors.New("PoolConfig: CommitBatch and CommitExecutors must be at least 1"))
+	}
 	if c.LowerBandShare < 1 || c.FetchBatch < 1 || c.IdleWait <= 0 || c.BandRecheck <= 0 || c.CapacityDelay <= 0 {
 		errs = append(errs, errors.New("PoolConfig: LowerBandShare, FetchBatch, IdleWait, BandRecheck and CapacityDelay must be positive"))
 	}
@@ -156,9 +170,10 @@ type Pool struct {
 	log   zerolog.Logger
 	lease time.Duration
 	beat  time.Duration
-	bands []*band
-	slots chan struct{}
-	caps  *capCache
+	bands  []*band
+	slots  chan struct{}
+	caps   *capCache
+	commit *committer
 
 	// fetchCtx ends when the pool stops taking new messages; runCtx when handlers must stop.
 	fetchCtx    context.Context
@@ -217,6 +232,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
 	}
 	p.caps = newCapCache(cfg.DB, 5*time.Second)
+	p.commit = newCommitter(cfg.DB, cfg.WorkerName, p.lease, cfg.CommitExecutors, cfg.CommitBatch, p.log)
 	return p, nil
 }
 
@@ -272,6 +288,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe to cancel requests: %w", err)
 	}
 	p.sub = sub
+	p.commit.start()
 	p.loops.Add(2)
 	go p.dispatch()
 	go p.heartbeat()
@@ -313,6 +330,7 @@ func (p *Pool) StopAndCancel(ctx context.Context) error {
 		go func() {
 			p.deliveries.Wait()
 			p.loops.Wait()
+			p.commit.stop()
 			close(p.stopped)
 			p.log.Info().Msg("pool stopped")
 		}()

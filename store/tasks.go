@@ -149,6 +149,75 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err e
 	return true, InsertTaskEvent(ctx, tx, t.WorkspaceID, t.ID, "published", t.Status, 0, 0, "", nil)
 }
 
+// InsertTasks publishes tasks in one statement: each row with its "published" event and its
+// outbox message (msgs[i] carries tasks[i]). A task whose id or idempotency key exists already
+// is skipped: inserted[i] says which went in. tx must be in the tasks' workspace.
+func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage) (inserted []bool, err error) {
+	if len(tasks) != len(msgs) {
+		return nil, errors.New("store: InsertTasks needs one outbox message per task")
+	}
+	n := len(tasks)
+	var (
+		ws, ids                    = make([]uuid.UUID, n), make([]uuid.UUID, n)
+		kinds, statuses, keys      = make([]string, n), make([]string, n), make([]string, n)
+		msgIDs, subjects           = make([]string, n), make([]string, n)
+		prios                      = make([]int16, n)
+		args, creds, meta, headers = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		maxAttempts, generations   = make([]int32, n), make([]int32, n)
+		timeouts                   = make([]int64, n)
+		runAt                      = make([]*time.Time, n)
+		payloads                   = make([][]byte, n)
+	)
+	for i, t := range tasks {
+		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
+		args[i] = t.args()
+		if creds[i], err = json.Marshal(t.credentials()); err != nil {
+			return nil, err
+		}
+		if meta[i], err = json.Marshal(t.metadata()); err != nil {
+			return nil, err
+		}
+		h := msgs[i].Headers
+		if h == nil {
+			h = map[string][]string{}
+		}
+		if headers[i], err = json.Marshal(h); err != nil {
+			return nil, err
+		}
+		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
+		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
+	}
+	rows, err := tx.Query(ctx, insertTasksSQL, ws, ids, kinds, prios, statuses, args, creds, meta, maxAttempts,
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads)
+	if err != nil {
+		return nil, err
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[uuid.UUID]bool, len(got))
+	for _, id := range got {
+		in[id] = true
+	}
+	inserted = make([]bool, n)
+	for i, id := range ids {
+		inserted[i] = in[id]
+		delete(in, id) // a second copy of the same id in one call is not inserted
+	}
+	return inserted, nil
+}
+
+// FindTask finds the task with this id, or else the one holding this idempotency key.
+func FindTask(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, idempotencyKey string) (uuid.UUID, string, error) {
+	var status string
+	err := tx.QueryRow(ctx, findTaskSQL, ws, id, idempotencyKey).Scan(&id, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, "", fmt.Errorf("task %s: %w", id, ErrNotFound)
+	}
+	return id, status, err
+}
+
 // InsertTaskEvent records a transition. detail may be nil.
 func InsertTaskEvent(ctx context.Context, tx pgx.Tx, ws, task uuid.UUID, typ, status string, attempt int, fence int64, worker string, detail any) error {
 	var raw []byte
@@ -257,28 +326,12 @@ func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 			}
 			return err
 		}
-		var fence int64
-		var seq *int64
-		var gen int
-		var cancel bool
-		if err := tx.QueryRow(ctx, classifyClaimSQL, t.WorkspaceID, t.ID).Scan(&res.Status, &fence, &seq,
-			&res.Attempt, &res.MaxAttempts, &gen, &cancel, &res.LastError); err != nil {
+		var st classifyState
+		if err := tx.QueryRow(ctx, classifyClaimSQL, t.WorkspaceID, t.ID).Scan(&st.status, &st.fence, &st.seq,
+			&st.attempt, &st.maxAttempts, &st.generation, &st.cancel, &st.lastError); err != nil {
 			return err
 		}
-		switch {
-		case Terminal(res.Status):
-			res.Outcome = Finished
-		case gen > t.Generation:
-			res.Outcome = Duplicate // a message of an earlier generation
-		case seq != nil && uint64(*seq) != p.MsgSeq && p.Fence <= fence:
-			res.Outcome = Duplicate
-		case p.Fence <= fence:
-			res.Outcome = Stale
-		case cancel:
-			res.Outcome = CancelRequested
-		default:
-			res.Outcome = Exhausted
-		}
+		res = st.classify(p)
 		return nil
 	})
 	if IsForeignKeyViolation(err) {
@@ -298,6 +351,7 @@ type FencedOpts struct {
 type CheckpointResult struct {
 	Seq             int64
 	CancelRequested bool
+	Fenced          bool // batched checkpoints only: no row changed (CheckpointTx returns ErrFenced)
 }
 
 // Checkpoint saves a delivery's state (JSON) and progress and renews its lease. It returns

@@ -12,6 +12,35 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), $13)
 		ON CONFLICT DO NOTHING`
 
+	// insertTasksSQL publishes many tasks in one statement: the rows (skipping ids or idempotency
+	// keys that exist), their "published" events and, for the rows inserted, their outbox messages.
+	insertTasksSQL = `WITH input AS (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
+				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
+				$14::text[], $15::text[], $16::jsonb[], $17::bytea[])
+			AS u(workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts, timeout_ms,
+				run_at, idempotency_key, generation, msg_id, subject, headers, payload)
+		), ins AS (
+			INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
+				timeout_ms, run_at, idempotency_key, generation)
+			SELECT workspace_id, id, kind, priority, status, args,
+				ARRAY(SELECT jsonb_array_elements_text(credentials)), metadata, max_attempts, timeout_ms, run_at,
+				NULLIF(idempotency_key, ''), generation
+			FROM input
+			ON CONFLICT DO NOTHING
+			RETURNING workspace_id, id, status
+		), ev AS (
+			INSERT INTO task_events (workspace_id, task_id, type, status)
+			SELECT workspace_id, id, 'published', status FROM ins
+		), ob AS (
+			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload)
+			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload FROM input i JOIN ins USING (workspace_id, id)
+		)
+		SELECT id FROM ins`
+
+	findTaskSQL = `SELECT id, status FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = NULLIF($3, ''))
+		ORDER BY id = $2 DESC LIMIT 1`
+
 	insertTaskEventSQL = `INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 

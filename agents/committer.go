@@ -1,0 +1,199 @@
+package agents
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// committer coalesces the state writes of concurrent deliveries — claims, checkpoints, completions —
+// into batched transactions (group commit): each executor takes every write waiting at that moment
+// (up to maxBatch) and commits them in one round trip; while it does, the next writes gather. A
+// write is acknowledged to its delivery only once committed, so ack-after-commit holds. Fencing
+// is unchanged: every statement carries each delivery's token.
+type committer struct {
+	db        *store.DB
+	worker    string
+	lease     time.Duration
+	maxBatch  int
+	executors int
+	log       zerolog.Logger
+
+	queue chan *commitOp
+	wg    sync.WaitGroup
+}
+
+type opKind int
+
+const (
+	opClaim opKind = iota
+	opCheckpoint
+	opFinish
+)
+
+type commitOp struct {
+	kind       opKind
+	key        taskKey
+	claim      store.ClaimParams
+	checkpoint store.CheckpointParams
+	finish     store.Finish
+	done       chan commitResult
+}
+
+type commitResult struct {
+	claim      store.ClaimResult
+	checkpoint store.CheckpointResult
+	finish     store.FinishResult
+	err        error
+}
+
+func newCommitter(db *store.DB, worker string, lease time.Duration, executors, maxBatch int, log zerolog.Logger) *committer {
+	return &committer{db: db, worker: worker, lease: lease, maxBatch: maxBatch, executors: executors, log: log,
+		queue: make(chan *commitOp, 4*maxBatch)}
+}
+
+func (c *committer) start() {
+	for range c.executors {
+		c.wg.Add(1)
+		go c.execute()
+	}
+}
+
+// stop lets the executors finish what is queued and waits for them; no write may come after.
+func (c *committer) stop() {
+	close(c.queue)
+	c.wg.Wait()
+}
+
+func (c *committer) submit(op *commitOp) commitResult {
+	op.done = make(chan commitResult, 1)
+	c.queue <- op
+	return <-op.done
+}
+
+func (c *committer) claim(p store.ClaimParams) (store.ClaimResult, error) {
+	r := c.submit(&commitOp{kind: opClaim, key: taskKey{p.Task.WorkspaceID, p.Task.ID}, claim: p})
+	return r.claim, r.err
+}
+
+func (c *committer) checkpoint(p store.CheckpointParams) (store.CheckpointResult, error) {
+	r := c.submit(&commitOp{kind: opCheckpoint, key: taskKey{p.WorkspaceID, p.ID}, checkpoint: p})
+	return r.checkpoint, r.err
+}
+
+func (c *committer) finish(f store.Finish) (store.FinishResult, error) {
+	r := c.submit(&commitOp{kind: opFinish, key: taskKey{f.WorkspaceID, f.ID}, finish: f})
+	return r.finish, r.err
+}
+
+func (c *committer) execute() {
+	defer c.wg.Done()
+	var held []*commitOp // writes for a task already in the batch: they go in the next one
+	for {
+		var batch []*commitOp
+		keys := map[taskKey]bool{}
+		add := func(op *commitOp) bool {
+			if keys[op.key] {
+				return false
+			}
+			keys[op.key] = true
+			batch = append(batch, op)
+			return true
+		}
+		rest := held[:0:0]
+		for _, op := range held {
+			if !add(op) {
+				rest = append(rest, op)
+			}
+		}
+		held = rest
+		if len(batch) == 0 {
+			op, ok := <-c.queue
+			if !ok {
+				return
+			}
+			add(op)
+		}
+	gather:
+		for len(batch) < c.maxBatch {
+			select {
+			case op, ok := <-c.queue:
+				if !ok {
+					break gather
+				}
+				if !add(op) {
+					held = append(held, op)
+				}
+			default:
+				break gather
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+func (c *committer) commit(batch []*commitOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+	defer cancel()
+	ops := store.BatchOps{Worker: c.worker, Lease: c.lease}
+	idx := make([]int, len(batch))
+	for i, op := range batch {
+		switch op.kind {
+		case opClaim:
+			idx[i] = len(ops.Claims)
+			ops.Claims = append(ops.Claims, op.claim)
+		case opCheckpoint:
+			idx[i] = len(ops.Checkpoints)
+			ops.Checkpoints = append(ops.Checkpoints, op.checkpoint)
+		case opFinish:
+			idx[i] = len(ops.Finishes)
+			ops.Finishes = append(ops.Finishes, op.finish)
+		}
+	}
+	res, err := c.db.RunBatch(ctx, ops)
+	if err != nil {
+		// One write spoiled the batch (a workspace that does not exist, a deadlock…): commit each
+		// on its own, so that only the bad one fails.
+		c.log.Debug().Err(err).Int("writes", len(batch)).Msg("batch failed; committing its writes one by one")
+		for _, op := range batch {
+			op.done <- c.single(ctx, op)
+		}
+		return
+	}
+	for i, op := range batch {
+		var r commitResult
+		switch op.kind {
+		case opClaim:
+			r.claim = res.Claims[idx[i]]
+		case opCheckpoint:
+			r.checkpoint = res.Checkpoints[idx[i]]
+		case opFinish:
+			r.finish = res.Finishes[idx[i]]
+		}
+		op.done <- r
+	}
+}
+
+func (c *committer) single(ctx context.Context, op *commitOp) commitResult {
+	var r commitResult
+	switch op.kind {
+	case opClaim:
+		r.claim, r.err = c.db.Claim(ctx, op.claim)
+	case opCheckpoint:
+		p := op.checkpoint
+		r.checkpoint, r.err = c.db.Checkpoint(ctx, p.FencedOpts, p.State, p.Progress, p.Message, c.lease)
+		if r.err == store.ErrFenced {
+			r.checkpoint.Fenced, r.err = true, nil
+		}
+	case opFinish:
+		r.finish.Attempt, r.err = c.db.FinishTask(ctx, op.finish)
+		if r.err == store.ErrFenced {
+			r.finish.Fenced, r.err = true, nil
+		}
+	}
+	return r
+}

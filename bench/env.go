@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+	"github.com/mosaicstack/mosaic/store/localpg"
+)
+
+// env is the one PostgreSQL server and the one NATS server every workload of a run uses.
+type env struct {
+	dir      string
+	pg       *localpg.Server
+	adminURL string // superuser, for provisioning
+	ownerURL string // Mosaic's database, as its owner
+	riverURL string // River's database, as the same owner
+	db       *store.DB
+	ns       *events.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+}
+
+const benchPassword = "bench-owner-password"
+
+func setupEnv(ctx context.Context, concurrency int) (*env, error) {
+	e := &env{}
+	var err error
+	if e.dir, err = os.MkdirTemp("", "mosaic-bench-"); err != nil {
+		return nil, err
+	}
+	if url := os.Getenv("MOSAIC_DATABASE_URL"); url != "" {
+		e.adminURL = url
+	} else {
+		// Durable settings (fsync on), as a production server would run.
+		e.pg, err = localpg.Start(ctx, localpg.Config{Dir: filepath.Join(e.dir, "pg"), MaxConnections: 300, Ephemeral: os.Getenv("BENCH_EPHEMERAL") != ""})
+		if err != nil {
+			return nil, err
+		}
+		e.adminURL = e.pg.SuperuserURL("postgres")
+	}
+	for _, db := range []string{"mosaic_bench", "river_bench"} {
+		if err := store.Provision(ctx, e.adminURL, store.Provisioning{Database: db, Owner: "mosaic_owner", OwnerPassword: benchPassword}); err != nil {
+			return nil, err
+		}
+	}
+	e.ownerURL = e.dbURL("mosaic_bench")
+	e.riverURL = e.dbURL("river_bench")
+	mig, err := store.NewMigrator(ctx, e.ownerURL)
+	if err != nil {
+		return nil, err
+	}
+	_, err = mig.Up(ctx)
+	mig.Close()
+	if err != nil {
+		return nil, err
+	}
+	if e.db, err = store.Open(ctx, store.Config{URL: e.ownerURL, MaxConns: 32}); err != nil {
+		return nil, err
+	}
+	if e.ns, err = events.StartServer(events.ServerConfig{StoreDir: filepath.Join(e.dir, "nats"), Port: -1}); err != nil {
+		return nil, err
+	}
+	if e.nc, e.js, err = events.Connect(ctx, events.ConnConfig{URL: e.ns.ClientURL(), Name: "bench"}); err != nil {
+		return nil, err
+	}
+	if _, err := events.ApplyTopology(ctx, e.js, events.Topology(events.TopologyConfig{})); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) dbURL(db string) string {
+	if e.pg != nil {
+		return e.pg.URL("mosaic_owner", benchPassword, db)
+	}
+	return fmt.Sprintf("postgres://mosaic_owner:%s@%s/%s", benchPassword, hostOf(e.adminURL), db)
+}
+
+func hostOf(url string) string {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return "127.0.0.1:5432"
+	}
+	return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
+}
+
+// vacuum keeps earlier runs' dead rows from weighing on the next one.
+func (e *env) vacuum(ctx context.Context, url string) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "VACUUM ANALYZE")
+	_, _ = conn.Exec(ctx, "CHECKPOINT")
+}
+
+func (e *env) close() {
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.ns != nil {
+		e.ns.Shutdown()
+	}
+	if e.db != nil {
+		e.db.Close()
+	}
+	if e.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = e.pg.Stop(ctx)
+		cancel()
+	}
+	os.RemoveAll(e.dir)
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/demo"
+	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// CheckpointArgs run bench.checkpoint: one checkpoint, then done.
+type CheckpointArgs struct {
+	N int `json:"n"`
+}
+
+// Kind implements agents.JobArgs.
+func (CheckpointArgs) Kind() string { return "bench.checkpoint" }
+
+// LatencyArgs run bench.latency: the handler notes how long ago the task was published.
+type LatencyArgs struct {
+	At int64 `json:"at"` // unix nanoseconds, just before Publish
+}
+
+// Kind implements agents.JobArgs.
+func (LatencyArgs) Kind() string { return "bench.latency" }
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func benchRegistry(lat *latencies) *agents.Registry {
+	reg := agents.NewRegistry()
+	demo.Register(reg)
+	agents.AddWorker(reg, agents.WorkFunc[CheckpointArgs](func(ctx context.Context, job *agents.Job[CheckpointArgs]) error {
+		return job.Checkpoint(ctx, map[string]int{"done": job.Args.N})
+	}))
+	agents.AddWorker(reg, agents.WorkFunc[LatencyArgs](func(ctx context.Context, job *agents.Job[LatencyArgs]) error {
+		d := time.Since(time.Unix(0, job.Args.At))
+		lat.mu.Lock()
+		lat.d = append(lat.d, d)
+		lat.mu.Unlock()
+		return nil
+	}))
+	return reg
+}
+
+// system is Mosaic as a worker process runs it: the relay and one pool.
+type system struct {
+	ws     uuid.UUID
+	client *agents.Client
+	pool   *agents.Pool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startSystem(ctx context.Context, e *env, cfg config, reg *agents.Registry) (*system, error) {
+	w, err := e.db.CreateWorkspace(ctx, store.NewWorkspace{Name: "bench-" + uuid.NewString()[:8]})
+	if err != nil {
+		return nil, err
+	}
+	s := &system{ws: w.ID, done: make(chan struct{})}
+	if s.client, err = agents.NewClient(agents.ClientConfig{DB: e.db, Registry: reg}); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	relay := events.NewRelay(events.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
+	go func() { _ = relay.Run(rctx); close(s.done) }()
+	s.pool, err = agents.NewPool(agents.PoolConfig{DB: e.db, JS: e.js, NC: e.nc, Registry: reg,
+		Concurrency: cfg.concurrency, MaxAckPending: max(20000, 2*cfg.inflight), WorkerName: "bench",
+		CommitExecutors: cfg.executors, CommitBatch: cfg.commitBatch})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *system) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = s.pool.Stop(ctx)
+	s.cancel()
+	<-s.done
+}
+
+// waitStream waits until the TASKS stream holds n messages (the relay has published them).
+func waitStream(ctx context.Context, e *env, n uint64) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		s, err := e.js.Stream(ctx, events.TasksStream)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs >= n {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the relay did not publish %d tasks within 5 minutes", n)
+}
+
+func countStatus(ctx context.Context, e *env, ws uuid.UUID, status string) (int, error) {
+	var n int
+	err := e.db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE workspace_id = $1 AND status = $2`, ws, status).Scan(&n)
+	})
+	return n, err
+}
+
+// mosaicThroughput publishes cfg.tasks tasks, then runs them with cfg.concurrency handlers: tasks/s
+// from the pool's start to the last committed success.
+func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (float64, error) {
+	reg := benchRegistry(&latencies{})
+	s, err := startSystem(ctx, e, cfg, reg)
+	if err != nil {
+		return 0, err
+	}
+	defer s.stop()
+	specs := make([]agents.TaskSpec, 0, 10000)
+	for i := 0; i < cfg.tasks; i++ {
+		spec := agents.TaskSpec{WorkspaceID: s.ws, Kind: "demo.echo", Args: map[string]int{"n": i}}
+		if checkpoint {
+			spec = agents.TaskSpec{WorkspaceID: s.ws, Kind: "bench.checkpoint", Args: CheckpointArgs{N: i}}
+		}
+		specs = append(specs, spec)
+		if len(specs) == cap(specs) || i == cfg.tasks-1 {
+			if _, err := s.client.PublishMany(ctx, specs); err != nil {
+				return 0, err
+			}
+			specs = specs[:0]
+		}
+	}
+	if err := waitStream(ctx, e, uint64(cfg.tasks)); err != nil {
+		return 0, err
+	}
+	e.vacuum(ctx, e.ownerURL)
+	start := time.Now()
+	if err := s.pool.Start(ctx); err != nil {
+		return 0, err
+	}
+	for {
+		n, err := countStatus(ctx, e, s.ws, store.StatusSucceeded)
+		if err != nil {
+			return 0, err
+		}
+		if n >= cfg.tasks {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			return 0, fmt.Errorf("%d of %d tasks done after 10 minutes", n, cfg.tasks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return float64(cfg.tasks) / time.Since(start).Seconds(), nil
+}
+
+// mosaicLatency publishes at a steady cfg.rate for cfg.latencyFor, one Publish (one transaction)
+// per task, and measures from just before Publish to the handler's start.
+func mosaicLatency(ctx context.Context, e *env, cfg config) (p50, p99 float64, err error) {
+	lat := &latencies{}
+	s, err := startSystem(ctx, e, cfg, benchRegistry(lat))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.stop()
+	if err := s.pool.Start(ctx); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(time.Second) // the pool's consumers are up
+	const publishers = 8
+	interval := time.Duration(float64(time.Second) * publishers / float64(cfg.rate))
+	total := int(float64(cfg.rate) * cfg.latencyFor.Seconds())
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for p := 0; p < publishers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := time.Now().Add(time.Duration(p) * interval / publishers)
+			for i := p; i < total; i += publishers {
+				time.Sleep(time.Until(next))
+				next = next.Add(interval)
+				_, err := s.client.Publish(ctx, agents.TaskSpec{WorkspaceID: s.ws, Kind: "bench.latency", Args: LatencyArgs{At: time.Now().UnixNano()}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, 0, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lat.mu.Lock()
+		n := len(lat.d)
+		lat.mu.Unlock()
+		if n >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("%d of %d latency tasks started", n, total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lat.mu.Lock()
+	defer lat.mu.Unlock()
+	sort.Slice(lat.d, func(i, j int) bool { return lat.d[i] < lat.d[j] })
+	ms := func(q float64) float64 { return float64(lat.d[int(q*float64(len(lat.d)-1))]) / float64(time.Millisecond) }
+	return ms(0.50), ms(0.99), nil
+}
