@@ -166,10 +166,10 @@ func (c *PoolConfig) Validate() error {
 // Pool runs tasks from the TASKS stream: one durable pull consumer per priority band, served
 // higher bands first with a guaranteed share for lower ones.
 type Pool struct {
-	cfg   PoolConfig
-	log   zerolog.Logger
-	lease time.Duration
-	beat  time.Duration
+	cfg    PoolConfig
+	log    zerolog.Logger
+	lease  time.Duration
+	beat   time.Duration
 	bands  []*band
 	slots  chan struct{}
 	caps   *capCache

@@ -223,6 +223,8 @@ func mosaicLatency(ctx context.Context, e *env, cfg config) (p50, p99 float64, e
 	lat.mu.Lock()
 	defer lat.mu.Unlock()
 	sort.Slice(lat.d, func(i, j int) bool { return lat.d[i] < lat.d[j] })
-	ms := func(q float64) float64 { return float64(lat.d[int(q*float64(len(lat.d)-1))]) / float64(time.Millisecond) }
+	ms := func(q float64) float64 {
+		return float64(lat.d[int(q*float64(len(lat.d)-1))]) / float64(time.Millisecond)
+	}
 	return ms(0.50), ms(0.99), nil
 }
