@@ -12,13 +12,17 @@ build:
 run: build
 	./$(BIN) dev $(ARGS)
 
-## test: every test, against throwaway PostgreSQL clusters and embedded NATS servers.
+## test: every test, against throwaway PostgreSQL clusters and embedded NATS servers; every
+## benchmark runs once too, so that none rots (their figures are not asserted).
 test:
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m -bench . -benchtime 1x ./...
 
-## bench: the go-test benchmarks of the hot paths (figures printed, never asserted).
+## bench: the hot-path benchmarks, then Mosaic side by side with raw JetStream and River
+## (bench/, a module of its own). BENCH_ARGS="-runs 5 -tasks 100000"; see docs/benchmarks.md.
+BENCH_ARGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./events/ ./store/
+	cd bench && $(GO) run . $(BENCH_ARGS)
 
 ## lint: formatting and vet.
 lint:

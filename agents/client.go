@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
@@ -57,7 +58,14 @@ type ClientConfig struct {
 	Registry *Registry
 	// AllowUnknownKinds publishes kinds the registry does not know (another service runs them).
 	AllowUnknownKinds bool
+	// JS, when set, lets Publish send the task messages itself right after its commit, for the
+	// lowest latency; the relay publishes what it could not (after DirectHeadStart). PublishTx
+	// always leaves its messages to the relay (only the caller knows when it commits).
+	JS jetstream.JetStream
 }
+
+// DirectHeadStart is how long the relay leaves a directly published task message to Publish.
+const DirectHeadStart = 2 * time.Second
 
 // Client publishes tasks.
 type Client struct{ cfg ClientConfig }
@@ -101,12 +109,19 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 		byWS[spec.WorkspaceID] = append(byWS[spec.WorkspaceID], i)
 	}
 	out := make([]Published, len(specs))
+	headStart := time.Duration(0)
+	if c.cfg.JS != nil {
+		headStart = DirectHeadStart
+	}
 	for _, ws := range order {
 		idx := byWS[ws]
 		for start := 0; start < len(idx); start += publishChunk {
 			chunk := idx[start:min(start+publishChunk, len(idx))]
+			var sent []store.OutboxRow
 			err := c.cfg.DB.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-				return c.publishChunk(ctx, tx, prepared, chunk, out)
+				var err error
+				sent, err = c.publishChunk(ctx, tx, prepared, chunk, out, headStart)
+				return err
 			})
 			if store.IsForeignKeyViolation(err) {
 				return nil, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
@@ -114,9 +129,22 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 			if err != nil {
 				return nil, err
 			}
+			c.sendNow(ctx, ws, sent)
 		}
 	}
 	return out, nil
+}
+
+// sendNow publishes committed task messages at once and removes their outbox rows; whatever
+// fails here, the relay sends after the head start.
+func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxRow) {
+	if c.cfg.JS == nil || len(rows) == 0 {
+		return
+	}
+	done, _ := events.PublishOutbox(ctx, c.cfg.JS, rows)
+	if len(done) > 0 {
+		_ = c.cfg.DB.DeleteOutbox(context.WithoutCancel(ctx), ws, done)
+	}
 }
 
 const publishChunk = 1000
@@ -130,7 +158,7 @@ func (c *Client) PublishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Publi
 		return Published{}, err
 	}
 	out := make([]Published, 1)
-	err = c.publishChunk(ctx, tx, []preparedTask{p}, []int{0}, out)
+	_, err = c.publishChunk(ctx, tx, []preparedTask{p}, []int{0}, out, 0)
 	return out[0], err
 }
 
@@ -139,30 +167,34 @@ type preparedTask struct {
 	outbox store.OutboxMessage
 }
 
-func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []preparedTask, idx []int, out []Published) error {
+// publishChunk inserts tasks in tx and returns the outbox rows of those it inserted.
+func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []preparedTask, idx []int, out []Published, headStart time.Duration) ([]store.OutboxRow, error) {
 	tasks := make([]store.NewTask, len(idx))
 	msgs := make([]store.OutboxMessage, len(idx))
 	for j, i := range idx {
 		tasks[j], msgs[j] = prepared[i].task, prepared[i].outbox
 	}
-	inserted, err := store.InsertTasks(ctx, tx, tasks, msgs)
+	outboxIDs, err := store.InsertTasks(ctx, tx, tasks, msgs, headStart)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var sent []store.OutboxRow
 	for j, i := range idx {
 		t := tasks[j]
-		if inserted[j] {
+		if outboxIDs[j] != 0 {
 			out[i] = Published{ID: t.ID, Status: t.Status}
+			m := msgs[j]
+			sent = append(sent, store.OutboxRow{ID: outboxIDs[j], MsgID: m.MsgID, Subject: m.Subject, Headers: m.Headers, Payload: m.Payload})
 			continue
 		}
 		// A duplicate: the task with this id, or the one holding the idempotency key.
 		id, status, err := store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
 		if err != nil {
-			return fmt.Errorf("look up the existing task %s: %w", t.ID, err)
+			return nil, fmt.Errorf("look up the existing task %s: %w", t.ID, err)
 		}
 		out[i] = Published{ID: id, Duplicate: true, Status: status}
 	}
-	return nil
+	return sent, nil
 }
 
 // Validate checks a spec without publishing it.
@@ -311,7 +343,9 @@ func (c *Client) Cancel(ctx context.Context, nc *nats.Conn, ws, id uuid.UUID, by
 	if err != nil {
 		return res, err
 	}
-	if res.WasRunning && nc != nil {
+	if nc != nil {
+		// Also when the row said queued: a worker may be running the task before its first
+		// write (it claims lazily).
 		_ = nc.Publish(events.CancelSubject(ws, id), nil)
 	}
 	return res, nil

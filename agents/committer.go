@@ -30,22 +30,26 @@ type committer struct {
 type opKind int
 
 const (
-	opClaim opKind = iota
+	opPeek opKind = iota
+	opClaim
 	opCheckpoint
 	opFinish
+	opClaimFinish
 )
 
 type commitOp struct {
-	kind       opKind
-	key        taskKey
-	claim      store.ClaimParams
-	checkpoint store.CheckpointParams
-	finish     store.Finish
-	done       chan commitResult
+	kind        opKind
+	key         taskKey
+	claim       store.ClaimParams
+	checkpoint  store.CheckpointParams
+	finish      store.Finish
+	claimFinish store.ClaimFinish
+	done        chan commitResult
 }
 
 type commitResult struct {
-	claim      store.ClaimResult
+	peek       store.PeekResult
+	claim      store.ClaimResult // of opClaim and opClaimFinish
 	checkpoint store.CheckpointResult
 	finish     store.FinishResult
 	err        error
@@ -73,6 +77,17 @@ func (c *committer) submit(op *commitOp) commitResult {
 	op.done = make(chan commitResult, 1)
 	c.queue <- op
 	return <-op.done
+}
+
+func (c *committer) peek(ref store.TaskRef) (store.PeekResult, error) {
+	r := c.submit(&commitOp{kind: opPeek, key: taskKey{ref.WorkspaceID, ref.ID}})
+	return r.peek, r.err
+}
+
+func (c *committer) claimFinish(cf store.ClaimFinish) (store.ClaimResult, error) {
+	t := cf.Claim.Task
+	r := c.submit(&commitOp{kind: opClaimFinish, key: taskKey{t.WorkspaceID, t.ID}, claimFinish: cf})
+	return r.claim, r.err
 }
 
 func (c *committer) claim(p store.ClaimParams) (store.ClaimResult, error) {
@@ -143,6 +158,12 @@ func (c *committer) commit(batch []*commitOp) {
 	idx := make([]int, len(batch))
 	for i, op := range batch {
 		switch op.kind {
+		case opPeek:
+			idx[i] = len(ops.Peeks)
+			ops.Peeks = append(ops.Peeks, store.TaskRef{WorkspaceID: op.key.ws, ID: op.key.id})
+		case opClaimFinish:
+			idx[i] = len(ops.ClaimFinishes)
+			ops.ClaimFinishes = append(ops.ClaimFinishes, op.claimFinish)
 		case opClaim:
 			idx[i] = len(ops.Claims)
 			ops.Claims = append(ops.Claims, op.claim)
@@ -167,6 +188,10 @@ func (c *committer) commit(batch []*commitOp) {
 	for i, op := range batch {
 		var r commitResult
 		switch op.kind {
+		case opPeek:
+			r.peek = res.Peeks[idx[i]]
+		case opClaimFinish:
+			r.claim = res.ClaimFinishes[idx[i]]
 		case opClaim:
 			r.claim = res.Claims[idx[i]]
 		case opCheckpoint:
@@ -181,6 +206,14 @@ func (c *committer) commit(batch []*commitOp) {
 func (c *committer) single(ctx context.Context, op *commitOp) commitResult {
 	var r commitResult
 	switch op.kind {
+	case opPeek:
+		var res store.BatchResults
+		res, r.err = c.db.RunBatch(ctx, store.BatchOps{Peeks: []store.TaskRef{{WorkspaceID: op.key.ws, ID: op.key.id}}})
+		if r.err == nil {
+			r.peek = res.Peeks[0]
+		}
+	case opClaimFinish:
+		r.claim, r.err = c.db.ClaimFinish(ctx, op.claimFinish, c.worker)
 	case opClaim:
 		r.claim, r.err = c.db.Claim(ctx, op.claim)
 	case opCheckpoint:

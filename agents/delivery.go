@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -34,8 +35,13 @@ type delivery struct {
 	progressTimeout time.Duration
 	log             zerolog.Logger
 	cancelFn        context.CancelCauseFunc
+	params          store.ClaimParams // the claim this delivery makes (at once, or with its first write)
+	startedAt       time.Time
 
+	claimMu        sync.Mutex // serialises the lazy claim (handler's first write, heartbeat)
 	mu             sync.Mutex
+	claimed        bool
+	lost           *store.ClaimResult // a lazy claim that was refused: why
 	state          json.RawMessage
 	stateSeq       int64
 	progress       float32
@@ -53,10 +59,13 @@ const maxErrorText = 4096
 // bookkeeping bounds one write of the engine's own state (claims, results, dead letters).
 const bookkeeping = 30 * time.Second
 
-// deliver runs one message to its end; the caller holds a slot for it.
+// deliver runs one message to its end; the caller holds a handler slot for it, which is given
+// back as soon as the handler returns: writing the end of the attempt and acking need no slot.
 func (p *Pool) deliver(msg jetstream.Msg) {
 	defer p.deliveries.Done()
-	defer func() { <-p.slots }()
+	var once sync.Once
+	release := func() { once.Do(func() { <-p.slots }) }
+	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 	defer cancel()
 
@@ -108,11 +117,32 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),
 	}
 	var claim store.ClaimResult
-	if params.MaxConcurrency > 0 {
+	// The task's own message: the one Mosaic published (JetStream drops a copy within its
+	// duplicate window), or the one its schedule delivered.
+	params.Canonical = msg.Headers().Get(nats.MsgIdHdr) == events.MsgID(d.ws, d.id, dec.Generation) ||
+		msg.Headers().Get(events.HeaderScheduler) == events.DelayedSubject(d.ws, d.id)
+	// Claiming lazily is for the common case only: the first delivery of the task's own message, in
+	// a workspace without a cap. A redelivery, or another message for the task, claims at once: a
+	// twin must not run the handler beside it.
+	lazy := params.MaxConcurrency == 0 && meta.NumDelivered == 1 && params.Canonical
+	switch {
+	case params.MaxConcurrency > 0:
 		claim, err = p.cfg.DB.Claim(ctx, params) // counts running tasks under the workspace's lock
-	} else {
+		d.claimed = err == nil && claim.Outcome == store.Claimed
+	case !lazy:
 		claim, err = p.commit.claim(params)
+		d.claimed = err == nil && claim.Outcome == store.Claimed
+	default:
+		// Read, do not write: the delivery claims with its first write — its first checkpoint,
+		// or its end — so that a task that finishes before checkpointing costs one write.
+		var peek store.PeekResult
+		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
+		if err == nil && !peek.Workspace {
+			err = fmt.Errorf("workspace %s: %w", d.ws, store.ErrNotFound)
+		}
+		claim = peek.Claim(params)
 	}
+	d.params = params
 	if errors.Is(err, store.ErrNotFound) {
 		p.reject(ctx, msg, meta, uuid.Nil, events.ReasonUnknownWorkspace, err.Error(), nil)
 		return
@@ -122,21 +152,34 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	if claim.Outcome == store.AtCapacity {
+		delay := min(p.cfg.CapacityDelay<<min(meta.NumDelivered-1, 6), 30*time.Second)
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	if claim.Outcome != store.Claimed {
+		p.unclaimed(ctx, d, claim, meta)
+		return
+	}
+	d.attempt, d.maxAttempts = claim.Attempt, claim.MaxAttempts
+	d.state, d.stateSeq = claim.Checkpoint, claim.CheckpointSeq
+	d.log = d.log.With().Int("attempt", d.attempt).Logger()
+	p.execute(d, reg, args, time.Duration(claim.TimeoutMS)*time.Millisecond, meta, release)
+}
+
+// unclaimed settles a delivery whose task it may not run: acked when the task is done or the
+// message a duplicate, left alone when a newer delivery of it holds the task, cancelled or
+// dead-lettered when the task was cancelled or has used every attempt.
+func (p *Pool) unclaimed(ctx context.Context, d *delivery, claim store.ClaimResult, meta *jetstream.MsgMetadata) {
+	msg := d.msg
 	switch claim.Outcome {
 	case store.Finished, store.Duplicate:
 		d.log.Debug().Int("outcome", int(claim.Outcome)).Str("status", claim.Status).Msg("already done or a duplicate: acked")
 		_ = msg.Ack()
-		return
 	case store.Stale:
 		d.log.Info().Int64("fence", d.fence).Msg("a newer delivery holds the task: this one stops without ack")
-		return
-	case store.AtCapacity:
-		delay := min(p.cfg.CapacityDelay<<min(meta.NumDelivered-1, 6), 30*time.Second)
-		_ = msg.NakWithDelay(delay)
-		return
 	case store.CancelRequested:
 		p.settle(ctx, d, store.StatusCancelled, "cancelled before it ran", nil, "task.cancelled")
-		return
 	case store.Exhausted:
 		lastErr := fmt.Sprintf("attempt %d of %d ended without a result (worker lost); last error: %s",
 			claim.Attempt, claim.MaxAttempts, claim.LastError)
@@ -144,15 +187,13 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 			Reason: store.ReasonMaxAttempts, Error: lastErr, Kind: d.kind, Subject: msg.Subject(),
 			Headers: msg.Headers(), Payload: msg.Data(), StreamSeq: seqPtr(meta),
 		}, "task.dead")
-		return
+	default:
+		d.log.Warn().Int("outcome", int(claim.Outcome)).Msg("unexpected claim outcome; the message will come back")
+		_ = msg.NakWithDelay(time.Second)
 	}
-	d.attempt, d.maxAttempts = claim.Attempt, claim.MaxAttempts
-	d.state, d.stateSeq = claim.Checkpoint, claim.CheckpointSeq
-	d.log = d.log.With().Int("attempt", d.attempt).Logger()
-	p.execute(d, reg, args, time.Duration(claim.TimeoutMS)*time.Millisecond, meta)
 }
 
-func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Duration, meta *jetstream.MsgMetadata) {
+func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Duration, meta *jetstream.MsgMetadata, release func()) {
 	jobCtx, cancel := context.WithCancelCause(p.runCtx)
 	defer cancel(nil)
 	if timeout > 0 {
@@ -161,7 +202,8 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 		defer stop()
 	}
 	now := time.Now()
-	d.cancelFn, d.lastTouch, d.lastInProgress = cancel, now, now
+	d.cancelFn, d.lastTouch, d.lastInProgress, d.startedAt = cancel, now, now, now
+	d.params.StartedAt = now
 	key := taskKey{d.ws, d.id}
 	p.mu.Lock()
 	p.inflight[key] = d
@@ -169,10 +211,15 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	d.log.Debug().Msg("running")
 
 	err := runHandler(jobCtx, reg, d, args)
+	// The handler is done: its slot goes to the next message while the end is written, bounded
+	// by the finishing tokens (2 per slot) so that a slow database holds the pool back.
+	p.finishing <- struct{}{}
+	defer func() { <-p.finishing }()
+	release()
 
 	d.mu.Lock()
 	d.ended = true
-	fenced, result := d.fenced, d.result
+	fenced, result, lost, claimed := d.fenced, d.result, d.lost, d.claimed
 	d.mu.Unlock()
 	p.mu.Lock()
 	if p.inflight[key] == d {
@@ -180,11 +227,19 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	}
 	p.mu.Unlock()
 	cause := context.Cause(jobCtx)
-	if fenced {
+	switch {
+	case lost != nil:
+		// The delivery's first write found it may not run the task after all.
+		ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+		defer cancel()
+		p.unclaimed(ctx, d, *lost, meta)
+	case fenced:
 		d.log.Warn().Msg("fenced: a newer delivery holds the task; stopping without ack")
-		return
+	case !claimed && errors.Is(cause, ErrShutdown):
+		_ = d.msg.Nak() // nothing was written: the task is as it was; another worker takes it now
+	default:
+		p.finish(d, err, cause, result, meta, claimed)
 	}
-	p.finish(d, err, cause, result, meta)
 }
 
 func runHandler(ctx context.Context, reg *registered, d *delivery, args any) (err error) {
@@ -197,7 +252,7 @@ func runHandler(ctx context.Context, reg *registered, d *delivery, args any) (er
 }
 
 // finish records how the attempt ended, then acks, naks or terminates the message.
-func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessage, meta *jetstream.MsgMetadata) {
+func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessage, meta *jetstream.MsgMetadata, claimed bool) {
 	f := store.Finish{FencedOpts: store.FencedOpts{WorkspaceID: d.ws, ID: d.id, Fence: d.fence}, Worker: p.cfg.WorkerName}
 	var (
 		permanent *PermanentError
@@ -251,6 +306,36 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if eventType != "" {
 		f.Outbox = []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, f.Error)}
 	}
+	if !claimed && f.DeadLetter == nil && len(f.Outbox) <= 1 {
+		// Claim and end in one write.
+		res, err := p.writeClaimFinish(d, f)
+		if err != nil {
+			d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
+			return
+		}
+		if res.Outcome != store.Claimed {
+			ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+			defer cancel()
+			p.unclaimed(ctx, d, res, meta)
+			return
+		}
+		p.acked(d, f, ack)
+		return
+	}
+	if !claimed {
+		// A dead letter goes with a claimed task: claim first.
+		res, _, err := d.ensureClaimed(nil, 0, "")
+		if err != nil {
+			d.log.Error().Err(err).Msg("cannot claim the task to end it; the message will be redelivered")
+			return
+		}
+		if res.Outcome != store.Claimed {
+			ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+			defer cancel()
+			p.unclaimed(ctx, d, res, meta)
+			return
+		}
+	}
 	if err := p.writeFinish(f); err != nil {
 		if errors.Is(err, store.ErrFenced) {
 			d.log.Warn().Str("status", f.Status).Msg("fenced at completion: a newer delivery holds the task; no ack")
@@ -259,6 +344,11 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 		d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
 		return
 	}
+	p.acked(d, f, ack)
+}
+
+// acked settles the message once the end of its attempt is committed.
+func (p *Pool) acked(d *delivery, f store.Finish, ack func() error) {
 	if err := ack(); err != nil {
 		d.log.Warn().Err(err).Msg("ack failed; the redelivery will find the task finished")
 	}
@@ -267,6 +357,20 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 		ev = d.log.Warn().Str("error", f.Error)
 	}
 	ev.Str("status", f.Status).Msg("attempt ended")
+}
+
+// writeClaimFinish claims and ends a delivery that ran without claiming, retrying through a
+// passing database outage like writeFinish.
+func (p *Pool) writeClaimFinish(d *delivery, f store.Finish) (store.ClaimResult, error) {
+	var res store.ClaimResult
+	var err error
+	for i := 0; i < 5; i++ {
+		if res, err = p.commit.claimFinish(store.ClaimFinish{Claim: d.params, Finish: f}); err == nil {
+			return res, nil
+		}
+		time.Sleep(time.Duration(200<<i) * time.Millisecond)
+	}
+	return res, err
 }
 
 // writeFinish records the end of an attempt, retrying a few times through a passing database
@@ -376,6 +480,53 @@ func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText stri
 		Error: errText, At: time.Now().UTC()}
 	payload, _ := json.Marshal(ev)
 	return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, typ), Payload: payload}
+}
+
+func (d *delivery) isClaimed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.claimed
+}
+
+// ensureClaimed claims the task if this delivery has not yet, with state as its first checkpoint
+// when given. wrote says whether this call made the claim (and wrote the state). A refused claim
+// is kept in d.lost and stops the handler: cancelled with ErrCancelled when the task was
+// cancelled, else with ErrFenced.
+func (d *delivery) ensureClaimed(state json.RawMessage, progress float32, message string) (res store.ClaimResult, wrote bool, err error) {
+	d.claimMu.Lock()
+	defer d.claimMu.Unlock()
+	d.mu.Lock()
+	claimed, lost := d.claimed, d.lost
+	d.mu.Unlock()
+	if claimed {
+		return store.ClaimResult{Outcome: store.Claimed}, false, nil
+	}
+	if lost != nil {
+		return *lost, false, nil
+	}
+	p := d.params
+	p.State, p.Progress, p.Message = state, progress, message
+	res, err = d.pool.commit.claim(p)
+	if err != nil {
+		return res, false, err
+	}
+	d.mu.Lock()
+	if res.Outcome == store.Claimed {
+		d.claimed = true
+		if state != nil {
+			d.state, d.stateSeq = state, res.CheckpointSeq
+		}
+		d.mu.Unlock()
+		return res, true, nil
+	}
+	d.lost = &res
+	d.mu.Unlock()
+	if res.Outcome == store.CancelRequested {
+		d.cancel(ErrCancelled)
+	} else {
+		d.cancel(ErrFenced)
+	}
+	return res, true, nil
 }
 
 func (d *delivery) cancel(cause error) {

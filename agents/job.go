@@ -125,6 +125,28 @@ func (d *delivery) checkpoint(ctx context.Context, tx pgx.Tx, state any) error {
 	}
 	progress, msg := d.progress, d.progressMsg
 	d.mu.Unlock()
+	if !d.isClaimed() {
+		// The first write of a delivery claims the task; without a transaction of the caller's, the
+		// checkpoint travels with the claim.
+		var st json.RawMessage
+		if tx == nil {
+			st = raw
+		}
+		res, wrote, err := d.ensureClaimed(st, progress, msg)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if res.Outcome != store.Claimed {
+			if res.Outcome == store.CancelRequested {
+				return ErrCancelled
+			}
+			return ErrFenced
+		}
+		if wrote && tx == nil {
+			d.touch()
+			return nil
+		}
+	}
 	f := store.FencedOpts{WorkspaceID: d.ws, ID: d.id, Fence: d.fence}
 	var res store.CheckpointResult
 	if tx != nil {

@@ -52,7 +52,7 @@ func setup(t *testing.T, register ...func(*agents.Registry)) *testBundle {
 		r(b.registry)
 	}
 	var err error
-	if b.client, err = agents.NewClient(agents.ClientConfig{DB: b.db, Registry: b.registry}); err != nil {
+	if b.client, err = agents.NewClient(agents.ClientConfig{DB: b.db, Registry: b.registry, JS: b.js}); err != nil {
 		t.Fatal(err)
 	}
 	// Test packages share one database; each test has its own NATS server, so its relay takes

@@ -60,7 +60,8 @@ type PoolConfig struct {
 	// CommitBatch bounds how many state writes (claims, checkpoints, completions) of concurrent
 	// deliveries commit in one transaction. Default 256; 1 turns group commit off.
 	CommitBatch int
-	// CommitExecutors is how many such transactions may be in flight at once. Default 4.
+	// CommitExecutors is how many such transactions may be in flight at once. Default 2 (on few cores, fewer and
+	// larger batches beat more and smaller ones).
 	CommitExecutors int
 	// WorkerName identifies this process in task rows and events. Default host:pid.
 	WorkerName string
@@ -107,7 +108,7 @@ func (c *PoolConfig) setDefaults() {
 		c.CommitBatch = 256
 	}
 	if c.CommitExecutors == 0 {
-		c.CommitExecutors = 4
+		c.CommitExecutors = 2
 	}
 	if c.WorkerName == "" {
 		host, _ := os.Hostname()
@@ -166,14 +167,15 @@ func (c *PoolConfig) Validate() error {
 // Pool runs tasks from the TASKS stream: one durable pull consumer per priority band, served
 // higher bands first with a guaranteed share for lower ones.
 type Pool struct {
-	cfg    PoolConfig
-	log    zerolog.Logger
-	lease  time.Duration
-	beat   time.Duration
-	bands  []*band
-	slots  chan struct{}
-	caps   *capCache
-	commit *committer
+	cfg       PoolConfig
+	log       zerolog.Logger
+	lease     time.Duration
+	beat      time.Duration
+	bands     []*band
+	slots     chan struct{}
+	finishing chan struct{} // deliveries writing their end after their handler returned
+	caps      *capCache
+	commit    *committer
 
 	// fetchCtx ends when the pool stops taking new messages; runCtx when handlers must stop.
 	fetchCtx    context.Context
@@ -219,14 +221,15 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{
-		cfg:      cfg,
-		log:      zerolog.Nop(),
-		lease:    cfg.AckWait,
-		beat:     max(cfg.AckWait/3, 30*time.Millisecond),
-		slots:    make(chan struct{}, cfg.Concurrency),
-		inflight: map[taskKey]*delivery{},
-		arrived:  make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
+		cfg:       cfg,
+		log:       zerolog.Nop(),
+		lease:     cfg.AckWait,
+		beat:      max(cfg.AckWait/3, 30*time.Millisecond),
+		slots:     make(chan struct{}, cfg.Concurrency),
+		finishing: make(chan struct{}, 2*cfg.Concurrency),
+		inflight:  map[taskKey]*delivery{},
+		arrived:   make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 	}
 	if cfg.Logger != nil {
 		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
@@ -585,6 +588,12 @@ func (p *Pool) beatOnce(now time.Time) {
 				continue
 			}
 			d.inProgress(now, true)
+			if !d.isClaimed() {
+				// Running for a heartbeat without a write: claim now, so the task shows running and
+				// its lease counts.
+				go func() { _, _, _ = d.ensureClaimed(nil, 0, "") }()
+				continue
+			}
 			leases = append(leases, d.leaseRow())
 			live = append(live, d)
 		}

@@ -65,7 +65,9 @@ func (r *recorder) register(reg *agents.Registry) {
 	}))
 }
 
-type blockArgs struct{}
+type blockArgs struct {
+	Checkpoint bool `json:"checkpoint,omitempty"` // write a checkpoint (and so claim the task) before blocking
+}
 
 func (blockArgs) Kind() string { return "test.block" }
 
@@ -82,6 +84,11 @@ func newBlocker() *blocker {
 
 func (bl *blocker) register(reg *agents.Registry) {
 	agents.AddWorker(reg, agents.WorkFunc[blockArgs](func(ctx context.Context, job *agents.Job[blockArgs]) error {
+		if job.Args.Checkpoint {
+			if err := job.Checkpoint(ctx, "started"); err != nil {
+				return err
+			}
+		}
 		bl.started <- job
 		select {
 		case <-bl.release:
@@ -448,9 +455,10 @@ func TestCancelQueuedAndRunning(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the blocking task did not start")
 	}
-	res, err = b.client.Cancel(ctx, b.nc, b.ws, running, "test")
-	if err != nil || !res.WasRunning {
-		t.Fatalf("cancel running: %+v %v", res, err)
+	// The handler has written nothing yet: the row may still say queued (the delivery claims with
+	// its first write), and the cancel reaches the handler through the control subject either way.
+	if _, err = b.client.Cancel(ctx, b.nc, b.ws, running, "test"); err != nil {
+		t.Fatalf("cancel running: %v", err)
 	}
 	select {
 	case cause := <-bl.cause:
@@ -462,8 +470,30 @@ func TestCancelQueuedAndRunning(t *testing.T) {
 	}
 	b.wait(t, running, store.StatusCancelled, 5*time.Second)
 
+	// A running task that has claimed its row (it checkpointed): the row says running, the cancel
+	// is a request, and the worker ends it as cancelled.
+	claimed := b.publish(t, agents.TaskSpec{Kind: "test.block", Args: blockArgs{Checkpoint: true}})
+	select {
+	case <-bl.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the checkpointing blocking task did not start")
+	}
+	res, err = b.client.Cancel(ctx, b.nc, b.ws, claimed, "test")
+	if err != nil || !res.WasRunning || res.Status != store.StatusRunning {
+		t.Fatalf("cancel a claimed running task: %+v %v", res, err)
+	}
+	select {
+	case cause := <-bl.cause:
+		if !errors.Is(cause, agents.ErrCancelled) {
+			t.Fatalf("claimed handler's context ended with %v; want ErrCancelled", cause)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the claimed running handler was not cancelled")
+	}
+	b.wait(t, claimed, store.StatusCancelled, 5*time.Second)
+
 	// The queued task's message was consumed without running it.
-	b.waitDrained(t, 5, 2)
+	b.waitDrained(t, 5, 3)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.order) != 0 {

@@ -27,7 +27,9 @@ var workerBinary string
 func workerMemory(ctx context.Context, e *env, cfg config) (float64, error) {
 	if workerBinary == "" {
 		workerBinary = filepath.Join(e.dir, "mosaic")
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", workerBinary, "github.com/mosaicstack/mosaic/cmd/mosaic").CombinedOutput()
+		build := exec.CommandContext(ctx, "go", "build", "-o", workerBinary, "./cmd/mosaic")
+		build.Dir = ".." // the main module: its go.sum, not the bench's
+		out, err := build.CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("build the worker: %v: %s", err, out)
 		}

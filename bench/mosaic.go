@@ -68,7 +68,7 @@ func startSystem(ctx context.Context, e *env, cfg config, reg *agents.Registry) 
 		return nil, err
 	}
 	s := &system{ws: w.ID, done: make(chan struct{})}
-	if s.client, err = agents.NewClient(agents.ClientConfig{DB: e.db, Registry: reg}); err != nil {
+	if s.client, err = agents.NewClient(agents.ClientConfig{DB: e.db, Registry: reg, JS: e.js}); err != nil {
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,6 +25,9 @@ type RelayConfig struct {
 	// SweepInterval is how often every workspace's outbox is checked, besides the notifications
 	// the outbox trigger sends. Default 5s.
 	SweepInterval time.Duration
+	// Coalesce is how long the relay lets notifications gather before it drains, so that one drain
+	// carries the outbox rows of many commits. Default 10ms.
+	Coalesce time.Duration
 	// Accept, when set, limits the relay to the workspaces it accepts (to shard relays, or to keep
 	// tests that share a database apart). Default: every workspace.
 	Accept func(ws uuid.UUID) bool
@@ -50,6 +54,9 @@ func NewRelay(cfg RelayConfig) *Relay {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 5 * time.Second
+	}
+	if cfg.Coalesce <= 0 {
+		cfg.Coalesce = 10 * time.Millisecond
 	}
 	r := &Relay{cfg: cfg, log: zerolog.Nop(), pending: map[uuid.UUID]bool{}, wake: make(chan struct{}, 1)}
 	if cfg.Logger != nil {
@@ -90,6 +97,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-tick.C:
 			r.sweep(ctx)()
 		case <-r.wake:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(r.cfg.Coalesce):
+			}
 		}
 		r.mu.Lock()
 		todo := r.pending
@@ -124,7 +136,7 @@ func (r *Relay) DrainOnce(ctx context.Context, ws uuid.UUID) error { return r.dr
 func (r *Relay) drain(ctx context.Context, ws uuid.UUID) error {
 	for ctx.Err() == nil {
 		n, err := r.cfg.DB.DrainOutbox(ctx, ws, r.cfg.BatchSize, func(rows []store.OutboxRow) ([]int64, error) {
-			return r.publish(ctx, rows)
+			return PublishOutbox(ctx, r.cfg.JS, rows)
 		})
 		if err != nil {
 			return err
@@ -136,38 +148,82 @@ func (r *Relay) drain(ctx context.Context, ws uuid.UUID) error {
 	return ctx.Err()
 }
 
-func (r *Relay) publish(ctx context.Context, rows []store.OutboxRow) ([]int64, error) {
-	futures := make([]jetstream.PubAckFuture, len(rows))
+// bundled is one message of a bundle row (empty subject): a batch of completions queues its
+// domain events as one row.
+type bundled struct {
+	MsgID   string `json:"msg_id"`
+	Subject string `json:"subject"`
+	Data    string `json:"data"`
+}
+
+// PublishOutbox publishes outbox rows (a bundle row's every message) with their Nats-Msg-Id and
+// returns the ids of the rows JetStream acknowledged in full.
+func PublishOutbox(ctx context.Context, js jetstream.JetStream, rows []store.OutboxRow) ([]int64, error) {
+	type pending struct {
+		row     int
+		subject string
+		future  jetstream.PubAckFuture
+	}
+	var sent []pending
 	var errs []error
+	failed := map[int]bool{}
+	send := func(row int, msg *nats.Msg) {
+		f, err := js.PublishMsgAsync(msg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("publish %s: %w", msg.Subject, err))
+			failed[row] = true
+			return
+		}
+		sent = append(sent, pending{row, msg.Subject, f})
+	}
 	for i, row := range rows {
+		if row.Subject == "" {
+			var msgs []bundled
+			if err := json.Unmarshal(row.Payload, &msgs); err != nil {
+				errs = append(errs, fmt.Errorf("outbox row %d: bundle: %w", row.ID, err))
+				failed[i] = true
+				continue
+			}
+			for _, m := range msgs {
+				msg := &nats.Msg{Subject: m.Subject, Data: []byte(m.Data), Header: nats.Header{}}
+				msg.Header.Set(nats.MsgIdHdr, m.MsgID)
+				send(i, msg)
+			}
+			continue
+		}
 		msg := &nats.Msg{Subject: row.Subject, Data: row.Payload, Header: nats.Header(row.Headers)}
 		if msg.Header == nil {
 			msg.Header = nats.Header{}
 		}
 		msg.Header.Set(nats.MsgIdHdr, row.MsgID)
-		f, err := r.cfg.JS.PublishMsgAsync(msg)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("publish %s: %w", row.Subject, err))
-			continue
-		}
-		futures[i] = f
+		send(i, msg)
 	}
-	var done []int64
 	timeout := time.After(10 * time.Second)
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
+wait:
+	for _, p := range sent {
 		select {
-		case <-f.Ok():
-			done = append(done, rows[i].ID)
-		case err := <-f.Err():
-			errs = append(errs, fmt.Errorf("publish %s: %w", rows[i].Subject, err))
+		case <-p.future.Ok():
+		case err := <-p.future.Err():
+			errs = append(errs, fmt.Errorf("publish %s: %w", p.subject, err))
+			failed[p.row] = true
 		case <-timeout:
 			errs = append(errs, errors.New("publish: no acknowledgement within 10s"))
-			return done, errors.Join(errs...)
+			for _, q := range sent {
+				select {
+				case <-q.future.Ok():
+				default:
+					failed[q.row] = true
+				}
+			}
+			break wait
 		case <-ctx.Done():
-			return done, ctx.Err()
+			return nil, ctx.Err()
+		}
+	}
+	var done []int64
+	for i, row := range rows {
+		if !failed[i] {
+			done = append(done, row.ID)
 		}
 	}
 	return done, errors.Join(errs...)

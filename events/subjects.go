@@ -188,6 +188,8 @@ func ParseCancelSubject(subject string) (workspace, task uuid.UUID, err error) {
 const (
 	HeaderSchedule       = "Nats-Schedule"
 	HeaderScheduleTarget = "Nats-Schedule-Target"
+	// HeaderScheduler is set by the server on the message a schedule produced: the schedule's subject.
+	HeaderScheduler = "Nats-Scheduler"
 )
 
 // ScheduleAt is the Nats-Schedule value for a single delivery at t (rounded up to the second).

@@ -107,6 +107,9 @@ CREATE TABLE outbox (
     headers      jsonb NOT NULL DEFAULT '{}',
     payload      bytea NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- The relay leaves a row alone until then: a publisher that sends the message itself after its
+    -- commit (Client.Publish) gives itself a head start, and the relay is the safety net.
+    publish_after timestamptz NOT NULL DEFAULT now(),
     attempts     int NOT NULL DEFAULT 0,
     last_error   text,
     PRIMARY KEY (workspace_id, id)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // CheckpointParams is one checkpoint of a batch.
@@ -25,25 +26,68 @@ type FinishResult struct {
 	Fenced  bool // no row changed: a newer delivery holds the task
 }
 
-// BatchOps are the writes of many deliveries, committed together (group commit). A task appears
-// at most once in a batch; finishes carry no dead letter (those go through FinishTask).
+// TaskRef names a task.
+type TaskRef struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+}
+
+// ClaimFinish claims and ends a delivery in one write: the delivery ran its handler without
+// writing anything before it returned.
+type ClaimFinish struct {
+	Claim  ClaimParams
+	Finish Finish // its FencedOpts are ignored; no dead letter; at most one outbox message
+}
+
+// PeekResult is what a delivery reads before it runs, to decide without writing whether it may.
+type PeekResult struct {
+	Workspace     bool // the workspace exists
+	Found         bool // the task's row exists
+	state         classifyState
+	Checkpoint    json.RawMessage
+	CheckpointSeq int64
+	TimeoutMS     int64
+}
+
+// Claim predicts what a claim by p would find: Claimed (with the attempt it would be), or why
+// not. It applies the same rule as the claim statements' WHERE; the claim itself still decides.
+func (r PeekResult) Claim(p ClaimParams) ClaimResult {
+	if !r.Found {
+		return ClaimResult{Outcome: Claimed, Attempt: 1, MaxAttempts: p.Task.MaxAttempts, TimeoutMS: p.Task.TimeoutMS}
+	}
+	st := r.state
+	if st.fence < p.Fence && st.generation <= p.Task.Generation && !Terminal(st.status) && !st.cancel &&
+		st.attempt < st.maxAttempts && (p.Canonical || st.fence > 0) {
+		return ClaimResult{Outcome: Claimed, Attempt: st.attempt + 1, MaxAttempts: st.maxAttempts, Checkpoint: r.Checkpoint,
+			CheckpointSeq: r.CheckpointSeq, TimeoutMS: r.TimeoutMS}
+	}
+	return st.classify(p)
+}
+
+// BatchOps are the writes (and reads) of many deliveries, committed together (group commit). A
+// task appears at most once in a batch; finishes carry no dead letter (those go through
+// FinishTask).
 type BatchOps struct {
-	Worker      string
-	Lease       time.Duration
-	Claims      []ClaimParams // uncapped workspaces only
-	Checkpoints []CheckpointParams
-	Finishes    []Finish
+	Worker        string
+	Lease         time.Duration
+	Peeks         []TaskRef
+	Claims        []ClaimParams // uncapped workspaces only
+	Checkpoints   []CheckpointParams
+	Finishes      []Finish
+	ClaimFinishes []ClaimFinish
 }
 
 // BatchResults hold the results of BatchOps, index for index.
 type BatchResults struct {
-	Claims      []ClaimResult
-	Checkpoints []CheckpointResult
-	Finishes    []FinishResult
+	Peeks         []PeekResult
+	Claims        []ClaimResult
+	Checkpoints   []CheckpointResult
+	Finishes      []FinishResult
+	ClaimFinishes []ClaimResult // Claimed: the task was claimed and ended
 }
 
 type batchGroup struct {
-	claims, checkpoints, finishes []int
+	peeks, claims, checkpoints, finishes, claimFinishes []int
 }
 
 // RunBatch commits the writes of many deliveries in one transaction and one round trip: BEGIN,
@@ -52,9 +96,11 @@ type batchGroup struct {
 // the whole batch rolls back and the error is returned: the caller retries the writes one by one.
 func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) {
 	res := BatchResults{
-		Claims:      make([]ClaimResult, len(ops.Claims)),
-		Checkpoints: make([]CheckpointResult, len(ops.Checkpoints)),
-		Finishes:    make([]FinishResult, len(ops.Finishes)),
+		Peeks:         make([]PeekResult, len(ops.Peeks)),
+		Claims:        make([]ClaimResult, len(ops.Claims)),
+		Checkpoints:   make([]CheckpointResult, len(ops.Checkpoints)),
+		Finishes:      make([]FinishResult, len(ops.Finishes)),
+		ClaimFinishes: make([]ClaimResult, len(ops.ClaimFinishes)),
 	}
 	groups := map[uuid.UUID]*batchGroup{}
 	var order []uuid.UUID
@@ -73,12 +119,29 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		}
 		return g, nil
 	}
+	for i, r := range ops.Peeks {
+		g, err := group(r.WorkspaceID, r.ID)
+		if err != nil {
+			return res, err
+		}
+		g.peeks = append(g.peeks, i)
+	}
 	for i, c := range ops.Claims {
 		g, err := group(c.Task.WorkspaceID, c.Task.ID)
 		if err != nil {
 			return res, err
 		}
 		g.claims = append(g.claims, i)
+	}
+	for i, c := range ops.ClaimFinishes {
+		if c.Finish.DeadLetter != nil || len(c.Finish.Outbox) > 1 {
+			return res, errors.New("store: a batched claim-and-finish carries no dead letter and at most one outbox message")
+		}
+		g, err := group(c.Claim.Task.WorkspaceID, c.Claim.Task.ID)
+		if err != nil {
+			return res, err
+		}
+		g.claimFinishes = append(g.claimFinishes, i)
 	}
 	for i, c := range ops.Checkpoints {
 		g, err := group(c.WorkspaceID, c.ID)
@@ -104,12 +167,31 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	for _, ws := range order {
 		g := groups[ws]
 		b.Queue("SELECT set_config('mosaic.workspace_id', $1, true)", ws.String())
+		if len(g.peeks) > 0 {
+			ids := make([]uuid.UUID, len(g.peeks))
+			for j, i := range g.peeks {
+				ids[j] = ops.Peeks[i].ID
+			}
+			b.Queue(workspaceExistsSQL, ws)
+			b.Queue(peekManySQL, ws, pgUUIDs(ids))
+		}
 		if len(g.claims) > 0 {
-			args, err := claimArgs(ws, ops, g.claims)
+			claims := make([]ClaimParams, len(g.claims))
+			for j, i := range g.claims {
+				claims[j] = ops.Claims[i]
+			}
+			args, err := claimArgs(ws, claims, ops.Worker, ops.Lease)
 			if err != nil {
 				return res, err
 			}
 			b.Queue(claimManySQL, args...)
+		}
+		if len(g.claimFinishes) > 0 {
+			args, err := claimFinishArgs(ws, ops, g.claimFinishes)
+			if err != nil {
+				return res, err
+			}
+			b.Queue(claimFinishManySQL, args...)
 		}
 		if len(g.checkpoints) > 0 {
 			b.Queue(checkpointManySQL, checkpointArgs(ws, ops, g.checkpoints)...)
@@ -156,11 +238,15 @@ func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*bat
 		if _, err := br.Exec(); err != nil { // workspace setting
 			return err
 		}
-		if len(g.claims) > 0 {
+		if len(g.peeks) > 0 {
+			var exists bool
+			if err := br.QueryRow().Scan(&exists); err != nil {
+				return err
+			}
 			byID := map[uuid.UUID]int{}
-			for _, i := range g.claims {
-				byID[ops.Claims[i].Task.ID] = i
-				res.Claims[i].Outcome = unclassified
+			for _, i := range g.peeks {
+				byID[ops.Peeks[i].ID] = i
+				res.Peeks[i].Workspace = exists
 			}
 			rows, err := br.Query()
 			if err != nil {
@@ -168,13 +254,48 @@ func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*bat
 			}
 			for rows.Next() {
 				var id uuid.UUID
-				var c ClaimResult
-				if err := rows.Scan(&id, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS); err != nil {
+				p := PeekResult{Workspace: exists, Found: true}
+				st := &p.state
+				if err := rows.Scan(&id, &st.status, &st.fence, &st.seq, &st.attempt, &st.maxAttempts, &st.generation,
+					&st.cancel, &st.lastError, &p.Checkpoint, &p.CheckpointSeq, &p.TimeoutMS); err != nil {
 					rows.Close()
 					return err
 				}
-				c.Outcome = Claimed
-				res.Claims[byID[id]] = c
+				res.Peeks[byID[id]] = p
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if len(g.claims) > 0 {
+			byID := map[uuid.UUID]int{}
+			for _, i := range g.claims {
+				byID[ops.Claims[i].Task.ID] = i
+				res.Claims[i].Outcome = unclassified
+			}
+			if err := readClaims(br, func(id uuid.UUID, c ClaimResult) { res.Claims[byID[id]] = c }); err != nil {
+				return err
+			}
+		}
+		if len(g.claimFinishes) > 0 {
+			byID := map[uuid.UUID]int{}
+			for _, i := range g.claimFinishes {
+				byID[ops.ClaimFinishes[i].Claim.Task.ID] = i
+				res.ClaimFinishes[i].Outcome = unclassified
+			}
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id uuid.UUID
+				var attempt int
+				if err := rows.Scan(&id, &attempt); err != nil {
+					rows.Close()
+					return err
+				}
+				res.ClaimFinishes[byID[id]] = ClaimResult{Outcome: Claimed, Attempt: attempt}
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -240,24 +361,57 @@ func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*bat
 	return nil
 }
 
+func readClaims(br pgx.BatchResults, found func(uuid.UUID, ClaimResult)) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var c ClaimResult
+		if err := rows.Scan(&id, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS); err != nil {
+			return err
+		}
+		c.Outcome = Claimed
+		found(id, c)
+	}
+	return rows.Err()
+}
+
 // unclassified marks a claim the batch did not take; classifyUnclaimed says why.
 const unclassified ClaimOutcome = -1
 
 // classifyUnclaimed reads, after the batch, why the claims it did not take were not taken.
+type pending struct {
+	result *ClaimResult
+	params ClaimParams
+}
+
 func (db *DB) classifyUnclaimed(ctx context.Context, ops BatchOps, res *BatchResults) error {
-	byWS := map[uuid.UUID][]int{}
-	for i, c := range res.Claims {
-		if c.Outcome == unclassified {
-			ws := ops.Claims[i].Task.WorkspaceID
-			byWS[ws] = append(byWS[ws], i)
+	byWS := map[uuid.UUID][]pending{}
+	for i := range res.Claims {
+		if res.Claims[i].Outcome == unclassified {
+			p := ops.Claims[i]
+			byWS[p.Task.WorkspaceID] = append(byWS[p.Task.WorkspaceID], pending{&res.Claims[i], p})
 		}
 	}
-	for ws, idx := range byWS {
-		ids := make([]uuid.UUID, len(idx))
-		byID := map[uuid.UUID]int{}
-		for j, i := range idx {
-			ids[j] = ops.Claims[i].Task.ID
-			byID[ids[j]] = i
+	for i := range res.ClaimFinishes {
+		if res.ClaimFinishes[i].Outcome == unclassified {
+			p := ops.ClaimFinishes[i].Claim
+			byWS[p.Task.WorkspaceID] = append(byWS[p.Task.WorkspaceID], pending{&res.ClaimFinishes[i], p})
+		}
+	}
+	return db.classify(ctx, byWS)
+}
+
+func (db *DB) classify(ctx context.Context, byWS map[uuid.UUID][]pending) error {
+	for ws, list := range byWS {
+		ids := make([]uuid.UUID, len(list))
+		byID := map[uuid.UUID]pending{}
+		for j, p := range list {
+			ids[j] = p.params.Task.ID
+			byID[ids[j]] = p
 		}
 		err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, classifyManySQL, ws, ids)
@@ -272,18 +426,18 @@ func (db *DB) classifyUnclaimed(ctx context.Context, ops BatchOps, res *BatchRes
 					&st.cancel, &st.lastError); err != nil {
 					return err
 				}
-				i := byID[id]
-				res.Claims[i] = st.classify(ops.Claims[i])
+				p := byID[id]
+				*p.result = st.classify(p.params)
 			}
 			return rows.Err()
 		})
 		if err != nil {
 			return err
 		}
-		for _, i := range idx {
-			if res.Claims[i].Outcome == unclassified {
-				// The row vanished (its workspace was deleted): nothing to run.
-				res.Claims[i].Outcome = Finished
+		for _, p := range list {
+			if p.result.Outcome == unclassified {
+				// No row: another task holds the idempotency key, or the workspace was deleted.
+				p.result.Outcome = Duplicate
 			}
 		}
 	}
@@ -306,6 +460,8 @@ func (st classifyState) classify(p ClaimParams) ClaimResult {
 	switch {
 	case Terminal(st.status):
 		res.Outcome = Finished
+	case !p.Canonical && st.seq == nil && st.fence == 0:
+		res.Outcome = Duplicate // a twin of a task Mosaic published: its own message runs it
 	case st.generation > p.Task.Generation:
 		res.Outcome = Duplicate // a message of an earlier generation
 	case st.seq != nil && uint64(*st.seq) != p.MsgSeq && p.Fence <= st.fence:
@@ -320,16 +476,16 @@ func (st classifyState) classify(p ClaimParams) ClaimResult {
 	return res
 }
 
-func claimArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
-	n := len(idx)
+// claimColumns are the unnest arrays shared by claimManySQL and claimFinishManySQL ($2…$14).
+func claimColumns(claims []ClaimParams) ([]any, error) {
+	n := len(claims)
 	ids, kinds, keys := make([]uuid.UUID, n), make([]string, n), make([]string, n)
 	prios := make([]int16, n)
 	args, creds, meta := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	maxAttempts, gens := make([]int32, n), make([]int32, n)
 	timeouts, fences, seqs := make([]int64, n), make([]int64, n), make([]int64, n)
 	runAt := make([]*time.Time, n)
-	for j, i := range idx {
-		c := ops.Claims[i]
+	for j, c := range claims {
 		t := c.Task
 		ids[j], kinds[j], prios[j], args[j] = t.ID, t.Kind, int16(t.Priority), t.args()
 		var err error
@@ -342,8 +498,69 @@ func claimArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
 		maxAttempts[j], timeouts[j], runAt[j], keys[j], gens[j] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		fences[j], seqs[j] = c.Fence, int64(c.MsgSeq)
 	}
-	return []any{ws, ids, kinds, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs,
-		ops.Worker, ops.Lease.Milliseconds()}, nil
+	return []any{pgUUIDs(ids), kinds, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs}, nil
+}
+
+func claimArgs(ws uuid.UUID, claims []ClaimParams, worker string, lease time.Duration) ([]any, error) {
+	cols, err := claimColumns(claims)
+	if err != nil {
+		return nil, err
+	}
+	n := len(claims)
+	started := make([]*time.Time, n)
+	states, progress, messages := make([][]byte, n), make([]float32, n), make([]string, n)
+	canonical := make([]bool, n)
+	for j, c := range claims {
+		canonical[j] = c.Canonical
+		if !c.StartedAt.IsZero() {
+			started[j] = &claims[j].StartedAt
+		}
+		if len(c.State) > 0 {
+			states[j] = c.State
+		}
+		progress[j], messages[j] = c.Progress, c.Message
+	}
+	out := append([]any{ws}, cols...)
+	return append(out, worker, lease.Milliseconds(), started, states, progress, messages, canonical), nil
+}
+
+func claimFinishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
+	claims := make([]ClaimParams, len(idx))
+	for j, i := range idx {
+		claims[j] = ops.ClaimFinishes[i].Claim
+	}
+	cols, err := claimColumns(claims)
+	if err != nil {
+		return nil, err
+	}
+	n := len(idx)
+	started := make([]time.Time, n)
+	statuses, errs, msgIDs, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	results, details, payloads := make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	extra := make([]int32, n)
+	nextRun := make([]*time.Time, n)
+	for j, i := range idx {
+		cf := ops.ClaimFinishes[i]
+		f := cf.Finish
+		started[j] = cf.Claim.StartedAt
+		if started[j].IsZero() {
+			started[j] = time.Now()
+		}
+		statuses[j], errs[j], extra[j], nextRun[j] = f.Status, f.Error, int32(f.ExtraAttempts), f.RunAt
+		if len(f.Result) > 0 {
+			results[j] = f.Result
+		}
+		if f.Detail != nil {
+			if details[j], err = json.Marshal(f.Detail); err != nil {
+				return nil, err
+			}
+		}
+		if len(f.Outbox) == 1 {
+			msgIDs[j], subjects[j], payloads[j] = f.Outbox[0].MsgID, f.Outbox[0].Subject, f.Outbox[0].Payload
+		}
+	}
+	out := append([]any{ws}, cols...)
+	return append(out, ops.Worker, started, statuses, results, errs, extra, nextRun, details, msgIDs, subjects, payloads), nil
 }
 
 func checkpointArgs(ws uuid.UUID, ops BatchOps, idx []int) []any {
@@ -354,7 +571,7 @@ func checkpointArgs(ws uuid.UUID, ops BatchOps, idx []int) []any {
 		c := ops.Checkpoints[i]
 		ids[j], fences[j], states[j], progress[j], messages[j] = c.ID, c.Fence, c.State, c.Progress, c.Message
 	}
-	return []any{ws, ids, fences, states, progress, messages, ops.Lease.Milliseconds()}
+	return []any{ws, pgUUIDs(ids), fences, states, progress, messages, ops.Lease.Milliseconds()}
 }
 
 func finishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
@@ -383,5 +600,14 @@ func finishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
 			msgIDs[j], subjects[j], payloads[j] = f.Outbox[0].MsgID, f.Outbox[0].Subject, f.Outbox[0].Payload
 		}
 	}
-	return []any{ws, ids, fences, statuses, results, errs, extra, runAt, details, msgIDs, subjects, payloads, ops.Worker}, nil
+	return []any{ws, pgUUIDs(ids), fences, statuses, results, errs, extra, runAt, details, msgIDs, subjects, payloads, ops.Worker}, nil
+}
+
+// pgUUIDs passes ids in pgx's binary UUID form (uuid.UUID goes through its text form).
+func pgUUIDs(ids []uuid.UUID) []pgtype.UUID {
+	out := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		out[i] = pgtype.UUID{Bytes: id, Valid: true}
+	}
+	return out
 }

@@ -150,9 +150,11 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err e
 }
 
 // InsertTasks publishes tasks in one statement: each row with its "published" event and its
-// outbox message (msgs[i] carries tasks[i]). A task whose id or idempotency key exists already
-// is skipped: inserted[i] says which went in. tx must be in the tasks' workspace.
-func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage) (inserted []bool, err error) {
+// outbox message (msgs[i] carries tasks[i]), which the relay leaves alone for headStart (the
+// publisher sends it itself after the commit). A task whose id or idempotency key exists already
+// is skipped: outboxIDs[i] is the outbox row of tasks[i], 0 when it was not inserted. tx must be in
+// the tasks' workspace.
+func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {
 	if len(tasks) != len(msgs) {
 		return nil, errors.New("store: InsertTasks needs one outbox message per task")
 	}
@@ -187,25 +189,38 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
 	}
-	rows, err := tx.Query(ctx, insertTasksSQL, ws, ids, kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads)
+	rows, err := tx.Query(ctx, insertTasksSQL, pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
+	defer rows.Close()
+	got := map[uuid.UUID]int64{}
+	for rows.Next() {
+		var id uuid.UUID
+		var ob int64
+		if err := rows.Scan(&id, &ob); err != nil {
+			return nil, err
+		}
+		got[id] = ob
+	}
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	in := make(map[uuid.UUID]bool, len(got))
-	for _, id := range got {
-		in[id] = true
-	}
-	inserted = make([]bool, n)
+	outboxIDs = make([]int64, n)
 	for i, id := range ids {
-		inserted[i] = in[id]
-		delete(in, id) // a second copy of the same id in one call is not inserted
+		outboxIDs[i] = got[id]
+		delete(got, id) // a second copy of the same id in one call is not inserted
 	}
-	return inserted, nil
+	return outboxIDs, nil
+}
+
+// DeleteOutbox removes published outbox rows of a workspace.
+func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error {
+	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, deleteOutboxSQL, ws, ids)
+		return err
+	})
 }
 
 // FindTask finds the task with this id, or else the one holding this idempotency key.
@@ -251,6 +266,18 @@ type ClaimParams struct {
 	Lease time.Duration
 	// MaxConcurrency, when > 0, is the workspace's cap on running tasks across all workers.
 	MaxConcurrency int
+	// Canonical: the message is the task's own (published by Mosaic: its Nats-Msg-Id is the
+	// task's, or the task's schedule delivered it). Another message may not take a task Mosaic
+	// published before any delivery has claimed it.
+	Canonical bool
+	// StartedAt is when the handler started (zero: now). A delivery that ran before claiming
+	// claims with its first write, and records when it really started.
+	StartedAt time.Time
+	// State, when set, is the delivery's first checkpoint, written with the claim (with Progress
+	// and Message).
+	State    json.RawMessage
+	Progress float32
+	Message  string
 }
 
 // ClaimOutcome says what a claim found.
@@ -310,10 +337,12 @@ func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 				}
 			}
 		}
-		err := tx.QueryRow(ctx, claimTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.args(), t.credentials(),
-			t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation, p.Fence,
-			int64(p.MsgSeq), p.Worker, p.Lease.Milliseconds()).
-			Scan(&res.Attempt, &res.MaxAttempts, &res.Checkpoint, &res.CheckpointSeq, &res.TimeoutMS)
+		args, err := claimArgs(t.WorkspaceID, []ClaimParams{p}, p.Worker, p.Lease)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, claimManySQL, args...).Scan(new(uuid.UUID), &res.Attempt, &res.MaxAttempts, &res.Checkpoint,
+			&res.CheckpointSeq, &res.TimeoutMS)
 		if err == nil {
 			res.Outcome = Claimed
 			return nil
@@ -337,6 +366,36 @@ func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 	if IsForeignKeyViolation(err) {
 		return ClaimResult{}, fmt.Errorf("workspace %s: %w", t.WorkspaceID, ErrNotFound)
 	}
+	return res, err
+}
+
+// ClaimFinish claims and ends, in one transaction, a delivery that ran without claiming: what
+// RunBatch does for many. Not claimed: the result says why.
+func (db *DB) ClaimFinish(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
+	ops := BatchOps{Worker: worker, ClaimFinishes: []ClaimFinish{cf}}
+	t := cf.Claim.Task
+	var res ClaimResult
+	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
+		args, err := claimFinishArgs(t.WorkspaceID, ops, []int{0})
+		if err != nil {
+			return err
+		}
+		var attempt int
+		err = tx.QueryRow(ctx, claimFinishManySQL, args...).Scan(new(uuid.UUID), &attempt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			res.Outcome = unclassified
+			return nil
+		}
+		res = ClaimResult{Outcome: Claimed, Attempt: attempt}
+		return err
+	})
+	if IsForeignKeyViolation(err) {
+		return ClaimResult{}, fmt.Errorf("workspace %s: %w", t.WorkspaceID, ErrNotFound)
+	}
+	if err != nil || res.Outcome != unclassified {
+		return res, err
+	}
+	err = db.classify(ctx, map[uuid.UUID][]pending{t.WorkspaceID: {{&res, cf.Claim}}})
 	return res, err
 }
 

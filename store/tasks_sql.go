@@ -33,39 +33,18 @@ const (
 			INSERT INTO task_events (workspace_id, task_id, type, status)
 			SELECT workspace_id, id, 'published', status FROM ins
 		), ob AS (
-			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload)
-			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload FROM input i JOIN ins USING (workspace_id, id)
+			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload, publish_after)
+			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload, now() + $18 * interval '1 millisecond'
+			FROM input i JOIN ins USING (workspace_id, id)
+			RETURNING id, msg_id
 		)
-		SELECT id FROM ins`
+		SELECT i.id, ob.id FROM ob JOIN input i USING (msg_id)`
 
 	findTaskSQL = `SELECT id, status FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = NULLIF($3, ''))
 		ORDER BY id = $2 DESC LIMIT 1`
 
 	insertTaskEventSQL = `INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-
-	// claimTaskSQL creates the row if the publisher did not, or takes it over when this delivery's
-	// fencing token is larger and the task may still run. It records the transition in the same
-	// statement. No row back means "not claimed": classifyClaimSQL then says why.
-	claimTaskSQL = `WITH claimed AS (
-			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
-				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, worker,
-				lease_until, started_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), 'running', 1, $12, $13, $14, $15,
-				now() + $16 * interval '1 millisecond', now())
-			ON CONFLICT (workspace_id, id) DO UPDATE SET
-				status = 'running', attempt = t.attempt + 1, generation = EXCLUDED.generation,
-				fence = EXCLUDED.fence, msg_seq = EXCLUDED.msg_seq, worker = EXCLUDED.worker,
-				lease_until = EXCLUDED.lease_until, started_at = now(), updated_at = now()
-			WHERE t.fence < EXCLUDED.fence AND t.generation <= EXCLUDED.generation
-			  AND t.status IN ('queued', 'scheduled', 'retrying', 'running')
-			  AND t.cancel_requested_at IS NULL AND t.attempt < t.max_attempts
-			RETURNING t.attempt, t.max_attempts, t.checkpoint, t.checkpoint_seq, t.timeout_ms
-		), ev AS (
-			INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker)
-			SELECT $1, $2, 'running', 'running', attempt, $13, $15 FROM claimed
-		)
-		SELECT attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms FROM claimed`
 
 	classifyClaimSQL = `SELECT status, fence, msg_seq, attempt, max_attempts, generation,
 			cancel_requested_at IS NOT NULL, COALESCE(last_error, '')
@@ -173,7 +152,7 @@ const (
 	insertOutboxSQL = `INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload) VALUES ($1, $2, $3, $4, $5)`
 
 	claimOutboxSQL = `SELECT id, msg_id, subject, headers, payload FROM outbox
-		WHERE workspace_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`
+		WHERE workspace_id = $1 AND publish_after <= now() ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`
 
 	deleteOutboxSQL = `DELETE FROM outbox WHERE workspace_id = $1 AND id = ANY ($2)`
 

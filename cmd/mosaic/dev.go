@@ -89,7 +89,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	reg := builtinRegistry()
-	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg})
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err
 	}

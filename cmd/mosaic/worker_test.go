@@ -224,3 +224,40 @@ func TestWorkerSIGTERMLosesNothing(t *testing.T) {
 		e.succeededOnce(t, id)
 	}
 }
+
+// A worker killed while its batched writes are being committed: every task ends succeeded
+// exactly once — none lost, none finished twice.
+func TestWorkerKilledDuringGroupCommit(t *testing.T) {
+	e := newWorkerEnv(t)
+	const n = 600
+	specs := make([]agents.TaskSpec, n)
+	for i := range specs {
+		specs[i] = agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: demo.StepsArgs{Steps: 2, StepMS: 5}}
+	}
+	published, err := e.client.PublishMany(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.startWorker(t, "--name", "first", "--concurrency", "64")
+	countSucceeded := func() int {
+		list, _, err := e.db.ListTasks(context.Background(), e.ws, store.TaskFilter{Status: store.StatusSucceeded, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	e.waitFor(t, "the first worker to be in full flow", 30*time.Second, func() bool { return countSucceeded() >= 50 })
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	e.startWorker(t, "--name", "second", "--concurrency", "64")
+	for _, p := range published {
+		e.waitFor(t, "every task to succeed", 60*time.Second, func() bool { return e.task(t, p.ID).Status == store.StatusSucceeded })
+		task := e.task(t, p.ID)
+		if r := stepsResult(t, task); r.ResumedFrom+r.Executed != 2 {
+			t.Fatalf("task %s: result %+v", p.ID, r)
+		}
+		e.succeededOnce(t, p.ID)
+	}
+}
