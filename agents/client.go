@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,24 +68,161 @@ type ClientConfig struct {
 // DirectHeadStart is how long the relay leaves a directly published task message to Publish.
 const DirectHeadStart = 2 * time.Second
 
-// Client publishes tasks.
-type Client struct{ cfg ClientConfig }
+// Client publishes tasks. Close it when done.
+type Client struct {
+	cfg      ClientConfig
+	queue    chan *pubReq
+	sent     chan sentRow
+	stop     chan struct{}
+	loops    sync.WaitGroup
+	stopOnce sync.Once
+}
+
+type sentRow struct {
+	ws uuid.UUID
+	id int64
+}
 
 // NewClient builds a client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("agents: ClientConfig.DB is required")
 	}
-	return &Client{cfg: cfg}, nil
+	c := &Client{cfg: cfg, queue: make(chan *pubReq, 4096), sent: make(chan sentRow, 4096), stop: make(chan struct{})}
+	for range 2 {
+		c.loops.Add(1)
+		go c.publishLoop()
+	}
+	if cfg.JS != nil {
+		c.loops.Add(1)
+		go c.cleanup()
+	}
+	return c, nil
 }
 
-// Publish queues a task in its own transaction.
+// Close stops the client: publishes under way finish; the outbox rows of what it sent are
+// removed (those it cannot remove, the relay finds sent already: JetStream drops the copy).
+func (c *Client) Close() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	c.loops.Wait()
+}
+
+// cleanup removes the outbox rows of directly sent messages, many per statement, off the
+// publisher's path.
+func (c *Client) cleanup() {
+	defer c.loops.Done()
+	pending := map[uuid.UUID][]int64{}
+	flush := func() {
+		for ws, ids := range pending {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = c.cfg.DB.DeleteOutbox(ctx, ws, ids)
+			cancel()
+			delete(pending, ws)
+		}
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-c.sent:
+			pending[r.ws] = append(pending[r.ws], r.id)
+			if len(pending[r.ws]) >= 1000 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		case <-c.stop:
+			for {
+				select {
+				case r := <-c.sent:
+					pending[r.ws] = append(pending[r.ws], r.id)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+// Publish queues a task. Concurrent Publish calls commit together (group commit): each returns
+// once its task is committed. The wait is not cut short by ctx once the task is queued.
 func (c *Client) Publish(ctx context.Context, spec TaskSpec) (Published, error) {
-	out, err := c.PublishMany(ctx, []TaskSpec{spec})
+	p, err := c.prepare(spec, time.Now())
 	if err != nil {
 		return Published{}, err
 	}
-	return out[0], nil
+	req := &pubReq{p: p, done: make(chan pubResult, 1)}
+	select {
+	case c.queue <- req:
+	case <-c.stop:
+		return Published{}, errors.New("agents: the client is closed")
+	case <-ctx.Done():
+		return Published{}, ctx.Err()
+	}
+	r := <-req.done
+	return r.out, r.err
+}
+
+type pubReq struct {
+	p    preparedTask
+	done chan pubResult
+}
+
+type pubResult struct {
+	out Published
+	err error
+}
+
+// publishLoop commits the single publishes waiting at that moment together: one transaction per
+// workspace among them. A group that fails is retried task by task, so one bad spec fails alone.
+func (c *Client) publishLoop() {
+	defer c.loops.Done()
+	for {
+		var batch []*pubReq
+		select {
+		case r := <-c.queue:
+			batch = append(batch, r)
+		case <-c.stop:
+			// Closing: whatever is queued still commits.
+			select {
+			case r := <-c.queue:
+				batch = append(batch, r)
+			default:
+				return
+			}
+		}
+	gather:
+		for len(batch) < publishChunk {
+			select {
+			case r := <-c.queue:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		byWS := map[uuid.UUID][]int{}
+		prepared := make([]preparedTask, len(batch))
+		for i, r := range batch {
+			prepared[i] = r.p
+			byWS[r.p.task.WorkspaceID] = append(byWS[r.p.task.WorkspaceID], i)
+		}
+		out := make([]Published, len(batch))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for ws, idx := range byWS {
+			if err := c.commitGroup(ctx, ws, prepared, idx, out); err != nil {
+				for _, i := range idx {
+					err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
+					batch[i].done <- pubResult{out[i], err}
+				}
+				continue
+			}
+			for _, i := range idx {
+				batch[i].done <- pubResult{out[i], nil}
+			}
+		}
+		cancel()
+	}
 }
 
 // PublishMany queues many tasks, a transaction per workspace and per 1 000 tasks, each a single
@@ -97,10 +235,7 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 	for i, spec := range specs {
 		p, err := c.prepare(spec, now)
 		if err != nil {
-			if len(specs) > 1 {
-				return nil, fmt.Errorf("task %d: %w", i, err)
-			}
-			return nil, err
+			return nil, fmt.Errorf("task %d: %w", i, err)
 		}
 		prepared[i] = p
 		if _, seen := byWS[spec.WorkspaceID]; !seen {
@@ -109,42 +244,37 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 		byWS[spec.WorkspaceID] = append(byWS[spec.WorkspaceID], i)
 	}
 	out := make([]Published, len(specs))
-	headStart := time.Duration(0)
-	if c.cfg.JS != nil {
-		headStart = DirectHeadStart
-	}
 	for _, ws := range order {
 		idx := byWS[ws]
 		for start := 0; start < len(idx); start += publishChunk {
-			chunk := idx[start:min(start+publishChunk, len(idx))]
-			var sent []store.OutboxRow
-			err := c.cfg.DB.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-				var err error
-				sent, err = c.publishChunk(ctx, tx, prepared, chunk, out, headStart)
-				return err
-			})
-			if store.IsForeignKeyViolation(err) {
-				return nil, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
-			}
-			if err != nil {
+			if err := c.commitGroup(ctx, ws, prepared, idx[start:min(start+publishChunk, len(idx))], out); err != nil {
 				return nil, err
 			}
-			c.sendNow(ctx, ws, sent)
 		}
 	}
 	return out, nil
 }
 
-// sendNow publishes committed task messages at once and removes their outbox rows; whatever
-// fails here, the relay sends after the head start.
-func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxRow) {
-	if c.cfg.JS == nil || len(rows) == 0 {
-		return
+// commitGroup commits tasks of one workspace in one transaction, then sends their messages.
+func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []preparedTask, idx []int, out []Published) error {
+	headStart := time.Duration(0)
+	if c.cfg.JS != nil {
+		headStart = DirectHeadStart
 	}
-	done, _ := events.PublishOutbox(ctx, c.cfg.JS, rows)
-	if len(done) > 0 {
-		_ = c.cfg.DB.DeleteOutbox(context.WithoutCancel(ctx), ws, done)
+	var sent []store.OutboxRow
+	err := c.cfg.DB.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		sent, err = c.publishChunk(ctx, tx, prepared, idx, out, headStart)
+		return err
+	})
+	if store.IsForeignKeyViolation(err) {
+		return fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
 	}
+	if err != nil {
+		return err
+	}
+	c.sendNow(ctx, ws, sent)
+	return nil
 }
 
 const publishChunk = 1000
@@ -369,4 +499,20 @@ func Replay(ctx context.Context, db *store.DB, ws, deadLetter uuid.UUID, fresh b
 			Payload:     r.DeadLetter.Payload,
 		}, nil
 	})
+}
+
+// sendNow publishes committed task messages at once; their outbox rows are removed off the
+// publisher's path. Whatever fails here, the relay sends after the head start.
+func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxRow) {
+	if c.cfg.JS == nil || len(rows) == 0 {
+		return
+	}
+	done, _ := events.PublishOutbox(ctx, c.cfg.JS, rows)
+	for _, id := range done {
+		select {
+		case c.sent <- sentRow{ws, id}:
+		case <-c.stop:
+			return // closing: the relay will find these rows sent already
+		}
+	}
 }

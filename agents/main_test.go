@@ -37,7 +37,7 @@ type testBundle struct {
 	own      map[uuid.UUID]bool
 }
 
-func setup(t *testing.T, register ...func(*agents.Registry)) *testBundle {
+func setup(t testing.TB, register ...func(*agents.Registry)) *testBundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -55,6 +55,7 @@ func setup(t *testing.T, register ...func(*agents.Registry)) *testBundle {
 	if b.client, err = agents.NewClient(agents.ClientConfig{DB: b.db, Registry: b.registry, JS: b.js}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(b.client.Close)
 	// Test packages share one database; each test has its own NATS server, so its relay takes
 	// only its own workspaces.
 	relay := events.NewRelay(events.RelayConfig{DB: b.db, JS: b.js, SweepInterval: 200 * time.Millisecond,
@@ -65,7 +66,7 @@ func setup(t *testing.T, register ...func(*agents.Registry)) *testBundle {
 }
 
 // workspace creates a workspace of the test's own.
-func (b *testBundle) workspace(t *testing.T) uuid.UUID {
+func (b *testBundle) workspace(t testing.TB) uuid.UUID {
 	t.Helper()
 	w, err := b.db.CreateWorkspace(context.Background(), store.NewWorkspace{Name: "t-" + uuid.NewString()})
 	if err != nil {

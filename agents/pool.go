@@ -284,8 +284,10 @@ func (p *Pool) Start(ctx context.Context) error {
 		}
 		p.bands = append(p.bands, &band{priority: prio, cons: cons})
 	}
+	p.mu.Lock()
 	p.fetchCtx, p.fetchCancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.runCtx, p.runCancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	p.mu.Unlock()
 	sub, err := p.cfg.NC.Subscribe(events.CancelSubjectAll, p.onCancelRequest)
 	if err != nil {
 		return fmt.Errorf("subscribe to cancel requests: %w", err)
@@ -311,6 +313,9 @@ func (p *Pool) Start(ctx context.Context) error {
 // cancels the rest (their tasks are retried from their last checkpoint, the attempt not counted)
 // and waits for them to wind up.
 func (p *Pool) Stop(ctx context.Context) error {
+	if !p.isStarted() {
+		return nil
+	}
 	p.fetchCancel()
 	done := make(chan struct{})
 	go func() { p.deliveries.Wait(); close(done) }()
@@ -324,6 +329,9 @@ func (p *Pool) Stop(ctx context.Context) error {
 
 // StopAndCancel stops at once: handlers' contexts are cancelled (cause ErrShutdown).
 func (p *Pool) StopAndCancel(ctx context.Context) error {
+	if !p.isStarted() {
+		return nil
+	}
 	p.stopOnce.Do(func() {
 		p.fetchCancel()
 		p.runCancel(ErrShutdown)
@@ -344,6 +352,12 @@ func (p *Pool) StopAndCancel(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func (p *Pool) isStarted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started && p.fetchCancel != nil
 }
 
 // Stopped is closed once the pool has stopped and every handler has returned.

@@ -25,6 +25,7 @@ func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(tasks.Close)
 	srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, Tasks: tasks})
 	if err != nil {
 		t.Fatal(err)

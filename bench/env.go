@@ -93,6 +93,18 @@ func hostOf(url string) string {
 	return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
 }
 
+// reset empties the task tables before a throughput run, as the River runs empty river_job:
+// every run starts from the same empty tables.
+func (e *env) reset(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, e.ownerURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "TRUNCATE tasks, task_events, outbox, dead_letters")
+	return err
+}
+
 // vacuum keeps earlier runs' dead rows from weighing on the next one.
 func (e *env) vacuum(ctx context.Context, url string) {
 	conn, err := pgx.Connect(ctx, url)

@@ -118,7 +118,11 @@ CREATE TABLE outbox (
 -- +goose StatementBegin
 CREATE FUNCTION mosaic_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('mosaic_outbox', NEW.workspace_id::text);
+    -- A row its publisher sends itself (publish_after ahead) needs no relay now; the relay's sweep
+    -- finds it if the publisher could not.
+    IF NEW.publish_after <= now() THEN
+        PERFORM pg_notify('mosaic_outbox', NEW.workspace_id::text);
+    END IF;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd

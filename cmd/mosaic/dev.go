@@ -93,6 +93,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
+	defer tasks.Close()
 	rt, err := startRuntime(ctx, st, &f.poolFlags, reg, log)
 	if err != nil {
 		return err

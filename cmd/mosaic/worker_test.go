@@ -48,6 +48,7 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(client.Close)
 	return &workerEnv{db: db, ws: w.ID, client: client,
 		env: []string{"MOSAIC_DATABASE_URL=" + pgtest.OwnerURL(t), "MOSAIC_NATS_URL=" + srv.ClientURL(), "MOSAIC_LOG_FORMAT=json"}}
 }
