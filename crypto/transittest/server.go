@@ -659,7 +659,9 @@ func envelope(data, auth map[string]any) map[string]any {
 		"data": d, "wrap_info": nil, "warnings": nil, "auth": a}
 }
 
-func writeData(w http.ResponseWriter, data map[string]any) { writeJSON(w, http.StatusOK, envelope(data, nil)) }
+func writeData(w http.ResponseWriter, data map[string]any) {
+	writeJSON(w, http.StatusOK, envelope(data, nil))
+}
 
 func writeErr(w http.ResponseWriter, status int, msg string) {
 	errs := []string{}
@@ -698,4 +700,3 @@ func randUUID() string {
 	h := randHex(16)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
-
