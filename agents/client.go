@@ -39,6 +39,9 @@ type TaskSpec struct {
 	// IdempotencyKey: publishing the same key in a workspace again gives the same task.
 	IdempotencyKey string
 	Metadata       map[string]string
+	// PublishedBy is the publishing user (the API sets the API key's): the task may open that
+	// user's USER credentials.
+	PublishedBy uuid.UUID
 }
 
 // Published says what a publish did.
@@ -405,7 +408,9 @@ func (c *Client) prepare(spec TaskSpec, now time.Time) (preparedTask, error) {
 	} else {
 		env.ID = store.NewID()
 	}
-	return preparedTask{task: envelopeTask(&env, 0), outbox: TaskMessage(&env, 0)}, nil
+	t := envelopeTask(&env, 0)
+	t.PublishedBy = spec.PublishedBy
+	return preparedTask{task: t, outbox: TaskMessage(&env, 0)}, nil
 }
 
 // envelopeTask is the row of a task as its envelope describes it.
@@ -428,7 +433,7 @@ func TaskMessage(env *events.TaskEnvelope, generation int) store.OutboxMessage {
 	m := store.OutboxMessage{
 		WorkspaceID: env.WorkspaceID,
 		MsgID:       events.MsgID(env.WorkspaceID, env.ID, generation),
-		Subject:     events.TaskSubject(env.Priority, env.WorkspaceID, env.Kind),
+		Subject:     events.SubjectFor(env.Priority, env.WorkspaceID, env.Kind),
 		Headers:     map[string][]string{},
 		Payload:     payload,
 	}
@@ -438,7 +443,7 @@ func TaskMessage(env *events.TaskEnvelope, generation int) store.OutboxMessage {
 	if env.RunAt != nil && env.RunAt.After(time.Now().Add(time.Second)) {
 		m.Headers[events.HeaderSchedule] = []string{events.ScheduleAt(*env.RunAt)}
 		m.Headers[events.HeaderScheduleTarget] = []string{m.Subject}
-		m.Subject = events.DelayedSubject(env.WorkspaceID, env.ID)
+		m.Subject = events.DelayedSubject(env.Kind, env.WorkspaceID, env.ID)
 		m.MsgID = "schedule:" + m.MsgID
 	}
 	return m

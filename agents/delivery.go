@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -42,6 +43,7 @@ type delivery struct {
 	mu             sync.Mutex
 	claimed        bool
 	lost           *store.ClaimResult // a lazy claim that was refused: why
+	secrets        []crypto.Secret    // opened credentials, wiped when the delivery ends
 	state          json.RawMessage
 	stateSeq       int64
 	progress       float32
@@ -120,7 +122,7 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	// The task's own message: the one Mosaic published (JetStream drops a copy within its
 	// duplicate window), or the one its schedule delivered.
 	params.Canonical = msg.Headers().Get(nats.MsgIdHdr) == events.MsgID(d.ws, d.id, dec.Generation) ||
-		msg.Headers().Get(events.HeaderScheduler) == events.DelayedSubject(d.ws, d.id)
+		msg.Headers().Get(events.HeaderScheduler) == events.DelayedSubject(d.kind, d.ws, d.id)
 	// Claiming lazily is for the common case only: the first delivery of the task's own message, in
 	// a workspace without a cap. A redelivery, or another message for the task, claims at once: a
 	// twin must not run the handler beside it.
@@ -220,6 +222,10 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	d.mu.Lock()
 	d.ended = true
 	fenced, result, lost, claimed := d.fenced, d.result, d.lost, d.claimed
+	for _, s := range d.secrets {
+		s.Wipe()
+	}
+	d.secrets = nil
 	d.mu.Unlock()
 	p.mu.Lock()
 	if p.inflight[key] == d {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -61,6 +62,15 @@ func (j *Job[T]) Restore(state any) (bool, error) {
 		return false, fmt.Errorf("restore checkpoint: %w", err)
 	}
 	return true, nil
+}
+
+// Credential decrypts one of the credentials the task declared when it was published, resolved
+// as its publisher's own USER credential first, then the workspace's, then SYSTEM. It works only
+// while this delivery holds the task, records the access (credential, task, attempt, agent), and
+// the plaintext is wiped when the handler returns: use it, do not keep it, never log it (it prints
+// as [REDACTED] anyway).
+func (j *Job[T]) Credential(ctx context.Context, name string) (crypto.Secret, error) {
+	return j.d.credential(ctx, name)
 }
 
 // CheckpointSeq is how many checkpoints the task has written.

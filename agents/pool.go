@@ -25,10 +25,16 @@ type PoolConfig struct {
 	JS       jetstream.JetStream // required
 	NC       *nats.Conn          // required (cancel requests)
 	Registry *Registry           // required
+	// Credentials lets handlers open the credentials their tasks declared (job.Credential).
+	Credentials *Credentials
 
-	// Name of the pool: its durable consumers are <Name>-p1 … <Name>-p10. Any number of
-	// processes with the same name share the work. Default "default".
+	// Name of the pool: its durable consumers are <Name>-p1 … <Name>-p10 (on CREDENTIALS or
+	// KNOWLEDGE: <Name>-credentials, <Name>-knowledge). Any number of processes with the same name
+	// share the work. Default "default".
 	Name string
+	// Stream the pool takes work from: TASKS (default, one consumer per priority band),
+	// CREDENTIALS or KNOWLEDGE (one consumer).
+	Stream string
 	// Kinds the pool takes. Empty: every kind on the TASKS stream (a kind without a worker is
 	// dead-lettered as unknown). Pools on one stream must not overlap: JetStream's work queues
 	// give each message to one consumer.
@@ -71,6 +77,9 @@ type PoolConfig struct {
 func (c *PoolConfig) setDefaults() {
 	if c.Name == "" {
 		c.Name = "default"
+	}
+	if c.Stream == "" {
+		c.Stream = events.TasksStream
 	}
 	if len(c.Priorities) == 0 {
 		for p := events.MinPriority; p <= events.MaxPriority; p++ {
@@ -145,6 +154,9 @@ func (c *PoolConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("PoolConfig.Priorities: %d is out of 1…10 or repeated", p))
 		}
 		seen[p] = true
+	}
+	if c.Stream != events.TasksStream && c.Stream != events.CredentialsStream && c.Stream != events.KnowledgeStream {
+		errs = append(errs, fmt.Errorf("PoolConfig.Stream %q: want TASKS, CREDENTIALS or KNOWLEDGE", c.Stream))
 	}
 	if c.Concurrency < 1 || c.Concurrency > 100000 {
 		errs = append(errs, fmt.Errorf("PoolConfig.Concurrency %d: want 1…100000", c.Concurrency))
@@ -239,14 +251,22 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	return p, nil
 }
 
-// ConsumerName is the durable consumer of a pool's band.
+// ConsumerName is the durable consumer of a pool's band on TASKS.
 func ConsumerName(pool string, priority int) string { return pool + "-" + events.Band(priority) }
 
-// ConsumerConfig is the durable pull consumer of one band of a pool, as data.
+// ConsumerConfig is the durable pull consumer of one band of a pool (priority 0: the one consumer
+// of a CREDENTIALS or KNOWLEDGE pool), as data.
 func ConsumerConfig(cfg PoolConfig, priority int) jetstream.ConsumerConfig {
+	name, desc := ConsumerName(cfg.Name, priority), fmt.Sprintf("Mosaic pool %s, priority %d", cfg.Name, priority)
+	filters := events.TaskFilter(priority, cfg.Kinds)
+	if cfg.Stream != "" && cfg.Stream != events.TasksStream {
+		name = cfg.Name + "-" + strings.ToLower(cfg.Stream)
+		desc = fmt.Sprintf("Mosaic pool %s, %s", cfg.Name, cfg.Stream)
+		filters = events.JobFilter(cfg.Stream, cfg.Kinds)
+	}
 	cc := jetstream.ConsumerConfig{
-		Durable:       ConsumerName(cfg.Name, priority),
-		Description:   fmt.Sprintf("Mosaic pool %s, priority %d", cfg.Name, priority),
+		Durable:       name,
+		Description:   desc,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
@@ -254,7 +274,6 @@ func ConsumerConfig(cfg PoolConfig, priority int) jetstream.ConsumerConfig {
 		MaxAckPending: cfg.MaxAckPending,
 		MaxWaiting:    512,
 	}
-	filters := events.TaskFilter(priority, cfg.Kinds)
 	if len(filters) == 1 {
 		cc.FilterSubject = filters[0]
 	} else {
@@ -273,9 +292,13 @@ func (p *Pool) Start(ctx context.Context) error {
 	}
 	p.started = true
 	p.mu.Unlock()
-	for _, prio := range sortedPriorities(p.cfg.Priorities) {
+	priorities := sortedPriorities(p.cfg.Priorities)
+	if p.cfg.Stream != events.TasksStream {
+		priorities = []int{0} // one consumer: these streams have no bands
+	}
+	for _, prio := range priorities {
 		cc := ConsumerConfig(p.cfg, prio)
-		cons, err := p.cfg.JS.CreateOrUpdateConsumer(ctx, events.TasksStream, cc)
+		cons, err := p.cfg.JS.CreateOrUpdateConsumer(ctx, p.cfg.Stream, cc)
 		if err != nil {
 			if strings.Contains(err.Error(), "not unique") || strings.Contains(err.Error(), "overlap") {
 				return fmt.Errorf("consumer %s: another pool on the TASKS work queue takes the same kinds (pools must not overlap): %w", cc.Durable, err)

@@ -210,3 +210,56 @@ func (c *Client) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh b
 	var out ReplayResponse
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/dead-letters/"+id.String()+"/replay"), ReplayRequest{Fresh: fresh}, &out)
 }
+
+// PutCredential stores a credential.
+func (c *Client) PutCredential(ctx context.Context, ws uuid.UUID, req PutCredentialRequest) (store.Credential, error) {
+	var out store.Credential
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/credentials"), req, &out)
+}
+
+// ListCredentials lists the credentials the caller may see.
+func (c *Client) ListCredentials(ctx context.Context, ws uuid.UUID) ([]store.Credential, error) {
+	var out struct {
+		Credentials []store.Credential `json:"credentials"`
+	}
+	return out.Credentials, c.Do(ctx, http.MethodGet, wsPath(ws, "/credentials"), nil, &out)
+}
+
+// GetCredential reads a credential (masked).
+func (c *Client) GetCredential(ctx context.Context, ws, id uuid.UUID) (store.Credential, error) {
+	var out store.Credential
+	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/credentials/"+id.String()), nil, &out)
+}
+
+// UpdateCredential changes a credential's description.
+func (c *Client) UpdateCredential(ctx context.Context, ws, id uuid.UUID, req UpdateCredentialRequest) (store.Credential, error) {
+	var out store.Credential
+	return out, c.Do(ctx, http.MethodPatch, wsPath(ws, "/credentials/"+id.String()), req, &out)
+}
+
+// RotateCredential sets a new value, or (req.Agent) asks the rotation agent: then the answer
+// holds the task id.
+func (c *Client) RotateCredential(ctx context.Context, ws, id uuid.UUID, req RotateCredentialRequest) (map[string]any, error) {
+	var out map[string]any
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/credentials/"+id.String()+"/rotate"), req, &out)
+}
+
+// DeleteCredential soft-deletes a credential.
+func (c *Client) DeleteCredential(ctx context.Context, ws, id uuid.UUID) error {
+	return c.Do(ctx, http.MethodDelete, wsPath(ws, "/credentials/"+id.String()), nil, nil)
+}
+
+// CredentialAudit lists the credential access log (one credential when id is not uuid.Nil).
+func (c *Client) CredentialAudit(ctx context.Context, ws, id uuid.UUID, limit int) ([]store.Access, error) {
+	q := url.Values{}
+	if id != uuid.Nil {
+		q.Set("credential", id.String())
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out struct {
+		Access []store.Access `json:"access"`
+	}
+	return out.Access, c.Do(ctx, http.MethodGet, wsPath(ws, "/credentials/audit?"+q.Encode()), nil, &out)
+}

@@ -38,6 +38,9 @@ type Config struct {
 	// is nil the task routes are not served.
 	Tasks *agents.Client
 	NC    *nats.Conn
+	// Credentials stores credentials (encrypting them); when nil the credential routes are not
+	// served.
+	Credentials *agents.Credentials
 	// Logger receives one line per request. Default: none.
 	Logger *zerolog.Logger
 }
@@ -80,6 +83,9 @@ func New(cfg Config) (*Server, error) {
 	r.Handle("DELETE /v1/workspaces/{ws}/api-keys/{id}", store.RoleAdmin, s.revokeAPIKey)
 	if cfg.Tasks != nil {
 		s.mountTasks(r)
+	}
+	if cfg.Credentials != nil {
+		s.mountCredentials(r)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))

@@ -69,6 +69,7 @@ func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
 	spec := agents.TaskSpec{
 		WorkspaceID: r.Workspace, Kind: req.Kind, Priority: req.Priority, Credentials: req.Credentials,
 		MaxAttempts: req.MaxAttempts, IdempotencyKey: req.IdempotencyKey, Metadata: req.Metadata,
+		PublishedBy: r.Caller.Principal.UserID,
 	}
 	if len(req.Args) > 0 {
 		spec.Args = req.Args

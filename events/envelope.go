@@ -187,7 +187,7 @@ type DecodedTask struct {
 // *EnvelopeError with a reason code. seq is the message's stream sequence, which names a task
 // that came without an id (and without Nats-Msg-Id or idempotency key).
 func DecodeTask(subject string, header nats.Header, data []byte, seq uint64) (DecodedTask, TaskAddress, error) {
-	addr, err := ParseTaskSubject(subject)
+	addr, err := ParseJobSubject(subject)
 	if err != nil {
 		return DecodedTask{}, addr, invalid(ReasonInvalidSubject, "%v", err)
 	}
@@ -207,7 +207,7 @@ func DecodeTask(subject string, header nats.Header, data []byte, seq uint64) (De
 	if env.Kind != addr.Kind {
 		return DecodedTask{}, addr, invalid(ReasonKindMismatch, "envelope kind %q differs from the subject's %q", env.Kind, addr.Kind)
 	}
-	if env.Priority != addr.Priority {
+	if addr.Priority != 0 && env.Priority != addr.Priority {
 		if ValidatePriority(env.Priority) != nil {
 			return DecodedTask{}, addr, invalid(ReasonInvalidPriority, "%v", ValidatePriority(env.Priority))
 		}

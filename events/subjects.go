@@ -17,11 +17,67 @@ const (
 	EventsStream      = "EVENTS"
 
 	tasksRoot       = "mosaic.tasks."
-	delayedRoot     = "mosaic.tasks.delayed."
 	credentialsRoot = "mosaic.credentials."
 	knowledgeRoot   = "mosaic.knowledge."
 	eventsRoot      = "mosaic.events."
+	schedulesRoot   = "mosaic.schedules."
 )
+
+// Kind namespaces routed to their own streams: a kind "credentials.<op>" travels on
+// mosaic.credentials.<workspace>.<op> (stream CREDENTIALS), "knowledge.<op>" on
+// mosaic.knowledge.<workspace>.<op> (KNOWLEDGE); every other kind on the TASKS bands.
+const (
+	CredentialsNamespace = "credentials."
+	KnowledgeNamespace   = "knowledge."
+)
+
+// StreamFor is the stream that carries a kind.
+func StreamFor(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, CredentialsNamespace):
+		return CredentialsStream
+	case strings.HasPrefix(kind, KnowledgeNamespace):
+		return KnowledgeStream
+	}
+	return TasksStream
+}
+
+// SubjectFor is the subject of a task message: its stream's shape, by its kind's namespace.
+func SubjectFor(priority int, workspace uuid.UUID, kind string) string {
+	switch StreamFor(kind) {
+	case CredentialsStream:
+		return credentialsRoot + workspace.String() + "." + strings.TrimPrefix(kind, CredentialsNamespace)
+	case KnowledgeStream:
+		return knowledgeRoot + workspace.String() + "." + strings.TrimPrefix(kind, KnowledgeNamespace)
+	}
+	return TaskSubject(priority, workspace, kind)
+}
+
+// ParseJobSubject reads the subject of any work stream: a task band, or a credential or
+// knowledge job (priority 0: the envelope's stands).
+func ParseJobSubject(subject string) (TaskAddress, error) {
+	for _, ns := range []struct{ root, namespace string }{{credentialsRoot, CredentialsNamespace}, {knowledgeRoot, KnowledgeNamespace}} {
+		rest, ok := strings.CutPrefix(subject, ns.root)
+		if !ok {
+			continue
+		}
+		wsToken, op, ok := strings.Cut(rest, ".")
+		if !ok {
+			return TaskAddress{}, fmt.Errorf("%w: %q is not %s<workspace>.<op>", ErrInvalidSubject, subject, ns.root)
+		}
+		var addr TaskAddress
+		var err error
+		if addr.Workspace, err = ParseWorkspaceToken(wsToken); err != nil {
+			return TaskAddress{}, err
+		}
+		if err := ValidateKind(op); err != nil {
+			return addr, fmt.Errorf("%w: %w", ErrInvalidSubject, err)
+		}
+		addr.Kind = ns.namespace + op
+		return addr, nil
+	}
+	return ParseTaskSubject(subject)
+}
 
 // Priorities run from 1 (most urgent) to 10; DefaultPriority is 5.
 const (
@@ -123,9 +179,30 @@ func ParseTaskSubject(subject string) (TaskAddress, error) {
 	return addr, nil
 }
 
-// DelayedSubject is the subject of a delayed task's schedule message.
-func DelayedSubject(workspace, task uuid.UUID) string {
-	return delayedRoot + workspace.String() + "." + task.String()
+// DelayedSubject is the subject of a delayed task's schedule message, in the stream of its kind
+// (a schedule delivers only into its own stream): mosaic.schedules.<stream>.<workspace>.<task>,
+// which no consumer's filter takes.
+func DelayedSubject(kind string, workspace, task uuid.UUID) string {
+	return schedulesRoot + strings.ToLower(StreamFor(kind)) + "." + workspace.String() + "." + task.String()
+}
+
+// JobFilter is the consumer filter of a credential or knowledge stream for a set of kinds (all
+// kinds of the stream when empty).
+func JobFilter(stream string, kinds []string) []string {
+	root, ns := credentialsRoot, CredentialsNamespace
+	if stream == KnowledgeStream {
+		root, ns = knowledgeRoot, KnowledgeNamespace
+	}
+	if len(kinds) == 0 {
+		return []string{root + ">"}
+	}
+	var out []string
+	for _, k := range kinds {
+		if op, ok := strings.CutPrefix(k, ns); ok {
+			out = append(out, root+"*."+op)
+		}
+	}
+	return out
 }
 
 // CredentialSubject is mosaic.credentials.<workspace>.<op>.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,7 +42,7 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name:              name,
 			Description:       desc,
-			Subjects:          []string{root + ">"},
+			Subjects:          []string{root + ">", schedulesRoot + strings.ToLower(name) + ".>"},
 			Retention:         jetstream.WorkQueuePolicy,
 			Storage:           jetstream.FileStorage,
 			Replicas:          cfg.Replicas,

@@ -38,7 +38,7 @@ func Provision(ctx context.Context, superURL string, p Provisioning) error {
 		 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
 		`DO $$ BEGIN CREATE ROLE ` + p.Owner + ` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
 		 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
-		`ALTER ROLE ` + p.Owner + ` PASSWORD ` + quoteLiteral(p.OwnerPassword),
+		`ALTER ROLE ` + p.Owner + ` PASSWORD ` + QuoteLiteral(p.OwnerPassword),
 		`GRANT ` + RuntimeRole + ` TO ` + p.Owner,
 	}
 	for _, s := range stmts {
@@ -88,13 +88,3 @@ func EnsureRuntimeRole(ctx context.Context, conn *pgx.Conn) error {
 
 func isDuplicateDatabase(err error) bool { return hasCode(err, "42P04") || IsUniqueViolation(err) }
 
-func quoteLiteral(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
-}

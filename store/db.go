@@ -87,7 +87,17 @@ func (db *DB) InWorkspace(ctx context.Context, workspaceID uuid.UUID, fn func(pg
 	if workspaceID == uuid.Nil {
 		return errors.New("store: InWorkspace needs a workspace id")
 	}
-	return db.run(ctx, enterWorkspaceSQL(workspaceID), fn)
+	return db.run(ctx, enterWorkspaceSQL(workspaceID, uuid.Nil), fn)
+}
+
+// InWorkspaceAs is InWorkspace for a user of the workspace: the transaction also carries the
+// user (mosaic.user_id), so that USER-scope rows of that user — and of no other — are visible.
+// uuid.Nil is no user.
+func (db *DB) InWorkspaceAs(ctx context.Context, workspaceID, userID uuid.UUID, fn func(pgx.Tx) error) error {
+	if workspaceID == uuid.Nil {
+		return errors.New("store: InWorkspaceAs needs a workspace id")
+	}
+	return db.run(ctx, enterWorkspaceSQL(workspaceID, userID), fn)
 }
 
 // AsSystem runs fn in a transaction under the runtime role with no workspace set: tenant tables
@@ -104,9 +114,13 @@ func (db *DB) run(ctx context.Context, begin string, fn func(pgx.Tx) error) erro
 
 var enterSystemSQL = "BEGIN; SELECT set_config('role', '" + RuntimeRole + "', true)"
 
-func enterWorkspaceSQL(id uuid.UUID) string {
+func enterWorkspaceSQL(id, user uuid.UUID) string {
+	u := ""
+	if user != uuid.Nil {
+		u = user.String()
+	}
 	return "BEGIN; SELECT set_config('role', '" + RuntimeRole + "', true), set_config('mosaic.workspace_id', '" +
-		id.String() + "', true)"
+		id.String() + "', true), set_config('mosaic.user_id', '" + u + "', true)"
 }
 
 // RedactURL returns a database or NATS URL with its password replaced, for logs and errors.

@@ -90,6 +90,9 @@ type NewTask struct {
 	RunAt          *time.Time
 	IdempotencyKey string
 	Generation     int
+	// PublishedBy is the user who published the task (uuid.Nil: none, e.g. a raw NATS message):
+	// the task may open that user's USER credentials.
+	PublishedBy uuid.UUID
 }
 
 func (n *NewTask) metadata() map[string]string {
@@ -169,6 +172,7 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 		timeouts                   = make([]int64, n)
 		runAt                      = make([]*time.Time, n)
 		payloads                   = make([][]byte, n)
+		publishers                 = make([]*uuid.UUID, n)
 	)
 	for i, t := range tasks {
 		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
@@ -188,9 +192,10 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 		}
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
+		publishers[i] = nilUUID(t.PublishedBy)
 	}
 	rows, err := tx.Query(ctx, insertTasksSQL, pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds())
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers)
 	if err != nil {
 		return nil, err
 	}

@@ -17,15 +17,15 @@ const (
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
-				$14::text[], $15::text[], $16::jsonb[], $17::bytea[])
+				$14::text[], $15::text[], $16::jsonb[], $17::bytea[], $19::uuid[])
 			AS u(workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts, timeout_ms,
-				run_at, idempotency_key, generation, msg_id, subject, headers, payload)
+				run_at, idempotency_key, generation, msg_id, subject, headers, payload, published_by)
 		), ins AS (
 			INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
-				timeout_ms, run_at, idempotency_key, generation)
+				timeout_ms, run_at, idempotency_key, generation, published_by)
 			SELECT workspace_id, id, kind, priority, status, args,
 				ARRAY(SELECT jsonb_array_elements_text(credentials)), metadata, max_attempts, timeout_ms, run_at,
-				NULLIF(idempotency_key, ''), generation
+				NULLIF(idempotency_key, ''), generation, published_by
 			FROM input
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, status

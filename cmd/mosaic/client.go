@@ -112,3 +112,28 @@ func printJSON(v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// idCommand builds a `VERB ID` command on the workspace API: it parses the id
+// (naming noun in the error), resolves the client and the workspace, registers
+// the client flags, and hands the rest to run.
+func idCommand(f *clientFlags, noun, use, short string,
+	run func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(noun, args[0])
+			if err != nil {
+				return err
+			}
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			return run(cmd, c, ws, id)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}

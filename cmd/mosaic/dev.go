@@ -23,6 +23,7 @@ import (
 type devFlags struct {
 	stackFlags
 	poolFlags
+	cipherFlags
 	http string
 }
 
@@ -40,6 +41,7 @@ same data directory, it comes back with everything it had.`,
 	}
 	f.stackFlags.register(cmd, true)
 	f.poolFlags.register(cmd, "workers", 8)
+	f.cipherFlags.register(cmd)
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /v1)")
 	return cmd
 }
@@ -59,7 +61,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate()); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate()); err != nil {
 		return err
 	}
 	// Take the HTTP address first: a taken address fails before anything is created.
@@ -88,22 +90,29 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	reg := builtinRegistry()
+	cipher, closeCipher, err := f.cipherFlags.open(ctx, st.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeCipher()
+	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
+	reg := builtinRegistry(creds)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err
 	}
 	defer tasks.Close()
-	rt, err := startRuntime(ctx, st, &f.poolFlags, reg, log)
+	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks}, log)
 	if err != nil {
 		return err
 	}
 	srv, err := api.New(api.Config{
-		DB:         st.db,
-		AdminToken: adminToken,
-		Tasks:      tasks,
-		NC:         st.nc,
-		Logger:     &log,
+		DB:          st.db,
+		AdminToken:  adminToken,
+		Tasks:       tasks,
+		NC:          st.nc,
+		Credentials: creds,
+		Logger:      &log,
 		Checks: map[string]api.Check{
 			"postgres":  st.db.Ping,
 			"jetstream": func(ctx context.Context) error { _, err := st.js.AccountInfo(ctx); return err },

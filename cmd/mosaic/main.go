@@ -56,7 +56,7 @@ func newRootCmd() *cobra.Command {
 			return bindEnv(cmd)
 		},
 	}
-	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd())
+	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd())
 	return root
 }
 

@@ -170,19 +170,9 @@ func newTasksCmd() *cobra.Command {
 func newTasksGetCmd() *cobra.Command {
 	f := &clientFlags{}
 	var withEvents bool
-	cmd := &cobra.Command{
-		Use:   "get TASK_ID",
-		Short: "Show a task (status, attempt, progress, checkpoint sequence, result, last error)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID("task", args[0])
-			if err != nil {
-				return err
-			}
-			c, ws, err := f.workspaceClient()
-			if err != nil {
-				return err
-			}
+	cmd := idCommand(f, "task", "get TASK_ID",
+		"Show a task (status, attempt, progress, checkpoint sequence, result, last error)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
 			task, err := c.GetTask(cmd.Context(), ws, id, 0)
 			if err != nil {
 				return err
@@ -209,9 +199,7 @@ func newTasksGetCmd() *cobra.Command {
 				return tw.Flush()
 			}
 			return nil
-		},
-	}
-	f.register(cmd, true)
+		})
 	cmd.Flags().BoolVar(&withEvents, "events", false, "also list the task's transitions")
 	return cmd
 }
@@ -265,19 +253,9 @@ func newTasksListCmd() *cobra.Command {
 
 func newTasksCancelCmd() *cobra.Command {
 	f := &clientFlags{}
-	cmd := &cobra.Command{
-		Use:   "cancel TASK_ID",
-		Short: "Cancel a task (a running one is asked to stop)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID("task", args[0])
-			if err != nil {
-				return err
-			}
-			c, ws, err := f.workspaceClient()
-			if err != nil {
-				return err
-			}
+	cmd := idCommand(f, "task", "cancel TASK_ID",
+		"Cancel a task (a running one is asked to stop)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
 			status, err := c.CancelTask(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -287,9 +265,7 @@ func newTasksCancelCmd() *cobra.Command {
 			}
 			fmt.Printf("%s %s\n", id, status)
 			return nil
-		},
-	}
-	f.register(cmd, true)
+		})
 	return cmd
 }
 
@@ -342,19 +318,9 @@ func newDLQListCmd() *cobra.Command {
 
 func newDLQShowCmd() *cobra.Command {
 	f := &clientFlags{}
-	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a dead letter: reason, last error, and the original message",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID("dead letter", args[0])
-			if err != nil {
-				return err
-			}
-			c, ws, err := f.workspaceClient()
-			if err != nil {
-				return err
-			}
+	cmd := idCommand(f, "dead letter", "show ID",
+		"Show a dead letter: reason, last error, and the original message",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
 			d, err := c.GetDeadLetter(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -369,28 +335,16 @@ func newDLQShowCmd() *cobra.Command {
 			fmt.Printf("id         %s\nreason     %s\nkind       %s\ntask       %s\nattempt    %d\ncreated    %s\nreplays    %d\nsubject    %s\nerror      %s\nmessage    %s\n",
 				d.ID, d.Reason, d.Kind, task, d.Attempt, d.CreatedAt.Local().Format(time.RFC3339), d.ReplayCount, d.Subject, d.Error, printable(d.Payload))
 			return nil
-		},
-	}
-	f.register(cmd, true)
+		})
 	return cmd
 }
 
 func newDLQReplayCmd() *cobra.Command {
 	f := &clientFlags{}
 	var fresh bool
-	cmd := &cobra.Command{
-		Use:   "replay ID",
-		Short: "Run a dead letter's task again (a new generation; keeps its checkpoint unless --fresh)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID("dead letter", args[0])
-			if err != nil {
-				return err
-			}
-			c, ws, err := f.workspaceClient()
-			if err != nil {
-				return err
-			}
+	cmd := idCommand(f, "dead letter", "replay ID",
+		"Run a dead letter's task again (a new generation; keeps its checkpoint unless --fresh)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
 			res, err := c.ReplayDeadLetter(cmd.Context(), ws, id, fresh)
 			if err != nil {
 				return err
@@ -404,9 +358,7 @@ func newDLQReplayCmd() *cobra.Command {
 				fmt.Println("message published again")
 			}
 			return nil
-		},
-	}
-	f.register(cmd, true)
+		})
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's checkpoint: start from the beginning")
 	return cmd
 }

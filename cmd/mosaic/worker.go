@@ -14,14 +14,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/events"
 )
 
 // builtinRegistry holds every kind this binary can run.
-func builtinRegistry() *agents.Registry {
+func builtinRegistry(creds *agents.Credentials) *agents.Registry {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
+	credrotate.Register(reg, credrotate.Config{Credentials: creds})
 	return reg
 }
 
@@ -47,43 +49,66 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
 }
 
-// runtime is what a process runs on top of its stack: the outbox relay and the pools.
+// runtime is what a process runs on top of its stack: the outbox relay, the pools (TASKS, and
+// CREDENTIALS for the rotation agent) and the credential scheduler.
 type runtime struct {
-	relayCancel context.CancelFunc
-	relayDone   chan struct{}
-	pools       []*agents.Pool
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	pools  []*agents.Pool
 }
 
-// startRuntime starts the outbox relay and, with concurrency > 0, the pools.
-func startRuntime(ctx context.Context, st *stack, f *poolFlags, reg *agents.Registry, log zerolog.Logger) (*runtime, error) {
-	rt := &runtime{relayDone: make(chan struct{})}
-	var relayCtx context.Context
-	relayCtx, rt.relayCancel = context.WithCancel(context.WithoutCancel(ctx))
+// deps are what the runtime runs with.
+type deps struct {
+	reg    *agents.Registry
+	creds  *agents.Credentials
+	client *agents.Client
+}
+
+// startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
+// pools.
+func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zerolog.Logger) (*runtime, error) {
+	rt := &runtime{}
+	var bg context.Context
+	bg, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	relay := events.NewRelay(events.RelayConfig{DB: st.db, JS: st.js, Logger: &log})
-	go func() { _ = relay.Run(relayCtx); close(rt.relayDone) }()
+	sched := &credrotate.Scheduler{DB: st.db, Client: d.client, Logger: &log}
+	for _, run := range []func(context.Context) error{relay.Run, sched.Run} {
+		rt.done.Add(1)
+		go func() { defer rt.done.Done(); _ = run(bg) }()
+	}
 	if f.concurrency == 0 {
 		return rt, nil
 	}
 	for _, q := range f.queues {
-		p, err := agents.NewPool(agents.PoolConfig{
-			DB: st.db, JS: st.js, NC: st.nc, Registry: reg, Name: q, Kinds: f.kinds, Priorities: f.priorities,
-			Concurrency: f.concurrency, AckWait: f.ackWait, WorkerName: f.name, Logger: &log,
-		})
-		if err != nil {
-			rt.stop(log, 0)
-			return nil, fmt.Errorf("pool %s: %w", q, err)
+		for _, stream := range []string{events.TasksStream, events.CredentialsStream} {
+			cfg := agents.PoolConfig{
+				DB: st.db, JS: st.js, NC: st.nc, Registry: d.reg, Credentials: d.creds, Name: q, Stream: stream,
+				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
+				WorkerName: f.name, Logger: &log,
+			}
+			if stream == events.CredentialsStream {
+				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
+				if len(f.kinds) > 0 {
+					continue // a worker of chosen kinds leaves the credential jobs to others
+				}
+			}
+			p, err := agents.NewPool(cfg)
+			if err != nil {
+				rt.stop(log, 0)
+				return nil, fmt.Errorf("pool %s (%s): %w", q, stream, err)
+			}
+			if err := p.Start(context.WithoutCancel(ctx)); err != nil {
+				rt.stop(log, 0)
+				return nil, fmt.Errorf("pool %s (%s): %w", q, stream, err)
+			}
+			rt.pools = append(rt.pools, p)
 		}
-		if err := p.Start(context.WithoutCancel(ctx)); err != nil {
-			rt.stop(log, 0)
-			return nil, fmt.Errorf("pool %s: %w", q, err)
-		}
-		rt.pools = append(rt.pools, p)
 	}
 	return rt, nil
 }
 
 // stop drains the pools (running tasks get drain to finish, then are interrupted and resumed
-// elsewhere) and stops the relay.
+// elsewhere) and stops the relay and the scheduler.
 func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
 	var wg sync.WaitGroup
 	for _, p := range rt.pools {
@@ -96,8 +121,8 @@ func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
 		}()
 	}
 	wg.Wait()
-	rt.relayCancel()
-	<-rt.relayDone
+	rt.cancel()
+	rt.done.Wait()
 }
 
 func (f *poolFlags) validate() error {
@@ -138,6 +163,7 @@ func (f *poolFlags) validate() error {
 type workerFlags struct {
 	stackFlags
 	poolFlags
+	cipherFlags
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -154,6 +180,7 @@ get --drain-timeout to finish, the rest are interrupted and resumed elsewhere fr
 	}
 	f.stackFlags.register(cmd, false)
 	f.poolFlags.register(cmd, "concurrency", 8)
+	f.cipherFlags.register(cmd)
 	return cmd
 }
 
@@ -165,7 +192,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	if f.concurrency < 1 {
 		return fmt.Errorf("%s must be at least 1", setting("concurrency"))
 	}
-	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate()); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate()); err != nil {
 		return err
 	}
 	if f.databaseURL == "" || f.natsURL == "" {
@@ -188,7 +215,19 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	defer st.close()
-	rt, err := startRuntime(ctx, st, &f.poolFlags, builtinRegistry(), log)
+	cipher, closeCipher, err := f.cipherFlags.open(ctx, f.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeCipher()
+	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
+	reg := builtinRegistry(creds)
+	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client}, log)
 	if err != nil {
 		return err
 	}
