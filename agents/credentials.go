@@ -177,18 +177,18 @@ func (c *Credentials) Seal(ctx context.Context, ws, id uuid.UUID, value crypto.S
 // credential opens a credential for the running delivery: declared by the task, while the
 // delivery holds the task, audited; the plaintext is wiped when the delivery ends.
 func (d *delivery) credential(ctx context.Context, name string) (crypto.Secret, error) {
+	d.mu.Lock()
+	ended := d.ended
+	d.mu.Unlock()
+	if ended {
+		return crypto.Secret{}, ErrNotRunning
+	}
 	if !slices.Contains(d.credentials, name) {
 		return crypto.Secret{}, fmt.Errorf("%w: %q (declared: %v)", ErrCredentialNotDeclared, name, d.credentials)
 	}
 	creds := d.pool.cfg.Credentials
 	if creds == nil {
 		return crypto.Secret{}, ErrNoCredentials
-	}
-	d.mu.Lock()
-	ended := d.ended
-	d.mu.Unlock()
-	if ended {
-		return crypto.Secret{}, ErrNotRunning
 	}
 	res, _, err := d.ensureClaimed(nil, 0, "")
 	if err != nil {

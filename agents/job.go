@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,8 @@ type JobInfo struct {
 	// Generation grows with every replay of the task from the dead letters.
 	Generation int
 	Metadata   map[string]string
+	// Credentials are the names the task declared: the ones Credential opens.
+	Credentials []string
 	// Logger carries workspace_id, task_id, kind and attempt.
 	Logger zerolog.Logger
 }
@@ -94,7 +97,8 @@ func (j *Job[T]) SetResult(v any) error {
 
 func (d *delivery) info() JobInfo {
 	return JobInfo{ID: d.id, WorkspaceID: d.ws, Kind: d.kind, Priority: d.priority, Attempt: d.attempt,
-		MaxAttempts: d.maxAttempts, Generation: d.generation, Metadata: d.metadata, Logger: d.log}
+		MaxAttempts: d.maxAttempts, Generation: d.generation, Metadata: d.metadata,
+		Credentials: slices.Clone(d.credentials), Logger: d.log}
 }
 
 func (d *delivery) restorable() json.RawMessage {

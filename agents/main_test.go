@@ -39,9 +39,15 @@ type testBundle struct {
 
 func setup(t testing.TB, register ...func(*agents.Registry)) *testBundle {
 	t.Helper()
+	return setupOn(t, pgtest.DB(t), register...)
+}
+
+// setupOn is setup on a database of the test's choosing (pgtest.FreshDB).
+func setupOn(t testing.TB, db *store.DB, register ...func(*agents.Registry)) *testBundle {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	b := &testBundle{own: map[uuid.UUID]bool{}, db: pgtest.DB(t), srv: eventstest.RunServer(t), log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)}
+	b := &testBundle{own: map[uuid.UUID]bool{}, db: db, srv: eventstest.RunServer(t), log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)}
 	b.nc, b.js = eventstest.Connect(t, b.srv)
 	if _, err := events.ApplyTopology(ctx, b.js, events.Topology(events.TopologyConfig{})); err != nil {
 		t.Fatal(err)

@@ -87,4 +87,3 @@ func EnsureRuntimeRole(ctx context.Context, conn *pgx.Conn) error {
 }
 
 func isDuplicateDatabase(err error) bool { return hasCode(err, "42P04") || IsUniqueViolation(err) }
-

@@ -228,6 +228,14 @@ func (db *DB) StagePending(ctx context.Context, ws, user, id uuid.UUID, version 
 	})
 }
 
+// DiscardPending drops the value a rotation staged at version (its test failed).
+func (db *DB) DiscardPending(ctx context.Context, ws, user, id uuid.UUID, version int) error {
+	return db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, discardPendingSQL, ws, id, version)
+		return err
+	})
+}
+
 // PromotePending makes the staged value current (previous keeps the old one), once: promoted is
 // false when nothing was pending at that version (it was promoted already).
 func (db *DB) PromotePending(ctx context.Context, ws, user, id uuid.UUID, version int, masked string, by Access) (c Credential, promoted bool, err error) {

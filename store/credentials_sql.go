@@ -40,6 +40,9 @@ const (
 	stagePendingSQL = `UPDATE user_credentials SET pending_value = $3, updated_at = now()
 		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL AND version = $4`
 
+	discardPendingSQL = `UPDATE user_credentials SET pending_value = NULL, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND version = $3`
+
 	// promotePendingSQL makes a staged value current, once (a repeated call finds nothing pending).
 	promotePendingSQL = `UPDATE user_credentials SET previous_value = encrypted_value, encrypted_value = pending_value,
 			masked_value = $3, pending_value = NULL, version = version + 1, rotated_at = now(), updated_at = now()

@@ -155,7 +155,6 @@ func redactErr(err error) error {
 	return errors.New("statement failed")
 }
 
-
 // HTTP rotates a value held by another service: metadata "set_url" receives
 // POST {"name", "value"} to set it; metadata "test_url" answers 2xx to GET with
 // "Authorization: Bearer <value>" when it works.

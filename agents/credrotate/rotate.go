@@ -65,6 +65,15 @@ type Config struct {
 	// Providers by the credential's provider name. Default: random, postgres, http.
 	Providers map[string]Provider
 	Logger    *zerolog.Logger
+	// AfterStep, when set, is called after each step of a secret rotation has taken effect and
+	// before its checkpoint is written (staged, set, tested, done). An error ends the attempt right
+	// there, as a crash would, and the retry resumes from the last checkpoint: tests kill a
+	// rotation at each step with it.
+	AfterStep func(step string) error
+	// RewrapGrace is how long after a key rotation the rewrap pass waits before it starts: an
+	// encryption that began before the rotation (still with the old version) lands within it, and
+	// the pass must see it. Default 1 minute (far above the 5 s Transit call timeout).
+	RewrapGrace time.Duration
 }
 
 func (c *Config) providers() map[string]Provider {
@@ -133,6 +142,11 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 	}
 	open := func(ct string) (crypto.Secret, error) { return creds.Open(ctx, ws, id, ct) }
 	step := func(next string, fraction float64) error {
+		if cfg.AfterStep != nil {
+			if err := cfg.AfterStep(next); err != nil {
+				return err
+			}
+		}
 		st.Step = next
 		job.Progress(fraction, "rotation: "+next)
 		return job.Checkpoint(ctx, st)
@@ -185,6 +199,9 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 			if rerr := provider.Set(ctx, cred, next, current); rerr != nil {
 				return fmt.Errorf("the new value failed its test (%v) and restoring the old one failed: %w", err, rerr)
 			}
+			if derr := db.DiscardPending(ctx, ws, user, id, st.Version); derr != nil {
+				return derr // retried: restores again (harmless), then discards
+			}
 			return agents.Permanent(fmt.Errorf("the new value failed its test; the old one is back in place: %w", err))
 		}
 		if err := step(stepTested, 0.75); err != nil {
@@ -210,6 +227,7 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 type keyState struct {
 	Target    int       `json:"target"` // the key version every ciphertext is rewrapped to
 	Rotated   bool      `json:"rotated"`
+	RotatedAt time.Time `json:"rotated_at"`
 	WSIndex   int       `json:"ws_index"`
 	UserIndex int       `json:"user_index"`
 	After     uuid.UUID `json:"after"`
@@ -253,9 +271,21 @@ func rotateKey(ctx context.Context, cfg Config, job *agents.Job[RotateKeyArgs]) 
 				return err
 			}
 		}
-		st.Rotated = true
+		st.Rotated, st.RotatedAt = true, time.Now().UTC()
 		if err := job.Checkpoint(ctx, st); err != nil {
 			return err
+		}
+	}
+	grace := cfg.RewrapGrace
+	if grace == 0 {
+		grace = time.Minute
+	}
+	if wait := time.Until(st.RotatedAt.Add(grace)); !st.Done && wait > 0 {
+		job.Progress(0, "waiting for encryptions begun before the rotation")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 	if !st.Done {

@@ -1,6 +1,6 @@
 // Package demo holds the built-in kinds that make a fresh system do something: demo.echo returns
 // its args; demo.steps runs N checkpointed steps and can fail on purpose, to show retries, dead
-// letters, crashes and resumption.
+// letters, crashes and resumption; demo.credentials opens the credentials its task declared.
 package demo
 
 import (
@@ -11,12 +11,47 @@ import (
 	"time"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/crypto"
 )
 
 // Register adds demo.echo and demo.steps to a registry.
 func Register(r *agents.Registry) {
 	agents.AddWorker(r, agents.WorkFunc[EchoArgs](echo))
 	agents.AddWorkerConfig(r, agents.WorkFunc[StepsArgs](steps), agents.WorkerConfig{ProgressTimeout: time.Minute})
+	agents.AddWorker(r, agents.WorkFunc[CredentialsArgs](openCredentials))
+}
+
+// CredentialsArgs configure demo.credentials, which opens every credential its task declared
+// (--credential NAME) and reports, for each, that it opened and its length — never the value.
+// It takes no arguments.
+type CredentialsArgs struct{}
+
+// Kind implements agents.JobArgs.
+func (CredentialsArgs) Kind() string { return "demo.credentials" }
+
+// CredentialReport is demo.credentials' result for one credential.
+type CredentialReport struct {
+	Opened bool `json:"opened"`
+	Length int  `json:"length"`
+}
+
+func openCredentials(ctx context.Context, job *agents.Job[CredentialsArgs]) error {
+	if len(job.Credentials) == 0 {
+		return agents.Permanent(errors.New("demo.credentials: the task declared no credential (publish with --credential NAME)"))
+	}
+	out := map[string]CredentialReport{}
+	for _, name := range job.Credentials {
+		s, err := job.Credential(ctx, name)
+		if err != nil {
+			if errors.Is(err, agents.ErrFenced) || crypto.IsRetryable(err) {
+				return err
+			}
+			return agents.Permanent(err)
+		}
+		_ = s.Use(func(b []byte) error { out[name] = CredentialReport{Opened: true, Length: len(b)}; return nil })
+		s.Wipe()
+	}
+	return job.SetResult(out)
 }
 
 // EchoArgs are any JSON object; demo.echo returns it as its result.

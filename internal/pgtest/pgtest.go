@@ -209,12 +209,18 @@ func randomHex(n int) string {
 // column in which needle occurs. It fails the test if it cannot bypass RLS.
 func FindInDatabase(t testing.TB, needle string) []string {
 	t.Helper()
+	return FindInDatabaseAt(t, OwnerURL(t), needle)
+}
+
+// FindInDatabaseAt is FindInDatabase for another database of the package (FreshDB's URL).
+func FindInDatabaseAt(t testing.TB, dbURL, needle string) []string {
+	t.Helper()
 	ctx := context.Background()
 	u, err := url.Parse(env.adminURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + dbNameOf(t)
+	u.Path = "/" + dbNameOf(t, dbURL)
 	conn, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -264,10 +270,70 @@ func FindInDatabase(t testing.TB, needle string) []string {
 	return found
 }
 
-func dbNameOf(t testing.TB) string {
-	u, err := url.Parse(OwnerURL(t))
+func dbNameOf(t testing.TB, dbURL string) string {
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u.Path[1:]
+}
+
+// FreshDB creates and migrates a database of the test's own — for work that walks every workspace
+// (key rotation, schedulers), which must not meet the package's other tests — and opens a runtime
+// pool on it, closed at cleanup. It returns the pool and the owner URL.
+func FreshDB(t testing.TB) (*store.DB, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL := EmptyDatabase(t)
+	mig, err := store.NewMigrator(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	_, err = mig.Up(ctx)
+	mig.Close()
+	if err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	db, err := store.Open(ctx, store.Config{URL: dbURL, MaxConns: 8})
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db, dbURL
+}
+
+// LoginRole creates a role that logs in with password (set as a SCRAM verifier) and returns a
+// postgres:// URL for it on the package's database, without the password; the role is dropped at
+// cleanup. The admin connection needs CREATEROLE.
+func LoginRole(t testing.TB, password string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, env.adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := "mosaic_login_" + randomHex(6)
+	verifier, err := store.ScramVerifier([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+name+" LOGIN PASSWORD "+store.QuoteLiteral(verifier)); err != nil {
+		t.Fatalf("pgtest: create role (the MOSAIC_DATABASE_URL user needs CREATEROLE): %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), env.adminURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP ROLE IF EXISTS "+name)
+	})
+	u, err := url.Parse(OwnerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(name)
+	return u.String()
 }

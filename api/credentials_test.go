@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/credrotate"
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/crypto/keyring"
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+type credEnv struct {
+	owner, member, admin *api.Client
+	ws                   uuid.UUID
+	logs                 *bytes.Buffer
+}
+
+func credServer(t *testing.T) credEnv {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring.json"), keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range crypto.Keys {
+		if _, err := kr.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	creds := &agents.Credentials{DB: db, Cipher: kr}
+	reg := agents.NewRegistry()
+	credrotate.Register(reg, credrotate.Config{Credentials: creds})
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tasks.Close)
+	logs := &bytes.Buffer{}
+	log := zerolog.New(logs)
+	srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, Tasks: tasks, Credentials: creds, Logger: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, srv)
+	admin, _ := api.NewClient(ts, adminToken)
+	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "creds-" + uuid.NewString()[:8]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := db.AddMember(ctx, w.ID, "member", store.RoleMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := db.CreateAPIKey(ctx, w.ID, user, "member", store.RoleMember, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _ := api.NewClient(ts, w.APIKey)
+	member, _ := api.NewClient(ts, key)
+	return credEnv{owner: owner, member: member, admin: admin, ws: w.ID, logs: logs}
+}
+
+func secretValue(prefix string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// TestCredentialRoutes: create, list, get, update, rotate (a value, or the agent), delete and the
+// audit log over HTTP; answers carry the masked value only; USER credentials are their owner's;
+// WORKSPACE ones need ADMIN to change, SYSTEM ones the admin token; the values are in no answer,
+// no log line and no PostgreSQL column.
+func TestCredentialRoutes(t *testing.T) {
+	t.Parallel()
+	e := credServer(t)
+	ctx := context.Background()
+	base := "/v1/workspaces/" + e.ws.String() + "/credentials"
+	v1, v2, team := secretValue("sk-one-"), secretValue("sk-two-"), secretValue("sk-team-")
+
+	var raw json.RawMessage
+	if err := e.owner.Do(ctx, http.MethodPost, base, api.PutCredentialRequest{Name: "openai", Type: store.CredentialAPIKey, Value: v1}, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var mine store.Credential
+	if err := json.Unmarshal(raw, &mine); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(v1)) || mine.MaskedValue != "••••"+v1[len(v1)-4:] || mine.Scope != store.ScopeUser || mine.Version != 1 {
+		t.Fatalf("create answered %s; want the masked value only, USER scope, version 1", raw)
+	}
+	if _, err := e.owner.PutCredential(ctx, e.ws, api.PutCredentialRequest{Name: "team", Scope: store.ScopeWorkspace, Value: team}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The member sees the WORKSPACE credential only and cannot change it.
+	list, err := e.member.ListCredentials(ctx, e.ws)
+	if err != nil || len(list) != 1 || list[0].Name != "team" {
+		t.Fatalf("member lists %+v %v; want team only", list, err)
+	}
+	if _, err := e.member.GetCredential(ctx, e.ws, mine.ID); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("member gets the owner's USER credential: %v", err)
+	}
+	if _, err := e.member.RotateCredential(ctx, e.ws, list[0].ID, api.RotateCredentialRequest{Value: "x-" + team}); !api.IsCode(err, api.CodeForbidden) {
+		t.Fatalf("member rotates a WORKSPACE credential: %v", err)
+	}
+	for name, req := range map[string]api.PutCredentialRequest{
+		"workspace scope": {Name: "w", Scope: store.ScopeWorkspace, Value: "v"},
+		"system scope":    {Name: "s", Scope: store.ScopeSystem, Value: "v"},
+	} {
+		if _, err := e.member.PutCredential(ctx, e.ws, req); !api.IsCode(err, api.CodeForbidden) {
+			t.Errorf("member, %s: %v; want forbidden", name, err)
+		}
+	}
+
+	for name, req := range map[string]api.PutCredentialRequest{
+		"no value":       {Name: "a"},
+		"no name":        {Value: "v"},
+		"long name":      {Name: strings.Repeat("n", 129), Value: "v"},
+		"control chars":  {Name: "a\nb", Value: "v"},
+		"bad type":       {Name: "a", Type: "TOKEN", Value: "v"},
+		"bad scope":      {Name: "a", Scope: "TEAM", Value: "v"},
+		"bad policy":     {Name: "a", RotationPolicy: "monthly", Value: "v"},
+		"too large":      {Name: "a", Value: strings.Repeat("v", agents.MaxCredentialValue+1)},
+		"many metadata":  {Name: "a", Value: "v", Metadata: manyEntries(33)},
+		"long provider":  {Name: "a", Value: "v", Provider: strings.Repeat("p", 65)},
+		"duplicate name": {Name: "openai", Value: "v"},
+	} {
+		_, err := e.owner.PutCredential(ctx, e.ws, req)
+		if !api.IsCode(err, api.CodeInvalidArgument) && !api.IsCode(err, api.CodeConflict) && !api.IsCode(err, api.CodeTooLarge) {
+			t.Errorf("%s: %v; want a clear refusal", name, err)
+		}
+	}
+	if err := e.owner.Do(ctx, http.MethodPost, base, map[string]any{"name": "a", "value": "v", "valu": "typo"}, nil); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Errorf("unknown field: %v", err)
+	}
+
+	// Update, rotate with a value, rotate by the agent, delete.
+	policy := "every 30d"
+	updated, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{Metadata: map[string]string{"env": "prod"}, RotationPolicy: &policy})
+	if err != nil || updated.Metadata["env"] != "prod" || updated.RotationPolicy == nil || *updated.RotationPolicy != policy {
+		t.Fatalf("update: %+v %v", updated, err)
+	}
+	bad := "fortnightly"
+	if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{RotationPolicy: &bad}); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("update with a bad policy: %v", err)
+	}
+	if err := e.owner.Do(ctx, http.MethodPost, base+"/"+mine.ID.String()+"/rotate", api.RotateCredentialRequest{Value: v2}, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var rotated store.Credential
+	if err := json.Unmarshal(raw, &rotated); err != nil || rotated.Version != 2 || !rotated.HasPrevious || bytes.Contains(raw, []byte(v2)) {
+		t.Fatalf("rotate answered %s (%v)", raw, err)
+	}
+	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Value: "x", Agent: true}); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("rotate with a value and the agent: %v", err)
+	}
+	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{}); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("rotate with nothing: %v", err)
+	}
+	out, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Agent: true})
+	if err != nil || out["task_id"] == nil {
+		t.Fatalf("rotate by the agent: %v %v", out, err)
+	}
+	taskID, _ := uuid.Parse(out["task_id"].(string))
+	task, err := e.owner.GetTask(ctx, e.ws, taskID, 0)
+	if err != nil || task.Kind != credrotate.KindRotateSecret {
+		t.Fatalf("the agent's task: %+v %v", task, err)
+	}
+	if err := e.owner.DeleteCredential(ctx, e.ws, mine.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.owner.GetCredential(ctx, e.ws, mine.ID); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+
+	audit, err := e.owner.CredentialAudit(ctx, e.ws, mine.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, a := range audit {
+		actions = append(actions, a.Action)
+	}
+	if got := strings.Join(actions, ","); got != "delete,rotate,update,create" {
+		t.Fatalf("audit of the credential: %s; want delete,rotate,update,create (newest first)", got)
+	}
+	if _, err := e.owner.CredentialAudit(ctx, e.ws, uuid.Nil, 501); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("audit with limit 501: %v", err)
+	}
+
+	for _, secret := range []string{v1, v2, team} {
+		if where := pgtest.FindInDatabase(t, secret); len(where) != 0 {
+			t.Errorf("a credential value is in PostgreSQL: %v", where)
+		}
+		if bytes.Contains(e.logs.Bytes(), []byte(secret)) {
+			t.Error("a credential value is in the API log")
+		}
+	}
+	if !bytes.Contains(e.logs.Bytes(), []byte("/credentials")) {
+		t.Fatal("the API log has no credential request lines: it would prove nothing")
+	}
+}
+
+func manyEntries(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m["k"+strings.Repeat("x", i)] = "v"
+	}
+	return m
+}
