@@ -45,10 +45,17 @@ type result struct {
 
 func runMosaic(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runMosaicIn(t, "", env, args...)
+}
+
+// runMosaicIn runs the binary with stdin as its standard input.
+func runMosaicIn(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, mosaicBin, args...)
 	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
