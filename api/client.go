@@ -244,6 +244,12 @@ func (c *Client) RotateCredential(ctx context.Context, ws, id uuid.UUID, req Rot
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/credentials/"+id.String()+"/rotate"), req, &out)
 }
 
+// RotateKey queues the rotation of a Transit key and the rewrap of every ciphertext (admin token).
+func (c *Client) RotateKey(ctx context.Context, ws uuid.UUID, key string, req RotateKeyRequest) (map[string]any, error) {
+	var out map[string]any
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/keys/"+url.PathEscape(key)+"/rotate"), req, &out)
+}
+
 // DeleteCredential soft-deletes a credential.
 func (c *Client) DeleteCredential(ctx context.Context, ws, id uuid.UUID) error {
 	return c.Do(ctx, http.MethodDelete, wsPath(ws, "/credentials/"+id.String()), nil, nil)

@@ -54,6 +54,9 @@ func (s *Server) mountCredentials(r *Router) {
 	r.Handle("PATCH /v1/workspaces/{ws}/credentials/{id}", store.RoleMember, s.updateCredential)
 	r.Handle("POST /v1/workspaces/{ws}/credentials/{id}/rotate", store.RoleMember, s.rotateCredential)
 	r.Handle("DELETE /v1/workspaces/{ws}/credentials/{id}", store.RoleMember, s.deleteCredential)
+	if s.cfg.Tasks != nil {
+		r.Handle("POST /v1/workspaces/{ws}/keys/{key}/rotate", AdminOnly, s.rotateKey)
+	}
 }
 
 // mayManage says whether the caller may change a credential of this scope: their own USER ones
@@ -259,4 +262,30 @@ func nilID(id uuid.UUID) *uuid.UUID {
 		return nil
 	}
 	return &id
+}
+
+// RotateKeyRequest starts a Transit key rotation.
+type RotateKeyRequest struct {
+	// BatchSize of each rewrap round (default 100, at most 1000).
+	BatchSize int `json:"batch_size,omitempty"`
+}
+
+// rotateKey queues credentials.rewrap: rotate the key, rewrap every ciphertext in every workspace,
+// raise min_decryption_version. The job is recorded in the path's workspace (the operator's
+// choice); its work spans all of them, which is why only the admin token may start it.
+func (s *Server) rotateKey(w http.ResponseWriter, r *Request) *Error {
+	var req RotateKeyRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	args := credrotate.RotateKeyArgs{Key: r.PathValue("key"), BatchSize: req.BatchSize}
+	if err := args.Validate(); err != nil {
+		return errorf(CodeInvalidArgument, "%v", err)
+	}
+	res, err := s.cfg.Tasks.Publish(r.Context(), agents.TaskSpec{WorkspaceID: r.Workspace, Kind: credrotate.KindRotateKey, Args: args})
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"key": args.Key, "task_id": res.ID})
+	return nil
 }

@@ -224,3 +224,41 @@ func manyEntries(n int) map[string]string {
 	}
 	return m
 }
+
+// The rotation agent's jobs span what a workspace member may not touch (a key rotation rewraps
+// every workspace), so they are not published through the task routes; key rotation is the admin
+// token's.
+func TestRotationJobsAreNotPublishedDirectly(t *testing.T) {
+	t.Parallel()
+	e := credServer(t)
+	ctx := context.Background()
+	for _, kind := range []string{credrotate.KindRotateKey, credrotate.KindRotateSecret} {
+		_, err := e.owner.Publish(ctx, e.ws, api.PublishRequest{Kind: kind, Args: json.RawMessage(`{"credential_id":"` + uuid.NewString() + `"}`)})
+		if !api.IsCode(err, api.CodeForbidden) || !strings.Contains(err.Error(), "rotation agent") {
+			t.Fatalf("owner publishes %s: %v; want forbidden", kind, err)
+		}
+	}
+	if _, err := e.owner.RotateKey(ctx, e.ws, crypto.KeyCredentials, api.RotateKeyRequest{}); !api.IsCode(err, api.CodeForbidden) {
+		t.Fatalf("owner rotates a key: %v; want forbidden", err)
+	}
+	for _, bad := range []struct {
+		key   string
+		batch int
+	}{{"mosaic-nope", 0}, {crypto.KeyCredentials, 5000}} {
+		if _, err := e.admin.RotateKey(ctx, e.ws, bad.key, api.RotateKeyRequest{BatchSize: bad.batch}); !api.IsCode(err, api.CodeInvalidArgument) {
+			t.Fatalf("rotate key %q batch %d: %v; want invalid argument", bad.key, bad.batch, err)
+		}
+	}
+	out, err := e.admin.RotateKey(ctx, e.ws, crypto.KeyCredentials, api.RotateKeyRequest{BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := uuid.Parse(out["task_id"].(string))
+	if err != nil {
+		t.Fatalf("rotate key answered %v", out)
+	}
+	task, err := e.owner.GetTask(ctx, e.ws, id, 0)
+	if err != nil || task.Kind != credrotate.KindRotateKey || !strings.Contains(string(task.Args), `"batch_size":10`) {
+		t.Fatalf("the queued task: %+v %v", task, err)
+	}
+}

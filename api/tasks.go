@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -65,6 +66,9 @@ func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
 	var req PublishRequest
 	if e := r.Decode(&req); e != nil {
 		return e
+	}
+	if events.StreamFor(req.Kind) == events.CredentialsStream {
+		return errorf(CodeForbidden, "%s jobs belong to the rotation agent: rotate a credential with POST …/credentials/{id}/rotate, a key with POST …/keys/{key}/rotate (admin token)", req.Kind)
 	}
 	spec := agents.TaskSpec{
 		WorkspaceID: r.Workspace, Kind: req.Kind, Priority: req.Priority, Credentials: req.Credentials,

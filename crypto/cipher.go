@@ -3,6 +3,7 @@ package crypto
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -96,25 +97,73 @@ func ParseVersion(ciphertext string) (prefix string, version int, body string, e
 	return prefix, n, body, nil
 }
 
-// Canary encrypts and decrypts a random value with key under a throwaway context: at start-up it
-// catches a wrong key, address or policy before any data is written.
-func Canary(ctx context.Context, c Cipher, key string) error {
+// Capabilities are what a canary proved this process may do with a key.
+type Capabilities struct {
+	Encrypt, Decrypt bool
+}
+
+func (c Capabilities) String() string {
+	switch {
+	case c.Encrypt && c.Decrypt:
+		return "encrypt, decrypt"
+	case c.Encrypt:
+		return "encrypt only"
+	case c.Decrypt:
+		return "decrypt only"
+	}
+	return "none"
+}
+
+// Canary proves at start-up, before any data is written, that key exists and works for what this
+// process's policy lets it do: it encrypts a random value under a throwaway context and decrypts it.
+// A process whose policy allows only encryption (the API) stops after the encrypt; one that may
+// only decrypt (a worker) decrypts a forged ciphertext, which must fail authentication rather than
+// permission. A wrong address, key, mount or policy is an error; so is a policy that allows neither.
+func Canary(ctx context.Context, c Cipher, key string) (Capabilities, error) {
+	var caps Capabilities
 	probe := make([]byte, 16)
 	if _, err := rand.Read(probe); err != nil {
-		return err
+		return caps, err
 	}
 	kctx := []byte("canary:" + uuid.NewString())
 	want := string(probe)
 	ct, err := c.Encrypt(ctx, key, probe, kctx)
-	if err != nil {
-		return fmt.Errorf("%s canary: encrypt with %s: %w", c.Name(), key, err)
+	switch {
+	case err == nil:
+		caps.Encrypt = true
+	case errors.Is(err, ErrPermissionDenied):
+		return canaryDecryptOnly(ctx, c, key, kctx)
+	default:
+		return caps, fmt.Errorf("%s canary: encrypt with %s: %w", c.Name(), key, err)
 	}
 	got, err := c.Decrypt(ctx, key, ct, kctx)
-	if err != nil {
-		return fmt.Errorf("%s canary: decrypt with %s: %w", c.Name(), key, err)
+	switch {
+	case errors.Is(err, ErrPermissionDenied):
+		return caps, nil
+	case err != nil:
+		return caps, fmt.Errorf("%s canary: decrypt with %s: %w", c.Name(), key, err)
+	case string(got) != want:
+		return caps, errors.New(c.Name() + " canary: the decrypted value differs from the encrypted one")
 	}
-	if string(got) != want {
-		return errors.New(c.Name() + " canary: the decrypted value differs from the encrypted one")
+	caps.Decrypt = true
+	return caps, nil
+}
+
+// canaryDecryptOnly decrypts a well-formed ciphertext that no key made. Only Transit policies deny
+// encryption, so the forgery carries Transit's prefix.
+func canaryDecryptOnly(ctx context.Context, c Cipher, key string, kctx []byte) (Capabilities, error) {
+	forged := make([]byte, 48)
+	if _, err := rand.Read(forged); err != nil {
+		return Capabilities{}, err
 	}
-	return nil
+	_, err := c.Decrypt(ctx, key, "vault:v1:"+base64.StdEncoding.EncodeToString(forged), kctx)
+	switch {
+	case errors.Is(err, ErrDecrypt), errors.Is(err, ErrInvalidCiphertext):
+		return Capabilities{Decrypt: true}, nil
+	case errors.Is(err, ErrPermissionDenied):
+		return Capabilities{}, fmt.Errorf("%s canary: the policy allows neither encrypt nor decrypt with %s: %w", c.Name(), key, err)
+	case err != nil:
+		return Capabilities{}, fmt.Errorf("%s canary: decrypt with %s: %w", c.Name(), key, err)
+	}
+	return Capabilities{}, errors.New(c.Name() + " canary: a forged ciphertext decrypted")
 }

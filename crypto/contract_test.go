@@ -213,8 +213,9 @@ func runContract(t *testing.T, c crypto.Cipher) {
 	})
 
 	t.Run("canary", func(t *testing.T) {
-		if err := crypto.Canary(ctx, c, key); err != nil {
-			t.Fatal(err)
+		caps, err := crypto.Canary(ctx, c, key)
+		if err != nil || !caps.Encrypt || !caps.Decrypt {
+			t.Fatalf("canary with every permission: %v %v", caps, err)
 		}
 	})
 }

@@ -5,9 +5,9 @@
 // Subjects carry what routing and isolation need:
 //
 //	mosaic.tasks.<band>.<workspace>.<kind>      tasks; band is p1 (most urgent) … p10
-//	mosaic.tasks.delayed.<workspace>.<task>     schedules of delayed tasks (Nats-Schedule)
-//	mosaic.credentials.<workspace>.<op>         credential jobs
-//	mosaic.knowledge.<workspace>.<op>           knowledge jobs
+//	mosaic.credentials.<workspace>.<op>         credential jobs (kind credentials.<op>)
+//	mosaic.knowledge.<workspace>.<op>           knowledge jobs (kind knowledge.<op>)
+//	mosaic.schedules.<stream>.<workspace>.<task> schedules of delayed tasks (Nats-Schedule)
 //	mosaic.events.<workspace>.<type>            domain events (type may hold dots)
 //
 // Workspace tokens are canonical UUID text; kinds and types are dot-separated lower-case words.

@@ -59,11 +59,12 @@ func (f *cipherFlags) open(ctx context.Context, dataDir string, log zerolog.Logg
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := crypto.Canary(ctx, c, crypto.KeyCredentials); err != nil {
+		caps, err := crypto.Canary(ctx, c, crypto.KeyCredentials)
+		if err != nil {
 			c.Close()
-			return nil, nil, fmt.Errorf("%w (are the keys created? see deploy/openbao)", err)
+			return nil, nil, fmt.Errorf("%w (are the keys created and the policy attached? see deploy/openbao)", err)
 		}
-		log.Info().Str("openbao", f.openbaoAddr).Msg("credentials encrypted with OpenBao Transit")
+		log.Info().Str("openbao", f.openbaoAddr).Stringer("may", caps).Msg("credentials encrypted with OpenBao Transit")
 		return c, c.Close, nil
 	}
 	k, err := keyring.Open(filepath.Join(dataDir, "keyring.json"), keyring.Options{Env: f.env, AllowInProduction: f.allowLocalKeyring, Logger: &log})
@@ -75,7 +76,7 @@ func (f *cipherFlags) open(ctx context.Context, dataDir string, log zerolog.Logg
 			return nil, nil, err
 		}
 	}
-	if err := crypto.Canary(ctx, k, crypto.KeyCredentials); err != nil {
+	if _, err := crypto.Canary(ctx, k, crypto.KeyCredentials); err != nil {
 		return nil, nil, err
 	}
 	return k, func() {}, nil

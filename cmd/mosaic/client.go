@@ -75,19 +75,13 @@ func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
 	if err := f.validate(); err != nil {
 		return nil, uuid.Nil, err
 	}
-	var ws uuid.UUID
-	if f.workspace != "" {
-		id, err := uuid.Parse(f.workspace)
-		if err != nil {
-			return nil, uuid.Nil, fmt.Errorf("%s: %q is not a workspace id (UUID)", setting("workspace"), f.workspace)
-		}
-		ws = id
+	ws, err := f.workspaceFlag()
+	if err != nil {
+		return nil, uuid.Nil, err
 	}
 	key := os.Getenv("MOSAIC_API_KEY")
 	if key == "" && os.Getenv("MOSAIC_ADMIN_TOKEN") == "" {
-		if b, err := os.ReadFile(filepath.Join(f.dataDir, "api.key")); err == nil {
-			key = strings.TrimSpace(string(b))
-		}
+		key = f.savedAPIKey()
 	}
 	if key != "" {
 		keyWS, ok := store.APIKeyWorkspace(key)
@@ -105,6 +99,42 @@ func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
 	}
 	c, err := f.adminClient()
 	return c, ws, err
+}
+
+// workspaceFlag is --workspace, or uuid.Nil when it is not given.
+func (f *clientFlags) workspaceFlag() (uuid.UUID, error) {
+	if f.workspace == "" {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(f.workspace)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s: %q is not a workspace id (UUID)", setting("workspace"), f.workspace)
+	}
+	return id, nil
+}
+
+// savedAPIKey is the CLI's default API key (<data-dir>/api.key), or "".
+func (f *clientFlags) savedAPIKey() string {
+	b, err := os.ReadFile(filepath.Join(f.dataDir, "api.key"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// defaultWorkspace is --workspace, else the workspace of the CLI's default API key.
+func (f *clientFlags) defaultWorkspace() (uuid.UUID, error) {
+	if ws, err := f.workspaceFlag(); err != nil || ws != uuid.Nil {
+		return ws, err
+	}
+	key := os.Getenv("MOSAIC_API_KEY")
+	if key == "" {
+		key = f.savedAPIKey()
+	}
+	if ws, ok := store.APIKeyWorkspace(key); ok {
+		return ws, nil
+	}
+	return uuid.Nil, fmt.Errorf("give %s", setting("workspace"))
 }
 
 func printJSON(v any) error {

@@ -12,7 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -21,7 +23,7 @@ func newCredentialsCmd() *cobra.Command {
 		Use:   "credentials",
 		Short: "Store, list, rotate and delete credentials (values are encrypted; only masks are shown)",
 	}
-	cmd.AddCommand(newCredPutCmd(), newCredListCmd(), newCredGetCmd(), newCredRotateCmd(), newCredDeleteCmd(), newCredAuditCmd())
+	cmd.AddCommand(newCredPutCmd(), newCredListCmd(), newCredGetCmd(), newCredRotateCmd(), newCredDeleteCmd(), newCredAuditCmd(), newRotateKeyCmd())
 	return cmd
 }
 
@@ -285,5 +287,50 @@ func newCredAuditCmd() *cobra.Command {
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&cred, "credential", "", "only this credential's entries")
 	cmd.Flags().IntVar(&limit, "limit", 100, "entries (1…500)")
+	return cmd
+}
+
+func newRotateKeyCmd() *cobra.Command {
+	f := &clientFlags{}
+	var key string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Rotate a Transit key and rewrap every stored ciphertext, in every workspace (admin token)",
+		Long: `Queue the rotation agent's credentials.rewrap job: rotate the key, rewrap every ciphertext below
+the new version in checkpointed batches (each workspace through its RLS door), then raise the key's
+min_decryption_version so the old versions decrypt nothing. The job is recorded in --workspace (by
+default the CLI's default workspace) and follows like any task: mosaic tasks get ID.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			args := credrotate.RotateKeyArgs{Key: key, BatchSize: batch}
+			if err := args.Validate(); err != nil {
+				return fmt.Errorf("%s/%s: %v", setting("key"), setting("batch-size"), err)
+			}
+			if err := f.validate(); err != nil {
+				return err
+			}
+			ws, err := f.defaultWorkspace()
+			if err != nil {
+				return err
+			}
+			c, err := f.adminClient()
+			if err != nil {
+				return err
+			}
+			out, err := c.RotateKey(cmd.Context(), ws, key, api.RotateKeyRequest{BatchSize: batch})
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(out)
+			}
+			fmt.Printf("key rotation task %v queued\n", out["task_id"])
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&key, "key", crypto.KeyCredentials, "the key: "+strings.Join(crypto.Keys, ", "))
+	cmd.Flags().IntVar(&batch, "batch-size", 100, "ciphertexts per rewrap round (1…1000)")
 	return cmd
 }

@@ -65,6 +65,23 @@ func TestCredentialFromCLI(t *testing.T) {
 	}
 	outputs = append(outputs, r.stdout, r.stderr)
 
+	// Key rotation spans every workspace: the admin token starts it, nobody publishes it as a task.
+	r = runMosaic(t, nil, "publish", "--kind", "credentials.rewrap", "--data-dir", dataDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "rotation agent") {
+		t.Fatalf("publish credentials.rewrap: %d %s", r.code, r.stderr)
+	}
+	if r = runMosaic(t, nil, "credentials", "rotate-key", "--key", "mosaic-nope", "--data-dir", dataDir); r.code == 0 || !strings.Contains(r.stderr, "--key") {
+		t.Fatalf("rotate-key of an unknown key: %d %s", r.code, r.stderr)
+	}
+	r = runMosaic(t, nil, "credentials", "rotate-key", "--output", "json", "--data-dir", dataDir)
+	rewrap := regexp.MustCompile(`"task_id": "([0-9a-f-]{36})"`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || rewrap == nil {
+		t.Fatalf("credentials rotate-key: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r = runMosaic(t, nil, "tasks", "get", rewrap[1], "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "credentials.rewrap") {
+		t.Fatalf("tasks get of the rewrap job: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	r = runMosaic(t, nil, "credentials", "delete", id[1], "--data-dir", dataDir)
 	if r.code != 0 {
 		t.Fatalf("credentials delete: %d %s", r.code, r.stderr)

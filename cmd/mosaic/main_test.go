@@ -113,6 +113,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{"NATS port not a number", []string{"MOSAIC_NATS_PORT=abc"}, []string{"dev"}, "MOSAIC_NATS_PORT=\"abc\"", false},
 		{"HTTP port in use", nil, []string{"dev", "--http", taken.Addr().String()}, "--http (MOSAIC_HTTP)", false},
 		{"NATS port in use", nil, []string{"dev", "--nats-port", takenPort, "--http", "127.0.0.1:0"}, "--nats-port (MOSAIC_NATS_PORT)", true},
+		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
 		{"long workspace name", nil, []string{"workspaces", "create", strings.Repeat("n", 65)}, "the limit is 64", false},

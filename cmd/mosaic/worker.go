@@ -30,6 +30,7 @@ func builtinRegistry(creds *agents.Credentials) *agents.Registry {
 // poolFlags are the settings of the worker pools a process runs.
 type poolFlags struct {
 	queues       []string
+	streams      []string
 	kinds        []string
 	priorities   []int
 	concurrency  int
@@ -41,6 +42,8 @@ type poolFlags struct {
 func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, defaultConcurrency int) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.queues, "queues", []string{"default"}, "pools to join (each is one durable consumer per priority band)")
+	fl.StringSliceVar(&f.streams, "streams", []string{"tasks", "credentials"},
+		"work to take: tasks (the TASKS stream) and/or credentials (the rotation agent); split them to give each its own OpenBao policy")
 	fl.StringSliceVar(&f.kinds, "kinds", nil, "kinds this worker takes (default: all; pools must not overlap)")
 	fl.IntSliceVar(&f.priorities, "priorities", nil, "priorities served, 1…10 (default: all)")
 	fl.IntVar(&f.concurrency, concurrencyFlag, defaultConcurrency, "handlers running at once in each pool")
@@ -80,7 +83,7 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 		return rt, nil
 	}
 	for _, q := range f.queues {
-		for _, stream := range []string{events.TasksStream, events.CredentialsStream} {
+		for _, stream := range f.streamNames() {
 			cfg := agents.PoolConfig{
 				DB: st.db, JS: st.js, NC: st.nc, Registry: d.reg, Credentials: d.creds, Name: q, Stream: stream,
 				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
@@ -125,8 +128,30 @@ func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
 	rt.done.Wait()
 }
 
+// streamNames are the streams of --streams.
+func (f *poolFlags) streamNames() []string {
+	var out []string
+	for _, s := range f.streams {
+		switch s {
+		case "tasks":
+			out = append(out, events.TasksStream)
+		case "credentials":
+			out = append(out, events.CredentialsStream)
+		}
+	}
+	return out
+}
+
 func (f *poolFlags) validate() error {
 	var errs []error
+	if len(f.streams) == 0 {
+		errs = append(errs, fmt.Errorf("%s: give tasks, credentials or both", setting("streams")))
+	}
+	for _, s := range f.streams {
+		if s != "tasks" && s != "credentials" {
+			errs = append(errs, fmt.Errorf("%s: %q is not tasks or credentials", setting("streams"), s))
+		}
+	}
 	if len(f.queues) == 0 {
 		errs = append(errs, fmt.Errorf("%s: give at least one", setting("queues")))
 	}
