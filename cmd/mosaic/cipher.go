@@ -47,6 +47,10 @@ func (f *cipherFlags) validate() error {
 		errs = append(errs, fmt.Errorf("%s needs %s, or %s and %s", setting("openbao-addr"), setting("openbao-token"),
 			setting("openbao-role-id"), setting("openbao-secret-id")))
 	}
+	if f.env == "production" && f.openbaoAddr == "" && !f.allowLocalKeyring {
+		errs = append(errs, fmt.Errorf("%s=production: %w; set %s, or pass %s to accept the risk",
+			setting("env"), crypto.ErrProductionRefused, setting("openbao-addr"), setting("allow-local-keyring")))
+	}
 	return errors.Join(errs...)
 }
 

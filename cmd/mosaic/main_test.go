@@ -113,6 +113,8 @@ func TestConfigurationErrors(t *testing.T) {
 		{"NATS port not a number", []string{"MOSAIC_NATS_PORT=abc"}, []string{"dev"}, "MOSAIC_NATS_PORT=\"abc\"", false},
 		{"HTTP port in use", nil, []string{"dev", "--http", taken.Addr().String()}, "--http (MOSAIC_HTTP)", false},
 		{"NATS port in use", nil, []string{"dev", "--nats-port", takenPort, "--http", "127.0.0.1:0"}, "--nats-port (MOSAIC_NATS_PORT)", true},
+		{"local keyring in production", []string{"MOSAIC_ENV=production"}, []string{"dev"}, "the local keyring is not for production", false},
+		{"OpenBao without auth", nil, []string{"worker", "--openbao-addr", "https://127.0.0.1:8200"}, "--openbao-token (MOSAIC_OPENBAO_TOKEN)", false},
 		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
