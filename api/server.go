@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -41,6 +42,8 @@ type Config struct {
 	// Credentials stores credentials (encrypting them); when nil the credential routes are not
 	// served.
 	Credentials *agents.Credentials
+	// Knowledge is the knowledge base; when nil its routes are not served.
+	Knowledge *knowledge.Service
 	// Logger receives one line per request. Default: none.
 	Logger *zerolog.Logger
 }
@@ -87,6 +90,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Credentials != nil {
 		s.mountCredentials(r)
 	}
+	if cfg.Knowledge != nil {
+		s.mountKnowledge(r)
+		s.mountConsole()
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -121,14 +128,17 @@ type Request struct {
 }
 
 // Decode reads a JSON body strictly (unknown fields are errors) into v.
-func (r *Request) Decode(v any) *Error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+func (r *Request) Decode(v any) *Error { return r.DecodeUpTo(v, MaxBodyBytes) }
+
+// DecodeUpTo is Decode for a body of up to limit bytes.
+func (r *Request) DecodeUpTo(v any, limit int64) *Error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return errorf(CodeTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+			return errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 		case errors.Is(err, io.EOF):
 			return errorf(CodeInvalidArgument, "request body is empty; want a JSON object")
 		default:

@@ -67,8 +67,11 @@ func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
 	if e := r.Decode(&req); e != nil {
 		return e
 	}
-	if events.StreamFor(req.Kind) == events.CredentialsStream {
+	switch events.StreamFor(req.Kind) {
+	case events.CredentialsStream:
 		return errorf(CodeForbidden, "%s jobs belong to the rotation agent: rotate a credential with POST …/credentials/{id}/rotate, a key with POST …/keys/{key}/rotate (admin token)", req.Kind)
+	case events.KnowledgeStream:
+		return errorf(CodeForbidden, "%s jobs belong to the knowledge agent: they follow every write to an entry; re-index with POST …/knowledge/reindex", req.Kind)
 	}
 	spec := agents.TaskSpec{
 		WorkspaceID: r.Workspace, Kind: req.Kind, Priority: req.Priority, Credentials: req.Credentials,

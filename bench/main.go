@@ -2,7 +2,7 @@
 // one NATS server, on this machine, in one run, and prints a table: each figure is the median of
 // -runs runs, with their range. It is a module of its own so that River never enters Mosaic's.
 //
-//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory]
+//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory,knowledge]
 package main
 
 import (
@@ -29,6 +29,9 @@ type config struct {
 	inflight    int
 	executors   int
 	commitBatch int
+	entries     int
+	queries     int
+	graphNodes  int
 	only        map[string]bool
 }
 
@@ -64,7 +67,10 @@ func main() {
 	flag.IntVar(&cfg.inflight, "inflight", 10000, "tasks in flight for the memory run")
 	flag.IntVar(&cfg.executors, "commit-executors", 0, "Mosaic's concurrent group-commit transactions (0: the default)")
 	flag.IntVar(&cfg.commitBatch, "commit-batch", 0, "Mosaic's writes per group-commit transaction (0: the default)")
-	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory", "workloads to run")
+	flag.IntVar(&cfg.entries, "entries", 10000, "knowledge entries of the search run")
+	flag.IntVar(&cfg.queries, "queries", 200, "queries per search mode")
+	flag.IntVar(&cfg.graphNodes, "graph-nodes", 1000, "entries of the graph run")
+	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge", "workloads to run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -164,6 +170,13 @@ func run(cfg config) error {
 			func(i int) (float64, error) { return workerMemory(ctx, e, cfg) }); err != nil {
 			return err
 		}
+	}
+	if cfg.only["knowledge"] {
+		kf, err := knowledgeBench(ctx, e, cfg)
+		if err != nil {
+			return fmt.Errorf("knowledge: %w", err)
+		}
+		figures = append(figures, kf...)
 	}
 	printTable(figures, cfg, time.Since(started))
 	return nil

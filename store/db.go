@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,9 @@ type Config struct {
 // DB is the runtime pool. Every transaction goes through InWorkspace or AsSystem.
 type DB struct {
 	pool *pgxpool.Pool
+
+	pgvecOnce sync.Once
+	pgvec     bool // knowledge_embeddings has the pgvector column
 }
 
 // Open connects the runtime pool and checks that the server answers.

@@ -11,6 +11,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write collides with an existing row (a unique key).
 	ErrConflict = errors.New("already exists")
+	// ErrForbidden: the caller may see the row but not make this change.
+	ErrForbidden = errors.New("forbidden")
 	// ErrFenced: a fenced write touched no row: a newer delivery holds the task.
 	ErrFenced = errors.New("fenced: a newer delivery holds the task")
 )

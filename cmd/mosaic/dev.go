@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
 )
 
@@ -24,6 +25,7 @@ type devFlags struct {
 	stackFlags
 	poolFlags
 	cipherFlags
+	embedderFlags
 	http string
 }
 
@@ -42,6 +44,7 @@ same data directory, it comes back with everything it had.`,
 	f.stackFlags.register(cmd, true)
 	f.poolFlags.register(cmd, "workers", 8)
 	f.cipherFlags.register(cmd)
+	f.embedderFlags.register(cmd)
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /v1)")
 	return cmd
 }
@@ -61,7 +64,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate()); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate()); err != nil {
 		return err
 	}
 	// Take the HTTP address first: a taken address fails before anything is created.
@@ -96,7 +99,11 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	defer closeCipher()
 	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
-	reg := builtinRegistry(creds)
+	emb, err := f.embedderFlags.open()
+	if err != nil {
+		return err
+	}
+	reg := builtinRegistry(creds, emb)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err
@@ -112,6 +119,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		Tasks:       tasks,
 		NC:          st.nc,
 		Credentials: creds,
+		Knowledge:   &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb},
 		Logger:      &log,
 		Checks: map[string]api.Check{
 			"postgres":  st.db.Ping,

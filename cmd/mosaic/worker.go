@@ -16,14 +16,17 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/agents/demo"
+	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/events"
 )
 
 // builtinRegistry holds every kind this binary can run.
-func builtinRegistry(creds *agents.Credentials) *agents.Registry {
+func builtinRegistry(creds *agents.Credentials, emb embed.Embedder) *agents.Registry {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
 	credrotate.Register(reg, credrotate.Config{Credentials: creds})
+	knowledge.Register(reg, knowledge.Config{DB: creds.DB, Embedder: emb})
 	return reg
 }
 
@@ -42,8 +45,8 @@ type poolFlags struct {
 func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, defaultConcurrency int) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.queues, "queues", []string{"default"}, "pools to join (each is one durable consumer per priority band)")
-	fl.StringSliceVar(&f.streams, "streams", []string{"tasks", "credentials"},
-		"work to take: tasks (the TASKS stream) and/or credentials (the rotation agent); split them to give each its own OpenBao policy")
+	fl.StringSliceVar(&f.streams, "streams", []string{"tasks", "credentials", "knowledge"},
+		"work to take: tasks (the TASKS stream), credentials (the rotation agent), knowledge (the indexing agent); split them to give each its own OpenBao policy")
 	fl.StringSliceVar(&f.kinds, "kinds", nil, "kinds this worker takes (default: all; pools must not overlap)")
 	fl.IntSliceVar(&f.priorities, "priorities", nil, "priorities served, 1…10 (default: all)")
 	fl.IntVar(&f.concurrency, concurrencyFlag, defaultConcurrency, "handlers running at once in each pool")
@@ -89,10 +92,10 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
 				WorkerName: f.name, Logger: &log,
 			}
-			if stream == events.CredentialsStream {
+			if stream != events.TasksStream {
 				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
 				if len(f.kinds) > 0 {
-					continue // a worker of chosen kinds leaves the credential jobs to others
+					continue // a worker of chosen kinds leaves the agents' jobs to others
 				}
 			}
 			p, err := agents.NewPool(cfg)
@@ -137,6 +140,8 @@ func (f *poolFlags) streamNames() []string {
 			out = append(out, events.TasksStream)
 		case "credentials":
 			out = append(out, events.CredentialsStream)
+		case "knowledge":
+			out = append(out, events.KnowledgeStream)
 		}
 	}
 	return out
@@ -145,11 +150,11 @@ func (f *poolFlags) streamNames() []string {
 func (f *poolFlags) validate() error {
 	var errs []error
 	if len(f.streams) == 0 {
-		errs = append(errs, fmt.Errorf("%s: give tasks, credentials or both", setting("streams")))
+		errs = append(errs, fmt.Errorf("%s: give tasks, credentials and/or knowledge", setting("streams")))
 	}
 	for _, s := range f.streams {
-		if s != "tasks" && s != "credentials" {
-			errs = append(errs, fmt.Errorf("%s: %q is not tasks or credentials", setting("streams"), s))
+		if s != "tasks" && s != "credentials" && s != "knowledge" {
+			errs = append(errs, fmt.Errorf("%s: %q is not tasks, credentials or knowledge", setting("streams"), s))
 		}
 	}
 	if len(f.queues) == 0 {
@@ -189,6 +194,7 @@ type workerFlags struct {
 	stackFlags
 	poolFlags
 	cipherFlags
+	embedderFlags
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -206,6 +212,7 @@ get --drain-timeout to finish, the rest are interrupted and resumed elsewhere fr
 	f.stackFlags.register(cmd, false)
 	f.poolFlags.register(cmd, "concurrency", 8)
 	f.cipherFlags.register(cmd)
+	f.embedderFlags.register(cmd)
 	return cmd
 }
 
@@ -217,7 +224,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	if f.concurrency < 1 {
 		return fmt.Errorf("%s must be at least 1", setting("concurrency"))
 	}
-	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate()); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate()); err != nil {
 		return err
 	}
 	if f.databaseURL == "" || f.natsURL == "" {
@@ -246,7 +253,11 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	defer closeCipher()
 	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
-	reg := builtinRegistry(creds)
+	emb, err := f.embedderFlags.open()
+	if err != nil {
+		return err
+	}
+	reg := builtinRegistry(creds, emb)
 	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err

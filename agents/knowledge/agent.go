@@ -1,0 +1,245 @@
+package knowledge
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
+	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// Kinds of the knowledge agent (on the KNOWLEDGE stream).
+const (
+	KindIndex   = "knowledge.index"
+	KindReindex = "knowledge.reindex"
+)
+
+// IndexArgs index one entry: whatever version it is at when the job runs.
+type IndexArgs struct {
+	EntryID uuid.UUID `json:"entry_id"`
+	Slug    string    `json:"slug,omitempty"` // for people reading the task list
+}
+
+// Kind implements agents.JobArgs.
+func (IndexArgs) Kind() string { return KindIndex }
+
+// Validate implements agents.ArgsValidator.
+func (a IndexArgs) Validate() error {
+	if a.EntryID == uuid.Nil {
+		return errors.New("entry_id is required")
+	}
+	return nil
+}
+
+// ReindexArgs re-index every entry of the workspace.
+type ReindexArgs struct {
+	// BatchSize of entries per checkpoint. Default 100.
+	BatchSize int `json:"batch_size,omitempty"`
+}
+
+// Kind implements agents.JobArgs.
+func (ReindexArgs) Kind() string { return KindReindex }
+
+// Validate implements agents.ArgsValidator.
+func (a ReindexArgs) Validate() error {
+	if a.BatchSize < 0 || a.BatchSize > 1000 {
+		return errors.New("batch_size must be 0…1000")
+	}
+	return nil
+}
+
+// IndexResult is what indexing an entry did.
+type IndexResult struct {
+	Gone     bool `json:"gone,omitempty"`  // the entry was deleted (or hidden) before the job ran
+	Stale    bool `json:"stale,omitempty"` // it changed while being indexed; its newer job follows
+	Version  int  `json:"version,omitempty"`
+	Links    int  `json:"links"`
+	Resolved int  `json:"resolved"`
+	Adopted  int  `json:"adopted"`  // dangling links elsewhere that now reach this entry
+	Embedded bool `json:"embedded"` // false when the text and model were unchanged
+}
+
+// ReindexResult is what a whole-workspace re-index did.
+type ReindexResult struct {
+	Entries  int `json:"entries"`
+	Embedded int `json:"embedded"`
+	Links    int `json:"links"`
+}
+
+// Config configures the agent.
+type Config struct {
+	DB       *store.DB
+	Embedder embed.Embedder
+	// AfterBatch, when set, is called after each re-index batch is written and before its
+	// checkpoint; an error ends the attempt there, as a crash would (tests kill a re-index with it).
+	AfterBatch func(done int) error
+}
+
+// Register adds the knowledge agent's kinds to a registry.
+func Register(reg *agents.Registry, cfg Config) {
+	agents.AddWorkerConfig(reg, agents.WorkFunc[IndexArgs](func(ctx context.Context, job *agents.Job[IndexArgs]) error {
+		return indexOne(ctx, cfg, job)
+	}), agents.WorkerConfig{ProgressTimeout: 2 * time.Minute, MaxAttempts: 10})
+	agents.AddWorkerConfig(reg, agents.WorkFunc[ReindexArgs](func(ctx context.Context, job *agents.Job[ReindexArgs]) error {
+		return reindex(ctx, cfg, job)
+	}), agents.WorkerConfig{ProgressTimeout: 5 * time.Minute, MaxAttempts: 10})
+}
+
+func indexOne(ctx context.Context, cfg Config, job *agents.Job[IndexArgs]) error {
+	user, err := cfg.DB.TaskPublisher(ctx, job.WorkspaceID, job.ID)
+	if err != nil {
+		return err
+	}
+	res, err := indexEntries(ctx, cfg, job.WorkspaceID, user, []uuid.UUID{job.Args.EntryID})
+	if err != nil {
+		return err
+	}
+	return job.SetResult(res[0])
+}
+
+// indexEntries indexes entries as user: parse links, embed what changed (one embedder call for
+// all), write each entry's index.
+func indexEntries(ctx context.Context, cfg Config, ws, user uuid.UUID, ids []uuid.UUID) ([]IndexResult, error) {
+	out := make([]IndexResult, len(ids))
+	entries := make([]store.Entry, len(ids))
+	var texts []string
+	var need []int
+	hashes := make([][]byte, len(ids))
+	for i, id := range ids {
+		e, err := cfg.DB.GetEntryByID(ctx, ws, user, id)
+		if errors.Is(err, store.ErrNotFound) {
+			out[i].Gone = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = e
+		text := e.Title + "\n\n" + e.Body
+		h := sha256.Sum256([]byte(cfg.Embedder.Name() + "\x00" + text))
+		hashes[i] = h[:]
+		model, old, err := cfg.DB.EmbeddingHash(ctx, ws, user, id)
+		if err != nil {
+			return nil, err
+		}
+		if model != cfg.Embedder.Name() || string(old) != string(h[:]) {
+			texts = append(texts, text)
+			need = append(need, i)
+		}
+	}
+	vecs := map[int][]float32{}
+	if len(texts) > 0 {
+		got, err := cfg.Embedder.Embed(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("embed: %w", err)
+		}
+		for j, i := range need {
+			vecs[i] = got[j]
+		}
+	}
+	for i, e := range entries {
+		if out[i].Gone {
+			continue
+		}
+		var links []store.IndexedLink
+		for _, l := range wikilink.Parse(e.Body) {
+			links = append(links, store.IndexedLink{TargetSlug: l.Slug, Label: l.Label})
+		}
+		var emb *store.IndexedEmbedding
+		if v, ok := vecs[i]; ok {
+			emb = &store.IndexedEmbedding{Model: cfg.Embedder.Name(), Dims: len(v), Vec: embed.Encode(v),
+				Literal: vectorLiteral(v), ContentHash: hashes[i]}
+		}
+		o, err := cfg.DB.WriteIndex(ctx, ws, user, e.ID, e.Version, links, emb)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = IndexResult{Stale: o.Stale, Version: e.Version, Links: o.Links, Resolved: o.Resolved, Adopted: o.Adopted, Embedded: emb != nil && !o.Stale}
+	}
+	return out, nil
+}
+
+// vectorLiteral is v as pgvector's text form.
+func vectorLiteral(v []float32) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 32))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// reindexState is the re-index cursor, checkpointed after every batch: the author being walked
+// (index into [no author, members…]) and the last entry id done.
+type reindexState struct {
+	AuthorIndex int       `json:"author_index"`
+	After       uuid.UUID `json:"after"`
+	Result      ReindexResult
+}
+
+// reindex walks every entry of the workspace, author by author (each as its author, who sees
+// their PRIVATE entries too), in checkpointed batches.
+func reindex(ctx context.Context, cfg Config, job *agents.Job[ReindexArgs]) error {
+	batch := job.Args.BatchSize
+	if batch == 0 {
+		batch = 100
+	}
+	var st reindexState
+	if _, err := job.Restore(&st); err != nil {
+		return agents.Permanent(err)
+	}
+	members, err := cfg.DB.MemberIDs(ctx, job.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	authors := append([]uuid.UUID{uuid.Nil}, members...)
+	for ; st.AuthorIndex < len(authors); st.AuthorIndex, st.After = st.AuthorIndex+1, uuid.Nil {
+		author := authors[st.AuthorIndex]
+		for {
+			ids, err := cfg.DB.EntryIDsByAuthor(ctx, job.WorkspaceID, author, st.After, batch)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				break
+			}
+			res, err := indexEntries(ctx, cfg, job.WorkspaceID, author, ids)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				if !r.Gone {
+					st.Result.Entries++
+					st.Result.Links += r.Links
+					if r.Embedded {
+						st.Result.Embedded++
+					}
+				}
+			}
+			st.After = ids[len(ids)-1]
+			if cfg.AfterBatch != nil {
+				if err := cfg.AfterBatch(st.Result.Entries); err != nil {
+					return err
+				}
+			}
+			job.Progress(float64(st.AuthorIndex)/float64(len(authors)), fmt.Sprintf("indexed %d", st.Result.Entries))
+			if err := job.Checkpoint(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	return job.SetResult(st.Result)
+}

@@ -1,0 +1,136 @@
+package mdfile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
+)
+
+// Doc is one entry as a file.
+type Doc struct {
+	Slug       string   // from front matter "slug", else the file name without .md, slugified
+	Title      string   // front matter "title" (required)
+	Tags       []string // front matter "tags": [a, b] or a block list; nil when there are none
+	Status     string   // "DRAFT" | "PUBLISHED" | "ARCHIVED"; "" when absent (the importer's default applies)
+	Visibility string   // "PRIVATE" | "WORKSPACE"; "" when absent
+	Body       string   // everything after the closing '---' line, byte for byte
+}
+
+// Statuses and visibilities a Doc may carry (besides "", meaning absent).
+const (
+	StatusDraft         = "DRAFT"
+	StatusPublished     = "PUBLISHED"
+	StatusArchived      = "ARCHIVED"
+	VisibilityPrivate   = "PRIVATE"
+	VisibilityWorkspace = "WORKSPACE"
+)
+
+// MaxTagLen is the longest tag, in bytes.
+const MaxTagLen = 64
+
+var (
+	statuses     = []string{StatusDraft, StatusPublished, StatusArchived}
+	visibilities = []string{VisibilityPrivate, VisibilityWorkspace}
+)
+
+// Validate reports every way d breaks the rules a parsed Doc follows, joined (each error wraps
+// ErrInvalidValue); nil means Parse(Render(d)) returns d. The rules: a title that is valid UTF-8
+// and not only white space; a slug that is non-empty and equal to wikilink.Slugify of itself;
+// tags that are valid UTF-8, trimmed, non-empty, at most MaxTagLen bytes and distinct, and nil
+// rather than empty; Status "" or one of the Status constants, Visibility "" or one of the
+// Visibility constants, in upper case. The body may be anything.
+func (d Doc) Validate() error {
+	var errs []error
+	if msg := checkTitle(d.Title); msg != "" {
+		errs = append(errs, invalid("%s", msg))
+	}
+	if msg := checkSlug(d.Slug); msg != "" {
+		errs = append(errs, invalid("%s", msg))
+	}
+	if d.Tags != nil && len(d.Tags) == 0 {
+		errs = append(errs, invalid("tags is an empty, non-nil slice (use nil)"))
+	}
+	seen := make(map[string]bool, len(d.Tags))
+	for _, t := range d.Tags {
+		switch msg := checkTag(t); {
+		case msg != "":
+			errs = append(errs, invalid("%s", msg))
+		case strings.TrimSpace(t) != t:
+			errs = append(errs, invalid("tag %q has leading or trailing white space", t))
+		case seen[t]:
+			errs = append(errs, invalid("tag %q appears twice", t))
+		}
+		seen[t] = true
+	}
+	if d.Status != "" && !slices.Contains(statuses, d.Status) {
+		errs = append(errs, invalid("status %q is not one of %s", d.Status, strings.Join(statuses, ", ")))
+	}
+	if d.Visibility != "" && !slices.Contains(visibilities, d.Visibility) {
+		errs = append(errs, invalid("visibility %q is not one of %s", d.Visibility, strings.Join(visibilities, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// checkTitle returns what is wrong with a title, or "".
+func checkTitle(t string) string {
+	switch {
+	case !utf8.ValidString(t):
+		return fmt.Sprintf("title %q is not valid UTF-8", t)
+	case strings.TrimSpace(t) == "":
+		return "title is empty"
+	}
+	return ""
+}
+
+// checkSlug returns what is wrong with a slug, or "".
+func checkSlug(s string) string {
+	switch {
+	case s == "":
+		return "slug is empty"
+	case len(s) > wikilink.MaxSlugLen:
+		return fmt.Sprintf("slug %q is longer than %d bytes", s, wikilink.MaxSlugLen)
+	case wikilink.Slugify(s) != s:
+		return fmt.Sprintf("slug %q is not a valid slug (it would be %q)", s, wikilink.Slugify(s))
+	case s == "." || s == ".." || strings.ContainsAny(s, `/\`) || strings.ContainsRune(s, 0):
+		// Slugify should never allow these; checked again because the slug names a file.
+		return fmt.Sprintf("slug %q cannot be a file name", s)
+	}
+	return ""
+}
+
+// checkTag returns what is wrong with a trimmed tag, or "".
+func checkTag(t string) string {
+	switch {
+	case !utf8.ValidString(t):
+		return fmt.Sprintf("tag %q is not valid UTF-8", t)
+	case strings.TrimSpace(t) == "":
+		return "empty tag"
+	case len(t) > MaxTagLen:
+		return fmt.Sprintf("tag %q is longer than %d bytes", t, MaxTagLen)
+	}
+	return ""
+}
+
+// enumValue returns the upper-case form of v (ASCII case-insensitive) if it is one of allowed.
+func enumValue(v string, allowed []string) (string, bool) {
+	for _, a := range allowed {
+		if len(v) == len(a) && asciiUpper(v) == a {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}

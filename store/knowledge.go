@@ -1,0 +1,448 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Knowledge entry statuses and visibilities.
+const (
+	EntryDraft     = "DRAFT"
+	EntryPublished = "PUBLISHED"
+	EntryArchived  = "ARCHIVED"
+
+	VisibilityPrivate   = "PRIVATE"
+	VisibilityWorkspace = "WORKSPACE"
+
+	// MaxEntryBody is the largest body in bytes.
+	MaxEntryBody = 1 << 20
+)
+
+// ValidEntryStatus reports whether s is DRAFT, PUBLISHED or ARCHIVED.
+func ValidEntryStatus(s string) bool {
+	return s == EntryDraft || s == EntryPublished || s == EntryArchived
+}
+
+// ValidVisibility reports whether v is PRIVATE or WORKSPACE.
+func ValidVisibility(v string) bool { return v == VisibilityPrivate || v == VisibilityWorkspace }
+
+// Entry is a knowledge entry as its reader sees it.
+type Entry struct {
+	WorkspaceID    uuid.UUID  `json:"workspace_id"`
+	ID             uuid.UUID  `json:"id"`
+	Slug           string     `json:"slug"`
+	Title          string     `json:"title"`
+	Body           string     `json:"body"`
+	Status         string     `json:"status"`
+	Visibility     string     `json:"visibility"`
+	AuthorID       *uuid.UUID `json:"author_id"`
+	UpdatedBy      *uuid.UUID `json:"updated_by"`
+	Version        int        `json:"version"`
+	IndexedVersion int        `json:"indexed_version"`
+	IndexedAt      *time.Time `json:"indexed_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	Tags           []string   `json:"tags"`
+}
+
+func scanEntry(row pgx.Row) (Entry, error) {
+	var e Entry
+	err := row.Scan(&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
+		&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Tags)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	return e, err
+}
+
+// NewEntry is an entry to create; the caller has validated it.
+type NewEntry struct {
+	ID         uuid.UUID
+	Slug       string
+	Title      string
+	Body       string
+	Status     string
+	Visibility string
+	Tags       []string
+	Message    string
+}
+
+// CreateEntry inserts an entry and its first version in tx (a workspace door). A taken slug is
+// ErrConflict.
+func CreateEntry(ctx context.Context, tx pgx.Tx, ws, author uuid.UUID, n NewEntry) (Entry, error) {
+	_, err := tx.Exec(ctx, insertEntrySQL, ws, n.ID, n.Slug, n.Title, n.Body, n.Status, n.Visibility, nilUUID(author))
+	if IsUniqueViolation(err) {
+		return Entry{}, fmt.Errorf("entry %q: the slug is taken: %w", n.Slug, ErrConflict)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	if _, err := tx.Exec(ctx, insertSlugSQL, ws, n.Slug, n.ID); err != nil {
+		return Entry{}, err
+	}
+	if err := setEntryTags(ctx, tx, ws, n.ID, n.Tags); err != nil {
+		return Entry{}, err
+	}
+	if _, err := tx.Exec(ctx, insertEntryVersionSQL, ws, n.ID, nilUUID(author), nilString(n.Message)); err != nil {
+		return Entry{}, err
+	}
+	return scanEntry(tx.QueryRow(ctx, getEntryByIDSQL, ws, n.ID))
+}
+
+// EntryChange is an edit: nil fields keep their value.
+type EntryChange struct {
+	Title      *string
+	Body       *string
+	Status     *string
+	Visibility *string
+	Tags       *[]string
+	Message    string
+	// IfVersion, when not 0, makes the edit conditional on the entry being at that version.
+	IfVersion int
+}
+
+// ErrVersionMismatch: the entry moved on since the version the edit was based on.
+var ErrVersionMismatch = errors.New("the entry has changed since that version")
+
+// UpdateEntry applies an edit in tx and records it as a new version. A PRIVATE entry is its
+// author's alone to change (RLS hides it from everyone else).
+func UpdateEntry(ctx context.Context, tx pgx.Tx, ws, user uuid.UUID, slug string, c EntryChange) (Entry, error) {
+	cur, err := scanEntry(tx.QueryRow(ctx, lockEntrySQL, ws, slug))
+	if err != nil {
+		return Entry{}, fmt.Errorf("entry %q: %w", slug, err)
+	}
+	if c.IfVersion != 0 && c.IfVersion != cur.Version {
+		return Entry{}, fmt.Errorf("entry %q is at version %d, not %d: %w", slug, cur.Version, c.IfVersion, ErrVersionMismatch)
+	}
+	title, body, status, vis := cur.Title, cur.Body, cur.Status, cur.Visibility
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&title, c.Title}, {&body, c.Body}, {&status, c.Status}, {&vis, c.Visibility}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if vis == VisibilityPrivate && (cur.AuthorID == nil || *cur.AuthorID != user) {
+		return Entry{}, fmt.Errorf("entry %q: only its author may make it PRIVATE: %w", slug, ErrForbidden)
+	}
+	if _, err := tx.Exec(ctx, updateEntrySQL, ws, cur.ID, title, body, status, vis, nilUUID(user)); err != nil {
+		return Entry{}, err
+	}
+	if c.Tags != nil {
+		if _, err := tx.Exec(ctx, clearEntryTagsSQL, ws, cur.ID); err != nil {
+			return Entry{}, err
+		}
+		if err := setEntryTags(ctx, tx, ws, cur.ID, *c.Tags); err != nil {
+			return Entry{}, err
+		}
+	}
+	if _, err := tx.Exec(ctx, insertEntryVersionSQL, ws, cur.ID, nilUUID(user), nilString(c.Message)); err != nil {
+		return Entry{}, err
+	}
+	return scanEntry(tx.QueryRow(ctx, getEntryByIDSQL, ws, cur.ID))
+}
+
+func setEntryTags(ctx context.Context, tx pgx.Tx, ws, entry uuid.UUID, tags []string) error {
+	for i, name := range tags {
+		var id uuid.UUID
+		if err := tx.QueryRow(ctx, upsertTagSQL, ws, newID(), name).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, insertEntryTagSQL, ws, entry, id, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteEntry removes an entry with its versions, tags and outgoing links; links to it dangle.
+func DeleteEntry(ctx context.Context, tx pgx.Tx, ws uuid.UUID, slug string) (Entry, error) {
+	e, err := scanEntry(tx.QueryRow(ctx, lockEntrySQL, ws, slug))
+	if err != nil {
+		return Entry{}, fmt.Errorf("entry %q: %w", slug, err)
+	}
+	if _, err := tx.Exec(ctx, danglingSQL, ws, e.ID); err != nil {
+		return Entry{}, err
+	}
+	_, err = tx.Exec(ctx, deleteEntrySQL, ws, e.ID)
+	return e, err
+}
+
+// GetEntry reads an entry by slug as user sees it.
+func (db *DB) GetEntry(ctx context.Context, ws, user uuid.UUID, slug string) (Entry, error) {
+	var e Entry
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		var err error
+		e, err = scanEntry(tx.QueryRow(ctx, getEntrySQL, ws, slug))
+		return err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("entry %q: %w", slug, err)
+	}
+	return e, nil
+}
+
+// GetEntryByID reads an entry by id as user sees it.
+func (db *DB) GetEntryByID(ctx context.Context, ws, user, id uuid.UUID) (Entry, error) {
+	var e Entry
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		var err error
+		e, err = scanEntry(tx.QueryRow(ctx, getEntryByIDSQL, ws, id))
+		return err
+	})
+	return e, err
+}
+
+// EntryVersion is one recorded edit.
+type EntryVersion struct {
+	Version   int        `json:"version"`
+	Title     string     `json:"title"`
+	Body      string     `json:"body,omitempty"`
+	Status    string     `json:"status"`
+	AuthorID  *uuid.UUID `json:"author_id"`
+	Message   string     `json:"message,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Size      int        `json:"size"`
+}
+
+// EntryVersions lists an entry's versions, newest first (without bodies).
+func (db *DB) EntryVersions(ctx context.Context, ws, user uuid.UUID, slug string) ([]EntryVersion, error) {
+	var out []EntryVersion
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		e, err := scanEntry(tx.QueryRow(ctx, getEntrySQL, ws, slug))
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", slug, err)
+		}
+		rows, err := tx.Query(ctx, listVersionsSQL, ws, e.ID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EntryVersion, error) {
+			var v EntryVersion
+			err := r.Scan(&v.Version, &v.Title, &v.Status, &v.AuthorID, &v.Message, &v.CreatedAt, &v.Size)
+			return v, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// EntryVersionAt reads one version of an entry, with its body.
+func (db *DB) EntryVersionAt(ctx context.Context, ws, user uuid.UUID, slug string, version int) (EntryVersion, error) {
+	var v EntryVersion
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		e, err := scanEntry(tx.QueryRow(ctx, getEntrySQL, ws, slug))
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", slug, err)
+		}
+		err = tx.QueryRow(ctx, getVersionSQL, ws, e.ID, version).Scan(&v.Version, &v.Title, &v.Body, &v.Status, &v.AuthorID, &v.Message, &v.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("entry %q has no version %d: %w", slug, version, ErrNotFound)
+		}
+		v.Size = len(v.Body)
+		return err
+	})
+	return v, err
+}
+
+// EntryLink is a link as its reader sees it: Target is nil while it dangles (or its target is
+// not visible to the reader).
+type EntryLink struct {
+	TargetSlug  string     `json:"target_slug"`
+	TargetID    *uuid.UUID `json:"target_id"`
+	TargetTitle string     `json:"target_title,omitempty"`
+	Label       string     `json:"label,omitempty"`
+}
+
+// EntryRef names an entry.
+type EntryRef struct {
+	ID    uuid.UUID `json:"id"`
+	Slug  string    `json:"slug"`
+	Title string    `json:"title"`
+}
+
+// EntryLinks reads an entry's outgoing links and its backlinks.
+func (db *DB) EntryLinks(ctx context.Context, ws, user uuid.UUID, slug string) (out []EntryLink, back []EntryRef, err error) {
+	err = db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		e, err := scanEntry(tx.QueryRow(ctx, getEntrySQL, ws, slug))
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", slug, err)
+		}
+		rows, err := tx.Query(ctx, outLinksSQL, ws, e.ID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EntryLink, error) {
+			var l EntryLink
+			err := r.Scan(&l.TargetSlug, &l.TargetID, &l.TargetTitle, &l.Label)
+			return l, err
+		})
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, backlinksSQL, ws, e.ID)
+		if err != nil {
+			return err
+		}
+		back, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (EntryRef, error) {
+			var b EntryRef
+			err := r.Scan(&b.Slug, &b.Title, &b.ID)
+			return b, err
+		})
+		return err
+	})
+	return out, back, err
+}
+
+// TagCount is a tag and how many visible entries carry it.
+type TagCount struct {
+	Name    string `json:"name"`
+	Entries int    `json:"entries"`
+}
+
+// Tags lists the tags of the entries user may see.
+func (db *DB) Tags(ctx context.Context, ws, user uuid.UUID) ([]TagCount, error) {
+	var out []TagCount
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, listTagsSQL, ws)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagCount, error) {
+			var t TagCount
+			err := r.Scan(&t.Name, &t.Entries)
+			return t, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// IndexedLink is a parsed link the indexer records.
+type IndexedLink struct {
+	TargetSlug string
+	Label      string
+}
+
+// IndexedEmbedding is an entry's vector as the indexer computed it.
+type IndexedEmbedding struct {
+	Model       string
+	Dims        int
+	Vec         []byte // embed.Encode
+	Literal     string // the vector as pgvector text ("[0.1,0.2]"), used when pgvector is present
+	ContentHash []byte
+}
+
+// IndexOutcome says what an index write did.
+type IndexOutcome struct {
+	Stale    bool // the entry moved past the version read; a later job indexes the new one
+	Links    int
+	Resolved int // links of this entry whose target exists
+	Adopted  int // dangling links elsewhere that now point at this entry
+}
+
+// WriteIndex stores what the indexer derived from version of entry id: its search document,
+// links (resolving their targets, and resolving dangling links to it), and its embedding (nil:
+// unchanged). It runs as user, who sees what the entry's readers see.
+func (db *DB) WriteIndex(ctx context.Context, ws, user, id uuid.UUID, version int, links []IndexedLink, emb *IndexedEmbedding) (IndexOutcome, error) {
+	var out IndexOutcome
+	pgvec := db.hasPgvector(ctx)
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		out = IndexOutcome{}
+		tag, err := tx.Exec(ctx, indexEntrySQL, ws, id, version)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			out.Stale = true
+			return nil
+		}
+		if _, err := tx.Exec(ctx, clearLinksSQL, ws, id); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i, l := range links {
+			b.Queue(insertLinkSQL, ws, id, i, l.TargetSlug, l.Label)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		out.Links = len(links)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM knowledge_links WHERE workspace_id = $1 AND source_id = $2 AND target_id IS NOT NULL`, ws, id).Scan(&out.Resolved); err != nil {
+			return err
+		}
+		var slug string
+		if err := tx.QueryRow(ctx, `SELECT slug FROM knowledge_entries WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&slug); err != nil {
+			return err
+		}
+		tag, err = tx.Exec(ctx, resolveDanglingSQL, ws, id, slug)
+		if err != nil {
+			return err
+		}
+		out.Adopted = int(tag.RowsAffected())
+		if emb != nil {
+			if _, err := tx.Exec(ctx, upsertEmbeddingSQL, ws, id, emb.Model, emb.Dims, emb.Vec, emb.ContentHash); err != nil {
+				return err
+			}
+			if pgvec && emb.Literal != "" {
+				if _, err := tx.Exec(ctx, setPgvectorSQL, ws, id, emb.Literal); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EmbeddingHash is the model and content hash of an entry's stored embedding ("" and nil when
+// there is none): the indexer skips the embedder when neither changed.
+func (db *DB) EmbeddingHash(ctx context.Context, ws, user, id uuid.UUID) (model string, hash []byte, err error) {
+	err = db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, embeddingHashSQL, ws, id).Scan(&model, &hash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return model, hash, err
+}
+
+// EntryIDsByAuthor pages through the entries of one author (uuid.Nil: entries without one), as
+// that author, after the id after: the re-index walk.
+func (db *DB) EntryIDsByAuthor(ctx context.Context, ws, author, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := db.InWorkspaceAs(ctx, ws, author, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, entryIDsByAuthorSQL, ws, nilUUID(author), after, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		return err
+	})
+	return out, err
+}
+
+// hasPgvector reports (once) whether the embedding vector column exists.
+func (db *DB) hasPgvector(ctx context.Context) bool {
+	db.pgvecOnce.Do(func() {
+		_ = db.pool.QueryRow(ctx, hasPgvectorSQL).Scan(&db.pgvec)
+	})
+	return db.pgvec
+}
+
+// HasPgvector reports whether semantic search runs in PostgreSQL (pgvector) or in Mosaic.
+func (db *DB) HasPgvector(ctx context.Context) bool { return db.hasPgvector(ctx) }
+
+func nilString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
