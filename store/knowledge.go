@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Knowledge entry statuses and visibilities.
@@ -347,71 +348,100 @@ type IndexOutcome struct {
 	Adopted  int // dangling links elsewhere that now point at this entry
 }
 
-// WriteIndex stores what the indexer derived from version of entry id: its search document,
-// links (resolving their targets, and resolving dangling links to it), and its embedding (nil:
-// unchanged). It runs as user, who sees what the entry's readers see.
-func (db *DB) WriteIndex(ctx context.Context, ws, user, id uuid.UUID, version int, links []IndexedLink, emb *IndexedEmbedding) (IndexOutcome, error) {
-	var out IndexOutcome
-	pgvec := db.hasPgvector(ctx)
+// IndexWrite is what the indexer derived from Version of entry ID: its links, and its embedding
+// (nil: unchanged).
+type IndexWrite struct {
+	ID        uuid.UUID
+	Slug      string
+	Version   int
+	Links     []IndexedLink
+	Embedding *IndexedEmbedding
+}
+
+// IndexSource is an entry as the indexer reads it, with its stored embedding's model and content
+// hash ("" and nil when there is none).
+type IndexSource struct {
+	Entry
+	EmbeddingModel string
+	EmbeddingHash  []byte
+}
+
+// IndexSources reads the entries of ids that user can see (the others are left out), with their
+// embeddings' model and hash, in one transaction.
+func (db *DB) IndexSources(ctx context.Context, ws, user uuid.UUID, ids []uuid.UUID) ([]IndexSource, error) {
+	var out []IndexSource
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		out = IndexOutcome{}
-		tag, err := tx.Exec(ctx, indexEntrySQL, ws, id, version)
+		rows, err := tx.Query(ctx, indexSourcesSQL, ws, ids)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			out.Stale = true
-			return nil
-		}
-		if _, err := tx.Exec(ctx, clearLinksSQL, ws, id); err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		for i, l := range links {
-			b.Queue(insertLinkSQL, ws, id, i, l.TargetSlug, l.Label)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		out.Links = len(links)
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM knowledge_links WHERE workspace_id = $1 AND source_id = $2 AND target_id IS NOT NULL`, ws, id).Scan(&out.Resolved); err != nil {
-			return err
-		}
-		var slug string
-		if err := tx.QueryRow(ctx, `SELECT slug FROM knowledge_entries WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&slug); err != nil {
-			return err
-		}
-		tag, err = tx.Exec(ctx, resolveDanglingSQL, ws, id, slug)
-		if err != nil {
-			return err
-		}
-		out.Adopted = int(tag.RowsAffected())
-		if emb != nil {
-			if _, err := tx.Exec(ctx, upsertEmbeddingSQL, ws, id, emb.Model, emb.Dims, emb.Vec, emb.ContentHash); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var src IndexSource
+			e := &src.Entry
+			var model *string
+			if err := rows.Scan(&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
+				&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Tags, &model, &src.EmbeddingHash); err != nil {
 				return err
 			}
-			if pgvec && emb.Literal != "" {
-				if _, err := tx.Exec(ctx, setPgvectorSQL, ws, id, emb.Literal); err != nil {
-					return err
-				}
+			if model != nil {
+				src.EmbeddingModel = *model
 			}
+			out = append(out, src)
 		}
-		return nil
+		return rows.Err()
 	})
 	return out, err
 }
 
-// EmbeddingHash is the model and content hash of an entry's stored embedding ("" and nil when
-// there is none): the indexer skips the embedder when neither changed.
-func (db *DB) EmbeddingHash(ctx context.Context, ws, user, id uuid.UUID) (model string, hash []byte, err error) {
-	err = db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, embeddingHashSQL, ws, id).Scan(&model, &hash)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+// WriteIndexes stores what the indexer derived, for each entry: its search document, its links
+// (resolving their targets, and adopting dangling links to it) and its embedding, in one
+// transaction as user. An entry that moved past the version read is left for its newer job.
+func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []IndexWrite) ([]IndexOutcome, error) {
+	out := make([]IndexOutcome, len(writes))
+	pgvec := db.hasPgvector(ctx)
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, w := range writes {
+			b.Queue(indexEntrySQL, ws, w.ID, w.Version)
 		}
-		return err
+		res := tx.SendBatch(ctx, b)
+		for i := range writes {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			out[i] = IndexOutcome{Stale: tag.RowsAffected() == 0}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		for i, w := range writes {
+			if out[i].Stale {
+				continue
+			}
+			b.Queue(clearLinksSQL, ws, w.ID)
+			for pos, l := range w.Links {
+				b.Queue(insertLinkSQL, ws, w.ID, pos, l.TargetSlug, l.Label)
+			}
+			b.Queue(resolvedCountSQL, ws, w.ID).QueryRow(func(r pgx.Row) error { return r.Scan(&out[i].Resolved) })
+			b.Queue(resolveDanglingSQL, ws, w.ID, w.Slug).Exec(func(tag pgconn.CommandTag) error {
+				out[i].Adopted = int(tag.RowsAffected())
+				return nil
+			})
+			out[i].Links = len(w.Links)
+			if e := w.Embedding; e != nil {
+				b.Queue(upsertEmbeddingSQL, ws, w.ID, e.Model, e.Dims, e.Vec, e.ContentHash)
+				if pgvec && e.Literal != "" {
+					b.Queue(setPgvectorSQL, ws, w.ID, e.Literal)
+				}
+			}
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
-	return model, hash, err
+	return out, err
 }
 
 // EntryIDsByAuthor pages through the entries of one author (uuid.Nil: entries without one), as

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -127,91 +126,25 @@ func (db *DB) SearchFullText(ctx context.Context, ws, user uuid.UUID, query stri
 	return out, err
 }
 
-// SemanticQuery is a nearest-neighbour search over the embeddings of one model.
-type SemanticQuery struct {
-	Model string
-	// Literal is the query vector as pgvector text, for PostgreSQL's ordering when pgvector is
-	// installed.
-	Literal string
-	// Score rates a stored vector (embed.Encode bytes) against the query, higher is nearer: the
-	// ranking in Mosaic on stock PostgreSQL.
-	Score func(vec []byte) float64
-}
-
-// SearchSemantic ranks visible entries with an embedding of q.Model by similarity to the query.
-func (db *DB) SearchSemantic(ctx context.Context, ws, user uuid.UUID, q SemanticQuery, f SearchFilter, limit, offset int) ([]Hit, error) {
+// SearchSemanticPgvector ranks visible entries with an embedding of model by cosine distance to
+// the query vector (pgvector's text form), in PostgreSQL.
+func (db *DB) SearchSemanticPgvector(ctx context.Context, ws, user uuid.UUID, model, literal string, f SearchFilter, limit, offset int) ([]Hit, error) {
 	args := []any{ws}
 	where := f.where(&args)
-	args = append(args, q.Model)
-	where += fmt.Sprintf(" AND m.model = $%d", len(args))
-	from := `knowledge_embeddings m JOIN knowledge_entries e ON e.workspace_id = m.workspace_id AND e.id = m.entry_id`
+	args = append(args, model, literal, limit, offset)
+	n := len(args)
+	sql := fmt.Sprintf(`SELECT e.id, e.slug, e.title, e.status, e.updated_at, 1 - (m.embedding <=> $%[2]d::text::vector)
+		FROM knowledge_embeddings m JOIN knowledge_entries e ON e.workspace_id = m.workspace_id AND e.id = m.entry_id
+		WHERE %[1]s AND m.model = $%[3]d AND m.embedding IS NOT NULL
+		ORDER BY m.embedding <=> $%[2]d::text::vector, e.id LIMIT $%[4]d OFFSET $%[5]d`, where, n-2, n-3, n-1, n)
 	var out []Hit
-	pgvec := db.hasPgvector(ctx) && q.Literal != ""
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		if pgvec {
-			args = append(args, q.Literal, limit, offset)
-			n := len(args)
-			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT e.id, e.slug, e.title, e.status, e.updated_at, 1 - (m.embedding <=> $%d::text::vector)
-				FROM %s WHERE %s AND m.embedding IS NOT NULL ORDER BY m.embedding <=> $%d::text::vector, e.id LIMIT $%d OFFSET $%d`,
-				n-2, from, where, n-2, n-1, n), args...)
-			if err != nil {
-				return err
-			}
-			out, err = pgx.CollectRows(rows, scanHit)
-			return err
-		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT m.entry_id, m.vec FROM %s WHERE %s`, from, where), args...)
+		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
-		type scored struct {
-			id    uuid.UUID
-			score float64
-		}
-		var all []scored
-		var id uuid.UUID
-		var vec []byte
-		_, err = pgx.ForEachRow(rows, []any{&id, &vec}, func() error {
-			all = append(all, scored{id, q.Score(vec)})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		sort.Slice(all, func(i, j int) bool {
-			if all[i].score != all[j].score {
-				return all[i].score > all[j].score
-			}
-			return all[i].id.String() < all[j].id.String()
-		})
-		if offset >= len(all) {
-			return nil
-		}
-		all = all[offset:min(len(all), offset+limit)]
-		ids := make([]uuid.UUID, len(all))
-		for i, s := range all {
-			ids[i] = s.id
-		}
-		rows, err = tx.Query(ctx, `SELECT e.id, e.slug, e.title, e.status, e.updated_at, 0::float8 FROM knowledge_entries e
-			WHERE e.workspace_id = $1 AND e.id = ANY($2)`, ws, ids)
-		if err != nil {
-			return err
-		}
-		found, err := pgx.CollectRows(rows, scanHit)
-		if err != nil {
-			return err
-		}
-		byID := make(map[uuid.UUID]Hit, len(found))
-		for _, h := range found {
-			byID[h.ID] = h
-		}
-		for _, s := range all {
-			if h, ok := byID[s.id]; ok {
-				h.Score = s.score
-				out = append(out, h)
-			}
-		}
-		return nil
+		out, err = pgx.CollectRows(rows, scanHit)
+		return err
 	})
 	return out, err
 }
@@ -239,7 +172,8 @@ type GraphEdge struct {
 }
 
 // GraphData reads every visible entry and every resolved link between two of them, and counts
-// the dangling links of visible entries.
+// the dangling links of visible entries (a link to an entry the reader cannot see dangles for
+// them). Links are filtered here rather than joined in SQL: two plain scans stay fast.
 func (db *DB) GraphData(ctx context.Context, ws, user uuid.UUID) (nodes []GraphNode, edges []GraphEdge, dangling int, err error) {
 	err = db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, graphNodesSQL, ws)
@@ -254,19 +188,76 @@ func (db *DB) GraphData(ctx context.Context, ws, user uuid.UUID) (nodes []GraphN
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, graphEdgesSQL, ws)
+		visible := make(map[uuid.UUID]bool, len(nodes))
+		for _, n := range nodes {
+			visible[n.ID] = true
+		}
+		rows, err = tx.Query(ctx, graphLinksSQL, ws)
 		if err != nil {
 			return err
 		}
-		edges, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (GraphEdge, error) {
-			var e GraphEdge
-			err := r.Scan(&e.Source, &e.Target, &e.Label)
-			return e, err
+		var source uuid.UUID
+		var target *uuid.UUID
+		var label string
+		_, err = pgx.ForEachRow(rows, []any{&source, &target, &label}, func() error {
+			switch {
+			case !visible[source]:
+			case target == nil || !visible[*target]:
+				dangling++
+			case *target != source:
+				edges = append(edges, GraphEdge{Source: source, Target: *target, Label: label})
+			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, danglingCountSQL, ws).Scan(&dangling)
+		return err
 	})
 	return nodes, edges, dangling, err
+}
+
+// EmbeddingStamp changes whenever an embedding of model in the workspace is written or removed:
+// their count and latest write. A cache of the vectors is current while its stamp is.
+func (db *DB) EmbeddingStamp(ctx context.Context, ws uuid.UUID, model string) (string, error) {
+	var n int
+	var last *time.Time
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*), max(updated_at) FROM knowledge_embeddings WHERE workspace_id = $1 AND model = $2`, ws, model).Scan(&n, &last)
+	})
+	if err != nil || last == nil {
+		return fmt.Sprint(n), err
+	}
+	return fmt.Sprintf("%d/%d", n, last.UnixNano()), nil
+}
+
+// EmbeddingVectors reads every embedding of model in the workspace (whatever the visibility of
+// its entry: callers rank them, then keep what VisibleHits lets the reader see).
+func (db *DB) EmbeddingVectors(ctx context.Context, ws uuid.UUID, model string, fn func(id uuid.UUID, vec []byte) error) error {
+	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT entry_id, vec FROM knowledge_embeddings WHERE workspace_id = $1 AND model = $2`, ws, model)
+		if err != nil {
+			return err
+		}
+		var id uuid.UUID
+		var vec []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &vec}, func() error { return fn(id, vec) })
+		return err
+	})
+}
+
+// VisibleHits returns the entries among ids that user can see and that pass the filter, in no
+// particular order.
+func (db *DB) VisibleHits(ctx context.Context, ws, user uuid.UUID, f SearchFilter, ids []uuid.UUID) ([]Hit, error) {
+	args := []any{ws}
+	where := f.where(&args)
+	args = append(args, ids)
+	sql := fmt.Sprintf(`SELECT e.id, e.slug, e.title, e.status, e.updated_at, 0::float8 FROM knowledge_entries e WHERE %s AND e.id = ANY($%d)`, where, len(args))
+	var out []Hit
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanHit)
+		return err
+	})
+	return out, err
 }

@@ -95,7 +95,11 @@ const (
 		ON CONFLICT (workspace_id, entry_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims,
 			vec = EXCLUDED.vec, content_hash = EXCLUDED.content_hash, updated_at = now()`
 
-	embeddingHashSQL = `SELECT model, content_hash FROM knowledge_embeddings WHERE workspace_id = $1 AND entry_id = $2`
+	indexSourcesSQL = `SELECT ` + entryColumns + `, m.model, m.content_hash
+		FROM knowledge_entries e LEFT JOIN knowledge_embeddings m ON m.workspace_id = e.workspace_id AND m.entry_id = e.id
+		WHERE e.workspace_id = $1 AND e.id = ANY($2)`
+
+	resolvedCountSQL = `SELECT count(*) FROM knowledge_links WHERE workspace_id = $1 AND source_id = $2 AND target_id IS NOT NULL`
 
 	hasPgvectorSQL = `SELECT EXISTS (SELECT 1 FROM information_schema.columns
 		WHERE table_name = 'knowledge_embeddings' AND column_name = 'embedding')`
@@ -111,15 +115,5 @@ const (
 
 	graphNodesSQL = `SELECT e.id, e.slug, e.title, e.status, e.updated_at FROM knowledge_entries e WHERE e.workspace_id = $1`
 
-	graphEdgesSQL = `
-		SELECT l.source_id, l.target_id, COALESCE(l.label, '') FROM knowledge_links l
-		JOIN knowledge_entries s ON s.workspace_id = l.workspace_id AND s.id = l.source_id
-		JOIN knowledge_entries t ON t.workspace_id = l.workspace_id AND t.id = l.target_id
-		WHERE l.workspace_id = $1 AND l.source_id <> l.target_id`
-
-	danglingCountSQL = `
-		SELECT count(*) FROM knowledge_links l
-		JOIN knowledge_entries s ON s.workspace_id = l.workspace_id AND s.id = l.source_id
-		LEFT JOIN knowledge_entries t ON t.workspace_id = l.workspace_id AND t.id = l.target_id
-		WHERE l.workspace_id = $1 AND t.id IS NULL`
+	graphLinksSQL = `SELECT source_id, target_id, COALESCE(label, '') FROM knowledge_links WHERE workspace_id = $1`
 )

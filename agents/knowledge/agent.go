@@ -106,64 +106,56 @@ func indexOne(ctx context.Context, cfg Config, job *agents.Job[IndexArgs]) error
 	return job.SetResult(res[0])
 }
 
-// indexEntries indexes entries as user: parse links, embed what changed (one embedder call for
-// all), write each entry's index.
+// indexEntries indexes entries as user: one read of them all, their links parsed, one embedder
+// call for the texts that changed (or whose model did), one transaction to write it all.
 func indexEntries(ctx context.Context, cfg Config, ws, user uuid.UUID, ids []uuid.UUID) ([]IndexResult, error) {
-	out := make([]IndexResult, len(ids))
-	entries := make([]store.Entry, len(ids))
+	sources, err := cfg.DB.IndexSources(ctx, ws, user, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]int, len(sources))
+	writes := make([]store.IndexWrite, len(sources))
 	var texts []string
 	var need []int
-	hashes := make([][]byte, len(ids))
-	for i, id := range ids {
-		e, err := cfg.DB.GetEntryByID(ctx, ws, user, id)
-		if errors.Is(err, store.ErrNotFound) {
-			out[i].Gone = true
-			continue
+	for i, src := range sources {
+		byID[src.ID] = i
+		w := store.IndexWrite{ID: src.ID, Slug: src.Slug, Version: src.Version}
+		for _, l := range wikilink.Parse(src.Body) {
+			w.Links = append(w.Links, store.IndexedLink{TargetSlug: l.Slug, Label: l.Label})
 		}
-		if err != nil {
-			return nil, err
-		}
-		entries[i] = e
-		text := e.Title + "\n\n" + e.Body
+		text := src.Title + "\n\n" + src.Body
 		h := sha256.Sum256([]byte(cfg.Embedder.Name() + "\x00" + text))
-		hashes[i] = h[:]
-		model, old, err := cfg.DB.EmbeddingHash(ctx, ws, user, id)
-		if err != nil {
-			return nil, err
-		}
-		if model != cfg.Embedder.Name() || string(old) != string(h[:]) {
+		if src.EmbeddingModel != cfg.Embedder.Name() || string(src.EmbeddingHash) != string(h[:]) {
+			w.Embedding = &store.IndexedEmbedding{Model: cfg.Embedder.Name(), ContentHash: h[:]}
 			texts = append(texts, text)
 			need = append(need, i)
 		}
+		writes[i] = w
 	}
-	vecs := map[int][]float32{}
 	if len(texts) > 0 {
-		got, err := cfg.Embedder.Embed(ctx, texts)
+		vecs, err := cfg.Embedder.Embed(ctx, texts)
 		if err != nil {
 			return nil, fmt.Errorf("embed: %w", err)
 		}
 		for j, i := range need {
-			vecs[i] = got[j]
+			e := writes[i].Embedding
+			e.Dims, e.Vec, e.Literal = len(vecs[j]), embed.Encode(vecs[j]), vectorLiteral(vecs[j])
 		}
 	}
-	for i, e := range entries {
-		if out[i].Gone {
+	outcomes, err := cfg.DB.WriteIndexes(ctx, ws, user, writes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IndexResult, len(ids))
+	for k, id := range ids {
+		i, ok := byID[id]
+		if !ok {
+			out[k].Gone = true
 			continue
 		}
-		var links []store.IndexedLink
-		for _, l := range wikilink.Parse(e.Body) {
-			links = append(links, store.IndexedLink{TargetSlug: l.Slug, Label: l.Label})
-		}
-		var emb *store.IndexedEmbedding
-		if v, ok := vecs[i]; ok {
-			emb = &store.IndexedEmbedding{Model: cfg.Embedder.Name(), Dims: len(v), Vec: embed.Encode(v),
-				Literal: vectorLiteral(v), ContentHash: hashes[i]}
-		}
-		o, err := cfg.DB.WriteIndex(ctx, ws, user, e.ID, e.Version, links, emb)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = IndexResult{Stale: o.Stale, Version: e.Version, Links: o.Links, Resolved: o.Resolved, Adopted: o.Adopted, Embedded: emb != nil && !o.Stale}
+		o := outcomes[i]
+		out[k] = IndexResult{Stale: o.Stale, Version: writes[i].Version, Links: o.Links, Resolved: o.Resolved, Adopted: o.Adopted,
+			Embedded: writes[i].Embedding != nil && !o.Stale}
 	}
 	return out, nil
 }

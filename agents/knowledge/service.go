@@ -38,6 +38,8 @@ type Service struct {
 	DB       *store.DB
 	Tasks    *agents.Client
 	Embedder embed.Embedder
+
+	vectors vectorCache
 }
 
 // EntryInput is an entry to create, or an edit (nil: unchanged).
@@ -365,16 +367,10 @@ func (s *Service) semantic(ctx context.Context, ws, user uuid.UUID, q string, f 
 	if !slices.ContainsFunc(qv, func(x float32) bool { return x != 0 }) {
 		return nil, store.ErrEmptyQuery
 	}
-	return s.DB.SearchSemantic(ctx, ws, user, store.SemanticQuery{
-		Model: s.Embedder.Name(), Literal: vectorLiteral(qv),
-		Score: func(b []byte) float64 {
-			v, err := embed.Decode(b)
-			if err != nil || len(v) != len(qv) {
-				return -2
-			}
-			return float64(embed.Cosine(qv, v))
-		},
-	}, f, limit, offset)
+	if s.DB.HasPgvector(ctx) {
+		return s.DB.SearchSemanticPgvector(ctx, ws, user, s.Embedder.Name(), vectorLiteral(qv), f, limit, offset)
+	}
+	return s.rankInMemory(ctx, ws, user, qv, f, limit, offset)
 }
 
 // hybrid fuses the full-text and semantic rankings: each list contributes 1/(rrfK + rank) to an

@@ -165,6 +165,13 @@ $("connect").addEventListener("submit", (ev) => {
 });
 
 const params = new URLSearchParams(location.search);
+// A key may come in the fragment (#key=…), which is never sent to a server; it moves to this
+// tab's sessionStorage and leaves the address bar at once.
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get("key")) {
+  sessionStorage.setItem("mosaic.apikey", fragment.get("key"));
+  history.replaceState(null, "", location.pathname + location.search);
+}
 $("workspace").value = params.get("workspace") || sessionStorage.getItem("mosaic.workspace") || "";
 $("apikey").value = sessionStorage.getItem("mosaic.apikey") || "";
 $("center").value = params.get("center") || "";
