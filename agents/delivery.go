@@ -118,6 +118,11 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		Task: envelopeTask(&env, dec.Generation), Fence: d.fence, MsgSeq: meta.Sequence.Stream,
 		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),
 	}
+	if params.MaxConcurrency == store.Paused {
+		// The workspace is paused: leave the task as it is and look again later.
+		_ = msg.NakWithDelay(min(p.cfg.CapacityDelay<<min(meta.NumDelivered-1, 6), 30*time.Second))
+		return
+	}
 	var claim store.ClaimResult
 	// The task's own message: the one Mosaic published (JetStream drops a copy within its
 	// duplicate window), or the one its schedule delivered.
@@ -213,6 +218,9 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	d.log.Debug().Msg("running")
 
 	err := runHandler(jobCtx, reg, d, args)
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(HandlerDone{Pool: p.cfg.Name, Stream: p.cfg.Stream, Kind: d.kind, Duration: time.Since(now), Err: err})
+	}
 	// The handler is done: its slot goes to the next message while the end is written, bounded
 	// by the finishing tokens (2 per slot) so that a slow database holds the pool back.
 	p.finishing <- struct{}{}

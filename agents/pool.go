@@ -72,6 +72,15 @@ type PoolConfig struct {
 	// WorkerName identifies this process in task rows and events. Default host:pid.
 	WorkerName string
 	Logger     *zerolog.Logger
+	// Observe, when set, is called after each handler returns (metrics).
+	Observe func(HandlerDone)
+}
+
+// HandlerDone describes a handler run that has just returned.
+type HandlerDone struct {
+	Pool, Stream, Kind string
+	Duration           time.Duration
+	Err                error // nil: succeeded
 }
 
 func (c *PoolConfig) setDefaults() {
@@ -254,6 +263,28 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 // ConsumerName is the durable consumer of a pool's band on TASKS.
 func ConsumerName(pool string, priority int) string { return pool + "-" + events.Band(priority) }
 
+// ParseConsumerName reads back a consumer name that ConsumerConfig gives on stream: the pool and,
+// on TASKS, the priority of its band (<pool>-p<1…10>); on CREDENTIALS and KNOWLEDGE
+// (<pool>-credentials, <pool>-knowledge) the priority is 0. ok is false for a name no pool gives.
+func ParseConsumerName(stream, name string) (pool string, priority int, ok bool) {
+	switch stream {
+	case events.TasksStream:
+		i := strings.LastIndexByte(name, '-')
+		if i <= 0 {
+			return "", 0, false
+		}
+		prio, err := events.ParseBand(name[i+1:])
+		if err != nil {
+			return "", 0, false
+		}
+		return name[:i], prio, true
+	case events.CredentialsStream, events.KnowledgeStream:
+		pool, ok = strings.CutSuffix(name, "-"+strings.ToLower(stream))
+		return pool, 0, ok && pool != ""
+	}
+	return "", 0, false
+}
+
 // ConsumerConfig is the durable pull consumer of one band of a pool (priority 0: the one consumer
 // of a CREDENTIALS or KNOWLEDGE pool), as data.
 func ConsumerConfig(cfg PoolConfig, priority int) jetstream.ConsumerConfig {
@@ -296,8 +327,17 @@ func (p *Pool) Start(ctx context.Context) error {
 	if p.cfg.Stream != events.TasksStream {
 		priorities = []int{0} // one consumer: these streams have no bands
 	}
+	var pausedUntil *time.Time
+	if pauses, err := p.cfg.DB.PoolPauses(ctx); err == nil {
+		for _, pp := range pauses {
+			if pp.Pool == p.cfg.Name {
+				pausedUntil = &pp.PausedUntil // an operator paused this pool: it starts paused
+			}
+		}
+	}
 	for _, prio := range priorities {
 		cc := ConsumerConfig(p.cfg, prio)
+		cc.PauseUntil = pausedUntil
 		cons, err := p.cfg.JS.CreateOrUpdateConsumer(ctx, p.cfg.Stream, cc)
 		if err != nil {
 			if strings.Contains(err.Error(), "not unique") || strings.Contains(err.Error(), "overlap") {

@@ -24,6 +24,9 @@ func (s *Server) mountConsole() {
 			files.ServeHTTP(w, r2)
 		}
 	}
+	s.mux.HandleFunc("GET /console", serve("console.html"))
+	s.mux.HandleFunc("GET /console/{$}", serve("console.html"))
+	s.mux.HandleFunc("GET /console/console.js", serve("console.js"))
 	s.mux.HandleFunc("GET /console/knowledge", serve("knowledge.html"))
 	s.mux.HandleFunc("GET /console/knowledge.js", serve("knowledge.js"))
 	s.mux.HandleFunc("GET /console/console.css", serve("console.css"))

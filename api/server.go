@@ -14,10 +14,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -46,6 +48,18 @@ type Config struct {
 	Knowledge *knowledge.Service
 	// Logger receives one line per request. Default: none.
 	Logger *zerolog.Logger
+	// Metrics, when set, is served on GET /metrics without authentication (Prometheus scrapes
+	// it, like /healthz); nil: no /metrics route.
+	Metrics *metrics.Registry
+	// JS is the JetStream handle GET /v1/consumers reads; when nil that route is not served.
+	// With it, New starts sampling every consumer's ack floor (for the rates) until Close.
+	JS jetstream.JetStream
+	// ConsumerSampleInterval is how often ack floors are sampled; 13 samples are kept, so a rate
+	// spans 12 intervals. Zero or less: 5s (a rate over the last minute).
+	ConsumerSampleInterval time.Duration
+	// StreamHeartbeat is how often an idle event stream (GET …/events/stream, served when NC is
+	// set) sends a comment line. Zero or less: 15s.
+	StreamHeartbeat time.Duration
 }
 
 // Server serves the HTTP API.
@@ -54,6 +68,8 @@ type Server struct {
 	adminHash [32]byte
 	mux       *http.ServeMux
 	log       zerolog.Logger
+	sampler   *rateSampler // nil without Config.JS
+	streams   streamStops  // ends the event streams at shutdown
 }
 
 // New builds the server.
@@ -77,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	r.Handle("POST /v1/workspaces", AdminOnly, s.createWorkspace)
 	r.Handle("GET /v1/workspaces", AdminOnly, s.listWorkspaces)
 	r.Handle("GET /v1/workspaces/{ws}", store.RoleGuest, s.getWorkspace)
@@ -86,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 	r.Handle("DELETE /v1/workspaces/{ws}/api-keys/{id}", store.RoleAdmin, s.revokeAPIKey)
 	if cfg.Tasks != nil {
 		s.mountTasks(r)
+		s.mountAgents(r)
 	}
 	if cfg.Credentials != nil {
 		s.mountCredentials(r)
@@ -93,6 +113,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Knowledge != nil {
 		s.mountKnowledge(r)
 		s.mountConsole()
+	}
+	r.Handle("GET /v1/overview", AdminOnly, s.overview)
+	if cfg.NC != nil {
+		s.mountStream(r)
+	}
+	if cfg.JS != nil {
+		s.sampler = startRateSampler(cfg.JS, cfg.ConsumerSampleInterval, s.log)
+		s.mountConsumers(r)
+		s.mountPauses(r)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
@@ -102,6 +131,15 @@ func New(cfg Config) (*Server, error) {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.logRequests(s.mux) }
+
+// Close stops the server's background work (the consumer rate sampler) and ends the event
+// streams. Call it once the HTTP server has shut down.
+func (s *Server) Close() {
+	s.streams.close()
+	if s.sampler != nil {
+		s.sampler.close()
+	}
+}
 
 // AdminOnly marks a route for the operator's admin token only.
 const AdminOnly store.Role = "ADMIN_TOKEN"

@@ -27,7 +27,8 @@ const MaxMessageSize = 1 << 20
 
 // Topology is the streams Mosaic needs, as data: TASKS, CREDENTIALS and KNOWLEDGE keep work until
 // a consumer acks it (work-queue retention) and accept delayed messages (Nats-Schedule); EVENTS
-// keeps domain events for EventsMaxAge (limits retention). All are file-backed.
+// keeps domain events for EventsMaxAge (limits retention); ADVISORIES keeps the JetStream
+// advisories of failed messages until they are recorded. All are file-backed.
 func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
@@ -69,7 +70,30 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 			MaxMsgSize:  MaxMessageSize,
 			Discard:     jetstream.DiscardOld,
 		},
+		{
+			Name:        AdvisoriesStream,
+			Description: "JetStream advisories Mosaic turns into dead letters: max deliveries, terminated messages",
+			Subjects:    AdvisorySubjects,
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.DuplicateWindow,
+			MaxAge:      cfg.EventsMaxAge,
+			MaxMsgSize:  MaxMessageSize,
+			Discard:     jetstream.DiscardOld,
+		},
 	}
+}
+
+// AdvisoriesStream keeps the JetStream advisories of AdvisorySubjects until Mosaic's advisory
+// watcher has recorded them, so that none is lost while no process listens.
+const AdvisoriesStream = "ADVISORIES"
+
+// AdvisorySubjects are the advisories that mean a message failed outside a worker's own path.
+// (Naks are routine retries: they are counted, not kept.)
+var AdvisorySubjects = []string{
+	"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
+	"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>",
 }
 
 // StreamChange says what ApplyTopology did to one stream.

@@ -311,3 +311,37 @@ func (db *DB) DrainOutbox(ctx context.Context, ws uuid.UUID, limit int, publish 
 	})
 	return seen, err
 }
+
+// Dead-letter reasons from JetStream advisories: a message that failed outside a worker's own path.
+const (
+	ReasonMaxDeliveries = "max_deliveries"
+	ReasonTerminated    = "terminated"
+)
+
+// RecordAdvisoryDeadLetter records d unless a dead letter of the same message (subject and stream
+// sequence) exists already — the worker's own path records first, then terminates — and queues
+// outbox with it. It says whether it recorded.
+func (db *DB) RecordAdvisoryDeadLetter(ctx context.Context, d DeadLetter, outbox []OutboxMessage) (bool, error) {
+	recorded := false
+	err := db.InWorkspace(ctx, d.WorkspaceID, func(tx pgx.Tx) error {
+		var seen bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dead_letters WHERE workspace_id = $1 AND subject = $2 AND stream_seq = $3)`,
+			d.WorkspaceID, d.Subject, d.StreamSeq).Scan(&seen); err != nil || seen {
+			return err
+		}
+		if err := InsertDeadLetter(ctx, tx, &d); err != nil {
+			return err
+		}
+		for _, m := range outbox {
+			if err := InsertOutbox(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		recorded = true
+		return nil
+	})
+	if IsForeignKeyViolation(err) {
+		return false, fmt.Errorf("workspace %s: %w", d.WorkspaceID, ErrNotFound)
+	}
+	return recorded, err
+}

@@ -251,16 +251,35 @@ func (db *DB) RevokeAPIKey(ctx context.Context, ws, keyID uuid.UUID) error {
 // MaxConcurrency reads a workspace's concurrency cap (0: none).
 func (db *DB) MaxConcurrency(ctx context.Context, ws uuid.UUID) (int, error) {
 	var n *int
+	var paused *time.Time
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, selectLimitsSQL, ws).Scan(&n)
+		return tx.QueryRow(ctx, selectLimitsSQL, ws).Scan(&n, &paused)
 	})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && n == nil) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case paused != nil:
+		return Paused, nil
+	case n == nil:
 		return 0, nil
 	}
-	if err != nil {
-		return 0, err
-	}
 	return *n, nil
+}
+
+// Paused is what MaxConcurrency answers for a paused workspace: run nothing.
+const Paused = -1
+
+// SetWorkspacePaused pauses a workspace (workers leave its messages unclaimed and look again with
+// backoff) or resumes it.
+func (db *DB) SetWorkspacePaused(ctx context.Context, ws uuid.UUID, paused bool) error {
+	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO workspace_limits (workspace_id, paused_at) VALUES ($1, CASE WHEN $2 THEN now() END)
+			ON CONFLICT (workspace_id) DO UPDATE SET paused_at = CASE WHEN $2 THEN COALESCE(workspace_limits.paused_at, now()) END,
+				updated_at = now()`, ws, paused)
+		return err
+	})
 }
 
 // SetMaxConcurrency sets a workspace's concurrency cap across all workers (0 removes it).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -24,6 +25,8 @@ type cipherFlags struct {
 	openbaoCA         string
 	env               string
 	allowLocalKeyring bool
+	// observe, when the command sets it, sees every Transit call (metrics); not a flag.
+	observe func(op string, d time.Duration, err error)
 }
 
 func (f *cipherFlags) register(cmd *cobra.Command) {
@@ -59,7 +62,7 @@ func (f *cipherFlags) validate() error {
 func (f *cipherFlags) open(ctx context.Context, dataDir string, log zerolog.Logger) (crypto.Cipher, func(), error) {
 	if f.openbaoAddr != "" {
 		c, err := transit.New(ctx, transit.Config{Addr: f.openbaoAddr, Token: f.openbaoToken, RoleID: f.openbaoRoleID,
-			SecretID: f.openbaoSecretID, Mount: f.openbaoMount, CACert: f.openbaoCA, Logger: &log})
+			SecretID: f.openbaoSecretID, Mount: f.openbaoMount, CACert: f.openbaoCA, Logger: &log, Observe: f.observe})
 		if err != nil {
 			return nil, nil, err
 		}

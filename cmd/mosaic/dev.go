@@ -45,7 +45,7 @@ same data directory, it comes back with everything it had.`,
 	f.poolFlags.register(cmd, "workers", 8)
 	f.cipherFlags.register(cmd)
 	f.embedderFlags.register(cmd)
-	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /v1)")
+	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /metrics, /v1)")
 	return cmd
 }
 
@@ -93,6 +93,8 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
+	mreg := newMetrics(st, log) // before the cipher: its calls are observed from the canary on
+	f.cipherFlags.observe = mreg.ObserveTransit
 	cipher, closeCipher, err := f.cipherFlags.open(ctx, st.dataDir, log)
 	if err != nil {
 		return err
@@ -104,12 +106,18 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	reg := builtinRegistry(creds, emb)
+	mreg.SetKinds(reg)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err
 	}
 	defer tasks.Close()
-	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks}, log)
+	var rt *runtime
+	onDrain := func() {
+		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
+		rt.stopPools(log, f.drainTimeout)
+	}
+	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain, observe: mreg.ObserveHandler}, log)
 	if err != nil {
 		return err
 	}
@@ -121,6 +129,8 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		Credentials: creds,
 		Knowledge:   &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb},
 		Logger:      &log,
+		Metrics:     mreg,
+		JS:          st.js,
 		Checks: map[string]api.Check{
 			"postgres":  st.db.Ping,
 			"jetstream": func(ctx context.Context) error { _, err := st.js.AccountInfo(ctx); return err },
@@ -129,6 +139,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close() // on return: after the HTTP server has shut down, before NATS closes
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -171,7 +182,7 @@ func printBanner(info devInfo, st *stack, tokenPath, token string) {
 	}
 	fmt.Printf(`
 Mosaic is running.
-  HTTP API     %s   (/healthz, /readyz, /v1)
+  HTTP API     %s   (/healthz, /readyz, /metrics, /v1)
   NATS         %s
   PostgreSQL   %s
   Admin token  %s

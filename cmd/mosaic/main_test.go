@@ -116,6 +116,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{"local keyring in production", []string{"MOSAIC_ENV=production"}, []string{"dev"}, "the local keyring is not for production", false},
 		{"OpenBao without auth", nil, []string{"worker", "--openbao-addr", "https://127.0.0.1:8200"}, "--openbao-token (MOSAIC_OPENBAO_TOKEN)", false},
 		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
+		{"worker metrics address", []string{"MOSAIC_METRICS=9464"}, []string{"worker"}, "--metrics (MOSAIC_METRICS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
 		{"long workspace name", nil, []string{"workspaces", "create", strings.Repeat("n", 65)}, "the limit is 64", false},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/metrics"
+	"github.com/mosaicstack/mosaic/store"
 )
 
 // builtinRegistry holds every kind this binary can run.
@@ -40,6 +43,7 @@ type poolFlags struct {
 	name         string
 	ackWait      time.Duration
 	drainTimeout time.Duration
+	heartbeat    time.Duration
 }
 
 func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, defaultConcurrency int) {
@@ -52,6 +56,7 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 	fl.IntVar(&f.concurrency, concurrencyFlag, defaultConcurrency, "handlers running at once in each pool")
 	fl.StringVar(&f.name, "name", "", "this worker's name in task records (default host:pid)")
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for a sign of life before redelivering")
+	fl.DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "how often this process reports itself to the agent registry; it is marked lost, and its tasks requeued, after 3 missed")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
 }
 
@@ -61,6 +66,7 @@ type runtime struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	pools  []*agents.Pool
+	agent  *agents.Agent // this process in the agent registry, when it runs pools
 }
 
 // deps are what the runtime runs with.
@@ -68,6 +74,10 @@ type deps struct {
 	reg    *agents.Registry
 	creds  *agents.Credentials
 	client *agents.Client
+	// onDrain is called when an operator asks this process to drain (mosaic agents drain).
+	onDrain func()
+	// observe, when set, sees every handler run (metrics).
+	observe func(agents.HandlerDone)
 }
 
 // startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
@@ -78,7 +88,9 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	bg, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	relay := events.NewRelay(events.RelayConfig{DB: st.db, JS: st.js, Logger: &log})
 	sched := &credrotate.Scheduler{DB: st.db, Client: d.client, Logger: &log}
-	for _, run := range []func(context.Context) error{relay.Run, sched.Run} {
+	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: st.db, Interval: f.heartbeat, Logger: &log})
+	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log}
+	for _, run := range []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run} {
 		rt.done.Add(1)
 		go func() { defer rt.done.Done(); _ = run(bg) }()
 	}
@@ -90,7 +102,8 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 			cfg := agents.PoolConfig{
 				DB: st.db, JS: st.js, NC: st.nc, Registry: d.reg, Credentials: d.creds, Name: q, Stream: stream,
 				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
-				WorkerName: f.name, Logger: &log,
+				WorkerName: workerName(f.name), Logger: &log,
+				Observe: d.observe,
 			}
 			if stream != events.TasksStream {
 				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
@@ -110,12 +123,42 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 			rt.pools = append(rt.pools, p)
 		}
 	}
+	agent, err := agents.StartAgent(ctx, agents.AgentConfig{DB: st.db, Name: workerName(f.name), Version: version, Pools: rt.pools,
+		Kinds: f.kinds, Concurrency: f.concurrency * len(rt.pools), Interval: f.heartbeat, OnDrain: d.onDrain, Logger: &log})
+	if err != nil {
+		rt.stop(log, 0)
+		return nil, fmt.Errorf("agent registry: %w", err)
+	}
+	rt.agent = agent
 	return rt, nil
+}
+
+// version is this build's version, as agents report it.
+var version = "dev"
+
+// workerName is --name, else host:pid: what task rows and the agent registry call this process.
+func workerName(name string) string {
+	if name != "" {
+		return name
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // stop drains the pools (running tasks get drain to finish, then are interrupted and resumed
 // elsewhere) and stops the relay and the scheduler.
 func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
+	rt.stopPools(log, drain)
+	rt.cancel()
+	rt.done.Wait()
+}
+
+// stopPools drains the pools and records the agent stopped; the relay, the scheduler and the
+// supervisor go on.
+func (rt *runtime) stopPools(log zerolog.Logger, drain time.Duration) {
+	if rt.agent != nil {
+		rt.agent.SetState(store.AgentDraining)
+	}
 	var wg sync.WaitGroup
 	for _, p := range rt.pools {
 		wg.Add(1)
@@ -127,8 +170,9 @@ func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
 		}()
 	}
 	wg.Wait()
-	rt.cancel()
-	rt.done.Wait()
+	if rt.agent != nil {
+		rt.agent.Stop()
+	}
 }
 
 // streamNames are the streams of --streams.
@@ -159,6 +203,9 @@ func (f *poolFlags) validate() error {
 	}
 	if len(f.queues) == 0 {
 		errs = append(errs, fmt.Errorf("%s: give at least one", setting("queues")))
+	}
+	if f.heartbeat < 100*time.Millisecond || f.heartbeat > time.Minute {
+		errs = append(errs, fmt.Errorf("%s: %s; want 100ms…1m", setting("heartbeat"), f.heartbeat))
 	}
 	for _, q := range f.queues {
 		if err := events.ValidateKind(q); err != nil || len(q) > 32 {
@@ -195,6 +242,7 @@ type workerFlags struct {
 	poolFlags
 	cipherFlags
 	embedderFlags
+	metrics string
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -213,6 +261,7 @@ get --drain-timeout to finish, the rest are interrupted and resumed elsewhere fr
 	f.poolFlags.register(cmd, "concurrency", 8)
 	f.cipherFlags.register(cmd)
 	f.embedderFlags.register(cmd)
+	cmd.Flags().StringVar(&f.metrics, "metrics", "", "address to serve Prometheus metrics on, at /metrics (e.g. 127.0.0.1:9464; empty: none)")
 	return cmd
 }
 
@@ -226,6 +275,14 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate()); err != nil {
 		return err
+	}
+	var metricsLn net.Listener
+	if f.metrics != "" {
+		// Taken first, like `mosaic dev --http`: a bad or taken address fails before anything starts.
+		if metricsLn, err = listen(f.metrics, true, "metrics", log); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
 	}
 	if f.databaseURL == "" || f.natsURL == "" {
 		var info devInfo
@@ -247,6 +304,11 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	defer st.close()
+	var mreg *metrics.Registry
+	if metricsLn != nil {
+		mreg = newMetrics(st, log)
+		f.cipherFlags.observe = mreg.ObserveTransit
+	}
 	cipher, closeCipher, err := f.cipherFlags.open(ctx, f.dataDir, log)
 	if err != nil {
 		return err
@@ -258,17 +320,32 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	reg := builtinRegistry(creds, emb)
+	var observe func(agents.HandlerDone)
+	if mreg != nil {
+		mreg.SetKinds(reg)
+		observe = mreg.ObserveHandler
+	}
 	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client}, log)
+	drained := make(chan struct{})
+	var drainOnce sync.Once
+	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
+	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe}, log)
 	if err != nil {
 		return err
 	}
+	if mreg != nil {
+		defer serveMetrics(metricsLn, mreg, log)()
+	}
 	log.Info().Strs("queues", f.queues).Int("concurrency", f.concurrency).Msg("worker ready")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-drained:
+		log.Info().Msg("drain requested by an operator")
+	}
 	log.Info().Dur("drain_timeout", f.drainTimeout).Msg("draining")
 	rt.stop(log, f.drainTimeout)
 	return nil

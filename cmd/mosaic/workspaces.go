@@ -15,7 +15,7 @@ import (
 
 func newWorkspacesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "workspaces", Short: "Create and list workspaces (operator: admin token)"}
-	cmd.AddCommand(newWorkspacesCreateCmd(), newWorkspacesListCmd(), newWorkspacesLimitCmd())
+	cmd.AddCommand(newWorkspacesCreateCmd(), newWorkspacesListCmd(), newWorkspacesLimitCmd(), newWorkspacePauseCmd(true), newWorkspacePauseCmd(false))
 	return cmd
 }
 

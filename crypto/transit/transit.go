@@ -45,6 +45,12 @@ type Config struct {
 	// CACert verifies OpenBao's TLS certificate.
 	CACert string
 	Logger *zerolog.Logger
+	// Observe, when set, is called once per call of the Client's crypto.Cipher methods, after
+	// its retries, with the operation (create_key, encrypt, decrypt, rewrap, encrypt_batch,
+	// decrypt_batch, rewrap_batch, rotate, set_min_decryption_version, key_info), how long the
+	// call took and its error (nil on success; ErrorKind classifies it). A batch's per-item
+	// errors are the batch's results, not its error. It must be safe for concurrent use.
+	Observe func(op string, d time.Duration, err error)
 }
 
 // Client implements crypto.Cipher with Transit.
@@ -208,16 +214,29 @@ func ctxField(m map[string]any, kctx []byte) map[string]any {
 	return m
 }
 
+// observe reports one call to Config.Observe.
+func (c *Client) observe(op string, start time.Time, err *error) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(op, time.Since(start), *err)
+	}
+}
+
 // CreateKey implements crypto.Cipher (bootstrap: aes256-gcm96, derived).
-func (c *Client) CreateKey(ctx context.Context, key string) (crypto.KeyInfo, error) {
+func (c *Client) CreateKey(ctx context.Context, key string) (_ crypto.KeyInfo, err error) {
+	defer c.observe("create_key", time.Now(), &err)
 	if _, err := c.write(ctx, "keys/"+key, map[string]any{"type": "aes256-gcm96", "derived": true}); err != nil {
 		return crypto.KeyInfo{}, err
 	}
-	return c.KeyInfo(ctx, key)
+	return c.readKey(ctx, key)
 }
 
 // Encrypt implements crypto.Cipher.
-func (c *Client) Encrypt(ctx context.Context, key string, plaintext, kctx []byte) (string, error) {
+func (c *Client) Encrypt(ctx context.Context, key string, plaintext, kctx []byte) (_ string, err error) {
+	defer c.observe("encrypt", time.Now(), &err)
+	return c.encrypt(ctx, key, plaintext, kctx)
+}
+
+func (c *Client) encrypt(ctx context.Context, key string, plaintext, kctx []byte) (string, error) {
 	d, err := c.write(ctx, "encrypt/"+key, ctxField(map[string]any{"plaintext": b64(plaintext)}, kctx))
 	if err != nil {
 		return "", err
@@ -227,7 +246,12 @@ func (c *Client) Encrypt(ctx context.Context, key string, plaintext, kctx []byte
 }
 
 // Decrypt implements crypto.Cipher.
-func (c *Client) Decrypt(ctx context.Context, key, ciphertext string, kctx []byte) ([]byte, error) {
+func (c *Client) Decrypt(ctx context.Context, key, ciphertext string, kctx []byte) (_ []byte, err error) {
+	defer c.observe("decrypt", time.Now(), &err)
+	return c.decrypt(ctx, key, ciphertext, kctx)
+}
+
+func (c *Client) decrypt(ctx context.Context, key, ciphertext string, kctx []byte) ([]byte, error) {
 	if ciphertext == "" {
 		return nil, fmt.Errorf("%w: missing ciphertext", crypto.ErrInvalidCiphertext)
 	}
@@ -248,7 +272,12 @@ func decodePlaintext(d map[string]any) ([]byte, error) {
 }
 
 // Rewrap implements crypto.Cipher.
-func (c *Client) Rewrap(ctx context.Context, key, ciphertext string, kctx []byte) (string, error) {
+func (c *Client) Rewrap(ctx context.Context, key, ciphertext string, kctx []byte) (_ string, err error) {
+	defer c.observe("rewrap", time.Now(), &err)
+	return c.rewrap(ctx, key, ciphertext, kctx)
+}
+
+func (c *Client) rewrap(ctx context.Context, key, ciphertext string, kctx []byte) (string, error) {
 	if ciphertext == "" {
 		return "", fmt.Errorf("%w: missing ciphertext", crypto.ErrInvalidCiphertext)
 	}
@@ -330,11 +359,12 @@ func keyVersion(m map[string]any) int {
 }
 
 // EncryptBatch implements crypto.Cipher.
-func (c *Client) EncryptBatch(ctx context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
+func (c *Client) EncryptBatch(ctx context.Context, key string, items []crypto.Item) (_ []crypto.Result, err error) {
+	defer c.observe("encrypt_batch", time.Now(), &err)
 	return c.batchOrEach(ctx, "encrypt", key, items,
 		func(it crypto.Item) map[string]any { return map[string]any{"plaintext": b64(it.Plaintext)} },
 		func(it crypto.Item) crypto.Result {
-			ct, err := c.Encrypt(ctx, key, it.Plaintext, it.Context)
+			ct, err := c.encrypt(ctx, key, it.Plaintext, it.Context)
 			return crypto.Result{Ciphertext: ct, Err: err}
 		},
 		func(m map[string]any, r *crypto.Result) {
@@ -344,22 +374,24 @@ func (c *Client) EncryptBatch(ctx context.Context, key string, items []crypto.It
 }
 
 // DecryptBatch implements crypto.Cipher.
-func (c *Client) DecryptBatch(ctx context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
+func (c *Client) DecryptBatch(ctx context.Context, key string, items []crypto.Item) (_ []crypto.Result, err error) {
+	defer c.observe("decrypt_batch", time.Now(), &err)
 	return c.batchOrEach(ctx, "decrypt", key, items,
 		func(it crypto.Item) map[string]any { return map[string]any{"ciphertext": it.Ciphertext} },
 		func(it crypto.Item) crypto.Result {
-			pt, err := c.Decrypt(ctx, key, it.Ciphertext, it.Context)
+			pt, err := c.decrypt(ctx, key, it.Ciphertext, it.Context)
 			return crypto.Result{Plaintext: pt, Err: err}
 		},
 		func(m map[string]any, r *crypto.Result) { r.Plaintext, r.Err = decodePlaintext(m) })
 }
 
 // RewrapBatch implements crypto.Cipher.
-func (c *Client) RewrapBatch(ctx context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
+func (c *Client) RewrapBatch(ctx context.Context, key string, items []crypto.Item) (_ []crypto.Result, err error) {
+	defer c.observe("rewrap_batch", time.Now(), &err)
 	return c.batchOrEach(ctx, "rewrap", key, items,
 		func(it crypto.Item) map[string]any { return map[string]any{"ciphertext": it.Ciphertext} },
 		func(it crypto.Item) crypto.Result {
-			ct, err := c.Rewrap(ctx, key, it.Ciphertext, it.Context)
+			ct, err := c.rewrap(ctx, key, it.Ciphertext, it.Context)
 			return crypto.Result{Ciphertext: ct, Err: err}
 		},
 		func(m map[string]any, r *crypto.Result) {
@@ -369,7 +401,8 @@ func (c *Client) RewrapBatch(ctx context.Context, key string, items []crypto.Ite
 }
 
 // RotateKey implements crypto.Cipher.
-func (c *Client) RotateKey(ctx context.Context, key string) (crypto.KeyInfo, error) {
+func (c *Client) RotateKey(ctx context.Context, key string) (_ crypto.KeyInfo, err error) {
+	defer c.observe("rotate", time.Now(), &err)
 	d, err := c.write(ctx, "keys/"+key+"/rotate", map[string]any{})
 	if err != nil {
 		return crypto.KeyInfo{}, err
@@ -378,7 +411,8 @@ func (c *Client) RotateKey(ctx context.Context, key string) (crypto.KeyInfo, err
 }
 
 // SetMinDecryptionVersion implements crypto.Cipher.
-func (c *Client) SetMinDecryptionVersion(ctx context.Context, key string, version int) (crypto.KeyInfo, error) {
+func (c *Client) SetMinDecryptionVersion(ctx context.Context, key string, version int) (_ crypto.KeyInfo, err error) {
+	defer c.observe("set_min_decryption_version", time.Now(), &err)
 	d, err := c.write(ctx, "keys/"+key+"/config", map[string]any{"min_decryption_version": version})
 	if err != nil {
 		return crypto.KeyInfo{}, err
@@ -387,7 +421,12 @@ func (c *Client) SetMinDecryptionVersion(ctx context.Context, key string, versio
 }
 
 // KeyInfo implements crypto.Cipher.
-func (c *Client) KeyInfo(ctx context.Context, key string) (crypto.KeyInfo, error) {
+func (c *Client) KeyInfo(ctx context.Context, key string) (_ crypto.KeyInfo, err error) {
+	defer c.observe("key_info", time.Now(), &err)
+	return c.readKey(ctx, key)
+}
+
+func (c *Client) readKey(ctx context.Context, key string) (crypto.KeyInfo, error) {
 	s, err := c.api.Logical().ReadWithContext(ctx, c.cfg.Mount+"/keys/"+key)
 	if err != nil {
 		return crypto.KeyInfo{}, mapErr(err)
@@ -444,7 +483,7 @@ func mapMessage(status int, msg string) error {
 	case status == http.StatusForbidden:
 		return fmt.Errorf("%w (transit)", crypto.ErrPermissionDenied)
 	case status >= 500:
-		return fmt.Errorf("%w: HTTP %d: %s", crypto.ErrUnavailable, status, msg)
+		return fmt.Errorf("%w: %w", crypto.ErrUnavailable, &serverError{status: status, msg: msg})
 	case strings.Contains(msg, "encryption key not found"):
 		return crypto.ErrKeyNotFound
 	case strings.Contains(msg, "message authentication failed"):
@@ -474,3 +513,36 @@ func (c *Client) EnsureMount(ctx context.Context) error {
 	}
 	return nil
 }
+
+// The kinds of error ErrorKind tells apart (the kind label of mosaic_transit_errors_total).
+const (
+	ErrorPermission  = "permission"  // OpenBao refused the token or its policy (403)
+	ErrorClient      = "client"      // the request was wrong (4xx): missing key, bad ciphertext, wrong context, …
+	ErrorServer      = "server"      // OpenBao answered with a 5xx, after the retries
+	ErrorUnavailable = "unavailable" // no answer: connection refused, timeout, cancelled
+)
+
+// ErrorKind classifies an error of the Client's calls: ErrorPermission, ErrorServer,
+// ErrorUnavailable or ErrorClient; "" for nil.
+func ErrorKind(err error) string {
+	var se *serverError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, crypto.ErrPermissionDenied):
+		return ErrorPermission
+	case errors.As(err, &se):
+		return ErrorServer
+	case errors.Is(err, crypto.ErrUnavailable):
+		return ErrorUnavailable
+	}
+	return ErrorClient
+}
+
+// serverError is OpenBao's answer with a 5xx status, as against no answer at all.
+type serverError struct {
+	status int
+	msg    string
+}
+
+func (e *serverError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }

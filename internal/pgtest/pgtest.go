@@ -278,6 +278,9 @@ func dbNameOf(t testing.TB, dbURL string) string {
 	return u.Path[1:]
 }
 
+// freshMu serialises FreshDB's migrations.
+var freshMu sync.Mutex
+
 // FreshDB creates and migrates a database of the test's own — for work that walks every workspace
 // (key rotation, schedulers), which must not meet the package's other tests — and opens a runtime
 // pool on it, closed at cleanup. It returns the pool and the owner URL.
@@ -286,6 +289,10 @@ func FreshDB(t testing.TB) (*store.DB, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL := EmptyDatabase(t)
+	// Migrations grant to the cluster-wide runtime role: two at once collide in the catalog
+	// ("tuple concurrently updated").
+	freshMu.Lock()
+	defer freshMu.Unlock()
 	mig, err := store.NewMigrator(ctx, dbURL)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)

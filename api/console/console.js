@@ -1,0 +1,640 @@
+// The operators' console: the tasks and dead letters of one workspace, updated live from
+// GET /v1/workspaces/{ws}/events/stream, and (admin token) streams, consumers, agents and the
+// busiest workspaces. One page, routed by the address's fragment: #/tasks, #/tasks/ID,
+// #/dead-letters, #/dead-letters/ID, #/system.
+//
+// Every piece of data enters the page as text (el() below appends strings as text nodes): nothing
+// from the API is ever parsed as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY = "mosaic.apikey"; // shared with the knowledge page
+const WORKSPACE = "mosaic.workspace";
+const STATUSES = ["queued", "scheduled", "running", "retrying", "succeeded", "dead", "cancelled"];
+const TERMINAL = new Set(["succeeded", "dead", "cancelled"]);
+
+// session: who is signed in and the workspace on show.
+const session = { key: "", admin: false, ws: "", wsName: "" };
+
+// ---- DOM and formatting ----
+
+// el builds an element. attrs: "class", "dataset", on<event> handlers, else attributes (true: a
+// boolean attribute; false, null, undefined: left out). children: nodes, or anything else as text.
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+const when = (ts) => (ts ? new Date(ts).toLocaleString() : "—");
+const pct = (p) => `${Math.round((p || 0) * 100)}%`;
+const enc = encodeURIComponent;
+const clip = (s, n) => (s && s.length > n ? s.slice(0, n - 1) + "…" : s || "");
+const pretty = (v) => JSON.stringify(v, null, 2);
+const ago = (ts) => {
+  const s = Math.max(0, Math.round((Date.now() - new Date(ts)) / 1000));
+  return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+};
+
+function statusBadge(status) {
+  return el("span", { class: STATUSES.includes(status) ? `status status-${status}` : "status" }, status);
+}
+
+function table(id, headings, rows) {
+  return el("table", { id },
+    el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows));
+}
+
+// facts is a definition list of [term, value] pairs; null values are left out.
+function facts(id, pairs) {
+  return el("dl", { id, class: "facts" },
+    pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function debounce(fn, ms) {
+  let t;
+  return (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args), ms);
+  };
+}
+
+// ---- the API ----
+
+class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// api calls the API with the session's key. A 401 signs out, showing the API's message.
+async function api(method, path, body) {
+  const opts = { method, headers: { Authorization: `Bearer ${session.key}` }, cache: "no-store" };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, opts);
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new APIError(res.status, data.error?.message || `HTTP ${res.status}`);
+    if (res.status === 401) signOut(err.message);
+    throw err;
+  }
+  return data;
+}
+
+const wsPath = (rest) => `/v1/workspaces/${enc(session.ws)}${rest}`;
+
+// ---- signing in ----
+
+// workspaceOfKey reads the workspace an API key names (mosk_<32 hex>_<secret>), or "".
+function workspaceOfKey(key) {
+  const m = /^mosk_([0-9a-f]{32})_/.exec(key);
+  if (!m) return "";
+  const h = m[1];
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+async function signIn(key) {
+  session.key = key;
+  $("login-error").textContent = "";
+  try {
+    const ws = workspaceOfKey(key);
+    if (ws) {
+      session.admin = false;
+      session.ws = ws;
+      session.wsName = (await api("GET", wsPath(""))).name;
+    } else {
+      const list = (await api("GET", "/v1/workspaces")).workspaces;
+      session.admin = true;
+      const saved = sessionStorage.getItem(WORKSPACE);
+      session.ws = list.some((w) => w.id === saved) ? saved : list[0]?.id || "";
+      $("workspace").replaceChildren(...list.map((w) => el("option", { value: w.id, selected: w.id === session.ws }, `${w.name} (${w.id.slice(0, 8)})`)));
+    }
+  } catch (err) {
+    if (err.status !== 401) showLogin(`sign in: ${err.message}`); // a 401 has signed out already
+    return;
+  }
+  sessionStorage.setItem(KEY, key);
+  showApp();
+}
+
+function showLogin(message) {
+  $("login-view").hidden = false;
+  $("view").hidden = $("nav").hidden = $("session").hidden = true;
+  $("login-error").textContent = message || "";
+  $("key").value = "";
+  $("key").focus();
+}
+
+function signOut(message) {
+  stopStream();
+  stopViewTimers();
+  session.key = "";
+  session.admin = false;
+  session.ws = session.wsName = "";
+  sessionStorage.removeItem(KEY);
+  showLogin(message);
+}
+
+function showApp() {
+  $("login-view").hidden = true;
+  $("view").hidden = $("nav").hidden = $("session").hidden = false;
+  $("workspace").hidden = !session.admin;
+  $("workspace-name").textContent = session.admin ? "admin token" : `${session.wsName} (${session.ws.slice(0, 8)})`;
+  useWorkspace(session.ws);
+}
+
+function useWorkspace(ws) {
+  session.ws = ws;
+  if (ws) sessionStorage.setItem(WORKSPACE, ws);
+  $("knowledge-link").href = ws ? `/console/knowledge?workspace=${enc(ws)}` : "/console/knowledge";
+  startStream();
+  render();
+}
+
+// ---- live updates: the workspace's domain events, read with fetch (EventSource cannot send an
+// Authorization header) ----
+
+let stream = null; // the AbortController of the current stream
+
+function setLive(state, title) {
+  $("live").dataset.state = state;
+  $("live").textContent = state;
+  $("live").title = title || "live updates (server-sent events)";
+}
+
+function stopStream() {
+  if (stream) stream.abort();
+  stream = null;
+  setLive("off");
+}
+
+function startStream() {
+  stopStream();
+  if (!session.ws) return;
+  const ctl = new AbortController();
+  stream = ctl;
+  readStream(ctl, 0, false);
+}
+
+async function readStream(ctl, failures, reconnect) {
+  setLive(failures ? "reconnecting" : "connecting");
+  let problem = "";
+  try {
+    const res = await fetch(wsPath("/events/stream"), {
+      headers: { Authorization: `Bearer ${session.key}`, Accept: "text/event-stream" },
+      signal: ctl.signal, cache: "no-store",
+    });
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      if (res.status === 401) return signOut(data.error?.message || "unauthenticated");
+      throw new Error(data.error?.message || `HTTP ${res.status}`);
+    }
+    setLive("live");
+    failures = 0;
+    if (reconnect) current.refresh?.(); // catch up with what happened while disconnected
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // The server sends a comment at least every 15 s: a silent minute is a dead connection.
+    let watchdog;
+    const arm = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => reader.cancel(), 60000);
+    };
+    arm();
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        arm();
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          dispatch(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+        }
+      }
+    } finally {
+      clearTimeout(watchdog);
+    }
+    problem = "the stream ended";
+  } catch (err) {
+    problem = err.message;
+  }
+  if (ctl.signal.aborted || stream !== ctl) return;
+  setLive("reconnecting", problem);
+  setTimeout(() => {
+    if (stream === ctl) readStream(ctl, failures + 1, true);
+  }, Math.min(30000, 1000 * 2 ** failures));
+}
+
+// dispatch parses one server-sent event ("event:" and "data:" lines; comments start with ':').
+function dispatch(block) {
+  let type = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const i = line.indexOf(":");
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? "" : line.slice(i + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") type = value;
+    else if (field === "data") data.push(value);
+  }
+  if (!data.length) return;
+  let body = null;
+  try {
+    body = JSON.parse(data.join("\n"));
+  } catch {
+    body = null;
+  }
+  current.onEvent?.(type, body);
+}
+
+// ---- views ----
+
+// current is the view on show: refresh re-reads it, onEvent hears live events, timers are
+// cleared when it goes, token tells its late answers that it is gone.
+const current = { token: 0, refresh: null, onEvent: null, timers: [] };
+
+function stopViewTimers() {
+  current.timers.forEach(clearTimeout);
+  current.timers = [];
+}
+
+function render() {
+  if (!session.key) return;
+  stopViewTimers();
+  const token = ++current.token;
+  current.refresh = current.onEvent = null;
+  const alive = () => token === current.token;
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query || "");
+  document.querySelectorAll("#nav a[data-route]").forEach((a) => a.classList.toggle("active", a.dataset.route === parts[0]));
+  const view = $("view");
+  view.replaceChildren();
+  if (parts[0] === "system") return systemPage(view, alive);
+  if (parts[0] !== "tasks" && parts[0] !== "dead-letters") {
+    location.replace("#/tasks"); // renders again on hashchange
+    return;
+  }
+  if (!session.ws) {
+    view.append(el("p", { class: "note" }, "No workspace yet: create one with mosaic workspaces create NAME, then reload."));
+    return;
+  }
+  if (parts[0] === "tasks") return parts[1] ? taskPage(view, parts[1], alive) : tasksPage(view, params, alive);
+  return parts[1] ? deadLetterPage(view, parts[1], alive) : deadLettersPage(view, alive);
+}
+
+// pagedList shows a list read page by page (next_cursor), with a More button; refresh re-reads
+// as many rows as are shown.
+function pagedList(view, { id, headings, path, field, row, empty, alive }) {
+  const note = el("p", { class: "note", role: "status" });
+  const tbody = el("tbody");
+  const more = el("button", { type: "button", hidden: true }, "More");
+  view.append(note, el("table", { id }, el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), tbody), more);
+  let cursor = "";
+  async function load(append) {
+    const q = new URLSearchParams(path.query);
+    q.set("limit", append ? 50 : Math.min(500, Math.max(50, tbody.rows.length)));
+    if (append) q.set("cursor", cursor);
+    try {
+      const page = await api("GET", wsPath(`${path.base}?${q}`));
+      if (!alive()) return;
+      const rows = page[field].map(row);
+      if (append) tbody.append(...rows);
+      else tbody.replaceChildren(...rows);
+      cursor = page.next_cursor || "";
+      more.hidden = !cursor;
+      note.textContent = tbody.rows.length ? "" : empty;
+    } catch (err) {
+      if (alive()) note.textContent = `${field.replace("_", " ")}: ${err.message}`;
+    }
+  }
+  more.addEventListener("click", () => load(true));
+  load(false);
+  return () => load(false);
+}
+
+function tasksPage(view, params, alive) {
+  const status = params.get("status") || "";
+  const kind = params.get("kind") || "";
+  const form = el("form", { id: "filters", class: "filters" },
+    el("label", {}, "Status ", el("select", { id: "filter-status" },
+      el("option", { value: "" }, "any"), STATUSES.map((s) => el("option", { value: s, selected: s === status }, s)))),
+    el("label", {}, "Kind ", el("input", { id: "filter-kind", value: kind, placeholder: "demo.steps", size: 24 })),
+    el("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    if ($("filter-status").value) q.set("status", $("filter-status").value);
+    if ($("filter-kind").value.trim()) q.set("kind", $("filter-kind").value.trim());
+    location.hash = `#/tasks${q.size ? `?${q}` : ""}`;
+  });
+  view.append(el("h1", {}, "Tasks"), form);
+  const query = {};
+  if (status) query.status = status;
+  if (kind) query.kind = kind;
+  const refresh = pagedList(view, {
+    id: "task-table", alive, field: "tasks", path: { base: "/tasks", query },
+    headings: ["Task", "Kind", "Status", "Attempt", "Progress", "Created", "Finished"],
+    empty: status || kind ? "No task matches these filters." : "No tasks yet: mosaic publish --kind demo.steps",
+    row: (t) => el("tr", { dataset: { taskId: t.id, status: t.status } },
+      el("td", {}, el("a", { href: `#/tasks/${enc(t.id)}`, class: "mono" }, t.id)),
+      el("td", {}, t.kind),
+      el("td", {}, statusBadge(t.status)),
+      el("td", {}, `${t.attempt} of ${t.max_attempts}`),
+      el("td", {}, pct(t.progress)),
+      el("td", {}, when(t.created_at)),
+      el("td", {}, when(t.finished_at))),
+  });
+  const soon = debounce(refresh, 250);
+  current.refresh = refresh;
+  current.onEvent = (type) => {
+    if (type.startsWith("task.")) soon();
+  };
+}
+
+function taskPage(view, id, alive) {
+  const actions = el("p", { class: "actions" });
+  const note = el("p", { class: "note", role: "status" });
+  const details = el("div");
+  const timeline = el("ol", { id: "timeline" });
+  view.append(el("p", {}, el("a", { href: "#/tasks" }, "← Tasks")),
+    el("h1", {}, "Task ", el("span", { class: "mono" }, id)), actions, note, details, el("h2", {}, "Timeline"), timeline);
+
+  async function cancel(ev) {
+    if (!confirm("Cancel this task? A running handler is stopped.")) return;
+    ev.target.disabled = true;
+    try {
+      const res = await api("POST", wsPath(`/tasks/${enc(id)}/cancel`));
+      note.textContent = `cancel: ${res.status}`;
+    } catch (err) {
+      note.textContent = `cancel: ${err.message}`;
+    }
+    load();
+  }
+
+  let again; // the next read while the task runs
+  async function load() {
+    let t, evs;
+    try {
+      [t, evs] = await Promise.all([api("GET", wsPath(`/tasks/${enc(id)}`)), api("GET", wsPath(`/tasks/${enc(id)}/events`))]);
+    } catch (err) {
+      if (alive()) note.textContent = `task: ${err.message}`;
+      return;
+    }
+    if (!alive()) return;
+    details.replaceChildren(facts("task-facts", [
+      ["Status", statusBadge(t.status)],
+      ["Kind", t.kind],
+      ["Priority", t.priority],
+      ["Attempt", `${t.attempt} of ${t.max_attempts}` + (t.generation ? ` (generation ${t.generation})` : "")],
+      ["Progress", [el("progress", { max: 1, value: t.progress || 0 }), ` ${pct(t.progress)}`, t.progress_message ? ` · ${t.progress_message}` : ""]],
+      ["Checkpoint", t.checkpoint_seq ? `sequence ${t.checkpoint_seq}` : "none"],
+      ["Worker", t.worker],
+      ["Last error", t.last_error ? el("pre", { class: "error" }, t.last_error) : null],
+      ["Result", t.result != null ? el("pre", { id: "task-result" }, pretty(t.result)) : null],
+      ["Arguments", t.args != null ? el("pre", {}, pretty(t.args)) : null],
+      ["Credentials", t.credentials?.length ? t.credentials.join(", ") : null],
+      ["Created", when(t.created_at)],
+      ["Run at", t.run_at ? when(t.run_at) : null],
+      ["Started", when(t.started_at)],
+      ["Updated", when(t.updated_at)],
+      ["Finished", when(t.finished_at)],
+      ["Cancel requested", t.cancel_requested_at ? when(t.cancel_requested_at) : null],
+    ]));
+    details.firstChild.dataset.status = t.status;
+    actions.replaceChildren(TERMINAL.has(t.status) ? "" : el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel"));
+    timeline.replaceChildren(...evs.events.map((e) => el("li", { dataset: { type: e.type } },
+      el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()), " ",
+      el("strong", {}, e.type),
+      e.status ? ` → ${e.status}` : "",
+      e.attempt ? ` · attempt ${e.attempt}` : "",
+      e.worker ? ` · ${e.worker}` : "",
+      e.detail ? [" ", el("code", {}, JSON.stringify(e.detail))] : "")));
+    // Progress and checkpoints raise no domain event: while the task runs, read it again.
+    clearTimeout(again);
+    if (!TERMINAL.has(t.status)) current.timers.push((again = setTimeout(() => alive() && load(), 2000)));
+  }
+  const soon = debounce(load, 100);
+  current.refresh = load;
+  current.onEvent = (type, ev) => {
+    if (ev?.task_id === id) soon();
+  };
+  load();
+}
+
+function deadLettersPage(view, alive) {
+  view.append(el("h1", {}, "Dead letters"));
+  const refresh = pagedList(view, {
+    id: "dead-letter-table", alive, field: "dead_letters", path: { base: "/dead-letters", query: {} },
+    headings: ["Dead letter", "Reason", "Kind", "Task", "Attempt", "Replays", "Created", "Error"],
+    empty: "No dead letters.",
+    row: (d) => el("tr", { dataset: { deadLetterId: d.id } },
+      el("td", {}, el("a", { href: `#/dead-letters/${enc(d.id)}`, class: "mono" }, d.id.slice(0, 8) + "…")),
+      el("td", {}, d.reason),
+      el("td", {}, d.kind || "—"),
+      el("td", {}, d.task_id ? el("a", { href: `#/tasks/${enc(d.task_id)}`, class: "mono" }, d.task_id.slice(0, 8) + "…") : "—"),
+      el("td", {}, d.attempt),
+      el("td", {}, d.replay_count),
+      el("td", {}, when(d.created_at)),
+      el("td", { title: d.error }, clip(d.error, 80))),
+  });
+  const soon = debounce(refresh, 250);
+  current.refresh = refresh;
+  current.onEvent = (type) => {
+    if (type === "task.dead" || type === "message.dead") soon();
+  };
+}
+
+// decodePayload shows a message body ([]byte: base64 in JSON) as JSON or text when it is UTF-8.
+function decodePayload(b64) {
+  if (!b64) return "(empty)";
+  try {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    try {
+      return pretty(JSON.parse(text));
+    } catch {
+      return text;
+    }
+  } catch {
+    return `(binary, base64) ${b64}`;
+  }
+}
+
+function deadLetterPage(view, id, alive) {
+  const note = el("p", { class: "note", role: "status" });
+  const details = el("div");
+  const fresh = el("input", { type: "checkbox", id: "replay-fresh" });
+  const replay = el("button", { id: "replay", type: "button" }, "Replay");
+  view.append(el("p", {}, el("a", { href: "#/dead-letters" }, "← Dead letters")),
+    el("h1", {}, "Dead letter ", el("span", { class: "mono" }, id)),
+    el("p", { class: "actions" }, replay, " ", el("label", {}, fresh, " from the beginning (drop the checkpoint)")),
+    note, details);
+  replay.addEventListener("click", async () => {
+    replay.disabled = true;
+    try {
+      const res = await api("POST", wsPath(`/dead-letters/${enc(id)}/replay`), { fresh: fresh.checked });
+      note.replaceChildren(res.task_id
+        ? ["Replayed: task ", el("a", { href: `#/tasks/${enc(res.task_id)}`, class: "mono" }, res.task_id), ` queued again (generation ${res.generation}).`]
+        : "Replayed: the message was published again.");
+    } catch (err) {
+      note.textContent = `replay: ${err.message}`;
+    }
+    replay.disabled = false;
+    load();
+  });
+  async function load() {
+    let d;
+    try {
+      d = await api("GET", wsPath(`/dead-letters/${enc(id)}`));
+    } catch (err) {
+      if (alive()) note.textContent = `dead letter: ${err.message}`;
+      return;
+    }
+    if (!alive()) return;
+    details.replaceChildren(facts("dead-letter-facts", [
+      ["Reason", d.reason],
+      ["Kind", d.kind],
+      ["Task", d.task_id ? el("a", { href: `#/tasks/${enc(d.task_id)}`, class: "mono" }, d.task_id) : "—"],
+      ["Attempt", d.attempt],
+      ["Subject", el("span", { class: "mono" }, d.subject)],
+      ["Stream sequence", d.stream_seq],
+      ["Created", when(d.created_at)],
+      ["Replays", d.replay_count ? `${d.replay_count}, last ${when(d.replayed_at)}` : "none"],
+      ["Error", el("pre", { class: "error" }, d.error)],
+      ["Headers", d.headers && Object.keys(d.headers).length ? el("pre", {}, pretty(d.headers)) : null],
+      ["Message", el("pre", {}, decodePayload(d.payload))],
+    ]));
+  }
+  current.refresh = load;
+  load();
+}
+
+// ---- streams, agents, workspaces (admin token) ----
+
+function systemPage(view, alive) {
+  view.append(el("h1", {}, "Streams, agents and workspaces"));
+  const sections = [
+    ["overview", "Busiest workspaces", "/v1/overview", overviewSection],
+    ["agents", "Agents", "/v1/agents", agentsSection],
+    ["consumers", "Streams and consumers", "/v1/consumers", consumersSection],
+  ];
+  const bodies = sections.map(([id, title]) => {
+    const body = el("div");
+    view.append(el("section", { id, class: "panel" }, el("h2", {}, title), body));
+    return body;
+  });
+  if (!session.admin) {
+    bodies.forEach((b) => b.append(el("p", { class: "note needs-admin" },
+      "This needs the operator's admin token: sign in with it (mosaic dev keeps it in .mosaic/admin.token).")));
+    return;
+  }
+  let again; // the next read
+  async function load() {
+    await Promise.all(sections.map(async ([, title, path, draw], i) => {
+      try {
+        const data = await api("GET", path);
+        if (alive()) bodies[i].replaceChildren(...draw(data));
+      } catch (err) {
+        if (alive()) bodies[i].replaceChildren(el("p", { class: "error" }, `${title}: ${err.message}`));
+      }
+    }));
+    clearTimeout(again);
+    if (alive()) current.timers.push((again = setTimeout(load, 5000)));
+  }
+  current.refresh = load;
+  load();
+}
+
+function overviewSection(o) {
+  const totals = STATUSES.map((s) => `${s} ${o.totals[s] ?? 0}`).join(" · ");
+  const pick = (w) => el("button", { type: "button", class: "link", onclick: () => selectWorkspace(w.id) }, w.name);
+  return [
+    el("p", {}, `${o.workspaces} workspaces · ${totals} · dead in the last hour ${o.dead_last_hour}`),
+    o.busiest.length
+      ? table("busiest-table", ["Workspace", "Running", "Queued", "Retrying", "Dead (1 h)"],
+        o.busiest.map((w) => el("tr", {}, el("td", {}, pick(w)), el("td", {}, w.running), el("td", {}, w.queued),
+          el("td", {}, w.retrying), el("td", {}, w.dead_last_hour))))
+      : el("p", { class: "note" }, "Every workspace is idle."),
+  ];
+}
+
+function selectWorkspace(ws) {
+  $("workspace").value = ws;
+  useWorkspace(ws);
+  location.hash = "#/tasks";
+}
+
+function agentsSection(a) {
+  if (!a.agents.length) return [el("p", { class: "note" }, "No agent has run in the last hour.")];
+  return [table("agent-table", ["Agent", "State", "Host", "Pools", "In flight", "Heartbeat", "Started"],
+    a.agents.map((g) => el("tr", { dataset: { state: g.state } },
+      el("td", {}, g.name),
+      el("td", {}, g.state + (g.drain_requested_at ? " (drain requested)" : "")),
+      el("td", {}, `${g.host} · pid ${g.pid}`),
+      el("td", {}, (g.pools || []).join(", ")),
+      el("td", {}, `${g.in_flight} of ${g.concurrency}`),
+      el("td", {}, ago(g.heartbeat_at)),
+      el("td", {}, when(g.started_at)))))];
+}
+
+function consumersSection(rep) {
+  const num = (v, digits = 0) => (v == null ? "—" : Number(v).toFixed(digits));
+  const out = [];
+  if (rep.dead_letters && Object.keys(rep.dead_letters).length) {
+    out.push(el("p", {}, "Dead letters by reason: " + Object.entries(rep.dead_letters).map(([r, n]) => `${r} ${n}`).join(" · ")));
+  }
+  for (const w of rep.warnings || []) out.push(el("p", { class: "error" }, w));
+  for (const s of rep.streams) {
+    out.push(el("h3", {}, `${s.stream} · ${s.messages} messages`));
+    if (s.error) out.push(el("p", { class: "error" }, s.error));
+    if (!s.consumers.length) continue;
+    const rows = s.consumers.map((c) => el("tr", {},
+      el("td", { class: "mono" }, c.name), el("td", {}, c.pool || "—"), el("td", {}, c.band || "—"),
+      el("td", {}, c.pending), el("td", {}, c.ack_pending), el("td", {}, c.redelivered), el("td", {}, c.waiting),
+      el("td", {}, c.oldest_unacked_seconds == null ? "—" : `${num(c.oldest_unacked_seconds)}s`),
+      el("td", {}, num(c.rate_per_second, 1)), el("td", {}, num(c.dead_letters)),
+      el("td", {}, c.paused ? `until ${when(c.paused_until)}` : "")));
+    const t = s.total;
+    rows.push(el("tr", { class: "total" }, el("td", {}, "total"), el("td"), el("td"), el("td", {}, t.pending),
+      el("td", {}, t.ack_pending), el("td", {}, t.redelivered), el("td", {}, t.waiting),
+      el("td", {}, t.oldest_unacked_seconds == null ? "—" : `${num(t.oldest_unacked_seconds)}s`),
+      el("td", {}, num(t.rate_per_second, 1)), el("td", {}, num(t.dead_letters)), el("td")));
+    out.push(table(`consumers-${s.stream}`, ["Consumer", "Pool", "Band", "Pending", "Ack pending", "Redelivered",
+      "Waiting", "Oldest unacked", "Rate /s", "Dead letters", "Paused"], rows));
+  }
+  return out;
+}
+
+// ---- start ----
+
+$("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const key = $("key").value.trim();
+  if (key) signIn(key);
+});
+$("signout").addEventListener("click", () => signOut(""));
+$("workspace").addEventListener("change", () => useWorkspace($("workspace").value));
+window.addEventListener("hashchange", render);
+
+const saved = sessionStorage.getItem(KEY);
+if (saved) signIn(saved);
+else showLogin("");

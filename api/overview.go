@@ -1,0 +1,133 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// Overview answers GET /v1/overview (admin token): tasks by status over every workspace, and the
+// busiest workspaces.
+type Overview struct {
+	At         time.Time `json:"at"`
+	Workspaces int       `json:"workspaces"`
+	// Totals counts every workspace's tasks by status (every status present).
+	Totals map[string]int `json:"totals"`
+	// DeadLastHour counts the tasks that ended dead in the last hour.
+	DeadLastHour int `json:"dead_last_hour"`
+	// Busiest are the (at most) BusiestWorkspaces workspaces with the most running and queued
+	// tasks, busiest first; workspaces with nothing running, queued, retrying or dead in the last
+	// hour are left out.
+	Busiest []WorkspaceLoad `json:"busiest"`
+}
+
+// WorkspaceLoad is what one workspace is doing.
+type WorkspaceLoad struct {
+	ID           uuid.UUID `json:"id"`
+	Name         string    `json:"name"`
+	Running      int       `json:"running"`
+	Queued       int       `json:"queued"`
+	Retrying     int       `json:"retrying"`
+	DeadLastHour int       `json:"dead_last_hour"`
+}
+
+// BusiestWorkspaces is how many workspaces GET /v1/overview lists.
+const BusiestWorkspaces = 10
+
+// Overview reads the overview (admin token).
+func (c *Client) Overview(ctx context.Context) (Overview, error) {
+	var out Overview
+	return out, c.Do(ctx, http.MethodGet, "/v1/overview", nil, &out)
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *Request) *Error {
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	list, err := s.cfg.DB.ListWorkspaces(ctx)
+	if err != nil {
+		return errorf(CodeUnavailable, "database: %v", err)
+	}
+	names := make(map[uuid.UUID]string, len(list))
+	ids := make([]uuid.UUID, 0, len(list))
+	for _, ws := range list {
+		names[ws.ID] = ws.Name
+		ids = append(ids, ws.ID)
+	}
+	out := Overview{At: time.Now().UTC(), Workspaces: len(list), Totals: map[string]int{}, Busiest: []WorkspaceLoad{}}
+	for _, st := range store.TaskStatuses() {
+		out.Totals[st] = 0
+	}
+	var mu sync.Mutex
+	var loads []WorkspaceLoad
+	err = forEachWorkspace(ctx, ids, func(ctx context.Context, ws uuid.UUID) error {
+		c, err := s.cfg.DB.CountTasks(ctx, ws)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for st, n := range c.ByStatus {
+			out.Totals[st] += n
+		}
+		out.DeadLastHour += c.DeadLastHour
+		l := WorkspaceLoad{ID: ws, Name: names[ws], Running: c.ByStatus[store.StatusRunning], Queued: c.ByStatus[store.StatusQueued],
+			Retrying: c.ByStatus[store.StatusRetrying], DeadLastHour: c.DeadLastHour}
+		if l.Running+l.Queued+l.Retrying+l.DeadLastHour > 0 {
+			loads = append(loads, l)
+		}
+		return nil
+	})
+	if err != nil {
+		return errorf(CodeUnavailable, "database: %v", err)
+	}
+	slices.SortFunc(loads, func(a, b WorkspaceLoad) int {
+		return cmp.Or(cmp.Compare(b.Running+b.Queued, a.Running+a.Queued), cmp.Compare(b.Retrying, a.Retrying),
+			cmp.Compare(b.DeadLastHour, a.DeadLastHour), cmp.Compare(a.Name, b.Name))
+	})
+	out.Busiest = append(out.Busiest, loads[:min(len(loads), BusiestWorkspaces)]...)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// walkParallelism bounds how many workspaces an operator's view reads at once: enough to overlap
+// round trips, few enough to leave the pool's connections to the workers.
+const walkParallelism = 4
+
+// forEachWorkspace calls fn for every workspace, walkParallelism at a time; the first error
+// stops the walk and is returned.
+func forEachWorkspace(ctx context.Context, ids []uuid.UUID, fn func(ctx context.Context, ws uuid.UUID) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan uuid.UUID)
+	var wg sync.WaitGroup
+	for range min(walkParallelism, len(ids)) {
+		wg.Go(func() {
+			for ws := range next {
+				if err := fn(ctx, ws); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, ws := range ids {
+		select {
+		case next <- ws:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}

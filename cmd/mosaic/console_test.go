@@ -1,0 +1,328 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The console in a real headless Chromium against `mosaic dev`: a wrong key is refused with the
+// API's message, the right one signs in, tasks published from the CLI appear and reach
+// "succeeded" through the live event stream (the page is never reloaded), a task's page shows
+// its timeline, a running task is cancelled from its page, a dead letter is shown and replayed,
+// and the operator sections ask for the admin token, which then shows them.
+//
+// Not parallel: Go runs it before the parallel tests, so the browser has the machine to itself.
+func TestConsoleInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	dev := startDev(t, dataDir)
+	r := runMosaic(t, nil, "workspaces", "create", "console", "--output", "json", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("workspaces create: %d %s", r.code, r.stderr)
+	}
+	var created struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil {
+		t.Fatalf("workspaces create printed %q: %v", r.stdout, err)
+	}
+	adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifacts := filepath.Join(os.TempDir(), "mosaic-console-test")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	b := startBrowser(t, chromium)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(b, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// until waits for a JavaScript expression to be truthy (the page's state, never a reload).
+	until := func(what, expr string) chromedp.Action[chromedp.Void] {
+		poll := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			v, err := poll(ctx, tg)
+			if err != nil {
+				return v, fmt.Errorf("waiting for %s: %w", what, err)
+			}
+			return v, nil
+		}
+	}
+	signIn := func(key string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.WaitVisible(chromedp.ID("key")),
+			chromedp.SetValue(chromedp.ID("key"), key),
+			chromedp.Click(chromedp.CSS(`#login button[type="submit"]`))) // as a person does: Submit skips the form's handler
+	}
+
+	// A wrong key: the API's 401 message, and the form asks again.
+	wrong := created.APIKey[:len(created.APIKey)-4] + "AAAA"
+	do("wrong key",
+		chromedp.Navigate(dev.server+"/console"),
+		signIn(wrong),
+		until("the 401 message", `document.getElementById("login-error").textContent.includes("invalid, revoked or expired API key")`),
+		until("the form again", `!document.getElementById("login-view").hidden && document.getElementById("view").hidden`))
+
+	// The right key: the tasks page, live.
+	do("sign in",
+		signIn(created.APIKey),
+		until("the task list", `document.querySelector("#task-table") !== null && document.getElementById("login-view").hidden`),
+		until("the live stream", `document.getElementById("live").dataset.state === "live"`),
+		chromedp.Evaluate[chromedp.Void](`window.mosaicNotReloaded = true`))
+
+	// Five tasks from the CLI; the page shows them succeeded without a reload.
+	var ids []string
+	for range 5 {
+		ids = append(ids, publishDemoSteps(t, dataDir, `{"steps":5,"step_ms":100}`))
+	}
+	idList, _ := json.Marshal(ids)
+	do("tasks succeed in the list",
+		until("5 succeeded rows", fmt.Sprintf(`(() => {
+			const ids = %s;
+			const rows = [...document.querySelectorAll("#task-table tbody tr")];
+			return ids.every((id) => rows.some((r) => r.dataset.taskId === id && r.dataset.status === "succeeded"));
+		})()`, idList)),
+		until("the same page (no reload)", `window.mosaicNotReloaded === true`))
+	shot := filepath.Join(artifacts, "console.png")
+	screenshot(t, b, shot)
+
+	// One task's page: its facts and timeline.
+	do("task page",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#task-table a[href="#/tasks/%s"]`, ids[0]))),
+		until("the task's facts", `document.querySelector("#task-facts")?.dataset.status === "succeeded"`),
+		until("its timeline", `(() => {
+			const items = [...document.querySelectorAll("#timeline li")];
+			return items.some((li) => li.dataset.type === "published") && items.some((li) => li.textContent.includes("succeeded"));
+		})()`),
+		until("no Cancel button on a finished task", `document.getElementById("cancel") === null`),
+		until("attempt and checkpoint", `(() => {
+			const text = document.getElementById("task-facts").textContent;
+			return text.includes("1 of ") && text.includes("sequence ") && text.includes('"executed": 5');
+		})()`))
+	screenshot(t, b, filepath.Join(artifacts, "task.png"))
+
+	// A long task, cancelled from its page.
+	long := publishDemoSteps(t, dataDir, `{"steps":100,"step_ms":200}`)
+	do("cancel a task",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks/`+long+`"`),
+		until("the Cancel button", `document.getElementById("cancel") !== null`),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), // the browser's dialog, answered
+		chromedp.Click(chromedp.ID("cancel")),
+		until("the task cancelled", `document.querySelector("#task-facts")?.dataset.status === "cancelled"`),
+		until("no Cancel button any more", `document.getElementById("cancel") === null`))
+
+	// A task that fails for good: its dead letter appears in the list, opens, and is replayed.
+	do("dead letters page", chromedp.Evaluate[chromedp.Void](`location.hash = "#/dead-letters"`),
+		until("the dead-letter list", `document.querySelector("#dead-letter-table") !== null`))
+	dead := publishDemoSteps(t, dataDir, `{"steps":1,"fail_at":1,"fail_mode":"permanent"}`)
+	do("dead letter",
+		until("its row", `document.querySelector('#dead-letter-table a[href="#/tasks/`+dead+`"]') !== null`),
+		chromedp.Click(chromedp.CSS(`#dead-letter-table tbody tr a[href^="#/dead-letters/"]`)),
+		until("its facts", `(() => {
+			const text = document.querySelector("#dead-letter-facts")?.textContent || "";
+			return text.includes("permanent") && text.includes("`+dead+`") && text.includes('"fail_mode": "permanent"');
+		})()`),
+		chromedp.Click(chromedp.ID("replay")),
+		until("the replay", `document.getElementById("view").textContent.includes("queued again (generation")`))
+
+	// The operator sections need the admin token; with it they show.
+	do("operator sections with an API key",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
+		until("three admin-token notes", `document.querySelectorAll(".needs-admin").length === 3`))
+	do("admin token",
+		chromedp.Click(chromedp.ID("signout")),
+		signIn(strings.TrimSpace(string(adminToken))),
+		until("the workspace picker", `!document.getElementById("workspace").hidden && document.getElementById("workspace").value === "`+created.ID+`"`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
+		until("an agent", `document.querySelectorAll("#agent-table tbody tr").length > 0`),
+		until("the TASKS consumers", `document.querySelectorAll("#consumers-TASKS tbody tr").length > 0`),
+		until("the busiest workspaces", `document.querySelector("#overview p") !== null`))
+	screenshot(t, b, filepath.Join(artifacts, "system.png"))
+	t.Logf("screenshots: %s (tasks), task.png and system.png beside it", shot)
+}
+
+// publishDemoSteps publishes a demo.steps task from the CLI and returns its id.
+func publishDemoSteps(t *testing.T, dataDir, args string) string {
+	t.Helper()
+	r := runMosaic(t, nil, "publish", "--kind", "demo.steps", "--args", args, "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("publish: %d %s", r.code, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+// chromiumPath finds Debian's chromium; as root it installs it when missing, else it skips.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	find := func() string {
+		for _, name := range []string{"chromium", "chromium-browser"} {
+			if p, err := exec.LookPath(name); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	if p := find(); p != "" {
+		return p
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the console test needs Chromium: install the Debian package chromium (apt-get install chromium)")
+	}
+	t.Log("chromium is missing: apt-get install -y chromium")
+	install := func(args ...string) error {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	err := install("install", "-y", "-qq", "chromium")
+	if err != nil { // the package lists of a fresh machine may be empty
+		err = errors.Join(install("update", "-qq"), install("install", "-y", "-qq", "chromium"))
+	}
+	if p := find(); p != "" {
+		return p
+	}
+	t.Fatalf("installing chromium: %v", err)
+	return ""
+}
+
+// startBrowser starts a headless Chromium with a fresh profile and returns its context. At
+// cleanup the browser is closed, and no process of it may be left.
+func startBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "mosaic-console-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var browserLog bytes.Buffer
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // as root, Chromium refuses to start without it
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		// No connection of Chromium's own: this machine's closed network refuses them.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+		chromedp.CombinedOutput(&browserLog),
+	)
+	// The whole browser's life is bounded: a hung page cannot hold the test.
+	life, stop := context.WithTimeout(context.Background(), 90*time.Second)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = chromedp.Cancel(closeCtx)
+		cancelBrowser()
+		cancelAlloc()
+		stop()
+		// chromedp reaps the processes of the profiles it makes itself; this profile is ours.
+		if n := killChromium(profile, 5*time.Second); n > 0 {
+			t.Logf("killed %d Chromium processes that outlived the browser", n)
+		}
+		if pids := chromiumUsing(profile); len(pids) > 0 {
+			t.Errorf("Chromium processes left behind: %v", pids)
+		}
+		for range 50 { // a child may still be writing in the profile for a moment
+			if os.RemoveAll(profile) == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if t.Failed() && browserLog.Len() > 0 {
+			t.Logf("chromium output:\n%s", browserLog.String())
+		}
+	})
+	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout: it would end it)
+		t.Fatalf("start chromium: %v\n%s", err, browserLog.String())
+	}
+	return ctx
+}
+
+// chromiumUsing lists the processes started with this profile (Chromium passes --user-data-dir
+// to each of its children).
+func chromiumUsing(profile string) []int {
+	want := []byte("--user-data-dir=" + profile)
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, arg := range bytes.Split(cmdline, []byte{0}) {
+			if bytes.Equal(arg, want) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// killChromium waits up to grace for the profile's processes to end, then kills those left; it
+// returns how many it killed.
+func killChromium(profile string, grace time.Duration) int {
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) && len(chromiumUsing(profile)) > 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	killed := 0
+	for range 10 {
+		pids := chromiumUsing(profile)
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return killed
+}
+
+func screenshot(t *testing.T, b context.Context, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

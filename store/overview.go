@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// TaskCounts are a workspace's tasks by status (every status present, zero when none) and those
+// that ended dead in the last hour.
+type TaskCounts struct {
+	ByStatus     map[string]int `json:"by_status"`
+	DeadLastHour int            `json:"dead_last_hour"`
+}
+
+// TaskStatuses returns the task statuses, in the order of a task's life.
+func TaskStatuses() []string {
+	return []string{StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled}
+}
+
+// CountTasks counts a workspace's tasks by status in one statement, inside the workspace's door.
+func (db *DB) CountTasks(ctx context.Context, ws uuid.UUID) (TaskCounts, error) {
+	c := TaskCounts{ByStatus: map[string]int{}}
+	for _, s := range TaskStatuses() {
+		c.ByStatus[s] = 0
+	}
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, countTasksSQL, ws)
+		if err != nil {
+			return err
+		}
+		var status string
+		var n, deadLastHour int
+		_, err = pgx.ForEachRow(rows, []any{&status, &n, &deadLastHour}, func() error {
+			c.ByStatus[status] = n
+			c.DeadLastHour += deadLastHour
+			return nil
+		})
+		return err
+	})
+	return c, err
+}
+
+// DeadLetterCount is how many of a workspace's dead letters, not yet replayed, came from one
+// subject for one reason.
+type DeadLetterCount struct {
+	Subject string
+	Reason  string
+	Count   int
+}
+
+// CountDeadLettersBySubject counts a workspace's dead letters not yet replayed by subject and
+// reason, in one statement inside the workspace's door. The subject is the message's: it names
+// the stream, and on TASKS the band, so a caller can match it against consumers' filters.
+func (db *DB) CountDeadLettersBySubject(ctx context.Context, ws uuid.UUID) ([]DeadLetterCount, error) {
+	var out []DeadLetterCount
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, countDeadLettersBySubjectSQL, ws)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetterCount, error) {
+			var d DeadLetterCount
+			return d, r.Scan(&d.Subject, &d.Reason, &d.Count)
+		})
+		return err
+	})
+	return out, err
+}
