@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type TaskSpec struct {
 	// IdempotencyKey: publishing the same key in a workspace again gives the same task.
 	IdempotencyKey string
 	Metadata       map[string]string
+	// TraceParent is the publisher's W3C trace context ("00-<trace id>-<span id>-<flags>"): it
+	// travels in the message's traceparent header to the handler (JobInfo.TraceParent) and stays
+	// with the task (metadata "traceparent") for its retries and replays.
+	TraceParent string
 	// PublishedBy is the publishing user (the API sets the API key's): the task may open that
 	// user's USER credentials.
 	PublishedBy uuid.UUID
@@ -382,10 +387,24 @@ func (c *Client) prepare(spec TaskSpec, now time.Time) (preparedTask, error) {
 	if maxAttempts == 0 && c.cfg.Registry != nil {
 		maxAttempts = c.cfg.Registry.MaxAttempts(spec.Kind)
 	}
+	meta := spec.Metadata
+	if spec.TraceParent != "" {
+		if !events.ValidTraceParent(spec.TraceParent) {
+			return preparedTask{}, fmt.Errorf("%w: trace parent %q is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)", ErrInvalidSpec, spec.TraceParent)
+		}
+		meta = maps.Clone(meta)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[events.MetadataTraceParent] = spec.TraceParent
+	}
+	if tp, ok := meta[events.MetadataTraceParent]; ok && !events.ValidTraceParent(tp) {
+		return preparedTask{}, fmt.Errorf("%w: metadata %q: %q is not a W3C traceparent", ErrInvalidSpec, events.MetadataTraceParent, tp)
+	}
 	env := events.TaskEnvelope{
 		Version: events.EnvelopeVersion, WorkspaceID: spec.WorkspaceID, Kind: spec.Kind, Priority: spec.Priority,
 		Args: args, Credentials: spec.Credentials, MaxAttempts: maxAttempts, TimeoutMS: spec.Timeout.Milliseconds(),
-		IdempotencyKey: spec.IdempotencyKey, Metadata: spec.Metadata,
+		IdempotencyKey: spec.IdempotencyKey, Metadata: meta,
 	}
 	runAt := spec.RunAt
 	if spec.Delay > 0 {
@@ -439,6 +458,9 @@ func TaskMessage(env *events.TaskEnvelope, generation int) store.OutboxMessage {
 	}
 	if generation > 0 {
 		m.Headers[events.HeaderGeneration] = []string{strconv.Itoa(generation)}
+	}
+	if tp := env.Metadata[events.MetadataTraceParent]; events.ValidTraceParent(tp) {
+		m.Headers[events.HeaderTraceParent] = []string{tp}
 	}
 	if env.RunAt != nil && env.RunAt.After(time.Now().Add(time.Second)) {
 		m.Headers[events.HeaderSchedule] = []string{events.ScheduleAt(*env.RunAt)}

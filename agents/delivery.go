@@ -33,6 +33,7 @@ type delivery struct {
 	maxAttempts     int
 	metadata        map[string]string
 	credentials     []string
+	traceParent     string // W3C trace context of the task ("" when none)
 	progressTimeout time.Duration
 	log             zerolog.Logger
 	cancelFn        context.CancelCauseFunc
@@ -113,7 +114,15 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		fence: events.Fence(dec.Generation, meta.NumDelivered), generation: dec.Generation,
 		metadata: env.Metadata, credentials: env.Credentials, progressTimeout: reg.cfg.ProgressTimeout,
 	}
-	d.log = p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind).Logger()
+	d.traceParent = msg.Headers().Get(events.HeaderTraceParent)
+	if !events.ValidTraceParent(d.traceParent) {
+		d.traceParent = env.Metadata[events.MetadataTraceParent]
+	}
+	logCtx := p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind)
+	if id := events.TraceID(d.traceParent); id != "" {
+		logCtx = logCtx.Str("trace_id", id)
+	}
+	d.log = logCtx.Logger()
 	params := store.ClaimParams{
 		Task: envelopeTask(&env, dec.Generation), Fence: d.fence, MsgSeq: meta.Sequence.Stream,
 		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),

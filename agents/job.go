@@ -30,6 +30,10 @@ type JobInfo struct {
 	Metadata   map[string]string
 	// Credentials are the names the task declared: the ones Credential opens.
 	Credentials []string
+	// TraceParent is the W3C trace context the task was published with ("" when none): the
+	// message's traceparent header, else the task's metadata. Give it to OpenTelemetry's
+	// propagator to continue the publisher's trace.
+	TraceParent string
 	// Logger carries workspace_id, task_id, kind and attempt.
 	Logger zerolog.Logger
 }
@@ -98,7 +102,7 @@ func (j *Job[T]) SetResult(v any) error {
 func (d *delivery) info() JobInfo {
 	return JobInfo{ID: d.id, WorkspaceID: d.ws, Kind: d.kind, Priority: d.priority, Attempt: d.attempt,
 		MaxAttempts: d.maxAttempts, Generation: d.generation, Metadata: d.metadata,
-		Credentials: slices.Clone(d.credentials), Logger: d.log}
+		Credentials: slices.Clone(d.credentials), TraceParent: d.traceParent, Logger: d.log}
 }
 
 func (d *delivery) restorable() json.RawMessage {

@@ -22,6 +22,10 @@ type Client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+
+	// TraceParent, when set, goes with every request as the W3C traceparent header: tasks
+	// published through this client continue that trace.
+	TraceParent string
 }
 
 // NewClient returns a client for the server at baseURL (http or https) that authenticates with
@@ -58,6 +62,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.TraceParent != "" {
+		req.Header.Set("traceparent", c.TraceParent)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -268,4 +275,12 @@ func (c *Client) CredentialAudit(ctx context.Context, ws, id uuid.UUID, limit in
 		Access []store.Access `json:"access"`
 	}
 	return out.Access, c.Do(ctx, http.MethodGet, wsPath(ws, "/credentials/audit?"+q.Encode()), nil, &out)
+}
+
+// DeadLetterSummary counts the workspace's dead letters by reason and kind.
+func (c *Client) DeadLetterSummary(ctx context.Context, ws uuid.UUID) ([]store.DeadLetterGroup, error) {
+	var out struct {
+		Groups []store.DeadLetterGroup `json:"groups"`
+	}
+	return out.Groups, c.Do(ctx, http.MethodGet, wsPath(ws, "/dead-letters/summary"), nil, &out)
 }

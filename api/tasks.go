@@ -57,6 +57,7 @@ func (s *Server) mountTasks(r *Router) {
 	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}/events", store.RoleGuest, s.taskEvents)
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/cancel", store.RoleMember, s.cancelTask)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters", store.RoleMember, s.listDeadLetters)
+	r.Handle("GET /v1/workspaces/{ws}/dead-letters/summary", store.RoleMember, s.deadLetterSummary)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
 	r.Handle("POST /v1/workspaces/{ws}/dead-letters/{id}/replay", store.RoleAdmin, s.replayDeadLetter)
 	r.Handle("GET /v1/unrouted", AdminOnly, s.listUnrouted)
@@ -77,6 +78,10 @@ func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
 		WorkspaceID: r.Workspace, Kind: req.Kind, Priority: req.Priority, Credentials: req.Credentials,
 		MaxAttempts: req.MaxAttempts, IdempotencyKey: req.IdempotencyKey, Metadata: req.Metadata,
 		PublishedBy: r.Caller.Principal.UserID,
+	}
+	// W3C trace context: a malformed header is ignored (the trace starts here), as the spec asks.
+	if tp := r.Header.Get("traceparent"); events.ValidTraceParent(tp) {
+		spec.TraceParent = tp
 	}
 	if len(req.Args) > 0 {
 		spec.Args = req.Args
@@ -338,5 +343,17 @@ func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {
 		list = []store.UnroutedMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"unrouted": list})
+	return nil
+}
+
+func (s *Server) deadLetterSummary(w http.ResponseWriter, r *Request) *Error {
+	groups, err := s.cfg.DB.DeadLetterSummary(r.Context(), r.Workspace)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	if groups == nil {
+		groups = []store.DeadLetterGroup{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": groups})
 	return nil
 }

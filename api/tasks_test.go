@@ -138,3 +138,26 @@ func TestPublishGetListCancel(t *testing.T) {
 		t.Fatalf("replay unknown: %v", err)
 	}
 }
+
+// The W3C traceparent header of a publish stays with the task; a malformed one is ignored.
+func TestPublishKeepsTraceContext(t *testing.T) {
+	t.Parallel()
+	c, ws, _ := taskServer(t)
+	ctx := context.Background()
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for _, header := range []string{tp, "garbage"} {
+		c.TraceParent = header
+		res, err := c.Publish(ctx, ws, api.PublishRequest{Kind: "demo.echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := c.GetTask(ctx, ws, res.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := task.Metadata["traceparent"]
+		if header == tp && got != tp || header != tp && ok {
+			t.Fatalf("header %q: task metadata %v", header, task.Metadata)
+		}
+	}
+}

@@ -345,3 +345,32 @@ func (db *DB) RecordAdvisoryDeadLetter(ctx context.Context, d DeadLetter, outbox
 	}
 	return recorded, err
 }
+
+// DeadLetterGroup counts a workspace's dead letters of one reason and kind.
+type DeadLetterGroup struct {
+	Reason   string    `json:"reason"`
+	Kind     string    `json:"kind"`
+	Count    int       `json:"count"`
+	Replayed int       `json:"replayed"` // of Count, replayed at least once
+	Oldest   time.Time `json:"oldest"`
+	Newest   time.Time `json:"newest"`
+}
+
+// DeadLetterSummary groups a workspace's dead letters by reason and kind, the most first.
+func (db *DB) DeadLetterSummary(ctx context.Context, ws uuid.UUID) ([]DeadLetterGroup, error) {
+	var out []DeadLetterGroup
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT reason, COALESCE(kind, ''), count(*), count(replayed_at), min(created_at), max(created_at)
+			FROM dead_letters WHERE workspace_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`, ws)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetterGroup, error) {
+			var g DeadLetterGroup
+			err := r.Scan(&g.Reason, &g.Kind, &g.Count, &g.Replayed, &g.Oldest, &g.Newest)
+			return g, err
+		})
+		return err
+	})
+	return out, err
+}

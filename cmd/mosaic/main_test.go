@@ -222,6 +222,15 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "ended dead") {
 		t.Fatalf("publish --wait of a failing task: exit %d, %s", r.code, r.stderr)
 	}
+	r = runMosaic(t, nil, "dlq", "summary", "--output", "json", "--data-dir", dataDir)
+	var groups []struct {
+		Reason, Kind    string
+		Count, Replayed int
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &groups); err != nil || len(groups) != 1 || groups[0].Reason != "permanent" ||
+		groups[0].Kind != "demo.steps" || groups[0].Count != 1 || groups[0].Replayed != 0 {
+		t.Fatalf("dlq summary: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 
 	// A wrong API key: one clear line, exit ≠ 0.
 	r = runMosaic(t, []string{"MOSAIC_API_KEY=" + created.APIKey[:len(created.APIKey)-4] + "AAAA"},

@@ -25,6 +25,7 @@ func newPublishCmd() *cobra.Command {
 		args, runAt          string
 		delay, timeout       time.Duration
 		wait                 bool
+		traceParent          string
 		priority, maxAttempt int
 	)
 	cmd := &cobra.Command{
@@ -78,10 +79,17 @@ func newPublishCmd() *cobra.Command {
 				return fmt.Errorf("%s: %v", setting("args"), err)
 			}
 			req.Args = raw
+			if traceParent == "" {
+				traceParent = os.Getenv("TRACEPARENT") // the convention of OpenTelemetry-aware CLIs
+			}
+			if traceParent != "" && !events.ValidTraceParent(traceParent) {
+				return fmt.Errorf("%s: %q is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)", setting("traceparent"), traceParent)
+			}
 			c, ws, err := f.workspaceClient()
 			if err != nil {
 				return err
 			}
+			c.TraceParent = traceParent
 			res, err := c.Publish(cmd.Context(), ws, req)
 			if err != nil {
 				return err
@@ -128,6 +136,7 @@ func newPublishCmd() *cobra.Command {
 	fl.DurationVar(&timeout, "timeout", 0, "bound on one attempt (default none)")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", "", "publishing the same key again gives the same task")
 	fl.BoolVar(&wait, "wait", false, "wait for the task to end; exit 0 only if it succeeded")
+	fl.StringVar(&traceParent, "traceparent", "", "W3C trace context the task continues (default: $TRACEPARENT)")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
 }
@@ -270,8 +279,8 @@ func newTasksCancelCmd() *cobra.Command {
 }
 
 func newDLQCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dlq", Short: "The workspace's dead letters: list, show, replay"}
-	cmd.AddCommand(newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd())
+	cmd := &cobra.Command{Use: "dlq", Short: "The workspace's dead letters: summary, list, show, replay"}
+	cmd.AddCommand(newDLQSummaryCmd(), newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd())
 	return cmd
 }
 
@@ -431,4 +440,39 @@ func (p *pageFlags) finish(tw *tabwriter.Writer, next string) error {
 		fmt.Fprintf(os.Stderr, "more: --cursor %s\n", next)
 	}
 	return nil
+}
+
+func newDLQSummaryCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "summary",
+		Short: "Dead letters by reason and kind: how many, how many replayed, oldest and newest",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			groups, err := c.DeadLetterSummary(cmd.Context(), ws)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(groups)
+			}
+			if len(groups) == 0 {
+				fmt.Println("no dead letters")
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "REASON\tKIND\tCOUNT\tREPLAYED\tOLDEST\tNEWEST")
+			for _, g := range groups {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", g.Reason, g.Kind, g.Count, g.Replayed,
+					g.Oldest.Local().Format(time.DateTime), g.Newest.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd, true)
+	return cmd
 }
