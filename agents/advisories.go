@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -25,6 +26,9 @@ type AdvisoryWatcher struct {
 	DB     *store.DB
 	JS     jetstream.JetStream
 	Logger *zerolog.Logger
+	// OnNak, when set, is called with the stream of every nak advisory (core NATS, not kept: a
+	// nak is a routine retry or deferral, counted for metrics only).
+	OnNak func(stream string)
 
 	processed atomic.Int64
 	recorded  atomic.Int64
@@ -81,8 +85,20 @@ func (w *AdvisoryWatcher) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer cc.Stop()
+	if w.OnNak != nil {
+		sub, err := w.JS.Conn().Subscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.>", func(m *nats.Msg) {
+			var a advisory
+			if json.Unmarshal(m.Data, &a) == nil {
+				w.OnNak(a.Stream)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("nak advisories: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
 	<-ctx.Done()
-	cc.Stop()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,12 @@ func TestAdvisoriesBecomeDeadLetters(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	w := &agents.AdvisoryWatcher{DB: b.db, JS: b.js, Logger: &b.log}
+	var naks atomic.Int64
+	w := &agents.AdvisoryWatcher{DB: b.db, JS: b.js, Logger: &b.log, OnNak: func(stream string) {
+		if stream == events.TasksStream {
+			naks.Add(1)
+		}
+	}}
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = w.Run(wctx) }()
@@ -80,6 +86,14 @@ func TestAdvisoriesBecomeDeadLetters(t *testing.T) {
 	}
 	if n != 1 || w.Recorded() != 1 {
 		t.Fatalf("%d dead letters for the failed task, %d recorded by the watcher; want 1 and 1 (the max_deliveries one)", n, w.Recorded())
+	}
+
+	// A retry is a nak: counted, not recorded.
+	retried := b.publish(t, agents.TaskSpec{Kind: "demo.steps", Args: demo.StepsArgs{Steps: 1, FailAt: 1, FailMode: "retry", FailAttempts: 1}})
+	b.wait(t, retried, store.StatusSucceeded, 20*time.Second)
+	waitUntil(t, "the nak advisory", 10*time.Second, func() bool { return naks.Load() > 0 })
+	if w.Recorded() != 1 {
+		t.Fatalf("a retry was recorded as a dead letter")
 	}
 }
 

@@ -65,6 +65,8 @@ type Registry struct {
 	transitSeconds *prometheus.HistogramVec
 	transitErrors  *prometheus.CounterVec
 
+	naks *prometheus.CounterVec
+
 	agents *agentCollector
 	db     *dbCollector // nil without Config.DB
 }
@@ -112,8 +114,12 @@ func New(cfg Config) *Registry {
 		Name: "mosaic_transit_errors_total",
 		Help: "Failed OpenBao Transit calls by operation and kind (permission, client, server, unavailable).",
 	}, []string{"op", "kind"})
+	r.naks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mosaic_messages_naked_total",
+		Help: "Negative acknowledgements seen on Mosaic's work streams (retries, deferrals), by stream.",
+	}, []string{"stream"})
 	r.agents = &agentCollector{timeout: 2 * time.Second, errs: newScrapeErrors(SourceAgents), log: r.log}
-	r.reg.MustRegister(r.handlerSeconds, r.handlerRuns, r.transitSeconds, r.transitErrors, r.agents,
+	r.reg.MustRegister(r.handlerSeconds, r.handlerRuns, r.transitSeconds, r.transitErrors, r.naks, r.agents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.DB != nil {
 		r.db = &dbCollector{db: cfg.DB, ttl: cfg.CacheTTL, timeout: cfg.DBTimeout, errs: newScrapeErrors(SourcePostgres), log: r.log}
@@ -142,6 +148,16 @@ func (r *Registry) ObserveHandler(d agents.HandlerDone) {
 	kind := r.handlerKinds.name(d.Kind)
 	r.handlerSeconds.WithLabelValues(d.Pool, kind, outcome).Observe(d.Duration.Seconds())
 	r.handlerRuns.WithLabelValues(d.Pool, kind, outcome).Inc()
+}
+
+// ObserveNak counts a nak advisory: plug it into agents.AdvisoryWatcher.OnNak.
+func (r *Registry) ObserveNak(stream string) {
+	switch stream {
+	case events.TasksStream, events.CredentialsStream, events.KnowledgeStream:
+	default:
+		stream = Other
+	}
+	r.naks.WithLabelValues(stream).Inc()
 }
 
 // ObserveTransit records an OpenBao Transit call: plug it into transit.Config.Observe.

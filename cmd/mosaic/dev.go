@@ -117,7 +117,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
 		rt.stopPools(log, f.drainTimeout)
 	}
-	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain, observe: mreg.ObserveHandler}, log)
+	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain, observe: mreg.ObserveHandler, onNak: mreg.ObserveNak}, log)
 	if err != nil {
 		return err
 	}

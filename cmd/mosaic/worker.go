@@ -78,6 +78,8 @@ type deps struct {
 	onDrain func()
 	// observe, when set, sees every handler run (metrics).
 	observe func(agents.HandlerDone)
+	// onNak, when set, counts nak advisories (metrics).
+	onNak func(stream string)
 }
 
 // startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
@@ -89,7 +91,7 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	relay := events.NewRelay(events.RelayConfig{DB: st.db, JS: st.js, Logger: &log})
 	sched := &credrotate.Scheduler{DB: st.db, Client: d.client, Logger: &log}
 	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: st.db, Interval: f.heartbeat, Logger: &log})
-	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log}
+	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log, OnNak: d.onNak}
 	for _, run := range []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run} {
 		rt.done.Add(1)
 		go func() { defer rt.done.Done(); _ = run(bg) }()
@@ -321,9 +323,10 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	reg := builtinRegistry(creds, emb)
 	var observe func(agents.HandlerDone)
+	var onNak func(string)
 	if mreg != nil {
 		mreg.SetKinds(reg)
-		observe = mreg.ObserveHandler
+		observe, onNak = mreg.ObserveHandler, mreg.ObserveNak
 	}
 	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
@@ -333,7 +336,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	drained := make(chan struct{})
 	var drainOnce sync.Once
 	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
-	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe}, log)
+	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe, onNak: onNak}, log)
 	if err != nil {
 		return err
 	}
