@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/mosaic
 ARGS    ?=
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench fuzz chaos lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mosaic
@@ -23,6 +23,28 @@ BENCH_ARGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./events/ ./store/
 	cd bench && $(GO) run . $(BENCH_ARGS)
+
+## fuzz: every fuzz target of the module, one after another, for FUZZTIME each; a failing input
+## lands in its package's testdata/fuzz/, which `make test` replays. FUZZTIME=2m FUZZ_ARGS=
+## (-parallel 1 by default: each fuzzing process of api/ starts a PostgreSQL of its own).
+FUZZTIME ?= 30s
+FUZZ_ARGS ?= -parallel 1
+fuzz:
+	@for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
+		for fz in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go 2>/dev/null); do \
+			echo "== $$fz ($$dir)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fz\$$" -fuzztime $(FUZZTIME) $(FUZZ_ARGS) $$dir || exit 1; \
+		done; \
+	done
+
+## chaos: many tasks on several worker processes, random SIGKILLs, then the exactly-once verdict
+## (lost, doubled). CHAOS_TASKS, CHAOS_KILLS, CHAOS_WORKERS; `make test` runs a small one.
+CHAOS_TASKS ?= 3000
+CHAOS_KILLS ?= 20
+CHAOS_WORKERS ?= 4
+chaos:
+	MOSAIC_CHAOS_TASKS=$(CHAOS_TASKS) MOSAIC_CHAOS_KILLS=$(CHAOS_KILLS) MOSAIC_CHAOS_WORKERS=$(CHAOS_WORKERS) \
+		$(GO) test -count=1 -timeout 60m -run '^TestChaos$$' -v ./cmd/mosaic/
 
 ## lint: formatting and vet.
 lint:

@@ -278,6 +278,9 @@ func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []prepa
 	if store.IsForeignKeyViolation(err) {
 		return fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
 	}
+	if store.IsDataException(err) { // a value of the task PostgreSQL cannot hold
+		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
 	if err != nil {
 		return err
 	}

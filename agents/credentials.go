@@ -69,9 +69,7 @@ func (p *PutCredential) Validate() error {
 	if p.Name == "" || len(p.Name) > 128 || !utf8.ValidString(p.Name) || strings.ContainsAny(p.Name, "\x00\n\r\t") {
 		errs = append(errs, errors.New("name must be 1 to 128 bytes of UTF-8 without control characters"))
 	}
-	if len(p.Provider) > 64 {
-		errs = append(errs, errors.New("provider is longer than 64 bytes"))
-	}
+	errs = append(errs, detailErrors(p.Provider, p.Metadata)...)
 	if !store.ValidCredentialType(p.Type) {
 		errs = append(errs, fmt.Errorf("type %q is not API_KEY, OAUTH_TOKEN, ACCESS_TOKEN, SECRET, PASSWORD or CUSTOM", p.Type))
 	}
@@ -83,13 +81,36 @@ func (p *PutCredential) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(p.Metadata) > 32 {
-		errs = append(errs, errors.New("more than 32 metadata entries"))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidCredential, err)
 	}
 	return nil
+}
+
+// ValidateDetails checks a provider and metadata given to an update, as Validate does a new
+// credential's (ErrInvalidCredential).
+func ValidateDetails(provider string, metadata map[string]string) error {
+	if err := errors.Join(detailErrors(provider, metadata)...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCredential, err)
+	}
+	return nil
+}
+
+func detailErrors(provider string, metadata map[string]string) []error {
+	var errs []error
+	if len(provider) > 64 || strings.ContainsRune(provider, 0) {
+		errs = append(errs, errors.New("provider must be at most 64 bytes, without NUL"))
+	}
+	if len(metadata) > 32 {
+		errs = append(errs, errors.New("more than 32 metadata entries"))
+	}
+	for k, v := range metadata {
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			errs = append(errs, fmt.Errorf("metadata %q: keys and values must not contain NUL", k))
+			break
+		}
+	}
+	return errs
 }
 
 // ParseRotationPolicy reads "every <n><unit>" (unit h, d or w; at least one hour).

@@ -209,7 +209,7 @@ func TestJobOpensOnlyDeclaredCredentials(t *testing.T) {
 
 	// The access log: alice's task opened github and shared, at attempt 1, from this worker; bob's
 	// opened nothing; the failing task opened shared.
-	log, err := w.db.ListAccess(ctx, w.ws, store.AccessFilter{Limit: 100})
+	log, err := w.db.ListAccess(ctx, w.ws, alice, store.AccessFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +228,19 @@ func TestJobOpensOnlyDeclaredCredentials(t *testing.T) {
 	}
 	if len(opened[byBob]) != 0 || len(opened[failing]) != 1 {
 		t.Fatalf("access log: bob's task %v, failing task %v", opened[byBob], opened[failing])
+	}
+	// Bob's view of the log leaves out alice's own (USER) credential, its name included.
+	bobs, err := w.db.ListAccess(ctx, w.ws, bob, store.AccessFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range bobs {
+		if a.Name == "github" {
+			t.Fatalf("bob sees alice's USER credential in the access log: %+v", a)
+		}
+	}
+	if len(bobs) == 0 {
+		t.Fatal("bob sees no entry at all, not even the workspace's shared credential: the check would prove nothing")
 	}
 
 	// Nowhere in PostgreSQL, on the wire or in the logs.

@@ -163,6 +163,13 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		p.reject(ctx, msg, meta, uuid.Nil, events.ReasonUnknownWorkspace, err.Error(), nil)
 		return
 	}
+	if store.IsDataException(err) {
+		// A value PostgreSQL cannot hold (a number out of range, a lone surrogate): it will never
+		// claim, so it is dead-lettered (without a task row, which could not be written either)
+		// rather than retried forever.
+		p.reject(ctx, msg, meta, env.WorkspaceID, events.ReasonInvalidEnvelope, "PostgreSQL cannot store this task: "+err.Error(), nil)
+		return
+	}
 	if err != nil {
 		d.log.Warn().Err(err).Msg("claim failed; the message will come back")
 		_ = msg.NakWithDelay(time.Second)

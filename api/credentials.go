@@ -162,6 +162,13 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *Request) *Error {
 			return errorf(CodeInvalidArgument, "%v", err)
 		}
 	}
+	var provider string
+	if req.Provider != nil {
+		provider = *req.Provider
+	}
+	if err := agents.ValidateDetails(provider, req.Metadata); err != nil {
+		return errorf(CodeInvalidArgument, "%v", err)
+	}
 	u := store.CredentialUpdate{Provider: req.Provider, Metadata: req.Metadata, RotationPolicy: req.RotationPolicy}
 	if req.ExpiresAt != nil || req.ClearExpiry {
 		u.SetExpiry, u.ExpiresAt = true, req.ExpiresAt
@@ -246,7 +253,7 @@ func (s *Server) credentialAudit(w http.ResponseWriter, r *Request) *Error {
 		}
 		f.Limit = n
 	}
-	list, err := s.cfg.DB.ListAccess(r.Context(), r.Workspace, f)
+	list, err := s.cfg.DB.ListAccess(r.Context(), r.Workspace, r.Caller.Principal.UserID, f)
 	if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/crypto"
-	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -34,16 +32,7 @@ func credServer(t *testing.T) credEnv {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.DB(t)
-	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring.json"), keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range crypto.Keys {
-		if _, err := kr.CreateKey(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	creds := &agents.Credentials{DB: db, Cipher: kr}
+	creds := testCredentials(t, db)
 	reg := agents.NewRegistry()
 	credrotate.Register(reg, credrotate.Config{Credentials: creds})
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})

@@ -157,8 +157,11 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *Request) *Error {
 	if err != nil {
 		return errorf(CodeInvalidArgument, "key id %q is not a UUID", r.PathValue("id"))
 	}
-	if err := s.cfg.DB.RevokeAPIKey(r.Context(), r.Workspace, id); errors.Is(err, store.ErrNotFound) {
+	mayRevokeOwner := r.Caller.Admin || r.Caller.Principal.Role == store.RoleOwner
+	if err := s.cfg.DB.RevokeAPIKey(r.Context(), r.Workspace, id, mayRevokeOwner); errors.Is(err, store.ErrNotFound) {
 		return errorf(CodeNotFound, "API key %s not found", id)
+	} else if errors.Is(err, store.ErrForbidden) {
+		return errorf(CodeForbidden, "%v", err)
 	} else if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}

@@ -2,7 +2,7 @@
 // one NATS server, on this machine, in one run, and prints a table: each figure is the median of
 // -runs runs, with their range. It is a module of its own so that River never enters Mosaic's.
 //
-//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory,knowledge]
+//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory,knowledge,http]
 package main
 
 import (
@@ -20,19 +20,22 @@ import (
 )
 
 type config struct {
-	tasks       int
-	concurrency int
-	runs        int
-	size        int
-	rate        int
-	latencyFor  time.Duration
-	inflight    int
-	executors   int
-	commitBatch int
-	entries     int
-	queries     int
-	graphNodes  int
-	only        map[string]bool
+	tasks        int
+	concurrency  int
+	runs         int
+	size         int
+	rate         int
+	latencyFor   time.Duration
+	inflight     int
+	executors    int
+	commitBatch  int
+	entries      int
+	queries      int
+	graphNodes   int
+	httpRequests int
+	httpClients  int
+	httpFor      time.Duration
+	only         map[string]bool
 }
 
 // figure is one measured quantity over several runs.
@@ -70,7 +73,10 @@ func main() {
 	flag.IntVar(&cfg.entries, "entries", 10000, "knowledge entries of the search run")
 	flag.IntVar(&cfg.queries, "queries", 200, "queries per search mode")
 	flag.IntVar(&cfg.graphNodes, "graph-nodes", 1000, "entries of the graph run")
-	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge", "workloads to run")
+	flag.IntVar(&cfg.httpRequests, "http-requests", 5000, "publishes of the HTTP load run")
+	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent HTTP clients of the load run")
+	flag.DurationVar(&cfg.httpFor, "http-for", 30*time.Second, "the HTTP load run stops after this long whatever is left")
+	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge,http", "workloads to run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -170,6 +176,23 @@ func run(cfg config) error {
 			func(i int) (float64, error) { return workerMemory(ctx, e, cfg) }); err != nil {
 			return err
 		}
+	}
+	if cfg.only["http"] {
+		p50 := figure{name: fmt.Sprintf("HTTP publish p50, %d clients", cfg.httpClients), unit: "ms"}
+		p99 := figure{name: fmt.Sprintf("HTTP publish p99, %d clients", cfg.httpClients), unit: "ms"}
+		rate := figure{name: "HTTP publish rate", unit: "req/s"}
+		for i := 0; i < cfg.runs; i++ {
+			a, b, r, failed, err := httpPublishLoad(ctx, e, cfg)
+			if err != nil {
+				return fmt.Errorf("http: %w", err)
+			}
+			if failed > 0 {
+				return fmt.Errorf("http: %d requests failed", failed)
+			}
+			say("  %-48s run %d: p50 %s, p99 %s, %s", "HTTP publish", i+1, format(a, "ms"), format(b, "ms"), format(r, "req/s"))
+			p50.values, p99.values, rate.values = append(p50.values, a), append(p99.values, b), append(rate.values, r)
+		}
+		figures = append(figures, p50, p99, rate)
 	}
 	if cfg.only["knowledge"] {
 		kf, err := knowledgeBench(ctx, e, cfg)

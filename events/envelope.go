@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -119,13 +120,16 @@ func (e *TaskEnvelope) Validate() error {
 	if !json.Valid(e.Args) {
 		return invalid(ReasonInvalidArgs, "args are not valid JSON")
 	}
+	if hasNULEscape(e.Args) {
+		return invalid(ReasonInvalidArgs, `args must not contain \u0000 (PostgreSQL's jsonb cannot hold it)`)
+	}
 	if len(e.Credentials) > MaxCredentials {
 		return invalid(ReasonInvalidEnvelope, "%d credentials; the limit is %d", len(e.Credentials), MaxCredentials)
 	}
 	seen := map[string]bool{}
 	for _, c := range e.Credentials {
-		if c == "" || len(c) > MaxCredentialName || !utf8.ValidString(c) {
-			return invalid(ReasonInvalidEnvelope, "credential name %q must be 1 to %d bytes of UTF-8", c, MaxCredentialName)
+		if c == "" || len(c) > MaxCredentialName || !utf8.ValidString(c) || strings.ContainsRune(c, 0) {
+			return invalid(ReasonInvalidEnvelope, "credential name %q must be 1 to %d bytes of UTF-8 without NUL", c, MaxCredentialName)
 		}
 		if seen[c] {
 			return invalid(ReasonInvalidEnvelope, "credential %q is listed twice", c)
@@ -138,8 +142,8 @@ func (e *TaskEnvelope) Validate() error {
 	if e.TimeoutMS < 0 {
 		return invalid(ReasonInvalidEnvelope, "timeout_ms must not be negative (got %d)", e.TimeoutMS)
 	}
-	if len(e.IdempotencyKey) > MaxIdempotencyKey || !utf8.ValidString(e.IdempotencyKey) {
-		return invalid(ReasonInvalidEnvelope, "idempotency_key must be at most %d bytes of UTF-8", MaxIdempotencyKey)
+	if len(e.IdempotencyKey) > MaxIdempotencyKey || !utf8.ValidString(e.IdempotencyKey) || strings.ContainsRune(e.IdempotencyKey, 0) {
+		return invalid(ReasonInvalidEnvelope, "idempotency_key must be at most %d bytes of UTF-8 without NUL", MaxIdempotencyKey)
 	}
 	if len(e.Metadata) > MaxMetadataEntries {
 		return invalid(ReasonInvalidEnvelope, "%d metadata entries; the limit is %d", len(e.Metadata), MaxMetadataEntries)
@@ -147,11 +151,30 @@ func (e *TaskEnvelope) Validate() error {
 	size := 0
 	for k, v := range e.Metadata {
 		size += len(k) + len(v)
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return invalid(ReasonInvalidEnvelope, "metadata %q: keys and values must not contain NUL", k)
+		}
 	}
 	if size > MaxMetadataBytes {
 		return invalid(ReasonInvalidEnvelope, "metadata is %d bytes; the limit is %d", size, MaxMetadataBytes)
 	}
 	return nil
+}
+
+// hasNULEscape reports whether valid JSON has a \u0000 escape in a string: NUL is the one
+// character that PostgreSQL's text and jsonb cannot hold, so such a task could never be stored.
+func hasNULEscape(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		// Only strings hold backslashes; each escape is consumed whole, so b[i] starts one.
+		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++
+	}
+	return false
 }
 
 // Fence is the fencing token of a delivery: generation in the high 32 bits, the JetStream delivery

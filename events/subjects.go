@@ -153,7 +153,8 @@ type TaskAddress struct {
 
 // ParseTaskSubject reads mosaic.tasks.<band>.<workspace>.<kind>. When the band or kind is wrong but
 // the workspace token is a UUID, the workspace is still returned with the error, so that the
-// message can be dead-lettered in its workspace.
+// message can be dead-lettered in its workspace. A kind of the credentials. or knowledge. namespace
+// is an error here: those jobs travel on their own streams (SubjectFor), never on a task band.
 func ParseTaskSubject(subject string) (TaskAddress, error) {
 	rest, ok := strings.CutPrefix(subject, tasksRoot)
 	if !ok {
@@ -174,6 +175,9 @@ func ParseTaskSubject(subject string) (TaskAddress, error) {
 	}
 	if err := ValidateKind(kind); err != nil {
 		return addr, fmt.Errorf("%w: %w", ErrInvalidSubject, err)
+	}
+	if stream := StreamFor(kind); stream != TasksStream {
+		return addr, fmt.Errorf("%w: %q is a %s job, which travels on %s", ErrInvalidSubject, kind, stream, SubjectFor(0, addr.Workspace, kind))
 	}
 	addr.Kind = kind
 	return addr, nil

@@ -297,8 +297,9 @@ type AccessFilter struct {
 	Limit      int       // 1…500, default 100
 }
 
-// ListAccess lists a workspace's credential audit entries, newest first.
-func (db *DB) ListAccess(ctx context.Context, ws uuid.UUID, f AccessFilter) ([]Access, error) {
+// ListAccess lists the credential audit entries user may see, newest first: those of the
+// credentials user can see (another member's USER credentials, their names included, stay theirs).
+func (db *DB) ListAccess(ctx context.Context, ws, user uuid.UUID, f AccessFilter) ([]Access, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
@@ -307,7 +308,7 @@ func (db *DB) ListAccess(ctx context.Context, ws uuid.UUID, f AccessFilter) ([]A
 		before = &f.Before
 	}
 	var out []Access
-	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, listAccessSQL, ws, nilUUID(f.Credential), before, f.Limit)
 		if err != nil {
 			return err

@@ -63,8 +63,9 @@ const (
 
 	listAccessSQL = `SELECT id, credential_id, name, action, task_id, attempt, COALESCE(agent, ''), user_id,
 			COALESCE(purpose, ''), at
-		FROM credential_access_log
+		FROM credential_access_log l
 		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR credential_id = $2) AND ($3::bigint IS NULL OR id < $3)
+		  AND EXISTS (SELECT 1 FROM user_credentials c WHERE c.workspace_id = l.workspace_id AND c.id = l.credential_id)
 		ORDER BY id DESC LIMIT $4`
 
 	// ciphertextPageSQL walks a workspace's ciphertexts (the visible ones) for the rewrap job.

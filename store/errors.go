@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -26,6 +27,13 @@ func IsRLSViolation(err error) bool { return hasCode(err, "42501") }
 
 // IsForeignKeyViolation reports whether err is PostgreSQL's foreign_key_violation.
 func IsForeignKeyViolation(err error) bool { return hasCode(err, "23503") }
+
+// IsDataException reports whether err is one of PostgreSQL's data exceptions (class 22): a value
+// its column cannot hold (a number beyond numeric's range, a string too long, a bad character).
+func IsDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
 
 func hasCode(err error, code string) bool {
 	var pgErr *pgconn.PgError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -241,6 +242,9 @@ func (db *DB) EntryVersionAt(ctx context.Context, ws, user uuid.UUID, slug strin
 		e, err := scanEntry(tx.QueryRow(ctx, getEntrySQL, ws, slug))
 		if err != nil {
 			return fmt.Errorf("entry %q: %w", slug, err)
+		}
+		if version > math.MaxInt32 { // versions are PostgreSQL integers: a larger one cannot exist
+			return fmt.Errorf("entry %q has no version %d: %w", slug, version, ErrNotFound)
 		}
 		err = tx.QueryRow(ctx, getVersionSQL, ws, e.ID, version).Scan(&v.Version, &v.Title, &v.Body, &v.Status, &v.AuthorID, &v.Message, &v.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -238,12 +238,22 @@ func (db *DB) AddMember(ctx context.Context, ws uuid.UUID, name string, role Rol
 }
 
 // RevokeAPIKey revokes a key at once.
-func (db *DB) RevokeAPIKey(ctx context.Context, ws, keyID uuid.UUID) error {
+// An OWNER key may be revoked only by an owner (mayRevokeOwner): an ADMIN, who may not create
+// one, may not lock the owner out either (ErrForbidden).
+func (db *DB) RevokeAPIKey(ctx context.Context, ws, keyID uuid.UUID, mayRevokeOwner bool) error {
 	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, revokeAPIKeySQL, ws, keyID)
-		if err == nil && tag.RowsAffected() == 0 {
+		var role string
+		err := tx.QueryRow(ctx, `SELECT role FROM api_keys WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL FOR UPDATE`, ws, keyID).Scan(&role)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
+		if err != nil {
+			return err
+		}
+		if Role(role) == RoleOwner && !mayRevokeOwner {
+			return fmt.Errorf("an OWNER's key can be revoked by an owner only: %w", ErrForbidden)
+		}
+		_, err = tx.Exec(ctx, revokeAPIKeySQL, ws, keyID)
 		return err
 	})
 }

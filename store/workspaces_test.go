@@ -62,7 +62,7 @@ func TestCreateWorkspaceAndAuthenticate(t *testing.T) {
 	if p, err := db.Authenticate(ctx, key2); err != nil || p.Role != store.RoleMember {
 		t.Fatalf("second key: %+v %v", p, err)
 	}
-	if err := db.RevokeAPIKey(ctx, w.ID, id2); err != nil {
+	if err := db.RevokeAPIKey(ctx, w.ID, id2, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Authenticate(ctx, key2); !errors.Is(err, store.ErrUnauthenticated) {

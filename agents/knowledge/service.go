@@ -70,6 +70,8 @@ func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
 			errs = append(errs, invalid("entry %s: title is empty", name))
 		case utf8.RuneCountInString(t) > MaxTitle:
 			errs = append(errs, invalid("entry %s: title is longer than %d characters", name, MaxTitle))
+		case strings.ContainsRune(t, 0):
+			errs = append(errs, invalid("entry %s: title contains NUL", name))
 		}
 	} else if create {
 		errs = append(errs, invalid("entry %s: title is required", name))
@@ -77,8 +79,8 @@ func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
 	if in.Body != nil && len(*in.Body) > store.MaxEntryBody {
 		errs = append(errs, invalid("entry %s: body is %d bytes; the limit is %d (1 MiB)", name, len(*in.Body), store.MaxEntryBody))
 	}
-	if in.Body != nil && !utf8.ValidString(*in.Body) {
-		errs = append(errs, invalid("entry %s: body is not valid UTF-8", name))
+	if in.Body != nil && (!utf8.ValidString(*in.Body) || strings.ContainsRune(*in.Body, 0)) {
+		errs = append(errs, invalid("entry %s: body is not valid UTF-8 without NUL", name))
 	}
 	if in.Status != nil {
 		s := strings.ToUpper(*in.Status)
@@ -108,6 +110,9 @@ func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
 	if utf8.RuneCountInString(in.Message) > MaxMessage {
 		errs = append(errs, invalid("entry %s: message is longer than %d characters", name, MaxMessage))
 	}
+	if strings.ContainsRune(in.Message, 0) {
+		errs = append(errs, invalid("entry %s: message contains NUL", name))
+	}
 	return errors.Join(errs...)
 }
 
@@ -121,6 +126,8 @@ func normaliseTags(name string, in []string) ([]string, error) {
 			return nil, invalid("entry %s: a tag is empty", name)
 		case len(t) > MaxTag:
 			return nil, invalid("entry %s: tag %q is longer than %d bytes", name, t, MaxTag)
+		case strings.ContainsRune(t, 0):
+			return nil, invalid("entry %s: tag %q contains NUL", name, t)
 		}
 		if !seen[t] {
 			seen[t] = true

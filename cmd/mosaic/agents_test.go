@@ -109,3 +109,10 @@ func TestAgentsAndPausesFromCLI(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Production starts on one server when JetStream fsyncs every write (the guard's other way out
+// is --replicas 3 on a 3-node cluster).
+func TestProductionStartsWhenEveryWriteIsSynced(t *testing.T) {
+	t.Parallel()
+	startDev(t, filepath.Join(t.TempDir(), "data"), "--env", "production", "--allow-local-keyring", "--nats-sync-always")
+}

@@ -87,6 +87,9 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	defer st.close()
+	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
+		return err
+	}
 
 	tokenPath := filepath.Join(st.dataDir, "admin.token")
 	adminToken, err := readOrCreateSecret(tokenPath)

@@ -115,6 +115,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{"NATS port in use", nil, []string{"dev", "--nats-port", takenPort, "--http", "127.0.0.1:0"}, "--nats-port (MOSAIC_NATS_PORT)", true},
 		{"local keyring in production", []string{"MOSAIC_ENV=production"}, []string{"dev"}, "the local keyring is not for production", false},
 		{"OpenBao without auth", nil, []string{"worker", "--openbao-addr", "https://127.0.0.1:8200"}, "--openbao-token (MOSAIC_OPENBAO_TOKEN)", false},
+		{"production on a single lazy replica", nil, []string{"dev", "--env", "production", "--allow-local-keyring", "--nats-port", "0", "--http", "127.0.0.1:0"}, "Jepsen", true},
 		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
 		{"worker metrics address", []string{"MOSAIC_METRICS=9464"}, []string{"worker"}, "--metrics (MOSAIC_METRICS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},

@@ -306,6 +306,9 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	defer st.close()
+	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
+		return err
+	}
 	var mreg *metrics.Registry
 	if metricsLn != nil {
 		mreg = newMetrics(st, log)

@@ -118,7 +118,8 @@ func stepsResult(t *testing.T, task store.Task) demo.StepsResult {
 	return r
 }
 
-func (e *workerEnv) succeededOnce(t *testing.T, id uuid.UUID) []store.TaskEvent {
+// succeededEvents reads a task's events and counts its succeeded ones.
+func (e *workerEnv) succeededEvents(t *testing.T, id uuid.UUID) ([]store.TaskEvent, int) {
 	t.Helper()
 	evs, err := e.db.TaskEvents(context.Background(), e.ws, id)
 	if err != nil {
@@ -130,6 +131,12 @@ func (e *workerEnv) succeededOnce(t *testing.T, id uuid.UUID) []store.TaskEvent 
 			n++
 		}
 	}
+	return evs, n
+}
+
+func (e *workerEnv) succeededOnce(t *testing.T, id uuid.UUID) []store.TaskEvent {
+	t.Helper()
+	evs, n := e.succeededEvents(t, id)
 	if n != 1 {
 		t.Fatalf("task %s succeeded %d times: %+v", id, n, evs)
 	}

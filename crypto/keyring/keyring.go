@@ -227,8 +227,10 @@ func (k *Keyring) decrypt(key, ciphertext string, kctx []byte) ([]byte, int, err
 	if prefix != Prefix {
 		return nil, 0, fmt.Errorf("%w: not a keyring ciphertext (prefix %q)", crypto.ErrInvalidCiphertext, prefix)
 	}
+	// Only the encoding Encrypt writes: the decoder alone would also take line breaks and
+	// non-zero padding bits, opening strings the keyring never made.
 	sealed, err := base64.StdEncoding.DecodeString(body)
-	if err != nil {
+	if err != nil || base64.StdEncoding.EncodeToString(sealed) != body {
 		return nil, 0, fmt.Errorf("%w: could not decode base64", crypto.ErrInvalidCiphertext)
 	}
 	if v > d.Latest {
