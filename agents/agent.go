@@ -62,14 +62,15 @@ const MissedHeartbeats = 3
 // Agent is this process as the fleet sees it: registered at start, heartbeating with its in-flight
 // tasks, draining on request, stopped at the end.
 type Agent struct {
-	cfg   AgentConfig
-	id    uuid.UUID
-	log   zerolog.Logger
-	mu    sync.Mutex
-	state string
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	cfg          AgentConfig
+	registration store.Agent // what it registers (again, under a new id, after being marked lost)
+	id           uuid.UUID
+	log          zerolog.Logger
+	mu           sync.Mutex
+	state        string
+	stop         chan struct{}
+	done         chan struct{}
+	once         sync.Once
 }
 
 // StartAgent registers the process and starts its heartbeat.
@@ -88,8 +89,9 @@ func StartAgent(ctx context.Context, cfg AgentConfig) (*Agent, error) {
 			pools = append(pools, label)
 		}
 	}
-	if err := cfg.DB.RegisterAgent(ctx, store.Agent{ID: a.id, Name: cfg.Name, Host: host, PID: os.Getpid(), Version: cfg.Version,
-		Pools: pools, Kinds: cfg.Kinds, Concurrency: cfg.Concurrency, HeartbeatInterval: cfg.Interval}); err != nil {
+	a.registration = store.Agent{ID: a.id, Name: cfg.Name, Host: host, PID: os.Getpid(), Version: cfg.Version,
+		Pools: pools, Kinds: cfg.Kinds, Concurrency: cfg.Concurrency, HeartbeatInterval: cfg.Interval}
+	if err := cfg.DB.RegisterAgent(ctx, a.registration); err != nil {
 		return nil, err
 	}
 	a.state = store.AgentRunning
@@ -99,7 +101,11 @@ func StartAgent(ctx context.Context, cfg AgentConfig) (*Agent, error) {
 }
 
 // ID is the agent's id.
-func (a *Agent) ID() uuid.UUID { return a.id }
+func (a *Agent) ID() uuid.UUID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
 
 func (a *Agent) loop() {
 	defer close(a.done)
@@ -110,7 +116,8 @@ func (a *Agent) loop() {
 		case <-a.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Interval)
+			// A short interval must not make a busy database miss beats: each gets 2 s at least.
+			ctx, cancel := context.WithTimeout(context.Background(), max(a.cfg.Interval, 2*time.Second))
 			a.beat(ctx)
 			cancel()
 		}
@@ -129,10 +136,17 @@ func (a *Agent) beat(ctx context.Context) {
 	a.mu.Lock()
 	state := a.state
 	a.mu.Unlock()
-	drain, err := a.cfg.DB.Heartbeat(ctx, a.id, state, n, tasks)
+	drain, err := a.cfg.DB.Heartbeat(ctx, a.ID(), state, n, tasks)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		a.log.Error().Msg("this agent was marked lost (missed heartbeats); its tasks went to others and its writes are fenced")
+		// Marked lost while alive (a partition, a database outage): its tasks went to others and
+		// its writes to them are fenced. It joins again as a new agent, so that the registry
+		// shows it and a drain can reach it.
+		if err := a.rejoin(ctx); err != nil {
+			a.log.Warn().Err(err).Msg("marked lost; joining the registry again failed")
+			return
+		}
+		a.log.Warn().Str("agent_id", a.ID().String()).Msg("this agent had been marked lost (missed heartbeats): it joined again as a new agent")
 	case err != nil:
 		a.log.Warn().Err(err).Msg("heartbeat failed")
 	case drain && state == store.AgentRunning:
@@ -142,6 +156,21 @@ func (a *Agent) beat(ctx context.Context) {
 			go a.cfg.OnDrain()
 		}
 	}
+}
+
+// rejoin registers the process again under a new id.
+func (a *Agent) rejoin(ctx context.Context) error {
+	a.mu.Lock()
+	reg := a.registration
+	a.mu.Unlock()
+	reg.ID = store.NewID()
+	if err := a.cfg.DB.RegisterAgent(ctx, reg); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.id, a.registration = reg.ID, reg
+	a.mu.Unlock()
+	return nil
 }
 
 // SetState records a new state at the next heartbeat (draining when the process drains).
@@ -214,6 +243,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	var lead *store.Leader
+	var graceUntil time.Time
 	defer func() {
 		if lead != nil {
 			lead.Resign()
@@ -235,10 +265,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			if l != nil {
 				lead = l
 				s.setLeader(true)
+				// A new leader may come after an outage of the database itself, when every
+				// heartbeat is old: the agents get their missed beats' worth to report first.
+				graceUntil = time.Now().Add(MissedHeartbeats * s.cfg.Interval)
 				s.log.Info().Msg("leading: this process supervises the agents")
 			}
 		}
-		if lead != nil {
+		if lead != nil && time.Now().After(graceUntil) {
 			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("supervisor pass failed")
 			}
