@@ -1,0 +1,120 @@
+package federation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/crypto/keyring"
+	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newKeyring(t *testing.T) *keyring.Keyring {
+	t.Helper()
+	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring.json"), keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.CreateKey(context.Background(), crypto.KeyFederation); err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// The identity is created once and read back the same; its signing key is in PostgreSQL only as
+// ciphertext, and a cipher without the key cannot open it.
+func TestIdentityIsStoredSealed(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t) // one identity per database
+	kr := newKeyring(t)
+	first, err := federation.LoadOrCreate(ctx, db, kr, "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := federation.LoadOrCreate(ctx, db, kr, "ignored on reload")
+	if err != nil || again.ID != first.ID || again.PublicKey != first.PublicKey || again.Name != "work" {
+		t.Fatalf("reload: %+v %v; want the same identity", again.Identity, err)
+	}
+	if len(first.PublicKey) != 56 || first.PublicKey[0] != 'N' {
+		t.Fatalf("public key %q is not an nkeys server key", first.PublicKey)
+	}
+	// The signature of a message made by the reloaded identity verifies with the first's key:
+	// the same key pair came back.
+	e := &federation.Envelope{Type: federation.TypeQuery, To: uuid.New()}
+	if err := again.Sign(e, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	v := &federation.Verifier{}
+	if err := v.Verify(e, first.PublicKey, e.To, time.Now()); err != nil {
+		t.Fatalf("a reloaded identity's signature: %v", err)
+	}
+	if _, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "work"); err == nil {
+		t.Fatal("another keyring opened the instance key")
+	}
+}
+
+func signed(t *testing.T, self *federation.Self, to uuid.UUID, at time.Time, body string) *federation.Envelope {
+	t.Helper()
+	e := &federation.Envelope{Type: federation.TypeQuery, To: to, Body: json.RawMessage(body)}
+	if err := self.Sign(e, at); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Forged, tampered, replayed, stale and misaddressed messages are refused.
+func TestEnvelopeVerification(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbB, _ := pgtest.FreshDB(t)
+	mallory, err := federation.LoadOrCreate(ctx, dbB, newKeyring(t), "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := uuid.New()
+	now := time.Now()
+	v := &federation.Verifier{Skew: 30 * time.Second}
+
+	ok := signed(t, alice, bob, now, `{"q":"rollback"}`)
+	if err := v.Verify(ok, alice.PublicKey, bob, now); err != nil {
+		t.Fatalf("a good message: %v", err)
+	}
+	if err := v.Verify(ok, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrReplay) {
+		t.Fatalf("the same message again: %v; want ErrReplay", err)
+	}
+	tampered := signed(t, alice, bob, now, `{"q":"rollback"}`)
+	tampered.Body = json.RawMessage(`{"q":"credentials"}`)
+	if err := v.Verify(tampered, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrBadSignature) {
+		t.Fatalf("a tampered body: %v; want ErrBadSignature", err)
+	}
+	forged := signed(t, mallory, bob, now, `{"q":"x"}`)
+	forged.From = alice.ID
+	if err := v.Verify(forged, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrBadSignature) {
+		t.Fatalf("mallory signing as alice: %v; want ErrBadSignature", err)
+	}
+	old := signed(t, alice, bob, now.Add(-time.Minute), `{}`)
+	if err := v.Verify(old, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrStale) {
+		t.Fatalf("a minute-old message: %v; want ErrStale", err)
+	}
+	future := signed(t, alice, bob, now.Add(time.Minute), `{}`)
+	if err := v.Verify(future, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrStale) {
+		t.Fatalf("a message from the future: %v; want ErrStale", err)
+	}
+	elsewhere := signed(t, alice, uuid.New(), now, `{}`)
+	if err := v.Verify(elsewhere, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrMalformed) {
+		t.Fatalf("a message for another instance: %v; want ErrMalformed", err)
+	}
+}

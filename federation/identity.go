@@ -1,0 +1,100 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nkeys"
+
+	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// Identity is what an instance shows its peers.
+type Identity struct {
+	ID           uuid.UUID `json:"id"`
+	Name         string    `json:"name"`
+	PublicKey    string    `json:"public_key"` // nkeys server public key ("N…"): Ed25519
+	Capabilities []string  `json:"capabilities"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Capabilities an instance can grant a peer (none touches credentials: they never cross).
+var Capabilities = []string{"knowledge.search", "knowledge.read", "tasks.publish", "tasks.read", "events.subscribe"}
+
+// Self is this instance: its identity and its signing key, held in memory only.
+type Self struct {
+	Identity
+	kp nkeys.KeyPair
+}
+
+func seedContext(id uuid.UUID) []byte { return []byte("federation:" + id.String()) }
+
+// LoadOrCreate reads this instance's identity, creating it (named name) on first use. The seed is
+// decrypted with the mosaic-federation key; a process whose policy cannot decrypt fails here.
+func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string) (*Self, error) {
+	if name == "" || len(name) > 64 {
+		return nil, errors.New("federation: the instance name must be 1 to 64 bytes")
+	}
+	var id uuid.UUID
+	var storedName, pub, ct string
+	var created time.Time
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id, name, public_key, seed_ciphertext, created_at FROM federation_identity`).Scan(&id, &storedName, &pub, &ct, &created)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return create(ctx, db, cipher, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	seed, err := cipher.Decrypt(ctx, crypto.KeyFederation, ct, seedContext(id))
+	if err != nil {
+		return nil, fmt.Errorf("federation: open the instance key: %w", err)
+	}
+	kp, err := nkeys.FromSeed(bytes.Clone(seed)) // the key pair keeps its own copy; ours is wiped
+	clear(seed)
+	if err != nil {
+		return nil, fmt.Errorf("federation: the stored instance key is not an nkeys seed: %w", err)
+	}
+	if got, _ := kp.PublicKey(); got != pub {
+		return nil, errors.New("federation: the stored instance key does not match its public key")
+	}
+	return &Self{Identity: Identity{ID: id, Name: storedName, PublicKey: pub, Capabilities: Capabilities, CreatedAt: created}, kp: kp}, nil
+}
+
+func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string) (*Self, error) {
+	kp, err := nkeys.CreateServer()
+	if err != nil {
+		return nil, err
+	}
+	seed, err := kp.Seed() // the key pair's own bytes: not to be wiped while it signs
+	if err != nil {
+		return nil, err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	id := store.NewID()
+	ct, err := cipher.Encrypt(ctx, crypto.KeyFederation, seed, seedContext(id))
+	if err != nil {
+		return nil, fmt.Errorf("federation: seal the instance key: %w", err)
+	}
+	err = db.AsSystem(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO federation_identity (id, name, public_key, seed_ciphertext) VALUES ($1, $2, $3, $4)`, id, name, pub, ct)
+		return err
+	})
+	if store.IsUniqueViolation(err) {
+		return LoadOrCreate(ctx, db, cipher, name) // another process created it first
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Self{Identity: Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp: kp}, nil
+}
