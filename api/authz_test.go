@@ -24,6 +24,7 @@ import (
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -124,6 +125,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		NC:          nc,
 		Credentials: creds,
 		Knowledge:   &knowledge.Service{DB: db, Tasks: tasks, Embedder: emb},
+		Federation:  &federation.Identity{Name: "authz"},
 		Metrics:     metrics.New(metrics.Config{DB: db}),
 		JS:          js,
 	})
@@ -217,6 +219,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /healthz", min: authzPublic, ok: 200},
 		{pattern: "GET /readyz", min: authzPublic, ok: 200},
 		{pattern: "GET /metrics", min: authzPublic, ok: 200},
+		{pattern: "GET /federation/identity", min: authzPublic, ok: 200},
 		{pattern: "GET /console", min: authzPublic, ok: 200},
 		{pattern: "GET /console/{$}", min: authzPublic, call: "GET /console/", ok: 200},
 		{pattern: "GET /console/console.js", min: authzPublic, ok: 200},

@@ -174,9 +174,9 @@ func TestConsumersReportPendingRunningAndRates(t *testing.T) {
 		defer cancel()
 		_ = pool.StopAndCancel(stopCtx)
 	})
-	rep = b.waitReport(t, "2 ack pending and 1 pending on p5", func(r api.ConsumerReport) bool {
-		c := consumer(r, events.TasksStream, "default-p5")
-		return c.AckPending == 2 && c.Pending == 1 && consumer(r, events.TasksStream, "default-p2").Pending == 0
+	rep = b.waitReport(t, "2 ack pending and 1 pending on p5, p2 done", func(r api.ConsumerReport) bool {
+		c, p2 := consumer(r, events.TasksStream, "default-p5"), consumer(r, events.TasksStream, "default-p2")
+		return c.AckPending == 2 && c.Pending == 1 && p2.Pending == 0 && p2.AckPending == 0
 	})
 	p5 = consumer(rep, events.TasksStream, "default-p5")
 	if p5.OldestUnackedSeconds == nil || *p5.OldestUnackedSeconds < 0 || p5.OldestUnackedAt == nil {

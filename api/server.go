@@ -19,6 +19,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	// Credentials stores credentials (encrypting them); when nil the credential routes are not
 	// served.
 	Credentials *agents.Credentials
+	// Federation is this instance's public identity, served at /federation/identity; when nil
+	// that route is not served.
+	Federation *federation.Identity
 	// Knowledge is the knowledge base; when nil its routes are not served.
 	Knowledge *knowledge.Service
 	// Logger receives one line per request. Default: none.
@@ -109,6 +113,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Credentials != nil {
 		s.mountCredentials(r)
+	}
+	if cfg.Federation != nil {
+		s.mountFederation(*cfg.Federation)
 	}
 	if cfg.Knowledge != nil {
 		s.mountKnowledge(r)

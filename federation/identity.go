@@ -33,6 +33,9 @@ type Self struct {
 	kp nkeys.KeyPair
 }
 
+// errCreatedElsewhere: another process created the identity first.
+var errCreatedElsewhere = errors.New("federation: the identity was created by another process")
+
 func seedContext(id uuid.UUID) []byte { return []byte("federation:" + id.String()) }
 
 // LoadOrCreate reads this instance's identity, creating it (named name) on first use. The seed is
@@ -48,7 +51,11 @@ func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name 
 		return tx.QueryRow(ctx, `SELECT id, name, public_key, seed_ciphertext, created_at FROM federation_identity`).Scan(&id, &storedName, &pub, &ct, &created)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return create(ctx, db, cipher, name)
+		self, err := create(ctx, db, cipher, name)
+		if errors.Is(err, errCreatedElsewhere) {
+			return LoadOrCreate(ctx, db, cipher, name)
+		}
+		return self, err
 	}
 	if err != nil {
 		return nil, err
@@ -91,10 +98,40 @@ func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string
 		return err
 	})
 	if store.IsUniqueViolation(err) {
-		return LoadOrCreate(ctx, db, cipher, name) // another process created it first
+		return nil, errCreatedElsewhere
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &Self{Identity: Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp: kp}, nil
+}
+
+// Ensure makes sure this instance has an identity (creating it, named name, on first use) and
+// returns its public part without opening the signing key: a process that may only encrypt
+// (the API) can serve its identity to peers.
+func Ensure(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string) (Identity, error) {
+	id, err := Public(ctx, db)
+	if !errors.Is(err, store.ErrNotFound) {
+		return id, err
+	}
+	self, err := create(ctx, db, cipher, name)
+	if errors.Is(err, errCreatedElsewhere) {
+		return Public(ctx, db)
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	return self.Identity, nil
+}
+
+// Public reads this instance's public identity (store.ErrNotFound before there is one).
+func Public(ctx context.Context, db *store.DB) (Identity, error) {
+	id := Identity{Capabilities: Capabilities}
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id, name, public_key, created_at FROM federation_identity`).Scan(&id.ID, &id.Name, &id.PublicKey, &id.CreatedAt)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Identity{}, store.ErrNotFound
+	}
+	return id, err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/federation"
 )
 
 type devFlags struct {
@@ -26,7 +27,8 @@ type devFlags struct {
 	poolFlags
 	cipherFlags
 	embedderFlags
-	http string
+	http         string
+	instanceName string
 }
 
 func newDevCmd() *cobra.Command {
@@ -45,6 +47,8 @@ same data directory, it comes back with everything it had.`,
 	f.poolFlags.register(cmd, "workers", 8)
 	f.cipherFlags.register(cmd)
 	f.embedderFlags.register(cmd)
+	host, _ := os.Hostname()
+	cmd.Flags().StringVar(&f.instanceName, "instance-name", host, "this instance's name for federation peers (kept from the first start)")
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /metrics, /v1)")
 	return cmd
 }
@@ -103,6 +107,10 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	defer closeCipher()
+	identity, err := federation.Ensure(ctx, st.db, cipher, f.instanceName)
+	if err != nil {
+		return fmt.Errorf("federation identity: %w", err)
+	}
 	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
 	emb, err := f.embedderFlags.open()
 	if err != nil {
@@ -131,6 +139,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		NC:          st.nc,
 		Credentials: creds,
 		Knowledge:   &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb},
+		Federation:  &identity,
 		Logger:      &log,
 		Metrics:     mreg,
 		JS:          st.js,

@@ -240,6 +240,15 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("wrong API key: %d %q", r.code, r.stderr)
 	}
 
+	r = runMosaic(t, nil, "federation", "identity", "--output", "json", "--data-dir", dataDir)
+	var identity struct {
+		ID        string `json:"id"`
+		PublicKey string `json:"public_key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &identity); err != nil || !strings.HasPrefix(identity.PublicKey, "N") {
+		t.Fatalf("federation identity: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	// SIGKILL, then start again on the same data directory: everything is still there.
 	if err := dev.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -249,6 +258,9 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 	r = runMosaic(t, nil, "workspaces", "list", "--output", "json", "--data-dir", dataDir)
 	if r.code != 0 || !strings.Contains(r.stdout, created.ID) {
 		t.Fatalf("after SIGKILL and restart, workspaces list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r = runMosaic(t, nil, "federation", "identity", "--output", "json", "--data-dir", dataDir); !strings.Contains(r.stdout, identity.PublicKey) || !strings.Contains(r.stdout, identity.ID) {
+		t.Fatalf("the instance identity changed across a restart: %s", r.stdout)
 	}
 
 	// SIGTERM: a clean stop with exit code 0.
