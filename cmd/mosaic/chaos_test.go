@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/mosaicstack/mosaic/agents"
-	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -47,28 +42,8 @@ func TestChaos(t *testing.T) {
 		name := fmt.Sprintf("w%d", i)
 		live[name] = start(name)
 	}
-	e.waitFor(t, "the workers to register", 30*time.Second, func() bool {
-		list, err := e.db.ListAgents(context.Background(), time.Minute)
-		running := 0
-		for _, a := range list {
-			if a.State == store.AgentRunning {
-				running++
-			}
-		}
-		return err == nil && running >= workers
-	})
-	specs := make([]agents.TaskSpec, tasks)
-	for i := range specs {
-		specs[i] = agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: demo.StepsArgs{Steps: steps, StepMS: stepMS}}
-	}
-	published, err := e.client.PublishMany(context.Background(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]uuid.UUID, len(published))
-	for i, p := range published {
-		ids[i] = p.ID
-	}
+	e.waitAgentsRunning(t, workers)
+	ids := e.publishSteps(t, tasks, steps, stepMS)
 
 	// The kills are spread over the run: its length is about tasks × steps × step time / slots.
 	run := time.Duration(tasks*steps*stepMS/(workers*8)) * time.Millisecond
@@ -106,24 +81,8 @@ func TestChaos(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	lost, doubled, badSteps, reruns := 0, 0, 0, 0
-	for _, id := range ids {
-		task := e.task(t, id)
-		if task.Status != store.StatusSucceeded {
-			lost++
-			continue
-		}
-		if _, n := e.succeededEvents(t, id); n != 1 {
-			doubled++
-		}
-		res := stepsResult(t, task)
-		if res.Steps != steps || res.Executed+res.ResumedFrom != steps {
-			badSteps++
-		}
-		if task.Attempt > 1 {
-			reruns++
-		}
-	}
+	v := e.exactlyOnce(t, ids, steps)
+	lost, doubled, badSteps, reruns := v.lost, v.doubled, v.badSteps, v.reruns
 	t.Logf("chaos verdict: %d tasks on %d workers, %d SIGKILLs; %d resumed on another worker; lost %d, doubled %d, inconsistent step counts %d",
 		tasks, workers, killed, reruns, lost, doubled, badSteps)
 	if lost+doubled+badSteps > 0 {

@@ -89,29 +89,9 @@ func TestClusterSurvivesLeaderLossAndRestart(t *testing.T) {
 	for i := range procs {
 		procs[i] = e.startWorker(t, "--name", fmt.Sprintf("cw%d", i), "--concurrency", "8", "--heartbeat", "300ms", "--ack-wait", "10s")
 	}
-	e.waitFor(t, "the workers to register", 30*time.Second, func() bool {
-		list, err := e.db.ListAgents(context.Background(), time.Minute)
-		running := 0
-		for _, a := range list {
-			if a.State == store.AgentRunning {
-				running++
-			}
-		}
-		return err == nil && running >= workers
-	})
+	e.waitAgentsRunning(t, workers)
 
-	specs := make([]agents.TaskSpec, tasks)
-	for i := range specs {
-		specs[i] = agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: demo.StepsArgs{Steps: steps, StepMS: stepMS}}
-	}
-	published, err := e.client.PublishMany(context.Background(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]uuid.UUID, len(published))
-	for i, p := range published {
-		ids[i] = p.ID
-	}
+	ids := e.publishSteps(t, tasks, steps, stepMS)
 
 	counts := func() (succeeded, terminal int) {
 		c, err := e.db.CountTasks(context.Background(), e.ws)
@@ -190,24 +170,8 @@ func TestClusterSurvivesLeaderLossAndRestart(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	lost, doubled, badSteps, reruns := 0, 0, 0, 0
-	for _, id := range ids {
-		task := e.task(t, id)
-		if task.Status != store.StatusSucceeded {
-			lost++
-			continue
-		}
-		if _, n := e.succeededEvents(t, id); n != 1 {
-			doubled++
-		}
-		res := stepsResult(t, task)
-		if res.Steps != steps || res.Executed+res.ResumedFrom != steps {
-			badSteps++
-		}
-		if task.Attempt > 1 {
-			reruns++
-		}
-	}
+	v := e.exactlyOnce(t, ids, steps)
+	lost, doubled, badSteps, reruns := v.lost, v.doubled, v.badSteps, v.reruns
 	for _, line := range story {
 		t.Log(line)
 	}

@@ -187,28 +187,8 @@ func runRestartUnderLoad(t *testing.T, what string, restart func(e *restartEnv))
 	for i := range procs {
 		procs[i] = e.startWorker(t, "--name", fmt.Sprintf("r%d", i), "--concurrency", "8", "--ack-wait", "5s", "--heartbeat", "500ms")
 	}
-	e.waitFor(t, "the workers to register", 30*time.Second, func() bool {
-		list, err := e.db.ListAgents(context.Background(), time.Minute)
-		running := 0
-		for _, a := range list {
-			if a.State == store.AgentRunning {
-				running++
-			}
-		}
-		return err == nil && running >= workers
-	})
-	specs := make([]agents.TaskSpec, tasks)
-	for i := range specs {
-		specs[i] = agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: demo.StepsArgs{Steps: steps, StepMS: stepMS}}
-	}
-	published, err := e.client.PublishMany(context.Background(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]uuid.UUID, len(published))
-	for i, p := range published {
-		ids[i] = p.ID
-	}
+	e.waitAgentsRunning(t, workers)
+	ids := e.publishSteps(t, tasks, steps, stepMS)
 
 	// Restart once the run is under way: some tasks done, most still to come.
 	e.waitFor(t, "the first tasks to succeed", 30*time.Second, func() bool {
@@ -231,26 +211,8 @@ func runRestartUnderLoad(t *testing.T, what string, restart func(e *restartEnv))
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	lost, doubled, badSteps, reruns := 0, 0, 0, 0
-	for _, id := range ids {
-		task := e.task(t, id)
-		if task.Status != store.StatusSucceeded {
-			lost++
-			t.Logf("task %s ended %s (attempt %d): %v", id, task.Status, task.Attempt, derefStr(task.LastError))
-			continue
-		}
-		if evs, n := e.succeededEvents(t, id); n != 1 {
-			doubled++
-			t.Logf("task %s succeeded %d times: %+v", id, n, evs)
-		}
-		res := stepsResult(t, task)
-		if res.Steps != steps || res.Executed+res.ResumedFrom != steps {
-			badSteps++
-		}
-		if task.Attempt > 1 {
-			reruns++
-		}
-	}
+	v := e.exactlyOnce(t, ids, steps)
+	lost, doubled, badSteps, reruns := v.lost, v.doubled, v.badSteps, v.reruns
 	exited := 0
 	for i, p := range procs {
 		select {
@@ -430,11 +392,4 @@ func childPIDs(pid int) []int {
 		}
 	}
 	return out
-}
-
-func derefStr(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -269,3 +269,74 @@ func TestWorkerKilledDuringGroupCommit(t *testing.T) {
 		e.succeededOnce(t, p.ID)
 	}
 }
+
+// waitAgentsRunning waits until n worker processes have registered as running agents.
+func (e *workerEnv) waitAgentsRunning(t *testing.T, n int) {
+	t.Helper()
+	e.waitFor(t, "the workers to register", 30*time.Second, func() bool {
+		list, err := e.db.ListAgents(context.Background(), time.Minute)
+		running := 0
+		for _, a := range list {
+			if a.State == store.AgentRunning {
+				running++
+			}
+		}
+		return err == nil && running >= n
+	})
+}
+
+// publishSteps publishes n demo.steps tasks at once and returns their ids.
+func (e *workerEnv) publishSteps(t *testing.T, n, steps, stepMS int) []uuid.UUID {
+	t.Helper()
+	specs := make([]agents.TaskSpec, n)
+	for i := range specs {
+		specs[i] = agents.TaskSpec{WorkspaceID: e.ws, Kind: "demo.steps", Args: demo.StepsArgs{Steps: steps, StepMS: stepMS}}
+	}
+	published, err := e.client.PublishMany(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]uuid.UUID, len(published))
+	for i, p := range published {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// onceVerdict is the exactly-once check of a run of demo.steps tasks.
+type onceVerdict struct {
+	lost, doubled, badSteps, reruns int
+}
+
+// exactlyOnce checks every task ended succeeded, with one succeeded event and step counts that
+// add up (run + resumed = steps); it counts the tasks that needed more than one attempt.
+func (e *workerEnv) exactlyOnce(t *testing.T, ids []uuid.UUID, steps int) onceVerdict {
+	t.Helper()
+	var v onceVerdict
+	for _, id := range ids {
+		task := e.task(t, id)
+		if task.Status != store.StatusSucceeded {
+			v.lost++
+			t.Logf("task %s ended %s (attempt %d): %s", id, task.Status, task.Attempt, derefStr(task.LastError))
+			continue
+		}
+		if evs, n := e.succeededEvents(t, id); n != 1 {
+			v.doubled++
+			t.Logf("task %s succeeded %d times: %+v", id, n, evs)
+		}
+		if res := stepsResult(t, task); res.Steps != steps || res.Executed+res.ResumedFrom != steps {
+			v.badSteps++
+		}
+		if task.Attempt > 1 {
+			v.reruns++
+		}
+	}
+	return v
+}
+
+func derefStr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

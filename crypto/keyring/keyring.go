@@ -283,34 +283,37 @@ func (k *Keyring) Rewrap(_ context.Context, key, ciphertext string, kctx []byte)
 
 // EncryptBatch implements crypto.Cipher.
 func (k *Keyring) EncryptBatch(_ context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.file.Keys[key]; !ok {
-		return nil, fmt.Errorf("%w: %s", crypto.ErrKeyNotFound, key)
-	}
-	out := make([]crypto.Result, len(items))
-	for i, it := range items {
-		out[i].Ciphertext, out[i].KeyVersion, out[i].Err = k.encrypt(key, it.Plaintext, it.Context)
-	}
-	return out, nil
+	return k.batch(key, items, func(it crypto.Item) (r crypto.Result) {
+		r.Ciphertext, r.KeyVersion, r.Err = k.encrypt(key, it.Plaintext, it.Context)
+		return r
+	})
 }
 
 // DecryptBatch implements crypto.Cipher.
 func (k *Keyring) DecryptBatch(_ context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.file.Keys[key]; !ok {
-		return nil, fmt.Errorf("%w: %s", crypto.ErrKeyNotFound, key)
-	}
-	out := make([]crypto.Result, len(items))
-	for i, it := range items {
-		out[i].Plaintext, out[i].KeyVersion, out[i].Err = k.decrypt(key, it.Ciphertext, it.Context)
-	}
-	return out, nil
+	return k.batch(key, items, func(it crypto.Item) (r crypto.Result) {
+		r.Plaintext, r.KeyVersion, r.Err = k.decrypt(key, it.Ciphertext, it.Context)
+		return r
+	})
 }
 
 // RewrapBatch implements crypto.Cipher.
 func (k *Keyring) RewrapBatch(_ context.Context, key string, items []crypto.Item) ([]crypto.Result, error) {
+	return k.batch(key, items, func(it crypto.Item) (r crypto.Result) {
+		pt, _, err := k.decrypt(key, it.Ciphertext, it.Context)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		defer clear(pt)
+		r.Ciphertext, r.KeyVersion, r.Err = k.encrypt(key, pt, it.Context)
+		return r
+	})
+}
+
+// batch answers item by item under the lock, once the key is known to exist (the error of the
+// call as a whole).
+func (k *Keyring) batch(key string, items []crypto.Item, one func(crypto.Item) crypto.Result) ([]crypto.Result, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if _, ok := k.file.Keys[key]; !ok {
@@ -318,13 +321,7 @@ func (k *Keyring) RewrapBatch(_ context.Context, key string, items []crypto.Item
 	}
 	out := make([]crypto.Result, len(items))
 	for i, it := range items {
-		pt, _, err := k.decrypt(key, it.Ciphertext, it.Context)
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		out[i].Ciphertext, out[i].KeyVersion, out[i].Err = k.encrypt(key, pt, it.Context)
-		clear(pt)
+		out[i] = one(it)
 	}
 	return out, nil
 }
