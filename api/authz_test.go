@@ -118,6 +118,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tasks.Close)
+	self, err := federation.LoadOrCreate(ctx, db, creds.Cipher, "authz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := federation.StartHub(self, federation.HubConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	fed, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: db, Tasks: tasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fed.Close)
 	srv, err := api.New(api.Config{
 		DB: db, AdminToken: adminToken,
 		Checks:      map[string]api.Check{"postgres": func(ctx context.Context) error { _, err := db.ListWorkspaces(ctx); return err }},
@@ -125,7 +139,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		NC:          nc,
 		Credentials: creds,
 		Knowledge:   &knowledge.Service{DB: db, Tasks: tasks, Embedder: emb},
-		Federation:  &federation.Identity{Name: "authz"},
+		Federation:  fed,
 		Metrics:     metrics.New(metrics.Config{DB: db}),
 		JS:          js,
 	})
@@ -220,6 +234,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /readyz", min: authzPublic, ok: 200},
 		{pattern: "GET /metrics", min: authzPublic, ok: 200},
 		{pattern: "GET /federation/identity", min: authzPublic, ok: 200},
+		// Peers post signed messages: an unsigned one is refused for what it is, not for who sent it.
+		{pattern: "POST /federation/connect", min: authzPublic, body: `{}`, ok: 400},
+		{pattern: "POST /federation/status", min: authzPublic, body: `{}`, ok: 404},
 		{pattern: "GET /console", min: authzPublic, ok: 200},
 		{pattern: "GET /console/{$}", min: authzPublic, call: "GET /console/", ok: 200},
 		{pattern: "GET /console/console.js", min: authzPublic, ok: 200},
@@ -240,6 +257,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// Tasks and dead letters (tasks.go).
 		{pattern: "POST " + ws + "/tasks", min: store.RoleMember, body: `{"kind":"authz.no-such-kind"}`, ok: 400},
 		{pattern: "GET " + ws + "/tasks", min: store.RoleGuest, ok: 200},
+		{pattern: "POST " + ws + "/federation/tasks", min: store.RoleMember, body: `{"kind":"demo.echo"}`, ok: 400},
+
+		// Federation peers (federation.go): the admin token only.
+		{pattern: "GET /v1/federation/peers", min: api.AdminOnly, ok: 200},
+		{pattern: "POST /v1/federation/peers", min: api.AdminOnly, body: `{"url":"ftp://authz"}`, ok: 400},
+		{pattern: "GET /v1/federation/peers/{peer}", min: api.AdminOnly, call: "GET /v1/federation/peers/authz-none", ok: 404},
+		{pattern: "POST /v1/federation/peers/{peer}/accept", min: api.AdminOnly, call: "POST /v1/federation/peers/authz-none/accept", body: `{"grants":[]}`, ok: 404},
+		{pattern: "POST /v1/federation/peers/{peer}/reject", min: api.AdminOnly, call: "POST /v1/federation/peers/authz-none/reject", ok: 404},
+		{pattern: "PUT /v1/federation/peers/{peer}/grants", min: api.AdminOnly, call: "PUT /v1/federation/peers/authz-none/grants", body: `{"workspace":"x","capabilities":["tasks.read"]}`, ok: 404},
+		{pattern: "DELETE /v1/federation/peers/{peer}/grants/{workspace}", min: api.AdminOnly, call: "DELETE /v1/federation/peers/authz-none/grants/x", ok: 404},
+		{pattern: "GET /v1/federation/peers/{peer}/offered", min: api.AdminOnly, call: "GET /v1/federation/peers/authz-none/offered", ok: 404},
+		{pattern: "DELETE /v1/federation/peers/{peer}", min: api.AdminOnly, call: "DELETE /v1/federation/peers/authz-none", ok: 404},
 		{pattern: "GET " + ws + "/tasks/{id}", min: store.RoleGuest, call: "GET " + ws + "/tasks/" + none, ok: 404},
 		{pattern: "GET " + ws + "/tasks/{id}/events", min: store.RoleGuest, call: "GET " + ws + "/tasks/" + none + "/events", ok: 404},
 		{pattern: "POST " + ws + "/tasks/{id}/cancel", min: store.RoleMember, call: "POST " + ws + "/tasks/" + none + "/cancel", ok: 404},

@@ -2,21 +2,352 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 
+	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/store"
 )
 
-// mountFederation serves this instance's public identity to peers (no authentication: it holds
-// only the id, name, public key and capabilities).
-func (s *Server) mountFederation(id federation.Identity) {
+// maxPeerBody bounds what an unauthenticated peer may post (a CONNECT or a status query).
+const maxPeerBody = 64 << 10
+
+// mountFederation serves the peer-facing routes (the identity, CONNECT and status: signed, not
+// authenticated) and the admin's (peers, grants, disconnect).
+func (s *Server) mountFederation(r *Router) {
+	n := s.cfg.Federation
 	s.mux.HandleFunc("GET /federation/identity", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, id)
+		writeJSON(w, http.StatusOK, n.Identity())
 	})
+	s.mux.HandleFunc("POST /federation/connect", func(w http.ResponseWriter, hr *http.Request) {
+		var env federation.Envelope
+		if e := (&Request{Request: hr}).DecodeUpTo(&env, maxPeerBody); e != nil {
+			writeError(w, e)
+			return
+		}
+		p, err := n.HandleConnect(hr.Context(), &env)
+		if err != nil {
+			writeError(w, federationError(err))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": p.Status})
+	})
+	s.mux.HandleFunc("POST /federation/status", func(w http.ResponseWriter, hr *http.Request) {
+		var env federation.Envelope
+		if e := (&Request{Request: hr}).DecodeUpTo(&env, maxPeerBody); e != nil {
+			writeError(w, e)
+			return
+		}
+		reply, err := n.HandleStatus(hr.Context(), &env)
+		if err != nil {
+			writeError(w, federationError(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, reply)
+	})
+	r.Handle("GET /v1/federation/peers", AdminOnly, s.listPeers)
+	r.Handle("POST /v1/federation/peers", AdminOnly, s.connectPeer)
+	r.Handle("GET /v1/federation/peers/{peer}", AdminOnly, s.getPeer)
+	r.Handle("POST /v1/federation/peers/{peer}/accept", AdminOnly, s.acceptPeer)
+	r.Handle("POST /v1/federation/peers/{peer}/reject", AdminOnly, s.rejectPeer)
+	r.Handle("PUT /v1/federation/peers/{peer}/grants", AdminOnly, s.grantPeer)
+	r.Handle("DELETE /v1/federation/peers/{peer}/grants/{workspace}", AdminOnly, s.revokePeer)
+	r.Handle("GET /v1/federation/peers/{peer}/offered", AdminOnly, s.offeredByPeer)
+	r.Handle("DELETE /v1/federation/peers/{peer}", AdminOnly, s.disconnectPeer)
+	if s.cfg.Tasks != nil {
+		r.Handle("POST /v1/workspaces/{ws}/federation/tasks", store.RoleMember, s.publishToPeer)
+	}
+}
+
+// federationError maps the federation package's errors to API errors.
+func federationError(err error) *Error {
+	var re *federation.RemoteError
+	switch {
+	case errors.As(err, &re) && re.Code == federation.CodeRefused:
+		return errorf(CodeForbidden, "the peer refused: %s", re.Message)
+	case errors.As(err, &re) && re.Code == federation.CodeInvalid:
+		return errorf(CodeInvalidArgument, "the peer: %s", re.Message)
+	case errors.As(err, &re):
+		return errorf(CodeUnavailable, "the peer: %s", re.Error())
+	case errors.Is(err, federation.ErrInvalid), errors.Is(err, federation.ErrMalformed):
+		return errorf(CodeInvalidArgument, "%v", err)
+	case errors.Is(err, federation.ErrBadSignature), errors.Is(err, federation.ErrStale), errors.Is(err, federation.ErrReplay):
+		return errorf(CodeUnauthenticated, "%v", err)
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeNotFound, "no such peer (or request to connect)")
+	case errors.Is(err, federation.ErrConflict), errors.Is(err, federation.ErrNotLinked):
+		return errorf(CodeConflict, "%v", err)
+	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout):
+		return errorf(CodeUnavailable, "%v", err)
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return errorf(CodeUnavailable, "%v", err)
+		}
+		return errorf(CodeInternal, "%v", err)
+	}
+}
+
+func (s *Server) listPeers(w http.ResponseWriter, r *Request) *Error {
+	ps, err := s.cfg.Federation.Peers(r.Context())
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instance": s.cfg.Federation.Identity(), "peers": ps})
+	return nil
+}
+
+// ConnectRequest is the body of POST /v1/federation/peers.
+type ConnectRequest struct {
+	// URL of the other instance's API.
+	URL string `json:"url"`
+}
+
+func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
+	var req ConnectRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	p, err := s.cfg.Federation.Connect(r.Context(), req.URL)
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusAccepted, p)
+	return nil
+}
+
+func (s *Server) getPeer(w http.ResponseWriter, r *Request) *Error {
+	p, err := s.cfg.Federation.Peer(r.Context(), r.PathValue("peer"))
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// AcceptRequest is the body of POST /v1/federation/peers/{peer}/accept.
+type AcceptRequest struct {
+	Grants []federation.GrantRequest `json:"grants"`
+}
+
+func (s *Server) acceptPeer(w http.ResponseWriter, r *Request) *Error {
+	var req AcceptRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	for _, g := range req.Grants { // check every grant before anything changes
+		if _, _, err := federation.ParseCapabilities(g.Capabilities); err != nil {
+			return federationError(err)
+		}
+	}
+	p, err := s.cfg.Federation.Accept(r.Context(), r.PathValue("peer"), req.Grants, r.Caller.Name())
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) rejectPeer(w http.ResponseWriter, r *Request) *Error {
+	if err := s.cfg.Federation.Reject(r.Context(), r.PathValue("peer")); err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "rejected"})
+	return nil
+}
+
+func (s *Server) grantPeer(w http.ResponseWriter, r *Request) *Error {
+	var req federation.GrantRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	p, err := s.cfg.Federation.Grant(r.Context(), r.PathValue("peer"), req, r.Caller.Name())
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) revokePeer(w http.ResponseWriter, r *Request) *Error {
+	p, err := s.cfg.Federation.Revoke(r.Context(), r.PathValue("peer"), r.PathValue("workspace"))
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// offeredByPeer asks a peer what it grants this instance.
+func (s *Server) offeredByPeer(w http.ResponseWriter, r *Request) *Error {
+	var gs []federation.Grant
+	if err := s.cfg.Federation.Ask(r.Context(), r.PathValue("peer"), federation.Request{Op: "grants"}, &gs); err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	return nil
+}
+
+func (s *Server) disconnectPeer(w http.ResponseWriter, r *Request) *Error {
+	d, err := s.cfg.Federation.Disconnect(r.Context(), r.PathValue("peer"))
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// PeerPublishRequest is the body of POST /v1/workspaces/{ws}/federation/tasks: a task for a peer.
+type PeerPublishRequest struct {
+	// Instance is the peer, by name or id.
+	Instance string `json:"instance"`
+	// Workspace is the peer's workspace; empty when the peer grants the kind in one only.
+	Workspace string `json:"workspace,omitempty"`
+	federation.PublishParams
+}
+
+func (s *Server) publishToPeer(w http.ResponseWriter, r *Request) *Error {
+	if s.cfg.Federation == nil {
+		return errorf(CodeNotFound, "federation is not enabled on this instance")
+	}
+	var req PeerPublishRequest
+	if e := r.Decode(&req); e != nil {
+		return e
+	}
+	if req.Instance == "" {
+		return errorf(CodeInvalidArgument, "instance: name the peer to publish on")
+	}
+	res, err := s.cfg.Federation.Publish(r.Context(), req.Instance, req.Workspace, req.PublishParams)
+	if err != nil {
+		return federationError(err)
+	}
+	s.log.Info().Str("caller", r.Caller.Name()).Str("peer", res.Instance).Str("kind", req.Kind).Str("task", res.ID.String()).Msg("published on a peer")
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+// federatedSearch answers GET …/knowledge/search?federated=true: this workspace's hits and the
+// peers', merged and labelled.
+func (s *Server) federatedSearch(w http.ResponseWriter, r *Request, req knowledge.SearchRequest, local knowledge.SearchResult) *Error {
+	ws, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	res, err := s.cfg.Federation.Search(r.Context(), ws.Name, local.Results, federation.SearchParams{Query: req.Query, Mode: req.Mode, Limit: req.Limit})
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// federatedTasks answers GET …/tasks?federated=true.
+func (s *Server) federatedTasks(w http.ResponseWriter, r *Request, f store.TaskFilter, local []store.Task) *Error {
+	ws, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	res, err := s.cfg.Federation.Tasks(r.Context(), ws.Name, local, federation.TaskParams{Status: f.Status, Kind: f.Kind, Limit: f.Limit})
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// federated reads ?federated=: true asks the peers too.
+func federated(r *Request) (bool, *Error) {
+	v := r.URL.Query().Get("federated")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errorf(CodeInvalidArgument, "federated %q is not true or false", v)
+	}
+	return b, nil
 }
 
 // FederationIdentity reads the server's public federation identity.
 func (c *Client) FederationIdentity(ctx context.Context) (federation.Identity, error) {
 	var id federation.Identity
 	return id, c.Do(ctx, http.MethodGet, "/federation/identity", nil, &id)
+}
+
+// PeerList answers GET /v1/federation/peers.
+type PeerList struct {
+	Instance federation.Identity `json:"instance"`
+	Peers    []federation.Peer   `json:"peers"`
+}
+
+// Peers lists this instance's peers (admin token).
+func (c *Client) Peers(ctx context.Context) (PeerList, error) {
+	var out PeerList
+	return out, c.Do(ctx, http.MethodGet, "/v1/federation/peers", nil, &out)
+}
+
+// ConnectPeer asks the instance at peerURL to connect (admin token).
+func (c *Client) ConnectPeer(ctx context.Context, peerURL string) (federation.Peer, error) {
+	var out federation.Peer
+	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers", ConnectRequest{URL: peerURL}, &out)
+}
+
+// AcceptPeer accepts a pending peer with grants (admin token).
+func (c *Client) AcceptPeer(ctx context.Context, peer string, grants []federation.GrantRequest) (federation.Peer, error) {
+	var out federation.Peer
+	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers/"+url.PathEscape(peer)+"/accept", AcceptRequest{Grants: grants}, &out)
+}
+
+// RejectPeer rejects a pending peer (admin token).
+func (c *Client) RejectPeer(ctx context.Context, peer string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/federation/peers/"+url.PathEscape(peer)+"/reject", struct{}{}, nil)
+}
+
+// GrantPeer sets a peer's grant in one workspace (admin token).
+func (c *Client) GrantPeer(ctx context.Context, peer string, g federation.GrantRequest) (federation.Peer, error) {
+	var out federation.Peer
+	return out, c.Do(ctx, http.MethodPut, "/v1/federation/peers/"+url.PathEscape(peer)+"/grants", g, &out)
+}
+
+// RevokePeer removes a peer's grant in one workspace (admin token).
+func (c *Client) RevokePeer(ctx context.Context, peer, workspace string) (federation.Peer, error) {
+	var out federation.Peer
+	return out, c.Do(ctx, http.MethodDelete, "/v1/federation/peers/"+url.PathEscape(peer)+"/grants/"+url.PathEscape(workspace), nil, &out)
+}
+
+// OfferedBy asks a peer what it grants this instance (admin token).
+func (c *Client) OfferedBy(ctx context.Context, peer string) ([]federation.Grant, error) {
+	var out struct {
+		Grants []federation.Grant `json:"grants"`
+	}
+	return out.Grants, c.Do(ctx, http.MethodGet, "/v1/federation/peers/"+url.PathEscape(peer)+"/offered", nil, &out)
+}
+
+// DisconnectPeer severs a peer (admin token).
+func (c *Client) DisconnectPeer(ctx context.Context, peer string) (federation.Disconnected, error) {
+	var out federation.Disconnected
+	return out, c.Do(ctx, http.MethodDelete, "/v1/federation/peers/"+url.PathEscape(peer), nil, &out)
+}
+
+// PublishToPeer publishes a task on a peer, from workspace ws of this instance.
+func (c *Client) PublishToPeer(ctx context.Context, ws string, req PeerPublishRequest) (federation.Published, error) {
+	var out federation.Published
+	return out, c.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/tasks", req, &out)
+}
+
+// FederatedSearch searches workspace ws and the peers.
+func (c *Client) FederatedSearch(ctx context.Context, ws string, q url.Values) (federation.FederatedSearch, error) {
+	q.Set("federated", "true")
+	var out federation.FederatedSearch
+	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/knowledge/search?"+q.Encode(), nil, &out)
+}
+
+// FederatedTasks lists the tasks of workspace ws and the peers'.
+func (c *Client) FederatedTasks(ctx context.Context, ws string, q url.Values) (federation.FederatedTasks, error) {
+	q.Set("federated", "true")
+	var out federation.FederatedTasks
+	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/tasks?"+q.Encode(), nil, &out)
 }

@@ -278,10 +278,20 @@ func (s *Server) searchKnowledge(w http.ResponseWriter, r *Request) *Error {
 		return e
 	}
 	q := r.URL.Query()
-	res, err := s.cfg.Knowledge.Search(r.Context(), r.Workspace, r.Caller.Principal.UserID, knowledge.SearchRequest{
-		Query: q.Get("q"), Mode: q.Get("mode"), Filter: f, Limit: limit, Offset: offset})
+	fed, e := federated(r)
+	if e != nil {
+		return e
+	}
+	if fed && (s.cfg.Federation == nil || offset > 0) {
+		return errorf(CodeInvalidArgument, "federated: this instance has no federation, or offset was given (a federated search has one page)")
+	}
+	req := knowledge.SearchRequest{Query: q.Get("q"), Mode: q.Get("mode"), Filter: f, Limit: limit, Offset: offset}
+	res, err := s.cfg.Knowledge.Search(r.Context(), r.Workspace, r.Caller.Principal.UserID, req)
 	if err != nil {
 		return knowledgeError(err)
+	}
+	if fed {
+		return s.federatedSearch(w, r, req, res)
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil

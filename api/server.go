@@ -45,9 +45,9 @@ type Config struct {
 	// Credentials stores credentials (encrypting them); when nil the credential routes are not
 	// served.
 	Credentials *agents.Credentials
-	// Federation is this instance's public identity, served at /federation/identity; when nil
-	// that route is not served.
-	Federation *federation.Identity
+	// Federation is this instance in federation: its identity (/federation/identity), the
+	// peer-facing routes, the admin's peer routes and ?federated= reads. When nil none is served.
+	Federation *federation.Node
 	// Knowledge is the knowledge base; when nil its routes are not served.
 	Knowledge *knowledge.Service
 	// Logger receives one line per request. Default: none.
@@ -115,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 		s.mountCredentials(r)
 	}
 	if cfg.Federation != nil {
-		s.mountFederation(*cfg.Federation)
+		s.mountFederation(r)
 	}
 	if cfg.Knowledge != nil {
 		s.mountKnowledge(r)

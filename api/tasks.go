@@ -135,9 +135,19 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
 		return e
 	}
+	fed, e := federated(r)
+	if e != nil {
+		return e
+	}
+	if fed && (s.cfg.Federation == nil || f.Before != uuid.Nil) {
+		return errorf(CodeInvalidArgument, "federated: this instance has no federation, or a cursor was given (a federated list has one page)")
+	}
 	tasks, next, err := s.cfg.DB.ListTasks(r.Context(), r.Workspace, f)
 	if err != nil {
 		return errorf(CodeInternal, "%v", err)
+	}
+	if fed {
+		return s.federatedTasks(w, r, f, tasks)
 	}
 	out := TaskList{Tasks: tasks}
 	if out.Tasks == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -108,11 +109,22 @@ func (s *Server) Shutdown() {
 // NATS returns the underlying server (for tests and advanced wiring).
 func (s *Server) NATS() *server.Server { return s.ns }
 
+// NATSLogger adapts a zerolog logger to nats-server's: notices at debug, traces at trace.
+func NATSLogger(log zerolog.Logger) server.Logger { return &natsLogger{log: log} }
+
 type natsLogger struct{ log zerolog.Logger }
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug().Msgf(format, v...) }
-func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn().Msgf(format, v...) }
-func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
-func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
-func (l *natsLogger) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
+func (l *natsLogger) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Plaintext passwords") {
+		// Only the federation hub has password users: its own in-process connections, with random
+		// passwords held in memory.
+		l.log.Debug().Msgf(format, v...)
+		return
+	}
+	l.log.Warn().Msgf(format, v...)
+}
+func (l *natsLogger) Fatalf(format string, v ...any) { l.log.Error().Msgf(format, v...) }
+func (l *natsLogger) Errorf(format string, v ...any) { l.log.Error().Msgf(format, v...) }
+func (l *natsLogger) Debugf(format string, v ...any) { l.log.Trace().Msgf(format, v...) }
+func (l *natsLogger) Tracef(format string, v ...any) { l.log.Trace().Msgf(format, v...) }

@@ -31,7 +31,10 @@ type Envelope struct {
 	Timestamp time.Time       `json:"ts"`
 	Nonce     string          `json:"nonce"`
 	Body      json.RawMessage `json:"body,omitempty"`
-	Signature string          `json:"sig,omitempty"` // base64url Ed25519 over signedBytes
+	// Re is, in a reply, the nonce of the request it answers: a reply cannot be replayed to
+	// another request.
+	Re        string `json:"re,omitempty"`
+	Signature string `json:"sig,omitempty"` // base64url Ed25519 over signedBytes
 }
 
 // Errors of Verify.

@@ -118,3 +118,27 @@ func TestEnvelopeVerification(t *testing.T) {
 		t.Fatalf("a message for another instance: %v; want ErrMalformed", err)
 	}
 }
+
+// Grants take the protocol's capabilities only; tasks.publish names its kinds; nothing about
+// credentials is grantable, however it is spelt.
+func TestParseCapabilities(t *testing.T) {
+	caps, kinds, err := federation.ParseCapabilities([]string{"knowledge.search", "tasks.publish:demo.echo,demo.steps", "tasks.publish:demo.echo"})
+	if err != nil || len(caps) != 2 || len(kinds) != 2 {
+		t.Fatalf("good grant: %v %v %v", caps, kinds, err)
+	}
+	for _, bad := range [][]string{nil, {"credentials.read"}, {"knowledge.search", "Credential"}, {"tasks.publish"},
+		{"tasks.publish:"}, {"tasks.publish:Demo Echo"}, {"knowledge.search:x"}, {"admin"}} {
+		if _, _, err := federation.ParseCapabilities(bad); !errors.Is(err, federation.ErrInvalid) {
+			t.Errorf("%q: %v; want ErrInvalid", bad, err)
+		}
+	}
+	if _, _, err := federation.ParseCapabilities([]string{"credentials.read"}); !errors.Is(err, federation.ErrCredentials) {
+		t.Errorf("credentials.read: %v; want ErrCredentials", err)
+	}
+	now := time.Now()
+	g := federation.Grant{Capabilities: []string{"tasks.publish"}, TaskKinds: []string{"demo.echo"}, ExpiresAt: now.Add(time.Hour)}
+	if !g.Allows("tasks.publish", "demo.echo", now) || g.Allows("tasks.publish", "demo.steps", now) ||
+		g.Allows("tasks.read", "", now) || g.Allows("tasks.publish", "demo.echo", now.Add(2*time.Hour)) {
+		t.Fatal("Grant.Allows")
+	}
+}

@@ -22,6 +22,8 @@ type Identity struct {
 	PublicKey    string    `json:"public_key"` // nkeys server public key ("N…"): Ed25519
 	Capabilities []string  `json:"capabilities"`
 	CreatedAt    time.Time `json:"created_at"`
+	// LeafURL is where peers this instance accepted connect their leafnode (empty: none can).
+	LeafURL string `json:"leaf_url,omitempty"`
 }
 
 // Capabilities an instance can grant a peer (none touches credentials: they never cross).

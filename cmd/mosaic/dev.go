@@ -19,7 +19,6 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
-	"github.com/mosaicstack/mosaic/federation"
 )
 
 type devFlags struct {
@@ -27,8 +26,8 @@ type devFlags struct {
 	poolFlags
 	cipherFlags
 	embedderFlags
-	http         string
-	instanceName string
+	http string
+	federationFlags
 }
 
 func newDevCmd() *cobra.Command {
@@ -47,8 +46,7 @@ same data directory, it comes back with everything it had.`,
 	f.poolFlags.register(cmd, "workers", 8)
 	f.cipherFlags.register(cmd)
 	f.embedderFlags.register(cmd)
-	host, _ := os.Hostname()
-	cmd.Flags().StringVar(&f.instanceName, "instance-name", host, "this instance's name for federation peers (kept from the first start)")
+	f.federationFlags.register(cmd)
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "address of the HTTP API (/healthz, /readyz, /metrics, /v1)")
 	return cmd
 }
@@ -68,7 +66,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate()); err != nil {
+	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate(), f.federationFlags.validate()); err != nil {
 		return err
 	}
 	// Take the HTTP address first: a taken address fails before anything is created.
@@ -107,10 +105,6 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	defer closeCipher()
-	identity, err := federation.Ensure(ctx, st.db, cipher, f.instanceName)
-	if err != nil {
-		return fmt.Errorf("federation identity: %w", err)
-	}
 	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
 	emb, err := f.embedderFlags.open()
 	if err != nil {
@@ -128,6 +122,13 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
 		rt.stopPools(log, f.drainTimeout)
 	}
+	serverURL := "http://" + ln.Addr().String()
+	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb}
+	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, log)
+	if err != nil {
+		return err
+	}
+	defer fed.close()
 	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain, observe: mreg.ObserveHandler, onNak: mreg.ObserveNak}, log)
 	if err != nil {
 		return err
@@ -138,8 +139,8 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		Tasks:       tasks,
 		NC:          st.nc,
 		Credentials: creds,
-		Knowledge:   &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb},
-		Federation:  &identity,
+		Knowledge:   kb,
+		Federation:  fed.node,
 		Logger:      &log,
 		Metrics:     mreg,
 		JS:          st.js,
@@ -155,7 +156,6 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	serverURL := "http://" + ln.Addr().String()
 
 	info := devInfo{PID: os.Getpid(), Server: serverURL, NATSURL: st.natsURL, DatabaseURL: st.ownerURL, StartedAt: time.Now().UTC()}
 	if err := writeJSONFile(filepath.Join(st.dataDir, "dev.json"), info); err != nil {

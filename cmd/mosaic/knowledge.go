@@ -18,6 +18,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/mdfile"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -231,12 +232,27 @@ func newKBListCmd() *cobra.Command {
 func newKBSearchCmd() *cobra.Command {
 	ff := &filterFlags{}
 	var mode string
+	var fed bool
 	f := &clientFlags{}
 	cmd := kbCommand(f, "search QUERY", `Search by words (websearch syntax: "a phrase", -exclude, or), by meaning, or both`, cobra.ExactArgs(1),
 		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
 			q := ff.values()
 			q.Set("q", args[0])
 			q.Set("mode", mode)
+			if fed {
+				if ff.offset > 0 {
+					return fmt.Errorf("%s: a federated search has one page (no --offset)", setting("federated"))
+				}
+				res, err := c.FederatedSearch(cmd.Context(), ws.String(), q)
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return printJSON(res)
+				}
+				printFederatedHits(res)
+				return nil
+			}
 			res, err := c.SearchKnowledge(cmd.Context(), ws, q)
 			if err != nil {
 				return err
@@ -260,7 +276,21 @@ func newKBSearchCmd() *cobra.Command {
 		})
 	ff.register(cmd, 10)
 	cmd.Flags().StringVar(&mode, "mode", "hybrid", "fulltext, semantic or hybrid")
+	cmd.Flags().BoolVar(&fed, "federated", false, "also search the connected instances (within what they grant this one); results are labelled")
 	return cmd
+}
+
+func printFederatedHits(res federation.FederatedSearch) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tINSTANCE\tWORKSPACE\tSLUG\tTITLE")
+	for i, h := range res.Results {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, h.Instance, h.Workspace, h.Slug, h.Title)
+	}
+	_ = tw.Flush()
+	if len(res.Results) == 0 {
+		fmt.Println("no entries match")
+	}
+	printInstances(res.Instances, res.Partial)
 }
 
 func newKBGraphCmd() *cobra.Command {

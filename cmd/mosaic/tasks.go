@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -26,6 +30,7 @@ func newPublishCmd() *cobra.Command {
 		delay, timeout       time.Duration
 		wait                 bool
 		traceParent          string
+		instance, peerWS     string
 		priority, maxAttempt int
 	)
 	cmd := &cobra.Command{
@@ -90,6 +95,9 @@ func newPublishCmd() *cobra.Command {
 				return err
 			}
 			c.TraceParent = traceParent
+			if instance != "" {
+				return publishOnPeer(cmd.Context(), c, ws.String(), f, instance, peerWS, req, wait)
+			}
 			res, err := c.Publish(cmd.Context(), ws, req)
 			if err != nil {
 				return err
@@ -137,6 +145,8 @@ func newPublishCmd() *cobra.Command {
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", "", "publishing the same key again gives the same task")
 	fl.BoolVar(&wait, "wait", false, "wait for the task to end; exit 0 only if it succeeded")
 	fl.StringVar(&traceParent, "traceparent", "", "W3C trace context the task continues (default: $TRACEPARENT)")
+	fl.StringVar(&instance, "instance", "", "publish on this connected instance (by name) instead, within what it grants this one")
+	fl.StringVar(&peerWS, "peer-workspace", "", "with --instance: the peer's workspace (default: the one that grants the kind)")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
 }
@@ -216,6 +226,7 @@ func newTasksGetCmd() *cobra.Command {
 func newTasksListCmd() *cobra.Command {
 	f := &clientFlags{}
 	var status, kind string
+	var fed bool
 	pg := &pageFlags{}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -237,6 +248,33 @@ func newTasksListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if fed {
+				if pg.cursor != "" {
+					return fmt.Errorf("%s: a federated list has one page (no --cursor)", setting("federated"))
+				}
+				q := url.Values{"limit": {strconv.Itoa(pg.limit)}}
+				if status != "" {
+					q.Set("status", status)
+				}
+				if kind != "" {
+					q.Set("kind", kind)
+				}
+				res, err := c.FederatedTasks(cmd.Context(), ws.String(), q)
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return printJSON(res)
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "INSTANCE\tWORKSPACE\tID\tKIND\tSTATUS\tCREATED")
+				for _, t := range res.Tasks {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Instance, t.Workspace, t.ID, t.Kind, t.Status, t.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+				}
+				_ = tw.Flush()
+				printInstances(res.Instances, res.Partial)
+				return nil
+			}
 			list, err := c.ListTasks(cmd.Context(), ws, status, kind, pg.cursor, pg.limit)
 			if err != nil {
 				return err
@@ -257,6 +295,7 @@ func newTasksListCmd() *cobra.Command {
 	pg.register(cmd)
 	cmd.Flags().StringVar(&status, "status", "", "only tasks in this status")
 	cmd.Flags().StringVar(&kind, "kind", "", "only tasks of this kind")
+	cmd.Flags().BoolVar(&fed, "federated", false, "also list the connected instances' tasks (within what they grant this one), labelled")
 	return cmd
 }
 
@@ -475,4 +514,26 @@ func newDLQSummaryCmd() *cobra.Command {
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+// publishOnPeer publishes a task on a connected instance.
+func publishOnPeer(ctx context.Context, c *api.Client, ws string, f *clientFlags, instance, peerWS string, req api.PublishRequest, wait bool) error {
+	switch {
+	case wait:
+		return fmt.Errorf("%s: a task on another instance is followed there (mosaic tasks list --federated)", setting("wait"))
+	case len(req.Credentials) > 0:
+		return fmt.Errorf("%s: %v", setting("credential"), federation.ErrCredentials)
+	case req.RunAt != nil || req.Delay != "" || len(req.Metadata) > 0:
+		return fmt.Errorf("%s takes kind, args, priority, max attempts, timeout and idempotency key only", setting("instance"))
+	}
+	res, err := c.PublishToPeer(ctx, ws, api.PeerPublishRequest{Instance: instance, Workspace: peerWS, PublishParams: federation.PublishParams{
+		Kind: req.Kind, Args: req.Args, Priority: req.Priority, MaxAttempts: req.MaxAttempts, Timeout: req.Timeout, IdempotencyKey: req.IdempotencyKey}})
+	if err != nil {
+		return err
+	}
+	if f.output == "json" {
+		return printJSON(res)
+	}
+	fmt.Printf("%s  (on %s, workspace %s: %s)\n", res.ID, res.Instance, res.Workspace, res.Status)
+	return nil
 }

@@ -104,7 +104,7 @@ func TestDeployPolicies(t *testing.T) {
 		may   map[string]func(key string) bool // op → keys it is allowed on
 		caps  crypto.Capabilities
 	}{
-		{[]string{"mosaic-api"}, map[string]func(string) bool{"encrypt": all}, crypto.Capabilities{Encrypt: true}},
+		{[]string{"mosaic-api"}, map[string]func(string) bool{"encrypt": all, "decrypt": only(crypto.KeyFederation)}, crypto.Capabilities{Encrypt: true}},
 		{[]string{"mosaic-worker"}, map[string]func(string) bool{"decrypt": all}, crypto.Capabilities{Decrypt: true}},
 		{[]string{"mosaic-rotation"}, map[string]func(string) bool{
 			"encrypt": only(crypto.KeyCredentials), "decrypt": only(crypto.KeyCredentials),

@@ -215,13 +215,20 @@ func FindInDatabase(t testing.TB, needle string) []string {
 // FindInDatabaseAt is FindInDatabase for another database of the package (FreshDB's URL).
 func FindInDatabaseAt(t testing.TB, dbURL, needle string) []string {
 	t.Helper()
-	ctx := context.Background()
 	u, err := url.Parse(env.adminURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Path = "/" + dbNameOf(t, dbURL)
-	conn, err := pgx.Connect(ctx, u.String())
+	return FindWith(t, u.String(), needle)
+}
+
+// FindWith is FindInDatabase for any database, through superURL: a superuser's (or BYPASSRLS
+// user's) URL of it — a `mosaic dev` cluster's owner, say. Columns of type uuid are scanned too.
+func FindWith(t testing.TB, superURL, needle string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -237,7 +244,7 @@ func FindInDatabaseAt(t testing.TB, dbURL, needle string) []string {
 		SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
 		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 		WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-		  AND c.data_type IN ('text', 'character varying', 'bytea', 'json', 'jsonb', 'ARRAY')`)
+		  AND c.data_type IN ('text', 'character varying', 'bytea', 'json', 'jsonb', 'ARRAY', 'uuid')`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,7 @@
 # mosaic-api: the HTTP API encrypts the values it is given (credential create and rotate).
-# It cannot decrypt, rewrap, rotate or create keys: a compromised API reads no stored secret.
+# It cannot decrypt a credential, rewrap, rotate or create keys: a compromised API reads no stored
+# secret. The one thing it decrypts is its own federation signing key (mosaic-federation), to sign
+# what it sends peers.
 
 path "transit/encrypt/mosaic-credentials" {
   capabilities = ["update"]
@@ -14,5 +16,9 @@ path "transit/encrypt/mosaic-llm-config" {
 }
 
 path "transit/encrypt/mosaic-federation" {
+  capabilities = ["update"]
+}
+
+path "transit/decrypt/mosaic-federation" {
   capabilities = ["update"]
 }

@@ -1,0 +1,357 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/crypto/keyring"
+	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store/localpg"
+)
+
+// Two full instances — two `mosaic dev` processes, each with its own embedded NATS, JetStream and
+// PostgreSQL cluster — linked by a NATS leafnode: connect and accept, a federated search labelled
+// by instance, requests outside the grant refused, a frozen peer reported in a partial answer,
+// then disconnect, after which nothing of the peer is left in either database. A third instance
+// in the test itself (its own identity, database and federation server) sends what no honest
+// instance would: forged, replayed, stale and credential-seeking messages.
+func TestFederationBetweenTwoInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dirA, dirB := filepath.Join(t.TempDir(), "work"), filepath.Join(t.TempDir(), "home")
+	a := startDev(t, dirA, "--instance-name", "work", "--federation-listen", "127.0.0.1:0", "--federation-timeout", "2s")
+	b := startDev(t, dirB, "--instance-name", "home", "--federation-listen", "127.0.0.1:0")
+	run := func(dir string, env []string, args ...string) result {
+		t.Helper()
+		return runMosaic(t, env, append(args, "--data-dir", dir)...)
+	}
+	must := func(r result, what string) string {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", what, r.code, r.stdout, r.stderr)
+		}
+		return r.stdout
+	}
+	apiKey := regexp.MustCompile(`api key\s+(\S+)`)
+
+	// Each instance: a workspace "notes" with an entry about rollbacks; home also has "diary".
+	must(run(dirA, nil, "workspaces", "create", "notes"), "workspaces create on work")
+	must(run(dirB, nil, "workspaces", "create", "notes"), "workspaces create on home")
+	diaryKey := apiKey.FindStringSubmatch(must(run(dirB, nil, "workspaces", "create", "diary"), "create diary"))[1]
+	importEntry(t, dirA, nil, "rollback-at-work", "Rollback at work", "Undo a bad deploy with kubectl rollout undo.")
+	importEntry(t, dirB, nil, "rollback-at-home", "Rollback at home", "Roll the home server back to last night's snapshot.")
+	importEntry(t, dirB, []string{"MOSAIC_API_KEY=" + diaryKey}, "diary-rollback", "Diary rollback", "A rollback the diary keeps to itself.")
+	waitFor(t, "home's entry indexed", func() bool {
+		return strings.Contains(run(dirB, nil, "knowledge", "search", "rollback", "--mode", "fulltext").stdout, "rollback-at-home")
+	})
+	waitFor(t, "work's entry indexed", func() bool {
+		return strings.Contains(run(dirA, nil, "knowledge", "search", "rollback", "--mode", "fulltext").stdout, "rollback-at-work")
+	})
+	idA, idB := identityOf(t, a.server), identityOf(t, b.server)
+
+	// work asks; home sees the request with work's key, and accepts it for "notes" only.
+	out := must(run(dirA, nil, "federation", "connect", b.server), "connect")
+	if !strings.Contains(out, "asked home") || !strings.Contains(out, idB.PublicKey) {
+		t.Fatalf("connect:\n%s", out)
+	}
+	out = must(run(dirB, nil, "federation", "list"), "list on home")
+	if !regexp.MustCompile(`work\s+incoming\s+pending\s+down\s+` + idA.PublicKey).MatchString(out) {
+		t.Fatalf("home's list does not show work's pending request with its key:\n%s", out)
+	}
+	if r := run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "credentials.read"); r.code == 0 || !strings.Contains(r.stderr, "credentials are never federated") {
+		t.Fatalf("a grant of credentials: %d %s", r.code, r.stderr)
+	}
+	must(run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search",
+		"--grant", "tasks.read", "--grant", "tasks.publish:demo.echo"), "accept")
+	waitFor(t, "work sees the acceptance and links", func() bool {
+		return regexp.MustCompile(`home\s+outgoing\s+accepted\s+up`).MatchString(run(dirA, nil, "federation", "list").stdout)
+	})
+
+	// A federated search: work's hit and home's, each labelled; home's diary is not granted.
+	var fs federation.FederatedSearch
+	waitFor(t, "a federated search reaches home", func() bool {
+		r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext", "-o", "json")
+		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &fs) == nil && len(fs.Results) == 2
+	})
+	labels := map[string]string{}
+	for _, h := range fs.Results {
+		labels[h.Slug] = h.Instance + "/" + h.Workspace
+	}
+	if labels["rollback-at-work"] != "work/notes" || labels["rollback-at-home"] != "home/notes" || fs.Partial {
+		t.Fatalf("federated search: %+v", fs)
+	}
+	out = must(run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext"), "federated search")
+	if !regexp.MustCompile(`home\s+notes\s+rollback-at-home`).MatchString(out) || !strings.Contains(out, "instances: work ok; home ok") {
+		t.Fatalf("federated search, text:\n%s", out)
+	}
+
+	// Within the grant: a demo.echo published on home runs there and shows in the federated list.
+	out = must(run(dirA, nil, "publish", "--instance", "home", "--kind", "demo.echo", "--args", `{"from":"work"}`), "publish on home")
+	remoteTask := strings.Fields(out)[0]
+	waitFor(t, "the task published on home succeeds there", func() bool {
+		return regexp.MustCompile(`home\s+notes\s+` + remoteTask + `\s+demo.echo\s+succeeded`).MatchString(run(dirA, nil, "tasks", "list", "--federated").stdout)
+	})
+	// Outside it: another kind, another workspace.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"publish", "--instance", "home", "--kind", "demo.steps"}, "grants you no tasks.publish:demo.steps"},
+		{[]string{"publish", "--instance", "home", "--kind", "demo.echo", "--peer-workspace", "diary"}, `no grant of tasks.publish:demo.echo in workspace "diary"`},
+	} {
+		if r := run(dirA, nil, c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("%v: exit %d, %s; want a refusal saying %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+
+	probeWithForgeries(t, ctx, run, dirA, dirB, a.server, b.server, idB)
+
+	// work restarts: its link to home comes back from what it stored (home's key, leafnode URL).
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.cmd.Wait()
+	a = startDev(t, dirA, "--instance-name", "work", "--federation-listen", "127.0.0.1:0", "--federation-timeout", "2s")
+	waitFor(t, "work's link to home after its restart", func() bool {
+		r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext")
+		return r.code == 0 && strings.Contains(r.stdout, "rollback-at-home")
+	})
+
+	// home frozen mid-request: work answers with its own results and says home did not.
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext")
+	_ = b.cmd.Process.Signal(syscall.SIGCONT)
+	if r.code != 0 || !strings.Contains(r.stdout, "rollback-at-work") || strings.Contains(r.stdout, "rollback-at-home") ||
+		!strings.Contains(r.stdout, "home timeout") || !strings.Contains(r.stdout, "partial answer") {
+		t.Fatalf("search with home frozen: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Before the disconnect, each database knows the other instance (the scan below can see it).
+	if len(pgtest.FindWith(t, devDatabase(t, dirA), idB.PublicKey)) == 0 || len(pgtest.FindWith(t, devDatabase(t, dirB), idA.ID.String())) == 0 {
+		t.Fatal("the peers' records are not found before the disconnect: the scan sees nothing")
+	}
+
+	// work disconnects: home is told and forgets work; work's requests fail from then on.
+	out = must(run(dirA, nil, "federation", "disconnect", "home"), "disconnect")
+	if !strings.Contains(out, "it was told and forgot this instance too") {
+		t.Fatalf("disconnect: %s", out)
+	}
+	if r := run(dirA, nil, "publish", "--instance", "home", "--kind", "demo.echo"); r.code == 0 {
+		t.Fatal("publishing on home after the disconnect worked")
+	}
+	out = must(run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext"), "search after disconnect")
+	if strings.Contains(out, "home") {
+		t.Fatalf("a search after the disconnect still reaches home:\n%s", out)
+	}
+	if out = must(run(dirB, nil, "federation", "list"), "home's list"); strings.Contains(out, "work") {
+		t.Fatalf("home still lists work:\n%s", out)
+	}
+
+	// Nothing of home is left in work's database, in any column of any table; nothing of work in
+	// home's but the task work published there, which is home's own record of the work it ran.
+	for _, needle := range []string{idB.ID.String(), idB.PublicKey, "Rollback at home", b.server} {
+		if found := pgtest.FindWith(t, devDatabase(t, dirA), needle); len(found) > 0 {
+			t.Errorf("work's database still holds %q of home in %v", needle, found)
+		}
+	}
+	for _, needle := range []string{idA.ID.String(), idA.PublicKey, "Rollback at work"} {
+		if found := pgtest.FindWith(t, devDatabase(t, dirB), needle); len(found) > 0 {
+			t.Errorf("home's database still holds %q of work in %v", needle, found)
+		}
+	}
+}
+
+// probeWithForgeries connects a third instance, run by the test, to home; home accepts it. It
+// then sends what home must refuse, and is itself rejected by work.
+func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []string, ...string) result, dirA, dirB, serverA, serverB string, home federation.Identity) {
+	t.Helper()
+	probe, hub, node := startProbe(t, "probe")
+	if _, err := node.Connect(ctx, serverB); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(dirB, nil, "federation", "accept", "probe", "--workspace", "notes", "--grant", "knowledge.search", "--grant", "tasks.publish:*"); r.code != 0 {
+		t.Fatalf("accept probe: %s", r.stderr)
+	}
+	waitFor(t, "the probe's link to home", func() bool {
+		node.CheckRequests(ctx)
+		p, err := node.Peer(ctx, "home")
+		return err == nil && p.Connected
+	})
+	nc := hub.Conn(home.ID)
+	send := func(e *federation.Envelope) federation.Reply {
+		t.Helper()
+		data, _ := json.Marshal(e)
+		var m []byte
+		for i := 0; ; i++ { // interest crosses the fresh leafnode shortly after it is up
+			msg, err := nc.Request(federation.Subject(home.ID), data, 5*time.Second)
+			if err == nil {
+				m = msg.Data
+				break
+			}
+			if i == 50 {
+				t.Fatalf("request to home: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var env federation.Envelope
+		var rep federation.Reply
+		if err := json.Unmarshal(m, &env); err != nil || json.Unmarshal(env.Body, &rep) != nil {
+			t.Fatalf("home's answer: %s", m)
+		}
+		return rep
+	}
+	signed := func(signer *federation.Self, typ string, req federation.Request, at time.Time) *federation.Envelope {
+		t.Helper()
+		body, _ := json.Marshal(req)
+		e := &federation.Envelope{Type: typ, To: home.ID, Body: body}
+		if err := signer.Sign(e, at); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	search := federation.Request{Op: "knowledge.search", Params: json.RawMessage(`{"query":"rollback","mode":"fulltext"}`)}
+
+	good := signed(probe, federation.TypeQuery, search, time.Now())
+	if rep := send(good); rep.Error != nil || !strings.Contains(string(rep.Result), "rollback-at-home") || strings.Contains(string(rep.Result), "diary") {
+		t.Fatalf("the probe's search: %+v %s", rep.Error, rep.Result)
+	}
+	mallory, _, _ := startProbe(t, "mallory")
+	forged := signed(mallory, federation.TypeQuery, search, time.Now())
+	forged.From = probe.ID // mallory's signature, the probe's name
+	stale := signed(probe, federation.TypeQuery, search, time.Now().Add(-2*time.Minute))
+	cases := []struct {
+		name string
+		env  *federation.Envelope
+		code string
+		want string
+	}{
+		{"replayed nonce", good, federation.CodeUnauthenticated, "nonce was seen already"},
+		{"forged signature", forged, federation.CodeUnauthenticated, "does not verify"},
+		{"expired timestamp", stale, federation.CodeUnauthenticated, "outside the accepted window"},
+		{"another workspace", signed(probe, federation.TypeQuery, federation.Request{Op: "knowledge.search", Workspace: "diary", Params: search.Params}, time.Now()),
+			federation.CodeRefused, `no grant of knowledge.search in workspace "diary"`},
+		{"outside the grant", signed(probe, federation.TypeQuery, federation.Request{Op: "tasks.list"}, time.Now()), federation.CodeRefused, "grants you no tasks.read"},
+		{"credentials by name", signed(probe, federation.TypeQuery, federation.Request{Op: "credentials.list"}, time.Now()), federation.CodeRefused, "credentials are never federated"},
+		{"a task that opens a credential", signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
+			Params: json.RawMessage(`{"kind":"demo.credentials","credentials":["github"]}`)}, time.Now()), federation.CodeRefused, "credentials are never federated"},
+		{"a rotation job", signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
+			Params: json.RawMessage(`{"kind":"credentials.rotate"}`)}, time.Now()), federation.CodeRefused, "no peer publishes them"},
+	}
+	for _, c := range cases {
+		rep := send(c.env)
+		if rep.Error == nil || rep.Error.Code != c.code || !strings.Contains(rep.Error.Message, c.want) {
+			t.Errorf("%s: %+v %s; want %s %q", c.name, rep.Error, rep.Result, c.code, c.want)
+		}
+	}
+
+	// The probe asks work too; work's admin rejects it, and the probe learns so.
+	if _, err := node.Connect(ctx, serverA); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(dirA, nil, "federation", "reject", "probe"); r.code != 0 {
+		t.Fatalf("reject: %s", r.stderr)
+	}
+	node.CheckRequests(ctx)
+	if p, err := node.Peer(ctx, "work"); err != nil || p.Status != federation.StatusRejected || p.Connected {
+		t.Fatalf("the probe's view of work after the rejection: %+v %v", p, err)
+	}
+}
+
+// startProbe starts an instance inside the test: an identity in a database of its own, a
+// federation server and a node.
+func startProbe(t *testing.T, name string) (*federation.Self, *federation.Hub, *federation.Node) {
+	t.Helper()
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring.json"), keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.CreateKey(ctx, crypto.KeyFederation); err != nil {
+		t.Fatal(err)
+	}
+	self, err := federation.LoadOrCreate(ctx, db, kr, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := federation.StartHub(self, federation.HubConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	node, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: db, HTTPURL: "http://127.0.0.1:9", PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	return self, hub, node
+}
+
+// importEntry imports one knowledge entry into a `mosaic dev`'s workspace.
+func importEntry(t *testing.T, dataDir string, env []string, slug, title, body string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, slug+".md"), []byte("---\ntitle: "+title+"\n---\n"+body+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runMosaic(t, env, "knowledge", "import", dir, "--data-dir", dataDir); r.code != 0 {
+		t.Fatalf("import %s: %s", slug, r.stderr)
+	}
+}
+
+func identityOf(t *testing.T, server string) federation.Identity {
+	t.Helper()
+	r := runMosaic(t, nil, "federation", "identity", "--server", server, "-o", "json")
+	var id federation.Identity
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &id) != nil || id.ID == uuid.Nil {
+		t.Fatalf("federation identity: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	return id
+}
+
+// devDatabase is a superuser's URL of a `mosaic dev`'s database (its local cluster's superuser).
+func devDatabase(t *testing.T, dataDir string) string {
+	t.Helper()
+	var info struct {
+		DatabaseURL string `json:"database_url"`
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, "dev.json"))
+	if err != nil || json.Unmarshal(b, &info) != nil {
+		t.Fatalf("dev.json: %v", err)
+	}
+	pw, err := os.ReadFile(filepath.Join(dataDir, "pg", "superuser.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(info.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(localpg.Superuser, strings.TrimSpace(string(pw)))
+	return u.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,608 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// NodeConfig configures an instance's part in federation.
+type NodeConfig struct {
+	Self *Self
+	Hub  *Hub
+	DB   *store.DB
+	// Knowledge and Tasks answer peers, through the granted workspace's RLS door.
+	Knowledge *knowledge.Service
+	Tasks     *agents.Client
+	// HTTPURL is this instance's API, sent to a peer in CONNECT (the peer asks it for status).
+	HTTPURL string
+	// Timeout bounds one request to one peer. Default 5s.
+	Timeout time.Duration
+	// PollInterval is how often a pending request to connect is checked. Default 2s.
+	PollInterval time.Duration
+	Logger       *zerolog.Logger
+}
+
+// Node is this instance in federation: it keeps its links to accepted peers, answers their
+// requests within what it grants them, and asks them on behalf of this instance's users.
+type Node struct {
+	cfg    NodeConfig
+	log    zerolog.Logger
+	verify Verifier
+	http   *http.Client
+	sem    chan struct{} // bounds the requests served at once
+
+	mu     sync.Mutex
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	// beforeServe, when set (tests), runs before a peer's request is served.
+	beforeServe func(op string)
+}
+
+// StartNode links the accepted peers and starts answering them.
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	if cfg.Self == nil || cfg.Hub == nil || cfg.DB == nil {
+		return nil, errors.New("federation: NodeConfig needs Self, Hub and DB")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	n := &Node{cfg: cfg, log: zerolog.Nop(), http: &http.Client{Timeout: 10 * time.Second},
+		sem: make(chan struct{}, 32), stop: make(chan struct{})}
+	if cfg.Logger != nil {
+		n.log = cfg.Logger.With().Str("component", "federation").Logger()
+	}
+	all, err := peers(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range all {
+		if p.Status == StatusAccepted {
+			if err := n.link(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	n.wg.Add(1)
+	go n.poll()
+	return n, nil
+}
+
+// Close stops answering peers (the hub is closed by its owner).
+func (n *Node) Close() {
+	n.mu.Lock()
+	if !n.closed {
+		n.closed = true
+		close(n.stop)
+	}
+	n.mu.Unlock()
+	n.wg.Wait()
+}
+
+// Identity is this instance's public identity, with where peers connect.
+func (n *Node) Identity() Identity {
+	id := n.cfg.Self.Identity
+	id.LeafURL = n.cfg.Hub.LeafURL()
+	return id
+}
+
+// Subject is where requests to an instance arrive, in the account the two instances share.
+func Subject(instance uuid.UUID) string { return "mosaic.fed." + instance.String() }
+
+// link opens the link of an accepted peer and starts answering it.
+func (n *Node) link(p Peer) error {
+	inbound, outbound := "", ""
+	if p.Direction == "incoming" {
+		inbound = p.PublicKey
+	} else {
+		outbound = p.LeafURL
+	}
+	nc, err := n.cfg.Hub.Link(p.ID, inbound, outbound)
+	if errors.Is(err, ErrLinked) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	peer := p.ID
+	if _, err := nc.Subscribe(Subject(n.cfg.Self.ID), func(m *nats.Msg) { n.receive(peer, m) }); err != nil {
+		_ = n.cfg.Hub.Unlink(p.ID)
+		return err
+	}
+	return nc.Flush()
+}
+
+// Peers lists the peers this instance knows, with what it grants them and whether their link is up.
+func (n *Node) Peers(ctx context.Context) ([]Peer, error) {
+	all, err := peers(ctx, n.cfg.DB)
+	for i := range all {
+		all[i].Connected = n.cfg.Hub.Connected(all[i].ID)
+	}
+	if all == nil {
+		all = []Peer{}
+	}
+	return all, err
+}
+
+// Peer finds a peer by id or name.
+func (n *Node) Peer(ctx context.Context, ref string) (Peer, error) {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err == nil {
+		p.Connected = n.cfg.Hub.Connected(p.ID)
+	}
+	return p, err
+}
+
+// ConnectBody is the body of CONNECT: who asks, and where its API answers.
+type ConnectBody struct {
+	Identity Identity `json:"identity"`
+	HTTPURL  string   `json:"http_url"`
+}
+
+// statusBody answers a status query.
+type statusBody struct {
+	Status string `json:"status"`
+}
+
+// Connect asks the instance whose API is at peerURL to connect: it reads the peer's identity,
+// records it (requested) and sends it a signed CONNECT, which the peer's admin accepts or rejects.
+func (n *Node) Connect(ctx context.Context, peerURL string) (Peer, error) {
+	base, err := checkHTTPURL(peerURL)
+	if err != nil {
+		return Peer{}, err
+	}
+	var id Identity
+	if err := n.getJSON(ctx, base+"/federation/identity", &id); err != nil {
+		return Peer{}, fmt.Errorf("the peer's identity at %s: %w", base, err)
+	}
+	switch {
+	case id.ID == n.cfg.Self.ID:
+		return Peer{}, fmt.Errorf("%w: %s is this instance", ErrInvalid, base)
+	case id.LeafURL == "":
+		return Peer{}, fmt.Errorf("%w: %s takes no leafnode connections (started without a federation listener)", ErrInvalid, base)
+	}
+	if err := checkIdentity(id); err != nil {
+		return Peer{}, err
+	}
+	if _, err := ParseLeafURL(id.LeafURL); err != nil {
+		return Peer{}, err
+	}
+	p := Peer{ID: id.ID, Name: id.Name, PublicKey: id.PublicKey, HTTPURL: base, LeafURL: id.LeafURL,
+		Direction: "outgoing", Status: StatusRequested, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
+	if old, err := peerByID(ctx, n.cfg.DB, p.ID); err == nil {
+		if old.Status != StatusRejected {
+			return Peer{}, fmt.Errorf("%w: %s is a peer already (%s)", ErrConflict, old.Name, old.Status)
+		}
+		if _, err := deletePeer(ctx, n.cfg.DB, old.ID); err != nil { // asking again after a refusal
+			return Peer{}, err
+		}
+	}
+	if err := insertPeer(ctx, n.cfg.DB, p); err != nil {
+		return Peer{}, err
+	}
+	body, _ := json.Marshal(ConnectBody{Identity: n.cfg.Self.Identity, HTTPURL: n.cfg.HTTPURL})
+	env := &Envelope{Type: TypeConnect, To: p.ID, Body: body}
+	if err := n.cfg.Self.Sign(env, time.Now()); err != nil {
+		return Peer{}, err
+	}
+	if err := n.postJSON(ctx, base+"/federation/connect", env, nil); err != nil {
+		_, _ = deletePeer(ctx, n.cfg.DB, p.ID)
+		return Peer{}, fmt.Errorf("CONNECT to %s: %w", base, err)
+	}
+	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("asked to connect; the peer's admin decides")
+	return p, nil
+}
+
+// MaxPending bounds the requests to connect that wait for this instance's admin.
+const MaxPending = 100
+
+// HandleConnect records a peer's CONNECT for this instance's admin to decide. The message is
+// signed by the key it carries: the admin checks that key with the peer's admin before accepting.
+func (n *Node) HandleConnect(ctx context.Context, env *Envelope) (Peer, error) {
+	if env.Type != TypeConnect {
+		return Peer{}, fmt.Errorf("%w: not a CONNECT", ErrMalformed)
+	}
+	var body ConnectBody
+	if err := strictJSON(env.Body, &body); err != nil {
+		return Peer{}, fmt.Errorf("%w: CONNECT body: %v", ErrMalformed, err)
+	}
+	if body.Identity.ID != env.From {
+		return Peer{}, fmt.Errorf("%w: the CONNECT's sender is not the identity it carries", ErrMalformed)
+	}
+	if err := checkIdentity(body.Identity); err != nil {
+		return Peer{}, err
+	}
+	base, err := checkHTTPURL(body.HTTPURL)
+	if err != nil {
+		return Peer{}, err
+	}
+	if err := n.verify.Verify(env, body.Identity.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
+		return Peer{}, err
+	}
+	if old, err := peerByID(ctx, n.cfg.DB, env.From); err == nil {
+		if old.PublicKey != body.Identity.PublicKey || old.Direction != "incoming" {
+			return Peer{}, fmt.Errorf("%w: instance %s is known here with another key or direction", ErrConflict, old.ID)
+		}
+		return old, nil // asked again: the same request
+	}
+	var pending int
+	if err := n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE status = 'pending'`).Scan(&pending)
+	}); err != nil {
+		return Peer{}, err
+	}
+	if pending >= MaxPending {
+		return Peer{}, fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
+	}
+	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, HTTPURL: base,
+		Direction: "incoming", Status: StatusPending, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
+	if err := insertPeer(ctx, n.cfg.DB, p); err != nil {
+		return Peer{}, err
+	}
+	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("a peer asks to connect: accept or reject it (mosaic federation list)")
+	return p, nil
+}
+
+// HandleStatus answers a requesting peer's signed status query (store.ErrNotFound: no request
+// from it is known here — rejected or never made).
+func (n *Node) HandleStatus(ctx context.Context, env *Envelope) (*Envelope, error) {
+	p, err := peerByID(ctx, n.cfg.DB, env.From)
+	if err != nil {
+		return nil, err
+	}
+	if env.Type != TypeQuery {
+		return nil, fmt.Errorf("%w: a status query is a QUERY", ErrMalformed)
+	}
+	if err := n.verify.Verify(env, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(statusBody{Status: p.Status})
+	return n.reply(env, body)
+}
+
+// reply signs the answer to a request.
+func (n *Node) reply(req *Envelope, body []byte) (*Envelope, error) {
+	r := &Envelope{Type: req.Type, To: req.From, Body: body, Re: req.Nonce}
+	return r, n.cfg.Self.Sign(r, time.Now())
+}
+
+// Accept accepts a pending peer, with its first grants: the peer's leafnode may connect from now on.
+func (n *Node) Accept(ctx context.Context, ref string, gs []GrantRequest, by string) (Peer, error) {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err != nil {
+		return Peer{}, err
+	}
+	if p.Status != StatusPending {
+		return Peer{}, fmt.Errorf("%w: %s is %s, not pending", ErrConflict, p.Name, p.Status)
+	}
+	now := time.Now()
+	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = 'accepted', decided_at = now() WHERE id = $1 AND status = 'pending'`, p.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s was decided meanwhile", ErrConflict, p.Name)
+		}
+		for _, g := range gs {
+			if err := putGrant(ctx, tx, p.ID, g, by, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Peer{}, err
+	}
+	p, err = peerByID(ctx, n.cfg.DB, p.ID)
+	if err != nil {
+		return Peer{}, err
+	}
+	if err := n.link(p); err != nil {
+		return Peer{}, err
+	}
+	n.log.Info().Str("peer", p.Name).Str("by", by).Int("grants", len(p.Grants)).Msg("peer accepted")
+	return p, nil
+}
+
+// Reject refuses a pending peer and forgets it.
+func (n *Node) Reject(ctx context.Context, ref string) error {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err != nil {
+		return err
+	}
+	if p.Status != StatusPending {
+		return fmt.Errorf("%w: %s is %s, not pending (disconnect an accepted peer)", ErrConflict, p.Name, p.Status)
+	}
+	_, err = deletePeer(ctx, n.cfg.DB, p.ID)
+	return err
+}
+
+// Grant sets what an accepted peer may do in one workspace (replacing that workspace's grant).
+func (n *Node) Grant(ctx context.Context, ref string, g GrantRequest, by string) (Peer, error) {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err != nil {
+		return Peer{}, err
+	}
+	if p.Status != StatusAccepted {
+		return Peer{}, fmt.Errorf("%w: %s is %s: grants go to accepted peers", ErrConflict, p.Name, p.Status)
+	}
+	if err := n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error { return putGrant(ctx, tx, p.ID, g, by, time.Now()) }); err != nil {
+		return Peer{}, err
+	}
+	return n.Peer(ctx, p.ID.String())
+}
+
+// Revoke removes a peer's grant in one workspace, at once.
+func (n *Node) Revoke(ctx context.Context, ref, workspace string) (Peer, error) {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err != nil {
+		return Peer{}, err
+	}
+	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
+		ws, err := workspaceRef(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1 AND workspace_id = $2`, p.ID, ws)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s has no grant in %q", store.ErrNotFound, p.Name, workspace)
+		}
+		return err
+	})
+	if err != nil {
+		return Peer{}, err
+	}
+	return n.Peer(ctx, p.ID.String())
+}
+
+// Disconnected says how a disconnect went.
+type Disconnected struct {
+	Peer string `json:"peer"`
+	// Notified: the peer received the DISCONNECT and forgot this instance too.
+	Notified bool   `json:"notified"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Disconnect severs a peer: it is told (when it can be reached), then its grants, its identity and
+// its link are gone at once. Whatever the peer answered before was never stored.
+func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error) {
+	p, err := findPeer(ctx, n.cfg.DB, ref)
+	if err != nil {
+		return Disconnected{}, err
+	}
+	out := Disconnected{Peer: p.Name}
+	if p.Status == StatusAccepted {
+		// Revoke first: from here no request of the peer is served, whether the notice arrives or not.
+		if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+			return out, err
+		}
+		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := n.ask(tctx, p, TypeDisconnect, Request{Op: "disconnect"})
+		cancel()
+		out.Notified = err == nil
+		if err != nil {
+			out.Error = err.Error()
+		}
+	} else if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+		return out, err
+	}
+	if err := n.cfg.Hub.Unlink(p.ID); err != nil {
+		return out, err
+	}
+	n.log.Info().Str("peer", p.Name).Bool("notified", out.Notified).Msg("peer disconnected")
+	return out, nil
+}
+
+// severed handles a peer's DISCONNECT: forget it and close its link.
+func (n *Node) severed(p Peer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+		n.log.Error().Err(err).Str("peer", p.Name).Msg("forget a peer that disconnected")
+	}
+	if err := n.cfg.Hub.Unlink(p.ID); err != nil {
+		n.log.Error().Err(err).Str("peer", p.Name).Msg("close the link of a peer that disconnected")
+	}
+	n.log.Info().Str("peer", p.Name).Msg("the peer disconnected: its grants and identity are gone")
+}
+
+// poll asks the peers this instance asked to connect whether their admin decided.
+func (n *Node) poll() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.PollInterval+10*time.Second)
+		n.checkRequests(ctx)
+		cancel()
+	}
+}
+
+// checkRequests asks each requested peer for its decision; an acceptance opens the link.
+func (n *Node) checkRequests(ctx context.Context) {
+	all, err := peers(ctx, n.cfg.DB)
+	if err != nil {
+		n.log.Warn().Err(err).Msg("list peers")
+		return
+	}
+	for _, p := range all {
+		if p.Status != StatusRequested {
+			continue
+		}
+		status, err := n.askStatus(ctx, p)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusRejected); err == nil {
+				n.log.Warn().Str("peer", p.Name).Msg("the peer rejected the request to connect")
+			}
+		case err != nil:
+			n.log.Debug().Err(err).Str("peer", p.Name).Msg("ask a peer for its decision")
+		case status == StatusAccepted:
+			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusAccepted); err != nil {
+				continue
+			}
+			p.Status = StatusAccepted
+			if err := n.link(p); err != nil {
+				n.log.Error().Err(err).Str("peer", p.Name).Msg("link an accepting peer")
+				continue
+			}
+			n.log.Info().Str("peer", p.Name).Msg("the peer accepted: linked")
+		}
+	}
+}
+
+// CheckRequests asks now, rather than at the next poll, whether requested peers decided.
+func (n *Node) CheckRequests(ctx context.Context) { n.checkRequests(ctx) }
+
+func (n *Node) askStatus(ctx context.Context, p Peer) (string, error) {
+	env := &Envelope{Type: TypeQuery, To: p.ID, Body: json.RawMessage(`{"op":"status"}`)}
+	if err := n.cfg.Self.Sign(env, time.Now()); err != nil {
+		return "", err
+	}
+	var r Envelope
+	if err := n.postJSON(ctx, p.HTTPURL+"/federation/status", env, &r); err != nil {
+		return "", err
+	}
+	if err := n.checkReply(&r, p, env); err != nil {
+		return "", err
+	}
+	var b statusBody
+	if err := json.Unmarshal(r.Body, &b); err != nil {
+		return "", fmt.Errorf("%w: status answer: %v", ErrMalformed, err)
+	}
+	return b.Status, nil
+}
+
+// checkReply verifies a reply to req from p.
+func (n *Node) checkReply(r *Envelope, p Peer, req *Envelope) error {
+	if err := n.verify.Verify(r, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
+		return err
+	}
+	if r.From != p.ID || r.Re != req.Nonce {
+		return fmt.Errorf("%w: the reply does not answer this request", ErrBadSignature)
+	}
+	return nil
+}
+
+// errHTTP is a peer API's refusal.
+type errHTTP struct {
+	status int
+	msg    string
+}
+
+func (e *errHTTP) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
+
+func (n *Node) getJSON(ctx context.Context, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	return n.do(req, out)
+}
+
+func (n *Node) postJSON(ctx context.Context, u string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return n.do(req, out)
+}
+
+func (n *Node) do(req *http.Request, out any) error {
+	resp, err := n.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxMessageSize))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return store.ErrNotFound
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(b, &e)
+		return &errHTTP{status: resp.StatusCode, msg: e.Error.Message}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// checkHTTPURL checks an instance's API URL and returns it without a trailing slash.
+func checkHTTPURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || len(s) > 512 {
+		return "", fmt.Errorf("%w: %q is not an instance's API URL (http(s)://host:port)", ErrInvalid, s)
+	}
+	return u.String(), nil
+}
+
+// checkIdentity checks a peer's identity as it presents it.
+func checkIdentity(id Identity) error {
+	if id.ID == uuid.Nil {
+		return fmt.Errorf("%w: the peer's identity has no id", ErrMalformed)
+	}
+	if id.Name == "" || len(id.Name) > 64 || strings.IndexFunc(id.Name, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%w: the peer's name must be 1 to 64 bytes without control characters", ErrMalformed)
+	}
+	if !nkeys.IsValidPublicServerKey(id.PublicKey) {
+		return fmt.Errorf("%w: the peer's public key is not an nkeys server key", ErrMalformed)
+	}
+	return nil
+}
+
+// strictJSON decodes b into v, refusing unknown fields and trailing data.
+func strictJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
