@@ -24,7 +24,6 @@ import (
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
-	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -118,20 +117,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tasks.Close)
-	self, err := federation.LoadOrCreate(ctx, db, creds.Cipher, "authz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := federation.StartHub(self, federation.HubConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Close)
-	fed, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: db, Tasks: tasks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fed.Close)
+	fed := startFederation(t, db, tasks)
 	srv, err := api.New(api.Config{
 		DB: db, AdminToken: adminToken,
 		Checks:      map[string]api.Check{"postgres": func(ctx context.Context) error { _, err := db.ListWorkspaces(ctx); return err }},

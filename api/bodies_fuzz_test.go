@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -64,8 +66,9 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 		f.Fatal(err)
 	}
 	f.Cleanup(tasks.Close)
+	fed, peer := fuzzFederation(f, db, tasks)
 	srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, Tasks: tasks, Credentials: creds,
-		Knowledge: &knowledge.Service{DB: db, Tasks: tasks, Embedder: emb}})
+		Knowledge: &knowledge.Service{DB: db, Tasks: tasks, Embedder: emb}, Federation: fed})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -116,8 +119,41 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 			{http.MethodPatch, ws + "/knowledge/entries/" + entry.Slug, false},
 			{http.MethodPost, ws + "/knowledge/entries/" + entry.Slug + "/restore", false},
 			{http.MethodPost, ws + "/knowledge/reindex", false},
+			// Federation: what peers post (signed messages, no key needed), and the admin's
+			// writes on an accepted peer. (POST /v1/federation/peers is left out: it calls the
+			// URL it is given, and a fuzzer must not reach beyond loopback.)
+			{http.MethodPost, "/federation/connect", false},
+			{http.MethodPost, "/federation/status", false},
+			{http.MethodPost, "/v1/federation/peers/" + peer + "/accept", true},
+			{http.MethodPut, "/v1/federation/peers/" + peer + "/grants", true},
+			{http.MethodPost, ws + "/federation/tasks", false},
 		},
 	}
+}
+
+// fuzzFederation starts this instance's federation (identity, hub, node) and has it accept a
+// peer that asked to connect, whose name it returns.
+func fuzzFederation(f *testing.F, db *store.DB, tasks *agents.Client) (*federation.Node, string) {
+	ctx := context.Background()
+	node := startFederation(f, db, tasks)
+	peerDB, _ := pgtest.FreshDB(f)
+	name := "fuzz-peer-" + uuid.NewString()[:8]
+	peer, err := federation.LoadOrCreate(ctx, peerDB, federationKeyring, name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body, _ := json.Marshal(federation.ConnectBody{Identity: peer.Identity, HTTPURL: "http://127.0.0.1:9"})
+	env := &federation.Envelope{Type: federation.TypeConnect, To: node.Identity().ID, Body: body}
+	if err := peer.Sign(env, time.Now()); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := node.HandleConnect(ctx, env); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := node.Accept(ctx, name, nil, "fuzz"); err != nil {
+		f.Fatal(err)
+	}
+	return node, name
 }
 
 // errorStatus is the HTTP status of each error code (api/errors.go).
@@ -153,6 +189,13 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"title":"Café notes","body":"links to [[Other Page]]\n","tags":["a","b"],"status":"PUBLISHED","visibility":"WORKSPACE"}`,
 		`{"body":"second\n","message":"rewrite","if_version":1}`,
 		`{"version":1}`,
+		`{"workspace":"fuzz","capabilities":["knowledge.search","tasks.publish:demo.echo,demo.steps"],"expires_in":"24h"}`,
+		`{"grants":[{"workspace":"fuzz","capabilities":["events.subscribe"]}]}`,
+		`{"instance":"nobody","workspace":"notes","kind":"demo.echo","args":{"a":1},"priority":3,"timeout":"1m"}`,
+		`{"type":"CONNECT","from":"01a2239e-cb63-75c9-9d57-054e374ae712","to":"01a2239e-cb78-735c-97df-42edca6233bd","ts":"2026-11-28T19:00:00Z","nonce":"bm9uY2U","body":{"identity":{"id":"01a2239e-cb63-75c9-9d57-054e374ae712","name":"x","public_key":"NBNEIGHLBPCXOAXS4P3PNVEIS6LPXLZKJLVSYUV5C6EVNIJPEWA4XX2P"},"http_url":"http://127.0.0.1:9"},"sig":"AAAA"}`,
+		`{"type":"QUERY","from":"01a2239e-cb63-75c9-9d57-054e374ae712","to":"01a2239e-cb78-735c-97df-42edca6233bd","ts":"2026-11-28T19:00:00Z","nonce":"x","body":{"op":"status"},"sig":""}`,
+		`{"workspace":"fuzz","capabilities":["credentials.read"]}`,
+		`{"workspace":"fuzz","capabilities":["tasks.publish:"],"expires_in":"100000h"}`,
 		// Tricky ones.
 		``, `null`, `[]`, `{}`, `"` + secretToken + `"`, `{"name":"x"} {"name":"y"}`, `{"name":"x"}]`,
 		`{"` + secretToken + `":1}`,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,11 +42,34 @@ func NewClient(baseURL, token string) (*Client, error) {
 // Do sends a request with a JSON body (nil for none) and decodes a JSON answer into out (nil to
 // discard it). A non-2xx answer is returned as an *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, c.http, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return answerError(resp.StatusCode, raw)
+	}
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// send makes a request with a JSON body (nil for none) through hc.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -55,7 +79,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	u.RawQuery = q
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -66,35 +90,81 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if c.TraceParent != "" {
 		req.Header.Set("traceparent", c.TraceParent)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return fmt.Errorf("cannot reach the Mosaic server at %s (is `mosaic dev` running? --server / MOSAIC_SERVER): %w", c.base, err)
+		return nil, fmt.Errorf("cannot reach the Mosaic server at %s (is `mosaic dev` running? --server / MOSAIC_SERVER): %w", c.base, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp, nil
+}
+
+// answerError is the *Error of a non-2xx answer.
+func answerError(status int, raw []byte) error {
+	var env struct {
+		Error *Error `json:"error"`
+	}
+	if json.Unmarshal(raw, &env) == nil && env.Error != nil {
+		env.Error.Status = status
+		return env.Error
+	}
+	return &Error{Status: status, Code: "http_" + fmt.Sprint(status), Message: strings.TrimSpace(string(raw))}
+}
+
+// Event is one server-sent event of an event stream.
+type Event struct {
+	Type string
+	Data string
+}
+
+// StreamEvents reads a workspace's event stream (with the peers' when federated) and calls fn for
+// each event, with comment lines as events of type ":" (how each peer answered), until ctx ends,
+// the server ends the stream, or fn returns an error.
+func (c *Client) StreamEvents(ctx context.Context, ws string, federated bool, fn func(Event) error) error {
+	path := "/v1/workspaces/" + url.PathEscape(ws) + "/events/stream"
+	if federated {
+		path += "?federated=true"
+	}
+	resp, err := c.send(ctx, &http.Client{Transport: c.http.Transport}, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		var env struct {
-			Error *Error `json:"error"`
-		}
-		if json.Unmarshal(raw, &env) == nil && env.Error != nil {
-			env.Error.Status = resp.StatusCode
-			return env.Error
-		}
-		return &Error{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return answerError(resp.StatusCode, raw)
 	}
-	if out == nil || len(raw) == 0 {
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 2<<20)
+	var ev Event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.Type != "" {
+				if err := fn(ev); err != nil {
+					return err
+				}
+			}
+			ev = Event{}
+		case strings.HasPrefix(line, ": "):
+			if err := fn(Event{Type: ":", Data: line[2:]}); err != nil {
+				return err
+			}
+		case strings.HasPrefix(line, "event: "):
+			ev.Type = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			if ev.Data != "" {
+				ev.Data += "\n"
+			}
+			ev.Data += line[len("data: "):]
+		}
+	}
+	if ctx.Err() != nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
-	}
-	return nil
+	return sc.Err()
 }
 
 // CreateWorkspace creates a workspace (admin token).

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -28,6 +30,11 @@ import (
 // proxies keep it open and a client can tell a dead connection. It ends when the client goes,
 // when the HTTP server shuts down (http.Server.Shutdown, through RegisterOnShutdown), or at
 // Server.Close.
+//
+// With ?federated=true it also carries the task events of the connected instances' workspaces
+// that grant this instance events.subscribe: comment lines first say how each instance answered
+// (": instance home ok"), then each remote event comes as its type with a JSON body that adds
+// "instance" and "workspace" to the task event. Credential rotation events never cross.
 
 // DefaultStreamHeartbeat is how often an idle event stream sends a comment line.
 const DefaultStreamHeartbeat = 15 * time.Second
@@ -77,6 +84,24 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *Request) *Error {
 	if !send(": subscribed to " + prefix + ">\n\n") {
 		return nil
 	}
+	// ?federated=true: the task events of the peers' granted workspaces too, labelled.
+	var remote <-chan federation.RemoteEvent
+	if fed, _ := federated(r); fed && s.cfg.Federation != nil {
+		ch, results, err := s.cfg.Federation.Events(r.Context())
+		if err != nil {
+			send(": federation: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n\n")
+		}
+		for _, pr := range results {
+			line := ": instance " + pr.Instance + " " + pr.Status
+			if pr.Error != "" {
+				line += " (" + pr.Error + ")"
+			}
+			if !send(strings.ReplaceAll(line, "\n", " ") + "\n\n") {
+				return nil
+			}
+		}
+		remote = ch
+	}
 	every := s.cfg.StreamHeartbeat
 	if every <= 0 {
 		every = DefaultStreamHeartbeat
@@ -97,6 +122,16 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *Request) *Error {
 			}
 		case m := <-msgs:
 			if !send(sseFrame(m, prefix)) {
+				return nil
+			}
+			beat.Reset(every)
+		case ev, ok := <-remote:
+			if !ok {
+				remote = nil
+				continue
+			}
+			data, _ := json.Marshal(ev)
+			if !send("id: " + ev.ID.String() + "\nevent: " + ev.Type + "\ndata: " + string(data) + "\n\n") {
 				return nil
 			}
 			beat.Reset(every)

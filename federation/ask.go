@@ -135,18 +135,10 @@ func (n *Node) fanOut(ctx context.Context, req Request) ([]PeerResult, error) {
 			pctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 			defer cancel()
 			res, err := n.ask(pctx, p, o.typ, req)
-			r := PeerResult{Instance: p.Name, Status: AnswerOK, TookMS: time.Since(start).Milliseconds(), result: res}
-			var re *RemoteError
-			switch {
-			case err == nil:
-			case errors.As(err, &re) && re.Code == CodeRefused:
-				r.Status, r.Error = AnswerRefused, re.Message
-			case errors.Is(err, ErrUnreachable), errors.Is(err, ErrNotLinked):
-				r.Status, r.Error = AnswerUnreachable, err.Error()
-			case errors.Is(err, ErrTimeout):
-				r.Status, r.Error = AnswerTimeout, fmt.Sprintf("no answer within %s", n.cfg.Timeout)
-			default:
-				r.Status, r.Error = AnswerError, err.Error()
+			r := PeerResult{Instance: p.Name, TookMS: time.Since(start).Milliseconds(), result: res}
+			r.Status, r.Error = answerStatus(err)
+			if r.Status == AnswerTimeout {
+				r.Error = fmt.Sprintf("no answer within %s", n.cfg.Timeout)
 			}
 			mu.Lock()
 			out = append(out, r)

@@ -77,6 +77,7 @@ type Verifier struct {
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // nonce → when it may be forgotten
+	pruned time.Time
 }
 
 // Verify checks e from a peer whose recorded public key is peerKey, for this instance (self).
@@ -109,10 +110,13 @@ func (v *Verifier) Verify(e *Envelope, peerKey string, self uuid.UUID, now time.
 	if v.nonces == nil {
 		v.nonces = map[string]time.Time{}
 	}
-	for n, until := range v.nonces {
-		if now.After(until) {
-			delete(v.nonces, n) // past the window, a replay is refused as stale anyway
+	if now.Sub(v.pruned) > time.Second { // at most once a second: a busy link verifies many messages
+		for n, until := range v.nonces {
+			if now.After(until) {
+				delete(v.nonces, n) // past the window, a replay is refused as stale anyway
+			}
 		}
+		v.pruned = now
 	}
 	key := e.From.String() + "/" + e.Nonce
 	if _, seen := v.nonces[key]; seen {

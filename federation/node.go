@@ -33,6 +33,9 @@ type NodeConfig struct {
 	// Knowledge and Tasks answer peers, through the granted workspace's RLS door.
 	Knowledge *knowledge.Service
 	Tasks     *agents.Client
+	// Events is the connection to the task server, whose task events a peer granted
+	// events.subscribe receives; nil: no events are forwarded.
+	Events *nats.Conn
 	// HTTPURL is this instance's API, sent to a peer in CONNECT (the peer asks it for status).
 	HTTPURL string
 	// Timeout bounds one request to one peer. Default 5s.
@@ -51,10 +54,11 @@ type Node struct {
 	http   *http.Client
 	sem    chan struct{} // bounds the requests served at once
 
-	mu     sync.Mutex
-	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	forwards map[string]*forward // the event subscriptions this instance serves, by peer/id
+	stop     chan struct{}
+	wg       sync.WaitGroup
 
 	// beforeServe, when set (tests), runs before a peer's request is served.
 	beforeServe func(op string)
@@ -72,7 +76,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		cfg.PollInterval = 2 * time.Second
 	}
 	n := &Node{cfg: cfg, log: zerolog.Nop(), http: &http.Client{Timeout: 10 * time.Second},
-		sem: make(chan struct{}, 32), stop: make(chan struct{})}
+		sem: make(chan struct{}, 32), stop: make(chan struct{}), forwards: map[string]*forward{}}
 	if cfg.Logger != nil {
 		n.log = cfg.Logger.With().Str("component", "federation").Logger()
 	}

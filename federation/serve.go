@@ -65,6 +65,11 @@ var Ops = map[string]op{
 	"tasks.list":       {TypeQuery, CapTasksRead},
 	"tasks.get":        {TypeQuery, CapTasksRead},
 	"tasks.publish":    {TypeCommand, CapTasksPublish},
+	"events.subscribe": {TypeQuery, CapEventsSubscribe},
+	// Renewing and ending a subscription need no capability: a forwarding subscription checks
+	// its grant by itself, every few seconds.
+	"events.renew":       {TypeQuery, ""},
+	"events.unsubscribe": {TypeQuery, ""},
 }
 
 func refused(format string, a ...any) *RemoteError {
@@ -192,6 +197,9 @@ func (n *Node) serve(ctx context.Context, p Peer, typ string, req Request) (any,
 		}
 		return live, nil
 	}
+	if req.Op == "events.renew" || req.Op == "events.unsubscribe" {
+		return n.serveLease(p, req.Op, req.Params)
+	}
 	var kind string
 	var pub publishParams
 	if req.Op == "tasks.publish" {
@@ -224,6 +232,8 @@ func (n *Node) serve(ctx context.Context, p Peer, typ string, req Request) (any,
 		return n.serveTasks(ctx, targets, req.Params)
 	case "tasks.get":
 		return n.serveTask(ctx, targets, req.Params)
+	case "events.subscribe":
+		return n.serveSubscribe(p, targets, req.Params)
 	default:
 		return n.servePublish(ctx, p, targets[0], pub)
 	}

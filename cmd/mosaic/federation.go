@@ -117,7 +117,7 @@ func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *sta
 	if err != nil {
 		return nil, err
 	}
-	node, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: st.db, Knowledge: kb, Tasks: tasks,
+	node, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: st.db, Knowledge: kb, Tasks: tasks, Events: st.nc,
 		HTTPURL: serverURL, Timeout: f.timeout, Logger: &log})
 	if err != nil {
 		hub.Close()

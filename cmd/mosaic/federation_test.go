@@ -1,10 +1,12 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -74,7 +76,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 		t.Fatalf("a grant of credentials: %d %s", r.code, r.stderr)
 	}
 	must(run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search",
-		"--grant", "tasks.read", "--grant", "tasks.publish:demo.echo"), "accept")
+		"--grant", "tasks.read", "--grant", "tasks.publish:demo.echo", "--grant", "events.subscribe"), "accept")
 	waitFor(t, "work sees the acceptance and links", func() bool {
 		return regexp.MustCompile(`home\s+outgoing\s+accepted\s+up`).MatchString(run(dirA, nil, "federation", "list").stdout)
 	})
@@ -97,9 +99,25 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 		t.Fatalf("federated search, text:\n%s", out)
 	}
 
-	// Within the grant: a demo.echo published on home runs there and shows in the federated list.
+	// Within the grant: a demo.echo published on home runs there, its events reach work's
+	// federated event stream, and it shows in the federated task list.
+	follow := exec.Command(mosaicBin, "events", "--federated", "--for", "6s", "--data-dir", dirA)
+	follow.Env = cleanEnv()
+	var followed bytes.Buffer
+	follow.Stdout, follow.Stderr = &followed, &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the stream subscribes before the task is published
 	out = must(run(dirA, nil, "publish", "--instance", "home", "--kind", "demo.echo", "--args", `{"from":"work"}`), "publish on home")
 	remoteTask := strings.Fields(out)[0]
+	if err := follow.Wait(); err != nil {
+		t.Fatalf("mosaic events: %v\n%s", err, followed.String())
+	}
+	if !strings.Contains(followed.String(), "instance home ok") ||
+		!regexp.MustCompile(`home\s+notes\s+task.succeeded\s+`+remoteTask+`\s+demo.echo`).MatchString(followed.String()) {
+		t.Fatalf("work's federated event stream:\n%s", followed.String())
+	}
 	waitFor(t, "the task published on home succeeds there", func() bool {
 		return regexp.MustCompile(`home\s+notes\s+` + remoteTask + `\s+demo.echo\s+succeeded`).MatchString(run(dirA, nil, "tasks", "list", "--federated").stdout)
 	})
@@ -248,6 +266,8 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 		{"credentials by name", signed(probe, federation.TypeQuery, federation.Request{Op: "credentials.list"}, time.Now()), federation.CodeRefused, "credentials are never federated"},
 		{"a task that opens a credential", signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
 			Params: json.RawMessage(`{"kind":"demo.credentials","credentials":["github"]}`)}, time.Now()), federation.CodeRefused, "credentials are never federated"},
+		{"events outside the grant", signed(probe, federation.TypeQuery, federation.Request{Op: "events.subscribe", Params: json.RawMessage(`{"id":"` + uuid.NewString() + `"}`)}, time.Now()),
+			federation.CodeRefused, "grants you no events.subscribe"},
 		{"a rotation job", signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
 			Params: json.RawMessage(`{"kind":"credentials.rotate"}`)}, time.Now()), federation.CodeRefused, "no peer publishes them"},
 	}
