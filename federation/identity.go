@@ -107,33 +107,3 @@ func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string
 	}
 	return &Self{Identity: Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp: kp}, nil
 }
-
-// Ensure makes sure this instance has an identity (creating it, named name, on first use) and
-// returns its public part without opening the signing key: a process that may only encrypt
-// (the API) can serve its identity to peers.
-func Ensure(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string) (Identity, error) {
-	id, err := Public(ctx, db)
-	if !errors.Is(err, store.ErrNotFound) {
-		return id, err
-	}
-	self, err := create(ctx, db, cipher, name)
-	if errors.Is(err, errCreatedElsewhere) {
-		return Public(ctx, db)
-	}
-	if err != nil {
-		return Identity{}, err
-	}
-	return self.Identity, nil
-}
-
-// Public reads this instance's public identity (store.ErrNotFound before there is one).
-func Public(ctx context.Context, db *store.DB) (Identity, error) {
-	id := Identity{Capabilities: Capabilities}
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT id, name, public_key, created_at FROM federation_identity`).Scan(&id.ID, &id.Name, &id.PublicKey, &id.CreatedAt)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Identity{}, store.ErrNotFound
-	}
-	return id, err
-}

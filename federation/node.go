@@ -133,7 +133,8 @@ func (n *Node) link(p Peer) error {
 		return err
 	}
 	peer := p.ID
-	if _, err := nc.Subscribe(Subject(n.cfg.Self.ID), func(m *nats.Msg) { n.receive(peer, m) }); err != nil {
+	// A queue group: should two processes of this instance be linked to the peer, one answers.
+	if _, err := nc.QueueSubscribe(Subject(n.cfg.Self.ID), "mosaic-federation", func(m *nats.Msg) { n.receive(peer, m) }); err != nil {
 		_ = n.cfg.Hub.Unlink(p.ID)
 		return err
 	}

@@ -140,7 +140,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		NC:          st.nc,
 		Credentials: creds,
 		Knowledge:   kb,
-		Federation:  fed.node,
+		Federation:  fed.nodeOrNil(),
 		Logger:      &log,
 		Metrics:     mreg,
 		JS:          st.js,
@@ -163,7 +163,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	defer os.Remove(filepath.Join(st.dataDir, "dev.json"))
 	log.Info().Str("http", serverURL).Str("nats", st.natsURL).Int("workers", f.concurrency).Msg("mosaic dev is ready")
-	printBanner(info, st, tokenPath, adminToken)
+	printBanner(info, st, fed, tokenPath, adminToken)
 
 	var serveFailed error
 	select {
@@ -179,7 +179,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	return serveFailed
 }
 
-func printBanner(info devInfo, st *stack, tokenPath, token string) {
+func printBanner(info devInfo, st *stack, fed *fedRuntime, tokenPath, token string) {
 	pg := "configured server"
 	if st.pg != nil {
 		pg = fmt.Sprintf("127.0.0.1:%d (local cluster in %s)", st.pg.Port(), filepath.Join(st.dataDir, "pg"))
@@ -187,6 +187,11 @@ func printBanner(info devInfo, st *stack, tokenPath, token string) {
 	nats := info.NATSURL
 	if st.ns != nil {
 		nats += " (embedded JetStream, store in " + filepath.Join(st.dataDir, "nats") + ")"
+	}
+	federationLine := "off"
+	if fed != nil {
+		id := fed.node.Identity()
+		federationLine = id.Name + ", peers connect to " + orDash(id.LeafURL) + "  (mosaic federation list)"
 	}
 	tokenLine := "in " + tokenPath
 	if isTerminal(os.Stdout) {
@@ -197,13 +202,14 @@ Mosaic is running.
   HTTP API     %s   (/healthz, /readyz, /metrics, /v1)
   NATS         %s
   PostgreSQL   %s
+  Federation   %s
   Admin token  %s
 Next, in another terminal:
   bin/mosaic workspaces create demo
   bin/mosaic publish --kind demo.steps --args '{"steps":20,"step_ms":50}' --wait
 Stop with Ctrl-C.
 
-`, info.Server, nats, pg, tokenLine)
+`, info.Server, nats, pg, federationLine, tokenLine)
 }
 
 // lockDataDir makes sure one `mosaic dev` at a time runs on a data directory.

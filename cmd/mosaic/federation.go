@@ -24,6 +24,7 @@ import (
 
 // federationFlags are `mosaic dev`'s federation settings.
 type federationFlags struct {
+	enabled      bool
 	instanceName string
 	listen       string
 	cert, key    string
@@ -36,6 +37,7 @@ const defaultFederationListen = "127.0.0.1:7422"
 func (f *federationFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	host, _ := os.Hostname()
+	fl.BoolVar(&f.enabled, "federation", true, "take part in federation (off: no identity is opened, no peer served; e.g. for all but one API replica)")
 	fl.StringVar(&f.instanceName, "instance-name", host, "this instance's name for federation peers (kept from the first start)")
 	fl.StringVar(&f.listen, "federation-listen", defaultFederationListen, "host:port where accepted peers connect their NATS leafnode (empty: none; this instance only connects out)")
 	fl.StringVar(&f.cert, "federation-cert", "", "TLS certificate of the federation listener (with --federation-key; peers then connect with tls://)")
@@ -69,6 +71,14 @@ type fedRuntime struct {
 	node *federation.Node
 }
 
+// nodeOrNil is the node, nil when federation is off.
+func (r *fedRuntime) nodeOrNil() *federation.Node {
+	if r == nil {
+		return nil
+	}
+	return r.node
+}
+
 func (r *fedRuntime) close() {
 	if r == nil {
 		return
@@ -81,6 +91,9 @@ func (r *fedRuntime) close() {
 // and its node.
 func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *stack, cipher crypto.Cipher, tasks *agents.Client,
 	kb *knowledge.Service, serverURL string, log zerolog.Logger) (*fedRuntime, error) {
+	if !f.enabled {
+		return nil, nil
+	}
 	self, err := federation.LoadOrCreate(ctx, st.db, cipher, f.instanceName)
 	if err != nil {
 		return nil, fmt.Errorf("federation identity: %w", err)
@@ -224,13 +237,20 @@ func fedListCmd() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tDIRECTION\tSTATUS\tLINK\tPUBLIC KEY\tGRANTED HERE")
+			fmt.Fprintln(tw, "PEER\tDIRECTION\tSTATUS\tLINK\tPUBLIC KEY\tGRANTED HERE\tGRANTED BY IT")
 			for _, p := range l.Peers {
-				link := "down"
+				link, offered := "down", "-"
 				if p.Connected {
 					link = "up"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Direction, p.Status, link, p.PublicKey, grantsText(p.Grants))
+				if p.Status == federation.StatusAccepted && p.Connected {
+					if gs, err := c.OfferedBy(ctx, p.ID.String()); err == nil {
+						offered = grantsText(gs)
+					} else {
+						offered = "(" + err.Error() + ")"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Direction, p.Status, link, p.PublicKey, grantsText(p.Grants), offered)
 			}
 			return tw.Flush()
 		})
