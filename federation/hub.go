@@ -28,6 +28,9 @@ type HubConfig struct {
 	Listen string
 	// TLS, when set, is required of every leafnode connection that arrives.
 	TLS *tls.Config
+	// Advertise is the leafnode URL peers are told to connect to (nats:// or tls://), when it
+	// differs from Listen's (a listener on 0.0.0.0, behind NAT or a proxy). Default: from Listen.
+	Advertise string
 	// PeerTLS verifies the listeners of peers whose leafnode URL is tls:// (nil: the system's roots).
 	PeerTLS *tls.Config
 	// Logger receives the server's warnings and errors.
@@ -101,6 +104,12 @@ func StartHub(self *Self, cfg HubConfig) (*Hub, error) {
 			scheme = "tls"
 		}
 		h.leafURL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
+		if cfg.Advertise != "" {
+			if _, err := ParseLeafURL(cfg.Advertise); err != nil {
+				return nil, err
+			}
+			h.leafURL = cfg.Advertise
+		}
 	}
 	ns, err := server.NewServer(h.options())
 	if err != nil {

@@ -99,3 +99,19 @@ func TestHubLinks(t *testing.T) {
 		t.Fatal("the leafnode is still up")
 	}
 }
+
+// A listener on every interface advertises the URL it is told to; a bad one is refused.
+func TestHubAdvertise(t *testing.T) {
+	self := newSelf(t, "adv")
+	h, err := federation.StartHub(self, federation.HubConfig{Listen: "127.0.0.1:0", Advertise: "tls://mosaic.example.test:7422"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.LeafURL() != "tls://mosaic.example.test:7422" {
+		t.Fatalf("leafnode URL %q", h.LeafURL())
+	}
+	if _, err := federation.StartHub(self, federation.HubConfig{Listen: "127.0.0.1:0", Advertise: "mosaic.example.test:7422"}); err == nil {
+		t.Fatal("an advertised URL without a scheme was taken")
+	}
+}

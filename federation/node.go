@@ -86,8 +86,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	for _, p := range all {
 		if p.Status == StatusAccepted {
+			// One peer that cannot be linked (a stored URL gone bad) does not keep the others down.
 			if err := n.link(p); err != nil {
-				return nil, err
+				n.log.Error().Err(err).Str("peer", p.Name).Msg("link an accepted peer")
 			}
 		}
 	}

@@ -27,6 +27,7 @@ type federationFlags struct {
 	enabled      bool
 	instanceName string
 	listen       string
+	advertise    string
 	cert, key    string
 	ca           string
 	timeout      time.Duration
@@ -40,6 +41,7 @@ func (f *federationFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.enabled, "federation", true, "take part in federation (off: no identity is opened, no peer served; e.g. for all but one API replica)")
 	fl.StringVar(&f.instanceName, "instance-name", host, "this instance's name for federation peers (kept from the first start)")
 	fl.StringVar(&f.listen, "federation-listen", defaultFederationListen, "host:port where accepted peers connect their NATS leafnode (empty: none; this instance only connects out)")
+	fl.StringVar(&f.advertise, "federation-advertise", "", "the leafnode URL peers are told to connect to (nats://host:port or tls://host:port) when the listener's is not theirs, e.g. on 0.0.0.0")
 	fl.StringVar(&f.cert, "federation-cert", "", "TLS certificate of the federation listener (with --federation-key; peers then connect with tls://)")
 	fl.StringVar(&f.key, "federation-key", "", "TLS key of the federation listener")
 	fl.StringVar(&f.ca, "federation-ca", "", "CA file that verifies peers' tls:// listeners (default: the system's roots)")
@@ -51,6 +53,14 @@ func (f *federationFlags) validate() error {
 	if f.listen != "" {
 		if _, _, err := net.SplitHostPort(f.listen); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", setting("federation-listen"), f.listen))
+		}
+	}
+	if f.advertise != "" {
+		if _, err := federation.ParseLeafURL(f.advertise); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", setting("federation-advertise"), err))
+		}
+		if f.listen == "" {
+			errs = append(errs, fmt.Errorf("%s needs %s", setting("federation-advertise"), setting("federation-listen")))
 		}
 	}
 	if (f.cert == "") != (f.key == "") {
@@ -98,7 +108,7 @@ func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *sta
 	if err != nil {
 		return nil, fmt.Errorf("federation identity: %w", err)
 	}
-	cfg := federation.HubConfig{Listen: f.listen, Logger: &log}
+	cfg := federation.HubConfig{Listen: f.listen, Advertise: f.advertise, Logger: &log}
 	if cfg.Listen != "" {
 		// The default port may be taken (another instance on this machine): take a free one and say so.
 		l, err := listen(cfg.Listen, cmd.Flags().Changed("federation-listen"), "federation-listen", log)

@@ -122,6 +122,11 @@ func TestConfigurationErrors(t *testing.T) {
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
 		{"long workspace name", nil, []string{"workspaces", "create", strings.Repeat("n", 65)}, "the limit is 64", false},
 		{"output format", nil, []string{"workspaces", "list", "--output", "yaml"}, "--output (MOSAIC_OUTPUT)", false},
+		{"federation listener", nil, []string{"dev", "--federation-listen", "7422"}, "--federation-listen (MOSAIC_FEDERATION_LISTEN)", false},
+		{"federation advertise", []string{"MOSAIC_FEDERATION_ADVERTISE=http://example.test:7422"}, []string{"dev"}, "--federation-advertise (MOSAIC_FEDERATION_ADVERTISE)", false},
+		{"federation TLS half given", nil, []string{"dev", "--federation-cert", "cert.pem"}, "--federation-cert (MOSAIC_FEDERATION_CERT) and --federation-key", false},
+		{"federation timeout", nil, []string{"dev", "--federation-timeout", "2h"}, "--federation-timeout (MOSAIC_FEDERATION_TIMEOUT)", false},
+		{"federation listener in use", nil, []string{"dev", "--federation-listen", taken.Addr().String(), "--nats-port", "0", "--http", "127.0.0.1:0"}, "--federation-listen (MOSAIC_FEDERATION_LISTEN)", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -264,7 +264,7 @@ func listen(addr string, explicit bool, flag string, log zerolog.Logger) (net.Li
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil && !explicit {
-		log.Warn().Str("addr", addr).Msg("the default HTTP address is taken; listening on a free port instead")
+		log.Warn().Str("addr", addr).Str("flag", "--"+flag).Msg("the default address is taken; listening on a free port instead")
 		l, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
 	}
 	if err != nil {
