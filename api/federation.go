@@ -104,6 +104,8 @@ func (s *Server) listPeers(w http.ResponseWriter, r *Request) *Error {
 type ConnectRequest struct {
 	// URL of the other instance's API.
 	URL string `json:"url"`
+	// PublicKey, when given, is the other instance's key as its admin gave it: another is refused.
+	PublicKey string `json:"public_key,omitempty"`
 }
 
 func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
@@ -111,7 +113,7 @@ func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
 	if e := r.Decode(&req); e != nil {
 		return e
 	}
-	p, err := s.cfg.Federation.Connect(r.Context(), req.URL)
+	p, err := s.cfg.Federation.Connect(r.Context(), req.URL, req.PublicKey)
 	if err != nil {
 		return federationError(err)
 	}
@@ -236,7 +238,8 @@ func (s *Server) federatedSearch(w http.ResponseWriter, r *Request, req knowledg
 	if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}
-	res, err := s.cfg.Federation.Search(r.Context(), ws.Name, local.Results, federation.SearchParams{Query: req.Query, Mode: req.Mode, Limit: req.Limit})
+	res, err := s.cfg.Federation.Search(r.Context(), ws.Name, local.Results, federation.SearchParams{Query: req.Query, Mode: req.Mode,
+		Limit: req.Limit, Tag: req.Filter.Tag, Status: req.Filter.Status, UpdatedAfter: req.Filter.UpdatedAfter, UpdatedBefore: req.Filter.UpdatedBefore})
 	if err != nil {
 		return federationError(err)
 	}
@@ -290,9 +293,9 @@ func (c *Client) Peers(ctx context.Context) (PeerList, error) {
 }
 
 // ConnectPeer asks the instance at peerURL to connect (admin token).
-func (c *Client) ConnectPeer(ctx context.Context, peerURL string) (federation.Peer, error) {
+func (c *Client) ConnectPeer(ctx context.Context, peerURL, expectKey string) (federation.Peer, error) {
 	var out federation.Peer
-	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers", ConnectRequest{URL: peerURL}, &out)
+	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers", ConnectRequest{URL: peerURL, PublicKey: expectKey}, &out)
 }
 
 // AcceptPeer accepts a pending peer with grants (admin token).

@@ -89,14 +89,14 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *Request) *Error {
 	if fed, _ := federated(r); fed && s.cfg.Federation != nil {
 		ch, results, err := s.cfg.Federation.Events(r.Context())
 		if err != nil {
-			send(": federation: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n\n")
+			send(": federation: " + oneLine(err.Error()) + "\n\n")
 		}
 		for _, pr := range results {
 			line := ": instance " + pr.Instance + " " + pr.Status
 			if pr.Error != "" {
 				line += " (" + pr.Error + ")"
 			}
-			if !send(strings.ReplaceAll(line, "\n", " ") + "\n\n") {
+			if !send(oneLine(line) + "\n\n") { // a peer's name and error text: one comment line
 				return nil
 			}
 		}
@@ -125,11 +125,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *Request) *Error {
 				return nil
 			}
 			beat.Reset(every)
-		case ev, ok := <-remote:
-			if !ok {
-				remote = nil
-				continue
-			}
+		case ev := <-remote:
 			data, _ := json.Marshal(ev)
 			if !send("id: " + ev.ID.String() + "\nevent: " + ev.Type + "\ndata: " + string(data) + "\n\n") {
 				return nil
@@ -138,6 +134,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *Request) *Error {
 		}
 	}
 }
+
+// oneLine keeps text on one line of the event stream (SSE ends a line at CR, LF or CRLF).
+func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
 
 // sseFrame formats one message as a server-sent event: its id (Nats-Msg-Id), its type (the
 // subject after prefix) and its body, one data line per line of the body.

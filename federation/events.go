@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type EventBody struct {
 	Workspace    string             `json:"workspace"`
 	Event        agents.DomainEvent `json:"event"`
 }
+
+// eventType is what a task event's type looks like (task.succeeded): a peer's is checked, since
+// it becomes a line of the event stream.
+var eventType = regexp.MustCompile(`^task\.[a-z][a-z0-9_]{0,31}$`)
 
 // RemoteEvent is a peer's task event, labelled with its instance and workspace.
 type RemoteEvent struct {
@@ -122,7 +127,7 @@ func (n *Node) serveSubscribe(p Peer, targets []Grant, raw json.RawMessage) (any
 		ws := g.Workspace
 		s, err := n.cfg.Events.Subscribe(events.EventSubject(g.WorkspaceID, "task.>"), func(m *nats.Msg) {
 			var ev agents.DomainEvent
-			if json.Unmarshal(m.Data, &ev) != nil || events.StreamFor(ev.Kind) == events.CredentialsStream {
+			if json.Unmarshal(m.Data, &ev) != nil || credentialsWork(ev.Kind) {
 				return // rotation work is credentials business: never forwarded
 			}
 			body, _ := json.Marshal(EventBody{Subscription: sp.ID, Workspace: ws, Event: ev})
@@ -200,7 +205,8 @@ func (n *Node) serveLease(p Peer, op string, raw json.RawMessage) (any, *RemoteE
 }
 
 // Events subscribes to the task events of every accepted peer (within what each grants) until ctx
-// ends, and says how each peer answered. The channel is closed when ctx ends.
+// ends, and says how each peer answered. The channel is not closed (a message being handled as
+// ctx ends could otherwise send on it closed): the caller stops reading when ctx ends.
 func (n *Node) Events(ctx context.Context) (<-chan RemoteEvent, []PeerResult, error) {
 	all, err := peers(ctx, n.cfg.DB)
 	if err != nil {
@@ -208,27 +214,21 @@ func (n *Node) Events(ctx context.Context) (<-chan RemoteEvent, []PeerResult, er
 	}
 	out := make(chan RemoteEvent, 256)
 	var results []PeerResult
-	var wg sync.WaitGroup
 	for _, p := range all {
 		if p.Status != StatusAccepted {
 			continue
 		}
 		r := PeerResult{Instance: p.Name, Status: AnswerOK}
-		if err := n.subscribePeer(ctx, p, out, &wg); err != nil {
+		if err := n.subscribePeer(ctx, p, out); err != nil {
 			r.Status, r.Error = answerStatus(err)
 		}
 		results = append(results, r)
 	}
-	go func() {
-		<-ctx.Done()
-		wg.Wait()
-		close(out)
-	}()
 	return out, results, nil
 }
 
 // subscribePeer subscribes to one peer's events and keeps the subscription renewed until ctx ends.
-func (n *Node) subscribePeer(ctx context.Context, p Peer, out chan<- RemoteEvent, wg *sync.WaitGroup) error {
+func (n *Node) subscribePeer(ctx context.Context, p Peer, out chan<- RemoteEvent) error {
 	nc := n.cfg.Hub.Conn(p.ID)
 	if nc == nil {
 		return ErrNotLinked
@@ -239,7 +239,7 @@ func (n *Node) subscribePeer(ctx context.Context, p Peer, out chan<- RemoteEvent
 		var body EventBody
 		if json.Unmarshal(m.Data, &env) != nil || env.Type != TypeEvent || env.From != p.ID ||
 			n.verify.Verify(&env, p.PublicKey, n.cfg.Self.ID, time.Now()) != nil ||
-			json.Unmarshal(env.Body, &body) != nil || body.Subscription != id {
+			json.Unmarshal(env.Body, &body) != nil || body.Subscription != id || !eventType.MatchString(body.Event.Type) {
 			n.log.Warn().Str("peer", p.Name).Msg("dropped an event that does not verify")
 			return
 		}
@@ -259,9 +259,7 @@ func (n *Node) subscribePeer(ctx context.Context, p Peer, out chan<- RemoteEvent
 		_ = sub.Unsubscribe()
 		return err
 	}
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
 		defer func() { _ = sub.Unsubscribe() }()
 		t := time.NewTicker(eventRenew)
 		defer t.Stop()

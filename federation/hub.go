@@ -28,6 +28,8 @@ type HubConfig struct {
 	Listen string
 	// TLS, when set, is required of every leafnode connection that arrives.
 	TLS *tls.Config
+	// AnyPortIfTaken: when Listen's port is taken, listen on a free port instead (and advertise it).
+	AnyPortIfTaken bool
 	// Advertise is the leafnode URL peers are told to connect to (nats:// or tls://), when it
 	// differs from Listen's (a listener on 0.0.0.0, behind NAT or a proxy). Default: from Listen.
 	Advertise string
@@ -41,9 +43,10 @@ type HubConfig struct {
 // server that carries tasks, so that a peer never reaches a task subject, a stream or a credential.
 // It holds one account per peer, and only two parties share an account: this instance's connection
 // for that peer and the peer's leafnode. A peer that this instance accepted connects in with its
-// instance key (the same Ed25519 key, as an nkeys user key); to a peer that accepted this instance,
-// the hub connects out. Links are added and removed while the server runs (a configuration
-// reload), and removing one closes its connections at once.
+// leafnode key (Identity.LeafKey: derived from its instance key, used for nothing else, since a
+// leafnode login signs whatever bytes the other server sends); to a peer that accepted this
+// instance, the hub connects out. Links are added and removed while the server runs (a
+// configuration reload), and removing one closes its connections at once.
 type Hub struct {
 	self *Self
 	cfg  HubConfig
@@ -56,7 +59,7 @@ type Hub struct {
 	leafHost  string
 	leafPort  int
 	adminPass string
-	userSeed  string
+	leafSeed  string
 }
 
 type link struct {
@@ -76,53 +79,77 @@ func StartHub(self *Self, cfg HubConfig) (*Hub, error) {
 		h.log = cfg.Logger.With().Str("component", "federation").Logger()
 	}
 	h.adminPass = randomHex(24)
-	seed, err := self.userSeed()
+	seed, err := self.leafSeed()
 	if err != nil {
 		return nil, fmt.Errorf("federation: the instance key: %w", err)
 	}
-	h.userSeed = seed
+	h.leafSeed = seed
+	if cfg.Advertise != "" {
+		if _, err := ParseLeafURL(cfg.Advertise); err != nil {
+			return nil, err
+		}
+	}
+	host, port, choose := "", 0, false
 	if cfg.Listen != "" {
-		host, portText, err := net.SplitHostPort(cfg.Listen)
-		if err != nil {
+		var portText string
+		if host, portText, err = net.SplitHostPort(cfg.Listen); err != nil {
 			return nil, fmt.Errorf("federation listen address %q: %w", cfg.Listen, err)
 		}
-		port, err := strconv.Atoi(portText)
-		if err != nil || port < 0 || port > 65535 {
+		if port, err = strconv.Atoi(portText); err != nil || port < 0 || port > 65535 {
 			return nil, fmt.Errorf("federation listen address %q: the port is not 0 to 65535", cfg.Listen)
 		}
-		if port == 0 { // the server's "random port" is -1; find one now, to advertise it
-			l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-			if err != nil {
-				return nil, fmt.Errorf("federation listen address %q: %w", cfg.Listen, err)
-			}
-			port = l.Addr().(*net.TCPAddr).Port
-			l.Close()
-		}
-		h.leafHost, h.leafPort = host, port
-		scheme := "nats"
-		if cfg.TLS != nil {
-			scheme = "tls"
-		}
-		h.leafURL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
-		if cfg.Advertise != "" {
-			if _, err := ParseLeafURL(cfg.Advertise); err != nil {
-				return nil, err
-			}
-			h.leafURL = cfg.Advertise
-		}
+		choose = port == 0 || cfg.AnyPortIfTaken
 	}
-	ns, err := server.NewServer(h.options())
-	if err != nil {
-		return nil, fmt.Errorf("federation server: %w", err)
-	}
-	ns.SetLoggerV2(events.NATSLogger(h.log), false, false, false)
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	for attempt := 0; ; attempt++ {
+		if cfg.Listen != "" {
+			if port == 0 || attempt > 0 {
+				// The server's "random port" cannot be advertised: find a free one now. Another
+				// process may take it first; then the next attempt takes another.
+				if port, err = freePort(host); err != nil {
+					return nil, fmt.Errorf("federation listen address %q: %w", cfg.Listen, err)
+				}
+			}
+			h.setListener(host, port)
+		}
+		ns, err := server.NewServer(h.options())
+		if err != nil {
+			return nil, fmt.Errorf("federation server: %w", err)
+		}
+		ns.SetLoggerV2(events.NATSLogger(h.log), false, false, false)
+		go ns.Start()
+		if ns.ReadyForConnections(5 * time.Second) {
+			h.ns = ns
+			return h, nil
+		}
 		ns.Shutdown()
-		return nil, fmt.Errorf("the federation server did not start (leafnode listener %s)", cfg.Listen)
+		ns.WaitForShutdown()
+		if !choose || attempt == 4 {
+			return nil, fmt.Errorf("the federation server did not start: cannot listen on %s (taken?)", net.JoinHostPort(host, strconv.Itoa(port)))
+		}
+		h.log.Warn().Str("addr", net.JoinHostPort(host, strconv.Itoa(port))).Msg("the federation listener's address is taken; trying a free port")
 	}
-	h.ns = ns
-	return h, nil
+}
+
+// setListener sets where the leafnode listener is, and the URL peers are told.
+func (h *Hub) setListener(host string, port int) {
+	h.leafHost, h.leafPort = host, port
+	scheme := "nats"
+	if h.cfg.TLS != nil {
+		scheme = "tls"
+	}
+	h.leafURL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
+	if h.cfg.Advertise != "" {
+		h.leafURL = h.cfg.Advertise
+	}
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // LeafURL is where peers connect their leafnode ("" when none may).
@@ -156,7 +183,7 @@ func (h *Hub) options() *server.Options {
 			o.LeafNode.Remotes = append(o.LeafNode.Remotes, &server.RemoteLeafOpts{
 				LocalAccount: l.account,
 				URLs:         []*url.URL{l.outbound},
-				Nkey:         h.userSeed,
+				Nkey:         h.leafSeed,
 				TLS:          l.outbound.Scheme == "tls",
 				TLSConfig:    h.cfg.PeerTLS,
 			})
@@ -165,46 +192,19 @@ func (h *Hub) options() *server.Options {
 	return o
 }
 
-// userSeed is this instance's key as an nkeys user seed, the form a leafnode remote takes: the
-// same Ed25519 key as its server key, in memory only.
-func (s *Self) userSeed() (string, error) {
-	seed, err := s.kp.Seed()
-	if err != nil {
-		return "", err
-	}
-	_, raw, err := nkeys.DecodeSeed(seed)
-	if err != nil {
-		return "", err
-	}
-	user, err := nkeys.EncodeSeed(nkeys.PrefixByteUser, raw)
-	return string(user), err
-}
-
-// UserKey turns an instance's public key ("N…") into the nkeys user key ("U…") its leafnode
-// authenticates with: the same Ed25519 public key under the user prefix.
-func UserKey(instanceKey string) (string, error) {
-	raw, err := nkeys.Decode(nkeys.PrefixByteServer, []byte(instanceKey))
-	if err != nil {
-		return "", fmt.Errorf("%w: instance key: %v", ErrMalformed, err)
-	}
-	k, err := nkeys.Encode(nkeys.PrefixByteUser, raw)
-	return string(k), err
-}
-
 // ErrLinked is returned by Link for a peer that already has a link.
 var ErrLinked = errors.New("federation: the peer is linked already")
 
 // Link adds the link to a peer and returns this instance's connection in the peer's account.
-// inboundKey is the peer's instance key when the peer connects to us; outboundURL the peer's
-// leafnode URL when we connect to it (one of the two, or both).
+// inboundKey is the peer's leafnode key (Identity.LeafKey) when the peer connects to us;
+// outboundURL the peer's leafnode URL when we connect to it (one of the two, or both).
 func (h *Hub) Link(peer uuid.UUID, inboundKey, outboundURL string) (*nats.Conn, error) {
 	l := &link{peer: peer, account: "peer-" + peer.String(), user: "local-" + peer.String(), password: randomHex(24)}
 	if inboundKey != "" {
-		k, err := UserKey(inboundKey)
-		if err != nil {
-			return nil, err
+		if !nkeys.IsValidPublicUserKey(inboundKey) {
+			return nil, fmt.Errorf("%w: leafnode key %q is not an nkeys user key", ErrMalformed, inboundKey)
 		}
-		l.inbound = k
+		l.inbound = inboundKey
 	}
 	if outboundURL != "" {
 		u, err := ParseLeafURL(outboundURL)
@@ -247,12 +247,14 @@ func (h *Hub) Unlink(peer uuid.UUID) error {
 	if l.nc != nil {
 		l.nc.Close()
 	}
-	if err := h.ns.ReloadOptions(h.options()); err != nil {
-		return fmt.Errorf("federation: unlink %s: %w", peer, err)
-	}
-	// A reload does not close a leafnode whose key it removed: close it here.
+	reloadErr := h.ns.ReloadOptions(h.options())
+	// A reload does not close a leafnode whose key it removed: close it here (even if the reload
+	// failed: the link is gone from this side).
 	for _, id := range h.leafs(peer) {
 		_ = h.ns.DisconnectClientByID(id)
+	}
+	if reloadErr != nil {
+		return fmt.Errorf("federation: unlink %s: %w", peer, reloadErr)
 	}
 	return nil
 }

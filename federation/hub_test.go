@@ -39,7 +39,7 @@ func TestHubLinks(t *testing.T) {
 	a, b, c := newSelf(t, "a"), newSelf(t, "b"), newSelf(t, "c")
 	ha, hb, hc := startHub(t, a, ""), startHub(t, b, "127.0.0.1:0"), startHub(t, c, "")
 	// b accepted a; c is nobody to b but tries with b's URL anyway.
-	bForA, err := hb.Link(a.ID, a.PublicKey, "")
+	bForA, err := hb.Link(a.ID, a.LeafKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func TestHubLinkOverTLS(t *testing.T) {
 	untrusting := startHub(t, c, "") // the system's roots: b's certificate is not among them
 	plain := startHub(t, d, "")
 	for _, s := range []*federation.Self{a, c, d} {
-		if _, err := hb.Link(s.ID, s.PublicKey, ""); err != nil { // b accepted all three
+		if _, err := hb.Link(s.ID, s.LeafKey, ""); err != nil { // b accepted all three
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -17,9 +18,13 @@ import (
 
 // Identity is what an instance shows its peers.
 type Identity struct {
-	ID           uuid.UUID `json:"id"`
-	Name         string    `json:"name"`
-	PublicKey    string    `json:"public_key"` // nkeys server public key ("N…"): Ed25519
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	PublicKey string    `json:"public_key"` // nkeys server public key ("N…"): Ed25519, signs messages
+	// LeafKey is the nkeys user key ("U…") the instance's leafnode logs in with: derived from the
+	// instance key, and a key of its own, since a leafnode login signs whatever the other server
+	// sends (a signature by PublicKey must never be had that way).
+	LeafKey      string    `json:"leaf_key"`
 	Capabilities []string  `json:"capabilities"`
 	CreatedAt    time.Time `json:"created_at"`
 	// LeafURL is where peers this instance accepted connect their leafnode (empty: none can).
@@ -74,7 +79,45 @@ func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name 
 	if got, _ := kp.PublicKey(); got != pub {
 		return nil, errors.New("federation: the stored instance key does not match its public key")
 	}
-	return &Self{Identity: Identity{ID: id, Name: storedName, PublicKey: pub, Capabilities: Capabilities, CreatedAt: created}, kp: kp}, nil
+	return newSelf(Identity{ID: id, Name: storedName, PublicKey: pub, Capabilities: Capabilities, CreatedAt: created}, kp)
+}
+
+// newSelf completes an identity with its leafnode key.
+func newSelf(id Identity, kp nkeys.KeyPair) (*Self, error) {
+	s := &Self{Identity: id, kp: kp}
+	leaf, err := s.leafKeyPair()
+	if err != nil {
+		return nil, err
+	}
+	s.LeafKey, err = leaf.PublicKey()
+	return s, err
+}
+
+// leafKeyPair derives the leafnode login key from the instance key: SHA-256 of a label and the
+// instance's raw seed, as an nkeys user seed. It signs nothing but leafnode logins.
+func (s *Self) leafKeyPair() (nkeys.KeyPair, error) {
+	seed, err := s.kp.Seed()
+	if err != nil {
+		return nil, err
+	}
+	_, raw, err := nkeys.DecodeSeed(seed)
+	if err != nil {
+		return nil, err
+	}
+	derived := sha256.Sum256(append([]byte("mosaic federation leafnode login\x00"), raw...))
+	clear(raw)
+	return nkeys.FromRawSeed(nkeys.PrefixByteUser, derived[:])
+}
+
+// leafSeed is the leafnode login key as an nkeys seed, the form a leafnode remote takes (held
+// in memory only).
+func (s *Self) leafSeed() (string, error) {
+	kp, err := s.leafKeyPair()
+	if err != nil {
+		return "", err
+	}
+	seed, err := kp.Seed()
+	return string(seed), err
 }
 
 func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string) (*Self, error) {
@@ -105,5 +148,5 @@ func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string
 	if err != nil {
 		return nil, err
 	}
-	return &Self{Identity: Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp: kp}, nil
+	return newSelf(Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp)
 }

@@ -122,7 +122,7 @@ func Subject(instance uuid.UUID) string { return "mosaic.fed." + instance.String
 func (n *Node) link(p Peer) error {
 	inbound, outbound := "", ""
 	if p.Direction == "incoming" {
-		inbound = p.PublicKey
+		inbound = p.LeafKey
 	} else {
 		outbound = p.LeafURL
 	}
@@ -176,7 +176,9 @@ type statusBody struct {
 
 // Connect asks the instance whose API is at peerURL to connect: it reads the peer's identity,
 // records it (requested) and sends it a signed CONNECT, which the peer's admin accepts or rejects.
-func (n *Node) Connect(ctx context.Context, peerURL string) (Peer, error) {
+// expectKey, when given, is the peer's public key as its admin gave it: an identity with another
+// key (someone between the two, or the wrong URL) is refused.
+func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, error) {
 	base, err := checkHTTPURL(peerURL)
 	if err != nil {
 		return Peer{}, err
@@ -194,10 +196,13 @@ func (n *Node) Connect(ctx context.Context, peerURL string) (Peer, error) {
 	if err := checkIdentity(id); err != nil {
 		return Peer{}, err
 	}
+	if expectKey != "" && expectKey != id.PublicKey {
+		return Peer{}, fmt.Errorf("%w: %s presents the key %s, not the expected %s", ErrInvalid, base, id.PublicKey, expectKey)
+	}
 	if _, err := ParseLeafURL(id.LeafURL); err != nil {
 		return Peer{}, err
 	}
-	p := Peer{ID: id.ID, Name: id.Name, PublicKey: id.PublicKey, HTTPURL: base, LeafURL: id.LeafURL,
+	p := Peer{ID: id.ID, Name: id.Name, PublicKey: id.PublicKey, LeafKey: id.LeafKey, HTTPURL: base, LeafURL: id.LeafURL,
 		Direction: "outgoing", Status: StatusRequested, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
 	if old, err := peerByID(ctx, n.cfg.DB, p.ID); err == nil {
 		if old.Status != StatusRejected {
@@ -223,8 +228,12 @@ func (n *Node) Connect(ctx context.Context, peerURL string) (Peer, error) {
 	return p, nil
 }
 
-// MaxPending bounds the requests to connect that wait for this instance's admin.
-const MaxPending = 100
+// MaxPending bounds the requests to connect that wait for this instance's admin; PendingExpiry is
+// how long one waits before it is forgotten (unsigned-in callers can post them).
+const (
+	MaxPending    = 100
+	PendingExpiry = 7 * 24 * time.Hour
+)
 
 // HandleConnect records a peer's CONNECT for this instance's admin to decide. The message is
 // signed by the key it carries: the admin checks that key with the peer's admin before accepting.
@@ -250,23 +259,14 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope) (Peer, error) {
 		return Peer{}, err
 	}
 	if old, err := peerByID(ctx, n.cfg.DB, env.From); err == nil {
-		if old.PublicKey != body.Identity.PublicKey || old.Direction != "incoming" {
+		if old.PublicKey != body.Identity.PublicKey || old.LeafKey != body.Identity.LeafKey || old.Direction != "incoming" {
 			return Peer{}, fmt.Errorf("%w: instance %s is known here with another key or direction", ErrConflict, old.ID)
 		}
 		return old, nil // asked again: the same request
 	}
-	var pending int
-	if err := n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE status = 'pending'`).Scan(&pending)
-	}); err != nil {
-		return Peer{}, err
-	}
-	if pending >= MaxPending {
-		return Peer{}, fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
-	}
-	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, HTTPURL: base,
+	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, LeafKey: body.Identity.LeafKey, HTTPURL: base,
 		Direction: "incoming", Status: StatusPending, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
-	if err := insertPeer(ctx, n.cfg.DB, p); err != nil {
+	if err := insertPending(ctx, n.cfg.DB, p); err != nil {
 		return Peer{}, err
 	}
 	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("a peer asks to connect: accept or reject it (mosaic federation list)")
@@ -462,6 +462,13 @@ func (n *Node) checkRequests(ctx context.Context) {
 		return
 	}
 	for _, p := range all {
+		if p.Status == StatusAccepted && n.cfg.Hub.Conn(p.ID) == nil {
+			// Accepted, but its link failed to open (at accept or at start): try again.
+			if err := n.link(p); err != nil {
+				n.log.Warn().Err(err).Str("peer", p.Name).Msg("link an accepted peer")
+			}
+			continue
+		}
 		if p.Status != StatusRequested {
 			continue
 		}
@@ -480,6 +487,10 @@ func (n *Node) checkRequests(ctx context.Context) {
 			p.Status = StatusAccepted
 			if err := n.link(p); err != nil {
 				n.log.Error().Err(err).Str("peer", p.Name).Msg("link an accepting peer")
+				continue
+			}
+			if _, err := peerByID(ctx, n.cfg.DB, p.ID); errors.Is(err, store.ErrNotFound) {
+				_ = n.cfg.Hub.Unlink(p.ID) // disconnected meanwhile
 				continue
 			}
 			n.log.Info().Str("peer", p.Name).Msg("the peer accepted: linked")
@@ -559,16 +570,17 @@ func (n *Node) do(req *http.Request, out any) error {
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode == http.StatusNotFound {
-		return store.ErrNotFound
-	}
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error struct {
+				Code    string `json:"code"`
 				Message string `json:"message"`
 			} `json:"error"`
 		}
 		_ = json.Unmarshal(b, &e)
+		if resp.StatusCode == http.StatusNotFound && e.Error.Code == "not_found" {
+			return store.ErrNotFound // a Mosaic API's "not found", not a proxy's
+		}
 		return &errHTTP{status: resp.StatusCode, msg: e.Error.Message}
 	}
 	if out == nil {
@@ -596,6 +608,9 @@ func checkIdentity(id Identity) error {
 	}
 	if !nkeys.IsValidPublicServerKey(id.PublicKey) {
 		return fmt.Errorf("%w: the peer's public key is not an nkeys server key", ErrMalformed)
+	}
+	if !nkeys.IsValidPublicUserKey(id.LeafKey) {
+		return fmt.Errorf("%w: the peer's leafnode key is not an nkeys user key", ErrMalformed)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type Peer struct {
 	ID        uuid.UUID  `json:"id"`
 	Name      string     `json:"name"`
 	PublicKey string     `json:"public_key"`
+	LeafKey   string     `json:"leaf_key"`
 	HTTPURL   string     `json:"http_url"`
 	LeafURL   string     `json:"leaf_url,omitempty"`
 	Direction string     `json:"direction"` // outgoing: this instance asked; incoming: the peer did
@@ -138,11 +139,11 @@ func validKind(k string) bool {
 	return true
 }
 
-const peerColumns = `id, name, public_key, http_url, coalesce(leaf_url, ''), direction, status, created_at, decided_at`
+const peerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, ''), direction, status, created_at, decided_at`
 
 func scanPeer(row pgx.Row) (Peer, error) {
 	var p Peer
-	err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.CreatedAt, &p.DecidedAt)
+	err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.LeafKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.CreatedAt, &p.DecidedAt)
 	return p, err
 }
 
@@ -212,15 +213,44 @@ func grants(ctx context.Context, tx pgx.Tx, peer uuid.UUID) ([]Grant, error) {
 }
 
 func insertPeer(ctx context.Context, db *store.DB, p Peer) error {
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO federation_peers (id, name, public_key, http_url, leaf_url, direction, status)
-			VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7)`, p.ID, p.Name, p.PublicKey, p.HTTPURL, p.LeafURL, p.Direction, p.Status)
-		return err
-	})
+	return knownAlready(db.AsSystem(ctx, func(tx pgx.Tx) error { return insertPeerTx(ctx, tx, p) }))
+}
+
+func insertPeerTx(ctx context.Context, tx pgx.Tx, p Peer) error {
+	_, err := tx.Exec(ctx, `INSERT INTO federation_peers (id, name, public_key, leaf_key, http_url, leaf_url, direction, status)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8)`, p.ID, p.Name, p.PublicKey, p.LeafKey, p.HTTPURL, p.LeafURL, p.Direction, p.Status)
+	return err
+}
+
+// knownAlready says what a unique violation on federation_peers means.
+func knownAlready(err error) error {
 	if store.IsUniqueViolation(err) {
 		return fmt.Errorf("%w: a peer with this id, name or key is known already (see mosaic federation list)", ErrConflict)
 	}
 	return err
+}
+
+// insertPending records a peer's request to connect: requests older than PendingExpiry are
+// forgotten first, and at most MaxPending wait (counted and inserted under one lock).
+func insertPending(ctx context.Context, db *store.DB, p Peer) error {
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('mosaic federation pending'))`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status = 'pending' AND created_at < now() - $1::interval`,
+			PendingExpiry.String()); err != nil {
+			return err
+		}
+		var pending int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE status = 'pending'`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending >= MaxPending {
+			return fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
+		}
+		return insertPeerTx(ctx, tx, p)
+	})
+	return knownAlready(err)
 }
 
 func setStatus(ctx context.Context, db *store.DB, id uuid.UUID, from, to string) error {

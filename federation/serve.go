@@ -111,6 +111,9 @@ func (n *Node) receive(peer uuid.UUID, m *nats.Msg) {
 		switch env.Type {
 		case TypeDisconnect:
 			n.respond(m, &env, json.RawMessage(`{}`), nil)
+			if nc := n.cfg.Hub.Conn(peer); nc != nil {
+				_ = nc.FlushTimeout(time.Second) // the reply leaves before the link closes
+			}
 			n.severed(p)
 		case TypeQuery, TypeCommand:
 			var req Request
@@ -248,9 +251,13 @@ func grantName(capability, kind string) string {
 
 // SearchParams are the parameters of knowledge.search.
 type SearchParams struct {
-	Query string `json:"query"`
-	Mode  string `json:"mode,omitempty"`
-	Limit int    `json:"limit,omitempty"`
+	Query         string     `json:"query"`
+	Mode          string     `json:"mode,omitempty"`
+	Limit         int        `json:"limit,omitempty"`
+	Tag           string     `json:"tag,omitempty"`
+	Status        string     `json:"status,omitempty"`
+	UpdatedAfter  *time.Time `json:"updated_after,omitempty"`
+	UpdatedBefore *time.Time `json:"updated_before,omitempty"`
 }
 
 // RemoteHit is a search hit with the workspace it is from.
@@ -267,7 +274,8 @@ func (n *Node) serveSearch(ctx context.Context, targets []Grant, raw json.RawMes
 	out := []RemoteHit{}
 	for _, g := range targets {
 		// No user: PRIVATE entries stay with their authors.
-		res, err := n.cfg.Knowledge.Search(ctx, g.WorkspaceID, uuid.Nil, knowledge.SearchRequest{Query: sp.Query, Mode: sp.Mode, Limit: sp.Limit})
+		res, err := n.cfg.Knowledge.Search(ctx, g.WorkspaceID, uuid.Nil, knowledge.SearchRequest{Query: sp.Query, Mode: sp.Mode, Limit: sp.Limit,
+			Filter: store.SearchFilter{Tag: sp.Tag, Status: sp.Status, UpdatedAfter: sp.UpdatedAfter, UpdatedBefore: sp.UpdatedBefore}})
 		if err != nil {
 			return nil, serviceError(err)
 		}
@@ -354,7 +362,9 @@ func (n *Node) serveTasks(ctx context.Context, targets []Grant, raw json.RawMess
 			return nil, serviceError(err)
 		}
 		for _, t := range ts {
-			out = append(out, remoteTask(g.Workspace, t))
+			if !credentialsWork(t.Kind) {
+				out = append(out, remoteTask(g.Workspace, t))
+			}
 		}
 	}
 	return out, nil
@@ -367,8 +377,11 @@ func (n *Node) serveTask(ctx context.Context, targets []Grant, raw json.RawMessa
 	}
 	for _, g := range targets {
 		t, err := n.cfg.DB.GetTask(ctx, g.WorkspaceID, tp.ID)
-		if err == nil {
+		if err == nil && !credentialsWork(t.Kind) {
 			return remoteTask(g.Workspace, t), nil
+		}
+		if err == nil {
+			break // rotation work: as if it were not there
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, serviceError(err)
@@ -411,11 +424,17 @@ func (n *Node) servePublish(ctx context.Context, p Peer, g Grant, pp publishPara
 	if len(pp.Credentials) > 0 {
 		return nil, refused("%v", ErrCredentials)
 	}
-	if s := events.StreamFor(pp.Kind); s == events.CredentialsStream || s == events.KnowledgeStream {
+	if credentialsWork(pp.Kind) || events.StreamFor(pp.Kind) == events.KnowledgeStream {
 		return nil, refused("%s jobs are this instance's own agents' work: no peer publishes them", pp.Kind)
 	}
+	// A peer's idempotency keys live in a space of their own: a key cannot reach, and so reveal,
+	// a task this instance published itself (a rotation's, say).
+	key := pp.IdempotencyKey
+	if key != "" {
+		key = "federation:" + p.ID.String() + ":" + key
+	}
 	spec := agents.TaskSpec{WorkspaceID: g.WorkspaceID, Kind: pp.Kind, Priority: pp.Priority, MaxAttempts: pp.MaxAttempts,
-		IdempotencyKey: pp.IdempotencyKey, Metadata: map[string]string{"federation.peer": p.Name}}
+		IdempotencyKey: key, Metadata: map[string]string{"federation.peer": p.Name}}
 	if len(pp.Args) > 0 {
 		spec.Args = pp.Args
 	}
@@ -432,6 +451,10 @@ func (n *Node) servePublish(ctx context.Context, p Peer, g Grant, pp publishPara
 	}
 	return Published{Workspace: g.Workspace, ID: res.ID, Status: res.Status, Duplicate: res.Duplicate}, nil
 }
+
+// credentialsWork tells whether a task kind is credentials business (rotation, rewrap): such
+// tasks are never listed, shown or published to a peer.
+func credentialsWork(kind string) bool { return events.StreamFor(kind) == events.CredentialsStream }
 
 // serviceError turns a local service's error into what the peer is told: validation errors in
 // full, anything else as a failure without detail.

@@ -7,6 +7,8 @@ CREATE TABLE federation_peers (
     id         uuid PRIMARY KEY, -- the peer's instance id
     name       text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 64),
     public_key text NOT NULL UNIQUE CHECK (public_key ~ '^N[A-Z2-7]{55}$'),
+    -- The key its leafnode logs in with (derived from its instance key; signs nothing else).
+    leaf_key   text NOT NULL UNIQUE CHECK (leaf_key ~ '^U[A-Z2-7]{55}$'),
     http_url   text NOT NULL CHECK (char_length(http_url) <= 512),
     -- Where this instance connects its leafnode: set on the side that asked to connect.
     leaf_url   text CHECK (char_length(leaf_url) <= 512),

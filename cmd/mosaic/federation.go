@@ -108,16 +108,9 @@ func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *sta
 	if err != nil {
 		return nil, fmt.Errorf("federation identity: %w", err)
 	}
-	cfg := federation.HubConfig{Listen: f.listen, Advertise: f.advertise, Logger: &log}
-	if cfg.Listen != "" {
-		// The default port may be taken (another instance on this machine): take a free one and say so.
-		l, err := listen(cfg.Listen, cmd.Flags().Changed("federation-listen"), "federation-listen", log)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Listen = l.Addr().String()
-		l.Close()
-	}
+	// The default port may be taken (another instance on this machine): then a free one, logged.
+	cfg := federation.HubConfig{Listen: f.listen, Advertise: f.advertise, Logger: &log,
+		AnyPortIfTaken: !cmd.Flags().Changed("federation-listen")}
 	if f.cert != "" {
 		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
 		if err != nil {
@@ -138,7 +131,7 @@ func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *sta
 	}
 	hub, err := federation.StartHub(self, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", setting("federation-listen"), err)
 	}
 	node, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: st.db, Knowledge: kb, Tasks: tasks, Events: st.nc,
 		HTTPURL: serverURL, Timeout: f.timeout, Logger: &log})
@@ -215,9 +208,10 @@ func adminCommand(use, short string, args cobra.PositionalArgs, run func(ctx con
 }
 
 func fedConnectCmd() *cobra.Command {
+	var expect string
 	c, _ := adminCommand("connect URL", "Ask the instance whose API is at URL to connect; its admin accepts or rejects",
 		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
-			p, err := c.ConnectPeer(ctx, args[0])
+			p, err := c.ConnectPeer(ctx, args[0], expect)
 			if err != nil {
 				return err
 			}
@@ -225,9 +219,14 @@ func fedConnectCmd() *cobra.Command {
 				return printJSON(p)
 			}
 			fmt.Printf("asked %s (%s) to connect: %s\n", p.Name, p.ID, p.Status)
-			fmt.Printf("its public key is %s\ncheck it with the peer's admin (mosaic federation identity on their side); it decides with mosaic federation accept|reject\n", p.PublicKey)
+			if expect == "" {
+				fmt.Printf("its public key is %s\ncheck it with the peer's admin (mosaic federation identity on their side); it decides with mosaic federation accept|reject\n", p.PublicKey)
+			} else {
+				fmt.Printf("its public key is the expected one; its admin decides with mosaic federation accept|reject\n")
+			}
 			return nil
 		})
+	c.Flags().StringVar(&expect, "expect-key", "", "the peer's public key as its admin gave it (mosaic federation identity there): any other is refused")
 	return c
 }
 

@@ -64,6 +64,9 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	idA, idB := identityOf(t, a.server), identityOf(t, b.server)
 
 	// work asks; home sees the request with work's key, and accepts it for "notes" only.
+	if r := run(dirA, nil, "federation", "connect", b.server, "--expect-key", idA.PublicKey); r.code == 0 || !strings.Contains(r.stderr, "not the expected") {
+		t.Fatalf("connect expecting another key: %d %s", r.code, r.stderr)
+	}
 	out := must(run(dirA, nil, "federation", "connect", b.server), "connect")
 	if !strings.Contains(out, "asked home") || !strings.Contains(out, idB.PublicKey) {
 		t.Fatalf("connect:\n%s", out)
@@ -121,6 +124,22 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	waitFor(t, "the task published on home succeeds there", func() bool {
 		return regexp.MustCompile(`home\s+notes\s+` + remoteTask + `\s+demo.echo\s+succeeded`).MatchString(run(dirA, nil, "tasks", "list", "--federated").stdout)
 	})
+	// Rotation work on home is never shown to work, whatever its grant.
+	var cred struct {
+		ID string `json:"id"`
+	}
+	credOut := must(runMosaicIn(t, "s3cr3t-value\n", nil, "credentials", "put", "vault", "--provider", "random", "-o", "json", "--data-dir", dirB), "credentials put")
+	if err := json.Unmarshal([]byte(credOut), &cred); err != nil {
+		t.Fatalf("credentials put: %v %s", err, credOut)
+	}
+	rotation := strings.Fields(must(run(dirB, nil, "credentials", "rotate", cred.ID, "--agent"), "rotate"))[2]
+	waitFor(t, "home lists its rotation task", func() bool {
+		return strings.Contains(run(dirB, nil, "tasks", "list").stdout, rotation)
+	})
+	if out := must(run(dirA, nil, "tasks", "list", "--federated", "-o", "json"), "federated list"); strings.Contains(out, rotation) || strings.Contains(out, "credentials.") {
+		t.Fatalf("a rotation task of home reached work:\n%s", out)
+	}
+
 	// Outside it: another kind, another workspace.
 	for _, c := range []struct {
 		args []string
@@ -198,7 +217,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []string, ...string) result, dirA, dirB, serverA, serverB string, home federation.Identity) {
 	t.Helper()
 	probe, hub, node := startProbe(t, "probe")
-	if _, err := node.Connect(ctx, serverB); err != nil {
+	if _, err := node.Connect(ctx, serverB, home.PublicKey); err != nil {
 		t.Fatal(err)
 	}
 	if r := run(dirB, nil, "federation", "accept", "probe", "--workspace", "notes", "--grant", "knowledge.search", "--grant", "tasks.publish:*"); r.code != 0 {
@@ -271,6 +290,14 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 		{"a rotation job", signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
 			Params: json.RawMessage(`{"kind":"credentials.rotate"}`)}, time.Now()), federation.CodeRefused, "no peer publishes them"},
 	}
+	pub := signed(probe, federation.TypeCommand, federation.Request{Op: "tasks.publish",
+		Params: json.RawMessage(`{"kind":"demo.echo","idempotency_key":"nightly"}`)}, time.Now())
+	if rep := send(pub); rep.Error != nil {
+		t.Fatalf("the probe's publish: %+v", rep.Error)
+	}
+	waitFor(t, "the probe's task in its own idempotency space", func() bool {
+		return strings.Contains(run(dirB, nil, "tasks", "list", "-o", "json").stdout, `"federation:`+probe.ID.String()+`:nightly"`)
+	})
 	for _, c := range cases {
 		rep := send(c.env)
 		if rep.Error == nil || rep.Error.Code != c.code || !strings.Contains(rep.Error.Message, c.want) {
@@ -279,7 +306,7 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 	}
 
 	// The probe asks work too; work's admin rejects it, and the probe learns so.
-	if _, err := node.Connect(ctx, serverA); err != nil {
+	if _, err := node.Connect(ctx, serverA, ""); err != nil {
 		t.Fatal(err)
 	}
 	if r := run(dirA, nil, "federation", "reject", "probe"); r.code != 0 {
