@@ -22,7 +22,12 @@ var (
 )
 
 // ask sends a signed request to an accepted peer and returns its verified result.
-func (n *Node) ask(ctx context.Context, p Peer, typ string, req Request) (json.RawMessage, error) {
+func (n *Node) ask(ctx context.Context, p Peer, typ string, req Request) (_ json.RawMessage, err error) {
+	start := time.Now()
+	defer func() {
+		status, _ := answerStatus(err)
+		n.observe("asked", req.Op, status, start)
+	}()
 	nc := n.cfg.Hub.Conn(p.ID)
 	if nc == nil {
 		return nil, ErrNotLinked

@@ -43,6 +43,10 @@ type NodeConfig struct {
 	// PollInterval is how often a pending request to connect is checked. Default 2s.
 	PollInterval time.Duration
 	Logger       *zerolog.Logger
+	// Observe, when set, sees every request served to a peer (direction "served") and asked of
+	// one ("asked"): its operation ("other" when unknown) and outcome (a RemoteError code or
+	// ok for served; ok, refused, unreachable, timeout, error for asked).
+	Observe func(direction, op, outcome string, d time.Duration)
 }
 
 // Node is this instance in federation: it keeps its links to accepted peers, answers their
@@ -113,6 +117,17 @@ func (n *Node) Identity() Identity {
 	id := n.cfg.Self.Identity
 	id.LeafURL = n.cfg.Hub.LeafURL()
 	return id
+}
+
+// observe reports one request to NodeConfig.Observe.
+func (n *Node) observe(direction, op, outcome string, start time.Time) {
+	if n.cfg.Observe == nil {
+		return
+	}
+	if _, known := Ops[op]; !known && op != "disconnect" {
+		op = "other"
+	}
+	n.cfg.Observe(direction, op, outcome, time.Since(start))
 }
 
 // Subject is where requests to an instance arrive, in the account the two instances share.

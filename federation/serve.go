@@ -92,24 +92,31 @@ func (n *Node) receive(peer uuid.UUID, m *nats.Msg) {
 		defer func() { <-n.sem }()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		start, op, outcome := time.Now(), "other", "ok"
+		defer func() { n.observe("served", op, outcome, start) }()
+		fail := func(env *Envelope, e *RemoteError) {
+			outcome = e.Code
+			n.respond(m, env, nil, e)
+		}
 		var env Envelope
 		if err := json.Unmarshal(m.Data, &env); err != nil {
-			n.respond(m, nil, nil, invalidRequest("not a federation message: %v", err))
+			fail(nil, invalidRequest("not a federation message: %v", err))
 			return
 		}
 		p, err := peerByID(ctx, n.cfg.DB, peer)
 		if err != nil || p.Status != StatusAccepted || env.From != peer {
 			// The link's peer is gone (disconnected) or the message claims another sender.
-			n.respond(m, &env, nil, &RemoteError{Code: CodeUnauthenticated, Message: "not an accepted peer of this instance"})
+			fail(&env, &RemoteError{Code: CodeUnauthenticated, Message: "not an accepted peer of this instance"})
 			return
 		}
 		if err := n.verify.Verify(&env, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
 			n.log.Warn().Err(err).Str("peer", p.Name).Str("type", env.Type).Msg("refused a peer's message")
-			n.respond(m, &env, nil, &RemoteError{Code: CodeUnauthenticated, Message: err.Error()})
+			fail(&env, &RemoteError{Code: CodeUnauthenticated, Message: err.Error()})
 			return
 		}
 		switch env.Type {
 		case TypeDisconnect:
+			op = "disconnect"
 			n.respond(m, &env, json.RawMessage(`{}`), nil)
 			if nc := n.cfg.Hub.Conn(peer); nc != nil {
 				_ = nc.FlushTimeout(time.Second) // the reply leaves before the link closes
@@ -118,16 +125,18 @@ func (n *Node) receive(peer uuid.UUID, m *nats.Msg) {
 		case TypeQuery, TypeCommand:
 			var req Request
 			if err := strictJSON(env.Body, &req); err != nil {
-				n.respond(m, &env, nil, invalidRequest("request body: %v", err))
+				fail(&env, invalidRequest("request body: %v", err))
 				return
 			}
+			op = req.Op
 			result, rerr := n.serve(ctx, p, env.Type, req)
 			if rerr != nil {
+				outcome = rerr.Code
 				n.log.Info().Str("peer", p.Name).Str("op", req.Op).Str("code", rerr.Code).Msg("refused a peer's request")
 			}
 			n.respond(m, &env, result, rerr)
 		default:
-			n.respond(m, &env, nil, invalidRequest("%s is not taken on a link", env.Type))
+			fail(&env, invalidRequest("%s is not taken on a link", env.Type))
 		}
 	}()
 }

@@ -16,6 +16,8 @@
 //	mosaic_transit_request_duration_seconds{op}            histogram  OpenBao Transit calls, retries included
 //	mosaic_transit_errors_total{op,kind}                   counter    failed Transit calls (kind permission|client|server|unavailable)
 //	mosaic_messages_naked_total{stream}                    counter    nak advisories of the work streams (retries, deferrals)
+//	mosaic_federation_requests_total{direction,op,outcome} counter    federation requests served to peers or asked of them
+//	mosaic_federation_request_duration_seconds{direction,op}  histogram  the same, by how long they took
 //	mosaic_agents{state}                                   gauge      agents by state, from SetAgentCounter's function
 //	mosaic_scrape_errors_total{source}                     counter    failed reads at scrape time (postgres, jetstream, agents)
 //

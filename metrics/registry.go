@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,9 @@ type Registry struct {
 
 	naks *prometheus.CounterVec
 
+	federationRequests *prometheus.CounterVec
+	federationSeconds  *prometheus.HistogramVec
+
 	agents *agentCollector
 	db     *dbCollector // nil without Config.DB
 }
@@ -118,8 +122,17 @@ func New(cfg Config) *Registry {
 		Name: "mosaic_messages_naked_total",
 		Help: "Negative acknowledgements seen on Mosaic's work streams (retries, deferrals), by stream.",
 	}, []string{"stream"})
+	r.federationRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mosaic_federation_requests_total",
+		Help: "Federation requests, served to peers or asked of them, by operation and outcome.",
+	}, []string{"direction", "op", "outcome"})
+	r.federationSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "mosaic_federation_request_duration_seconds",
+		Help:    "How long federation requests took, served to peers or asked of them, by operation.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"direction", "op"})
 	r.agents = &agentCollector{timeout: 2 * time.Second, errs: newScrapeErrors(SourceAgents), log: r.log}
-	r.reg.MustRegister(r.handlerSeconds, r.handlerRuns, r.transitSeconds, r.transitErrors, r.naks, r.agents,
+	r.reg.MustRegister(r.handlerSeconds, r.handlerRuns, r.transitSeconds, r.transitErrors, r.naks, r.federationRequests, r.federationSeconds, r.agents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.DB != nil {
 		r.db = &dbCollector{db: cfg.DB, ttl: cfg.CacheTTL, timeout: cfg.DBTimeout, errs: newScrapeErrors(SourcePostgres), log: r.log}
@@ -166,6 +179,21 @@ func (r *Registry) ObserveTransit(op string, d time.Duration, err error) {
 	if err != nil {
 		r.transitErrors.WithLabelValues(op, transit.ErrorKind(err)).Inc()
 	}
+}
+
+// federationLabel keeps a federation label value bounded: lower-case words and dots, else "other".
+var federationLabel = regexp.MustCompile(`^[a-z][a-z._]{0,31}$`)
+
+// ObserveFederation records a federation request: plug it into federation.NodeConfig.Observe.
+// direction is served (a peer asked) or asked (this instance asked a peer); peers are not labels.
+func (r *Registry) ObserveFederation(direction, op, outcome string, d time.Duration) {
+	for _, v := range []*string{&direction, &op, &outcome} {
+		if !federationLabel.MatchString(*v) {
+			*v = Other
+		}
+	}
+	r.federationRequests.WithLabelValues(direction, op, outcome).Inc()
+	r.federationSeconds.WithLabelValues(direction, op).Observe(d.Seconds())
 }
 
 // SetKinds replaces Config.Kinds, for a caller whose kind registry is made after the Registry

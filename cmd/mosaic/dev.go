@@ -124,7 +124,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	serverURL := "http://" + ln.Addr().String()
 	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb}
-	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, log)
+	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, mreg.ObserveFederation, log)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (r *fedRuntime) close() {
 // start opens the instance's identity (creating it on the first start), its federation server
 // and its node.
 func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *stack, cipher crypto.Cipher, tasks *agents.Client,
-	kb *knowledge.Service, serverURL string, log zerolog.Logger) (*fedRuntime, error) {
+	kb *knowledge.Service, serverURL string, observe func(direction, op, outcome string, d time.Duration), log zerolog.Logger) (*fedRuntime, error) {
 	if !f.enabled {
 		return nil, nil
 	}
@@ -134,7 +134,7 @@ func (f *federationFlags) start(ctx context.Context, cmd *cobra.Command, st *sta
 		return nil, fmt.Errorf("%s: %w", setting("federation-listen"), err)
 	}
 	node, err := federation.StartNode(ctx, federation.NodeConfig{Self: self, Hub: hub, DB: st.db, Knowledge: kb, Tasks: tasks, Events: st.nc,
-		HTTPURL: serverURL, Timeout: f.timeout, Logger: &log})
+		HTTPURL: serverURL, Timeout: f.timeout, Logger: &log, Observe: observe})
 	if err != nil {
 		hub.Close()
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -166,15 +168,48 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 		return r.code == 0 && strings.Contains(r.stdout, "rollback-at-home")
 	})
 
+	// home revokes work's grant in notes: at once, work's search says home refused; granted
+	// again, home answers again.
+	must(run(dirB, nil, "federation", "revoke", "work", "--workspace", "notes"), "revoke")
+	r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext")
+	if r.code != 0 || strings.Contains(r.stdout, "rollback-at-home") || !strings.Contains(r.stdout, "home refused (this instance grants you no knowledge.search)") ||
+		!strings.Contains(r.stdout, "partial answer") {
+		t.Fatalf("search after the revoke: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	must(run(dirB, nil, "federation", "grant", "work", "--workspace", "notes", "--grant", "knowledge.search"), "grant again")
+	if r = run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext"); !strings.Contains(r.stdout, "rollback-at-home") {
+		t.Fatalf("search after the grant again:\n%s\n%s", r.stdout, r.stderr)
+	}
+
 	// home frozen mid-request: work answers with its own results and says home did not.
 	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext")
+	r = run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext")
 	_ = b.cmd.Process.Signal(syscall.SIGCONT)
 	if r.code != 0 || !strings.Contains(r.stdout, "rollback-at-work") || strings.Contains(r.stdout, "rollback-at-home") ||
 		!strings.Contains(r.stdout, "home timeout") || !strings.Contains(r.stdout, "partial answer") {
 		t.Fatalf("search with home frozen: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Both sides count what they asked and served, by operation and outcome (no peer names).
+	for server, series := range map[string][]string{
+		a.server: {`mosaic_federation_requests_total{direction="asked",op="knowledge.search",outcome="ok"}`,
+			`mosaic_federation_requests_total{direction="asked",op="knowledge.search",outcome="refused"}`,
+			`mosaic_federation_requests_total{direction="asked",op="knowledge.search",outcome="timeout"}`},
+		b.server: {`mosaic_federation_requests_total{direction="served",op="knowledge.search",outcome="ok"}`,
+			`mosaic_federation_requests_total{direction="served",op="knowledge.search",outcome="refused"}`,
+			`mosaic_federation_requests_total{direction="served",op="other",outcome="unauthenticated"}`},
+	} {
+		text := metricsText(t, server)
+		for _, want := range series {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s/metrics lacks %s", server, want)
+			}
+		}
+		if strings.Contains(text, "home") || strings.Contains(text, "probe") {
+			t.Errorf("%s/metrics names a peer", server)
+		}
 	}
 
 	// Before the disconnect, each database knows the other instance (the scan below can see it).
@@ -390,6 +425,20 @@ func devDatabase(t *testing.T, dataDir string) string {
 	}
 	u.User = url.UserPassword(localpg.Superuser, strings.TrimSpace(string(pw)))
 	return u.String()
+}
+
+func metricsText(t *testing.T, server string) string {
+	t.Helper()
+	resp, err := http.Get(server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
