@@ -197,7 +197,15 @@ type SupervisorConfig struct {
 	DB *store.DB
 	// Interval between passes (and between attempts to become the leader). Default 2s.
 	Interval time.Duration
-	Logger   *zerolog.Logger
+	// JS, when set, lets the leader find stranded tasks: tasks that have waited, unchanged, for
+	// StrandedAfter (default 10m; negative: never) while every consumer that would deliver their
+	// message has none pending and none unacknowledged — their message is gone (a PostgreSQL
+	// restored alone from before its messages were consumed). They get a new one. Looked for
+	// every SweepInterval (default 30s).
+	JS            jetstream.JetStream
+	StrandedAfter time.Duration
+	SweepInterval time.Duration
+	Logger        *zerolog.Logger
 }
 
 // supervisorLock is the advisory lock key of the supervisor's leadership.
@@ -217,6 +225,12 @@ type Supervisor struct {
 func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 2 * time.Second
+	}
+	if cfg.StrandedAfter == 0 {
+		cfg.StrandedAfter = 10 * time.Minute
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 30 * time.Second
 	}
 	s := &Supervisor{cfg: cfg, log: zerolog.Nop()}
 	if cfg.Logger != nil {
@@ -243,7 +257,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	var lead *store.Leader
-	var graceUntil time.Time
+	var graceUntil, swept time.Time
 	defer func() {
 		if lead != nil {
 			lead.Resign()
@@ -274,6 +288,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		if lead != nil && time.Now().After(graceUntil) {
 			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("supervisor pass failed")
+			}
+			if time.Since(swept) >= s.cfg.SweepInterval {
+				swept = time.Now()
+				if _, err := s.SweepStranded(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn().Err(err).Msg("stranded-task sweep failed")
+				}
 			}
 		}
 		select {
@@ -311,6 +331,92 @@ func (s *Supervisor) Pass(ctx context.Context) error {
 			Int("requeued", n).Msg("agent lost: its running tasks go to the others now")
 	}
 	return nil
+}
+
+// strandedBatch bounds the stranded tasks looked at per workspace and sweep.
+const strandedBatch = 500
+
+// workConsumer is what a sweep needs of a consumer: what it delivers and what it holds.
+type workConsumer struct {
+	filters             []string
+	pending, ackPending uint64
+}
+
+// SweepStranded gives a new message to every stranded task (see SupervisorConfig.JS) and returns
+// how many it requeued. A task is requeued only when at least one consumer would deliver its
+// message and none of them holds a message, pending or unacknowledged: under a backlog nothing
+// is touched, since the message may be in it. The update checks again that the task is unchanged,
+// and a late message of the old generation is acked unrun: the task runs once either way.
+func (s *Supervisor) SweepStranded(ctx context.Context) (int, error) {
+	if s.cfg.JS == nil || s.cfg.StrandedAfter < 0 {
+		return 0, nil
+	}
+	var consumers []workConsumer
+	for _, name := range []string{events.TasksStream, events.CredentialsStream, events.KnowledgeStream} {
+		st, err := s.cfg.JS.Stream(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		infos := st.ListConsumers(ctx)
+		for ci := range infos.Info() {
+			filters := ci.Config.FilterSubjects
+			if ci.Config.FilterSubject != "" {
+				filters = append(filters, ci.Config.FilterSubject)
+			}
+			if len(filters) == 0 {
+				filters = st.CachedInfo().Config.Subjects
+			}
+			consumers = append(consumers, workConsumer{filters: filters, pending: ci.NumPending, ackPending: uint64(ci.NumAckPending)})
+		}
+		if err := infos.Err(); err != nil {
+			return 0, err
+		}
+	}
+	workspaces, err := s.cfg.DB.WorkspaceIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ws := range workspaces {
+		tasks, err := s.cfg.DB.StrandedTasks(ctx, ws, s.cfg.StrandedAfter, strandedBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, t := range tasks {
+			if !messageGone(consumers, events.SubjectFor(t.Priority, ws, t.Kind)) {
+				continue
+			}
+			ok, err := s.cfg.DB.RequeueStranded(ctx, ws, t.ID, s.cfg.StrandedAfter, func(t store.Task) store.OutboxMessage {
+				env := TaskEnvelopeOf(t)
+				return TaskMessage(&env, t.Generation)
+			})
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+				s.log.Warn().Str("workspace", ws.String()).Str("task", t.ID.String()).Str("kind", t.Kind).Str("status", t.Status).
+					Time("since", t.UpdatedAt).Msg("a task waited with no message to deliver it: requeued")
+			}
+		}
+	}
+	return n, nil
+}
+
+// messageGone tells whether a message on subject can no longer be on its way: some consumer
+// would deliver it, and none of those holds any message.
+func messageGone(consumers []workConsumer, subject string) bool {
+	matched := false
+	for _, c := range consumers {
+		if !slices.ContainsFunc(c.filters, func(f string) bool { return events.SubjectMatches(f, subject) }) {
+			continue
+		}
+		if c.pending > 0 || c.ackPending > 0 {
+			return false
+		}
+		matched = true
+	}
+	return matched
 }
 
 // poolConsumers names the consumers of a pool on every work stream.

@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -88,4 +91,74 @@ func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A task whose message is gone (here: the stream purged; in life, PostgreSQL restored alone from
+// before its messages were consumed) gets a new one from the supervisor once it has waited,
+// unchanged, with its consumer empty; it then runs once. A task whose message waits in the
+// consumer is left alone.
+func TestSupervisorRequeuesStrandedTasks(t *testing.T) {
+	db, _ := pgtest.FreshDB(t) // the sweep walks every workspace: none of the other tests'
+	b := setupOn(t, db)
+	ctx := context.Background()
+	// The default pool's consumer of band 5 exists (as after any start) but nothing consumes yet.
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, events.TasksStream, agents.ConsumerConfig(agents.PoolConfig{Name: "default"}, 5)); err != nil {
+		t.Fatal(err)
+	}
+	lost := []uuid.UUID{b.publish(t, agents.TaskSpec{Kind: "demo.echo", Args: map[string]any{"n": 1}}),
+		b.publish(t, agents.TaskSpec{Kind: "demo.echo", Args: map[string]any{"n": 2}})}
+	waitUntil(t, "the relay to publish both", 5*time.Second, func() bool { return streamMsgs(t, b, events.TasksStream) == 2 })
+	st, _ := b.js.Stream(ctx, events.TasksStream)
+	if err := st.Purge(ctx); err != nil { // the messages are gone; the rows still say queued
+		t.Fatal(err)
+	}
+	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: db, JS: b.js, StrandedAfter: 300 * time.Millisecond})
+	if n, err := sup.SweepStranded(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep before the tasks waited long enough: %d %v", n, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+
+	// A third task whose message is there: the consumer holds it, so nothing is touched.
+	waiting := b.publish(t, agents.TaskSpec{Kind: "demo.echo", Args: map[string]any{"n": 3}})
+	waitUntil(t, "the third message in the stream", 5*time.Second, func() bool { return streamMsgs(t, b, events.TasksStream) == 1 })
+	time.Sleep(400 * time.Millisecond)
+	if n, err := sup.SweepStranded(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep while the consumer holds a message: %d %v; want 0", n, err)
+	}
+
+	// The third task runs; with the consumer empty again, the two stranded ones are requeued.
+	b.pool(t, agents.PoolConfig{Concurrency: 2, Priorities: []int{5}})
+	b.wait(t, waiting, store.StatusSucceeded, 10*time.Second)
+	b.waitDrained(t, 5, 1)
+	for _, id := range lost {
+		if task, _ := b.db.GetTask(ctx, b.ws, id); task.Status != store.StatusQueued {
+			t.Fatalf("stranded task %s is %s before the sweep", id, task.Status)
+		}
+	}
+	if n, err := sup.SweepStranded(ctx); err != nil || n != 2 {
+		t.Fatalf("the sweep: %d %v; want the 2 stranded tasks", n, err)
+	}
+	for _, id := range lost {
+		task := b.wait(t, id, store.StatusSucceeded, 10*time.Second)
+		evs := b.events(t, id)
+		if task.Generation != 1 || countEvents(evs, "requeued") != 1 || countEvents(evs, "running") != 1 {
+			t.Fatalf("task %s: generation %d, events %+v; want one requeue and one run", id, task.Generation, evs)
+		}
+	}
+	if n, err := sup.SweepStranded(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep after: %d %v", n, err)
+	}
+}
+
+func streamMsgs(t *testing.T, b *testBundle, name string) uint64 {
+	t.Helper()
+	st, err := b.js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -270,7 +269,7 @@ func attributeDeadLetters(topology []jetstream.StreamConfig, streams []StreamRep
 		}
 		var owner *ConsumerState
 		for j := range sr.Consumers {
-			if slices.ContainsFunc(sr.Consumers[j].FilterSubjects, func(f string) bool { return subjectMatches(f, dc.Subject) }) {
+			if slices.ContainsFunc(sr.Consumers[j].FilterSubjects, func(f string) bool { return events.SubjectMatches(f, dc.Subject) }) {
 				owner = &sr.Consumers[j]
 				break
 			}
@@ -294,7 +293,7 @@ func attributeDeadLetters(topology []jetstream.StreamConfig, streams []StreamRep
 // streamOfSubject is the report of the stream whose subjects take subject, or nil.
 func streamOfSubject(topology []jetstream.StreamConfig, streams []StreamReport, subject string) *StreamReport {
 	for _, sc := range topology {
-		if !slices.ContainsFunc(sc.Subjects, func(f string) bool { return subjectMatches(f, subject) }) {
+		if !slices.ContainsFunc(sc.Subjects, func(f string) bool { return events.SubjectMatches(f, subject) }) {
 			continue
 		}
 		for i := range streams {
@@ -304,21 +303,6 @@ func streamOfSubject(topology []jetstream.StreamConfig, streams []StreamReport, 
 		}
 	}
 	return nil
-}
-
-// subjectMatches reports whether a subject matches a filter with NATS wildcards: '*' is one
-// token, '>' one or more trailing tokens.
-func subjectMatches(filter, subject string) bool {
-	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
-	for i, f := range ft {
-		if f == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || (f != "*" && f != st[i]) {
-			return false
-		}
-	}
-	return len(ft) == len(st)
 }
 
 func sumConsumers(sr *StreamReport, deadKnown bool) ConsumerTotals {

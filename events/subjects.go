@@ -281,3 +281,18 @@ func ScheduleAt(t time.Time) string {
 	}
 	return "@at " + t.Format(time.RFC3339)
 }
+
+// SubjectMatches reports whether a subject matches a filter with NATS wildcards: '*' is one
+// token, '>' one or more trailing tokens.
+func SubjectMatches(filter, subject string) bool {
+	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, f := range ft {
+		if f == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || (f != "*" && f != st[i]) {
+			return false
+		}
+	}
+	return len(ft) == len(st)
+}

@@ -62,3 +62,26 @@ func TestValidateKind(t *testing.T) {
 		}
 	}
 }
+
+func TestSubjectMatches(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"mosaic.tasks.p5.>", "mosaic.tasks.p5.ws.demo.steps", true},
+		{"mosaic.tasks.p5.>", "mosaic.tasks.p5", false},
+		{"mosaic.tasks.p5.>", "mosaic.tasks.p50.ws.demo", false},
+		{"mosaic.tasks.p5.*.demo.steps", "mosaic.tasks.p5.ws.demo.steps", true},
+		{"mosaic.tasks.p5.*.demo.steps", "mosaic.tasks.p5.ws.demo.echo", false},
+		{"mosaic.tasks.p5.*.demo.steps", "mosaic.tasks.p5.ws.demo.steps.x", false},
+		{"mosaic.credentials.*.rotate", "mosaic.credentials.ws.rotate", true},
+		{">", "a", true},
+		{"a.b", "a.b", true},
+		{"a.b", "a", false},
+	} {
+		if got := events.SubjectMatches(c.filter, c.subject); got != c.want {
+			t.Errorf("SubjectMatches(%q, %q) = %v; want %v", c.filter, c.subject, got, c.want)
+		}
+	}
+}

@@ -237,8 +237,8 @@ func insertPending(ctx context.Context, db *store.DB, p Peer) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('mosaic federation pending'))`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status = 'pending' AND created_at < now() - $1::interval`,
-			PendingExpiry.String()); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status = 'pending' AND created_at < now() - $1::bigint * interval '1 millisecond'`,
+			PendingExpiry.Milliseconds()); err != nil {
 			return err
 		}
 		var pending int

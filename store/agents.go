@@ -252,6 +252,55 @@ func (db *DB) RequeueWorkerTasks(ctx context.Context, ws uuid.UUID, worker strin
 	return out, err
 }
 
+// strandedWhere picks the tasks waiting for a message ($2: how long, unchanged).
+const strandedWhere = `status IN ('queued', 'scheduled', 'retrying') AND updated_at < now() - $2::bigint * interval '1 millisecond'
+	AND (run_at IS NULL OR run_at < now() - $2::bigint * interval '1 millisecond')`
+
+// StrandedTasks lists up to limit tasks of a workspace that have waited for their message, unchanged,
+// for longer than olderThan (queued, scheduled past their time, or retrying): the candidates whose
+// message may be lost (a PostgreSQL restored alone from before its messages were consumed). The
+// caller decides, from the consumers, whether the message can still be on its way.
+func (db *DB) StrandedTasks(ctx context.Context, ws uuid.UUID, olderThan time.Duration, limit int) ([]Task, error) {
+	var out []Task
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE workspace_id = $1 AND `+strandedWhere+`
+			ORDER BY updated_at LIMIT $3`, ws, olderThan.Milliseconds(), limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+		return err
+	})
+	return out, err
+}
+
+// RequeueStranded gives a stranded task a new message: a new generation, queued now (attempt and
+// checkpoint kept), with an event saying why. It does nothing (false) if the task changed since
+// it was found (claimed, finished, cancelled): the condition is checked again in the update. A
+// message of the old generation that turns up after all is acked unrun.
+func (db *DB) RequeueStranded(ctx context.Context, ws, id uuid.UUID, olderThan time.Duration, message func(Task) OutboxMessage) (bool, error) {
+	requeued := false
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		t, err := scanTask(tx.QueryRow(ctx, `UPDATE tasks SET generation = generation + 1, status = 'queued', run_at = NULL,
+				updated_at = now()
+			WHERE workspace_id = $1 AND `+strandedWhere+` AND id = $3
+			RETURNING `+taskColumns, ws, olderThan.Milliseconds(), id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		requeued = true
+		if err := InsertTaskEvent(ctx, tx, ws, t.ID, "requeued", StatusQueued, t.Attempt, t.Fence, "",
+			map[string]any{"stranded": true, "generation": t.Generation}); err != nil {
+			return err
+		}
+		return InsertOutbox(ctx, tx, message(t))
+	})
+	return requeued, err
+}
+
 // Leadership is held while its session holds a PostgreSQL advisory lock: when the process dies,
 // its connection closes and the lock is free for the next candidate.
 
