@@ -78,6 +78,24 @@ func setupEnv(ctx context.Context, concurrency int) (*env, error) {
 	return e, nil
 }
 
+// provision creates (or empties) a further Mosaic database on the run's server, migrated, and
+// returns its owner URL.
+func (e *env) provision(ctx context.Context, db string) (string, error) {
+	if err := store.Provision(ctx, e.adminURL, store.Provisioning{Database: db, Owner: "mosaic_owner", OwnerPassword: benchPassword}); err != nil {
+		return "", err
+	}
+	url := e.dbURL(db)
+	mig, err := store.NewMigrator(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer mig.Close()
+	if _, err := mig.Up(ctx); err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
 func (e *env) dbURL(db string) string {
 	if e.pg != nil {
 		return e.pg.URL("mosaic_owner", benchPassword, db)

@@ -2,7 +2,7 @@
 // one NATS server, on this machine, in one run, and prints a table: each figure is the median of
 // -runs runs, with their range. It is a module of its own so that River never enters Mosaic's.
 //
-//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory,knowledge,http]
+//	go run . [-tasks 100000] [-concurrency 64] [-runs 3] [-only jetstream,mosaic,river,latency,memory,knowledge,http,federation]
 package main
 
 import (
@@ -35,6 +35,7 @@ type config struct {
 	httpRequests int
 	httpClients  int
 	httpFor      time.Duration
+	fedAsks      int
 	only         map[string]bool
 }
 
@@ -76,7 +77,8 @@ func main() {
 	flag.IntVar(&cfg.httpRequests, "http-requests", 5000, "publishes of the HTTP load run")
 	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent HTTP clients of the load run")
 	flag.DurationVar(&cfg.httpFor, "http-for", 30*time.Second, "the HTTP load run stops after this long whatever is left")
-	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge,http", "workloads to run")
+	flag.IntVar(&cfg.fedAsks, "federation-asks", 2000, "asks of the federation run, one at a time and then concurrently")
+	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge,http,federation", "workloads to run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -200,6 +202,13 @@ func run(cfg config) error {
 			return fmt.Errorf("knowledge: %w", err)
 		}
 		figures = append(figures, kf...)
+	}
+	if cfg.only["federation"] {
+		ff, err := federationBench(ctx, e, cfg)
+		if err != nil {
+			return fmt.Errorf("federation: %w", err)
+		}
+		figures = append(figures, ff...)
 	}
 	printTable(figures, cfg, time.Since(started))
 	return nil
