@@ -1,7 +1,7 @@
 // The operators' console: the tasks and dead letters of one workspace, updated live from
-// GET /v1/workspaces/{ws}/events/stream, and (admin token) streams, consumers, agents and the
-// busiest workspaces. One page, routed by the address's fragment: #/tasks, #/tasks/ID,
-// #/dead-letters, #/dead-letters/ID, #/system.
+// GET /v1/workspaces/{ws}/events/stream, and (admin token) streams, consumers, agents, the
+// busiest workspaces and the federation peers. One page, routed by the address's fragment:
+// #/tasks, #/tasks/ID, #/dead-letters, #/dead-letters/ID, #/system.
 //
 // Every piece of data enters the page as text (el() below appends strings as text nodes): nothing
 // from the API is ever parsed as HTML.
@@ -531,11 +531,12 @@ function deadLetterPage(view, id, alive) {
 // ---- streams, agents, workspaces (admin token) ----
 
 function systemPage(view, alive) {
-  view.append(el("h1", {}, "Streams, agents and workspaces"));
+  view.append(el("h1", {}, "Streams, agents, workspaces and peers"));
   const sections = [
     ["overview", "Busiest workspaces", "/v1/overview", overviewSection],
     ["agents", "Agents", "/v1/agents", agentsSection],
     ["consumers", "Streams and consumers", "/v1/consumers", consumersSection],
+    ["federation", "Federation", "/v1/federation/peers", federationSection],
   ];
   const bodies = sections.map(([id, title]) => {
     const body = el("div");
@@ -554,7 +555,12 @@ function systemPage(view, alive) {
         const data = await api("GET", path);
         if (alive()) bodies[i].replaceChildren(...draw(data));
       } catch (err) {
-        if (alive()) bodies[i].replaceChildren(el("p", { class: "error" }, `${title}: ${err.message}`));
+        if (!alive()) return;
+        if (path === "/v1/federation/peers" && err.status === 404) {
+          bodies[i].replaceChildren(el("p", { class: "note" }, "Federation is off on this instance (mosaic dev --federation=false)."));
+        } else {
+          bodies[i].replaceChildren(el("p", { class: "error" }, `${title}: ${err.message}`));
+        }
       }
     }));
     clearTimeout(again);
@@ -621,6 +627,27 @@ function consumersSection(rep) {
     out.push(table(`consumers-${s.stream}`, ["Consumer", "Pool", "Band", "Pending", "Ack pending", "Redelivered",
       "Waiting", "Oldest unacked", "Rate /s", "Dead letters", "Paused"], rows));
   }
+  return out;
+}
+
+function grantsText(grants) {
+  if (!grants || !grants.length) return "—";
+  return grants.map((g) => `${g.workspace}: ${g.capabilities.map((c) => (c === "tasks.publish" ? `${c}:${(g.task_kinds || []).join(",")}` : c)).join(" ")} (until ${when(g.expires_at)})`).join("; ");
+}
+
+function federationSection(f) {
+  const me = f.instance;
+  const out = [el("p", {}, `This instance: ${me.name} · key `, el("span", { class: "mono" }, me.public_key),
+    ` · peers connect to ${me.leaf_url || "— (no listener)"}`)];
+  if (!f.peers.length) {
+    out.push(el("p", { class: "note" }, "No peers: mosaic federation connect URL asks another instance."));
+    return out;
+  }
+  out.push(table("peer-table", ["Peer", "Direction", "Status", "Link", "Public key", "Granted here"],
+    f.peers.map((p) => el("tr", { dataset: { status: p.status, link: p.connected ? "up" : "down" } },
+      el("td", {}, p.name), el("td", {}, p.direction), el("td", {}, p.status),
+      el("td", {}, p.connected ? "up" : "down"), el("td", { class: "mono" }, p.public_key),
+      el("td", {}, grantsText(p.grants))))));
   return out;
 }
 

@@ -149,7 +149,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
-		until("three admin-token notes", `document.querySelectorAll(".needs-admin").length === 3`))
+		until("four admin-token notes", `document.querySelectorAll(".needs-admin").length === 4`))
 	do("admin token",
 		chromedp.Click(chromedp.ID("signout")),
 		signIn(strings.TrimSpace(string(adminToken))),
@@ -157,7 +157,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
 		until("an agent", `document.querySelectorAll("#agent-table tbody tr").length > 0`),
 		until("the TASKS consumers", `document.querySelectorAll("#consumers-TASKS tbody tr").length > 0`),
-		until("the busiest workspaces", `document.querySelector("#overview p") !== null`))
+		until("the busiest workspaces", `document.querySelector("#overview p") !== null`),
+		until("this instance's federation identity", `(document.querySelector("#federation p")?.textContent || "").includes("This instance: ")`))
 	screenshot(t, b, filepath.Join(artifacts, "system.png"))
 	t.Logf("screenshots: %s (tasks), task.png and system.png beside it", shot)
 }
