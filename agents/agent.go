@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -198,10 +199,10 @@ type SupervisorConfig struct {
 	// Interval between passes (and between attempts to become the leader). Default 2s.
 	Interval time.Duration
 	// JS, when set, lets the leader find stranded tasks: tasks that have waited, unchanged, for
-	// StrandedAfter (default 10m; negative: never) while every consumer that would deliver their
-	// message has none pending and none unacknowledged — their message is gone (a PostgreSQL
-	// restored alone from before its messages were consumed). They get a new one. Looked for
-	// every SweepInterval (default 30s).
+	// StrandedAfter (default 10m; negative: never) while their stream holds no message on their
+	// subject and the outbox none of theirs — their message is gone (a PostgreSQL restored alone
+	// from before its messages were consumed). They get a new one. Looked for every
+	// SweepInterval (default 30s).
 	JS            jetstream.JetStream
 	StrandedAfter time.Duration
 	SweepInterval time.Duration
@@ -258,6 +259,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer t.Stop()
 	var lead *store.Leader
 	var graceUntil, swept time.Time
+	var sweeping atomic.Bool
 	defer func() {
 		if lead != nil {
 			lead.Resign()
@@ -289,11 +291,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("supervisor pass failed")
 			}
-			if time.Since(swept) >= s.cfg.SweepInterval {
+			if time.Since(swept) >= s.cfg.SweepInterval && sweeping.CompareAndSwap(false, true) {
 				swept = time.Now()
-				if _, err := s.SweepStranded(ctx); err != nil && ctx.Err() == nil {
-					s.log.Warn().Err(err).Msg("stranded-task sweep failed")
-				}
+				go func() { // apart from the passes: a long sweep does not delay finding lost agents
+					defer sweeping.Store(false)
+					if _, err := s.SweepStranded(ctx); err != nil && ctx.Err() == nil {
+						s.log.Warn().Err(err).Msg("stranded-task sweep failed")
+					}
+				}()
 			}
 		}
 		select {
@@ -333,63 +338,66 @@ func (s *Supervisor) Pass(ctx context.Context) error {
 	return nil
 }
 
-// strandedBatch bounds the stranded tasks looked at per workspace and sweep.
+// strandedBatch bounds the stranded tasks requeued per workspace and sweep.
 const strandedBatch = 500
 
-// workConsumer is what a sweep needs of a consumer: what it delivers and what it holds.
-type workConsumer struct {
-	filters             []string
-	pending, ackPending uint64
-}
+// workStreams are the streams whose messages carry tasks.
+var workStreams = []string{events.TasksStream, events.CredentialsStream, events.KnowledgeStream}
 
 // SweepStranded gives a new message to every stranded task (see SupervisorConfig.JS) and returns
-// how many it requeued. A task is requeued only when at least one consumer would deliver its
-// message and none of them holds a message, pending or unacknowledged: under a backlog nothing
-// is touched, since the message may be in it. The update checks again that the task is unchanged,
-// and a late message of the old generation is acked unrun: the task runs once either way.
+// how many it requeued. The work streams keep a message until it is acknowledged, so a task's
+// message is gone when its stream holds nothing on its subject, delivered or not: candidates of a
+// workspace, band and kind whose subject holds messages are left alone (their message may be among
+// them), and each requeue asks again, with the task's row locked, that its subject is empty. A
+// task whose message still waits in the outbox is never a candidate. A late message of the old
+// generation is acked unrun: the task runs once either way.
 func (s *Supervisor) SweepStranded(ctx context.Context) (int, error) {
 	if s.cfg.JS == nil || s.cfg.StrandedAfter < 0 {
 		return 0, nil
 	}
-	var consumers []workConsumer
-	for _, name := range []string{events.TasksStream, events.CredentialsStream, events.KnowledgeStream} {
-		st, err := s.cfg.JS.Stream(ctx, name)
+	busy := map[uuid.UUID]*store.Busy{}
+	for _, name := range workStreams {
+		subjects, err := s.subjects(ctx, name, ">")
 		if err != nil {
 			return 0, err
 		}
-		infos := st.ListConsumers(ctx)
-		for ci := range infos.Info() {
-			filters := ci.Config.FilterSubjects
-			if ci.Config.FilterSubject != "" {
-				filters = append(filters, ci.Config.FilterSubject)
+		for subject := range subjects {
+			addr, err := events.ParseJobSubject(subject)
+			if err != nil {
+				continue // a schedule: its task is not due yet
 			}
-			if len(filters) == 0 {
-				filters = st.CachedInfo().Config.Subjects
+			b := busy[addr.Workspace]
+			if b == nil {
+				b = &store.Busy{}
+				busy[addr.Workspace] = b
 			}
-			consumers = append(consumers, workConsumer{filters: filters, pending: ci.NumPending, ackPending: uint64(ci.NumAckPending)})
-		}
-		if err := infos.Err(); err != nil {
-			return 0, err
+			b.Priorities, b.Kinds = append(b.Priorities, int32(addr.Priority)), append(b.Kinds, addr.Kind)
 		}
 	}
 	workspaces, err := s.cfg.DB.WorkspaceIDs(ctx)
 	if err != nil {
 		return 0, err
 	}
+	gone := func(t store.Task) (bool, error) {
+		subjects, err := s.subjects(ctx, events.StreamFor(t.Kind), events.SubjectFor(t.Priority, t.WorkspaceID, t.Kind))
+		return len(subjects) == 0, err
+	}
+	message := func(t store.Task) store.OutboxMessage {
+		env := TaskEnvelopeOf(t)
+		return TaskMessage(&env, t.Generation)
+	}
 	n := 0
 	for _, ws := range workspaces {
-		tasks, err := s.cfg.DB.StrandedTasks(ctx, ws, s.cfg.StrandedAfter, strandedBatch)
+		b := busy[ws]
+		if b == nil {
+			b = &store.Busy{}
+		}
+		tasks, err := s.cfg.DB.StrandedTasks(ctx, ws, s.cfg.StrandedAfter, *b, strandedBatch)
 		if err != nil {
 			return n, err
 		}
 		for _, t := range tasks {
-			if !messageGone(consumers, events.SubjectFor(t.Priority, ws, t.Kind)) {
-				continue
-			}
-			ok, err := s.cfg.DB.RequeueStranded(ctx, ws, t.ID, s.cfg.StrandedAfter, func(t store.Task) store.OutboxMessage {
-				env := TaskEnvelopeOf(t)
-				return TaskMessage(&env, t.Generation)
-			})
+			ok, err := s.cfg.DB.RequeueStranded(ctx, ws, t.ID, s.cfg.StrandedAfter, gone, message)
 			if err != nil {
 				return n, err
 			}
@@ -403,20 +411,17 @@ func (s *Supervisor) SweepStranded(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// messageGone tells whether a message on subject can no longer be on its way: some consumer
-// would deliver it, and none of those holds any message.
-func messageGone(consumers []workConsumer, subject string) bool {
-	matched := false
-	for _, c := range consumers {
-		if !slices.ContainsFunc(c.filters, func(f string) bool { return events.SubjectMatches(f, subject) }) {
-			continue
-		}
-		if c.pending > 0 || c.ackPending > 0 {
-			return false
-		}
-		matched = true
+// subjects are the subjects of a stream, matching filter, that hold messages.
+func (s *Supervisor) subjects(ctx context.Context, stream, filter string) (map[string]uint64, error) {
+	st, err := s.cfg.JS.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
 	}
-	return matched
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, err
+	}
+	return info.State.Subjects, nil
 }
 
 // poolConsumers names the consumers of a pool on every work stream.

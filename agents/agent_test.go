@@ -95,8 +95,8 @@ func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool
 
 // A task whose message is gone (here: the stream purged; in life, PostgreSQL restored alone from
 // before its messages were consumed) gets a new one from the supervisor once it has waited,
-// unchanged, with its consumer empty; it then runs once. A task whose message waits in the
-// consumer is left alone.
+// unchanged, with nothing on its subject; it then runs once. A task whose subject holds a message,
+// or whose message still waits in the outbox, is left alone.
 func TestSupervisorRequeuesStrandedTasks(t *testing.T) {
 	db, _ := pgtest.FreshDB(t) // the sweep walks every workspace: none of the other tests'
 	b := setupOn(t, db)
@@ -147,6 +147,29 @@ func TestSupervisorRequeuesStrandedTasks(t *testing.T) {
 	}
 	if n, err := sup.SweepStranded(ctx); err != nil || n != 0 {
 		t.Fatalf("a sweep after: %d %v", n, err)
+	}
+
+	// A task whose message still waits in the outbox (no relay takes this workspace, and this
+	// client does not publish itself) is not stranded, however long it waits.
+	other, err := b.db.CreateWorkspace(ctx, store.NewWorkspace{Name: "t-" + uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: b.registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	unrelayed, err := quiet.Publish(ctx, agents.TaskSpec{WorkspaceID: other.ID, Kind: "demo.echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if n, err := sup.SweepStranded(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep with the task's message in the outbox: %d %v; want 0", n, err)
+	}
+	if task, err := b.db.GetTask(ctx, other.ID, unrelayed.ID); err != nil || task.Generation != 0 {
+		t.Fatalf("the unrelayed task: %+v %v", task, err)
 	}
 }
 

@@ -252,19 +252,33 @@ func (db *DB) RequeueWorkerTasks(ctx context.Context, ws uuid.UUID, worker strin
 	return out, err
 }
 
-// strandedWhere picks the tasks waiting for a message ($2: how long, unchanged).
-const strandedWhere = `status IN ('queued', 'scheduled', 'retrying') AND updated_at < now() - $2::bigint * interval '1 millisecond'
-	AND (run_at IS NULL OR run_at < now() - $2::bigint * interval '1 millisecond')`
+// strandedWhere picks the tasks waiting for a message ($2: for how many milliseconds, unchanged)
+// whose message of their current generation is not still in the outbox, waiting for the relay.
+const strandedWhere = `status IN ('queued', 'scheduled', 'retrying')
+	AND updated_at < now() - $2::bigint * interval '1 millisecond'
+	AND (run_at IS NULL OR run_at < now() - $2::bigint * interval '1 millisecond')
+	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.workspace_id = tasks.workspace_id
+		AND o.msg_id IN (tasks.workspace_id::text || ':' || tasks.id::text || ':' || tasks.generation::text,
+		                 'schedule:' || tasks.workspace_id::text || ':' || tasks.id::text || ':' || tasks.generation::text))`
 
-// StrandedTasks lists up to limit tasks of a workspace that have waited for their message, unchanged,
-// for longer than olderThan (queued, scheduled past their time, or retrying): the candidates whose
-// message may be lost (a PostgreSQL restored alone from before its messages were consumed). The
-// caller decides, from the consumers, whether the message can still be on its way.
-func (db *DB) StrandedTasks(ctx context.Context, ws uuid.UUID, olderThan time.Duration, limit int) ([]Task, error) {
+// Busy names the addresses of a workspace whose stream holds messages: a task of such a priority
+// and kind may be waiting for one of them (Priority 0: any priority, for the job streams).
+type Busy struct {
+	Priorities []int32
+	Kinds      []string
+}
+
+// StrandedTasks lists up to limit tasks of a workspace that have waited for their message,
+// unchanged, for longer than olderThan (queued, scheduled past their time, or retrying), whose
+// message is not waiting in the outbox, and whose priority and kind are not busy: the tasks whose
+// message may be gone (a PostgreSQL restored alone from before its messages were consumed).
+func (db *DB) StrandedTasks(ctx context.Context, ws uuid.UUID, olderThan time.Duration, busy Busy, limit int) ([]Task, error) {
 	var out []Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE workspace_id = $1 AND `+strandedWhere+`
-			ORDER BY updated_at LIMIT $3`, ws, olderThan.Milliseconds(), limit)
+			AND NOT EXISTS (SELECT 1 FROM unnest($4::int[], $5::text[]) AS busy (p, k)
+				WHERE busy.k = tasks.kind AND (busy.p = 0 OR busy.p = tasks.priority))
+			ORDER BY updated_at LIMIT $3`, ws, olderThan.Milliseconds(), limit, busy.Priorities, busy.Kinds)
 		if err != nil {
 			return err
 		}
@@ -274,31 +288,42 @@ func (db *DB) StrandedTasks(ctx context.Context, ws uuid.UUID, olderThan time.Du
 	return out, err
 }
 
+// errStillThere rolls RequeueStranded back: the task's message turned out to be there.
+var errStillThere = errors.New("store: the message is there")
+
 // RequeueStranded gives a stranded task a new message: a new generation, queued now (attempt and
-// checkpoint kept), with an event saying why. It does nothing (false) if the task changed since
-// it was found (claimed, finished, cancelled): the condition is checked again in the update. A
-// message of the old generation that turns up after all is acked unrun.
-func (db *DB) RequeueStranded(ctx context.Context, ws, id uuid.UUID, olderThan time.Duration, message func(Task) OutboxMessage) (bool, error) {
-	requeued := false
+// checkpoint kept), with an event saying why. The task's row is updated (and locked) only if it is
+// still stranded; then gone is asked, with the row locked, whether its message is truly absent
+// (false: nothing changes). It reports whether the task was requeued. A message of the old
+// generation that turns up after all is acked unrun.
+func (db *DB) RequeueStranded(ctx context.Context, ws, id uuid.UUID, olderThan time.Duration, gone func(Task) (bool, error),
+	message func(Task) OutboxMessage) (bool, error) {
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		t, err := scanTask(tx.QueryRow(ctx, `UPDATE tasks SET generation = generation + 1, status = 'queued', run_at = NULL,
 				updated_at = now()
 			WHERE workspace_id = $1 AND `+strandedWhere+` AND id = $3
 			RETURNING `+taskColumns, ws, olderThan.Milliseconds(), id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return errStillThere
 		}
 		if err != nil {
 			return err
 		}
-		requeued = true
+		if ok, err := gone(t); err != nil {
+			return err
+		} else if !ok {
+			return errStillThere
+		}
 		if err := InsertTaskEvent(ctx, tx, ws, t.ID, "requeued", StatusQueued, t.Attempt, t.Fence, "",
 			map[string]any{"stranded": true, "generation": t.Generation}); err != nil {
 			return err
 		}
 		return InsertOutbox(ctx, tx, message(t))
 	})
-	return requeued, err
+	if errors.Is(err, errStillThere) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Leadership is held while its session holds a PostgreSQL advisory lock: when the process dies,

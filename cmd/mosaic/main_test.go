@@ -117,7 +117,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{"OpenBao without auth", nil, []string{"worker", "--openbao-addr", "https://127.0.0.1:8200"}, "--openbao-token (MOSAIC_OPENBAO_TOKEN)", false},
 		{"production on a single lazy replica", nil, []string{"dev", "--env", "production", "--allow-local-keyring", "--nats-port", "0", "--http", "127.0.0.1:0"}, "Jepsen", true},
 		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
-		{"stranded tasks' wait", nil, []string{"worker", "--stranded-after", "-1s"}, "--stranded-after (MOSAIC_STRANDED_AFTER)", false},
+		{"stranded tasks' wait", nil, []string{"worker", "--stranded-after", "10s"}, "--stranded-after (MOSAIC_STRANDED_AFTER)", false},
 		{"worker metrics address", []string{"MOSAIC_METRICS=9464"}, []string{"worker"}, "--metrics (MOSAIC_METRICS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},

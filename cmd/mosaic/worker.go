@@ -57,7 +57,7 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 	fl.IntVar(&f.concurrency, concurrencyFlag, defaultConcurrency, "handlers running at once in each pool")
 	fl.StringVar(&f.name, "name", "", "this worker's name in task records (default host:pid)")
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for a sign of life before redelivering")
-	fl.DurationVar(&f.stranded, "stranded-after", 10*time.Minute, "a task that waits this long, unchanged, while every consumer that would deliver it is empty has lost its message and gets a new one (0: never)")
+	fl.DurationVar(&f.stranded, "stranded-after", 10*time.Minute, "a task that waits this long, unchanged, while its stream holds no message on its subject has lost its message and gets a new one (0: never)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "how often this process reports itself to the agent registry; it is marked lost, and its tasks requeued, after 3 missed")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
 }
@@ -212,8 +212,9 @@ func (f *poolFlags) validate() error {
 	if len(f.queues) == 0 {
 		errs = append(errs, fmt.Errorf("%s: give at least one", setting("queues")))
 	}
-	if f.stranded < 0 || f.stranded > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("%s: %s is not between 0 (never) and 168h", setting("stranded-after"), f.stranded))
+	if f.stranded != 0 && (f.stranded < time.Minute || f.stranded > 7*24*time.Hour) {
+		// Below a minute, a task the relay has yet to publish would look stranded.
+		errs = append(errs, fmt.Errorf("%s: %s is not 0 (never) or between 1m and 168h", setting("stranded-after"), f.stranded))
 	}
 	if f.heartbeat < 100*time.Millisecond || f.heartbeat > time.Minute {
 		errs = append(errs, fmt.Errorf("%s: %s; want 100ms…1m", setting("heartbeat"), f.heartbeat))
