@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
 	"github.com/mosaicstack/mosaic/store/localpg"
 )
 
@@ -339,6 +341,16 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 			t.Errorf("%s: %+v %s; want %s %q", c.name, rep.Error, rep.Result, c.code, c.want)
 		}
 	}
+
+	// Severance from the accepting side: home disconnects the probe, which is told and forgets home;
+	// the probe's requests fail from then on.
+	if r := run(dirB, nil, "federation", "disconnect", "probe"); r.code != 0 || !strings.Contains(r.stdout, "it was told and forgot this instance too") {
+		t.Fatalf("home disconnects the probe: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, "the probe to forget home and close its link", func() bool {
+		_, err := node.Peer(ctx, "home")
+		return errors.Is(err, store.ErrNotFound) && hub.Conn(home.ID) == nil
+	})
 
 	// The probe asks work too; work's admin rejects it, and the probe learns so.
 	if _, err := node.Connect(ctx, serverA, ""); err != nil {
