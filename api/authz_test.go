@@ -244,6 +244,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST " + ws + "/tasks", min: store.RoleMember, body: `{"kind":"authz.no-such-kind"}`, ok: 400},
 		{pattern: "GET " + ws + "/tasks", min: store.RoleGuest, ok: 200},
 		{pattern: "POST " + ws + "/federation/tasks", min: store.RoleMember, body: `{"kind":"demo.echo"}`, ok: 400},
+		{pattern: "GET " + ws + "/federation/tasks/{id}", min: store.RoleGuest, call: "GET " + ws + "/federation/tasks/" + uuid.Nil.String() + "?instance=authz-none", ok: 404},
+		{pattern: "GET " + ws + "/federation/entries/{slug}", min: store.RoleGuest, call: "GET " + ws + "/federation/entries/x?instance=authz-none", ok: 404},
 
 		// Federation peers (federation.go): the admin token only.
 		{pattern: "GET /v1/federation/peers", min: api.AdminOnly, ok: 200},

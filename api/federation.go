@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/store"
@@ -60,6 +62,8 @@ func (s *Server) mountFederation(r *Router) {
 	if s.cfg.Tasks != nil {
 		r.Handle("POST /v1/workspaces/{ws}/federation/tasks", store.RoleMember, s.publishToPeer)
 	}
+	r.Handle("GET /v1/workspaces/{ws}/federation/tasks/{id}", store.RoleGuest, s.peerTask)
+	r.Handle("GET /v1/workspaces/{ws}/federation/entries/{slug}", store.RoleGuest, s.peerEntry)
 }
 
 // federationError maps the federation package's errors to API errors.
@@ -231,6 +235,48 @@ func (s *Server) publishToPeer(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
+// instanceParam reads ?instance= (the peer, by name or id).
+func instanceParam(r *Request) (string, *Error) {
+	inst := r.URL.Query().Get("instance")
+	if inst == "" {
+		return "", errorf(CodeInvalidArgument, "instance: name the peer to ask (?instance=NAME)")
+	}
+	return inst, nil
+}
+
+// peerTask answers GET …/federation/tasks/{id}?instance=NAME: a task of a peer (tasks.read).
+func (s *Server) peerTask(w http.ResponseWriter, r *Request) *Error {
+	inst, e := instanceParam(r)
+	if e != nil {
+		return e
+	}
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	t, err := s.cfg.Federation.Task(r.Context(), inst, id)
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// peerEntry answers GET …/federation/entries/{slug}?instance=NAME[&workspace=W]: an entry of a
+// peer (knowledge.read).
+func (s *Server) peerEntry(w http.ResponseWriter, r *Request) *Error {
+	inst, e := instanceParam(r)
+	if e != nil {
+		return e
+	}
+	entry, err := s.cfg.Federation.Entry(r.Context(), inst, r.URL.Query().Get("workspace"), r.PathValue("slug"))
+	if err != nil {
+		return federationError(err)
+	}
+	writeJSON(w, http.StatusOK, entry)
+	return nil
+}
+
 // federatedSearch answers GET …/knowledge/search?federated=true: this workspace's hits and the
 // peers', merged and labelled.
 func (s *Server) federatedSearch(w http.ResponseWriter, r *Request, req knowledge.SearchRequest, local knowledge.SearchResult) *Error {
@@ -353,4 +399,21 @@ func (c *Client) FederatedTasks(ctx context.Context, ws string, q url.Values) (f
 	q.Set("federated", "true")
 	var out federation.FederatedTasks
 	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/tasks?"+q.Encode(), nil, &out)
+}
+
+// PeerTask reads a task of a peer, from workspace ws of this instance.
+func (c *Client) PeerTask(ctx context.Context, ws, instance string, id uuid.UUID) (federation.RemoteTask, error) {
+	var out federation.RemoteTask
+	q := url.Values{"instance": {instance}}
+	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/tasks/"+id.String()+"?"+q.Encode(), nil, &out)
+}
+
+// PeerEntry reads an entry of a peer (in its workspace peerWS, "" for the only one granting it).
+func (c *Client) PeerEntry(ctx context.Context, ws, instance, peerWS, slug string) (federation.RemoteEntry, error) {
+	var out federation.RemoteEntry
+	q := url.Values{"instance": {instance}}
+	if peerWS != "" {
+		q.Set("workspace", peerWS)
+	}
+	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/entries/"+url.PathEscape(slug)+"?"+q.Encode(), nil, &out)
 }

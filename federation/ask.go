@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/mosaicstack/mosaic/store"
@@ -277,4 +278,17 @@ func (n *Node) Publish(ctx context.Context, peer, ws string, p PublishParams) (P
 		out.Instance = pr.Name
 	}
 	return out, err
+}
+
+// Entry reads an entry of a peer (knowledge.read), in the peer's workspace ws ("" when the peer
+// grants it in one workspace only).
+func (n *Node) Entry(ctx context.Context, peer, ws, slug string) (RemoteEntry, error) {
+	var out RemoteEntry
+	return out, n.Ask(ctx, peer, Request{Op: "knowledge.get", Workspace: ws, Params: mustJSON(EntryParams{Slug: slug})}, &out)
+}
+
+// Task reads a task of a peer (tasks.read), looked for in every workspace granting it.
+func (n *Node) Task(ctx context.Context, peer string, id uuid.UUID) (RemoteTask, error) {
+	var out RemoteTask
+	return out, n.Ask(ctx, peer, Request{Op: "tasks.get", Params: mustJSON(TaskParams{ID: id})}, &out)
 }

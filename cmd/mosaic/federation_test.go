@@ -83,7 +83,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 		t.Fatalf("a grant of credentials: %d %s", r.code, r.stderr)
 	}
 	must(run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search",
-		"--grant", "tasks.read", "--grant", "tasks.publish:demo.echo", "--grant", "events.subscribe"), "accept")
+		"--grant", "knowledge.read", "--grant", "tasks.read", "--grant", "tasks.publish:demo.echo", "--grant", "events.subscribe"), "accept")
 	waitFor(t, "work sees the acceptance and links", func() bool {
 		return regexp.MustCompile(`home\s+outgoing\s+accepted\s+up`).MatchString(run(dirA, nil, "federation", "list").stdout)
 	})
@@ -128,6 +128,19 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	waitFor(t, "the task published on home succeeds there", func() bool {
 		return regexp.MustCompile(`home\s+notes\s+` + remoteTask + `\s+demo.echo\s+succeeded`).MatchString(run(dirA, nil, "tasks", "list", "--federated").stdout)
 	})
+	// One entry and one task of home, read from work.
+	if out := must(run(dirA, nil, "tasks", "get", remoteTask, "--instance", "home"), "tasks get on home"); !strings.Contains(out, "status    succeeded") ||
+		!strings.Contains(out, "(on home, workspace notes)") {
+		t.Fatalf("tasks get on home:\n%s", out)
+	}
+	if out := must(run(dirA, nil, "knowledge", "get", "rollback-at-home", "--instance", "home"), "knowledge get on home"); !strings.Contains(out, "last night's snapshot") {
+		t.Fatalf("knowledge get on home:\n%s", out)
+	}
+	if r := run(dirA, nil, "knowledge", "get", "diary-rollback", "--instance", "home", "--peer-workspace", "diary"); r.code == 0 ||
+		!strings.Contains(r.stderr, `no grant of knowledge.read in workspace "diary"`) {
+		t.Fatalf("knowledge get in home's diary: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	// Rotation work on home is never shown to work, whatever its grant.
 	var cred struct {
 		ID string `json:"id"`

@@ -143,8 +143,21 @@ func readBody(file string) (string, error) {
 
 func newKBGetCmd() *cobra.Command {
 	f := &clientFlags{}
-	cmd := kbCommand(f, "get SLUG", "Show an entry, its links and its backlinks", cobra.ExactArgs(1),
+	var instance, peerWS string
+	cmd := kbCommand(f, "get SLUG", "Show an entry, its links and its backlinks (with --instance, a connected instance's entry)", cobra.ExactArgs(1),
 		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+			if instance != "" {
+				e, err := c.PeerEntry(cmd.Context(), ws.String(), instance, peerWS, args[0])
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return printJSON(e)
+				}
+				fmt.Printf("# %s\non %s, workspace %s · slug %s · %s · version %d · tags %s · updated %s\n\n%s\n", e.Title, instance, e.Workspace,
+					e.Slug, e.Status, e.Version, strings.Join(e.Tags, ", "), e.UpdatedAt.Local().Format(time.DateTime), e.Body)
+				return nil
+			}
 			e, err := c.GetEntry(cmd.Context(), ws, args[0])
 			if err != nil {
 				return err
@@ -170,6 +183,8 @@ func newKBGetCmd() *cobra.Command {
 			}
 			return nil
 		})
+	cmd.Flags().StringVar(&instance, "instance", "", "read the entry on this connected instance (it must grant knowledge.read)")
+	cmd.Flags().StringVar(&peerWS, "peer-workspace", "", "with --instance: the peer's workspace (default: the one that grants knowledge.read)")
 	return cmd
 }
 

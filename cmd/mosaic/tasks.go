@@ -189,9 +189,31 @@ func newTasksCmd() *cobra.Command {
 func newTasksGetCmd() *cobra.Command {
 	f := &clientFlags{}
 	var withEvents bool
+	var instance string
 	cmd := idCommand(f, "task", "get TASK_ID",
-		"Show a task (status, attempt, progress, checkpoint sequence, result, last error)",
+		"Show a task (status, attempt, progress, checkpoint sequence, result, last error); with --instance, a connected instance's",
 		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+			if instance != "" {
+				if withEvents {
+					return fmt.Errorf("%s: a connected instance's task has no events here", setting("events"))
+				}
+				t, err := c.PeerTask(cmd.Context(), ws.String(), instance, id)
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return printJSON(t)
+				}
+				fmt.Printf("task      %s  (on %s, workspace %s)\nkind      %s\nstatus    %s\nattempt   %d\nprogress  %.0f%%\n", t.ID, instance, t.Workspace,
+					t.Kind, t.Status, t.Attempt, t.Progress*100)
+				if t.LastError != nil {
+					fmt.Printf("error     %s\n", *t.LastError)
+				}
+				if len(t.Result) > 0 {
+					fmt.Printf("result    %s\n", t.Result)
+				}
+				return nil
+			}
 			task, err := c.GetTask(cmd.Context(), ws, id, 0)
 			if err != nil {
 				return err
@@ -220,6 +242,7 @@ func newTasksGetCmd() *cobra.Command {
 			return nil
 		})
 	cmd.Flags().BoolVar(&withEvents, "events", false, "also list the task's transitions")
+	cmd.Flags().StringVar(&instance, "instance", "", "read the task on this connected instance (it must grant tasks.read)")
 	return cmd
 }
 
