@@ -144,11 +144,6 @@ func (s *Server) acceptPeer(w http.ResponseWriter, r *Request) *Error {
 	if e := r.Decode(&req); e != nil {
 		return e
 	}
-	for _, g := range req.Grants { // check every grant before anything changes
-		if _, _, err := federation.ParseCapabilities(g.Capabilities); err != nil {
-			return federationError(err)
-		}
-	}
 	p, err := s.cfg.Federation.Accept(r.Context(), r.PathValue("peer"), req.Grants, r.Caller.Name())
 	if err != nil {
 		return federationError(err)
@@ -216,9 +211,6 @@ type PeerPublishRequest struct {
 }
 
 func (s *Server) publishToPeer(w http.ResponseWriter, r *Request) *Error {
-	if s.cfg.Federation == nil {
-		return errorf(CodeNotFound, "federation is not enabled on this instance")
-	}
 	var req PeerPublishRequest
 	if e := r.Decode(&req); e != nil {
 		return e

@@ -79,25 +79,28 @@ func (n *Node) ask(ctx context.Context, p Peer, typ string, req Request) (_ json
 
 // Ask sends one request to a peer (by id or name) and decodes its result into out.
 func (n *Node) Ask(ctx context.Context, peer string, req Request, out any) error {
-	p, err := n.Peer(ctx, peer)
+	_, err := n.askPeer(ctx, peer, req, out)
+	return err
+}
+
+// askPeer is Ask, returning the peer asked.
+func (n *Node) askPeer(ctx context.Context, peer string, req Request, out any) (Peer, error) {
+	p, err := findPeer(ctx, n.cfg.DB, peer)
 	if err != nil {
-		return err
+		return p, err
 	}
 	if p.Status != StatusAccepted {
-		return fmt.Errorf("%w (%s is %s)", ErrNotLinked, p.Name, p.Status)
+		return p, fmt.Errorf("%w (%s is %s)", ErrNotLinked, p.Name, p.Status)
 	}
 	o, ok := Ops[req.Op]
 	if !ok {
-		return fmt.Errorf("%w: %q is not an operation", ErrInvalid, req.Op)
+		return p, fmt.Errorf("%w: %q is not an operation", ErrInvalid, req.Op)
 	}
 	res, err := n.ask(ctx, p, o.typ, req)
-	if err != nil {
-		return err
+	if err != nil || out == nil {
+		return p, err
 	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(res, out)
+	return p, json.Unmarshal(res, out)
 }
 
 // PeerResult is how one peer answered a fanned-out request.
@@ -272,11 +275,8 @@ func (n *Node) Tasks(ctx context.Context, ws string, local []store.Task, p TaskP
 // peer grants the kind in one workspace only).
 func (n *Node) Publish(ctx context.Context, peer, ws string, p PublishParams) (Published, error) {
 	var out Published
-	err := n.Ask(ctx, peer, Request{Op: "tasks.publish", Workspace: ws, Params: mustJSON(p)}, &out)
-	if err == nil {
-		pr, _ := n.Peer(ctx, peer)
-		out.Instance = pr.Name
-	}
+	pr, err := n.askPeer(ctx, peer, Request{Op: "tasks.publish", Workspace: ws, Params: mustJSON(p)}, &out)
+	out.Instance = pr.Name
 	return out, err
 }
 

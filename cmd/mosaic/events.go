@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,7 +45,7 @@ func newEventsCmd() *cobra.Command {
 			}
 			return c.StreamEvents(ctx, ws.String(), fed, func(ev api.Event) error {
 				if ev.Type == ":" {
-					if f.output != "json" && len(ev.Data) > 9 && ev.Data[:9] == "instance " {
+					if f.output != "json" && strings.HasPrefix(ev.Data, "instance ") {
 						fmt.Println(ev.Data)
 					}
 					return nil

@@ -82,6 +82,24 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	if r := run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "credentials.read"); r.code == 0 || !strings.Contains(r.stderr, "credentials are never federated") {
 		t.Fatalf("a grant of credentials: %d %s", r.code, r.stderr)
 	}
+	// The same over HTTP, past the CLI's own check: refused, and work stays pending.
+	token, err := os.ReadFile(filepath.Join(dirB, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.server+"/v1/federation/peers/work/accept",
+		strings.NewReader(`{"grants":[{"workspace":"notes","capabilities":["knowledge.search","credentials.read"]}]}`))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "credentials are never federated") ||
+		!regexp.MustCompile(`work\s+incoming\s+pending`).MatchString(run(dirB, nil, "federation", "list").stdout) {
+		t.Fatalf("accept with a credentials grant over HTTP: %d %s", resp.StatusCode, body)
+	}
 	must(run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search",
 		"--grant", "knowledge.read", "--grant", "tasks.read", "--grant", "tasks.publish:demo.echo", "--grant", "events.subscribe"), "accept")
 	waitFor(t, "work sees the acceptance and links", func() bool {
