@@ -181,6 +181,29 @@ func (c *Credentials) Rotate(ctx context.Context, ws, user, id uuid.UUID, value 
 	return c.DB.RotateCredential(ctx, ws, user, id, ct, masked, expiresAt, by)
 }
 
+// Update changes a credential's description (store.CredentialUpdate: nil fields stay). Its
+// provider and metadata say where a rotation sends the value, so they change only with a new
+// value (store.ErrValueBound otherwise): whoever redirects a credential must know it. value (the
+// zero Secret: none) replaces the value, the old one becoming previous; it is wiped.
+func (c *Credentials) Update(ctx context.Context, ws, user, id uuid.UUID, u store.CredentialUpdate, value crypto.Secret) (store.Credential, error) {
+	defer value.Wipe()
+	var provider string
+	if u.Provider != nil {
+		provider = *u.Provider
+	}
+	if err := ValidateDetails(provider, u.Metadata); err != nil {
+		return store.Credential{}, err
+	}
+	if !value.Wiped() {
+		ct, masked, err := c.seal(ctx, ws, id, value)
+		if err != nil {
+			return store.Credential{}, err
+		}
+		u.Ciphertext, u.MaskedValue = &ct, &masked
+	}
+	return c.DB.UpdateCredential(ctx, ws, user, id, u)
+}
+
 // Open decrypts a ciphertext of credential id in workspace ws.
 func (c *Credentials) Open(ctx context.Context, ws, id uuid.UUID, ciphertext string) (crypto.Secret, error) {
 	pt, err := c.Cipher.Decrypt(ctx, c.key(), ciphertext, crypto.CredentialContext(ws, id))

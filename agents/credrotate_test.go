@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -199,7 +202,7 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and promotes it; a new value that fails its test is taken back at the service (the old one
 // works again), dropped from the row, and the task goes to the dead letters.
 func TestHTTPRotation(t *testing.T) {
-	w := newRotWorld(t, pgtest.DB(t), credrotate.Config{})
+	w := newRotWorld(t, pgtest.DB(t), credrotate.Config{HTTPAllow: []string{"127.0.0.1/32"}}) // the test services listen on loopback
 	for _, accept := range []bool{true, false} {
 		initial := plant("key-")
 		svc := &fakeService{value: initial, initial: initial, acceptNew: accept}
@@ -393,3 +396,159 @@ func TestRewrapLeavesNoOldCiphertext(t *testing.T) {
 		t.Fatalf("an old ciphertext: %v; want ErrVersionDisallowed", err)
 	}
 }
+
+// fakePG is a server that speaks PostgreSQL's protocol far enough to ask a client for its
+// password in clear (or as MD5), and keeps whatever password message it is sent.
+type fakePG struct {
+	addr      string
+	conns     atomic.Int32
+	mu        sync.Mutex
+	passwords []string
+}
+
+func newFakePG(t *testing.T, ask pgproto3.BackendMessage) *fakePG {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f := &fakePG{addr: ln.Addr().String()}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.conns.Add(1)
+			go f.serve(conn, ask)
+		}
+	}()
+	return f
+}
+
+func (f *fakePG) serve(conn net.Conn, ask pgproto3.BackendMessage) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	be := pgproto3.NewBackend(conn, conn)
+	msg, err := be.ReceiveStartupMessage()
+	if _, ssl := msg.(*pgproto3.SSLRequest); ssl && err == nil {
+		if _, err := conn.Write([]byte("N")); err != nil {
+			return
+		}
+		msg, err = be.ReceiveStartupMessage()
+	}
+	if _, ok := msg.(*pgproto3.StartupMessage); !ok || err != nil {
+		return
+	}
+	be.Send(ask)
+	if be.Flush() != nil {
+		return
+	}
+	if _, md5 := ask.(*pgproto3.AuthenticationMD5Password); md5 {
+		_ = be.SetAuthType(pgproto3.AuthTypeMD5Password)
+	} else {
+		_ = be.SetAuthType(pgproto3.AuthTypeCleartextPassword)
+	}
+	reply, err := be.Receive()
+	if pw, ok := reply.(*pgproto3.PasswordMessage); ok && err == nil {
+		f.mu.Lock()
+		f.passwords = append(f.passwords, pw.Password)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakePG) got() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.passwords)
+}
+
+// TestManagerCannotSendACredentialElsewhere is the exfiltration an ADMIN could do: point a
+// WORKSPACE credential it may manage (but not read) at a server of its own, then have the rotation
+// agent present the value there. The provider and metadata are bound to the value: changing them
+// without it is refused by the API's path and by the database itself; the rotation then goes
+// where the value was stored for, and logs every decrypt with its task and attempt. A server that
+// asks for a password in clear or as MD5 is sent nothing, whoever pointed the credential at it.
+func TestManagerCannotSendACredentialElsewhere(t *testing.T) {
+	w := newRotWorld(t, pgtest.DB(t), credrotate.Config{})
+	ctx := context.Background()
+	clear := newFakePG(t, &pgproto3.AuthenticationCleartextPassword{})
+	md5 := newFakePG(t, &pgproto3.AuthenticationMD5Password{Salt: [4]byte{1, 2, 3, 4}})
+	fakeDSN := func(f *fakePG) string { return "postgres://victim@" + f.addr + "/postgres?sslmode=disable" }
+
+	initial := plant("pw-")
+	dsn := pgtest.LoginRole(t, initial)
+	cred := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "db-main", Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
+		Provider: "postgres", Metadata: map[string]string{"dsn": dsn}}, initial)
+
+	// The ADMIN's move, as the PATCH route makes it: new metadata (or provider), no value.
+	for _, u := range []store.CredentialUpdate{
+		{Metadata: map[string]string{"dsn": fakeDSN(clear)}},
+		{Provider: ptr("http"), Metadata: map[string]string{"set_url": "http://" + clear.addr + "/steal"}},
+		{Provider: ptr("random")},
+	} {
+		if _, err := w.creds.Update(ctx, w.ws, uuid.Nil, cred.ID, u, crypto.Secret{}); !errors.Is(err, store.ErrValueBound) {
+			t.Fatalf("update %+v without the value: %v; want ErrValueBound", u, err)
+		}
+	}
+	// The database holds the rule, whatever path a write takes.
+	err := w.db.InWorkspace(ctx, w.ws, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE user_credentials SET metadata = jsonb_build_object('dsn', $2::text) WHERE id = $1`, cred.ID, fakeDSN(clear))
+		return err
+	})
+	if !store.IsValueBound(err) {
+		t.Fatalf("a raw UPDATE of the metadata: %v; want the binding trigger's refusal", err)
+	}
+
+	id := w.publish(t, agents.TaskSpec{Kind: credrotate.KindRotateSecret, Args: credrotate.RotateSecretArgs{CredentialID: cred.ID}})
+	task := w.wait(t, id, store.StatusSucceeded, 30*time.Second)
+	if current, _, _ := w.open(t, w.ws, uuid.Nil, cred.ID); current == initial || login(dsn, current) != nil {
+		t.Fatal("the rotation did not take place at the credential's own server")
+	}
+	if n := clear.conns.Load(); n != 0 {
+		t.Fatalf("the attacker's server had %d connections", n)
+	}
+	// Every decrypt the rotation made is in the log, with its task and attempt.
+	audit, err := w.db.ListAccess(ctx, w.ws, uuid.Nil, store.AccessFilter{Credential: cred.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decrypts []string
+	for _, a := range audit {
+		if a.Action == "decrypt" {
+			if a.TaskID == nil || *a.TaskID != id || a.Attempt == nil || *a.Attempt != task.Attempt || a.Agent != "credrotate" {
+				t.Fatalf("decrypt entry %+v; want task %s, attempt %d, agent credrotate", a, id, task.Attempt)
+			}
+			decrypts = append(decrypts, a.Purpose)
+		}
+	}
+	slices.Sort(decrypts)
+	if want := []string{"task credentials.rotate (current value)", "task credentials.rotate (pending value)"}; !slices.Equal(decrypts, want) {
+		t.Fatalf("decrypts logged: %q; want %q", decrypts, want)
+	}
+
+	// A credential stored for a server that asks for the password in clear or as MD5 (its value
+	// given with it): the rotation refuses before sending anything.
+	for name, f := range map[string]*fakePG{"cleartext": clear, "md5": md5} {
+		value := plant("pw-" + name + "-")
+		c := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "db-" + name, Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
+			Provider: "postgres", Metadata: map[string]string{"dsn": fakeDSN(f)}}, value)
+		id := w.publish(t, agents.TaskSpec{Kind: credrotate.KindRotateSecret, Args: credrotate.RotateSecretArgs{CredentialID: c.ID}})
+		task := w.wait(t, id, store.StatusRetrying, 30*time.Second)
+		if f.conns.Load() == 0 {
+			t.Fatalf("%s: the rotation never reached the server; the test proves nothing", name)
+		}
+		if got := f.got(); len(got) != 0 {
+			t.Fatalf("%s: the server received %d password messages", name, len(got))
+		}
+		if !strings.Contains(deref(task.LastError), "scram-sha-256") || strings.Contains(deref(task.LastError), value) {
+			t.Fatalf("%s: last error %q; want the authentication requirement named, and no value", name, deref(task.LastError))
+		}
+		if _, err := w.client.Cancel(ctx, w.nc, w.ws, id, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

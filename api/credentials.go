@@ -29,10 +29,13 @@ type PutCredentialRequest struct {
 	Metadata       map[string]string `json:"metadata,omitempty"`
 }
 
-// UpdateCredentialRequest is the body of PATCH …/credentials/{id}; absent fields stay.
+// UpdateCredentialRequest is the body of PATCH …/credentials/{id}; absent fields stay. Provider
+// and Metadata say where a rotation sends the value: changing either needs Value too (the value
+// is bound to them; 400 otherwise).
 type UpdateCredentialRequest struct {
 	Provider       *string           `json:"provider,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
+	Value          string            `json:"value,omitempty"`           // a new value (optional)
 	RotationPolicy *string           `json:"rotation_policy,omitempty"` // "" removes it
 	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
 	ClearExpiry    bool              `json:"clear_expiry,omitempty"`
@@ -77,6 +80,8 @@ func credentialError(err error) *Error {
 		return errorf(CodeNotFound, "%v", err)
 	case errors.Is(err, store.ErrConflict):
 		return errorf(CodeConflict, "%v", err)
+	case errors.Is(err, store.ErrValueBound):
+		return errorf(CodeInvalidArgument, "%v", store.ErrValueBound)
 	case errors.Is(err, agents.ErrInvalidCredential):
 		return errorf(CodeInvalidArgument, "%v", err)
 	case crypto.IsRetryable(err):
@@ -162,18 +167,15 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *Request) *Error {
 			return errorf(CodeInvalidArgument, "%v", err)
 		}
 	}
-	var provider string
-	if req.Provider != nil {
-		provider = *req.Provider
-	}
-	if err := agents.ValidateDetails(provider, req.Metadata); err != nil {
-		return errorf(CodeInvalidArgument, "%v", err)
-	}
 	u := store.CredentialUpdate{Provider: req.Provider, Metadata: req.Metadata, RotationPolicy: req.RotationPolicy}
 	if req.ExpiresAt != nil || req.ClearExpiry {
 		u.SetExpiry, u.ExpiresAt = true, req.ExpiresAt
 	}
-	updated, err := s.cfg.DB.UpdateCredential(r.Context(), r.Workspace, r.Caller.Principal.UserID, c.ID, u)
+	var value crypto.Secret
+	if req.Value != "" {
+		value = crypto.NewSecret([]byte(req.Value))
+	}
+	updated, err := s.cfg.Credentials.Update(r.Context(), r.Workspace, r.Caller.Principal.UserID, c.ID, u, value)
 	if err != nil {
 		return credentialError(err)
 	}

@@ -141,9 +141,17 @@ func TestCredentialRoutes(t *testing.T) {
 
 	// Update, rotate with a value, rotate by the agent, delete.
 	policy := "every 30d"
-	updated, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{Metadata: map[string]string{"env": "prod"}, RotationPolicy: &policy})
-	if err != nil || updated.Metadata["env"] != "prod" || updated.RotationPolicy == nil || *updated.RotationPolicy != policy {
+	updated, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{RotationPolicy: &policy})
+	if err != nil || updated.RotationPolicy == nil || *updated.RotationPolicy != policy || updated.Version != 1 {
 		t.Fatalf("update: %+v %v", updated, err)
+	}
+	// Provider and metadata say where a rotation sends the value: bound to it, they change only
+	// with the value given again.
+	for _, req := range []api.UpdateCredentialRequest{{Metadata: map[string]string{"env": "prod"}}, {Provider: ptr("postgres")}} {
+		if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, req); !api.IsCode(err, api.CodeInvalidArgument) ||
+			!strings.Contains(err.Error(), "give the value again") {
+			t.Fatalf("update %+v without the value: %v; want a refusal that says to give the value", req, err)
+		}
 	}
 	bad := "fortnightly"
 	if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{RotationPolicy: &bad}); !api.IsCode(err, api.CodeInvalidArgument) {
@@ -155,6 +163,11 @@ func TestCredentialRoutes(t *testing.T) {
 	var rotated store.Credential
 	if err := json.Unmarshal(raw, &rotated); err != nil || rotated.Version != 2 || !rotated.HasPrevious || bytes.Contains(raw, []byte(v2)) {
 		t.Fatalf("rotate answered %s (%v)", raw, err)
+	}
+	v3 := secretValue("v3-")
+	updated, err = e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{Metadata: map[string]string{"env": "prod"}, Value: v3})
+	if err != nil || updated.Metadata["env"] != "prod" || updated.Version != 3 || !updated.HasPrevious {
+		t.Fatalf("update of the metadata with the value: %+v %v", updated, err)
 	}
 	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Value: "x", Agent: true}); !api.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("rotate with a value and the agent: %v", err)
@@ -186,14 +199,14 @@ func TestCredentialRoutes(t *testing.T) {
 	for _, a := range audit {
 		actions = append(actions, a.Action)
 	}
-	if got := strings.Join(actions, ","); got != "delete,rotate,update,create" {
-		t.Fatalf("audit of the credential: %s; want delete,rotate,update,create (newest first)", got)
+	if got := strings.Join(actions, ","); got != "delete,rotate,update,rotate,update,create" {
+		t.Fatalf("audit of the credential: %s; want delete,rotate,update,rotate,update,create (newest first)", got)
 	}
 	if _, err := e.owner.CredentialAudit(ctx, e.ws, uuid.Nil, 501); !api.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("audit with limit 501: %v", err)
 	}
 
-	for _, secret := range []string{v1, v2, team} {
+	for _, secret := range []string{v1, v2, v3, team} {
 		if where := pgtest.FindInDatabase(t, secret); len(where) != 0 {
 			t.Errorf("a credential value is in PostgreSQL: %v", where)
 		}
@@ -251,3 +264,5 @@ func TestRotationJobsAreNotPublishedDirectly(t *testing.T) {
 		t.Fatalf("the queued task: %+v %v", task, err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -167,13 +168,19 @@ func (db *DB) GetCredential(ctx context.Context, ws, user, id uuid.UUID) (Creden
 	return c, err
 }
 
-// CredentialUpdate changes a credential's description; nil fields stay.
+// CredentialUpdate changes a credential's description; nil fields stay. Provider and Metadata say
+// where a rotation sends the value: they may change only with a new value (Ciphertext), else
+// ErrValueBound.
 type CredentialUpdate struct {
 	Provider       *string
 	Metadata       map[string]string
 	RotationPolicy *string // "" removes it
 	SetExpiry      bool
 	ExpiresAt      *time.Time
+	// Ciphertext and MaskedValue, when Ciphertext is set, replace the value (the old one becomes
+	// previous, a staged one is dropped, the version goes up).
+	Ciphertext  *string
+	MaskedValue *string
 }
 
 // UpdateCredential changes a credential's description, with its audit entry.
@@ -185,14 +192,24 @@ func (db *DB) UpdateCredential(ctx context.Context, ws, user, id uuid.UUID, u Cr
 	var c Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, updateCredentialSQL, ws, id, u.Provider, meta, u.RotationPolicy, u.SetExpiry, u.ExpiresAt))
+		c, err = scanCredential(tx.QueryRow(ctx, updateCredentialSQL, ws, id, u.Provider, meta, u.RotationPolicy, u.SetExpiry,
+			u.ExpiresAt, u.Ciphertext, u.MaskedValue))
 		if err != nil {
 			return err
 		}
-		return insertAccess(ctx, tx, ws, Access{CredentialID: c.ID, Name: c.Name, Action: "update", UserID: nilUUID(user)})
+		if err := insertAccess(ctx, tx, ws, Access{CredentialID: c.ID, Name: c.Name, Action: "update", UserID: nilUUID(user)}); err != nil {
+			return err
+		}
+		if u.Ciphertext == nil {
+			return nil
+		}
+		return insertAccess(ctx, tx, ws, Access{CredentialID: c.ID, Name: c.Name, Action: "rotate", UserID: nilUUID(user)})
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return Credential{}, fmt.Errorf("credential %s: %w", id, ErrNotFound)
+	case hasCode(err, valueBoundCode):
+		return Credential{}, fmt.Errorf("credential %s: %w", id, ErrValueBound)
 	}
 	return c, err
 }
@@ -273,6 +290,47 @@ func (db *DB) CredentialCiphertexts(ctx context.Context, ws, user, id uuid.UUID)
 		return Ciphertexts{}, fmt.Errorf("credential %s: %w", id, ErrNotFound)
 	}
 	return c, err
+}
+
+// Rotation is a credential and its ciphertexts as one snapshot, for the rotation agent.
+type Rotation struct {
+	Credential
+	Ciphertexts
+}
+
+// OpenForRotation reads a credential and its ciphertexts in one snapshot for a rotation, and
+// records each value the rotation is about to decrypt ("decrypt" entries, with the task, attempt,
+// agent and purpose of by), in one transaction: a rotation never opens a value the log does not
+// show. decrypts lists which values: "current", "pending".
+func (db *DB) OpenForRotation(ctx context.Context, ws, user, id uuid.UUID, by Access, decrypts ...string) (Rotation, error) {
+	var r Rotation
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		c := &r.Credential
+		err := tx.QueryRow(ctx, selectForRotationSQL, ws, id).Scan(&c.WorkspaceID, &c.ID, &c.OwnerID, &c.Name, &c.Provider,
+			&c.Type, &c.Scope, &c.MaskedValue, &c.ExpiresAt, &c.LastUsedAt, &c.RotatedAt, &c.RotationPolicy, &c.Metadata,
+			&c.Version, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.EncryptedValue, &c.HasPrevious,
+			&c.RotationStaged, &r.Previous, &r.Pending)
+		if err != nil {
+			return err
+		}
+		r.Current = c.EncryptedValue
+		for _, which := range decrypts {
+			if which == "pending" && r.Pending == nil {
+				continue
+			}
+			a := by
+			a.CredentialID, a.Name, a.Action = c.ID, c.Name, "decrypt"
+			a.Purpose = strings.TrimSpace(by.Purpose + " (" + which + " value)")
+			if err := insertAccess(ctx, tx, ws, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Rotation{}, fmt.Errorf("credential %s: %w", id, ErrNotFound)
+	}
+	return r, err
 }
 
 // DeleteCredential soft-deletes a credential, with its audit entry.

@@ -23,12 +23,25 @@ const (
 		WHERE workspace_id = $1 AND name = $2 AND deleted_at IS NULL
 		ORDER BY CASE scope WHEN 'USER' THEN 0 WHEN 'WORKSPACE' THEN 1 ELSE 2 END LIMIT 1`
 
+	// updateCredentialSQL changes a credential's description and, when $8 (a new ciphertext) is
+	// set, its value too, as a rotation does: the provider and metadata may change only with it
+	// (the credential_value_binding trigger).
 	updateCredentialSQL = `UPDATE user_credentials SET
 			provider = COALESCE($3, provider), metadata = COALESCE($4, metadata),
 			rotation_policy = CASE WHEN $5::text IS NULL THEN rotation_policy ELSE NULLIF($5, '') END,
-			expires_at = CASE WHEN $6 THEN $7 ELSE expires_at END, updated_at = now()
+			expires_at = CASE WHEN $6 THEN $7 ELSE expires_at END, updated_at = now(),
+			previous_value = CASE WHEN $8::text IS NULL THEN previous_value ELSE encrypted_value END,
+			encrypted_value = COALESCE($8, encrypted_value), masked_value = COALESCE($9, masked_value),
+			pending_value = CASE WHEN $8::text IS NULL THEN pending_value END,
+			version = CASE WHEN $8::text IS NULL THEN version ELSE version + 1 END,
+			rotated_at = CASE WHEN $8::text IS NULL THEN rotated_at ELSE now() END
 		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL
 		RETURNING ` + credentialColumns
+
+	// selectForRotationSQL reads a credential and its ciphertexts in one snapshot: the value a
+	// rotation presents is always one stored with the provider and metadata it presents it to.
+	selectForRotationSQL = `SELECT ` + credentialColumns + `, previous_value, pending_value FROM user_credentials
+		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL`
 
 	// rotateCredentialSQL promotes a new value: the current one becomes previous.
 	rotateCredentialSQL = `UPDATE user_credentials SET previous_value = encrypted_value, encrypted_value = $3,

@@ -16,10 +16,22 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrFenced: a fenced write touched no row: a newer delivery holds the task.
 	ErrFenced = errors.New("fenced: a newer delivery holds the task")
+	// ErrValueBound: a credential's provider or metadata (where a rotation sends its value) was to
+	// change without a new value; they are bound to the value it was stored with.
+	ErrValueBound = errors.New("a credential's provider and metadata are bound to its value: give the value again to change them")
 )
+
+// valueBoundCode is the SQLSTATE of the credential_value_binding trigger (migration 00009).
+const valueBoundCode = "MOS01"
 
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation.
 func IsUniqueViolation(err error) bool { return hasCode(err, "23505") }
+
+// IsValueBound reports whether err is the refusal of a credential's provider or metadata changed
+// without its value (ErrValueBound, or the database's own SQLSTATE for it).
+func IsValueBound(err error) bool {
+	return errors.Is(err, ErrValueBound) || hasCode(err, valueBoundCode)
+}
 
 // IsRLSViolation reports whether err is a row-level-security refusal (insufficient_privilege,
 // raised when a row fails a policy's WITH CHECK).

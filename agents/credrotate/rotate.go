@@ -62,8 +62,13 @@ func (a RotateKeyArgs) Validate() error {
 // Config configures the agent.
 type Config struct {
 	Credentials *agents.Credentials
-	// Providers by the credential's provider name. Default: random, postgres, http.
+	// Providers by the credential's provider name. Default: random, postgres and http, set up
+	// with Production and HTTPAllow.
 	Providers map[string]Provider
+	// Production makes the postgres provider demand sslmode=verify-full.
+	Production bool
+	// HTTPAllow is the http provider's allow-list (HTTP.Allow): empty, it reaches nothing.
+	HTTPAllow []string
 	Logger    *zerolog.Logger
 	// AfterStep, when set, is called after each step of a secret rotation has taken effect and
 	// before its checkpoint is written (staged, set, tested, done). An error ends the attempt right
@@ -80,7 +85,8 @@ func (c *Config) providers() map[string]Provider {
 	if c.Providers != nil {
 		return c.Providers
 	}
-	return map[string]Provider{"random": Random{}, "postgres": Postgres{}, "http": HTTP{}}
+	return map[string]Provider{"random": Random{}, "postgres": Postgres{RequireVerifyFull: c.Production},
+		"http": HTTP{Allow: c.HTTPAllow}}
 }
 
 // Register adds the rotation agent's kinds to a registry.
@@ -104,6 +110,13 @@ const (
 type secretState struct {
 	Step    string `json:"step"`
 	Version int    `json:"version"` // the credential's version the rotation started from
+}
+
+func nilIfZero(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
 }
 
 // SecretResult is the result of a credentials.rotate job.
@@ -140,7 +153,6 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 	if cred.Version > st.Version || st.Step == stepDone {
 		return job.SetResult(SecretResult{CredentialID: id, Version: cred.Version}) // promoted before a crash
 	}
-	open := func(ct string) (crypto.Secret, error) { return creds.Open(ctx, ws, id, ct) }
 	step := func(next string, fraction float64) error {
 		if cfg.AfterStep != nil {
 			if err := cfg.AfterStep(next); err != nil {
@@ -168,19 +180,33 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 			return err
 		}
 	}
-	cts, err := db.CredentialCiphertexts(ctx, ws, user, id)
+	// From here the current and the staged value are opened: read them with the provider and
+	// metadata they were stored with (one snapshot), and log both decrypts first.
+	snap, err := db.OpenForRotation(ctx, ws, user, id, store.Access{TaskID: &job.ID, Attempt: &job.Attempt, Agent: "credrotate",
+		UserID: nilIfZero(user), Purpose: "task " + KindRotateSecret}, "current", "pending")
+	if errors.Is(err, store.ErrNotFound) {
+		return agents.Permanent(err)
+	}
 	if err != nil {
 		return err
 	}
-	if cts.Pending == nil {
+	if snap.Version > st.Version {
+		return job.SetResult(SecretResult{CredentialID: id, Version: snap.Version}) // replaced meanwhile
+	}
+	if snap.Pending == nil {
 		return agents.Permanent(errors.New("the staged value is gone (another rotation?)"))
 	}
-	current, err := open(cts.Current)
+	cred = snap.Credential
+	if provider, ok = cfg.providers()[cred.Provider]; !ok {
+		return agents.Permanent(fmt.Errorf("credential %q has provider %q: no rotation provider by that name", cred.Name, cred.Provider))
+	}
+	open := func(ct string) (crypto.Secret, error) { return creds.Open(ctx, ws, id, ct) }
+	current, err := open(snap.Current)
 	if err != nil {
 		return err
 	}
 	defer current.Wipe()
-	next, err := open(*cts.Pending)
+	next, err := open(*snap.Pending)
 	if err != nil {
 		return err
 	}

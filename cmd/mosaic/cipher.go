@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/crypto/transit"
@@ -25,6 +27,8 @@ type cipherFlags struct {
 	openbaoCA         string
 	env               string
 	allowLocalKeyring bool
+	// rotationHTTPAllow is where the http rotation provider may send values.
+	rotationHTTPAllow []string
 	// observe, when the command sets it, sees every Transit call (metrics); not a flag.
 	observe func(op string, d time.Duration, err error)
 }
@@ -39,6 +43,13 @@ func (f *cipherFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.openbaoCA, "openbao-ca", "", "CA file to verify OpenBao's certificate")
 	fl.StringVar(&f.env, "env", "development", "development or production (production refuses the local keyring)")
 	fl.BoolVar(&f.allowLocalKeyring, "allow-local-keyring", false, "let production run on the local keyring anyway (not recommended)")
+	fl.StringSliceVar(&f.rotationHTTPAllow, "rotation-http-allow", nil,
+		"destinations the http rotation provider may reach: host names (*.example.com, host:port) or CIDRs; loopback, link-local and private addresses only through a listed CIDR (empty: none)")
+}
+
+// rotation is the rotation agent's configuration from these flags (its Credentials set by the caller).
+func (f *cipherFlags) rotation(creds *agents.Credentials) credrotate.Config {
+	return credrotate.Config{Credentials: creds, Production: f.env == "production", HTTPAllow: f.rotationHTTPAllow}
 }
 
 func (f *cipherFlags) validate() error {
@@ -49,6 +60,9 @@ func (f *cipherFlags) validate() error {
 	if f.openbaoAddr != "" && f.openbaoToken == "" && (f.openbaoRoleID == "" || f.openbaoSecretID == "") {
 		errs = append(errs, fmt.Errorf("%s needs %s, or %s and %s", setting("openbao-addr"), setting("openbao-token"),
 			setting("openbao-role-id"), setting("openbao-secret-id")))
+	}
+	if err := credrotate.ValidateAllow(f.rotationHTTPAllow); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", setting("rotation-http-allow"), err))
 	}
 	if f.env == "production" && f.openbaoAddr == "" && !f.allowLocalKeyring {
 		errs = append(errs, fmt.Errorf("%s=production: %w; set %s, or pass %s to accept the risk",

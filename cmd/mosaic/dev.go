@@ -110,7 +110,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err != nil {
 		return err
 	}
-	reg := builtinRegistry(creds, emb)
+	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
 	mreg.SetKinds(reg)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {

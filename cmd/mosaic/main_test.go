@@ -116,6 +116,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{"local keyring in production", []string{"MOSAIC_ENV=production"}, []string{"dev"}, "the local keyring is not for production", false},
 		{"OpenBao without auth", nil, []string{"worker", "--openbao-addr", "https://127.0.0.1:8200"}, "--openbao-token (MOSAIC_OPENBAO_TOKEN)", false},
 		{"production on a single lazy replica", nil, []string{"dev", "--env", "production", "--allow-local-keyring", "--nats-port", "0", "--http", "127.0.0.1:0"}, "Jepsen", true},
+		{"rotation allow-list", []string{"MOSAIC_ROTATION_HTTP_ALLOW=10.0.0.0/40"}, []string{"worker"}, "--rotation-http-allow (MOSAIC_ROTATION_HTTP_ALLOW)", false},
 		{"worker streams", nil, []string{"worker", "--streams", "jobs"}, "--streams (MOSAIC_STREAMS)", false},
 		{"stranded tasks' wait", nil, []string{"worker", "--stranded-after", "10s"}, "--stranded-after (MOSAIC_STRANDED_AFTER)", false},
 		{"worker metrics address", []string{"MOSAIC_METRICS=9464"}, []string{"worker"}, "--metrics (MOSAIC_METRICS)", false},

@@ -25,10 +25,10 @@ import (
 )
 
 // builtinRegistry holds every kind this binary can run.
-func builtinRegistry(creds *agents.Credentials, emb embed.Embedder) *agents.Registry {
+func builtinRegistry(creds *agents.Credentials, emb embed.Embedder, rotation credrotate.Config) *agents.Registry {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
-	credrotate.Register(reg, credrotate.Config{Credentials: creds})
+	credrotate.Register(reg, rotation)
 	knowledge.Register(reg, knowledge.Config{DB: creds.DB, Embedder: emb})
 	return reg
 }
@@ -334,7 +334,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	if err != nil {
 		return err
 	}
-	reg := builtinRegistry(creds, emb)
+	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
 	var observe func(agents.HandlerDone)
 	var onNak func(string)
 	if mreg != nil {
