@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,6 +28,9 @@ type env struct {
 	ns       *events.Server
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	// statements: pg_stat_statements is loaded in the bench's cluster (pgprofile.go).
+	statements bool
+	spread     []uuid.UUID // the workspaces of the spread runs
 }
 
 const benchPassword = "bench-owner-password"
@@ -41,7 +45,8 @@ func setupEnv(ctx context.Context, concurrency int) (*env, error) {
 		e.adminURL = url
 	} else {
 		// Durable settings (fsync on), as a production server would run.
-		e.pg, err = localpg.Start(ctx, localpg.Config{Dir: filepath.Join(e.dir, "pg"), MaxConnections: 300, Ephemeral: os.Getenv("BENCH_EPHEMERAL") != ""})
+		e.pg, err = localpg.Start(ctx, localpg.Config{Dir: filepath.Join(e.dir, "pg"), MaxConnections: 300, Ephemeral: os.Getenv("BENCH_EPHEMERAL") != "",
+			Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}})
 		if err != nil {
 			return nil, err
 		}
@@ -53,6 +58,13 @@ func setupEnv(ctx context.Context, concurrency int) (*env, error) {
 		}
 	}
 	e.ownerURL = e.dbURL("mosaic_bench")
+	if e.pg != nil {
+		if conn, err := pgx.Connect(ctx, e.pg.SuperuserURL("mosaic_bench")); err == nil {
+			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+			e.statements = err == nil
+			conn.Close(ctx)
+		}
+	}
 	e.riverURL = e.dbURL("river_bench")
 	mig, err := store.NewMigrator(ctx, e.ownerURL)
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 )
 
 type config struct {
+	pgstats      bool
+	workspaces   int
 	tasks        int
 	concurrency  int
 	runs         int
@@ -78,7 +80,9 @@ func main() {
 	flag.IntVar(&cfg.httpClients, "http-clients", 16, "concurrent HTTP clients of the load run")
 	flag.DurationVar(&cfg.httpFor, "http-for", 30*time.Second, "the HTTP load run stops after this long whatever is left")
 	flag.IntVar(&cfg.fedAsks, "federation-asks", 2000, "asks of the federation run, one at a time and then concurrently")
-	flag.StringVar(&only, "only", "jetstream,mosaic,river,latency,memory,knowledge,http,federation", "workloads to run")
+	flag.StringVar(&only, "only", "jetstream,mosaic,spread,river,latency,memory,knowledge,http,federation", "workloads to run")
+	flag.IntVar(&cfg.workspaces, "workspaces", 1000, "workspaces of the spread runs (tasks round-robin over them)")
+	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run, print where PostgreSQL's time went (statements, WAL, CPU per task)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -135,14 +139,24 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	if cfg.only["mosaic"] {
-		for _, checkpoint := range []bool{false, true} {
-			name := "Mosaic demo.echo, no checkpoint"
-			if checkpoint {
-				name = "Mosaic, one checkpoint per task"
+	if cfg.only["mosaic"] || cfg.only["spread"] {
+		for _, workspaces := range []int{1, cfg.workspaces} {
+			if !cfg.only[map[bool]string{true: "mosaic", false: "spread"}[workspaces == 1]] {
+				continue
 			}
-			if err := repeat(name, "tasks/s", true, func(i int) (float64, error) { return mosaicThroughput(ctx, e, cfg, checkpoint) }); err != nil {
-				return err
+			for _, checkpoint := range []bool{false, true} {
+				name := "Mosaic demo.echo, no checkpoint"
+				if checkpoint {
+					name = "Mosaic, one checkpoint per task"
+				}
+				if workspaces > 1 {
+					name += fmt.Sprintf(", %d workspaces", workspaces)
+				}
+				if err := repeat(name, "tasks/s", true, func(i int) (float64, error) {
+					return mosaicThroughput(ctx, e, cfg, checkpoint, workspaces)
+				}); err != nil {
+					return err
+				}
 			}
 		}
 	}

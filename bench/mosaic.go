@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,6 +61,9 @@ type system struct {
 	pool   *agents.Pool
 	cancel context.CancelFunc
 	done   chan struct{}
+	// handled counts handlers that returned nil (the pool's Observe): the run polls it, and asks
+	// PostgreSQL only once it is complete.
+	handled atomic.Int64
 }
 
 func startSystem(ctx context.Context, e *env, cfg config, reg *agents.Registry) (*system, error) {
@@ -77,7 +81,12 @@ func startSystem(ctx context.Context, e *env, cfg config, reg *agents.Registry) 
 	go func() { _ = relay.Run(rctx); close(s.done) }()
 	s.pool, err = agents.NewPool(agents.PoolConfig{DB: e.db, JS: e.js, NC: e.nc, Registry: reg,
 		Concurrency: cfg.concurrency, MaxAckPending: max(20000, 2*cfg.inflight), WorkerName: "bench",
-		CommitExecutors: cfg.executors, CommitBatch: cfg.commitBatch})
+		CommitExecutors: cfg.executors, CommitBatch: cfg.commitBatch,
+		Observe: func(d agents.HandlerDone) {
+			if d.Err == nil {
+				s.handled.Add(1)
+			}
+		}})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -122,9 +131,59 @@ func countStatus(ctx context.Context, e *env, ws uuid.UUID, status string) (int,
 	return n, err
 }
 
+// countSucceeded counts the succeeded tasks of the run's workspaces, through the RLS door.
+func countSucceeded(ctx context.Context, e *env, wss []uuid.UUID) (int, error) {
+	total := 0
+	for _, ws := range wss {
+		n, err := countStatus(ctx, e, ws, store.StatusSucceeded)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// waitDone waits until the handlers have returned n successes (polled in memory), then until
+// PostgreSQL holds n succeeded tasks (jobs): the figure ends at the last committed success, and
+// polling the database all along would weigh on the run it measures.
+func waitDone(start time.Time, n int, handled *atomic.Int64, committed func() (int, error)) error {
+	for handled.Load() < int64(n) {
+		if time.Since(start) > 10*time.Minute {
+			return fmt.Errorf("%d of %d handlers returned after 10 minutes", handled.Load(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	for {
+		got, err := committed()
+		if err != nil {
+			return err
+		}
+		if got >= n {
+			return nil
+		}
+		if time.Since(start) > 10*time.Minute {
+			return fmt.Errorf("%d of %d committed after 10 minutes", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// spreadWorkspaces returns n workspaces for the spread runs, created once per bench run.
+func (e *env) spreadWorkspaces(ctx context.Context, n int) ([]uuid.UUID, error) {
+	for len(e.spread) < n {
+		w, err := e.db.CreateWorkspace(ctx, store.NewWorkspace{Name: fmt.Sprintf("spread-%d", len(e.spread))})
+		if err != nil {
+			return nil, err
+		}
+		e.spread = append(e.spread, w.ID)
+	}
+	return e.spread[:n], nil
+}
+
 // mosaicThroughput publishes cfg.tasks tasks, then runs them with cfg.concurrency handlers: tasks/s
 // from the pool's start to the last committed success.
-func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (float64, error) {
+func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool, workspaces int) (float64, error) {
 	if err := e.reset(ctx); err != nil {
 		return 0, err
 	}
@@ -134,11 +193,18 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) 
 		return 0, err
 	}
 	defer s.stop()
+	wss := []uuid.UUID{s.ws}
+	if workspaces > 1 {
+		if wss, err = e.spreadWorkspaces(ctx, workspaces); err != nil {
+			return 0, err
+		}
+	}
 	specs := make([]agents.TaskSpec, 0, 10000)
 	for i := 0; i < cfg.tasks; i++ {
-		spec := agents.TaskSpec{WorkspaceID: s.ws, Kind: "demo.echo", Args: map[string]int{"n": i}}
+		ws := wss[i%len(wss)] // round-robin
+		spec := agents.TaskSpec{WorkspaceID: ws, Kind: "demo.echo", Args: map[string]int{"n": i}}
 		if checkpoint {
-			spec = agents.TaskSpec{WorkspaceID: s.ws, Kind: "bench.checkpoint", Args: CheckpointArgs{N: i}}
+			spec = agents.TaskSpec{WorkspaceID: ws, Kind: "bench.checkpoint", Args: CheckpointArgs{N: i}}
 		}
 		specs = append(specs, spec)
 		if len(specs) == cap(specs) || i == cfg.tasks-1 {
@@ -152,24 +218,20 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) 
 		return 0, err
 	}
 	e.vacuum(ctx, e.ownerURL)
+	prof := startProfile(ctx, e)
 	start := time.Now()
 	if err := s.pool.Start(ctx); err != nil {
 		return 0, err
 	}
-	for {
-		n, err := countStatus(ctx, e, s.ws, store.StatusSucceeded)
-		if err != nil {
-			return 0, err
-		}
-		if n >= cfg.tasks {
-			break
-		}
-		if time.Since(start) > 10*time.Minute {
-			return 0, fmt.Errorf("%d of %d tasks done after 10 minutes", n, cfg.tasks)
-		}
-		time.Sleep(20 * time.Millisecond)
+	err = waitDone(start, cfg.tasks, &s.handled, func() (int, error) { return countSucceeded(ctx, e, wss) })
+	if err != nil {
+		return 0, err
 	}
-	return float64(cfg.tasks) / time.Since(start).Seconds(), nil
+	took := time.Since(start).Seconds()
+	if cfg.pgstats {
+		prof.report(ctx, cfg.tasks, took)
+	}
+	return float64(cfg.tasks) / took, nil
 }
 
 // mosaicLatency publishes at a steady cfg.rate for cfg.latencyFor, one Publish (one transaction)

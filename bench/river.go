@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,9 +22,12 @@ type NoopArgs struct{}
 // Kind implements river.JobArgs.
 func (NoopArgs) Kind() string { return "noop" }
 
-type noopWorker struct{ river.WorkerDefaults[NoopArgs] }
+type noopWorker struct {
+	river.WorkerDefaults[NoopArgs]
+	done *atomic.Int64
+}
 
-func (noopWorker) Work(context.Context, *river.Job[NoopArgs]) error { return nil }
+func (w noopWorker) Work(context.Context, *river.Job[NoopArgs]) error { w.done.Add(1); return nil }
 
 // RiverCheckpointArgs is River's job that writes one checkpoint under RLS, as Mosaic does.
 type RiverCheckpointArgs struct {
@@ -34,6 +38,7 @@ type RiverCheckpointArgs struct {
 func (RiverCheckpointArgs) Kind() string { return "checkpoint" }
 
 type checkpointWorker struct {
+	done *atomic.Int64
 	river.WorkerDefaults[RiverCheckpointArgs]
 	pool *pgxpool.Pool
 }
@@ -41,6 +46,7 @@ type checkpointWorker struct {
 // Work writes the checkpoint the way Mosaic's door does: runtime role and workspace setting,
 // transaction-local, then an upsert into a FORCE RLS table.
 func (w checkpointWorker) Work(ctx context.Context, job *river.Job[RiverCheckpointArgs]) error {
+	defer w.done.Add(1)
 	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('role', 'mosaic_app', true), set_config('mosaic.workspace_id', $1, true)`,
 			job.Args.Workspace.String()); err != nil {
@@ -104,8 +110,9 @@ func riverThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (
 	}
 	e.vacuum(ctx, e.riverURL)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, noopWorker{})
-	river.AddWorker(workers, checkpointWorker{pool: pool})
+	var done atomic.Int64
+	river.AddWorker(workers, noopWorker{done: &done})
+	river.AddWorker(workers, checkpointWorker{pool: pool, done: &done})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.concurrency}},
 		Workers:           workers,
@@ -140,18 +147,13 @@ func riverThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (
 		defer cancel()
 		_ = client.Stop(stopCtx)
 	}()
-	for {
+	err = waitDone(start, cfg.tasks, &done, func() (int, error) {
 		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'completed'`).Scan(&n); err != nil {
-			return 0, err
-		}
-		if n >= cfg.tasks {
-			break
-		}
-		if time.Since(start) > 10*time.Minute {
-			return 0, fmt.Errorf("%d of %d River jobs done after 10 minutes", n, cfg.tasks)
-		}
-		time.Sleep(20 * time.Millisecond)
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'completed'`).Scan(&n)
+		return n, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("River: %w", err)
 	}
 	return float64(cfg.tasks) / time.Since(start).Seconds(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -41,6 +42,9 @@ type Config struct {
 	Ephemeral bool
 	// MaxConnections is the server's max_connections. Default 200.
 	MaxConnections int
+	// Settings are further server settings (name → value), e.g. shared_preload_libraries for a
+	// benchmark that reads pg_stat_statements.
+	Settings map[string]string
 	// Logger receives what the cluster's lifecycle does. Default: no logging.
 	Logger *zerolog.Logger
 }
@@ -140,6 +144,14 @@ func (s *Server) URL(role, password, database string) string {
 // SuperuserURL connects as the cluster's superuser to a database.
 func (s *Server) SuperuserURL(database string) string {
 	return s.URL(Superuser, s.password, database)
+}
+
+// Pid is the postmaster's process id (0 before Start): its children are the server's backends.
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Exited is closed when the server process has exited, for whatever reason.
@@ -254,6 +266,9 @@ func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath s
 		"-c", "shared_buffers=128MB"}
 	if s.cfg.Ephemeral {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.cfg.Settings)) {
+		args = append(args, "-c", k+"="+s.cfg.Settings[k])
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
