@@ -269,12 +269,14 @@ func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []prepa
 	if c.cfg.JS != nil {
 		headStart = DirectHeadStart
 	}
+	tasks, msgs := chunk(prepared, idx)
+	outboxIDs, err := c.cfg.DB.PublishTasks(ctx, ws, tasks, msgs, headStart)
 	var sent []store.OutboxRow
-	err := c.cfg.DB.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		var err error
-		sent, err = c.publishChunk(ctx, tx, prepared, idx, out, headStart)
-		return err
-	})
+	if err == nil {
+		sent, err = c.published(ctx, tasks, msgs, outboxIDs, idx, out, func(fn func(tx pgx.Tx) error) error {
+			return c.cfg.DB.InWorkspace(ctx, ws, fn)
+		})
+	}
 	if store.IsForeignKeyViolation(err) {
 		return fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
 	}
@@ -308,17 +310,29 @@ type preparedTask struct {
 	outbox store.OutboxMessage
 }
 
-// publishChunk inserts tasks in tx and returns the outbox rows of those it inserted.
-func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []preparedTask, idx []int, out []Published, headStart time.Duration) ([]store.OutboxRow, error) {
+func chunk(prepared []preparedTask, idx []int) ([]store.NewTask, []store.OutboxMessage) {
 	tasks := make([]store.NewTask, len(idx))
 	msgs := make([]store.OutboxMessage, len(idx))
 	for j, i := range idx {
 		tasks[j], msgs[j] = prepared[i].task, prepared[i].outbox
 	}
+	return tasks, msgs
+}
+
+// publishChunk inserts tasks in tx and returns the outbox rows of those it inserted.
+func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []preparedTask, idx []int, out []Published, headStart time.Duration) ([]store.OutboxRow, error) {
+	tasks, msgs := chunk(prepared, idx)
 	outboxIDs, err := store.InsertTasks(ctx, tx, tasks, msgs, headStart)
 	if err != nil {
 		return nil, err
 	}
+	return c.published(ctx, tasks, msgs, outboxIDs, idx, out, func(fn func(pgx.Tx) error) error { return fn(tx) })
+}
+
+// published fills out from what an insert did, and returns the outbox rows of the tasks it
+// inserted; a duplicate (an existing id or idempotency key) is looked up through lookup.
+func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []store.OutboxMessage, outboxIDs []int64, idx []int,
+	out []Published, lookup func(func(pgx.Tx) error) error) ([]store.OutboxRow, error) {
 	var sent []store.OutboxRow
 	for j, i := range idx {
 		t := tasks[j]
@@ -329,7 +343,13 @@ func (c *Client) publishChunk(ctx context.Context, tx pgx.Tx, prepared []prepare
 			continue
 		}
 		// A duplicate: the task with this id, or the one holding the idempotency key.
-		id, status, err := store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
+		var id uuid.UUID
+		var status string
+		err := lookup(func(tx pgx.Tx) error {
+			var err error
+			id, status, err = store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("look up the existing task %s: %w", t.ID, err)
 		}

@@ -23,9 +23,13 @@ type committer struct {
 	executors int
 	log       zerolog.Logger
 
-	queue chan *commitOp
+	queue chan *commitOp // writes (and the reads of the capped and redelivered paths)
+	reads chan *commitOp // peeks: never behind a write's commit, so a task starts as soon as it arrives
 	wg    sync.WaitGroup
 }
+
+// peekReaders is how many peek batches may be in flight at once.
+const peekReaders = 2
 
 type opKind int
 
@@ -57,19 +61,24 @@ type commitResult struct {
 
 func newCommitter(db *store.DB, worker string, lease time.Duration, executors, maxBatch int, log zerolog.Logger) *committer {
 	return &committer{db: db, worker: worker, lease: lease, maxBatch: maxBatch, executors: executors, log: log,
-		queue: make(chan *commitOp, 4*maxBatch)}
+		queue: make(chan *commitOp, 4*maxBatch), reads: make(chan *commitOp, 4*maxBatch)}
 }
 
 func (c *committer) start() {
 	for range c.executors {
 		c.wg.Add(1)
-		go c.execute()
+		go c.execute(c.queue)
+	}
+	for range peekReaders {
+		c.wg.Add(1)
+		go c.execute(c.reads)
 	}
 }
 
 // stop lets the executors finish what is queued and waits for them; no write may come after.
 func (c *committer) stop() {
 	close(c.queue)
+	close(c.reads)
 	c.wg.Wait()
 }
 
@@ -80,7 +89,9 @@ func (c *committer) submit(op *commitOp) commitResult {
 }
 
 func (c *committer) peek(ref store.TaskRef) (store.PeekResult, error) {
-	r := c.submit(&commitOp{kind: opPeek, key: taskKey{ref.WorkspaceID, ref.ID}})
+	op := &commitOp{kind: opPeek, key: taskKey{ref.WorkspaceID, ref.ID}, done: make(chan commitResult, 1)}
+	c.reads <- op
+	r := <-op.done
 	return r.peek, r.err
 }
 
@@ -105,50 +116,62 @@ func (c *committer) finish(f store.Finish) (store.FinishResult, error) {
 	return r.finish, r.err
 }
 
-func (c *committer) execute() {
+func (c *committer) execute(queue chan *commitOp) {
 	defer c.wg.Done()
-	var held []*commitOp // writes for a task already in the batch: they go in the next one
+	g := gatherer{max: c.maxBatch}
 	for {
-		var batch []*commitOp
-		keys := map[taskKey]bool{}
-		add := func(op *commitOp) bool {
-			if keys[op.key] {
-				return false
-			}
-			keys[op.key] = true
-			batch = append(batch, op)
-			return true
-		}
-		rest := held[:0:0]
-		for _, op := range held {
-			if !add(op) {
-				rest = append(rest, op)
-			}
-		}
-		held = rest
-		if len(batch) == 0 {
-			op, ok := <-c.queue
-			if !ok {
-				return
-			}
-			add(op)
-		}
-	gather:
-		for len(batch) < c.maxBatch {
-			select {
-			case op, ok := <-c.queue:
-				if !ok {
-					break gather
-				}
-				if !add(op) {
-					held = append(held, op)
-				}
-			default:
-				break gather
-			}
+		batch, ok := g.next(queue)
+		if !ok {
+			return
 		}
 		c.commit(batch)
 	}
+}
+
+// gatherer makes batches from a queue: the first op, waited for, then every op waiting at that
+// moment, up to max, one op per task (a second op for a task in the batch is held for the next
+// one, so that each statement sees a task once). It never waits for a batch to fill: measured, a
+// linger of 1ms grouped no more writes at 2 000 tasks/s and slowed checkpointing handlers.
+type gatherer struct {
+	max  int
+	held []*commitOp
+}
+
+// next returns the next batch; ok is false once the queue is closed and drained.
+func (g *gatherer) next(queue <-chan *commitOp) (batch []*commitOp, ok bool) {
+	keys := map[taskKey]bool{}
+	add := func(op *commitOp) {
+		if keys[op.key] {
+			g.held = append(g.held, op)
+			return
+		}
+		keys[op.key] = true
+		batch = append(batch, op)
+	}
+	held := g.held
+	g.held = nil
+	for _, op := range held {
+		add(op)
+	}
+	if len(batch) == 0 {
+		op, open := <-queue
+		if !open {
+			return nil, false
+		}
+		add(op)
+	}
+	for len(batch) < g.max {
+		select {
+		case op, open := <-queue:
+			if !open {
+				return batch, true
+			}
+			add(op)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
 }
 
 func (c *committer) commit(batch []*commitOp) {

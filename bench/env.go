@@ -46,7 +46,7 @@ func setupEnv(ctx context.Context, concurrency int) (*env, error) {
 	} else {
 		// Durable settings (fsync on), as a production server would run.
 		e.pg, err = localpg.Start(ctx, localpg.Config{Dir: filepath.Join(e.dir, "pg"), MaxConnections: 300, Ephemeral: os.Getenv("BENCH_EPHEMERAL") != "",
-			Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}})
+			Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all", "pg_stat_statements.track_planning": "on"}})
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,9 @@ func (e *env) vacuum(ctx context.Context, url string) {
 		return
 	}
 	defer conn.Close(ctx)
-	_, _ = conn.Exec(ctx, "VACUUM ANALYZE")
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		say("    VACUUM ANALYZE: %v", err)
+	}
 	_, _ = conn.Exec(ctx, "CHECKPOINT")
 }
 

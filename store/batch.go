@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -206,25 +207,37 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	}
 	b.Queue("COMMIT")
 
+	if err := db.pipeline(ctx, b, func(br pgx.BatchResults) error { return readBatch(br, order, groups, ops, &res) }); err != nil {
+		return res, err
+	}
+	return res, db.classifyUnclaimed(ctx, ops, &res)
+}
+
+// pipeline sends a batch that opens a transaction (BEGIN first) and ends it (COMMIT last) in one
+// round trip; read takes the results of every statement but the COMMIT, which pipeline checks.
+// When a statement fails the pipeline stops before COMMIT: the transaction is rolled back so the
+// connection can go back to the pool.
+func (db *DB) pipeline(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer conn.Release()
 	br := conn.SendBatch(ctx, b)
-	err = readBatch(br, order, groups, ops, &res)
+	err = read(br)
+	if err == nil {
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
+			err = fmt.Errorf("store: pipeline ended with %q, not COMMIT", tag.String())
+		}
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if conn.Conn().PgConn().TxStatus() != 'I' {
-		// A statement failed: the pipeline stopped before COMMIT. End the transaction so the
-		// connection can go back to the pool.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
-	if err != nil {
-		return res, err
-	}
-	return res, db.classifyUnclaimed(ctx, ops, &res)
+	return err
 }
 
 func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*batchGroup, ops BatchOps, res *BatchResults) error {
@@ -350,13 +363,6 @@ func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*bat
 				return err
 			}
 		}
-	}
-	tag, err := br.Exec()
-	if err != nil {
-		return err
-	}
-	if tag.String() != "COMMIT" {
-		return fmt.Errorf("store: batch ended with %q, not COMMIT", tag.String())
 	}
 	return nil
 }

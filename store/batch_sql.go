@@ -38,7 +38,6 @@ var (
 				COALESCE(i.started_at, now()), i.state, CASE WHEN i.state IS NULL THEN 0 ELSE 1 END,
 				COALESCE(i.progress, 0), NULLIF(i.message, '')
 			FROM input i
-			WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.workspace_id = $1 AND x.id = i.id)
 			ON CONFLICT DO NOTHING
 			RETURNING id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms, fence, started_at
 		), claimed AS (
@@ -50,10 +49,17 @@ var (
 		SELECT id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms FROM claimed`
 
 	// peekManySQL reads what a delivery needs to decide, without writing, whether it may run its
-	// task (PeekResult.Claim) and where to resume.
-	peekManySQL = `SELECT id, status, fence, msg_seq, attempt, max_attempts, generation,
-			cancel_requested_at IS NOT NULL, COALESCE(last_error, ''), checkpoint, checkpoint_seq, timeout_ms
-		FROM tasks WHERE workspace_id = $1 AND id = ANY ($2)`
+	// task (PeekResult.Claim) and where to resume: one primary-key lookup per id. Not "id = ANY
+	// ($2)", nor a join with the ids: a generic plan guesses a hundred ids per array and, while the
+	// statistics call the workspace small (a new installation, a new workspace), prefers one pass
+	// over the workspace (a hash join, or one descent of any index on workspace_id with a filter on
+	// id), which becomes a scan of the whole workspace at every call once it has grown (measured:
+	// over a thousand buffers per one-task peek). The lateral subquery (OFFSET 0: not flattened)
+	// is planned for one id, and reads only the columns it returns.
+	peekManySQL = `SELECT ids.id, t.* FROM unnest($2::uuid[]) AS ids(id) CROSS JOIN LATERAL (
+			SELECT status, fence, msg_seq, attempt, max_attempts, generation, cancel_requested_at IS NOT NULL,
+				COALESCE(last_error, ''), checkpoint, checkpoint_seq, timeout_ms
+			FROM tasks x WHERE x.workspace_id = $1 AND x.id = ids.id OFFSET 0) t`
 
 	workspaceExistsSQL = `SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)`
 
@@ -90,7 +96,6 @@ var (
 				NULLIF(i.error, ''), CASE WHEN i.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 				CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END
 			FROM input i
-			WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.workspace_id = $1 AND x.id = i.id)
 			ON CONFLICT DO NOTHING
 			RETURNING id, attempt
 		), done AS (
@@ -138,9 +143,10 @@ var (
 		)
 		SELECT id, attempt FROM u`
 
-	classifyManySQL = `SELECT id, status, fence, msg_seq, attempt, max_attempts, generation,
-			cancel_requested_at IS NOT NULL, COALESCE(last_error, '')
-		FROM tasks WHERE workspace_id = $1 AND id = ANY ($2)`
+	classifyManySQL = `SELECT ids.id, t.* FROM unnest($2::uuid[]) AS ids(id) CROSS JOIN LATERAL (
+			SELECT status, fence, msg_seq, attempt, max_attempts, generation, cancel_requested_at IS NOT NULL,
+				COALESCE(last_error, '')
+			FROM tasks x WHERE x.workspace_id = $1 AND x.id = ids.id OFFSET 0) t`
 )
 
 // bundleOutbox queues the outbox messages of a batch's deliveries (those of the rows in the CTE

@@ -118,6 +118,10 @@ func (db *DB) run(ctx context.Context, begin string, fn func(pgx.Tx) error) erro
 
 var enterSystemSQL = "BEGIN; SELECT set_config('role', '" + RuntimeRole + "', true)"
 
+// setDoorSQL is the door's settings as one parameterised statement (role, workspace; no user),
+// for pipelines that send BEGIN on its own.
+const setDoorSQL = "SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true), set_config('mosaic.user_id', '', true)"
+
 func enterWorkspaceSQL(id, user uuid.UUID) string {
 	u := ""
 	if user != uuid.Nil {

@@ -158,9 +158,51 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err e
 // is skipped: outboxIDs[i] is the outbox row of tasks[i], 0 when it was not inserted. tx must be in
 // the tasks' workspace.
 func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {
-	if len(tasks) != len(msgs) {
-		return nil, errors.New("store: InsertTasks needs one outbox message per task")
+	args, ids, err := insertTasksArgs(tasks, msgs, headStart)
+	if err != nil {
+		return nil, err
 	}
+	rows, err := tx.Query(ctx, insertTasksSQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	return readInserted(rows, ids)
+}
+
+// PublishTasks is InsertTasks in a transaction of its own in workspace ws, sent as one pipeline
+// (BEGIN, the door's settings, the statement, COMMIT: one round trip), for the publish path
+// where every round trip is latency.
+func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {
+	args, ids, err := insertTasksArgs(tasks, msgs, headStart)
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(setDoorSQL, RuntimeRole, ws.String())
+	b.Queue(insertTasksSQL, args...)
+	b.Queue("COMMIT")
+	err = db.pipeline(ctx, b, func(br pgx.BatchResults) error {
+		for range 2 { // BEGIN, the door
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		outboxIDs, err = readInserted(rows, ids)
+		return err
+	})
+	return outboxIDs, err
+}
+
+func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) ([]any, []uuid.UUID, error) {
+	if len(tasks) != len(msgs) {
+		return nil, nil, errors.New("store: InsertTasks needs one outbox message per task")
+	}
+	var err error
 	n := len(tasks)
 	var (
 		ws, ids                    = make([]uuid.UUID, n), make([]uuid.UUID, n)
@@ -178,27 +220,28 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
 		args[i] = t.args()
 		if creds[i], err = json.Marshal(t.credentials()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if meta[i], err = json.Marshal(t.metadata()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		h := msgs[i].Headers
 		if h == nil {
 			h = map[string][]string{}
 		}
 		if headers[i], err = json.Marshal(h); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
 		publishers[i] = nilUUID(t.PublishedBy)
 	}
-	rows, err := tx.Query(ctx, insertTasksSQL, pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers)
-	if err != nil {
-		return nil, err
-	}
+	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers}, ids, nil
+}
+
+// readInserted reads insertTasksSQL's rows: the outbox row of each task inserted, 0 for the others.
+func readInserted(rows pgx.Rows, ids []uuid.UUID) ([]int64, error) {
 	defer rows.Close()
 	got := map[uuid.UUID]int64{}
 	for rows.Next() {
@@ -212,7 +255,7 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	outboxIDs = make([]int64, n)
+	outboxIDs := make([]int64, len(ids))
 	for i, id := range ids {
 		outboxIDs[i] = got[id]
 		delete(got, id) // a second copy of the same id in one call is not inserted
@@ -220,11 +263,20 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 	return outboxIDs, nil
 }
 
-// DeleteOutbox removes published outbox rows of a workspace.
+// DeleteOutbox removes published outbox rows of a workspace (one pipelined transaction).
 func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error {
-	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, deleteOutboxSQL, ws, ids)
-		return err
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(setDoorSQL, RuntimeRole, ws.String())
+	b.Queue(deleteOutboxSQL, ws, ids)
+	b.Queue("COMMIT")
+	return db.pipeline(ctx, b, func(br pgx.BatchResults) error {
+		for range 3 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
