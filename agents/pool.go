@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
@@ -709,10 +710,11 @@ func sortedPriorities(ps []int) []int {
 // capCache remembers workspaces' concurrency caps for a while (a cap change takes effect within
 // ttl), so that uncapped workspaces cost no extra query per claim.
 type capCache struct {
-	db  *store.DB
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[uuid.UUID]capEntry
+	db    *store.DB
+	ttl   time.Duration
+	mu    sync.Mutex
+	m     map[uuid.UUID]capEntry
+	loads singleflight.Group
 }
 
 type capEntry struct {
@@ -731,12 +733,20 @@ func (c *capCache) get(ctx context.Context, ws uuid.UUID) int {
 	if ok && time.Since(e.at) < c.ttl {
 		return e.cap
 	}
-	n, err := c.db.MaxConcurrency(ctx, ws)
+	// One read per workspace however many deliveries find the entry stale at once: with tasks
+	// spread over many workspaces, they all do every ttl.
+	v, err, _ := c.loads.Do(ws.String(), func() (any, error) {
+		n, err := c.db.MaxConcurrency(ctx, ws)
+		if err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		c.m[ws] = capEntry{cap: n, at: time.Now()}
+		c.mu.Unlock()
+		return n, nil
+	})
 	if err != nil {
 		return e.cap // keep the last known value
 	}
-	c.mu.Lock()
-	c.m[ws] = capEntry{cap: n, at: time.Now()}
-	c.mu.Unlock()
-	return n
+	return v.(int)
 }

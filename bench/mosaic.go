@@ -131,17 +131,26 @@ func countStatus(ctx context.Context, e *env, ws uuid.UUID, status string) (int,
 	return n, err
 }
 
-// countSucceeded counts the succeeded tasks of the run's workspaces, through the RLS door.
+// countSucceeded counts the succeeded tasks of the run's workspaces: through the RLS door for one,
+// in one query as the server's superuser for many (a transaction per workspace, a thousand times
+// per poll, would weigh on the run it measures).
 func countSucceeded(ctx context.Context, e *env, wss []uuid.UUID) (int, error) {
-	total := 0
-	for _, ws := range wss {
-		n, err := countStatus(ctx, e, ws, store.StatusSucceeded)
-		if err != nil {
-			return 0, err
-		}
-		total += n
+	if len(wss) == 1 {
+		return countStatus(ctx, e, wss[0], store.StatusSucceeded)
 	}
-	return total, nil
+	cfg, err := pgx.ParseConfig(e.adminURL)
+	if err != nil {
+		return 0, err
+	}
+	cfg.Database = "mosaic_bench"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE workspace_id = ANY ($1) AND status = $2`, wss, store.StatusSucceeded).Scan(&n)
+	return n, err
 }
 
 // waitDone waits until the handlers have returned n successes (polled in memory), then until

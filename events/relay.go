@@ -104,12 +104,18 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 		r.mu.Lock()
-		todo := r.pending
+		todo := make([]uuid.UUID, 0, len(r.pending))
+		for ws := range r.pending {
+			todo = append(todo, ws)
+		}
 		r.pending = map[uuid.UUID]bool{}
 		r.mu.Unlock()
-		for ws := range todo {
-			if err := r.drain(ctx, ws); err != nil && ctx.Err() == nil {
-				r.log.Warn().Err(err).Str("workspace_id", ws.String()).Msg("outbox relay: will retry")
+		// Many workspaces per transaction: the sweep names every workspace, and a batch of
+		// completions spread over many leaves a bundle in each.
+		for start := 0; start < len(todo); start += drainWorkspaces {
+			chunk := todo[start:min(start+drainWorkspaces, len(todo))]
+			if err := r.drain(ctx, chunk...); err != nil && ctx.Err() == nil {
+				r.log.Warn().Err(err).Int("workspaces", len(chunk)).Msg("outbox relay: will retry")
 			}
 		}
 	}
@@ -130,12 +136,15 @@ func (r *Relay) sweep(ctx context.Context) func() {
 	}
 }
 
+// drainWorkspaces is how many workspaces one drain transaction serves.
+const drainWorkspaces = 256
+
 // DrainOnce publishes a workspace's whole outbox now (for tests and shutdown).
 func (r *Relay) DrainOnce(ctx context.Context, ws uuid.UUID) error { return r.drain(ctx, ws) }
 
-func (r *Relay) drain(ctx context.Context, ws uuid.UUID) error {
+func (r *Relay) drain(ctx context.Context, wss ...uuid.UUID) error {
 	for ctx.Err() == nil {
-		n, err := r.cfg.DB.DrainOutbox(ctx, ws, r.cfg.BatchSize, func(rows []store.OutboxRow) ([]int64, error) {
+		n, err := r.cfg.DB.DrainOutbox(ctx, wss, r.cfg.BatchSize, func(rows []store.OutboxRow) ([]int64, error) {
 			return PublishOutbox(ctx, r.cfg.JS, rows)
 		})
 		if err != nil {

@@ -87,14 +87,11 @@ type BatchResults struct {
 	ClaimFinishes []ClaimResult // Claimed: the task was claimed and ended
 }
 
-type batchGroup struct {
-	peeks, claims, checkpoints, finishes, claimFinishes []int
-}
-
-// RunBatch commits the writes of many deliveries in one transaction and one round trip: BEGIN,
-// the runtime role, then for each workspace its setting (transaction-local: the same door as
-// InWorkspace) and one multi-row statement per kind of write, then COMMIT. If any statement fails
-// the whole batch rolls back and the error is returned: the caller retries the writes one by one.
+// RunBatch commits the writes of many deliveries, of any number of workspaces, in one transaction
+// and one round trip: BEGIN, the batch door (the runtime role, and the batch's workspaces in
+// mosaic.workspace_ids, transaction-local: RLS admits those workspaces and no other), one
+// multi-row statement per kind of write, COMMIT. If any statement fails the whole batch rolls back
+// and the error is returned: the caller retries the writes one by one.
 func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) {
 	res := BatchResults{
 		Peeks:         make([]PeekResult, len(ops.Peeks)),
@@ -103,114 +100,223 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		Finishes:      make([]FinishResult, len(ops.Finishes)),
 		ClaimFinishes: make([]ClaimResult, len(ops.ClaimFinishes)),
 	}
-	groups := map[uuid.UUID]*batchGroup{}
-	var order []uuid.UUID
-	seen := map[[2]uuid.UUID]bool{}
-	group := func(ws, id uuid.UUID) (*batchGroup, error) {
-		key := [2]uuid.UUID{ws, id}
-		if seen[key] {
-			return nil, fmt.Errorf("store: task %s appears twice in a batch", id)
+	seen := map[TaskRef]bool{}
+	var workspaces []uuid.UUID
+	inBatch := map[uuid.UUID]bool{}
+	add := func(ws, id uuid.UUID) error {
+		ref := TaskRef{ws, id}
+		if seen[ref] {
+			return fmt.Errorf("store: task %s appears twice in a batch", id)
 		}
-		seen[key] = true
-		g, ok := groups[ws]
-		if !ok {
-			g = &batchGroup{}
-			groups[ws] = g
-			order = append(order, ws)
+		seen[ref] = true
+		if !inBatch[ws] {
+			inBatch[ws] = true
+			workspaces = append(workspaces, ws)
 		}
-		return g, nil
+		return nil
 	}
-	for i, r := range ops.Peeks {
-		g, err := group(r.WorkspaceID, r.ID)
-		if err != nil {
+	for _, r := range ops.Peeks {
+		if err := add(r.WorkspaceID, r.ID); err != nil {
 			return res, err
 		}
-		g.peeks = append(g.peeks, i)
 	}
-	for i, c := range ops.Claims {
-		g, err := group(c.Task.WorkspaceID, c.Task.ID)
-		if err != nil {
+	for _, c := range ops.Claims {
+		if err := add(c.Task.WorkspaceID, c.Task.ID); err != nil {
 			return res, err
 		}
-		g.claims = append(g.claims, i)
 	}
-	for i, c := range ops.ClaimFinishes {
+	for _, c := range ops.ClaimFinishes {
 		if c.Finish.DeadLetter != nil || len(c.Finish.Outbox) > 1 {
 			return res, errors.New("store: a batched claim-and-finish carries no dead letter and at most one outbox message")
 		}
-		g, err := group(c.Claim.Task.WorkspaceID, c.Claim.Task.ID)
-		if err != nil {
+		if err := add(c.Claim.Task.WorkspaceID, c.Claim.Task.ID); err != nil {
 			return res, err
 		}
-		g.claimFinishes = append(g.claimFinishes, i)
 	}
-	for i, c := range ops.Checkpoints {
-		g, err := group(c.WorkspaceID, c.ID)
-		if err != nil {
+	for _, c := range ops.Checkpoints {
+		if err := add(c.WorkspaceID, c.ID); err != nil {
 			return res, err
 		}
-		g.checkpoints = append(g.checkpoints, i)
 	}
-	for i, f := range ops.Finishes {
+	for _, f := range ops.Finishes {
 		if f.DeadLetter != nil {
 			return res, errors.New("store: a batched finish cannot carry a dead letter")
 		}
-		g, err := group(f.WorkspaceID, f.ID)
-		if err != nil {
+		if err := add(f.WorkspaceID, f.ID); err != nil {
 			return res, err
 		}
-		g.finishes = append(g.finishes, i)
+	}
+	if len(workspaces) == 0 {
+		return res, nil
 	}
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue("SELECT set_config('role', $1, true)", RuntimeRole)
-	for _, ws := range order {
-		g := groups[ws]
-		b.Queue("SELECT set_config('mosaic.workspace_id', $1, true)", ws.String())
-		if len(g.peeks) > 0 {
-			ids := make([]uuid.UUID, len(g.peeks))
-			for j, i := range g.peeks {
-				ids[j] = ops.Peeks[i].ID
-			}
-			b.Queue(workspaceExistsSQL, ws)
-			b.Queue(peekManySQL, ws, pgUUIDs(ids))
+	b.Queue(setBatchDoorSQL, RuntimeRole, joinIDs(workspaces))
+	var reads []func(pgx.BatchResults) error
+	if len(ops.Peeks) > 0 {
+		ws, ids := make([]uuid.UUID, len(ops.Peeks)), make([]uuid.UUID, len(ops.Peeks))
+		for i, r := range ops.Peeks {
+			ws[i], ids[i] = r.WorkspaceID, r.ID
 		}
-		if len(g.claims) > 0 {
-			claims := make([]ClaimParams, len(g.claims))
-			for j, i := range g.claims {
-				claims[j] = ops.Claims[i]
+		b.Queue(peekManySQL, pgUUIDs(ws), pgUUIDs(ids))
+		reads = append(reads, func(br pgx.BatchResults) error { return readPeeks(br, ops.Peeks, res.Peeks) })
+	}
+	if len(ops.Claims) > 0 {
+		args, err := claimArgs(ops.Claims, ops.Worker, ops.Lease)
+		if err != nil {
+			return res, err
+		}
+		b.Queue(claimManySQL, args...)
+		reads = append(reads, func(br pgx.BatchResults) error {
+			byKey := map[TaskRef]int{}
+			for i, c := range ops.Claims {
+				byKey[TaskRef{c.Task.WorkspaceID, c.Task.ID}] = i
+				res.Claims[i].Outcome = unclassified
 			}
-			args, err := claimArgs(ws, claims, ops.Worker, ops.Lease)
+			return readClaims(br, func(ref TaskRef, c ClaimResult) { res.Claims[byKey[ref]] = c })
+		})
+	}
+	if len(ops.ClaimFinishes) > 0 {
+		args, err := claimFinishArgs(ops)
+		if err != nil {
+			return res, err
+		}
+		b.Queue(claimFinishManySQL, args...)
+		reads = append(reads, func(br pgx.BatchResults) error {
+			byKey := map[TaskRef]int{}
+			for i, c := range ops.ClaimFinishes {
+				byKey[TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID}] = i
+				res.ClaimFinishes[i].Outcome = unclassified
+			}
+			return readRows(br, func(ref TaskRef, attempt int) { res.ClaimFinishes[byKey[ref]] = ClaimResult{Outcome: Claimed, Attempt: attempt} })
+		})
+	}
+	if len(ops.Checkpoints) > 0 {
+		b.Queue(checkpointManySQL, checkpointArgs(ops)...)
+		reads = append(reads, func(br pgx.BatchResults) error {
+			byKey := map[TaskRef]int{}
+			for i, c := range ops.Checkpoints {
+				byKey[TaskRef{c.WorkspaceID, c.ID}] = i
+				res.Checkpoints[i].Fenced = true
+			}
+			rows, err := br.Query()
 			if err != nil {
-				return res, err
+				return err
 			}
-			b.Queue(claimManySQL, args...)
-		}
-		if len(g.claimFinishes) > 0 {
-			args, err := claimFinishArgs(ws, ops, g.claimFinishes)
-			if err != nil {
-				return res, err
+			defer rows.Close()
+			for rows.Next() {
+				var ref TaskRef
+				var c CheckpointResult
+				if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &c.Seq, &c.CancelRequested); err != nil {
+					return err
+				}
+				res.Checkpoints[byKey[ref]] = c
 			}
-			b.Queue(claimFinishManySQL, args...)
+			return rows.Err()
+		})
+	}
+	if len(ops.Finishes) > 0 {
+		args, err := finishArgs(ops)
+		if err != nil {
+			return res, err
 		}
-		if len(g.checkpoints) > 0 {
-			b.Queue(checkpointManySQL, checkpointArgs(ws, ops, g.checkpoints)...)
-		}
-		if len(g.finishes) > 0 {
-			args, err := finishArgs(ws, ops, g.finishes)
-			if err != nil {
-				return res, err
+		b.Queue(finishManySQL, args...)
+		reads = append(reads, func(br pgx.BatchResults) error {
+			byKey := map[TaskRef]int{}
+			for i, f := range ops.Finishes {
+				byKey[TaskRef{f.WorkspaceID, f.ID}] = i
+				res.Finishes[i].Fenced = true
 			}
-			b.Queue(finishManySQL, args...)
-		}
+			return readRows(br, func(ref TaskRef, attempt int) { res.Finishes[byKey[ref]] = FinishResult{Attempt: attempt} })
+		})
 	}
 	b.Queue("COMMIT")
-
-	if err := db.pipeline(ctx, b, func(br pgx.BatchResults) error { return readBatch(br, order, groups, ops, &res) }); err != nil {
+	err := db.pipeline(ctx, b, func(br pgx.BatchResults) error {
+		for range 2 { // BEGIN, the door
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		for _, read := range reads {
+			if err := read(br); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	return res, db.classifyUnclaimed(ctx, ops, &res)
+}
+
+// setBatchDoorSQL is the batch door: the runtime role, no single workspace, the batch's workspaces.
+const setBatchDoorSQL = `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', '', true),
+	set_config('mosaic.user_id', '', true), set_config('mosaic.workspace_ids', $2, true)`
+
+// joinIDs is workspace ids as mosaic.workspace_ids holds them: canonical UUID text, comma-separated.
+func joinIDs(ids []uuid.UUID) string {
+	b := make([]byte, 0, len(ids)*37)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, id.String()...)
+	}
+	return string(b)
+}
+
+func readPeeks(br pgx.BatchResults, refs []TaskRef, out []PeekResult) error {
+	byKey := make(map[TaskRef]int, len(refs))
+	for i, r := range refs {
+		byKey[r] = i
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref TaskRef
+		var exists bool
+		var status *string
+		var fence, attempt, maxAttempts, generation, checkpointSeq, timeoutMS *int64
+		var cancel *bool
+		var lastError *string
+		var seq *int64
+		var checkpoint []byte
+		if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &exists, &status, &fence, &seq, &attempt, &maxAttempts, &generation,
+			&cancel, &lastError, &checkpoint, &checkpointSeq, &timeoutMS); err != nil {
+			return err
+		}
+		p := PeekResult{Workspace: exists, Found: status != nil}
+		if p.Found {
+			p.state = classifyState{status: *status, fence: *fence, seq: seq, attempt: int(*attempt), maxAttempts: int(*maxAttempts),
+				generation: int(*generation), cancel: *cancel, lastError: *lastError}
+			p.Checkpoint, p.CheckpointSeq, p.TimeoutMS = checkpoint, *checkpointSeq, *timeoutMS
+		}
+		out[byKey[ref]] = p
+	}
+	return rows.Err()
+}
+
+// readRows reads statement rows of (workspace, id, attempt).
+func readRows(br pgx.BatchResults, found func(TaskRef, int)) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref TaskRef
+		var attempt int
+		if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &attempt); err != nil {
+			return err
+		}
+		found(ref, attempt)
+	}
+	return rows.Err()
 }
 
 // pipeline sends a batch that opens a transaction (BEGIN first) and ends it (COMMIT last) in one
@@ -240,147 +346,20 @@ func (db *DB) pipeline(ctx context.Context, b *pgx.Batch, read func(pgx.BatchRes
 	return err
 }
 
-func readBatch(br pgx.BatchResults, order []uuid.UUID, groups map[uuid.UUID]*batchGroup, ops BatchOps, res *BatchResults) error {
-	for range 2 { // BEGIN, role
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-	}
-	for _, ws := range order {
-		g := groups[ws]
-		if _, err := br.Exec(); err != nil { // workspace setting
-			return err
-		}
-		if len(g.peeks) > 0 {
-			var exists bool
-			if err := br.QueryRow().Scan(&exists); err != nil {
-				return err
-			}
-			byID := map[uuid.UUID]int{}
-			for _, i := range g.peeks {
-				byID[ops.Peeks[i].ID] = i
-				res.Peeks[i].Workspace = exists
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id uuid.UUID
-				p := PeekResult{Workspace: exists, Found: true}
-				st := &p.state
-				if err := rows.Scan(&id, &st.status, &st.fence, &st.seq, &st.attempt, &st.maxAttempts, &st.generation,
-					&st.cancel, &st.lastError, &p.Checkpoint, &p.CheckpointSeq, &p.TimeoutMS); err != nil {
-					rows.Close()
-					return err
-				}
-				res.Peeks[byID[id]] = p
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		if len(g.claims) > 0 {
-			byID := map[uuid.UUID]int{}
-			for _, i := range g.claims {
-				byID[ops.Claims[i].Task.ID] = i
-				res.Claims[i].Outcome = unclassified
-			}
-			if err := readClaims(br, func(id uuid.UUID, c ClaimResult) { res.Claims[byID[id]] = c }); err != nil {
-				return err
-			}
-		}
-		if len(g.claimFinishes) > 0 {
-			byID := map[uuid.UUID]int{}
-			for _, i := range g.claimFinishes {
-				byID[ops.ClaimFinishes[i].Claim.Task.ID] = i
-				res.ClaimFinishes[i].Outcome = unclassified
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id uuid.UUID
-				var attempt int
-				if err := rows.Scan(&id, &attempt); err != nil {
-					rows.Close()
-					return err
-				}
-				res.ClaimFinishes[byID[id]] = ClaimResult{Outcome: Claimed, Attempt: attempt}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		if len(g.checkpoints) > 0 {
-			byID := map[uuid.UUID]int{}
-			for _, i := range g.checkpoints {
-				byID[ops.Checkpoints[i].ID] = i
-				res.Checkpoints[i].Fenced = true
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id uuid.UUID
-				var c CheckpointResult
-				if err := rows.Scan(&id, &c.Seq, &c.CancelRequested); err != nil {
-					rows.Close()
-					return err
-				}
-				res.Checkpoints[byID[id]] = c
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		if len(g.finishes) > 0 {
-			byID := map[uuid.UUID]int{}
-			for _, i := range g.finishes {
-				byID[ops.Finishes[i].ID] = i
-				res.Finishes[i].Fenced = true
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id uuid.UUID
-				var attempt int
-				if err := rows.Scan(&id, &attempt); err != nil {
-					rows.Close()
-					return err
-				}
-				res.Finishes[byID[id]] = FinishResult{Attempt: attempt}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func readClaims(br pgx.BatchResults, found func(uuid.UUID, ClaimResult)) error {
+func readClaims(br pgx.BatchResults, found func(TaskRef, ClaimResult)) error {
 	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id uuid.UUID
+		var ref TaskRef
 		var c ClaimResult
-		if err := rows.Scan(&id, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS); err != nil {
+		if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS); err != nil {
 			return err
 		}
 		c.Outcome = Claimed
-		found(id, c)
+		found(ref, c)
 	}
 	return rows.Err()
 }
@@ -482,18 +461,19 @@ func (st classifyState) classify(p ClaimParams) ClaimResult {
 	return res
 }
 
-// claimColumns are the unnest arrays shared by claimManySQL and claimFinishManySQL ($2…$14).
+// claimColumns are the unnest arrays shared by claimManySQL and claimFinishManySQL ($1…$15).
 func claimColumns(claims []ClaimParams) ([]any, error) {
 	n := len(claims)
-	ids, kinds, keys := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	ws, ids, kinds, keys := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n), make([]string, n)
 	prios := make([]int16, n)
 	args, creds, meta := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	maxAttempts, gens := make([]int32, n), make([]int32, n)
 	timeouts, fences, seqs := make([]int64, n), make([]int64, n), make([]int64, n)
 	runAt := make([]*time.Time, n)
+	canonical := make([]bool, n)
 	for j, c := range claims {
 		t := c.Task
-		ids[j], kinds[j], prios[j], args[j] = t.ID, t.Kind, int16(t.Priority), t.args()
+		ws[j], ids[j], kinds[j], prios[j], args[j] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.args()
 		var err error
 		if creds[j], err = json.Marshal(t.credentials()); err != nil {
 			return nil, err
@@ -502,22 +482,20 @@ func claimColumns(claims []ClaimParams) ([]any, error) {
 			return nil, err
 		}
 		maxAttempts[j], timeouts[j], runAt[j], keys[j], gens[j] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
-		fences[j], seqs[j] = c.Fence, int64(c.MsgSeq)
+		fences[j], seqs[j], canonical[j] = c.Fence, int64(c.MsgSeq), c.Canonical
 	}
-	return []any{pgUUIDs(ids), kinds, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs}, nil
+	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs, canonical}, nil
 }
 
-func claimArgs(ws uuid.UUID, claims []ClaimParams, worker string, lease time.Duration) ([]any, error) {
-	cols, err := claimColumns(claims)
+func claimArgs(claims []ClaimParams, worker string, lease time.Duration) ([]any, error) {
+	out, err := claimColumns(claims)
 	if err != nil {
 		return nil, err
 	}
 	n := len(claims)
 	started := make([]*time.Time, n)
 	states, progress, messages := make([][]byte, n), make([]float32, n), make([]string, n)
-	canonical := make([]bool, n)
 	for j, c := range claims {
-		canonical[j] = c.Canonical
 		if !c.StartedAt.IsZero() {
 			started[j] = &claims[j].StartedAt
 		}
@@ -526,27 +504,25 @@ func claimArgs(ws uuid.UUID, claims []ClaimParams, worker string, lease time.Dur
 		}
 		progress[j], messages[j] = c.Progress, c.Message
 	}
-	out := append([]any{ws}, cols...)
-	return append(out, worker, lease.Milliseconds(), started, states, progress, messages, canonical), nil
+	return append(out, worker, lease.Milliseconds(), started, states, progress, messages), nil
 }
 
-func claimFinishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
-	claims := make([]ClaimParams, len(idx))
-	for j, i := range idx {
-		claims[j] = ops.ClaimFinishes[i].Claim
+func claimFinishArgs(ops BatchOps) ([]any, error) {
+	claims := make([]ClaimParams, len(ops.ClaimFinishes))
+	for j, cf := range ops.ClaimFinishes {
+		claims[j] = cf.Claim
 	}
-	cols, err := claimColumns(claims)
+	out, err := claimColumns(claims)
 	if err != nil {
 		return nil, err
 	}
-	n := len(idx)
+	n := len(claims)
 	started := make([]time.Time, n)
 	statuses, errs, msgIDs, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	results, details, payloads := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	extra := make([]int32, n)
 	nextRun := make([]*time.Time, n)
-	for j, i := range idx {
-		cf := ops.ClaimFinishes[i]
+	for j, cf := range ops.ClaimFinishes {
 		f := cf.Finish
 		started[j] = cf.Claim.StartedAt
 		if started[j].IsZero() {
@@ -565,31 +541,28 @@ func claimFinishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
 			msgIDs[j], subjects[j], payloads[j] = f.Outbox[0].MsgID, f.Outbox[0].Subject, f.Outbox[0].Payload
 		}
 	}
-	out := append([]any{ws}, cols...)
 	return append(out, ops.Worker, started, statuses, results, errs, extra, nextRun, details, msgIDs, subjects, payloads), nil
 }
 
-func checkpointArgs(ws uuid.UUID, ops BatchOps, idx []int) []any {
-	n := len(idx)
-	ids, fences := make([]uuid.UUID, n), make([]int64, n)
+func checkpointArgs(ops BatchOps) []any {
+	n := len(ops.Checkpoints)
+	ws, ids, fences := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]int64, n)
 	states, progress, messages := make([][]byte, n), make([]float32, n), make([]string, n)
-	for j, i := range idx {
-		c := ops.Checkpoints[i]
-		ids[j], fences[j], states[j], progress[j], messages[j] = c.ID, c.Fence, c.State, c.Progress, c.Message
+	for j, c := range ops.Checkpoints {
+		ws[j], ids[j], fences[j], states[j], progress[j], messages[j] = c.WorkspaceID, c.ID, c.Fence, c.State, c.Progress, c.Message
 	}
-	return []any{ws, pgUUIDs(ids), fences, states, progress, messages, ops.Lease.Milliseconds()}
+	return []any{pgUUIDs(ws), pgUUIDs(ids), fences, states, progress, messages, ops.Lease.Milliseconds()}
 }
 
-func finishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
-	n := len(idx)
-	ids, fences := make([]uuid.UUID, n), make([]int64, n)
+func finishArgs(ops BatchOps) ([]any, error) {
+	n := len(ops.Finishes)
+	ws, ids, fences := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]int64, n)
 	statuses, errs, msgIDs, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	results, details, payloads := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	extra := make([]int32, n)
 	runAt := make([]*time.Time, n)
-	for j, i := range idx {
-		f := ops.Finishes[i]
-		ids[j], fences[j], statuses[j], errs[j], extra[j], runAt[j] = f.ID, f.Fence, f.Status, f.Error, int32(f.ExtraAttempts), f.RunAt
+	for j, f := range ops.Finishes {
+		ws[j], ids[j], fences[j], statuses[j], errs[j], extra[j], runAt[j] = f.WorkspaceID, f.ID, f.Fence, f.Status, f.Error, int32(f.ExtraAttempts), f.RunAt
 		if len(f.Result) > 0 {
 			results[j] = f.Result
 		}
@@ -606,7 +579,7 @@ func finishArgs(ws uuid.UUID, ops BatchOps, idx []int) ([]any, error) {
 			msgIDs[j], subjects[j], payloads[j] = f.Outbox[0].MsgID, f.Outbox[0].Subject, f.Outbox[0].Payload
 		}
 	}
-	return []any{ws, pgUUIDs(ids), fences, statuses, results, errs, extra, runAt, details, msgIDs, subjects, payloads, ops.Worker}, nil
+	return []any{pgUUIDs(ws), pgUUIDs(ids), fences, statuses, results, errs, extra, runAt, details, msgIDs, subjects, payloads, ops.Worker}, nil
 }
 
 // pgUUIDs passes ids in pgx's binary UUID form (uuid.UUID goes through its text form).

@@ -104,6 +104,17 @@ func (db *DB) InWorkspaceAs(ctx context.Context, workspaceID, userID uuid.UUID, 
 	return db.run(ctx, enterWorkspaceSQL(workspaceID, userID), fn)
 }
 
+// inWorkspaces runs fn through the batch door: the runtime role and the listed workspaces
+// (mosaic.workspace_ids), whose rows the engine's tables admit (migration 00011). For the
+// engine's own system work that spans workspaces (the outbox relay); never for a caller's request.
+func (db *DB) inWorkspaces(ctx context.Context, wss []uuid.UUID, fn func(pgx.Tx) error) error {
+	if len(wss) == 0 {
+		return errors.New("store: the batch door needs a workspace")
+	}
+	return db.run(ctx, "BEGIN; SELECT set_config('role', '"+RuntimeRole+"', true), set_config('mosaic.workspace_ids', '"+
+		joinIDs(wss)+"', true)", fn)
+}
+
 // AsSystem runs fn in a transaction under the runtime role with no workspace set: tenant tables
 // show no rows and take no writes; the registry (workspaces, users) is readable.
 func (db *DB) AsSystem(ctx context.Context, fn func(pgx.Tx) error) error {

@@ -267,12 +267,14 @@ type OutboxRow struct {
 	Payload []byte
 }
 
-// DrainOutbox hands up to limit of a workspace's queued messages (oldest first) to publish, which
-// returns the ids it published; those rows are deleted, the others marked with the error. Rows
-// another relay holds are skipped. It returns how many rows it saw.
-func (db *DB) DrainOutbox(ctx context.Context, ws uuid.UUID, limit int, publish func([]OutboxRow) (published []int64, err error)) (int, error) {
+// DrainOutbox hands up to limit of the due messages of the given workspaces (oldest first) to
+// publish, which returns the ids it published; those rows are deleted, the others marked with the
+// error. Rows another relay holds are skipped. It returns how many rows it saw. One transaction
+// through the batch door, whatever the number of workspaces.
+func (db *DB) DrainOutbox(ctx context.Context, wss []uuid.UUID, limit int, publish func([]OutboxRow) (published []int64, err error)) (int, error) {
 	seen := 0
-	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+	ws := pgUUIDs(wss)
+	err := db.inWorkspaces(ctx, wss, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, claimOutboxSQL, ws, limit)
 		if err != nil {
 			return err

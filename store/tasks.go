@@ -268,7 +268,7 @@ func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(setDoorSQL, RuntimeRole, ws.String())
-	b.Queue(deleteOutboxSQL, ws, ids)
+	b.Queue(deleteOutboxSQL, pgUUIDs([]uuid.UUID{ws}), ids)
 	b.Queue("COMMIT")
 	return db.pipeline(ctx, b, func(br pgx.BatchResults) error {
 		for range 3 {
@@ -394,11 +394,11 @@ func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 				}
 			}
 		}
-		args, err := claimArgs(t.WorkspaceID, []ClaimParams{p}, p.Worker, p.Lease)
+		args, err := claimArgs([]ClaimParams{p}, p.Worker, p.Lease)
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, claimManySQL, args...).Scan(new(uuid.UUID), &res.Attempt, &res.MaxAttempts, &res.Checkpoint,
+		err = tx.QueryRow(ctx, claimManySQL, args...).Scan(new(uuid.UUID), new(uuid.UUID), &res.Attempt, &res.MaxAttempts, &res.Checkpoint,
 			&res.CheckpointSeq, &res.TimeoutMS)
 		if err == nil {
 			res.Outcome = Claimed
@@ -433,12 +433,12 @@ func (db *DB) ClaimFinish(ctx context.Context, cf ClaimFinish, worker string) (C
 	t := cf.Claim.Task
 	var res ClaimResult
 	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
-		args, err := claimFinishArgs(t.WorkspaceID, ops, []int{0})
+		args, err := claimFinishArgs(ops)
 		if err != nil {
 			return err
 		}
 		var attempt int
-		err = tx.QueryRow(ctx, claimFinishManySQL, args...).Scan(new(uuid.UUID), &attempt)
+		err = tx.QueryRow(ctx, claimFinishManySQL, args...).Scan(new(uuid.UUID), new(uuid.UUID), &attempt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Outcome = unclassified
 			return nil

@@ -151,10 +151,11 @@ const (
 
 	insertOutboxSQL = `INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload) VALUES ($1, $2, $3, $4, $5)`
 
+	// claimOutboxSQL takes the due rows of the workspaces $1 (outbox ids are unique across them).
 	claimOutboxSQL = `SELECT id, msg_id, subject, headers, payload FROM outbox
-		WHERE workspace_id = $1 AND publish_after <= now() ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`
+		WHERE workspace_id = ANY ($1) AND publish_after <= now() ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`
 
-	deleteOutboxSQL = `DELETE FROM outbox WHERE workspace_id = $1 AND id = ANY ($2)`
+	deleteOutboxSQL = `DELETE FROM outbox WHERE workspace_id = ANY ($1) AND id = ANY ($2)`
 
-	failOutboxSQL = `UPDATE outbox SET attempts = attempts + 1, last_error = $3 WHERE workspace_id = $1 AND id = ANY ($2)`
+	failOutboxSQL = `UPDATE outbox SET attempts = attempts + 1, last_error = $3 WHERE workspace_id = ANY ($1) AND id = ANY ($2)`
 )

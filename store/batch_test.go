@@ -1,0 +1,160 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// TestClaimRuleMatchesSQL holds the claim rule's two forms together: for task rows in every
+// state that matters (fence, generation, status, cancellation, attempts left, never claimed) and
+// claims by canonical and other messages, PeekResult.Claim (Go, which decides whether a delivery
+// runs before it writes) predicts exactly what the claim statement (SQL, which decides) does.
+func TestClaimRuleMatchesSQL(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	type row struct {
+		status              string
+		fence               int64
+		generation, attempt int
+		maxAttempts         int
+		cancel              bool
+	}
+	rows := []row{
+		{status: "queued", maxAttempts: 3},
+		{status: "queued", fence: 5, attempt: 1, maxAttempts: 3},
+		{status: "retrying", fence: 5, attempt: 1, maxAttempts: 3},
+		{status: "running", fence: 5, attempt: 1, maxAttempts: 3},
+		{status: "running", fence: 9, attempt: 1, maxAttempts: 3},
+		{status: "retrying", fence: 5, attempt: 3, maxAttempts: 3},
+		{status: "queued", maxAttempts: 3, cancel: true},
+		{status: "succeeded", fence: 5, attempt: 1, maxAttempts: 3},
+		{status: "queued", generation: 2, maxAttempts: 3},
+		{status: "scheduled", maxAttempts: 3},
+	}
+	type claim struct {
+		fence      int64
+		generation int
+		canonical  bool
+	}
+	claims := []claim{{7, 0, true}, {7, 0, false}, {5, 0, true}, {7, 2, true}, {7, 1, true}}
+	checked := 0
+	for i, r := range rows {
+		for j, c := range claims {
+			t.Run(fmt.Sprintf("row%d-claim%d", i, j), func(t *testing.T) {
+				id := store.NewID()
+				task := store.NewTask{WorkspaceID: ws, ID: id, Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+					Args: json.RawMessage(`{}`), MaxAttempts: r.maxAttempts, Generation: c.generation}
+				err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+					if _, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws, MsgID: id.String(), Subject: "s", Payload: []byte("{}")}}, 0); err != nil {
+						return err
+					}
+					_, err := tx.Exec(ctx, `UPDATE tasks SET status = $2, fence = $3, generation = $4, attempt = $5,
+						cancel_requested_at = CASE WHEN $6 THEN now() END WHERE id = $1`, id, r.status, r.fence, r.generation, r.attempt, r.cancel)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				params := store.ClaimParams{Task: task, Fence: c.fence, MsgSeq: 1, Worker: "w", Lease: time.Minute, Canonical: c.canonical}
+				peek, err := db.RunBatch(ctx, store.BatchOps{Peeks: []store.TaskRef{{WorkspaceID: ws, ID: id}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				predicted := peek.Peeks[0].Claim(params).Outcome == store.Claimed
+				got, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: []store.ClaimParams{params}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if claimed := got.Claims[0].Outcome == store.Claimed; claimed != predicted {
+					t.Fatalf("row %+v, claim %+v: the SQL claimed %v, PeekResult.Claim predicted %v", r, c, claimed, predicted)
+				}
+				checked++
+			})
+		}
+	}
+	if checked != len(rows)*len(claims) {
+		t.Fatalf("checked %d cases of %d", checked, len(rows)*len(claims))
+	}
+}
+
+// TestBatchSpansWorkspacesBehindTheBatchDoor: one batch claims and ends tasks of several
+// workspaces in one transaction, each row in its own workspace; the batch door (the list of a
+// batch's workspaces) admits those workspaces' rows and no other's.
+func TestBatchSpansWorkspacesBehindTheBatchDoor(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	a, b, c := newWorkspace(t, db), newWorkspace(t, db), newWorkspace(t, db)
+	var claims []store.ClaimParams
+	for _, ws := range []uuid.UUID{a, b, a, b} {
+		task := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+			Args: json.RawMessage(`{}`), MaxAttempts: 3}
+		claims = append(claims, store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true})
+	}
+	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: claims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fin store.BatchOps
+	for i, r := range res.Claims {
+		if r.Outcome != store.Claimed || r.Attempt != 1 {
+			t.Fatalf("claim %d: %+v", i, r)
+		}
+		tk := claims[i].Task
+		fin.Finishes = append(fin.Finishes, store.Finish{FencedOpts: store.FencedOpts{WorkspaceID: tk.WorkspaceID, ID: tk.ID, Fence: 1},
+			Status: store.StatusSucceeded, Result: json.RawMessage(`{"ok":true}`),
+			Outbox: []store.OutboxMessage{{WorkspaceID: tk.WorkspaceID, MsgID: tk.ID.String(), Subject: "mosaic.events.x.task.succeeded", Payload: []byte(`{}`)}}})
+	}
+	fin.Worker = "w"
+	done, err := db.RunBatch(ctx, fin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range done.Finishes {
+		if f.Fenced {
+			t.Fatalf("finish %d fenced", i)
+		}
+	}
+	for _, ws := range []uuid.UUID{a, b} {
+		if n := countRows(t, db, ws, "SELECT count(*) FROM tasks WHERE status = 'succeeded'"); n != 2 {
+			t.Fatalf("workspace %s: %d succeeded tasks; want 2 (each row in its own workspace)", ws, n)
+		}
+		if n := countRows(t, db, ws, "SELECT count(*) FROM outbox"); n != 1 {
+			t.Fatalf("workspace %s: %d outbox rows; want its own bundle", ws, n)
+		}
+	}
+	if n := countRows(t, db, c, "SELECT count(*) FROM tasks"); n != 0 {
+		t.Fatalf("workspace c has %d tasks", n)
+	}
+
+	// The door itself: listing a admits a's rows, not b's, and writes only into a.
+	conn := pgtest.Conn(t)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('mosaic.workspace_ids', $2, true)", store.RuntimeRole, a.String()); err != nil {
+		t.Fatal(err)
+	}
+	var seenA, seenB int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FILTER (WHERE workspace_id = $1), count(*) FILTER (WHERE workspace_id = $2) FROM tasks", a, b).Scan(&seenA, &seenB); err != nil {
+		t.Fatal(err)
+	}
+	if seenA != 2 || seenB != 0 {
+		t.Fatalf("behind a door listing a: sees %d of a's tasks and %d of b's; want 2 and 0", seenA, seenB)
+	}
+	_, err = tx.Exec(ctx, "UPDATE tasks SET workspace_id = $1 WHERE workspace_id = $2", b, a)
+	if !store.IsRLSViolation(err) {
+		t.Fatalf("moving a's rows into b behind a door listing a: %v; want a row-level security violation", err)
+	}
+}
