@@ -157,6 +157,7 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 			err = fmt.Errorf("workspace %s: %w", d.ws, store.ErrNotFound)
 		}
 		claim = peek.Claim(params)
+		params.Exists = peek.Found
 	}
 	d.params = params
 	if errors.Is(err, store.ErrNotFound) {

@@ -154,7 +154,7 @@ func TestConsumersReportPendingRunningAndRates(t *testing.T) {
 		p5.DeadLetters == nil || *p5.DeadLetters != 0 || p5.Paused {
 		t.Fatalf("p5 before the pool starts: %+v", p5)
 	}
-	if len(p5.FilterSubjects) != 1 || p5.FilterSubjects[0] != "mosaic.tasks.p5.>" {
+	if len(p5.FilterSubjects) != 1 || p5.FilterSubjects[0] != "mosaic.tasks.p5.*.>" {
 		t.Fatalf("p5 filters %v", p5.FilterSubjects)
 	}
 	if tasks := rep.Streams[0]; tasks.Total.Pending != 5 || len(tasks.Consumers) != 10 {

@@ -266,3 +266,25 @@ func TestRotationJobsAreNotPublishedDirectly(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestNilWorkspaceIsRefusedAtTheEdge: the nil UUID in a path names no workspace. A key is refused
+// as for any workspace it does not belong to (403), the admin token as for one that does not
+// exist (404); before, the nil id passed for "no workspace in the path" and the request reached
+// the database without one.
+func TestNilWorkspaceIsRefusedAtTheEdge(t *testing.T) {
+	t.Parallel()
+	e := credServer(t)
+	ctx := context.Background()
+	for _, path := range []string{"/v1/workspaces/" + uuid.Nil.String() + "/credentials", "/v1/workspaces/" + uuid.Nil.String() + "/tasks"} {
+		if err := e.owner.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeForbidden) {
+			t.Errorf("GET %s with a workspace key: %v; want forbidden", path, err)
+		}
+		if err := e.admin.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeNotFound) {
+			t.Errorf("GET %s with the admin token: %v; want not found", path, err)
+		}
+	}
+	if err := e.owner.Do(ctx, http.MethodPost, "/v1/workspaces/"+uuid.Nil.String()+"/credentials",
+		map[string]any{"name": "x", "value": "v", "scope": "WORKSPACE"}, nil); !api.IsCode(err, api.CodeForbidden) {
+		t.Errorf("POST a credential into the nil workspace: %v; want forbidden", err)
+	}
+}

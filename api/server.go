@@ -227,17 +227,23 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 	if !ok || token == "" {
 		return errorf(CodeUnauthenticated, "missing bearer token (Authorization: Bearer <API key>)")
 	}
+	inWorkspace := false
 	if raw := r.PathValue("ws"); raw != "" {
 		ws, err := uuid.Parse(raw)
 		if err != nil {
 			return errorf(CodeInvalidArgument, "workspace %q is not a UUID", raw)
 		}
-		r.Workspace = ws
+		// The nil UUID names no workspace: refused below as one the caller has no access to, never
+		// taken for "no workspace in the path".
+		r.Workspace, inWorkspace = ws, true
 	}
 	sum := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(sum[:], s.adminHash[:]) == 1 {
 		r.Caller = Caller{Admin: true}
-		if r.Workspace != uuid.Nil {
+		if inWorkspace {
+			if r.Workspace == uuid.Nil {
+				return errorf(CodeNotFound, "workspace %s not found", r.Workspace)
+			}
 			if _, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace); errors.Is(err, store.ErrNotFound) {
 				return errorf(CodeNotFound, "workspace %s not found", r.Workspace)
 			} else if err != nil {
@@ -256,7 +262,7 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 		return errorf(CodeForbidden, "this needs the operator's admin token")
 	}
 	r.Caller = Caller{Principal: p}
-	if r.Workspace != uuid.Nil && r.Workspace != p.WorkspaceID {
+	if inWorkspace && r.Workspace != p.WorkspaceID {
 		return errorf(CodeForbidden, "this API key belongs to another workspace")
 	}
 	if !p.Role.AtLeast(min) {

@@ -224,10 +224,24 @@ func EventSubject(workspace uuid.UUID, typ string) string {
 	return eventsRoot + workspace.String() + "." + typ
 }
 
+// TaskStreamSubjects are the TASKS stream's subjects: one per band, p1 … p10, each with a
+// workspace and at least one kind token (mosaic.tasks.p<n>.*.>). No wider: a message on a band
+// no consumer serves (p0, p11, P5, zz) or with tokens missing is refused at publish (a JetStream
+// publish gets "no responders"; a core publish is stored nowhere) instead of waiting in the
+// stream for ever. What matches but is still wrong (a workspace that is not a UUID, a bad kind)
+// reaches the band's consumer, which dead-letters it with invalid_subject.
+func TaskStreamSubjects() []string {
+	out := make([]string, 0, MaxPriority-MinPriority+1)
+	for p := MinPriority; p <= MaxPriority; p++ {
+		out = append(out, tasksRoot+Band(p)+".*.>")
+	}
+	return out
+}
+
 // TaskFilter is the consumer filter of one band for a set of kinds (all kinds when empty).
 func TaskFilter(priority int, kinds []string) []string {
 	if len(kinds) == 0 {
-		return []string{tasksRoot + Band(priority) + ".>"}
+		return []string{tasksRoot + Band(priority) + ".*.>"}
 	}
 	out := make([]string, 0, len(kinds))
 	for _, k := range kinds {

@@ -39,11 +39,11 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 	if cfg.EventsMaxAge == 0 {
 		cfg.EventsMaxAge = 7 * 24 * time.Hour
 	}
-	work := func(name, desc, root string) jetstream.StreamConfig {
+	work := func(name, desc string, subjects []string) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name:              name,
 			Description:       desc,
-			Subjects:          []string{root + ">", schedulesRoot + strings.ToLower(name) + ".>"},
+			Subjects:          append(subjects, schedulesRoot+strings.ToLower(name)+".>"),
 			Retention:         jetstream.WorkQueuePolicy,
 			Storage:           jetstream.FileStorage,
 			Replicas:          cfg.Replicas,
@@ -55,9 +55,9 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 		}
 	}
 	return []jetstream.StreamConfig{
-		work(TasksStream, "Mosaic tasks: mosaic.tasks.<band>.<workspace>.<kind>", tasksRoot),
-		work(CredentialsStream, "Mosaic credential jobs: mosaic.credentials.<workspace>.<op>", credentialsRoot),
-		work(KnowledgeStream, "Mosaic knowledge jobs: mosaic.knowledge.<workspace>.<op>", knowledgeRoot),
+		work(TasksStream, "Mosaic tasks: mosaic.tasks.<band>.<workspace>.<kind>", TaskStreamSubjects()),
+		work(CredentialsStream, "Mosaic credential jobs: mosaic.credentials.<workspace>.<op>", []string{credentialsRoot + "*.>"}),
+		work(KnowledgeStream, "Mosaic knowledge jobs: mosaic.knowledge.<workspace>.<op>", []string{knowledgeRoot + "*.>"}),
 		{
 			Name:        EventsStream,
 			Description: "Mosaic domain events: mosaic.events.<workspace>.<type>",

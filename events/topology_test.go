@@ -128,3 +128,45 @@ func TestConnConfigValidate(t *testing.T) {
 		t.Errorf("valid config refused: %v", err)
 	}
 }
+
+// TestTasksStreamRefusesSubjectsNoConsumerTakes: a task message on a band outside p1…p10 (p0,
+// p11, P5, zz) or without its workspace and kind tokens is refused at publish — no stream takes
+// it — where it used to be stored in TASKS and never delivered, dead-lettered or counted. A
+// well-formed subject is stored, and so is one whose tokens are wrong but present (a consumer
+// dead-letters it with invalid_subject). The CREDENTIALS and KNOWLEDGE streams likewise want a
+// workspace and an op.
+func TestTasksStreamRefusesSubjectsNoConsumerTakes(t *testing.T) {
+	t.Parallel()
+	eventstest.WithJS(t, func(t *testing.T, nc *nats.Conn, js jetstream.JetStream) {
+		ctx := context.Background()
+		if _, err := events.ApplyTopology(ctx, js, events.Topology(events.TopologyConfig{})); err != nil {
+			t.Fatal(err)
+		}
+		ws := "01a2226a-57f6-791f-8b63-585890e3a89f"
+		for _, subject := range []string{
+			"mosaic.tasks.p0." + ws + ".demo.echo", "mosaic.tasks.p11." + ws + ".demo.echo",
+			"mosaic.tasks.P5." + ws + ".demo.echo", "mosaic.tasks.zz." + ws + ".demo.echo",
+			"mosaic.tasks.p5." + ws, "mosaic.tasks.p5", "mosaic.credentials." + ws, "mosaic.knowledge." + ws,
+		} {
+			if _, err := js.Publish(ctx, subject, []byte(`{}`)); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+				t.Errorf("publish on %s: %v; want refused (no stream)", subject, err)
+			}
+		}
+		for _, subject := range []string{"mosaic.tasks.p5." + ws + ".demo.echo", "mosaic.tasks.p10.not-a-uuid.demo.echo"} {
+			if _, err := js.Publish(ctx, subject, []byte(`{}`)); err != nil {
+				t.Errorf("publish on %s: %v; want stored", subject, err)
+			}
+		}
+		s, err := js.Stream(ctx, events.TasksStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs != 2 {
+			t.Fatalf("TASKS holds %d messages; want the 2 well-formed ones", info.State.Msgs)
+		}
+	})
+}

@@ -189,7 +189,9 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 				byKey[TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID}] = i
 				res.ClaimFinishes[i].Outcome = unclassified
 			}
-			return readRows(br, func(ref TaskRef, attempt int) { res.ClaimFinishes[byKey[ref]] = ClaimResult{Outcome: Claimed, Attempt: attempt} })
+			return readRows(br, func(ref TaskRef, attempt int) {
+				res.ClaimFinishes[byKey[ref]] = ClaimResult{Outcome: Claimed, Attempt: attempt}
+			})
 		})
 	}
 	if len(ops.Checkpoints) > 0 {
@@ -464,16 +466,23 @@ func (st classifyState) classify(p ClaimParams) ClaimResult {
 // claimColumns are the unnest arrays shared by claimManySQL and claimFinishManySQL ($1…$15).
 func claimColumns(claims []ClaimParams) ([]any, error) {
 	n := len(claims)
-	ws, ids, kinds, keys := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	ws, ids, keys := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n)
 	prios := make([]int16, n)
 	args, creds, meta := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	maxAttempts, gens := make([]int32, n), make([]int32, n)
 	timeouts, fences, seqs := make([]int64, n), make([]int64, n), make([]int64, n)
 	runAt := make([]*time.Time, n)
 	canonical := make([]bool, n)
+	kindOrNull := make([]*string, n)
 	for j, c := range claims {
 		t := c.Task
-		ws[j], ids[j], kinds[j], prios[j], args[j] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.args()
+		ws[j], ids[j], gens[j] = t.WorkspaceID, t.ID, int32(t.Generation)
+		fences[j], seqs[j], canonical[j] = c.Fence, int64(c.MsgSeq), c.Canonical
+		if c.Exists {
+			continue // the row is there: no columns to create it from (a NULL kind skips the insert)
+		}
+		kindOrNull[j] = &claims[j].Task.Kind
+		prios[j], args[j] = int16(t.Priority), t.args()
 		var err error
 		if creds[j], err = json.Marshal(t.credentials()); err != nil {
 			return nil, err
@@ -481,10 +490,9 @@ func claimColumns(claims []ClaimParams) ([]any, error) {
 		if meta[j], err = json.Marshal(t.metadata()); err != nil {
 			return nil, err
 		}
-		maxAttempts[j], timeouts[j], runAt[j], keys[j], gens[j] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
-		fences[j], seqs[j], canonical[j] = c.Fence, int64(c.MsgSeq), c.Canonical
+		maxAttempts[j], timeouts[j], runAt[j], keys[j] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey
 	}
-	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs, canonical}, nil
+	return []any{pgUUIDs(ws), pgUUIDs(ids), kindOrNull, prios, args, creds, meta, maxAttempts, timeouts, runAt, keys, gens, fences, seqs, canonical}, nil
 }
 
 func claimArgs(claims []ClaimParams, worker string, lease time.Duration) ([]any, error) {

@@ -18,8 +18,9 @@ var (
 
 	// claimManySQL claims many tasks, each optionally with its first checkpoint (state not null):
 	// a delivery that ran before claiming claims with its first write. Existing rows are taken
-	// under claimRule; missing ones (raw messages) are inserted. (workspace, id) pairs are unique
-	// per call.
+	// under claimRule; missing ones (raw messages) are inserted from the columns sent with them (a
+	// claim whose peek found the row sends none: kind NULL). (workspace, id) pairs are unique per
+	// call.
 	claimManySQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
 				$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::int[], $13::bigint[], $14::bigint[],
@@ -47,7 +48,7 @@ var (
 				i.generation, i.fence, i.msg_seq, $16, now() + $17 * interval '1 millisecond',
 				COALESCE(i.started_at, now()), i.state, CASE WHEN i.state IS NULL THEN 0 ELSE 1 END,
 				COALESCE(i.progress, 0), NULLIF(i.message, '')
-			FROM input i
+			FROM input i WHERE i.kind IS NOT NULL
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms, fence, started_at
 		), claimed AS (
@@ -103,7 +104,7 @@ var (
 				NULLIF(i.idempotency_key, ''), i.status, 1, i.generation, i.fence, i.msg_seq, i.started_at, i.result,
 				NULLIF(i.error, ''), CASE WHEN i.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 				CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END
-			FROM input i
+			FROM input i WHERE i.kind IS NOT NULL
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, attempt
 		), done AS (

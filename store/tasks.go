@@ -335,6 +335,10 @@ type ClaimParams struct {
 	State    json.RawMessage
 	Progress float32
 	Message  string
+	// Exists: a peek found the task's row. The claim then sends only what it changes, not the
+	// columns a missing row would be created from (should the row be gone after all, the claim
+	// finds nothing to take and says why).
+	Exists bool
 }
 
 // ClaimOutcome says what a claim found.

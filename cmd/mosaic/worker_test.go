@@ -28,6 +28,7 @@ type workerEnv struct {
 	env    []string
 	ws     uuid.UUID
 	client *agents.Client
+	since  time.Time // when the first worker started
 }
 
 func newWorkerEnv(t *testing.T) *workerEnv {
@@ -62,6 +63,9 @@ type workerProc struct {
 
 func (e *workerEnv) startWorker(t *testing.T, args ...string) *workerProc {
 	t.Helper()
+	if e.since.IsZero() {
+		e.since = time.Now().Add(-time.Second) // the database's clock may lag a little
+	}
 	cmd := exec.Command(mosaicBin, append([]string{"worker", "--ack-wait", "1s", "--data-dir", t.TempDir()}, args...)...)
 	cmd.Env = append(cleanEnv(), e.env...)
 	w := &workerProc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
@@ -271,13 +275,16 @@ func TestWorkerKilledDuringGroupCommit(t *testing.T) {
 }
 
 // waitAgentsRunning waits until n worker processes have registered as running agents.
+// waitAgentsRunning waits until n of the workers this env started are registered as running (a
+// worker registers once its pools have started). Agents of other tests share the database: only
+// those started since this env's first worker count.
 func (e *workerEnv) waitAgentsRunning(t *testing.T, n int) {
 	t.Helper()
 	e.waitFor(t, "the workers to register", 30*time.Second, func() bool {
 		list, err := e.db.ListAgents(context.Background(), time.Minute)
 		running := 0
 		for _, a := range list {
-			if a.State == store.AgentRunning {
+			if a.State == store.AgentRunning && !a.StartedAt.Before(e.since) {
 				running++
 			}
 		}
