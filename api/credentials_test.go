@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ type credEnv struct {
 	owner, member, admin *api.Client
 	ws                   uuid.UUID
 	logs                 *bytes.Buffer
+	url, ownerKey        string // for raw requests
 }
 
 func credServer(t *testing.T) credEnv {
@@ -62,7 +64,7 @@ func credServer(t *testing.T) credEnv {
 	}
 	owner, _ := api.NewClient(ts, w.APIKey)
 	member, _ := api.NewClient(ts, key)
-	return credEnv{owner: owner, member: member, admin: admin, ws: w.ID, logs: logs}
+	return credEnv{owner: owner, member: member, admin: admin, ws: w.ID, logs: logs, url: ts, ownerKey: w.APIKey}
 }
 
 func secretValue(prefix string) string {
@@ -286,5 +288,45 @@ func TestNilWorkspaceIsRefusedAtTheEdge(t *testing.T) {
 	if err := e.owner.Do(ctx, http.MethodPost, "/v1/workspaces/"+uuid.Nil.String()+"/credentials",
 		map[string]any{"name": "x", "value": "v", "scope": "WORKSPACE"}, nil); !api.IsCode(err, api.CodeForbidden) {
 		t.Errorf("POST a credential into the nil workspace: %v; want forbidden", err)
+	}
+}
+
+// TestNULAndInvalidUTF8AreRefused: a NUL byte or invalid UTF-8 in a path, a query parameter or a
+// body field is a 400 that says where, never a 500 from PostgreSQL further in (nor, for invalid
+// UTF-8 in a body, a value silently changed to U+FFFD).
+func TestNULAndInvalidUTF8AreRefused(t *testing.T) {
+	t.Parallel()
+	e := credServer(t)
+	ctx := context.Background()
+	base := "/v1/workspaces/" + e.ws.String()
+	raw := func(method, path, body string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, method, e.url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.ownerKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, path := range []string{
+		base + "/tasks?kind=demo%00echo", base + "/tasks?status=%ff%fe", base + "/tasks?%00=1",
+		base + "/credentials/abc%00def", base + "/tasks/%ff",
+	} {
+		if status, body := raw(http.MethodGet, path, ""); status != http.StatusBadRequest || !strings.Contains(body, "NUL byte or invalid UTF-8") {
+			t.Errorf("GET %s: %d %s; want 400 naming the NUL or invalid UTF-8", path, status, body)
+		}
+	}
+	for _, body := range []string{
+		`{"name":"db\u0000x","value":"v"}`, `{"name":"db","value":"v","metadata":{"k":"a\u0000b"}}`,
+		`{"name":"db","value":"v","metadata":{"k\u0000":"x"}}`, "{\"name\":\"db\xff\",\"value\":\"v\"}",
+	} {
+		if status, resp := raw(http.MethodPost, base+"/credentials", body); status != http.StatusBadRequest {
+			t.Errorf("POST %q: %d %s; want 400", body, status, resp)
+		}
 	}
 }

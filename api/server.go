@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -172,18 +175,97 @@ type Request struct {
 	Workspace uuid.UUID // uuid.Nil for routes without {ws}
 }
 
+// checkURLText refuses a path or query that PostgreSQL could not store or compare: a NUL byte or
+// invalid UTF-8 (after percent-decoding) is a 400 naming the part, never a 500 further in.
+func checkURLText(r *http.Request) *Error {
+	if bad(r.URL.Path) {
+		return errorf(CodeInvalidArgument, "the path has a NUL byte or invalid UTF-8")
+	}
+	for k, vs := range r.URL.Query() {
+		if bad(k) {
+			return errorf(CodeInvalidArgument, "a query parameter's name has a NUL byte or invalid UTF-8")
+		}
+		for _, v := range vs {
+			if bad(v) {
+				return errorf(CodeInvalidArgument, "query parameter %q has a NUL byte or invalid UTF-8", k)
+			}
+		}
+	}
+	return nil
+}
+
+func bad(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
+
+// badField finds a string (or map key) in a decoded body holding a NUL byte, and returns its JSON
+// path ("" when none). encoding/json turns invalid UTF-8 into U+FFFD but keeps \u0000, which
+// PostgreSQL's text cannot hold.
+func badField(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return ""
+		}
+		return badField(v.Elem(), path)
+	case reflect.String:
+		if strings.IndexByte(v.String(), 0) >= 0 {
+			return path
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			if p := badField(v.Field(i), path+"."+name); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "" // bytes (json.RawMessage): checked where they are decoded
+		}
+		for i := range v.Len() {
+			if p := badField(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if k.Kind() == reflect.String && strings.IndexByte(k.String(), 0) >= 0 {
+				return path + "{key}"
+			}
+			if p := badField(v.MapIndex(k), path+"."+fmt.Sprint(k.Interface())); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
 // Decode reads a JSON body strictly (unknown fields are errors) into v.
 func (r *Request) Decode(v any) *Error { return r.DecodeUpTo(v, MaxBodyBytes) }
 
 // DecodeUpTo is Decode for a body of up to limit bytes.
 func (r *Request) DecodeUpTo(v any, limit int64) *Error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
+	} else if err != nil {
+		return errorf(CodeInvalidArgument, "request body: %v", err)
+	}
+	if !utf8.Valid(body) {
+		return errorf(CodeInvalidArgument, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooBig):
-			return errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 		case errors.Is(err, io.EOF):
 			return errorf(CodeInvalidArgument, "request body is empty; want a JSON object")
 		default:
@@ -192,6 +274,9 @@ func (r *Request) DecodeUpTo(v any, limit int64) *Error {
 	}
 	if dec.More() {
 		return errorf(CodeInvalidArgument, "request body has more than one JSON value")
+	}
+	if p := badField(reflect.ValueOf(v), ""); p != "" {
+		return errorf(CodeInvalidArgument, "request body: %s has a NUL character", strings.TrimPrefix(p, "."))
 	}
 	return nil
 }
@@ -206,6 +291,10 @@ type HandlerFunc func(w http.ResponseWriter, r *Request) *Error
 func (rt *Router) Handle(pattern string, min store.Role, h HandlerFunc) {
 	rt.s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
 		req := &Request{Request: hr}
+		if e := checkURLText(hr); e != nil {
+			writeError(w, e)
+			return
+		}
 		if e := rt.s.authorize(req, min); e != nil {
 			writeError(w, e)
 			return
