@@ -41,6 +41,9 @@ type Config struct {
 	AdminToken string
 	// Checks run on /readyz, by name ("postgres", "jetstream"). Each gets 2 s.
 	Checks map[string]Check
+	// Liveness runs on /healthz: the dependencies this process owns (the local PostgreSQL that
+	// mosaic dev started), whose loss makes the process itself unhealthy. Empty: always ok.
+	Liveness map[string]Check
 	// Tasks publishes and cancels tasks; NC carries cancel requests to running handlers. When Tasks
 	// is nil the task routes are not served.
 	Tasks *agents.Client
@@ -96,8 +99,8 @@ func New(cfg Config) (*Server, error) {
 		s.log = *cfg.Logger
 	}
 	r := &Router{s: s}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		s.runChecks(w, r, s.cfg.Liveness, "ok", "failing")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Metrics != nil {
@@ -361,22 +364,30 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	s.runChecks(w, r, s.cfg.Checks, "ready", "unavailable")
+}
+
+// runChecks answers 200 with okState when every check passes, else 503 with failState. The body
+// names each check and says "ok" or "failing" — never the error, which can carry a connection
+// string, a user or a database name; the error goes to the log.
+func (s *Server) runChecks(w http.ResponseWriter, r *http.Request, list map[string]Check, okState, failState string) {
 	status := http.StatusOK
 	checks := map[string]string{}
-	for name, check := range s.cfg.Checks {
+	for name, check := range list {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		err := check(ctx)
 		cancel()
 		if err != nil {
 			status = http.StatusServiceUnavailable
-			checks[name] = err.Error()
+			checks[name] = "failing"
+			s.log.Warn().Str("check", name).Err(err).Str("route", r.URL.Path).Msg("health check failing")
 			continue
 		}
 		checks[name] = "ok"
 	}
-	state := "ready"
+	state := okState
 	if status != http.StatusOK {
-		state = "unavailable"
+		state = failState
 	}
 	writeJSON(w, status, map[string]any{"status": state, "checks": checks})
 }

@@ -92,6 +92,22 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
 		return err
 	}
+	// The local PostgreSQL is this process's own: when it dies, say so at once, bring it back on
+	// the same data (a few times), and when that fails stop with an error rather than serve on
+	// without a database.
+	pgGone := make(chan error, 1)
+	liveness := map[string]api.Check{}
+	if st.pg != nil {
+		watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopWatch()
+		go func() { pgGone <- st.pg.Watch(watchCtx, pgRestarts) }()
+		liveness["postgres"] = func(context.Context) error {
+			if !st.pg.Up() {
+				return errors.New("the local PostgreSQL is not running")
+			}
+			return nil
+		}
+	}
 
 	tokenPath := filepath.Join(st.dataDir, "admin.token")
 	adminToken, err := readOrCreateSecret(tokenPath)
@@ -148,6 +164,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 			"postgres":  st.db.Ping,
 			"jetstream": func(ctx context.Context) error { _, err := st.js.AccountInfo(ctx); return err },
 		},
+		Liveness: liveness,
 	})
 	if err != nil {
 		return err
@@ -171,6 +188,12 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		log.Info().Msg("shutting down")
 	case err := <-serveErr:
 		serveFailed = fmt.Errorf("HTTP server: %w", err)
+	case err := <-pgGone:
+		if err == nil {
+			break
+		}
+		log.Error().Err(err).Msg("the local PostgreSQL is gone: shutting down")
+		serveFailed = err
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -178,6 +201,9 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	rt.stop(log, f.drainTimeout)
 	return serveFailed
 }
+
+// pgRestarts is how many times in a row mosaic dev restarts its local PostgreSQL before it gives up.
+const pgRestarts = 3
 
 func printBanner(info devInfo, st *stack, fed *fedRuntime, tokenPath, token string) {
 	pg := "configured server"

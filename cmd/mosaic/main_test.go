@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 )
@@ -286,5 +290,100 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "dev.json")); !os.IsNotExist(err) {
 		t.Fatal("dev.json outlived a clean stop")
+	}
+}
+
+// TestDevRestartsItsPostgreSQL kills the local PostgreSQL that mosaic dev started: /healthz fails
+// at once (naming the check, not the connection), the server comes back on the same data and
+// port and /healthz and /readyz pass again; killed once more each time it is back, it is restarted
+// three times, and then mosaic dev gives up and exits non-zero. The log has one ERROR line per
+// death with its exit status, and does not claim a clean stop.
+func TestDevRestartsItsPostgreSQL(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	dev := startDev(t, dataDir)
+	exited := make(chan error, 1)
+	go func() { exited <- dev.cmd.Wait() }()
+
+	health := func() (int, string) {
+		resp, err := http.Get(dev.server + "/healthz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The postmaster: the postgres process started with "-p <port>" of dev.json's database URL
+	// (as root, the cluster may live outside the data directory).
+	var info struct {
+		DatabaseURL string `json:"database_url"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "dev.json")); err != nil || json.Unmarshal(b, &info) != nil {
+		t.Fatalf("dev.json: %v", err)
+	}
+	cfg, err := pgx.ParseConfig(info.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	postmaster := func() int {
+		want := "\x00-p\x00" + strconv.Itoa(int(cfg.Port)) + "\x00"
+		files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil || !strings.Contains(string(b), want) || !strings.Contains(filepath.Base(strings.SplitN(string(b), "\x00", 2)[0]), "postgres") {
+				continue
+			}
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			return pid
+		}
+		t.Fatalf("no postgres process on port %d", cfg.Port)
+		return 0
+	}
+	waitHealth := func(want int) string {
+		deadline := time.Now().Add(45 * time.Second)
+		for time.Now().Before(deadline) {
+			if code, body := health(); code == want {
+				return body
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("/healthz never answered %d", want)
+		return ""
+	}
+
+	for kill := 1; kill <= 4; kill++ {
+		if err := syscall.Kill(postmaster(), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if kill == 4 {
+			break
+		}
+		body := waitHealth(http.StatusServiceUnavailable)
+		if !strings.Contains(body, `"postgres":"failing"`) || strings.Contains(body, "postgres://") || strings.Contains(body, "mosaic_owner") {
+			t.Fatalf("/healthz while PostgreSQL is down: %s; want the check named, and no connection details", body)
+		}
+		waitHealth(http.StatusOK)
+		if resp, err := http.Get(dev.server + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz after restart %d: %v %v", kill, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatal("mosaic dev exited 0 after losing its PostgreSQL for good")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("mosaic dev still runs after its PostgreSQL died a fourth time")
+	}
+	log := dev.stderr.String()
+	if n := strings.Count(log, "PostgreSQL exited unexpectedly"); n != 4 {
+		t.Errorf("%d ERROR lines for the deaths; want 4:\n%s", n, log)
+	}
+	if !strings.Contains(log, "signal: killed") || strings.Count(log, "PostgreSQL restarted") != 3 ||
+		!strings.Contains(log, "the local PostgreSQL is gone") || strings.Contains(log, "PostgreSQL stopped") {
+		t.Errorf("log: want the exit status, three restarts, the give-up line and no clean stop:\n%s", log)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,11 +56,19 @@ type Server struct {
 	dataDir  string
 	port     int
 	password string
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	bin      string
+	runAs    *osUser
+	logPath  string
 	stopOnce sync.Once
 	stopErr  error
 	log      zerolog.Logger
+	up       atomic.Bool // serving: started and not exited since
+
+	mu       sync.Mutex // guards the fields below, which a restart replaces
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	exitErr  error // how the last process ended
+	stopping bool
 }
 
 // Start initialises the cluster if it is new and starts its server; it returns once the server
@@ -117,7 +126,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.clearStale(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.start(ctx, bin, runAs, filepath.Join(clusterDir, "postgres.log")); err != nil {
+	s.bin, s.runAs, s.logPath = bin, runAs, filepath.Join(clusterDir, "postgres.log")
+	if err := s.start(ctx, bin, runAs, s.logPath); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -148,29 +158,109 @@ func (s *Server) SuperuserURL(database string) string {
 
 // Pid is the postmaster's process id (0 before Start): its children are the server's backends.
 func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cmd == nil || s.cmd.Process == nil {
 		return 0
 	}
 	return s.cmd.Process.Pid
 }
 
-// Exited is closed when the server process has exited, for whatever reason.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
+// Exited is closed when the current server process has exited, for whatever reason.
+func (s *Server) Exited() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exited
+}
+
+// Up reports whether the server is serving: started, and not exited since.
+func (s *Server) Up() bool { return s.up.Load() }
+
+// ErrGone: the server exited on its own and could not be brought back.
+var ErrGone = errors.New("localpg: PostgreSQL exited and could not be restarted")
+
+// Watch keeps the server up until ctx ends or Stop is called. When the server exits on its own (a
+// crash, a kill, an administrator), it logs one ERROR line with the exit status and the last lines
+// of the server's log, and starts it again on the same data and port: up to restarts times in a
+// row, 1 s, 2 s, 4 s … apart (a start that serves again for a minute resets the count). When it
+// cannot, it returns ErrGone (wrapped, with the last start's error).
+func (s *Server) Watch(ctx context.Context, restarts int) error {
+	failures := 0
+	lastStart := time.Now()
+	for {
+		exited := s.Exited()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-exited:
+		}
+		s.mu.Lock()
+		stopping, exitErr := s.stopping, s.exitErr
+		s.mu.Unlock()
+		if stopping {
+			return nil
+		}
+		if time.Since(lastStart) >= time.Minute {
+			failures = 0 // it had recovered: a new incident
+		}
+		status := "exit status 0"
+		if exitErr != nil {
+			status = exitErr.Error()
+		}
+		s.log.Error().Str("status", status).Str("log", s.logPath).Str("log_tail", lastLines(s.logPath, 5)).
+			Msg("PostgreSQL exited unexpectedly; restarting it on the same data")
+		for {
+			if failures >= restarts {
+				return fmt.Errorf("%w: %s after %d restarts", ErrGone, status, restarts)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second << failures):
+			}
+			failures++
+			err := s.clearStale(ctx)
+			if err == nil {
+				err = s.start(ctx, s.bin, s.runAs, s.logPath)
+			}
+			if err != nil {
+				status = err.Error()
+				s.log.Error().Err(err).Int("restart", failures).Msg("PostgreSQL did not restart")
+				continue
+			}
+			s.log.Warn().Int("restart", failures).Msg("PostgreSQL restarted")
+			lastStart = time.Now()
+			break
+		}
+	}
+}
 
 // Stop shuts the server down (fast shutdown: open transactions roll back, data is kept) and waits
 // for it to exit, up to ctx's deadline; then it kills it.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.exited:
-		case <-ctx.Done():
-			_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		s.mu.Lock()
+		s.stopping = true
+		cmd, exited := s.cmd, s.exited
+		s.mu.Unlock()
+		if !s.up.Load() {
 			select {
-			case <-s.exited:
+			case <-exited:
+				s.log.Warn().Int("port", s.port).Msg("PostgreSQL was not running at shutdown")
+				return
+			default:
+			}
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
 			case <-time.After(5 * time.Second):
-				_ = s.cmd.Process.Kill()
-				<-s.exited
+				_ = cmd.Process.Kill()
+				<-exited
 			}
 			s.stopErr = fmt.Errorf("localpg: server did not stop in time: %w", ctx.Err())
 		}
@@ -248,6 +338,9 @@ func (s *Server) clearStale(ctx context.Context) error {
 
 func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath string) error {
 	port := s.cfg.Port
+	if s.port != 0 {
+		port = s.port // a restart: the same port, which the process's connection strings name
+	}
 	if port == 0 {
 		var err error
 		if port, err = freePort(); err != nil {
@@ -280,18 +373,35 @@ func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath s
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("localpg: start postgres: %w", err)
 	}
-	s.cmd, s.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.exited) }()
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		s.up.Store(false)
+		s.mu.Lock()
+		s.exitErr = err
+		s.mu.Unlock()
+		close(exited)
+	}()
 
-	if err := s.waitReady(ctx, logPath); err != nil {
-		_ = s.Stop(context.Background())
+	if err := s.waitReady(ctx, logPath, exited); err != nil {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
 		return err
 	}
+	s.up.Store(true)
 	s.log.Info().Int("port", port).Str("data_dir", s.dataDir).Msg("PostgreSQL started")
 	return nil
 }
 
-func (s *Server) waitReady(ctx context.Context, logPath string) error {
+func (s *Server) waitReady(ctx context.Context, logPath string, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	url := s.SuperuserURL("postgres")
@@ -304,7 +414,7 @@ func (s *Server) waitReady(ctx context.Context, logPath string) error {
 		}
 		last = err
 		select {
-		case <-s.exited:
+		case <-exited:
 			return fmt.Errorf("localpg: postgres exited at start (see %s): %s", logPath, lastLines(logPath, 5))
 		case <-ctx.Done():
 			return fmt.Errorf("localpg: postgres not ready after 60s (see %s): %w", logPath, last)
