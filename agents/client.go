@@ -371,8 +371,8 @@ func (c *Client) prepare(spec TaskSpec, now time.Time) (preparedTask, error) {
 	if err := events.ValidateKind(spec.Kind); err != nil {
 		return preparedTask{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	if spec.Delay < 0 {
-		return preparedTask{}, fmt.Errorf("%w: delay %s is negative", ErrInvalidSpec, spec.Delay)
+	if spec.Delay < 0 || spec.Delay > events.MaxDelay {
+		return preparedTask{}, fmt.Errorf("%w: delay %s is negative or more than %s", ErrInvalidSpec, spec.Delay, events.MaxDelay)
 	}
 	if spec.Delay > 0 && !spec.RunAt.IsZero() {
 		return preparedTask{}, fmt.Errorf("%w: give run_at or delay, not both", ErrInvalidSpec)

@@ -44,7 +44,7 @@ func TestPublishRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	c, ws, _ := taskServer(t)
 	ctx := context.Background()
-	in := time.Now().Add(time.Hour)
+	in, far := time.Now().Add(time.Hour), time.Now().Add(2*366*24*time.Hour)
 	for name, req := range map[string]api.PublishRequest{
 		"unknown kind":      {Kind: "demo.nope"},
 		"invalid kind":      {Kind: "Demo Echo"},
@@ -60,6 +60,9 @@ func TestPublishRejectsBadInput(t *testing.T) {
 		"max attempts 5000": {Kind: "demo.echo", MaxAttempts: 5000},
 		"oversize args":     {Kind: "demo.echo", Args: json.RawMessage(`{"pad":"` + strings.Repeat("x", 300<<10) + `"}`)},
 		"duplicate creds":   {Kind: "demo.echo", Credentials: []string{"a", "a"}},
+		"number beyond f64": {Kind: "demo.echo", Args: json.RawMessage(`{"n":1e400}`)},
+		"delay of 2 years":  {Kind: "demo.echo", Delay: "17600h"},
+		"run_at in 2 years": {Kind: "demo.echo", RunAt: &far},
 	} {
 		_, err := c.Publish(ctx, ws, req)
 		if !api.IsCode(err, api.CodeInvalidArgument) && !api.IsCode(err, api.CodeTooLarge) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ const (
 	MaxMetadataBytes   = 8 << 10
 	MaxAttemptsLimit   = 1000
 	DefaultMaxAttempts = 25
+	// MaxDelay bounds how far ahead run_at (or a delay) may be: a year.
+	MaxDelay = 366 * 24 * time.Hour
 )
 
 // TaskEnvelope is the JSON body of a task message on mosaic.tasks.<band>.<workspace>.<kind>. See
@@ -123,6 +126,12 @@ func (e *TaskEnvelope) Validate() error {
 	if hasNULEscape(e.Args) {
 		return invalid(ReasonInvalidArgs, `args must not contain \u0000 (PostgreSQL's jsonb cannot hold it)`)
 	}
+	if n, ok := outOfFloat64(e.Args); !ok {
+		return invalid(ReasonInvalidArgs, "args: the number %.40s is beyond a 64-bit float (handlers in most languages could not read it)", n)
+	}
+	if e.RunAt != nil && time.Until(*e.RunAt) > MaxDelay {
+		return invalid(ReasonInvalidEnvelope, "run_at %s is more than %s ahead", e.RunAt.Format(time.RFC3339), MaxDelay)
+	}
 	if len(e.Credentials) > MaxCredentials {
 		return invalid(ReasonInvalidEnvelope, "%d credentials; the limit is %d", len(e.Credentials), MaxCredentials)
 	}
@@ -159,6 +168,28 @@ func (e *TaskEnvelope) Validate() error {
 		return invalid(ReasonInvalidEnvelope, "metadata is %d bytes; the limit is %d", size, MaxMetadataBytes)
 	}
 	return nil
+}
+
+// outOfFloat64 finds a number in valid JSON that does not fit a float64 (parses to ±Inf): such a
+// number would reach a handler changed, or not at all. ok is false with the number when one is
+// found. Only JSON with an exponent or a long run of digits can hold one: the rest is not walked.
+func outOfFloat64(b []byte) (number string, ok bool) {
+	if !bytes.ContainsAny(b, "eE") && len(b) < 310 {
+		return "", true
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", true // the end (the JSON is valid)
+		}
+		if n, isNum := tok.(json.Number); isNum {
+			if f, err := strconv.ParseFloat(string(n), 64); err != nil || math.IsInf(f, 0) {
+				return string(n), false
+			}
+		}
+	}
 }
 
 // hasNULEscape reports whether valid JSON has a \u0000 escape in a string: NUL is the one

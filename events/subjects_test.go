@@ -1,8 +1,11 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -83,5 +86,36 @@ func TestSubjectMatches(t *testing.T) {
 		if got := events.SubjectMatches(c.filter, c.subject); got != c.want {
 			t.Errorf("SubjectMatches(%q, %q) = %v; want %v", c.filter, c.subject, got, c.want)
 		}
+	}
+}
+
+// TestEnvelopeRefusesNumbersBeyondFloat64AndFarRunAt: args with a number no 64-bit float holds
+// are invalid_args on every path (the envelope is checked by HTTP, the CLI, Go and the worker
+// reading a raw NATS message alike), never passed on changed; a run_at more than MaxDelay ahead is
+// refused. Numbers a float64 holds, however written, pass.
+func TestEnvelopeRefusesNumbersBeyondFloat64AndFarRunAt(t *testing.T) {
+	ws := uuid.New()
+	check := func(args string, runAt *time.Time) error {
+		env := events.TaskEnvelope{Version: events.EnvelopeVersion, WorkspaceID: ws, Kind: "demo.echo", Args: json.RawMessage(args), RunAt: runAt}
+		env.Normalize()
+		return env.Validate()
+	}
+	for _, args := range []string{`{"n":1e400}`, `{"a":[1,2,{"b":-2E309}]}`, `[` + strings.Repeat("9", 400) + `]`} {
+		var ee *events.EnvelopeError
+		if err := check(args, nil); !errors.As(err, &ee) || ee.Reason != events.ReasonInvalidArgs {
+			t.Errorf("args %.60s: %v; want invalid_args", args, err)
+		}
+	}
+	for _, args := range []string{`{"n":1e308}`, `{"n":-1.7976931348623157e308,"s":"1e999"}`, `{"n":5e-400}`, `{"n":12345678901234567890}`} {
+		if err := check(args, nil); err != nil {
+			t.Errorf("args %s: %v; want valid", args, err)
+		}
+	}
+	far, near := time.Now().Add(events.MaxDelay+time.Hour), time.Now().Add(events.MaxDelay-time.Hour)
+	if err := check(`{}`, &far); !errors.Is(err, events.ErrInvalidEnvelope) {
+		t.Errorf("run_at beyond MaxDelay: %v; want refused", err)
+	}
+	if err := check(`{}`, &near); err != nil {
+		t.Errorf("run_at within MaxDelay: %v", err)
 	}
 }
