@@ -399,9 +399,25 @@ func (p *Pool) writeClaimFinish(d *delivery, f store.Finish) (store.ClaimResult,
 		if res, err = p.commit.claimFinish(store.ClaimFinish{Claim: d.params, Finish: f}); err == nil {
 			return res, nil
 		}
-		time.Sleep(time.Duration(200<<i) * time.Millisecond)
+		if !p.pause(time.Duration(200<<i) * time.Millisecond) {
+			break
+		}
 	}
 	return res, err
+}
+
+// pause waits d between two tries of a bookkeeping write, unless the pool is stopping hard: then
+// it returns false at once, and the message, not acked, comes back (to this or another worker)
+// rather than hold the stop for seconds while the database is away.
+func (p *Pool) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.runCtx.Done():
+		return false
+	}
 }
 
 // writeFinish records the end of an attempt, retrying a few times through a passing database
@@ -422,7 +438,9 @@ func (p *Pool) writeFinish(f store.Finish) error {
 		if err == nil || errors.Is(err, store.ErrFenced) {
 			return err
 		}
-		time.Sleep(time.Duration(200<<i) * time.Millisecond)
+		if !p.pause(time.Duration(200<<i) * time.Millisecond) {
+			break
+		}
 	}
 	return err
 }

@@ -577,7 +577,10 @@ func (p *Pool) longPoll(b *band) {
 	if err != nil {
 		if p.fetchCtx.Err() == nil {
 			p.log.Warn().Err(err).Int("priority", b.priority).Msg("waiting pull failed")
-			time.Sleep(p.cfg.IdleWait / 4) // do not spin on a broken connection
+			select { // do not spin on a broken connection, nor hold a stop
+			case <-time.After(p.cfg.IdleWait / 4):
+			case <-p.fetchCtx.Done():
+			}
 		}
 		return
 	}
@@ -668,8 +671,10 @@ func (p *Pool) beatOnce(now time.Time) {
 			d.inProgress(now, true)
 			if !d.isClaimed() {
 				// Running for a heartbeat without a write: claim now, so the task shows running and
-				// its lease counts.
-				go func() { _, _, _ = d.ensureClaimed(nil, 0, "") }()
+				// its lease counts. Off the heartbeat's path, but waited for: the pool's stop waits
+				// for its loops before it closes the commit queue this claim is sent on.
+				p.loops.Add(1)
+				go func() { defer p.loops.Done(); _, _, _ = d.ensureClaimed(nil, 0, "") }()
 				continue
 			}
 			leases = append(leases, d.leaseRow())
