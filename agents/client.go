@@ -97,7 +97,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("agents: ClientConfig.DB is required")
 	}
 	c := &Client{cfg: cfg, queue: make(chan *pubReq, 4096), sent: make(chan sentRow, 4096), stop: make(chan struct{})}
-	for range 2 {
+	for range publishLoops {
 		c.loops.Add(1)
 		go c.publishLoop()
 	}
@@ -217,17 +217,26 @@ func (c *Client) publishLoop() {
 		}
 		out := make([]Published, len(batch))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Each caller is answered once its task is committed; the messages leave right after
+		// (their outbox rows are the safety net), so that a caller never waits for another's send.
+		var sends []func()
 		for ws, idx := range byWS {
-			if err := c.commitGroup(ctx, ws, prepared, idx, out); err != nil {
+			sent, err := c.commitGroup(ctx, ws, prepared, idx, out)
+			if err != nil {
 				for _, i := range idx {
-					err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
+					sent, err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
 					batch[i].done <- pubResult{out[i], err}
+					sends = append(sends, func() { c.sendNow(ctx, ws, sent) })
 				}
 				continue
 			}
 			for _, i := range idx {
 				batch[i].done <- pubResult{out[i], nil}
 			}
+			sends = append(sends, func() { c.sendNow(ctx, ws, sent) })
+		}
+		for _, send := range sends {
+			send()
 		}
 		cancel()
 	}
@@ -255,16 +264,19 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 	for _, ws := range order {
 		idx := byWS[ws]
 		for start := 0; start < len(idx); start += publishChunk {
-			if err := c.commitGroup(ctx, ws, prepared, idx[start:min(start+publishChunk, len(idx))], out); err != nil {
+			sent, err := c.commitGroup(ctx, ws, prepared, idx[start:min(start+publishChunk, len(idx))], out)
+			if err != nil {
 				return nil, err
 			}
+			c.sendNow(ctx, ws, sent)
 		}
 	}
 	return out, nil
 }
 
-// commitGroup commits tasks of one workspace in one transaction, then sends their messages.
-func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []preparedTask, idx []int, out []Published) error {
+// commitGroup commits tasks of one workspace in one transaction and returns the outbox rows of
+// those it inserted, for the caller to send (sendNow) once it has answered.
+func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []preparedTask, idx []int, out []Published) ([]store.OutboxRow, error) {
 	headStart := time.Duration(0)
 	if c.cfg.JS != nil {
 		headStart = DirectHeadStart
@@ -278,19 +290,18 @@ func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []prepa
 		})
 	}
 	if store.IsForeignKeyViolation(err) {
-		return fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
+		return nil, fmt.Errorf("%w: workspace %s does not exist", ErrInvalidSpec, ws)
 	}
 	if store.IsDataException(err) { // a value of the task PostgreSQL cannot hold
-		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	if err != nil {
-		return err
-	}
-	c.sendNow(ctx, ws, sent)
-	return nil
+	return sent, err
 }
 
 const publishChunk = 1000
+
+// publishLoops is how many group commits of single publishes may be under way at once.
+const publishLoops = 2
 
 // PublishTx queues a task in the caller's transaction, which must be in the task's workspace
 // (store.DB.InWorkspace): the task exists, and its message leaves, only if the transaction

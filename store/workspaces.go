@@ -185,8 +185,19 @@ func (db *DB) Authenticate(ctx context.Context, apiKey string) (Principal, error
 		return Principal{}, ErrUnauthenticated
 	}
 	p := Principal{WorkspaceID: ws}
-	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, authenticateKeySQL, ws, hash).Scan(&p.KeyID, &p.UserID, &p.Role)
+	// One round trip (every API request pays it): BEGIN, the door, the lookup, COMMIT.
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(setDoorSQL, RuntimeRole, ws.String())
+	b.Queue(authenticateKeySQL, ws, hash)
+	b.Queue("COMMIT")
+	err := db.pipeline(ctx, b, func(br pgx.BatchResults) error {
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return br.QueryRow().Scan(&p.KeyID, &p.UserID, &p.Role)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
