@@ -16,6 +16,10 @@ type Provisioning struct {
 	// so FORCE ROW LEVEL SECURITY holds it too.
 	Owner         string
 	OwnerPassword string
+	// Runtime, when set, is a login for the running system: a member of the runtime role and
+	// nothing else (not the owner, so no statement it runs can RESET ROLE to the owner's powers).
+	Runtime         string
+	RuntimePassword string
 }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -24,8 +28,8 @@ var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // connected as a superuser (superURL). The local development cluster and the tests use it; a
 // managed server is prepared by its administrator instead (see docs/operations.md).
 func Provision(ctx context.Context, superURL string, p Provisioning) error {
-	if !identRE.MatchString(p.Database) || !identRE.MatchString(p.Owner) {
-		return fmt.Errorf("store: database %q and owner %q must be lower-case SQL identifiers", p.Database, p.Owner)
+	if !identRE.MatchString(p.Database) || !identRE.MatchString(p.Owner) || (p.Runtime != "" && !identRE.MatchString(p.Runtime)) {
+		return fmt.Errorf("store: database %q, owner %q and runtime login %q must be lower-case SQL identifiers", p.Database, p.Owner, p.Runtime)
 	}
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
@@ -40,6 +44,13 @@ func Provision(ctx context.Context, superURL string, p Provisioning) error {
 		 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
 		`ALTER ROLE ` + p.Owner + ` PASSWORD ` + QuoteLiteral(p.OwnerPassword),
 		`GRANT ` + RuntimeRole + ` TO ` + p.Owner,
+	}
+	if p.Runtime != "" {
+		stmts = append(stmts,
+			`DO $$ BEGIN CREATE ROLE `+p.Runtime+` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+			 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+			`ALTER ROLE `+p.Runtime+` PASSWORD `+QuoteLiteral(p.RuntimePassword),
+			`GRANT `+RuntimeRole+` TO `+p.Runtime)
 	}
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {

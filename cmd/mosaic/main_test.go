@@ -387,3 +387,45 @@ func TestDevRestartsItsPostgreSQL(t *testing.T) {
 		t.Errorf("log: want the exit status, three restarts, the give-up line and no clean stop:\n%s", log)
 	}
 }
+
+// TestDevRunsAsANonOwnerLogin: the running system of mosaic dev logs in to its local PostgreSQL as
+// mosaic_runtime, a member of the runtime role that is neither the owner nor privileged, as
+// production does: no statement it runs can RESET ROLE to the owner's powers (the owner could
+// turn row-level security off).
+func TestDevRunsAsANonOwnerLogin(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	dev := startDev(t, dataDir)
+	var info struct {
+		DatabaseURL string `json:"database_url"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "dev.json")); err != nil || json.Unmarshal(b, &info) != nil {
+		t.Fatalf("dev.json: %v", err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, info.DatabaseURL) // the owner's URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The API answers through the pool; its sessions show who they are.
+	if resp, err := http.Get(dev.server + "/readyz"); err == nil {
+		resp.Body.Close()
+	}
+	var runtimeSessions, ownerSessions int
+	var super, bypass, owns, isOwnerMember bool
+	err = conn.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'mosaic_runtime'),
+			(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'mosaic_owner' AND pid <> pg_backend_pid()),
+			r.rolsuper, r.rolbypassrls,
+			EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid),
+			pg_has_role(r.oid, 'mosaic_owner', 'MEMBER')
+		FROM pg_roles r WHERE r.rolname = 'mosaic_runtime'`).Scan(&runtimeSessions, &ownerSessions, &super, &bypass, &owns, &isOwnerMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtimeSessions == 0 || ownerSessions != 0 || super || bypass || owns || isOwnerMember {
+		t.Fatalf("runtime sessions %d, owner sessions %d; mosaic_runtime superuser %v, bypassrls %v, owns objects %v, member of the owner %v",
+			runtimeSessions, ownerSessions, super, bypass, owns, isOwnerMember)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,6 +123,10 @@ func (f *stackFlags) validate(cmd *cobra.Command) error {
 	return errors.Join(errs...)
 }
 
+// localRuntimeLogin is the running system's login on the local cluster (deploy/postgres/init.sh
+// names the same role for a real server).
+const localRuntimeLogin = "mosaic_runtime"
+
 // stack is the PostgreSQL and NATS a process runs on, embedded or external.
 type stack struct {
 	log      zerolog.Logger
@@ -153,6 +158,7 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 	}
 
 	// PostgreSQL.
+	var localRuntimeURL string
 	s.ownerURL = f.databaseURL
 	if s.ownerURL == "" {
 		if !embedded {
@@ -165,12 +171,20 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 		if err != nil {
 			return nil, err
 		}
+		runtimePassword, err := readOrCreateSecret(filepath.Join(s.dataDir, "pg", "runtime.password"))
+		if err != nil {
+			return nil, err
+		}
 		if err := store.Provision(ctx, s.pg.SuperuserURL("postgres"), store.Provisioning{
 			Database: "mosaic", Owner: "mosaic_owner", OwnerPassword: password,
+			Runtime: localRuntimeLogin, RuntimePassword: runtimePassword,
 		}); err != nil {
 			return nil, err
 		}
 		s.ownerURL = s.pg.URL("mosaic_owner", password, "mosaic")
+		// The running system logs in as a member of the runtime role, never as the owner: as in
+		// production, no statement it runs can RESET ROLE out of row-level security.
+		localRuntimeURL = s.pg.URL(localRuntimeLogin, runtimePassword, "mosaic")
 	} else {
 		log.Info().Str("database", store.RedactURL(s.ownerURL)).Msg("using the configured PostgreSQL")
 	}
@@ -188,7 +202,7 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 	}
 	runtimeURL := f.runtimeDatabaseURL
 	if runtimeURL == "" {
-		runtimeURL = s.ownerURL
+		runtimeURL = cmp.Or(localRuntimeURL, s.ownerURL)
 	}
 	if s.db, err = store.Open(ctx, store.Config{URL: runtimeURL, MaxConns: int32(f.dbMaxConns)}); err != nil {
 		return nil, err
