@@ -273,7 +273,7 @@ func (env *bodyFuzzEnv) check(t *testing.T, rt fuzzRoute, body []byte) {
 		if err := json.Unmarshal(resp, &e); err != nil || e.Error == nil || e.Error.Message == "" || errorStatus[e.Error.Code] != rec.Code {
 			t.Fatalf("%s with %q: %d %s; want a JSON error with the status's code and a message", route, body, rec.Code, resp)
 		}
-	} else if len(resp) > 0 && !json.Valid(resp) {
+	} else if rec.Code < 300 && len(resp) > 0 && !json.Valid(resp) { // 3xx: the mux's own path cleaning
 		t.Fatalf("%s with %q: %d and a body that is not JSON: %q", route, body, rec.Code, resp)
 	}
 	if bytes.Contains(resp, []byte(env.secret)) && !echoedOutsideValue(body, env.secret) {
