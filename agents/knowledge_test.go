@@ -327,6 +327,22 @@ func TestKnowledgePrivateEntries(t *testing.T) {
 	if _, err := e.svc.Update(ctx, e.ws, e.user, "public-notes", knowledge.EntryInput{Visibility: &private}); !errors.Is(err, store.ErrForbidden) {
 		t.Fatalf("making someone else's entry PRIVATE: %v", err)
 	}
+	// The indexing tasks are listed to every member: the PRIVATE entry's slug is in none of them
+	// (its id is), while a WORKSPACE entry's task names it.
+	tasks, _, err := e.db.ListTasks(ctx, e.ws, store.TaskFilter{Kind: knowledge.KindIndex, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawPublic bool
+	for _, tk := range tasks {
+		if strings.Contains(string(tk.Args), "secret-plan") || strings.Contains(string(tk.Args), "Secret plan") {
+			t.Fatalf("an indexing task's args name the PRIVATE entry: %s", tk.Args)
+		}
+		sawPublic = sawPublic || strings.Contains(string(tk.Args), "public-notes")
+	}
+	if !sawPublic {
+		t.Fatalf("no indexing task names the WORKSPACE entry (%d tasks): the check above proves nothing", len(tasks))
+	}
 }
 
 // A re-index killed after a batch resumes from its checkpoint and indexes every entry.

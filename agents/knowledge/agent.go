@@ -26,7 +26,7 @@ const (
 // IndexArgs index one entry: whatever version it is at when the job runs.
 type IndexArgs struct {
 	EntryID uuid.UUID `json:"entry_id"`
-	Slug    string    `json:"slug,omitempty"` // for people reading the task list
+	Slug    string    `json:"slug,omitempty"` // for people reading the task list; never a PRIVATE entry's
 }
 
 // Kind implements agents.JobArgs.

@@ -154,8 +154,14 @@ func ValidSlug(slug string) error {
 }
 
 func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, ws, user uuid.UUID, e store.Entry) error {
+	args := IndexArgs{EntryID: e.ID, Slug: e.Slug}
+	if e.Visibility == store.VisibilityPrivate {
+		// Task args are shown to every member who may list tasks: a PRIVATE entry's slug (often its
+		// title) must not reach those who cannot see the entry. The id is enough to index it.
+		args.Slug = ""
+	}
 	_, err := s.Tasks.PublishTx(ctx, tx, agents.TaskSpec{WorkspaceID: ws, Kind: KindIndex, PublishedBy: user,
-		Args: IndexArgs{EntryID: e.ID, Slug: e.Slug}, IdempotencyKey: fmt.Sprintf("index:%s:v%d", e.ID, e.Version)})
+		Args: args, IdempotencyKey: fmt.Sprintf("index:%s:v%d", e.ID, e.Version)})
 	return err
 }
 
