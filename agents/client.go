@@ -219,24 +219,24 @@ func (c *Client) publishLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		// Each caller is answered once its task is committed; the messages leave right after
 		// (their outbox rows are the safety net), so that a caller never waits for another's send.
-		var sends []func()
+		sends := map[uuid.UUID][]store.OutboxRow{}
 		for ws, idx := range byWS {
 			sent, err := c.commitGroup(ctx, ws, prepared, idx, out)
-			if err != nil {
+			if err != nil { // one bad spec spoils the group: each on its own, so only it fails
 				for _, i := range idx {
-					sent, err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
+					one, err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
 					batch[i].done <- pubResult{out[i], err}
-					sends = append(sends, func() { c.sendNow(ctx, ws, sent) })
+					sent = append(sent, one...)
 				}
-				continue
+			} else {
+				for _, i := range idx {
+					batch[i].done <- pubResult{out[i], nil}
+				}
 			}
-			for _, i := range idx {
-				batch[i].done <- pubResult{out[i], nil}
-			}
-			sends = append(sends, func() { c.sendNow(ctx, ws, sent) })
+			sends[ws] = sent
 		}
-		for _, send := range sends {
-			send()
+		for ws, rows := range sends {
+			c.sendNow(ctx, ws, rows)
 		}
 		cancel()
 	}

@@ -153,28 +153,26 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(setBatchDoorSQL, RuntimeRole, joinIDs(workspaces))
-	var reads []func(pgx.BatchResults) error
+	// Each statement's rows go to the callback queued with it (pgx runs them in order).
 	if len(ops.Peeks) > 0 {
 		ws, ids := make([]uuid.UUID, len(ops.Peeks)), make([]uuid.UUID, len(ops.Peeks))
 		for i, r := range ops.Peeks {
 			ws[i], ids[i] = r.WorkspaceID, r.ID
 		}
-		b.Queue(peekManySQL, pgUUIDs(ws), pgUUIDs(ids))
-		reads = append(reads, func(br pgx.BatchResults) error { return readPeeks(br, ops.Peeks, res.Peeks) })
+		at := indexOf(ops.Peeks, func(r TaskRef) TaskRef { return r })
+		b.Queue(peekManySQL, pgUUIDs(ws), pgUUIDs(ids)).Query(func(rows pgx.Rows) error { return readPeeks(rows, at, res.Peeks) })
 	}
 	if len(ops.Claims) > 0 {
 		args, err := claimArgs(ops.Claims, ops.Worker, ops.Lease)
 		if err != nil {
 			return res, err
 		}
-		b.Queue(claimManySQL, args...)
-		reads = append(reads, func(br pgx.BatchResults) error {
-			byKey := map[TaskRef]int{}
-			for i, c := range ops.Claims {
-				byKey[TaskRef{c.Task.WorkspaceID, c.Task.ID}] = i
-				res.Claims[i].Outcome = unclassified
-			}
-			return readClaims(br, func(ref TaskRef, c ClaimResult) { res.Claims[byKey[ref]] = c })
+		at := indexOf(ops.Claims, func(c ClaimParams) TaskRef { return TaskRef{c.Task.WorkspaceID, c.Task.ID} })
+		for i := range res.Claims {
+			res.Claims[i].Outcome = unclassified
+		}
+		b.Queue(claimManySQL, args...).Query(func(rows pgx.Rows) error {
+			return readClaims(rows, func(ref TaskRef, c ClaimResult) { res.Claims[at[ref]] = c })
 		})
 	}
 	if len(ops.ClaimFinishes) > 0 {
@@ -182,38 +180,29 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		if err != nil {
 			return res, err
 		}
-		b.Queue(claimFinishManySQL, args...)
-		reads = append(reads, func(br pgx.BatchResults) error {
-			byKey := map[TaskRef]int{}
-			for i, c := range ops.ClaimFinishes {
-				byKey[TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID}] = i
-				res.ClaimFinishes[i].Outcome = unclassified
-			}
-			return readRows(br, func(ref TaskRef, attempt int) {
-				res.ClaimFinishes[byKey[ref]] = ClaimResult{Outcome: Claimed, Attempt: attempt}
+		at := indexOf(ops.ClaimFinishes, func(c ClaimFinish) TaskRef { return TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID} })
+		for i := range res.ClaimFinishes {
+			res.ClaimFinishes[i].Outcome = unclassified
+		}
+		b.Queue(claimFinishManySQL, args...).Query(func(rows pgx.Rows) error {
+			return readRows(rows, func(ref TaskRef, attempt int) {
+				res.ClaimFinishes[at[ref]] = ClaimResult{Outcome: Claimed, Attempt: attempt}
 			})
 		})
 	}
 	if len(ops.Checkpoints) > 0 {
-		b.Queue(checkpointManySQL, checkpointArgs(ops)...)
-		reads = append(reads, func(br pgx.BatchResults) error {
-			byKey := map[TaskRef]int{}
-			for i, c := range ops.Checkpoints {
-				byKey[TaskRef{c.WorkspaceID, c.ID}] = i
-				res.Checkpoints[i].Fenced = true
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
+		at := indexOf(ops.Checkpoints, func(c CheckpointParams) TaskRef { return TaskRef{c.WorkspaceID, c.ID} })
+		for i := range res.Checkpoints {
+			res.Checkpoints[i].Fenced = true
+		}
+		b.Queue(checkpointManySQL, checkpointArgs(ops)...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var ref TaskRef
 				var c CheckpointResult
 				if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &c.Seq, &c.CancelRequested); err != nil {
 					return err
 				}
-				res.Checkpoints[byKey[ref]] = c
+				res.Checkpoints[at[ref]] = c
 			}
 			return rows.Err()
 		})
@@ -223,34 +212,27 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		if err != nil {
 			return res, err
 		}
-		b.Queue(finishManySQL, args...)
-		reads = append(reads, func(br pgx.BatchResults) error {
-			byKey := map[TaskRef]int{}
-			for i, f := range ops.Finishes {
-				byKey[TaskRef{f.WorkspaceID, f.ID}] = i
-				res.Finishes[i].Fenced = true
-			}
-			return readRows(br, func(ref TaskRef, attempt int) { res.Finishes[byKey[ref]] = FinishResult{Attempt: attempt} })
+		at := indexOf(ops.Finishes, func(f Finish) TaskRef { return TaskRef{f.WorkspaceID, f.ID} })
+		for i := range res.Finishes {
+			res.Finishes[i].Fenced = true
+		}
+		b.Queue(finishManySQL, args...).Query(func(rows pgx.Rows) error {
+			return readRows(rows, func(ref TaskRef, attempt int) { res.Finishes[at[ref]] = FinishResult{Attempt: attempt} })
 		})
 	}
-	b.Queue("COMMIT")
-	err := db.pipeline(ctx, b, func(br pgx.BatchResults) error {
-		for range 2 { // BEGIN, the door
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		for _, read := range reads {
-			if err := read(br); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := db.pipeline(ctx, b); err != nil {
 		return res, err
 	}
 	return res, db.classifyUnclaimed(ctx, ops, &res)
+}
+
+// indexOf maps each item's task to the item's index.
+func indexOf[T any](items []T, ref func(T) TaskRef) map[TaskRef]int {
+	at := make(map[TaskRef]int, len(items))
+	for i, it := range items {
+		at[ref(it)] = i
+	}
+	return at
 }
 
 // setBatchDoorSQL is the batch door: the runtime role, no single workspace, the batch's workspaces.
@@ -269,16 +251,30 @@ func joinIDs(ids []uuid.UUID) string {
 	return string(b)
 }
 
-func readPeeks(br pgx.BatchResults, refs []TaskRef, out []PeekResult) error {
-	byKey := make(map[TaskRef]int, len(refs))
-	for i, r := range refs {
-		byKey[r] = i
-	}
-	rows, err := br.Query()
+// pipeline sends a transaction in one round trip: b starts with BEGIN, and pipeline queues the
+// COMMIT (checked). Each statement's result goes to the callback queued with it (pgx QueuedQuery);
+// one without a callback only has to succeed. When a statement fails the pipeline stops before
+// COMMIT: the transaction is rolled back so the connection can go back to the pool.
+func (db *DB) pipeline(ctx context.Context, b *pgx.Batch) error {
+	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("store: pipeline ended with %q, not COMMIT", tag.String())
+		}
+		return nil
+	})
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer conn.Release()
+	err = conn.SendBatch(ctx, b).Close()
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
+	return err
+}
+
+func readPeeks(rows pgx.Rows, at map[TaskRef]int, out []PeekResult) error {
 	for rows.Next() {
 		var ref TaskRef
 		var exists bool
@@ -298,18 +294,13 @@ func readPeeks(br pgx.BatchResults, refs []TaskRef, out []PeekResult) error {
 				generation: int(*generation), cancel: *cancel, lastError: *lastError}
 			p.Checkpoint, p.CheckpointSeq, p.TimeoutMS = checkpoint, *checkpointSeq, *timeoutMS
 		}
-		out[byKey[ref]] = p
+		out[at[ref]] = p
 	}
 	return rows.Err()
 }
 
 // readRows reads statement rows of (workspace, id, attempt).
-func readRows(br pgx.BatchResults, found func(TaskRef, int)) error {
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func readRows(rows pgx.Rows, found func(TaskRef, int)) error {
 	for rows.Next() {
 		var ref TaskRef
 		var attempt int
@@ -321,39 +312,7 @@ func readRows(br pgx.BatchResults, found func(TaskRef, int)) error {
 	return rows.Err()
 }
 
-// pipeline sends a batch that opens a transaction (BEGIN first) and ends it (COMMIT last) in one
-// round trip; read takes the results of every statement but the COMMIT, which pipeline checks.
-// When a statement fails the pipeline stops before COMMIT: the transaction is rolled back so the
-// connection can go back to the pool.
-func (db *DB) pipeline(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	br := conn.SendBatch(ctx, b)
-	err = read(br)
-	if err == nil {
-		var tag pgconn.CommandTag
-		if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
-			err = fmt.Errorf("store: pipeline ended with %q, not COMMIT", tag.String())
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if conn.Conn().PgConn().TxStatus() != 'I' {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-	}
-	return err
-}
-
-func readClaims(br pgx.BatchResults, found func(TaskRef, ClaimResult)) error {
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func readClaims(rows pgx.Rows, found func(TaskRef, ClaimResult)) error {
 	for rows.Next() {
 		var ref TaskRef
 		var c ClaimResult

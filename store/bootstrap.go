@@ -36,20 +36,32 @@ func Provision(ctx context.Context, superURL string, p Provisioning) error {
 		return fmt.Errorf("connect as superuser: %w", err)
 	}
 	defer conn.Close(ctx)
+	// Passwords go to the server as SCRAM verifiers: a statement the server logs (on an error, or
+	// with statement logging on) never holds a password, and neither does a log tail Mosaic prints.
+	ownerVerifier, err := ScramVerifier([]byte(p.OwnerPassword))
+	if err != nil {
+		return err
+	}
+	runtimeVerifier := ""
+	if p.Runtime != "" {
+		if runtimeVerifier, err = ScramVerifier([]byte(p.RuntimePassword)); err != nil {
+			return err
+		}
+	}
 	stmts := []string{
 		// Roles are cluster-wide and several processes may provision at once: tolerate the race.
 		`DO $$ BEGIN CREATE ROLE ` + RuntimeRole + ` NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 		 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
 		`DO $$ BEGIN CREATE ROLE ` + p.Owner + ` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
 		 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
-		`ALTER ROLE ` + p.Owner + ` PASSWORD ` + QuoteLiteral(p.OwnerPassword),
+		`ALTER ROLE ` + p.Owner + ` PASSWORD ` + QuoteLiteral(ownerVerifier),
 		`GRANT ` + RuntimeRole + ` TO ` + p.Owner,
 	}
 	if p.Runtime != "" {
 		stmts = append(stmts,
 			`DO $$ BEGIN CREATE ROLE `+p.Runtime+` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 			 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
-			`ALTER ROLE `+p.Runtime+` PASSWORD `+QuoteLiteral(p.RuntimePassword),
+			`ALTER ROLE `+p.Runtime+` PASSWORD `+QuoteLiteral(runtimeVerifier),
 			`GRANT `+RuntimeRole+` TO `+p.Runtime)
 	}
 	for _, s := range stmts {

@@ -300,9 +300,10 @@ type Rotation struct {
 
 // OpenForRotation reads a credential and its ciphertexts in one snapshot for a rotation, and
 // records each value the rotation is about to decrypt ("decrypt" entries, with the task, attempt,
-// agent and purpose of by), in one transaction: a rotation never opens a value the log does not
-// show. decrypts lists which values: "current", "pending".
+// agent and purpose of by, and user as the one who asked), in one transaction: a rotation never
+// opens a value the log does not show. decrypts lists which values: "current", "pending".
 func (db *DB) OpenForRotation(ctx context.Context, ws, user, id uuid.UUID, by Access, decrypts ...string) (Rotation, error) {
+	by.UserID = nilUUID(user)
 	var r Rotation
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		c := &r.Credential

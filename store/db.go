@@ -129,9 +129,15 @@ func (db *DB) run(ctx context.Context, begin string, fn func(pgx.Tx) error) erro
 
 var enterSystemSQL = "BEGIN; SELECT set_config('role', '" + RuntimeRole + "', true)"
 
-// setDoorSQL is the door's settings as one parameterised statement (role, workspace; no user),
-// for pipelines that send BEGIN on its own.
-const setDoorSQL = "SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true), set_config('mosaic.user_id', '', true)"
+// workspaceBatch starts a pipelined transaction through the door of workspace ws (no user):
+// queue its statements, then send it with DB.pipeline.
+func workspaceBatch(ws uuid.UUID) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true), set_config('mosaic.user_id', '', true)",
+		RuntimeRole, ws.String())
+	return b
+}
 
 func enterWorkspaceSQL(id, user uuid.UUID) string {
 	u := ""

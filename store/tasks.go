@@ -177,24 +177,13 @@ func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, m
 	if err != nil {
 		return nil, err
 	}
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(setDoorSQL, RuntimeRole, ws.String())
-	b.Queue(insertTasksSQL, args...)
-	b.Queue("COMMIT")
-	err = db.pipeline(ctx, b, func(br pgx.BatchResults) error {
-		for range 2 { // BEGIN, the door
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
+	b := workspaceBatch(ws)
+	b.Queue(insertTasksSQL, args...).Query(func(rows pgx.Rows) error {
+		var err error
 		outboxIDs, err = readInserted(rows, ids)
 		return err
 	})
+	err = db.pipeline(ctx, b)
 	return outboxIDs, err
 }
 
@@ -265,19 +254,9 @@ func readInserted(rows pgx.Rows, ids []uuid.UUID) ([]int64, error) {
 
 // DeleteOutbox removes published outbox rows of a workspace (one pipelined transaction).
 func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error {
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(setDoorSQL, RuntimeRole, ws.String())
+	b := workspaceBatch(ws)
 	b.Queue(deleteOutboxSQL, pgUUIDs([]uuid.UUID{ws}), ids)
-	b.Queue("COMMIT")
-	return db.pipeline(ctx, b, func(br pgx.BatchResults) error {
-		for range 3 {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return db.pipeline(ctx, b)
 }
 
 // FindTask finds the task with this id, or else the one holding this idempotency key.

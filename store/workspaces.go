@@ -186,19 +186,9 @@ func (db *DB) Authenticate(ctx context.Context, apiKey string) (Principal, error
 	}
 	p := Principal{WorkspaceID: ws}
 	// One round trip (every API request pays it): BEGIN, the door, the lookup, COMMIT.
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(setDoorSQL, RuntimeRole, ws.String())
-	b.Queue(authenticateKeySQL, ws, hash)
-	b.Queue("COMMIT")
-	err := db.pipeline(ctx, b, func(br pgx.BatchResults) error {
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		return br.QueryRow().Scan(&p.KeyID, &p.UserID, &p.Role)
-	})
+	b := workspaceBatch(ws)
+	b.Queue(authenticateKeySQL, ws, hash).QueryRow(func(row pgx.Row) error { return row.Scan(&p.KeyID, &p.UserID, &p.Role) })
+	err := db.pipeline(ctx, b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
 	}

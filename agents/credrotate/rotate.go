@@ -112,13 +112,6 @@ type secretState struct {
 	Version int    `json:"version"` // the credential's version the rotation started from
 }
 
-func nilIfZero(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
-}
-
 // SecretResult is the result of a credentials.rotate job.
 type SecretResult struct {
 	CredentialID uuid.UUID `json:"credential_id"`
@@ -183,7 +176,7 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 	// From here the current and the staged value are opened: read them with the provider and
 	// metadata they were stored with (one snapshot), and log both decrypts first.
 	snap, err := db.OpenForRotation(ctx, ws, user, id, store.Access{TaskID: &job.ID, Attempt: &job.Attempt, Agent: "credrotate",
-		UserID: nilIfZero(user), Purpose: "task " + KindRotateSecret}, "current", "pending")
+		Purpose: "task " + KindRotateSecret}, "current", "pending")
 	if errors.Is(err, store.ErrNotFound) {
 		return agents.Permanent(err)
 	}
@@ -196,10 +189,9 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 	if snap.Pending == nil {
 		return agents.Permanent(errors.New("the staged value is gone (another rotation?)"))
 	}
+	// Same version, so the same provider and metadata: they change only with a new value, which
+	// moves the version (the credential_value_binding trigger).
 	cred = snap.Credential
-	if provider, ok = cfg.providers()[cred.Provider]; !ok {
-		return agents.Permanent(fmt.Errorf("credential %q has provider %q: no rotation provider by that name", cred.Name, cred.Provider))
-	}
 	open := func(ct string) (crypto.Secret, error) { return creds.Open(ctx, ws, id, ct) }
 	current, err := open(snap.Current)
 	if err != nil {

@@ -100,7 +100,11 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if st.pg != nil {
 		watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopWatch()
-		go func() { pgGone <- st.pg.Watch(watchCtx, pgRestarts) }()
+		go func() {
+			if err := st.pg.Watch(watchCtx, pgRestarts); err != nil {
+				pgGone <- err // nil: stopped with the process
+			}
+		}()
 		liveness["postgres"] = func(context.Context) error {
 			if !st.pg.Up() {
 				return errors.New("the local PostgreSQL is not running")
@@ -189,9 +193,6 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	case err := <-serveErr:
 		serveFailed = fmt.Errorf("HTTP server: %w", err)
 	case err := <-pgGone:
-		if err == nil {
-			break
-		}
 		log.Error().Err(err).Msg("the local PostgreSQL is gone: shutting down")
 		serveFailed = err
 	}

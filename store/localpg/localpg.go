@@ -251,22 +251,32 @@ func (s *Server) Stop(ctx context.Context) error {
 			default:
 			}
 		}
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-exited:
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
+		if halt(ctx, cmd, exited) {
 			s.stopErr = fmt.Errorf("localpg: server did not stop in time: %w", ctx.Err())
 		}
 		s.log.Info().Int("port", s.port).Msg("PostgreSQL stopped")
 	})
 	return s.stopErr
+}
+
+// halt stops a server process: SIGINT (a fast shutdown), then, if it has not exited when ctx
+// ends, SIGQUIT, and 5 s later SIGKILL. It returns once the process has exited, and whether it
+// had to be forced.
+func halt(ctx context.Context, cmd *exec.Cmd, exited <-chan struct{}) (forced bool) {
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+		return false
+	case <-ctx.Done():
+	}
+	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return true
 }
 
 func (s *Server) initdb(ctx context.Context, bin string, runAs *osUser) error {
@@ -387,13 +397,9 @@ func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath s
 	}()
 
 	if err := s.waitReady(ctx, logPath, exited); err != nil {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		halt(stopCtx, cmd, exited)
+		cancel()
 		return err
 	}
 	s.up.Store(true)
