@@ -67,9 +67,12 @@ type ClientConfig struct {
 	Registry *Registry
 	// AllowUnknownKinds publishes kinds the registry does not know (another service runs them).
 	AllowUnknownKinds bool
-	// JS, when set, lets Publish send the task messages itself right after its commit, for the
-	// lowest latency; the relay publishes what it could not (after DirectHeadStart). PublishTx
-	// always leaves its messages to the relay (only the caller knows when it commits).
+	// JS, when set, makes JetStream the point of acceptance of a plain task (no idempotency key,
+	// no run_at, no credentials): Publish and PublishMany put its message on the stream first,
+	// then write its row (no outbox row), and return once both are done, so that a worker starts it
+	// while its row commits. The other tasks are written first, with an outbox row, and sent right
+	// after the commit; the relay publishes what could not be sent (after DirectHeadStart).
+	// PublishTx always leaves its messages to the relay (only the caller knows when it commits).
 	JS jetstream.JetStream
 }
 
@@ -217,6 +220,7 @@ func (c *Client) publishLoop() {
 		}
 		out := make([]Published, len(batch))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c.accept(ctx, prepared)
 		// Each caller is answered once its task is committed; the messages leave right after
 		// (their outbox rows are the safety net), so that a caller never waits for another's send.
 		sends := map[uuid.UUID][]store.OutboxRow{}
@@ -225,6 +229,9 @@ func (c *Client) publishLoop() {
 			if err != nil { // one bad spec spoils the group: each on its own, so only it fails
 				for _, i := range idx {
 					one, err := c.commitGroup(ctx, ws, prepared, []int{i}, out)
+					if err != nil {
+						c.withdraw(ctx, prepared[i])
+					}
 					batch[i].done <- pubResult{out[i], err}
 					sent = append(sent, one...)
 				}
@@ -264,8 +271,13 @@ func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published
 	for _, ws := range order {
 		idx := byWS[ws]
 		for start := 0; start < len(idx); start += publishChunk {
-			sent, err := c.commitGroup(ctx, ws, prepared, idx[start:min(start+publishChunk, len(idx))], out)
+			part := idx[start:min(start+publishChunk, len(idx))]
+			c.accept(ctx, prepared, part...)
+			sent, err := c.commitGroup(ctx, ws, prepared, part, out)
 			if err != nil {
+				for _, i := range part {
+					c.withdraw(ctx, prepared[i])
+				}
 				return nil, err
 			}
 			c.sendNow(ctx, ws, sent)
@@ -319,6 +331,66 @@ func (c *Client) PublishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Publi
 type preparedTask struct {
 	task   store.NewTask
 	outbox store.OutboxMessage
+	// seq is the TASKS stream sequence of its message once JetStream accepted it (accept), 0
+	// before.
+	seq uint64
+}
+
+// direct says whether JetStream may accept the task's message before its row exists: nothing
+// about it needs the row before it runs (an idempotency key is checked against the rows, a
+// delayed task waits as a row, credentials resolve through the row's publisher).
+func (p *preparedTask) direct() bool {
+	t := p.task
+	return t.IdempotencyKey == "" && t.RunAt == nil && len(t.Credentials) == 0 && t.Generation == 0
+}
+
+// accept puts the messages of the direct tasks among prepared (all, or those at idx) on the
+// stream and waits for JetStream's acknowledgements: those accepted get their sequence (seq), and
+// their rows need no outbox row. A message JetStream did not accept takes the outbox path.
+func (c *Client) accept(ctx context.Context, prepared []preparedTask, idx ...int) {
+	if c.cfg.JS == nil {
+		return
+	}
+	if idx == nil {
+		idx = make([]int, len(prepared))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	var rows []store.OutboxRow
+	var at []int
+	for _, i := range idx {
+		if p := &prepared[i]; p.direct() && p.seq == 0 {
+			m := p.outbox
+			m.Headers = maps.Clone(m.Headers)
+			if m.Headers == nil {
+				m.Headers = map[string][]string{}
+			}
+			m.Headers[events.HeaderRowFollows] = []string{"1"}
+			rows = append(rows, store.OutboxRow{ID: int64(len(rows)), MsgID: m.MsgID, Subject: m.Subject, Headers: m.Headers, Payload: m.Payload})
+			at = append(at, i)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	acks, _ := events.PublishMessages(ctx, c.cfg.JS, rows) // what failed goes through the outbox
+	for j, i := range at {
+		prepared[i].seq = acks[j]
+	}
+}
+
+// withdraw takes back from the stream the message of a task whose row could not be written, so
+// that a publish that fails leaves nothing to run. Best effort: should it fail too, the task
+// runs (its delivery writes the row), as it would have had the publish's answer been lost.
+func (c *Client) withdraw(ctx context.Context, p preparedTask) {
+	if p.seq == 0 {
+		return
+	}
+	s, err := c.cfg.JS.Stream(ctx, events.TasksStream)
+	if err == nil {
+		_ = s.DeleteMsg(ctx, p.seq)
+	}
 }
 
 func chunk(prepared []preparedTask, idx []int) ([]store.NewTask, []store.OutboxMessage) {
@@ -326,6 +398,9 @@ func chunk(prepared []preparedTask, idx []int) ([]store.NewTask, []store.OutboxM
 	msgs := make([]store.OutboxMessage, len(idx))
 	for j, i := range idx {
 		tasks[j], msgs[j] = prepared[i].task, prepared[i].outbox
+		if prepared[i].seq != 0 {
+			msgs[j].Subject = "" // on the stream already: no outbox row
+		}
 	}
 	return tasks, msgs
 }
@@ -347,7 +422,12 @@ func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []st
 	var sent []store.OutboxRow
 	for j, i := range idx {
 		t := tasks[j]
-		if outboxIDs[j] != 0 {
+		switch outboxIDs[j] {
+		case store.Accepted:
+			out[i] = Published{ID: t.ID, Status: t.Status}
+			continue
+		case 0:
+		default:
 			out[i] = Published{ID: t.ID, Status: t.Status}
 			m := msgs[j]
 			sent = append(sent, store.OutboxRow{ID: outboxIDs[j], MsgID: m.MsgID, Subject: m.Subject, Headers: m.Headers, Payload: m.Payload})
@@ -364,7 +444,9 @@ func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []st
 		if err != nil {
 			return nil, fmt.Errorf("look up the existing task %s: %w", t.ID, err)
 		}
-		out[i] = Published{ID: id, Duplicate: true, Status: status}
+		// A task whose message was on the stream before its row is no duplicate when its row
+		// exists: the delivery that ran it wrote the row first.
+		out[i] = Published{ID: id, Duplicate: msgs[j].Subject != "", Status: status}
 	}
 	return sent, nil
 }
@@ -463,6 +545,7 @@ func (c *Client) prepare(spec TaskSpec, now time.Time) (preparedTask, error) {
 	}
 	t := envelopeTask(&env, 0)
 	t.PublishedBy = spec.PublishedBy
+	t.CreatedAt = now
 	return preparedTask{task: t, outbox: TaskMessage(&env, 0)}, nil
 }
 

@@ -141,6 +141,10 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	// a workspace without a cap. A redelivery, or another message for the task, claims at once: a
 	// twin must not run the handler beside it.
 	lazy := params.MaxConcurrency == 0 && meta.NumDelivered == 1 && params.Canonical
+	follows := meta.NumDelivered == 1 && msg.Headers().Get(events.HeaderRowFollows) != ""
+	if follows && !lazy {
+		_, _ = p.awaitRow(d, store.PeekResult{Workspace: true}, nil) // then claim, whatever it found
+	}
 	switch {
 	case params.MaxConcurrency > 0:
 		claim, err = p.cfg.DB.Claim(ctx, params) // counts running tasks under the workspace's lock
@@ -153,6 +157,9 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		// or its end — so that a task that finishes before checkpointing costs one write.
 		var peek store.PeekResult
 		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
+		if follows {
+			peek, err = p.awaitRow(d, peek, err)
+		}
 		if err == nil && !peek.Workspace {
 			err = fmt.Errorf("workspace %s: %w", d.ws, store.ErrNotFound)
 		}
@@ -189,6 +196,24 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	d.state, d.stateSeq = claim.Checkpoint, claim.CheckpointSeq
 	d.log = d.log.With().Int("attempt", d.attempt).Logger()
 	p.execute(d, reg, args, time.Duration(claim.TimeoutMS)*time.Millisecond, meta, release)
+}
+
+// rowWait bounds how long a delivery of a message accepted before its row waits for the row.
+const rowWait = 2 * time.Second
+
+// awaitRow peeks again, a little later each time, until the task's row is there: the publisher
+// of a message that JetStream accepted first writes the row right after, and the handler must
+// not start without it. After rowWait the message runs as a raw one (its row written by the
+// claim): a publisher that died in between, or a header set by hand.
+func (p *Pool) awaitRow(d *delivery, peek store.PeekResult, err error) (store.PeekResult, error) {
+	deadline := time.Now().Add(rowWait)
+	for wait := 500 * time.Microsecond; err == nil && !peek.Found && peek.Workspace && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
+		if !p.pause(wait) {
+			break
+		}
+		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
+	}
+	return peek, err
 }
 
 // unclaimed settles a delivery whose task it may not run: acked when the task is done or the

@@ -125,3 +125,109 @@ func TestRedeliveryOfAFinishedTaskAcksAtOnce(t *testing.T) {
 		t.Fatalf("the handler ran %d times", len(rec.order))
 	}
 }
+
+// A plain task's message is on the stream before its row is written, without an outbox row; its
+// id is readable as soon as Publish returns; its delivery, which may come before the row, waits
+// for it; its trail has every transition in order.
+func TestAPlainPublishIsAcceptedByJetStreamFirst(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	b := setup(t, rec.register)
+	ctx := context.Background()
+	b.pool(t, agents.PoolConfig{Concurrency: 4})
+	var ids []uuid.UUID
+	for i := range 20 {
+		id := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: fmt.Sprint(i)}})
+		if _, err := b.db.GetTask(ctx, b.ws, id); err != nil {
+			t.Fatalf("task %d not readable once Publish returned: %v", i, err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		b.wait(t, id, store.StatusSucceeded, 10*time.Second)
+		var types []string
+		for _, ev := range b.events(t, id) {
+			types = append(types, ev.Type)
+		}
+		if fmt.Sprint(types) != "[published running succeeded]" {
+			t.Fatalf("task %s: events %v", id, types)
+		}
+	}
+	var outbox int
+	err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE msg_id LIKE $1`, b.ws.String()+":%").Scan(&outbox)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outbox != 0 {
+		t.Fatalf("%d task messages went through the outbox", outbox)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.order) != len(ids) {
+		t.Fatalf("%d handler runs for %d tasks", len(rec.order), len(ids))
+	}
+}
+
+// A direct publish whose row cannot be written fails, and takes its message back: nothing runs.
+func TestAFailedPlainPublishLeavesNoMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	missing := uuid.New()
+	_, err := b.client.Publish(ctx, agents.TaskSpec{WorkspaceID: missing, Kind: "demo.echo"})
+	if !errors.Is(err, agents.ErrInvalidSpec) {
+		t.Fatalf("publish into a workspace that does not exist: %v", err)
+	}
+	s, err := b.js.Stream(ctx, events.TasksStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(events.TaskSubject(5, missing, "demo.echo")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Fatalf("%d messages left for the failed publish", info.State.Msgs)
+	}
+}
+
+// A delivery that reaches a task before its publisher's row waits for the row rather than run
+// without it: the row is what knows the publisher.
+func TestADeliveryWaitsForTheRowItsPublisherWrites(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	b := setup(t, rec.register)
+	ctx := context.Background()
+	b.pool(t, agents.PoolConfig{Concurrency: 2})
+	id := store.NewID()
+	env := events.TaskEnvelope{Version: events.EnvelopeVersion, ID: id, WorkspaceID: b.ws, Kind: "test.record", Args: json.RawMessage(`{"tag":"late"}`)}
+	env.Normalize()
+	m := agents.TaskMessage(&env, 0)
+	msg := &nats.Msg{Subject: m.Subject, Data: m.Payload, Header: nats.Header{}}
+	msg.Header.Set(nats.MsgIdHdr, m.MsgID)
+	msg.Header.Set(events.HeaderRowFollows, "1")
+	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the delivery has found no row, and waits
+	user := uuid.New()
+	task := store.NewTask{WorkspaceID: b.ws, ID: id, Kind: "test.record", Priority: env.Priority, Status: store.StatusQueued,
+		Args: env.Args, MaxAttempts: env.MaxAttempts, PublishedBy: user}
+	err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
+		_, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: b.ws, MsgID: m.MsgID}}, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, id, store.StatusSucceeded, 10*time.Second)
+	got, err := b.db.TaskPublisher(ctx, b.ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != user {
+		t.Fatalf("the task ran without its publisher's row: publisher %s, want %s", got, user)
+	}
+}

@@ -139,24 +139,25 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	if cfg.only["mosaic"] || cfg.only["spread"] {
-		for _, workspaces := range []int{1, cfg.workspaces} {
-			if !cfg.only[map[bool]string{true: "mosaic", false: "spread"}[workspaces == 1]] {
+	// "mosaic" and "spread" run both workloads; "mosaic.echo", "mosaic.checkpoint", "spread.echo" and
+	// "spread.checkpoint" one of them.
+	for _, workspaces := range []int{1, cfg.workspaces} {
+		set := map[bool]string{true: "mosaic", false: "spread"}[workspaces == 1]
+		for _, checkpoint := range []bool{false, true} {
+			if !cfg.only[set] && !cfg.only[set+map[bool]string{true: ".checkpoint", false: ".echo"}[checkpoint]] {
 				continue
 			}
-			for _, checkpoint := range []bool{false, true} {
-				name := "Mosaic demo.echo, no checkpoint"
-				if checkpoint {
-					name = "Mosaic, one checkpoint per task"
-				}
-				if workspaces > 1 {
-					name += fmt.Sprintf(", %d workspaces", workspaces)
-				}
-				if err := repeat(name, "tasks/s", true, func(i int) (float64, error) {
-					return mosaicThroughput(ctx, e, cfg, checkpoint, workspaces)
-				}); err != nil {
-					return err
-				}
+			name := "Mosaic demo.echo, no checkpoint"
+			if checkpoint {
+				name = "Mosaic, one checkpoint per task"
+			}
+			if workspaces > 1 {
+				name += fmt.Sprintf(", %d workspaces", workspaces)
+			}
+			if err := repeat(name, "tasks/s", true, func(i int) (float64, error) {
+				return mosaicThroughput(ctx, e, cfg, checkpoint, workspaces)
+			}); err != nil {
+				return err
 			}
 		}
 	}

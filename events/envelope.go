@@ -21,6 +21,11 @@ const (
 	HeaderGeneration = "Mosaic-Generation"
 	// HeaderTraceParent carries W3C trace context from publisher to handler.
 	HeaderTraceParent = "traceparent"
+	// HeaderRowFollows marks a task message that JetStream accepted before the publisher wrote
+	// the task's row: a delivery that does not find the row waits a moment for it (the row
+	// carries what the publisher alone knows, such as who published) before it runs the task
+	// as a raw message.
+	HeaderRowFollows = "Mosaic-Row-Follows"
 )
 
 // EnvelopeVersion is the version of the task envelope this code writes.

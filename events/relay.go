@@ -168,6 +168,24 @@ type bundled struct {
 // PublishOutbox publishes outbox rows (a bundle row's every message) with their Nats-Msg-Id and
 // returns the ids of the rows JetStream acknowledged in full.
 func PublishOutbox(ctx context.Context, js jetstream.JetStream, rows []store.OutboxRow) ([]int64, error) {
+	seqs, err := PublishMessages(ctx, js, rows)
+	if seqs == nil {
+		return nil, err
+	}
+	var done []int64
+	for i, row := range rows {
+		if seqs[i] != 0 {
+			done = append(done, row.ID)
+		}
+	}
+	return done, err
+}
+
+// PublishMessages publishes outbox rows (each with its Nats-Msg-Id; a bundle row as its messages)
+// and waits for JetStream's acknowledgements: seqs[i] is the stream sequence of rows[i]'s message
+// (of a bundle's last), 0 when any of its messages was not acknowledged. seqs is nil only when
+// ctx ended first.
+func PublishMessages(ctx context.Context, js jetstream.JetStream, rows []store.OutboxRow) (seqs []uint64, err error) {
 	type pending struct {
 		row     int
 		subject string
@@ -207,19 +225,22 @@ func PublishOutbox(ctx context.Context, js jetstream.JetStream, rows []store.Out
 		msg.Header.Set(nats.MsgIdHdr, row.MsgID)
 		send(i, msg)
 	}
+	seqs = make([]uint64, len(rows))
 	timeout := time.After(10 * time.Second)
 wait:
-	for _, p := range sent {
+	for k, p := range sent {
 		select {
-		case <-p.future.Ok():
+		case ack := <-p.future.Ok():
+			seqs[p.row] = max(ack.Sequence, 1)
 		case err := <-p.future.Err():
 			errs = append(errs, fmt.Errorf("publish %s: %w", p.subject, err))
 			failed[p.row] = true
 		case <-timeout:
 			errs = append(errs, errors.New("publish: no acknowledgement within 10s"))
-			for _, q := range sent {
+			for _, q := range sent[k:] { // those before k were received
 				select {
-				case <-q.future.Ok():
+				case ack := <-q.future.Ok():
+					seqs[q.row] = max(ack.Sequence, 1)
 				default:
 					failed[q.row] = true
 				}
@@ -229,11 +250,10 @@ wait:
 			return nil, ctx.Err()
 		}
 	}
-	var done []int64
-	for i, row := range rows {
-		if !failed[i] {
-			done = append(done, row.ID)
+	for i := range seqs {
+		if failed[i] {
+			seqs[i] = 0
 		}
 	}
-	return done, errors.Join(errs...)
+	return seqs, errors.Join(errs...)
 }

@@ -57,8 +57,7 @@ func (r PeekResult) Claim(p ClaimParams) ClaimResult {
 		return ClaimResult{Outcome: Claimed, Attempt: 1, MaxAttempts: p.Task.MaxAttempts, TimeoutMS: p.Task.TimeoutMS}
 	}
 	st := r.state
-	if st.fence < p.Fence && st.generation <= p.Task.Generation && !Terminal(st.status) && !st.cancel &&
-		st.attempt < st.maxAttempts && (p.Canonical || st.fence > 0) {
+	if st.claimable(p) {
 		return ClaimResult{Outcome: Claimed, Attempt: st.attempt + 1, MaxAttempts: st.maxAttempts, Checkpoint: r.Checkpoint,
 			CheckpointSeq: r.CheckpointSeq, TimeoutMS: r.TimeoutMS}
 	}
@@ -223,7 +222,61 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	if err := db.pipeline(ctx, b); err != nil {
 		return res, err
 	}
-	return res, db.classifyUnclaimed(ctx, ops, &res)
+	if err := db.classifyUnclaimed(ctx, ops, &res); err != nil {
+		return res, err
+	}
+	return res, db.claimRaced(ctx, ops, &res)
+}
+
+// claimAgain is p for a second claim of a row that now exists. A claim that knew the row existed
+// cannot race with its insert: that is an error, and also what bounds the retries to one.
+func claimAgain(p ClaimParams) (ClaimParams, error) {
+	if p.Exists {
+		return p, fmt.Errorf("store: the claim of task %s found its row claimable and did not take it", p.Task.ID)
+	}
+	p.Exists = true
+	return p, nil
+}
+
+// claimRaced claims again, now that their rows are there, the claims of a batch that raced with
+// the insert of their task's row (Raced). The rows exist, so the second claim sends none of the
+// creation columns; it races with nothing.
+func (db *DB) claimRaced(ctx context.Context, ops BatchOps, res *BatchResults) error {
+	again := BatchOps{Worker: ops.Worker, Lease: ops.Lease}
+	var claims, claimFinishes []int
+	for i, c := range res.Claims {
+		if c.Outcome == Raced {
+			p, err := claimAgain(ops.Claims[i])
+			if err != nil {
+				return err
+			}
+			again.Claims, claims = append(again.Claims, p), append(claims, i)
+		}
+	}
+	for i, c := range res.ClaimFinishes {
+		if c.Outcome == Raced {
+			cf := ops.ClaimFinishes[i]
+			var err error
+			if cf.Claim, err = claimAgain(cf.Claim); err != nil {
+				return err
+			}
+			again.ClaimFinishes, claimFinishes = append(again.ClaimFinishes, cf), append(claimFinishes, i)
+		}
+	}
+	if len(claims)+len(claimFinishes) == 0 {
+		return nil
+	}
+	r, err := db.RunBatch(ctx, again)
+	if err != nil {
+		return err
+	}
+	for j, i := range claims {
+		res.Claims[i] = r.Claims[j]
+	}
+	for j, i := range claimFinishes {
+		res.ClaimFinishes[i] = r.ClaimFinishes[j]
+	}
+	return nil
 }
 
 // indexOf maps each item's task to the item's index.
@@ -400,10 +453,21 @@ type classifyState struct {
 	lastError            string
 }
 
-// classify says why a claim was not taken, from the task's row.
+// claimable is claimRule in Go: whether a claim by p may take the task whose row is st.
+func (st classifyState) claimable(p ClaimParams) bool {
+	return st.fence < p.Fence && st.generation <= p.Task.Generation && !Terminal(st.status) && !st.cancel &&
+		st.attempt < st.maxAttempts && (p.Canonical || st.fence > 0)
+}
+
+// classify says why a claim was not taken, from the task's row as read after the claim.
 func (st classifyState) classify(p ClaimParams) ClaimResult {
 	res := ClaimResult{Status: st.status, Attempt: st.attempt, MaxAttempts: st.maxAttempts, LastError: st.lastError}
 	switch {
+	case st.claimable(p):
+		// The row was committed after the claim statement began (a publisher that wrote it
+		// after JetStream accepted its message): the claim statement neither saw it nor could
+		// insert it. Claiming again takes it.
+		res.Outcome = Raced
 	case Terminal(st.status):
 		res.Outcome = Finished
 	case !p.Canonical && st.seq == nil && st.fence == 0:

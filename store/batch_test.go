@@ -158,3 +158,73 @@ func TestBatchSpansWorkspacesBehindTheBatchDoor(t *testing.T) {
 		t.Fatalf("moving a's rows into b behind a door listing a: %v; want a row-level security violation", err)
 	}
 }
+
+// TestAClaimTakesARowInsertedWhileItRan: a delivery can reach a task before its publisher's row
+// commits (JetStream accepted the message first). Its claim, which would insert the row, waits on
+// the publisher's uncommitted insert and, once that commits, neither sees nor inserts the row;
+// RunBatch must then claim the row it finds, not report the task as unclaimable.
+func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	id := store.NewID()
+	task := store.NewTask{WorkspaceID: ws, ID: id, Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: json.RawMessage(`{}`), MaxAttempts: 3}
+
+	publisher := pgtest.Conn(t)
+	tx, err := publisher.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true)`, store.RuntimeRole, ws.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws, MsgID: "m"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		res store.BatchResults
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f := store.Finish{FencedOpts: store.FencedOpts{WorkspaceID: ws, ID: id, Fence: 1}, Status: store.StatusSucceeded, Result: json.RawMessage(`null`)}
+		res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
+			Claim: store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true}, Finish: f}}})
+		done <- result{res, err}
+	}()
+	// The claim is under way when it waits for the publisher's insert.
+	watcher := pgtest.Conn(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'WITH input%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the claim never waited for the publisher's insert")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := r.res.ClaimFinishes[0]; got.Outcome != store.Claimed || got.Attempt != 1 {
+		t.Fatalf("claim after the row appeared: %+v", got)
+	}
+	got, err := db.GetTask(ctx, ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusSucceeded || got.Attempt != 1 {
+		t.Fatalf("task %s, attempt %d", got.Status, got.Attempt)
+	}
+}

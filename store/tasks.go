@@ -93,6 +93,8 @@ type NewTask struct {
 	// PublishedBy is the user who published the task (uuid.Nil: none, e.g. a raw NATS message):
 	// the task may open that user's USER credentials.
 	PublishedBy uuid.UUID
+	// CreatedAt is when it was published (zero: the inserting transaction's time).
+	CreatedAt time.Time
 }
 
 func (n *NewTask) metadata() map[string]string {
@@ -154,9 +156,10 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err e
 
 // InsertTasks publishes tasks in one statement: each row with its "published" event and its
 // outbox message (msgs[i] carries tasks[i]), which the relay leaves alone for headStart (the
-// publisher sends it itself after the commit). A task whose id or idempotency key exists already
-// is skipped: outboxIDs[i] is the outbox row of tasks[i], 0 when it was not inserted. tx must be in
-// the tasks' workspace.
+// publisher sends it itself after the commit). A message with an empty subject is one JetStream
+// has accepted already: its task gets no outbox row. A task whose id or idempotency key exists
+// already is skipped: outboxIDs[i] is the outbox row of tasks[i], Accepted when it was inserted
+// without one, 0 when it was not inserted. tx must be in the tasks' workspace.
 func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {
 	args, ids, err := insertTasksArgs(tasks, msgs, headStart)
 	if err != nil {
@@ -204,6 +207,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		runAt                      = make([]*time.Time, n)
 		payloads                   = make([][]byte, n)
 		publishers                 = make([]*uuid.UUID, n)
+		created                    = make([]*time.Time, n)
 	)
 	for i, t := range tasks {
 		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
@@ -224,12 +228,20 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
 		publishers[i] = nilUUID(t.PublishedBy)
+		if !t.CreatedAt.IsZero() {
+			created[i] = &t.CreatedAt
+		}
 	}
 	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers}, ids, nil
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers, created}, ids, nil
 }
 
-// readInserted reads insertTasksSQL's rows: the outbox row of each task inserted, 0 for the others.
+// Accepted is the outbox "row" of a task inserted without one: its message was on the stream
+// before its row was written.
+const Accepted int64 = -1
+
+// readInserted reads insertTasksSQL's rows: the outbox row of each task inserted (Accepted: none),
+// 0 for the others.
 func readInserted(rows pgx.Rows, ids []uuid.UUID) ([]int64, error) {
 	defer rows.Close()
 	got := map[uuid.UUID]int64{}
@@ -339,6 +351,9 @@ const (
 	CancelRequested
 	// Exhausted: the task used every attempt (its last worker was lost).
 	Exhausted
+	// Raced: the task's row was inserted while the claim ran, too late for it to see: claim
+	// again. The store does, so its callers never see this outcome.
+	Raced
 )
 
 // ClaimResult is what a claim found.
@@ -356,6 +371,16 @@ type ClaimResult struct {
 // Claim takes a task for a delivery, creating its row if the publisher did not. The returned
 // error wraps ErrNotFound when the workspace does not exist.
 func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
+	res, err := db.claimOnce(ctx, p)
+	if err == nil && res.Outcome == Raced {
+		if p, err = claimAgain(p); err == nil {
+			res, err = db.claimOnce(ctx, p)
+		}
+	}
+	return res, err
+}
+
+func (db *DB) claimOnce(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 	t := p.Task
 	var res ClaimResult
 	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
@@ -412,6 +437,16 @@ func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
 // ClaimFinish claims and ends, in one transaction, a delivery that ran without claiming: what
 // RunBatch does for many. Not claimed: the result says why.
 func (db *DB) ClaimFinish(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
+	res, err := db.claimFinishOnce(ctx, cf, worker)
+	if err == nil && res.Outcome == Raced {
+		if cf.Claim, err = claimAgain(cf.Claim); err == nil {
+			res, err = db.claimFinishOnce(ctx, cf, worker)
+		}
+	}
+	return res, err
+}
+
+func (db *DB) claimFinishOnce(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
 	ops := BatchOps{Worker: worker, ClaimFinishes: []ClaimFinish{cf}}
 	t := cf.Claim.Task
 	var res ClaimResult

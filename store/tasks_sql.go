@@ -13,32 +13,38 @@ const (
 		ON CONFLICT DO NOTHING`
 
 	// insertTasksSQL publishes many tasks in one statement: the rows (skipping ids or idempotency
-	// keys that exist), their "published" events and, for the rows inserted, their outbox messages.
+	// keys that exist), their "published" events and, for the rows inserted whose message is not
+	// on the stream yet (subject not empty), their outbox messages. A row whose message JetStream
+	// has accepted already (empty subject) may have been inserted by the delivery that ran it
+	// before this statement: it still gets its "published" event. Each inserted row comes back
+	// with its outbox row, or with -1 when it has none.
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
-				$14::text[], $15::text[], $16::jsonb[], $17::bytea[], $19::uuid[])
+				$14::text[], $15::text[], $16::jsonb[], $17::bytea[], $19::uuid[], $20::timestamptz[])
 			AS u(workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts, timeout_ms,
-				run_at, idempotency_key, generation, msg_id, subject, headers, payload, published_by)
+				run_at, idempotency_key, generation, msg_id, subject, headers, payload, published_by, created_at)
 		), ins AS (
 			INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
-				timeout_ms, run_at, idempotency_key, generation, published_by)
+				timeout_ms, run_at, idempotency_key, generation, published_by, created_at, updated_at)
 			SELECT workspace_id, id, kind, priority, status, args,
 				ARRAY(SELECT jsonb_array_elements_text(credentials)), metadata, max_attempts, timeout_ms, run_at,
-				NULLIF(idempotency_key, ''), generation, published_by
+				NULLIF(idempotency_key, ''), generation, published_by, COALESCE(created_at, now()), now()
 			FROM input
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, status
 		), ev AS (
-			INSERT INTO task_events (workspace_id, task_id, type, status)
-			SELECT workspace_id, id, 'published', status FROM ins
+			INSERT INTO task_events (workspace_id, task_id, at, type, status)
+			SELECT i.workspace_id, i.id, COALESCE(i.created_at, now()), 'published', i.status
+			FROM input i LEFT JOIN ins USING (workspace_id, id)
+			WHERE ins.id IS NOT NULL OR (i.subject = '' AND i.idempotency_key = '')
 		), ob AS (
 			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload, publish_after)
 			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload, now() + $18 * interval '1 millisecond'
-			FROM input i JOIN ins USING (workspace_id, id)
+			FROM input i JOIN ins USING (workspace_id, id) WHERE i.subject <> ''
 			RETURNING id, msg_id
 		)
-		SELECT i.id, ob.id FROM ob JOIN input i USING (msg_id)`
+		SELECT ins.id, COALESCE(ob.id, -1) FROM ins JOIN input i USING (workspace_id, id) LEFT JOIN ob USING (msg_id)`
 
 	findTaskSQL = `SELECT id, status FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = NULLIF($3, ''))
 		ORDER BY id = $2 DESC LIMIT 1`
@@ -113,7 +119,7 @@ const (
 		ORDER BY created_at DESC, id DESC LIMIT $5`
 
 	selectTaskEventsSQL = `SELECT id, task_id, at, type, COALESCE(status, ''), attempt, fence, COALESCE(worker, ''), detail
-		FROM task_events WHERE workspace_id = $1 AND task_id = $2 ORDER BY id`
+		FROM task_events WHERE workspace_id = $1 AND task_id = $2 ORDER BY at, id`
 
 	prepareReplaySQL = `UPDATE tasks SET generation = generation + 1, status = 'queued', attempt = 0,
 			last_error = NULL, result = NULL, finished_at = NULL, cancel_requested_at = NULL,
