@@ -78,10 +78,10 @@ func setupEnv(ctx context.Context, concurrency int) (*env, error) {
 	if e.db, err = store.Open(ctx, store.Config{URL: e.ownerURL, MaxConns: 32}); err != nil {
 		return nil, err
 	}
-	if e.ns, err = events.StartServer(events.ServerConfig{StoreDir: filepath.Join(e.dir, "nats"), Port: -1}); err != nil {
+	if e.ns, err = events.StartServer(events.ServerConfig{StoreDir: filepath.Join(e.dir, "nats"), Port: -1, Auth: events.GenerateServerAuth()}); err != nil {
 		return nil, err
 	}
-	if e.nc, e.js, err = events.Connect(ctx, events.ConnConfig{URL: e.ns.ClientURL(), Name: "bench"}); err != nil {
+	if e.nc, e.js, err = events.Connect(ctx, e.ns.SystemConn("bench")); err != nil {
 		return nil, err
 	}
 	if _, err := events.ApplyTopology(ctx, e.js, events.Topology(events.TopologyConfig{})); err != nil {

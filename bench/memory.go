@@ -42,7 +42,7 @@ func workerMemory(ctx context.Context, e *env, cfg config) (float64, error) {
 	stderr := &bytes.Buffer{}
 	cmd := exec.CommandContext(ctx, workerBinary, "worker", "--concurrency", strconv.Itoa(cfg.inflight), "--ack-wait", "60s",
 		"--name", "memory", "--log-level", "warn", "--data-dir", filepath.Join(e.dir, "worker"))
-	cmd.Env = append(os.Environ(), "MOSAIC_DATABASE_URL="+e.ownerURL, "MOSAIC_NATS_URL="+e.ns.ClientURL())
+	cmd.Env = append(os.Environ(), "MOSAIC_DATABASE_URL="+e.ownerURL, "MOSAIC_NATS_URL="+e.ns.ClientURL(), "MOSAIC_NATS_USER="+e.ns.SystemConn("").User, "MOSAIC_NATS_PASSWORD="+e.ns.SystemConn("").Password)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return 0, err

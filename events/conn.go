@@ -134,6 +134,16 @@ func Connect(ctx context.Context, c ConnConfig) (*nats.Conn, jetstream.JetStream
 	return nc, js, nil
 }
 
+// RedactURL is a NATS URL (or several, comma-separated) fit for a log line or an error: any
+// password or token in it replaced.
+func RedactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		parts[i] = redactNATS(p)
+	}
+	return strings.Join(parts, ",")
+}
+
 func redactNATS(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.User == nil {

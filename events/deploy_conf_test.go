@@ -239,10 +239,19 @@ func TestDeployNATSClusterAndPublisher(t *testing.T) {
 		}
 	}
 
+	assertPublisherConfined(t, ctx, url, "pub-"+exampleWS, pubPassword, exampleWS, nc, js)
+}
+
+// assertPublisherConfined checks a workspace's raw-NATS publisher (user, password) on the server
+// at url, where Mosaic's own connection is nc/js with the topology applied and TASKS empty: it may
+// publish its workspace's tasks, which land in TASKS, and nothing else; it cannot reach the
+// JetStream API, subscribe to Mosaic's subjects, or see the inbox traffic of Mosaic's side.
+func assertPublisherConfined(t *testing.T, ctx context.Context, url, user, password, ws string, nc *nats.Conn, js jetstream.JetStream) {
+	t.Helper()
 	// The publisher, with its inbox watched, and every asynchronous error it is sent.
 	var mu sync.Mutex
 	var asyncErrs []string
-	pc, err := nats.Connect(url, nats.UserInfo("pub-"+exampleWS, pubPassword),
+	pc, err := nats.Connect(url, nats.UserInfo(user, password),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			mu.Lock()
 			asyncErrs = append(asyncErrs, err.Error())
@@ -260,8 +269,8 @@ func TestDeployNATSClusterAndPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envelope := []byte(`{"workspace_id":"` + exampleWS + `","kind":"demo.echo","args":{"secret-of":"` + exampleWS + `"}}`)
-	own := "mosaic.tasks.p5." + exampleWS + ".demo.echo"
+	envelope := []byte(`{"workspace_id":"` + ws + `","kind":"demo.echo","args":{"secret-of":"` + ws + `"}}`)
+	own := "mosaic.tasks.p5." + ws + ".demo.echo"
 	ack, err := pjs.Publish(ctx, own, envelope, jetstream.WithMsgID("t-1"))
 	if err != nil {
 		t.Fatalf("the publisher's own task: %v", err)
@@ -270,18 +279,18 @@ func TestDeployNATSClusterAndPublisher(t *testing.T) {
 		t.Errorf("acknowledged by %q; want %s", ack.Stream, events.TasksStream)
 	}
 	// A higher band and a kind over several tokens are its own too.
-	if _, err := pjs.Publish(ctx, "mosaic.tasks.p1."+exampleWS+".demo.steps", envelope); err != nil {
+	if _, err := pjs.Publish(ctx, "mosaic.tasks.p1."+ws+".demo.steps", envelope); err != nil {
 		t.Errorf("band p1, kind demo.steps: %v", err)
 	}
 
 	// Everything else is refused.
 	for _, subject := range []string{
 		"mosaic.tasks.p5." + otherWS + ".demo.echo",
-		"mosaic.credentials." + exampleWS + ".rotate",
-		"mosaic.knowledge." + exampleWS + ".index",
-		"mosaic.events." + exampleWS + ".task.succeeded",
-		"mosaic.schedules.tasks." + exampleWS + ".x",
-		"mosaic.control.tasks.cancel." + exampleWS + ".x",
+		"mosaic.credentials." + ws + ".rotate",
+		"mosaic.knowledge." + ws + ".index",
+		"mosaic.events." + ws + ".task.succeeded",
+		"mosaic.schedules.tasks." + ws + ".x",
+		"mosaic.control.tasks.cancel." + ws + ".x",
 	} {
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
 		_, err := pjs.Publish(pctx, subject, envelope)

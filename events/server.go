@@ -29,11 +29,14 @@ type ServerConfig struct {
 	Name string
 	// Logger receives the server's notices, warnings and errors.
 	Logger *zerolog.Logger
+	// Auth authenticates every client (LoadServerAuth). Required: the server never runs open.
+	Auth *ServerAuth
 }
 
 // Server is an embedded nats-server with JetStream.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	auth *ServerAuth
 }
 
 // ErrPortInUse is returned when the embedded server's port is taken.
@@ -43,6 +46,9 @@ var ErrPortInUse = errors.New("port in use")
 func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("events: ServerConfig.StoreDir is required")
+	}
+	if cfg.Auth == nil {
+		return nil, errors.New("events: ServerConfig.Auth is required (the embedded server authenticates every client)")
 	}
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
@@ -74,9 +80,14 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		SyncAlways:         cfg.SyncAlways,
 		NoSigs:             true,
 		MaxPayload:         MaxMessageSize,
+		// Every client authenticates: Mosaic's processes and workspaces' publishers (ServerAuth).
+		CustomClientAuthentication: cfg.Auth,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	if err := cfg.Auth.attach(ns); err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	if cfg.Logger != nil {
@@ -91,11 +102,20 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS started without JetStream (see its log)")
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, auth: cfg.Auth}, nil
 }
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// SystemConn is how Mosaic's own processes connect to the server: its URL and the system user.
+func (s *Server) SystemConn(name string) ConnConfig {
+	user, password := s.auth.System()
+	return ConnConfig{URL: s.ClientURL(), User: user, Password: password, Name: name}
+}
+
+// Auth is the server's authentication.
+func (s *Server) Auth() *ServerAuth { return s.auth }
 
 // Port is the port the server listens on.
 func (s *Server) Port() int { return s.ns.Addr().(*net.TCPAddr).Port }

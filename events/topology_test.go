@@ -103,7 +103,7 @@ func TestApplyTopologyReportsConflicts(t *testing.T) {
 func TestEmbeddedServerPortInUse(t *testing.T) {
 	t.Parallel()
 	srv := eventstest.RunServer(t)
-	_, err := events.StartServer(events.ServerConfig{StoreDir: t.TempDir(), Port: srv.Port()})
+	_, err := events.StartServer(events.ServerConfig{StoreDir: t.TempDir(), Port: srv.Port(), Auth: events.GenerateServerAuth()})
 	if !errors.Is(err, events.ErrPortInUse) {
 		t.Fatalf("got %v; want ErrPortInUse", err)
 	}

@@ -92,6 +92,9 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
 		return err
 	}
+	if err := checkNATSAuth(st, f.cipherFlags.env); err != nil {
+		return err
+	}
 	// The local PostgreSQL is this process's own: when it dies, say so at once, bring it back on
 	// the same data (a few times), and when that fails stop with an error rather than serve on
 	// without a database.
@@ -213,7 +216,8 @@ func printBanner(info devInfo, st *stack, fed *fedRuntime, tokenPath, token stri
 	}
 	nats := info.NATSURL
 	if st.ns != nil {
-		nats += " (embedded JetStream, store in " + filepath.Join(st.dataDir, "nats") + ")"
+		nats += " (embedded JetStream, store in " + filepath.Join(st.dataDir, "nats") +
+			"; credentials required: mosaic nats credentials --workspace WS)"
 	}
 	federationLine := "off"
 	if fed != nil {

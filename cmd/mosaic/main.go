@@ -56,7 +56,7 @@ func newRootCmd() *cobra.Command {
 			return bindEnv(cmd)
 		},
 	}
-	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd())
+	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd())
 	return root
 }
 

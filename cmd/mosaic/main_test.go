@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 )
@@ -427,5 +431,89 @@ func TestDevRunsAsANonOwnerLogin(t *testing.T) {
 	if runtimeSessions == 0 || ownerSessions != 0 || super || bypass || owns || isOwnerMember {
 		t.Fatalf("runtime sessions %d, owner sessions %d; mosaic_runtime superuser %v, bypassrls %v, owns objects %v, member of the owner %v",
 			runtimeSessions, ownerSessions, super, bypass, owns, isOwnerMember)
+	}
+}
+
+// TestProductionRefusesAnOpenNATS: with --env production, a worker refuses a NATS server that
+// lets clients in without credentials (anyone who reaches it could read and publish every
+// workspace's tasks), and says so.
+func TestProductionRefusesAnOpenNATS(t *testing.T) {
+	t.Parallel()
+	open, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go open.Start()
+	if !open.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the open NATS server did not start")
+	}
+	t.Cleanup(open.Shutdown)
+	r := runMosaic(t, nil, "worker", "--env", "production", "--allow-local-keyring", "--allow-unsafe-durability",
+		"--nats-url", open.ClientURL(), "--database-url", pgtest.OwnerURL(t), "--data-dir", t.TempDir())
+	if r.code == 0 || !strings.Contains(r.stderr, "lets clients in without credentials") {
+		t.Fatalf("exit %d; want a refusal of the open NATS server\nstderr: %s", r.code, r.stderr)
+	}
+}
+
+// TestDevNATSRequiresCredentials: mosaic dev's embedded NATS server refuses a client without
+// credentials; `mosaic nats credentials` prints a workspace publisher's, from a secret the data dir
+// keeps readable by its owner only; with them, a raw NATS publish runs a task in that workspace.
+func TestDevNATSRequiresCredentials(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	startDev(t, dataDir)
+	r := runMosaic(t, nil, "workspaces", "create", "raw", "--output", "json", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("workspaces create: %d %s", r.code, r.stderr)
+	}
+	var ws struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ws); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dataDir, "nats-auth.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the NATS secret: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	r = runMosaic(t, nil, "nats", "credentials", "--workspace", ws.ID, "--output", "json", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("nats credentials: %d %s", r.code, r.stderr)
+	}
+	var creds struct {
+		URL, User, Password string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &creds); err != nil || creds.URL == "" || creds.User != "pub-"+ws.ID || creds.Password == "" {
+		t.Fatalf("nats credentials printed %q (%v)", r.stdout, err)
+	}
+	if nc, err := nats.Connect(creds.URL, nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("connected to mosaic dev's NATS without credentials")
+	}
+
+	nc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New().String()
+	env := fmt.Sprintf(`{"id":%q,"workspace_id":%q,"kind":"demo.echo","args":{"message":"raw"}}`, id, ws.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, "mosaic.tasks.p5."+ws.ID+".demo.echo", []byte(env)); err != nil {
+		t.Fatalf("publish with the workspace's credentials: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r = runMosaic(t, nil, "tasks", "get", id, "--workspace", ws.ID, "--output", "json", "--data-dir", dataDir)
+		if r.code == 0 && strings.Contains(r.stdout, `"status": "succeeded"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the raw task did not succeed: %s %s", r.stdout, r.stderr)
+		}
 	}
 }

@@ -39,6 +39,7 @@ type restartEnv struct {
 	natsDir  string
 	nats     *events.Server
 	natsPort int
+	natsAuth *events.ServerAuth
 }
 
 func newRestartEnv(t *testing.T) *restartEnv {
@@ -81,7 +82,8 @@ func newRestartEnv(t *testing.T) *restartEnv {
 	}
 	t.Cleanup(db.Close)
 
-	if e.nats, err = events.StartServer(events.ServerConfig{StoreDir: e.natsDir, Port: -1}); err != nil {
+	e.natsAuth = events.GenerateServerAuth()
+	if e.nats, err = events.StartServer(events.ServerConfig{StoreDir: e.natsDir, Port: -1, Auth: e.natsAuth}); err != nil {
 		t.Fatal(err)
 	}
 	e.natsPort = e.nats.Port()
@@ -90,7 +92,7 @@ func newRestartEnv(t *testing.T) *restartEnv {
 			e.nats.Shutdown()
 		}
 	})
-	nc, js, err := events.Connect(ctx, events.ConnConfig{URL: e.nats.ClientURL(), Name: t.Name()})
+	nc, js, err := events.Connect(ctx, e.nats.SystemConn(t.Name()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func newRestartEnv(t *testing.T) *restartEnv {
 	}
 	t.Cleanup(client.Close)
 	e.workerEnv = &workerEnv{db: db, ws: w.ID, client: client,
-		env: []string{"MOSAIC_DATABASE_URL=" + ownerURL, "MOSAIC_NATS_URL=" + e.nats.ClientURL(), "MOSAIC_LOG_FORMAT=json"}}
+		env: []string{"MOSAIC_DATABASE_URL=" + ownerURL, "MOSAIC_NATS_URL=" + e.nats.ClientURL(), "MOSAIC_NATS_USER=" + e.nats.SystemConn("").User, "MOSAIC_NATS_PASSWORD=" + e.nats.SystemConn("").Password, "MOSAIC_LOG_FORMAT=json"}}
 	return e
 }
 
@@ -145,7 +147,7 @@ func (e *restartEnv) restartNATS(t *testing.T, outage time.Duration) {
 	// The port may take a moment to be free again; a bounded retry, not a timing assumption.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		srv, err = events.StartServer(events.ServerConfig{StoreDir: e.natsDir, Port: e.natsPort})
+		srv, err = events.StartServer(events.ServerConfig{StoreDir: e.natsDir, Port: e.natsPort, Auth: e.natsAuth})
 		if err == nil || time.Now().After(deadline) {
 			break
 		}

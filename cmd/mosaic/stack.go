@@ -218,7 +218,11 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 		if port == 0 {
 			port = -1
 		}
-		cfg := events.ServerConfig{StoreDir: filepath.Join(s.dataDir, "nats"), Port: port, SyncAlways: f.natsSyncAlways, Logger: &log}
+		auth, err := events.LoadServerAuth(s.dataDir, true)
+		if err != nil {
+			return nil, err
+		}
+		cfg := events.ServerConfig{StoreDir: filepath.Join(s.dataDir, "nats"), Port: port, SyncAlways: f.natsSyncAlways, Logger: &log, Auth: auth}
 		s.ns, err = events.StartServer(cfg)
 		if errors.Is(err, events.ErrPortInUse) && !cmd.Flags().Changed("nats-port") {
 			log.Warn().Int("port", port).Msg("the default NATS port is taken; the embedded server takes a free port")
@@ -236,6 +240,9 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 	}
 	ncfg := f.natsConfig(&log)
 	ncfg.URL = s.natsURL
+	if s.ns != nil {
+		ncfg.User, ncfg.Password = s.ns.Auth().System()
+	}
 	if s.nc, s.js, err = events.Connect(ctx, ncfg); err != nil {
 		return nil, err
 	}
@@ -285,6 +292,20 @@ func listen(addr string, explicit bool, flag string, log zerolog.Logger) (net.Li
 		return nil, fmt.Errorf("%s: cannot listen on %s:%s: %w", setting(flag), host, port, err)
 	}
 	return l, nil
+}
+
+// ErrOpenNATS: production against a NATS server that lets anyone in.
+var ErrOpenNATS = errors.New("NATS without authentication")
+
+// checkNATSAuth refuses production against a NATS server that does not require authentication:
+// any process that reaches it could read every workspace's tasks and publish into any of them.
+// The embedded server always requires it; an external one must (deploy/nats).
+func checkNATSAuth(st *stack, env string) error {
+	if env != "production" || st.nc.AuthRequired() {
+		return nil
+	}
+	return fmt.Errorf("%w: the server at %s lets clients in without credentials; --env production refuses it (configure users and accounts as deploy/nats does)",
+		ErrOpenNATS, events.RedactURL(st.natsURL))
 }
 
 // ErrUnsafeDurability: production on a CREDENTIALS stream that one crash can lose acknowledged

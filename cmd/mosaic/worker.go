@@ -307,7 +307,16 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 			f.databaseURL = info.DatabaseURL
 		}
 		if f.natsURL == "" {
+			// The embedded server of that mosaic dev: log in as its system user, from the secret
+			// in the same data dir.
 			f.natsURL = info.NATSURL
+			if f.natsUser == "" && f.natsToken == "" && f.natsCreds == "" && events.ServerAuthExists(f.dataDir) {
+				auth, err := events.LoadServerAuth(f.dataDir, false)
+				if err != nil {
+					return err
+				}
+				f.natsUser, f.natsPassword = auth.System()
+			}
 		}
 	}
 	ctx := cmd.Context()
@@ -317,6 +326,9 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	defer st.close()
 	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
+		return err
+	}
+	if err := checkNATSAuth(st, f.cipherFlags.env); err != nil {
 		return err
 	}
 	var mreg *metrics.Registry

@@ -51,7 +51,7 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 	}
 	t.Cleanup(client.Close)
 	return &workerEnv{db: db, ws: w.ID, client: client,
-		env: []string{"MOSAIC_DATABASE_URL=" + pgtest.OwnerURL(t), "MOSAIC_NATS_URL=" + srv.ClientURL(), "MOSAIC_LOG_FORMAT=json"}}
+		env: []string{"MOSAIC_DATABASE_URL=" + pgtest.OwnerURL(t), "MOSAIC_NATS_URL=" + srv.ClientURL(), "MOSAIC_NATS_USER=" + srv.SystemConn("").User, "MOSAIC_NATS_PASSWORD=" + srv.SystemConn("").Password, "MOSAIC_LOG_FORMAT=json"}}
 }
 
 type workerProc struct {

@@ -15,7 +15,7 @@ import (
 // RunServer starts an embedded JetStream server for the test; it is shut down at cleanup.
 func RunServer(t testing.TB) *events.Server {
 	t.Helper()
-	srv, err := events.StartServer(events.ServerConfig{StoreDir: t.TempDir(), Port: -1})
+	srv, err := events.StartServer(events.ServerConfig{StoreDir: t.TempDir(), Port: -1, Auth: events.GenerateServerAuth()})
 	if err != nil {
 		t.Fatalf("eventstest: %v", err)
 	}
@@ -23,10 +23,11 @@ func RunServer(t testing.TB) *events.Server {
 	return srv
 }
 
-// Connect connects to srv; the connection is closed at cleanup.
+// Connect connects to srv as Mosaic's own processes do (the system user); the connection is
+// closed at cleanup.
 func Connect(t testing.TB, srv *events.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, js, err := events.Connect(context.Background(), events.ConnConfig{URL: srv.ClientURL(), Name: t.Name()})
+	nc, js, err := events.Connect(context.Background(), srv.SystemConn(t.Name()))
 	if err != nil {
 		t.Fatalf("eventstest: %v", err)
 	}
