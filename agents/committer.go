@@ -41,13 +41,15 @@ const (
 	opClaimFinish
 )
 
+// commitOp is one write (or read) for the committer; the field of its kind is set. Pointers, so
+// that a peek or an end allocates a few dozen bytes, not every kind's parameters.
 type commitOp struct {
 	kind        opKind
 	key         taskKey
-	claim       store.ClaimParams
-	checkpoint  store.CheckpointParams
-	finish      store.Finish
-	claimFinish store.ClaimFinish
+	claim       *store.ClaimParams
+	checkpoint  *store.CheckpointParams
+	finish      *store.Finish
+	claimFinish *store.ClaimFinish
 	done        chan commitResult
 }
 
@@ -97,22 +99,22 @@ func (c *committer) peek(ref store.TaskRef) (store.PeekResult, error) {
 
 func (c *committer) claimFinish(cf store.ClaimFinish) (store.ClaimResult, error) {
 	t := cf.Claim.Task
-	r := c.submit(&commitOp{kind: opClaimFinish, key: taskKey{t.WorkspaceID, t.ID}, claimFinish: cf})
+	r := c.submit(&commitOp{kind: opClaimFinish, key: taskKey{t.WorkspaceID, t.ID}, claimFinish: &cf})
 	return r.claim, r.err
 }
 
 func (c *committer) claim(p store.ClaimParams) (store.ClaimResult, error) {
-	r := c.submit(&commitOp{kind: opClaim, key: taskKey{p.Task.WorkspaceID, p.Task.ID}, claim: p})
+	r := c.submit(&commitOp{kind: opClaim, key: taskKey{p.Task.WorkspaceID, p.Task.ID}, claim: &p})
 	return r.claim, r.err
 }
 
 func (c *committer) checkpoint(p store.CheckpointParams) (store.CheckpointResult, error) {
-	r := c.submit(&commitOp{kind: opCheckpoint, key: taskKey{p.WorkspaceID, p.ID}, checkpoint: p})
+	r := c.submit(&commitOp{kind: opCheckpoint, key: taskKey{p.WorkspaceID, p.ID}, checkpoint: &p})
 	return r.checkpoint, r.err
 }
 
 func (c *committer) finish(f store.Finish) (store.FinishResult, error) {
-	r := c.submit(&commitOp{kind: opFinish, key: taskKey{f.WorkspaceID, f.ID}, finish: f})
+	r := c.submit(&commitOp{kind: opFinish, key: taskKey{f.WorkspaceID, f.ID}, finish: &f})
 	return r.finish, r.err
 }
 
@@ -186,16 +188,16 @@ func (c *committer) commit(batch []*commitOp) {
 			ops.Peeks = append(ops.Peeks, store.TaskRef{WorkspaceID: op.key.ws, ID: op.key.id})
 		case opClaimFinish:
 			idx[i] = len(ops.ClaimFinishes)
-			ops.ClaimFinishes = append(ops.ClaimFinishes, op.claimFinish)
+			ops.ClaimFinishes = append(ops.ClaimFinishes, *op.claimFinish)
 		case opClaim:
 			idx[i] = len(ops.Claims)
-			ops.Claims = append(ops.Claims, op.claim)
+			ops.Claims = append(ops.Claims, *op.claim)
 		case opCheckpoint:
 			idx[i] = len(ops.Checkpoints)
-			ops.Checkpoints = append(ops.Checkpoints, op.checkpoint)
+			ops.Checkpoints = append(ops.Checkpoints, *op.checkpoint)
 		case opFinish:
 			idx[i] = len(ops.Finishes)
-			ops.Finishes = append(ops.Finishes, op.finish)
+			ops.Finishes = append(ops.Finishes, *op.finish)
 		}
 	}
 	res, err := c.db.RunBatch(ctx, ops)
@@ -236,17 +238,17 @@ func (c *committer) single(ctx context.Context, op *commitOp) commitResult {
 			r.peek = res.Peeks[0]
 		}
 	case opClaimFinish:
-		r.claim, r.err = c.db.ClaimFinish(ctx, op.claimFinish, c.worker)
+		r.claim, r.err = c.db.ClaimFinish(ctx, *op.claimFinish, c.worker)
 	case opClaim:
-		r.claim, r.err = c.db.Claim(ctx, op.claim)
+		r.claim, r.err = c.db.Claim(ctx, *op.claim)
 	case opCheckpoint:
-		p := op.checkpoint
+		p := *op.checkpoint
 		r.checkpoint, r.err = c.db.Checkpoint(ctx, p.FencedOpts, p.State, p.Progress, p.Message, c.lease)
 		if r.err == store.ErrFenced {
 			r.checkpoint.Fenced, r.err = true, nil
 		}
 	case opFinish:
-		r.finish.Attempt, r.err = c.db.FinishTask(ctx, op.finish)
+		r.finish.Attempt, r.err = c.db.FinishTask(ctx, *op.finish)
 		if r.err == store.ErrFenced {
 			r.finish.Fenced, r.err = true, nil
 		}

@@ -84,7 +84,17 @@ func main() {
 	flag.IntVar(&cfg.workspaces, "workspaces", 1000, "workspaces of the spread runs (tasks round-robin over them)")
 	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run, print where PostgreSQL's time went (statements, WAL, CPU per task)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
 	flag.Parse()
+	if *memprofile != "" {
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
