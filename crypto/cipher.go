@@ -75,7 +75,8 @@ type Cipher interface {
 	RewrapBatch(ctx context.Context, key string, items []Item) ([]Result, error)
 	RotateKey(ctx context.Context, key string) (KeyInfo, error)
 	KeyInfo(ctx context.Context, key string) (KeyInfo, error)
-	// SetMinDecryptionVersion stops older versions from decrypting.
+	// SetMinDecryptionVersion stops older versions from decrypting, for good: they are deleted
+	// (OpenBao: trimmed), so that no later configuration brings them back.
 	SetMinDecryptionVersion(ctx context.Context, key string, version int) (KeyInfo, error)
 }
 

@@ -151,3 +151,64 @@ func TestDeployPolicies(t *testing.T) {
 func all(string) bool { return true }
 
 func only(key string) func(string) bool { return func(k string) bool { return k == key } }
+
+// TestRotatedOutVersionsStayOut: after a key rotation's rewrap, raising the minimum decryption
+// version is for good. In OpenBao raising it alone is reversible, so the client trims the older
+// versions too: neither the rotation role nor the root token can make an old ciphertext decrypt
+// again by lowering the minimum.
+func TestRotatedOutVersionsStayOut(t *testing.T) {
+	ctx := context.Background()
+	srv := transittest.New()
+	t.Cleanup(srv.Close)
+	root, err := transit.New(ctx, transit.Config{Addr: srv.URL(), Token: srv.RootToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	key, kctx := crypto.KeyCredentials, []byte("ws:cred")
+	if _, err := root.CreateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	old, err := root.Encrypt(ctx, key, []byte("s3cret"), kctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddAppRole("rotation", "secret", time.Hour, loadPolicy(t, "mosaic-rotation")...)
+	rot, err := transit.New(ctx, transit.Config{Addr: srv.URL(), RoleID: "rotation", SecretID: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rot.Close()
+	if _, err := rot.RotateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	rewrapped, err := rot.Rewrap(ctx, key, old, kctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rot.SetMinDecryptionVersion(ctx, key, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := root.Decrypt(ctx, key, rewrapped, kctx); err != nil || string(got) != "s3cret" {
+		t.Fatalf("the rewrapped value: %q %v", got, err)
+	}
+	for name, c := range map[string]*transit.Client{"rotation role": rot, "root": root} {
+		if _, err := c.SetMinDecryptionVersion(ctx, key, 1); err == nil {
+			t.Errorf("%s lowered the minimum decryption version below the trimmed versions", name)
+		}
+		if _, err := root.Decrypt(ctx, key, old, kctx); err == nil {
+			t.Fatalf("after %s's attempt, a ciphertext of the rotated-out version decrypts", name)
+		}
+	}
+}
+
+// A token without OpenBao's default policy cannot look itself up: the client says so at start.
+func TestTokenWithoutDefaultPolicyIsNamed(t *testing.T) {
+	srv := transittest.New()
+	t.Cleanup(srv.Close)
+	srv.AddTokenWithoutDefault("s.bare", 0, loadPolicy(t, "mosaic-worker")...)
+	_, err := transit.New(context.Background(), transit.Config{Addr: srv.URL(), Token: "s.bare"})
+	if err == nil || !strings.Contains(err.Error(), "default policy") {
+		t.Fatalf("a token without the default policy: %v; want an error that names it", err)
+	}
+}

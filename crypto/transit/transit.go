@@ -144,7 +144,11 @@ func (c *Client) authenticate(ctx context.Context) (time.Duration, error) {
 	c.api.SetToken(c.cfg.Token)
 	s, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("transit: token: %w", mapErr(err))
+		err = mapErr(err)
+		if errors.Is(err, crypto.ErrPermissionDenied) {
+			return 0, fmt.Errorf("transit: token: it may not look itself up (auth/token/lookup-self): give it OpenBao's default policy, or use AppRole: %w", err)
+		}
+		return 0, fmt.Errorf("transit: token: %w", err)
 	}
 	renewable, _ := s.TokenIsRenewable()
 	ttl, _ := s.TokenTTL()
@@ -410,12 +414,18 @@ func (c *Client) RotateKey(ctx context.Context, key string) (_ crypto.KeyInfo, e
 	return keyInfo(key, d), nil
 }
 
-// SetMinDecryptionVersion implements crypto.Cipher.
+// SetMinDecryptionVersion implements crypto.Cipher, for good. Raising min_decryption_version
+// alone is reversible in OpenBao (lowering it again makes the older ciphertexts decrypt), so the
+// key's minimum encryption version is raised with it and the versions below are then trimmed:
+// deleted, after which OpenBao refuses a minimum below them, to any token.
 func (c *Client) SetMinDecryptionVersion(ctx context.Context, key string, version int) (_ crypto.KeyInfo, err error) {
 	defer c.observe("set_min_decryption_version", time.Now(), &err)
-	d, err := c.write(ctx, "keys/"+key+"/config", map[string]any{"min_decryption_version": version})
-	if err != nil {
+	if _, err := c.write(ctx, "keys/"+key+"/config", map[string]any{"min_decryption_version": version, "min_encryption_version": version}); err != nil {
 		return crypto.KeyInfo{}, err
+	}
+	d, err := c.write(ctx, "keys/"+key+"/trim", map[string]any{"min_available_version": version})
+	if err != nil {
+		return crypto.KeyInfo{}, fmt.Errorf("transit: trim %s below version %d: %w", key, version, err)
 	}
 	return keyInfo(key, d), nil
 }

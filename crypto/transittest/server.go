@@ -2,11 +2,15 @@
 // OpenBao. OpenBao cannot run on the machines that build Mosaic, so the Transit client is tested
 // against this server, which speaks the same wire protocol as recorded from a real OpenBao v2.6.2
 // (shared/openbao-transit.md): the same paths (PUT or POST), the same JSON fields and envelope,
-// "vault:v<N>:" ciphertexts of derived AES-256-GCM keys, the same error texts and HTTP statuses,
-// the same batch behaviour (HTTP 400 with per-item results on partial failure unless
-// partial_failure_response_code is 200), the same trap (encrypting to a missing key creates it
-// when the token may create), token and AppRole authentication with renewal, and ACL policies on
-// paths. Its ciphertexts are its own: they do not decrypt on a real OpenBao, nor the reverse.
+// "vault:v<N>:" ciphertexts of derived AES-256-GCM keys ("vault:v0:" read as version 1), the same
+// error texts and HTTP statuses, the same batch behaviour (HTTP 400 with per-item results on
+// partial failure unless partial_failure_response_code says otherwise; but a rewrap batch always
+// 200, its failed items without plaintext), the same trap (encrypting to a missing key creates it
+// when the token may create), create for a new key and update for an existing one, key
+// configuration (minimum decryption and encryption versions, reversible until a trim deletes the
+// versions below; exportable, which cannot be undone; deletion_allowed, which DELETE needs), token
+// and AppRole authentication with renewal and OpenBao's default policy (without it a token cannot
+// look itself up), and ACL policies on paths. Its ciphertexts are its own: they do not decrypt on a real OpenBao, nor the reverse.
 //
 // The same contract suite runs against this server and, when MOSAIC_TEST_OPENBAO_ADDR and
 // MOSAIC_TEST_OPENBAO_TOKEN are set, against a real OpenBao.
@@ -36,6 +40,14 @@ import (
 type Policy struct {
 	Path         string
 	Capabilities []string
+}
+
+// DefaultPolicy is the part of OpenBao's "default" policy that the Transit client uses: looking
+// up and renewing its own token. OpenBao gives it to every token not created without it
+// (no_default_policy); so do AddToken and AddAppRole, and AddTokenWithoutDefault does not.
+var DefaultPolicy = []Policy{
+	{Path: "auth/token/lookup-self", Capabilities: []string{"read"}},
+	{Path: "auth/token/renew-self", Capabilities: []string{"update"}},
 }
 
 // Server is the Transit test double.
@@ -73,6 +85,13 @@ type key struct {
 	created       map[int]int64
 	latest        int
 	minDecryption int
+	// minEncryption 0: the latest. minAvailable: versions below it are deleted for good (trim);
+	// raising minDecryption alone keeps them, and lowering it again brings them back, as OpenBao
+	// does.
+	minEncryption   int
+	minAvailable    int
+	exportable      bool
+	deletionAllowed bool
 }
 
 // New starts a server with a root token and a transit mount at "transit".
@@ -102,8 +121,14 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// AddToken creates a token with policies; ttl 0 never expires.
+// AddToken creates a token with policies and the default policy; ttl 0 never expires.
 func (s *Server) AddToken(tok string, ttl time.Duration, policies ...Policy) {
+	s.AddTokenWithoutDefault(tok, ttl, append(slices.Clone(policies), DefaultPolicy...)...)
+}
+
+// AddTokenWithoutDefault creates a token with these policies only (OpenBao's no_default_policy):
+// it may not even look itself up.
+func (s *Server) AddTokenWithoutDefault(tok string, ttl time.Duration, policies ...Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &token{policies: policies, ttl: ttl, renewable: ttl > 0}
@@ -117,7 +142,7 @@ func (s *Server) AddToken(tok string, ttl time.Duration, policies ...Policy) {
 func (s *Server) AddAppRole(roleID, secretID string, ttl time.Duration, policies ...Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.approles[roleID] = &approle{secretID: secretID, ttl: ttl, policies: policies}
+	s.approles[roleID] = &approle{secretID: secretID, ttl: ttl, policies: append(slices.Clone(policies), DefaultPolicy...)}
 }
 
 // Renewals reports how many times a token was renewed.
@@ -179,9 +204,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case p == "auth/token/lookup-self":
+		if !allowed(tok, p, "read") && !allowed(tok, p, "update") {
+			writeErr(w, http.StatusForbidden, denied) // a token without the default policy
+			return
+		}
 		s.lookupSelf(w, r, tok)
 		return
 	case p == "auth/token/renew-self":
+		if !allowed(tok, p, "update") {
+			writeErr(w, http.StatusForbidden, denied)
+			return
+		}
 		s.renewSelf(w, tok)
 		return
 	case strings.HasPrefix(p, "sys/mounts/"):
@@ -195,11 +228,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, name, _ := strings.Cut(rest, "/")
+	// The capability a request needs, as OpenBao decides it: read for GET, delete for DELETE; a
+	// write to a path with an existence check (a key, an encryption that may create its key) needs
+	// create when the key does not exist and update when it does; any other write, update.
 	capability := "update"
-	if r.Method == http.MethodGet {
+	switch {
+	case r.Method == http.MethodGet:
 		capability = "read"
+	case r.Method == http.MethodDelete:
+		capability = "delete"
+	case op == "keys" && !strings.Contains(name, "/") || op == "encrypt":
+		if _, exists := keys[name]; !exists {
+			capability = "create"
+		}
 	}
-	if !allowed(tok, p, capability) && !(capability == "update" && allowed(tok, p, "create")) {
+	if op != "encrypt" && !allowed(tok, p, capability) {
+		writeErr(w, http.StatusForbidden, denied)
+		return
+	}
+	if op == "encrypt" && capability == "update" && !allowed(tok, p, "update") {
 		writeErr(w, http.StatusForbidden, denied)
 		return
 	}
@@ -209,17 +256,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "keys":
 		data, e = s.keys(r, tok, mount, keys, p, name, body)
 	case "encrypt":
-		s.batchable(w, body, func(item map[string]any) (map[string]any, *apiError) {
+		s.batchable(w, op, body, func(item map[string]any) (map[string]any, *apiError) {
 			return s.encrypt(tok, p, keys, name, item)
 		}, func() *apiError { return s.checkEncryptKey(tok, p, keys, name, body) })
 		return
 	case "decrypt":
-		s.batchable(w, body, func(item map[string]any) (map[string]any, *apiError) {
+		s.batchable(w, op, body, func(item map[string]any) (map[string]any, *apiError) {
 			return s.decrypt(keys, name, item)
 		}, func() *apiError { return keyExists(keys, name) })
 		return
 	case "rewrap":
-		s.batchable(w, body, func(item map[string]any) (map[string]any, *apiError) {
+		s.batchable(w, op, body, func(item map[string]any) (map[string]any, *apiError) {
 			return s.rewrap(keys, name, item)
 		}, func() *apiError { return keyExists(keys, name) })
 		return
@@ -230,6 +277,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if e != nil {
 		writeErr(w, e.status, e.msg)
+		return
+	}
+	if r.Method == http.MethodDelete {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	writeData(w, data)
@@ -350,9 +401,9 @@ func (k *key) info() map[string]any {
 			keys[strconv.Itoa(v)] = ts
 		}
 	}
-	d := map[string]any{"allow_plaintext_backup": false, "auto_rotate_period": 0, "deletion_allowed": false,
-		"derived": k.derived, "exportable": false, "imported_key": false, "keys": keys, "latest_version": k.latest,
-		"min_available_version": 0, "min_decryption_version": k.minDecryption, "min_encryption_version": 0,
+	d := map[string]any{"allow_plaintext_backup": false, "auto_rotate_period": 0, "deletion_allowed": k.deletionAllowed,
+		"derived": k.derived, "exportable": k.exportable, "imported_key": false, "keys": keys, "latest_version": k.latest,
+		"min_available_version": k.minAvailable, "min_decryption_version": k.minDecryption, "min_encryption_version": k.minEncryption,
 		"name": k.name, "soft_deleted": false, "supports_decryption": true, "supports_derivation": true,
 		"supports_encryption": true, "supports_signing": false, "type": "aes256-gcm96"}
 	if k.derived {
@@ -371,6 +422,15 @@ func (s *Server) keys(r *http.Request, t *token, mount string, keys map[string]*
 			return nil, &apiError{http.StatusNotFound, ""}
 		}
 		return k.info(), nil
+	case action == "" && r.Method == http.MethodDelete:
+		if !exists {
+			return nil, nil
+		}
+		if !k.deletionAllowed {
+			return nil, &apiError{http.StatusBadRequest, "deletion is not allowed for this key"}
+		}
+		delete(keys, name)
+		return nil, nil
 	case action == "":
 		if !exists {
 			if typ, ok := body["type"].(string); ok && typ != "aes256-gcm96" {
@@ -390,24 +450,75 @@ func (s *Server) keys(r *http.Request, t *token, mount string, keys map[string]*
 		k.versions[k.latest], k.created[k.latest] = raw, s.now().Unix()
 		return k.info(), nil
 	case action == "config":
-		if v, ok := body["min_decryption_version"]; ok {
-			n, err := toInt(v)
-			if err != nil || n < 0 || n > k.latest {
-				return nil, &apiError{http.StatusBadRequest, "cannot set min decryption version of 0 or above the latest version"}
-			}
-			if n > 0 {
-				k.minDecryption = n
-				for ver := range k.versions {
-					if ver < n {
-						delete(k.versions, ver)
-						delete(k.created, ver)
-					}
-				}
-			}
-		}
-		return k.info(), nil
+		return k.configure(body)
+	case action == "trim":
+		return k.trim(body)
 	}
 	return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p)}
+}
+
+// configure is keys/K/config: every field checked before any is applied.
+func (k *key) configure(body map[string]any) (map[string]any, *apiError) {
+	minDec, minEnc := k.minDecryption, k.minEncryption
+	if v, ok := body["min_decryption_version"]; ok {
+		n, err := toInt(v)
+		if err != nil || n < 0 || n > k.latest {
+			return nil, &apiError{http.StatusBadRequest, "cannot set min decryption version of 0 or above the latest version"}
+		}
+		if n > 0 {
+			minDec = n
+		}
+	}
+	if v, ok := body["min_encryption_version"]; ok {
+		n, err := toInt(v)
+		if err != nil || n < 0 || n > k.latest {
+			return nil, &apiError{http.StatusBadRequest, "cannot set min encryption version above the latest version"}
+		}
+		minEnc = n
+	}
+	if k.minAvailable > 0 && minDec < k.minAvailable {
+		return nil, &apiError{http.StatusBadRequest, "min decryption version should not be less than min available version"}
+	}
+	if k.minAvailable > 0 && minEnc > 0 && minEnc < k.minAvailable {
+		return nil, &apiError{http.StatusBadRequest, "min encryption version should not be less than min available version"}
+	}
+	exportable := k.exportable
+	if v, ok := body["exportable"]; ok {
+		b, _ := v.(bool)
+		if k.exportable && !b {
+			return nil, &apiError{http.StatusBadRequest, "cannot disable exportability"}
+		}
+		exportable = b
+	}
+	if v, ok := body["deletion_allowed"]; ok {
+		k.deletionAllowed, _ = v.(bool)
+	}
+	k.minDecryption, k.minEncryption, k.exportable = minDec, minEnc, exportable
+	return k.info(), nil
+}
+
+// trim is keys/K/trim: the versions below min_available_version are deleted for good, which
+// OpenBao allows only once both minimums are set and not below it.
+func (k *key) trim(body map[string]any) (map[string]any, *apiError) {
+	n, err := toInt(body["min_available_version"])
+	switch {
+	case err != nil || n <= 0:
+		return nil, &apiError{http.StatusBadRequest, "invalid min_available_version provided"}
+	case k.minEncryption == 0:
+		return nil, &apiError{http.StatusBadRequest, "minimum encryption version should not be zero when setting minimum available version"}
+	case n > k.minDecryption || n > k.minEncryption:
+		return nil, &apiError{http.StatusBadRequest, "minimum available version should not be greater than minimum decryption or encryption version"}
+	case n < k.minAvailable:
+		return nil, &apiError{http.StatusBadRequest, "minimum available version should not be less than the existing value"}
+	}
+	k.minAvailable = n
+	for ver := range k.versions {
+		if ver < n {
+			delete(k.versions, ver)
+			delete(k.created, ver)
+		}
+	}
+	return k.info(), nil
 }
 
 func keyExists(keys map[string]*key, name string) *apiError {
@@ -472,7 +583,7 @@ func (s *Server) encrypt(t *token, p string, keys map[string]*key, name string, 
 	version := k.latest
 	if v, ok := item["key_version"]; ok {
 		n, err := toInt(v)
-		if err != nil || n < k.minDecryption || n > k.latest {
+		if err != nil || (n > 0 && (n < max(k.minEncryption, k.minAvailable, 1) || n > k.latest)) {
 			return nil, &apiError{http.StatusBadRequest, "invalid key version"}
 		}
 		if n > 0 {
@@ -508,10 +619,13 @@ func (k *key) open(item map[string]any) ([]byte, *apiError) {
 	if err != nil {
 		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: could not decode base64"}
 	}
+	if n == 0 {
+		n = 1 // OpenBao reads v0, an early format's version, as version 1
+	}
 	if n > k.latest {
 		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: version is too new"}
 	}
-	if n < k.minDecryption {
+	if n < k.minDecryption || k.versions[n] == nil {
 		return nil, &apiError{http.StatusBadRequest, "ciphertext or signature version is disallowed by policy (too old)"}
 	}
 	out, err := aead.Open(k.versions[n], kctx, sealed)
@@ -580,8 +694,11 @@ func (s *Server) datakey(keys map[string]*key, rest string, body map[string]any)
 	return out, nil
 }
 
-// batchable serves a single item or a batch_input, with Transit's batch rules.
-func (s *Server) batchable(w http.ResponseWriter, body map[string]any, one func(map[string]any) (map[string]any, *apiError), precheck func() *apiError) {
+// batchable serves a single item or a batch_input, with Transit's batch rules: a batch with a
+// failed item answers 400 (or partial_failure_response_code when some succeeded), a failed
+// decrypt item carries an empty plaintext; but a rewrap batch answers 200 whatever failed,
+// ignores partial_failure_response_code, and its failed items carry only their error.
+func (s *Server) batchable(w http.ResponseWriter, op string, body map[string]any, one func(map[string]any) (map[string]any, *apiError), precheck func() *apiError) {
 	raw, isBatch := body["batch_input"]
 	if !isBatch {
 		if e := precheck(); e != nil {
@@ -625,10 +742,8 @@ func (s *Server) batchable(w http.ResponseWriter, body map[string]any, one func(
 		if e != nil {
 			failed++
 			results[i] = map[string]any{"error": e.msg, "reference": ref}
-			if _, isDecrypt := m["ciphertext"]; isDecrypt {
-				if _, isRewrap := m["plaintext"]; !isRewrap {
-					results[i]["plaintext"] = ""
-				}
+			if op == "decrypt" {
+				results[i]["plaintext"] = ""
 			}
 			continue
 		}
@@ -636,7 +751,7 @@ func (s *Server) batchable(w http.ResponseWriter, body map[string]any, one func(
 		results[i] = data
 	}
 	status := http.StatusOK
-	if failed > 0 {
+	if failed > 0 && op != "rewrap" {
 		status = http.StatusBadRequest
 		if code, ok := body["partial_failure_response_code"]; ok && failed < len(items) {
 			if n, err := toInt(code); err == nil && n >= 200 && n < 600 {

@@ -203,3 +203,136 @@ func TestPoliciesAndAppRole(t *testing.T) {
 		t.Fatalf("renew: %+v", a)
 	}
 }
+
+// What OpenBao v2.6.2 does that the double once did not, one test per behaviour.
+
+func encryptOne(t *testing.T, srv *transittest.Server, key, token string) string {
+	t.Helper()
+	a := do(t, srv, call{"POST", "transit/encrypt/" + key, `{"plaintext":"aGk="}`, token})
+	ct, _ := a.data["ciphertext"].(string)
+	if a.status != 200 || ct == "" {
+		t.Fatalf("encrypt: %+v", a)
+	}
+	return ct
+}
+
+// Raising min_decryption_version keeps the older versions: lowering it again makes their
+// ciphertexts decrypt. Only trim deletes them, after which the minimum cannot go below it.
+func TestMinDecryptionVersionIsReversibleUntilTrimmed(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
+	v1 := encryptOne(t, srv, "k", "")
+	do(t, srv, call{"POST", "transit/keys/k/rotate", ``, ""})
+	dec := call{"POST", "transit/decrypt/k", `{"ciphertext":"` + v1 + `"}`, ""}
+
+	do(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":2}`, ""})
+	expectErr(t, srv, dec, 400, "ciphertext or signature version is disallowed by policy (too old)")
+	do(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":1}`, ""})
+	if a := do(t, srv, dec); a.status != 200 || a.data["plaintext"] != "aGk=" {
+		t.Fatalf("after lowering the minimum again, v1: %+v; OpenBao decrypts it", a)
+	}
+
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}, 400,
+		"minimum encryption version should not be zero when setting minimum available version")
+	do(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":2,"min_encryption_version":2}`, ""})
+	if a := do(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}); a.status != 200 || a.data["min_available_version"] != 2.0 {
+		t.Fatalf("trim: %+v", a)
+	}
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":1}`, ""}, 400,
+		"min decryption version should not be less than min available version")
+	expectErr(t, srv, dec, 400, "ciphertext or signature version is disallowed by policy (too old)")
+}
+
+// A rewrap batch answers 200 whatever failed, ignores partial_failure_response_code, and its
+// failed items carry their error and no plaintext; a decrypt batch answers 400.
+func TestRewrapBatchAnswers200WhateverFails(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
+	bad := `{"batch_input":[{"ciphertext":"vault:v1:AAAA"},{"ciphertext":"vault:v9:AAAA"}],"partial_failure_response_code":207}`
+	a := do(t, srv, call{"POST", "transit/rewrap/k", bad, ""})
+	if a.status != 200 {
+		t.Fatalf("rewrap batch with every item failing: HTTP %d; OpenBao answers 200", a.status)
+	}
+	for _, r := range a.data["batch_results"].([]any) {
+		m := r.(map[string]any)
+		if _, has := m["plaintext"]; has || m["error"] == "" || m["error"] == nil {
+			t.Fatalf("failed rewrap item %v: want an error and no plaintext", m)
+		}
+	}
+	if a := do(t, srv, call{"POST", "transit/decrypt/k", bad, ""}); a.status != 400 {
+		t.Fatalf("decrypt batch with every item failing: HTTP %d; want 400", a.status)
+	}
+}
+
+// Writing a key that exists is an update, not a create; encrypting to an existing key too.
+func TestWritingAnExistingKeyNeedsUpdate(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	srv.AddToken("creator", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"create"}},
+		transittest.Policy{Path: "transit/encrypt/*", Capabilities: []string{"create"}})
+	if a := do(t, srv, call{"POST", "transit/keys/k", `{}`, "creator"}); a.status != 200 {
+		t.Fatalf("create a new key with create: %+v", a)
+	}
+	expectErr(t, srv, call{"POST", "transit/keys/k", `{}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk="}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+}
+
+// A token without the default policy may not look itself up.
+func TestTokenLookupNeedsTheDefaultPolicy(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	srv.AddTokenWithoutDefault("bare", 0, transittest.Policy{Path: "transit/*", Capabilities: []string{"update"}})
+	srv.AddToken("usual", 0, transittest.Policy{Path: "transit/*", Capabilities: []string{"update"}})
+	if a := do(t, srv, call{"GET", "auth/token/lookup-self", ``, "bare"}); a.status != 403 {
+		t.Fatalf("lookup-self without the default policy: %+v", a)
+	}
+	if a := do(t, srv, call{"GET", "auth/token/lookup-self", ``, "usual"}); a.status != 200 {
+		t.Fatalf("lookup-self with the default policy: %+v", a)
+	}
+}
+
+// DELETE transit/keys/K deletes (with the delete capability, and only when deletion_allowed).
+func TestDeleteKeyNeedsDeletionAllowed(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
+	srv.AddToken("writer", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"create", "update"}})
+	expectErr(t, srv, call{"DELETE", "transit/keys/k", ``, "writer"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+	expectErr(t, srv, call{"DELETE", "transit/keys/k", ``, ""}, 400, "deletion is not allowed for this key")
+	do(t, srv, call{"POST", "transit/keys/k/config", `{"deletion_allowed":true}`, ""})
+	if a := do(t, srv, call{"DELETE", "transit/keys/k", ``, ""}); a.status != 204 {
+		t.Fatalf("delete: %+v", a)
+	}
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.status != 404 {
+		t.Fatalf("the deleted key: %+v", a)
+	}
+}
+
+// exportable cannot be turned off; min_encryption_version bounds the versions encrypt may use;
+// the key's configuration reports both, and deletion_allowed.
+func TestKeyConfigFields(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
+	do(t, srv, call{"POST", "transit/keys/k/rotate", ``, ""})
+	a := do(t, srv, call{"POST", "transit/keys/k/config", `{"exportable":true,"min_encryption_version":2,"deletion_allowed":true}`, ""})
+	if a.status != 200 || a.data["exportable"] != true || a.data["min_encryption_version"] != 2.0 || a.data["deletion_allowed"] != true {
+		t.Fatalf("config: %+v", a)
+	}
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"exportable":false}`, ""}, 400, "cannot disable exportability")
+	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk=","key_version":1}`, ""}, 400, "invalid key version")
+}
+
+// A "vault:v0:" ciphertext is read as version 1.
+func TestV0CiphertextIsVersion1(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
+	v1 := encryptOne(t, srv, "k", "")
+	v0 := strings.Replace(v1, "vault:v1:", "vault:v0:", 1)
+	if a := do(t, srv, call{"POST", "transit/decrypt/k", `{"ciphertext":"` + v0 + `"}`, ""}); a.status != 200 || a.data["plaintext"] != "aGk=" {
+		t.Fatalf("decrypt %s: %+v", v0, a)
+	}
+}

@@ -4,21 +4,33 @@
 #   2. enable Transit at transit/ and create the four keys, derived (each encryption bound to a
 #      context: workspace id and credential id);
 #   3. write the least-privilege policies in ./policies (API: encrypt; workers: decrypt; rotation
-#      agent: rewrap, rotate, min_decryption_version; nobody creates keys);
-#   4. enable AppRole and give each Mosaic process a role, writing its role id and a fresh secret id
-#      to out/<role>.env for MOSAIC_OPENBAO_ROLE_ID and MOSAIC_OPENBAO_SECRET_ID.
+#      agent: rewrap, rotate, minimum versions, trim; nobody creates keys);
+#   4. enable AppRole and give each Mosaic process a role, writing its role id and a secret id to
+#      out/<role>.env for MOSAIC_OPENBAO_ROLE_ID and MOSAIC_OPENBAO_SECRET_ID (kept across re-runs
+#      while OpenBao still knows it).
 #
 # The unseal keys and the root token land in out/init.json (mode 600). That is a turnkey start,
 # not a production custody: hand the shares to separate people (or use auto-unseal), then revoke
 # the root token (`bao token revoke <root>`; `bao operator generate-root` makes a new one when
 # needed).
 #
-# Environment: BAO_ADDR (default https://openbao:8200), BAO_CACERT (default /openbao/tls/ca.crt),
-# OUT (default /openbao/out), POLICIES (default /openbao/policies).
+# Environment: BAO_ADDR (default https://openbao:8200), BAO_CACERT (default /openbao/tls/ca.crt;
+# set it empty for a server whose certificate the system's CAs verify, or for plain http),
+# BAO_TOKEN (a token that may do all of the above, for a server initialised and unsealed
+# elsewhere: then no out/init.json is needed), OUT (default /openbao/out), POLICIES (default
+# /openbao/policies).
 set -eu
 
 export BAO_ADDR="${BAO_ADDR:-https://openbao:8200}"
-export BAO_CACERT="${BAO_CACERT:-/openbao/tls/ca.crt}"
+BAO_CACERT="${BAO_CACERT-/openbao/tls/ca.crt}"
+if [ -z "$BAO_CACERT" ]; then
+  unset BAO_CACERT
+elif [ -f "$BAO_CACERT" ]; then
+  export BAO_CACERT
+else
+  printf 'openbao-init: BAO_CACERT=%s does not exist (set BAO_CACERT= to use the system CAs, or plain http)\n' "$BAO_CACERT" >&2
+  exit 1
+fi
 OUT="${OUT:-/openbao/out}"
 POLICIES="${POLICIES:-/openbao/policies}"
 KEYS="mosaic-credentials mosaic-account-tokens mosaic-llm-config mosaic-federation"
@@ -40,9 +52,14 @@ if bao status -format=json | grep -q '"initialized": *false'; then
   log "initialising"
   bao operator init -key-shares=5 -key-threshold=3 -format=json >"$OUT/init.json"
 fi
-[ -s "$OUT/init.json" ] || { log "OpenBao is initialised but $OUT/init.json is missing: unseal it and set BAO_TOKEN yourself"; exit 1; }
-
-if bao status -format=json | grep -q '"sealed": *true'; then
+if [ ! -s "$OUT/init.json" ]; then
+  # Initialised elsewhere: fine with a token, once unsealed.
+  [ -n "${BAO_TOKEN:-}" ] || { log "OpenBao is initialised but $OUT/init.json is missing: set BAO_TOKEN (and unseal it)"; exit 1; }
+  if bao status -format=json | grep -q '"sealed": *true'; then
+    log "OpenBao is sealed and $OUT/init.json is missing: unseal it with its shares, then run this again"
+    exit 1
+  fi
+elif bao status -format=json | grep -q '"sealed": *true'; then
   log "unsealing"
   # The shares are the unseal_keys_b64 array; take the first three.
   tr -d '\n ' <"$OUT/init.json" | sed 's/.*"unseal_keys_b64":\[\([^]]*\)\].*/\1/' | tr ',' '\n' | tr -d '"' | head -n 3 |
@@ -76,13 +93,24 @@ if ! bao auth list -format=json | grep -q '"approle/"'; then
 fi
 
 # One role per process kind, and mosaic-all for a single process that is all three (mosaic dev).
-# Tokens live an hour and are renewed by Mosaic at half their TTL, up to a day; a secret id does
-# not expire here (rotate it with your deploy tooling: bao write -f auth/approle/role/<r>/secret-id).
+# Tokens live an hour and are renewed by Mosaic at half their TTL, up to a day; they keep the
+# default policy (token_no_default_policy=false), without which a token cannot look itself up and
+# Mosaic stops at start. A secret id does not expire here; a re-run keeps the one in out/<role>.env
+# while OpenBao still knows it, so re-runs do not pile up live secret ids (rotate one on purpose:
+# delete out/<role>.env, run this again, then destroy the old id with
+# bao write auth/approle/role/<r>/secret-id/destroy secret_id=<old>).
 approle() { # approle NAME POLICIES
   bao write "auth/approle/role/$1" token_policies="$2" token_ttl=1h token_max_ttl=24h \
     secret_id_ttl=0 token_no_default_policy=false >/dev/null
   role_id=$(bao read -field=role_id "auth/approle/role/$1/role-id")
-  secret_id=$(bao write -f -field=secret_id "auth/approle/role/$1/secret-id")
+  secret_id=""
+  if [ -s "$OUT/$1.env" ]; then
+    secret_id=$(sed -n 's/^MOSAIC_OPENBAO_SECRET_ID=//p' "$OUT/$1.env")
+    if [ -n "$secret_id" ] && ! bao write -format=json "auth/approle/role/$1/secret-id/lookup" secret_id="$secret_id" 2>/dev/null | grep -q '"data"'; then
+      secret_id="" # no longer known: make a new one
+    fi
+  fi
+  [ -n "$secret_id" ] || secret_id=$(bao write -f -field=secret_id "auth/approle/role/$1/secret-id")
   printf 'MOSAIC_OPENBAO_ADDR=%s\nMOSAIC_OPENBAO_ROLE_ID=%s\nMOSAIC_OPENBAO_SECRET_ID=%s\n' \
     "$BAO_ADDR" "$role_id" "$secret_id" >"$OUT/$1.env"
   log "AppRole $1 ($2): $OUT/$1.env"
