@@ -84,7 +84,8 @@ func federationError(err error) *Error {
 		return errorf(CodeNotFound, "no such peer (or request to connect)")
 	case errors.Is(err, federation.ErrConflict), errors.Is(err, federation.ErrNotLinked):
 		return errorf(CodeConflict, "%v", err)
-	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout):
+	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout), errors.Is(err, federation.ErrUnsigned),
+		errors.Is(err, federation.ErrBusy):
 		return errorf(CodeUnavailable, "%v", err)
 	default:
 		var ue *url.Error

@@ -58,11 +58,14 @@ func (n *Node) ask(ctx context.Context, p Peer, typ string, req Request) (_ json
 	}
 	var r Envelope
 	if err := json.Unmarshal(m.Data, &r); err != nil || r.Signature == "" {
-		var rep Reply // an unsigned refusal: the request could not be read
+		// An unsigned refusal (the peer could not read or verify the request, or was busy) says
+		// what went wrong, but anybody on the path could have sent it: it is not the peer's
+		// answer, and nothing is decided on it.
+		var rep Reply
 		if json.Unmarshal(m.Data, &rep) == nil && rep.Error != nil {
-			return nil, rep.Error
+			return nil, fmt.Errorf("%w: an unsigned refusal: %s", ErrUnsigned, rep.Error.Error())
 		}
-		return nil, fmt.Errorf("%w: the answer is not a signed message", ErrMalformed)
+		return nil, fmt.Errorf("%w: the answer is not a signed message", ErrUnsigned)
 	}
 	if err := n.checkReply(&r, p, env); err != nil {
 		return nil, err

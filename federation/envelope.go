@@ -20,6 +20,10 @@ const (
 	TypeCommand    = "COMMAND"
 	TypeEvent      = "EVENT"
 	TypeDisconnect = "DISCONNECT"
+	// TypeReply is every signed answer to a request (its Re names the request's nonce). A reply
+	// is never taken as a request, nor a request as a reply: a peer cannot obtain this instance's
+	// signature on a request it did not make by having it refused.
+	TypeReply = "REPLY"
 )
 
 // Envelope is a federation message: every one is signed by its sender's instance key and carries
@@ -43,15 +47,23 @@ var (
 	ErrStale        = errors.New("federation: the message's timestamp is outside the accepted window")
 	ErrReplay       = errors.New("federation: the message's nonce was seen already")
 	ErrMalformed    = errors.New("federation: malformed message")
+	// ErrUnsigned: an answer that carries no signature (or none of the peer's): not the peer's word.
+	ErrUnsigned = errors.New("federation: the answer is not signed by the peer")
+	// ErrBusy: the verifier remembers as many nonces as it may; try again once the window moves.
+	ErrBusy = errors.New("federation: too many messages within the replay window")
 )
 
-// signedBytes is what the signature covers: every field but the signature, in a fixed order.
-func (e *Envelope) signedBytes() []byte {
+// signedBytes is what the signature covers: every field but the signature, in a fixed order. A
+// body that is not valid JSON does not marshal: that is an error, never a signature over nothing.
+func (e *Envelope) signedBytes() ([]byte, error) {
 	c := *e
 	c.Signature = ""
 	c.Timestamp = c.Timestamp.UTC()
-	b, _ := json.Marshal(c) // a struct of strings, a time and raw JSON always marshals
-	return b
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return b, nil
 }
 
 // Sign fills the timestamp and nonce and signs e with this instance's key.
@@ -61,7 +73,11 @@ func (s *Self) Sign(e *Envelope, now time.Time) error {
 		return err
 	}
 	e.From, e.Timestamp, e.Nonce, e.Signature = s.ID, now.UTC().Truncate(time.Millisecond), base64.RawURLEncoding.EncodeToString(nonce), ""
-	sig, err := s.kp.Sign(e.signedBytes())
+	msg, err := e.signedBytes()
+	if err != nil {
+		return err
+	}
+	sig, err := s.kp.Sign(msg)
 	if err != nil {
 		return err
 	}
@@ -74,22 +90,45 @@ func (s *Self) Sign(e *Envelope, now time.Time) error {
 type Verifier struct {
 	// Skew is how far a timestamp may be from now, either way. Default 30s.
 	Skew time.Duration
+	// Max bounds the nonces remembered within the window (default 100 000): past it, after
+	// forgetting the expired ones, a message is refused (ErrBusy) rather than let memory grow.
+	Max int
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // nonce → when it may be forgotten
 	pruned time.Time
 }
 
-// Verify checks e from a peer whose recorded public key is peerKey, for this instance (self).
+// Verify checks a request (or an event) e from a peer whose recorded public key is peerKey, for
+// this instance (self). A reply, or anything that names a request it answers (Re), is refused.
 func (v *Verifier) Verify(e *Envelope, peerKey string, self uuid.UUID, now time.Time) error {
-	skew := v.Skew
-	if skew <= 0 {
-		skew = 30 * time.Second
-	}
 	switch e.Type {
 	case TypeConnect, TypeQuery, TypeCommand, TypeEvent, TypeDisconnect:
 	default:
 		return fmt.Errorf("%w: type %q", ErrMalformed, e.Type)
+	}
+	if e.Re != "" {
+		return fmt.Errorf("%w: a request answers nothing (re)", ErrMalformed)
+	}
+	return v.verify(e, peerKey, self, now)
+}
+
+// VerifyReply checks a reply e to the request whose nonce is re, from a peer whose recorded
+// public key is peerKey, for this instance (self).
+func (v *Verifier) VerifyReply(e *Envelope, re, peerKey string, self uuid.UUID, now time.Time) error {
+	if e.Type != TypeReply {
+		return fmt.Errorf("%w: type %q is not a reply", ErrMalformed, e.Type)
+	}
+	if re == "" || e.Re != re {
+		return fmt.Errorf("%w: the reply does not answer this request", ErrBadSignature)
+	}
+	return v.verify(e, peerKey, self, now)
+}
+
+func (v *Verifier) verify(e *Envelope, peerKey string, self uuid.UUID, now time.Time) error {
+	skew := v.Skew
+	if skew <= 0 {
+		skew = 30 * time.Second
 	}
 	if e.To != self || e.Nonce == "" || len(e.Nonce) > 64 {
 		return fmt.Errorf("%w: wrong receiver or nonce", ErrMalformed)
@@ -98,8 +137,12 @@ func (v *Verifier) Verify(e *Envelope, peerKey string, self uuid.UUID, now time.
 	if err != nil {
 		return fmt.Errorf("%w: the peer's key: %v", ErrMalformed, err)
 	}
+	msg, err := e.signedBytes()
+	if err != nil {
+		return err
+	}
 	sig, err := base64.RawURLEncoding.DecodeString(e.Signature)
-	if err != nil || pub.Verify(e.signedBytes(), sig) != nil {
+	if err != nil || pub.Verify(msg, sig) != nil {
 		return ErrBadSignature
 	}
 	if d := now.Sub(e.Timestamp); d > skew || d < -skew {
@@ -110,7 +153,11 @@ func (v *Verifier) Verify(e *Envelope, peerKey string, self uuid.UUID, now time.
 	if v.nonces == nil {
 		v.nonces = map[string]time.Time{}
 	}
-	if now.Sub(v.pruned) > time.Second { // at most once a second: a busy link verifies many messages
+	limit := v.Max
+	if limit <= 0 {
+		limit = 100_000
+	}
+	if now.Sub(v.pruned) > time.Second || len(v.nonces) >= limit { // a busy link verifies many messages
 		for n, until := range v.nonces {
 			if now.After(until) {
 				delete(v.nonces, n) // past the window, a replay is refused as stale anyway
@@ -121,6 +168,9 @@ func (v *Verifier) Verify(e *Envelope, peerKey string, self uuid.UUID, now time.
 	key := e.From.String() + "/" + e.Nonce
 	if _, seen := v.nonces[key]; seen {
 		return ErrReplay
+	}
+	if len(v.nonces) >= limit {
+		return ErrBusy
 	}
 	v.nonces[key] = e.Timestamp.Add(2 * skew)
 	return nil

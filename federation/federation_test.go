@@ -142,3 +142,84 @@ func TestParseCapabilities(t *testing.T) {
 		t.Fatal("Grant.Allows")
 	}
 }
+
+// A reply and a request are told apart: a signed reply is never taken as a request (nor anything
+// that names a request it answers), and only a signed REPLY to this very request is taken as its
+// answer. Together with unsigned refusals of unverified requests, a peer cannot obtain this
+// instance's signature over a request it chose.
+func TestRepliesAndRequestsAreToldApart(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := uuid.New()
+	now := time.Now()
+	req := signed(t, alice, bob, now, `{"op":"status"}`)
+
+	reply := &federation.Envelope{Type: federation.TypeReply, To: bob, Body: json.RawMessage(`{}`), Re: req.Nonce}
+	if err := alice.Sign(reply, now); err != nil {
+		t.Fatal(err)
+	}
+	v := &federation.Verifier{}
+	if err := v.Verify(reply, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrMalformed) {
+		t.Fatalf("a reply verified as a request: %v", err)
+	}
+	withRe := &federation.Envelope{Type: federation.TypeDisconnect, To: bob, Re: "a-nonce"}
+	if err := alice.Sign(withRe, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(withRe, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrMalformed) {
+		t.Fatalf("a request naming a request it answers (re) verified: %v", err)
+	}
+	if err := v.VerifyReply(reply, "another-nonce", alice.PublicKey, bob, now); err == nil {
+		t.Fatal("a reply to another request verified as this one's")
+	}
+	if err := v.VerifyReply(req, req.Nonce, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrMalformed) {
+		t.Fatalf("a request verified as a reply: %v", err)
+	}
+	if err := v.VerifyReply(reply, req.Nonce, alice.PublicKey, bob, now); err != nil {
+		t.Fatalf("the reply to this request: %v", err)
+	}
+	// A body that is not JSON cannot be signed: an error, not a signature over nothing.
+	bad := &federation.Envelope{Type: federation.TypeQuery, To: bob, Body: json.RawMessage(`{"op":`)}
+	if err := alice.Sign(bad, now); err == nil || bad.Signature != "" {
+		t.Fatalf("signed a message whose body does not marshal: %v %q", err, bad.Signature)
+	}
+}
+
+// The replay cache is bounded: past its size (after forgetting what left the window) a message
+// is refused as busy, not remembered; what is remembered is still refused as a replay.
+func TestReplayCacheIsBounded(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := uuid.New()
+	now := time.Now()
+	v := &federation.Verifier{Max: 3}
+	var first *federation.Envelope
+	for i := range 3 {
+		e := signed(t, alice, bob, now, `{}`)
+		if i == 0 {
+			first = e
+		}
+		if err := v.Verify(e, alice.PublicKey, bob, now); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if err := v.Verify(signed(t, alice, bob, now, `{}`), alice.PublicKey, bob, now); !errors.Is(err, federation.ErrBusy) {
+		t.Fatalf("a fourth message within the window: %v; want ErrBusy", err)
+	}
+	if err := v.Verify(first, alice.PublicKey, bob, now); !errors.Is(err, federation.ErrReplay) {
+		t.Fatalf("a replay: %v; want ErrReplay", err)
+	}
+	// Once the window has moved on, room again.
+	later := now.Add(2 * time.Minute)
+	if err := v.Verify(signed(t, alice, bob, later, `{}`), alice.PublicKey, bob, later); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}

@@ -55,8 +55,12 @@ type Node struct {
 	cfg    NodeConfig
 	log    zerolog.Logger
 	verify Verifier
-	http   *http.Client
-	sem    chan struct{} // bounds the requests served at once
+	// strangers verifies CONNECTs, which anybody may send (signed by the key they carry): a cache
+	// of its own, smaller, so that a flood of them neither grows memory without bound nor fills
+	// (or burns nonces in) the cache the linked peers' messages go through.
+	strangers Verifier
+	http      *http.Client
+	sem       chan struct{} // bounds the requests served at once
 
 	mu       sync.Mutex
 	closed   bool
@@ -79,7 +83,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 2 * time.Second
 	}
-	n := &Node{cfg: cfg, log: zerolog.Nop(), http: &http.Client{Timeout: 10 * time.Second},
+	n := &Node{cfg: cfg, log: zerolog.Nop(), http: &http.Client{Timeout: 10 * time.Second}, strangers: Verifier{Max: 10_000},
 		sem: make(chan struct{}, 32), stop: make(chan struct{}), forwards: map[string]*forward{}}
 	if cfg.Logger != nil {
 		n.log = cfg.Logger.With().Str("component", "federation").Logger()
@@ -270,7 +274,7 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope) (Peer, error) {
 	if err != nil {
 		return Peer{}, err
 	}
-	if err := n.verify.Verify(env, body.Identity.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
+	if err := n.strangers.Verify(env, body.Identity.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
 		return Peer{}, err
 	}
 	if old, err := peerByID(ctx, n.cfg.DB, env.From); err == nil {
@@ -307,7 +311,7 @@ func (n *Node) HandleStatus(ctx context.Context, env *Envelope) (*Envelope, erro
 
 // reply signs the answer to a request.
 func (n *Node) reply(req *Envelope, body []byte) (*Envelope, error) {
-	r := &Envelope{Type: req.Type, To: req.From, Body: body, Re: req.Nonce}
+	r := &Envelope{Type: TypeReply, To: req.From, Body: body, Re: req.Nonce}
 	return r, n.cfg.Self.Sign(r, time.Now())
 }
 
@@ -537,13 +541,10 @@ func (n *Node) askStatus(ctx context.Context, p Peer) (string, error) {
 
 // checkReply verifies a reply to req from p.
 func (n *Node) checkReply(r *Envelope, p Peer, req *Envelope) error {
-	if err := n.verify.Verify(r, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
-		return err
+	if r.From != p.ID {
+		return fmt.Errorf("%w: the reply is not from the peer asked", ErrBadSignature)
 	}
-	if r.From != p.ID || r.Re != req.Nonce {
-		return fmt.Errorf("%w: the reply does not answer this request", ErrBadSignature)
-	}
-	return nil
+	return n.verify.VerifyReply(r, req.Nonce, p.PublicKey, n.cfg.Self.ID, time.Now())
 }
 
 // errHTTP is a peer API's refusal.

@@ -103,15 +103,17 @@ func (n *Node) receive(peer uuid.UUID, m *nats.Msg) {
 			fail(nil, invalidRequest("not a federation message: %v", err))
 			return
 		}
+		// Until the request verifies, a refusal is unsigned: this instance signs nothing over
+		// fields it has not verified (its type, sender and nonce would be the asker's choice).
 		p, err := peerByID(ctx, n.cfg.DB, peer)
 		if err != nil || p.Status != StatusAccepted || env.From != peer {
 			// The link's peer is gone (disconnected) or the message claims another sender.
-			fail(&env, &RemoteError{Code: CodeUnauthenticated, Message: "not an accepted peer of this instance"})
+			fail(nil, &RemoteError{Code: CodeUnauthenticated, Message: "not an accepted peer of this instance"})
 			return
 		}
 		if err := n.verify.Verify(&env, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
 			n.log.Warn().Err(err).Str("peer", p.Name).Str("type", env.Type).Msg("refused a peer's message")
-			fail(&env, &RemoteError{Code: CodeUnauthenticated, Message: err.Error()})
+			fail(nil, &RemoteError{Code: CodeUnauthenticated, Message: err.Error()})
 			return
 		}
 		switch env.Type {
@@ -156,7 +158,11 @@ func (n *Node) respond(m *nats.Msg, req *Envelope, result any, rerr *RemoteError
 			rep.Result = b
 		}
 	}
-	body, _ := json.Marshal(rep)
+	body, err := json.Marshal(rep)
+	if err != nil {
+		n.log.Error().Err(err).Msg("encode a reply")
+		return
+	}
 	if req == nil || req.From == uuid.Nil {
 		_ = m.Respond(body)
 		return

@@ -297,7 +297,10 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 		return err == nil && p.Connected
 	})
 	nc := hub.Conn(home.ID)
-	send := func(e *federation.Envelope) federation.Reply {
+	// send returns home's answer and whether it was signed: a signed answer must be a REPLY to
+	// this very request; an answer to a request that did not verify must be unsigned (home signs
+	// nothing over fields it has not verified).
+	sendSigned := func(e *federation.Envelope) (federation.Reply, bool) {
 		t.Helper()
 		data, _ := json.Marshal(e)
 		var m []byte
@@ -314,9 +317,20 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 		}
 		var env federation.Envelope
 		var rep federation.Reply
-		if err := json.Unmarshal(m, &env); err != nil || json.Unmarshal(env.Body, &rep) != nil {
-			t.Fatalf("home's answer: %s", m)
+		if err := json.Unmarshal(m, &env); err != nil || env.Signature == "" {
+			if json.Unmarshal(m, &rep) != nil || rep.Error == nil {
+				t.Fatalf("home's unsigned answer: %s", m)
+			}
+			return rep, false
 		}
+		if env.Type != federation.TypeReply || env.Re != e.Nonce || json.Unmarshal(env.Body, &rep) != nil {
+			t.Fatalf("home's signed answer is not a REPLY to this request: %s", m)
+		}
+		return rep, true
+	}
+	send := func(e *federation.Envelope) federation.Reply {
+		t.Helper()
+		rep, _ := sendSigned(e)
 		return rep
 	}
 	signed := func(signer *federation.Self, typ string, req federation.Request, at time.Time) *federation.Envelope {
@@ -367,9 +381,27 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 		return strings.Contains(run(dirB, nil, "tasks", "list", "-o", "json").stdout, `"federation:`+probe.ID.String()+`:nightly"`)
 	})
 	for _, c := range cases {
-		rep := send(c.env)
+		rep, wasSigned := sendSigned(c.env)
 		if rep.Error == nil || rep.Error.Code != c.code || !strings.Contains(rep.Error.Message, c.want) {
 			t.Errorf("%s: %+v %s; want %s %q", c.name, rep.Error, rep.Result, c.code, c.want)
+		}
+		if verified := c.code != federation.CodeUnauthenticated; wasSigned != verified {
+			t.Errorf("%s: answer signed %v; want signed only for a request that verified", c.name, wasSigned)
+		}
+	}
+	// A signing oracle, closed: a signed DISCONNECT addressed to a third instance, or a REPLY, sent
+	// as a request, gets no signature of home's back.
+	third := &federation.Envelope{Type: federation.TypeDisconnect, To: uuid.New()}
+	if err := probe.Sign(third, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	asReply := &federation.Envelope{Type: federation.TypeReply, To: home.ID, Body: json.RawMessage(`{}`), Re: good.Nonce}
+	if err := probe.Sign(asReply, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for name, e := range map[string]*federation.Envelope{"a DISCONNECT for a third instance": third, "a REPLY as a request": asReply} {
+		if rep, wasSigned := sendSigned(e); wasSigned || rep.Error == nil {
+			t.Errorf("%s: signed answer %v, %+v; want an unsigned refusal", name, wasSigned, rep)
 		}
 	}
 
