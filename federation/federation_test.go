@@ -223,3 +223,45 @@ func TestReplayCacheIsBounded(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// The identity document is signed by the key it presents: a proxy that rewrites where the
+// leafnode connects (or any other field) breaks the signature, and one that also swaps in its own
+// key and signature is caught by the expected key (connect --expect-key).
+func TestIdentityDocumentIsSigned(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := alice.Identity
+	id.LeafURL = "nats-leaf://alice.example:7422"
+	signedID, err := alice.SignIdentity(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := federation.VerifyIdentity(signedID); err != nil {
+		t.Fatalf("the signed identity: %v", err)
+	}
+	rewritten := signedID
+	rewritten.LeafURL = "nats-leaf://mallory.example:7422"
+	if err := federation.VerifyIdentity(rewritten); !errors.Is(err, federation.ErrUnsignedIdentity) {
+		t.Fatalf("a rewritten leaf URL: %v; want ErrUnsignedIdentity", err)
+	}
+	if err := federation.VerifyIdentity(id); !errors.Is(err, federation.ErrUnsignedIdentity) {
+		t.Fatalf("an unsigned identity: %v; want ErrUnsignedIdentity", err)
+	}
+	db2, _ := pgtest.FreshDB(t)
+	mallory, err := federation.LoadOrCreate(ctx, db2, newKeyring(t), "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := rewritten
+	swapped.PublicKey = mallory.PublicKey
+	if swapped, err = mallory.SignIdentity(swapped); err != nil {
+		t.Fatal(err)
+	}
+	if err := federation.VerifyIdentity(swapped); err != nil || swapped.PublicKey == alice.PublicKey {
+		t.Fatalf("mallory's own signed document: %v (it verifies, under mallory's key, which --expect-key refuses)", err)
+	}
+}

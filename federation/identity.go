@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +31,58 @@ type Identity struct {
 	CreatedAt    time.Time `json:"created_at"`
 	// LeafURL is where peers this instance accepted connect their leafnode (empty: none can).
 	LeafURL string `json:"leaf_url,omitempty"`
+	// Signature, by PublicKey, over every other field (Self.SignIdentity): whoever checks the key
+	// (connect --expect-key) knows the leafnode URL and key came with it, unrewritten.
+	Signature string `json:"sig,omitempty"`
+}
+
+// identityDomain starts what an identity's signature covers, so that it is never the signature of
+// a federation message (whose signed bytes are a JSON object) or of anything else.
+const identityDomain = "mosaic federation identity\x00"
+
+func (id Identity) signedBytes() ([]byte, error) {
+	id.Signature = ""
+	id.CreatedAt = id.CreatedAt.UTC()
+	b, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(identityDomain), b...), nil
+}
+
+// SignIdentity returns id signed by this instance's key.
+func (s *Self) SignIdentity(id Identity) (Identity, error) {
+	msg, err := id.signedBytes()
+	if err != nil {
+		return id, err
+	}
+	sig, err := s.kp.Sign(msg)
+	if err != nil {
+		return id, err
+	}
+	id.Signature = base64.RawURLEncoding.EncodeToString(sig)
+	return id, nil
+}
+
+// ErrUnsignedIdentity: an identity document without a valid signature by the key it names.
+var ErrUnsignedIdentity = errors.New("federation: the identity is not signed by the key it presents")
+
+// VerifyIdentity checks that id is signed by the public key it carries: nothing in it was
+// changed on the way. Which key that is, only the peer's admin can say (connect --expect-key).
+func VerifyIdentity(id Identity) error {
+	pub, err := nkeys.FromPublicKey(id.PublicKey)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnsignedIdentity, err)
+	}
+	msg, err := id.signedBytes()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnsignedIdentity, err)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(id.Signature)
+	if err != nil || id.Signature == "" || pub.Verify(msg, sig) != nil {
+		return ErrUnsignedIdentity
+	}
+	return nil
 }
 
 // Capabilities an instance can grant a peer (none touches credentials: they never cross).

@@ -120,7 +120,12 @@ func (n *Node) Close() {
 func (n *Node) Identity() Identity {
 	id := n.cfg.Self.Identity
 	id.LeafURL = n.cfg.Hub.LeafURL()
-	return id
+	signed, err := n.cfg.Self.SignIdentity(id)
+	if err != nil {
+		n.log.Error().Err(err).Msg("sign the identity")
+		return id // unsigned: a peer refuses it rather than trust it
+	}
+	return signed
 }
 
 // observe reports one request to NodeConfig.Observe.
@@ -153,7 +158,9 @@ func (n *Node) link(p Peer) error {
 		return err
 	}
 	peer := p.ID
-	// A queue group: should two processes of this instance be linked to the peer, one answers.
+	// One process per instance holds the links (docs/federation.md): two processes linking out to
+	// the same peer make its leafnode flap ("Duplicate Remote LeafNode Connection"), so the queue
+	// group below (harmless with the one process) does not make several serving processes work.
 	if _, err := nc.QueueSubscribe(Subject(n.cfg.Self.ID), "mosaic-federation", func(m *nats.Msg) { n.receive(peer, m) }); err != nil {
 		_ = n.cfg.Hub.Unlink(p.ID)
 		return err
@@ -214,6 +221,10 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 	}
 	if err := checkIdentity(id); err != nil {
 		return Peer{}, err
+	}
+	// Signed by the key it presents: checking that key (expectKey) covers where the link goes.
+	if err := VerifyIdentity(id); err != nil {
+		return Peer{}, fmt.Errorf("the identity at %s: %w", base, err)
 	}
 	if expectKey != "" && expectKey != id.PublicKey {
 		return Peer{}, fmt.Errorf("%w: %s presents the key %s, not the expected %s", ErrInvalid, base, id.PublicKey, expectKey)
