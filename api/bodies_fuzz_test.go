@@ -147,10 +147,10 @@ func fuzzFederation(f *testing.F, db *store.DB, tasks *agents.Client) (*federati
 	if err := peer.Sign(env, time.Now()); err != nil {
 		f.Fatal(err)
 	}
-	if _, err := node.HandleConnect(ctx, env); err != nil {
+	if _, err := node.HandleConnect(ctx, env, "127.0.0.1"); err != nil {
 		f.Fatal(err)
 	}
-	if _, err := node.Accept(ctx, name, nil, "fuzz"); err != nil {
+	if _, err := node.Accept(ctx, peer.PublicKey, nil, "fuzz"); err != nil {
 		f.Fatal(err)
 	}
 	return node, name

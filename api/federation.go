@@ -3,11 +3,15 @@ package api
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/federation"
@@ -30,7 +34,13 @@ func (s *Server) mountFederation(r *Router) {
 			writeError(w, e)
 			return
 		}
-		p, err := n.HandleConnect(hr.Context(), &env)
+		// Counted when it is a signed CONNECT: what follows verifies a signature and writes.
+		source := clientAddress(hr)
+		if env.Type == federation.TypeConnect && env.Signature != "" && !s.connects.allow(source) {
+			writeError(w, errorf(CodeRateLimited, "too many requests to connect from %s; try again in a minute", source))
+			return
+		}
+		p, err := n.HandleConnect(hr.Context(), &env, source)
 		if err != nil {
 			writeError(w, federationError(err))
 			return
@@ -82,6 +92,8 @@ func federationError(err error) *Error {
 		return errorf(CodeUnauthenticated, "%v", err)
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(CodeNotFound, "no such peer (or request to connect)")
+	case errors.Is(err, federation.ErrTooMany):
+		return errorf(CodeRateLimited, "%v", err)
 	case errors.Is(err, federation.ErrConflict), errors.Is(err, federation.ErrNotLinked):
 		return errorf(CodeConflict, "%v", err)
 	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout), errors.Is(err, federation.ErrUnsigned),
@@ -409,4 +421,43 @@ func (c *Client) PeerEntry(ctx context.Context, ws, instance, peerWS, slug strin
 		q.Set("workspace", peerWS)
 	}
 	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/entries/"+url.PathEscape(slug)+"?"+q.Encode(), nil, &out)
+}
+
+// clientAddress is the address a peer-facing request came from: the connection's, not a header
+// the caller sets (behind a proxy, every request is the proxy's, and the bounds apply to it).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// connectLimiter rate-limits the unauthenticated POST /federation/connect per client address
+// (golang.org/x/time/rate): a few a minute is all a real instance needs.
+type connectLimiter struct {
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+const (
+	connectsPerMinute = 6
+	connectBurst      = 3
+	// connectSources bounds the addresses remembered; past it the table starts again (each
+	// address gets a fresh burst then: a bound on memory, not a weakening worth more state).
+	connectSources = 10_000
+)
+
+func (l *connectLimiter) allow(source string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limiters == nil || len(l.limiters) >= connectSources {
+		l.limiters = map[string]*rate.Limiter{}
+	}
+	lim := l.limiters[source]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Every(time.Minute/connectsPerMinute), connectBurst)
+		l.limiters[source] = lim
+	}
+	return lim.Allow()
 }

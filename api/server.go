@@ -80,6 +80,7 @@ type Server struct {
 	log       zerolog.Logger
 	sampler   *rateSampler // nil without Config.JS
 	streams   streamStops  // ends the event streams at shutdown
+	connects  connectLimiter
 }
 
 // New builds the server.

@@ -49,6 +49,8 @@ var (
 	ErrMalformed    = errors.New("federation: malformed message")
 	// ErrUnsigned: an answer that carries no signature (or none of the peer's): not the peer's word.
 	ErrUnsigned = errors.New("federation: the answer is not signed by the peer")
+	// ErrTooMany: an address has as many requests to connect waiting as it may.
+	ErrTooMany = errors.New("federation: too many requests to connect from this address")
 	// ErrBusy: the verifier remembers as many nonces as it may; try again once the window moves.
 	ErrBusy = errors.New("federation: too many messages within the replay window")
 )

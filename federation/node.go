@@ -263,11 +263,14 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 const (
 	MaxPending    = 100
 	PendingExpiry = 7 * 24 * time.Hour
+	// MaxPendingPerSource bounds the requests one address may have waiting.
+	MaxPendingPerSource = 3
 )
 
-// HandleConnect records a peer's CONNECT for this instance's admin to decide. The message is
-// signed by the key it carries: the admin checks that key with the peer's admin before accepting.
-func (n *Node) HandleConnect(ctx context.Context, env *Envelope) (Peer, error) {
+// HandleConnect records a peer's CONNECT, posted from source (the client's address), for this
+// instance's admin to decide. The message is signed by the key it carries: the admin checks that
+// key with the peer's admin before accepting, and accepts the request by that key (Accept).
+func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) (Peer, error) {
 	if env.Type != TypeConnect {
 		return Peer{}, fmt.Errorf("%w: not a CONNECT", ErrMalformed)
 	}
@@ -295,7 +298,7 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope) (Peer, error) {
 		return old, nil // asked again: the same request
 	}
 	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, LeafKey: body.Identity.LeafKey, HTTPURL: base,
-		Direction: "incoming", Status: StatusPending, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
+		Direction: "incoming", Status: StatusPending, Source: source, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
 	if err := insertPending(ctx, n.cfg.DB, p); err != nil {
 		return Peer{}, err
 	}
@@ -334,6 +337,12 @@ func (n *Node) Accept(ctx context.Context, ref string, gs []GrantRequest, by str
 	}
 	if p.Status != StatusPending {
 		return Peer{}, fmt.Errorf("%w: %s is %s, not pending", ErrConflict, p.Name, p.Status)
+	}
+	if !isKeyRef(ref) {
+		// Anybody may post a CONNECT with any name and id: only the key, checked with the peer's
+		// admin, says who asks.
+		return Peer{}, fmt.Errorf("%w: accept a request by its key (at least its first %d characters, as mosaic federation list shows: %s), not by name or id: anyone can ask under any name",
+			ErrInvalid, MinKeyRef, p.PublicKey[:MinKeyRef])
 	}
 	now := time.Now()
 	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {

@@ -24,14 +24,16 @@ const (
 
 // Peer is another instance this instance knows: its public identity and what is granted to it.
 type Peer struct {
-	ID        uuid.UUID  `json:"id"`
-	Name      string     `json:"name"`
-	PublicKey string     `json:"public_key"`
-	LeafKey   string     `json:"leaf_key"`
-	HTTPURL   string     `json:"http_url"`
-	LeafURL   string     `json:"leaf_url,omitempty"`
-	Direction string     `json:"direction"` // outgoing: this instance asked; incoming: the peer did
-	Status    string     `json:"status"`
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	PublicKey string    `json:"public_key"`
+	LeafKey   string    `json:"leaf_key"`
+	HTTPURL   string    `json:"http_url"`
+	LeafURL   string    `json:"leaf_url,omitempty"`
+	Direction string    `json:"direction"` // outgoing: this instance asked; incoming: the peer did
+	Status    string    `json:"status"`
+	// Source is the address an incoming request to connect was posted from.
+	Source    string     `json:"source,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// Connected: the leafnode between the two instances is up.
@@ -139,11 +141,11 @@ func validKind(k string) bool {
 	return true
 }
 
-const peerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, ''), direction, status, created_at, decided_at`
+const peerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, ''), direction, status, coalesce(source, ''), created_at, decided_at`
 
 func scanPeer(row pgx.Row) (Peer, error) {
 	var p Peer
-	err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.LeafKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.CreatedAt, &p.DecidedAt)
+	err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.LeafKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.Source, &p.CreatedAt, &p.DecidedAt)
 	return p, err
 }
 
@@ -176,6 +178,15 @@ func findPeer(ctx context.Context, db *store.DB, ref string) (Peer, error) {
 		var err error
 		if id, perr := uuid.Parse(ref); perr == nil {
 			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE id = $1`, id))
+		} else if isKeyRef(ref) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE starts_with(public_key, $1)`, ref).Scan(&n); err != nil {
+				return err
+			}
+			if n > 1 {
+				return fmt.Errorf("%w: %d peers' keys start with %s: give more of the key", ErrInvalid, n, ref)
+			}
+			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE starts_with(public_key, $1)`, ref))
 		} else {
 			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE lower(name) = lower($1)`, ref))
 		}
@@ -189,6 +200,23 @@ func findPeer(ctx context.Context, db *store.DB, ref string) (Peer, error) {
 		return err
 	})
 	return p, err
+}
+
+// MinKeyRef is how much of a peer's public key names it (the key's first characters, as
+// `mosaic federation list` shows them).
+const MinKeyRef = 12
+
+// isKeyRef says whether ref is (the start of) an nkeys server public key: "N" and base32.
+func isKeyRef(ref string) bool {
+	if len(ref) < MinKeyRef || len(ref) > 56 || ref[0] != 'N' {
+		return false
+	}
+	for _, c := range ref {
+		if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
 }
 
 func peerByID(ctx context.Context, db *store.DB, id uuid.UUID) (Peer, error) {
@@ -217,8 +245,8 @@ func insertPeer(ctx context.Context, db *store.DB, p Peer) error {
 }
 
 func insertPeerTx(ctx context.Context, tx pgx.Tx, p Peer) error {
-	_, err := tx.Exec(ctx, `INSERT INTO federation_peers (id, name, public_key, leaf_key, http_url, leaf_url, direction, status)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8)`, p.ID, p.Name, p.PublicKey, p.LeafKey, p.HTTPURL, p.LeafURL, p.Direction, p.Status)
+	_, err := tx.Exec(ctx, `INSERT INTO federation_peers (id, name, public_key, leaf_key, http_url, leaf_url, direction, status, source)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, nullif($9, ''))`, p.ID, p.Name, p.PublicKey, p.LeafKey, p.HTTPURL, p.LeafURL, p.Direction, p.Status, p.Source)
 	return err
 }
 
@@ -241,12 +269,28 @@ func insertPending(ctx context.Context, db *store.DB, p Peer) error {
 			PendingExpiry.Milliseconds()); err != nil {
 			return err
 		}
-		var pending int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE status = 'pending'`).Scan(&pending); err != nil {
+		var pending, fromSource int
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE source = $1) FROM federation_peers WHERE status = 'pending'`,
+			p.Source).Scan(&pending, &fromSource); err != nil {
 			return err
 		}
+		if fromSource >= MaxPendingPerSource {
+			return fmt.Errorf("%w: %d requests to connect from %s wait already", ErrTooMany, fromSource, p.Source)
+		}
 		if pending >= MaxPending {
-			return fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
+			// Full: the oldest request of the address holding the most (more than one) gives way; a
+			// queue of one request per address refuses the newcomer instead.
+			tag, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE id = (
+				SELECT id FROM federation_peers WHERE status = 'pending' AND source = (
+					SELECT source FROM federation_peers WHERE status = 'pending' AND source IS NOT NULL
+					GROUP BY source HAVING count(*) > 1 ORDER BY count(*) DESC, min(created_at) LIMIT 1)
+				ORDER BY created_at LIMIT 1)`)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
+			}
 		}
 		return insertPeerTx(ctx, tx, p)
 	})

@@ -319,7 +319,7 @@ func printPeer(f *clientFlags, p federation.Peer, verb string) error {
 
 func fedAcceptCmd() *cobra.Command {
 	g := &grantFlags{}
-	c, _ := adminCommand("accept PEER", "Accept a peer's request to connect, granting it capabilities in a workspace",
+	c, _ := adminCommand("accept KEY", "Accept a request to connect, named by its key (at least its first 12 characters), granting capabilities in a workspace",
 		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
 			var grants []federation.GrantRequest
 			if g.workspace != "" || len(g.caps) > 0 {

@@ -79,7 +79,12 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	if !regexp.MustCompile(`work\s+incoming\s+pending\s+down\s+` + idA.PublicKey).MatchString(out) {
 		t.Fatalf("home's list does not show work's pending request with its key:\n%s", out)
 	}
-	if r := run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "credentials.read"); r.code == 0 || !strings.Contains(r.stderr, "credentials are never federated") {
+	// A request is accepted by its key, never by the name (or id) anyone may claim.
+	if r := run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search"); r.code == 0 || !strings.Contains(r.stderr, "by its key") {
+		t.Fatalf("accept by name: %d %s", r.code, r.stderr)
+	}
+	workKey := idA.PublicKey[:federation.MinKeyRef]
+	if r := run(dirB, nil, "federation", "accept", workKey, "--workspace", "notes", "--grant", "credentials.read"); r.code == 0 || !strings.Contains(r.stderr, "credentials are never federated") {
 		t.Fatalf("a grant of credentials: %d %s", r.code, r.stderr)
 	}
 	// The same over HTTP, past the CLI's own check: refused, and work stays pending.
@@ -87,7 +92,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, b.server+"/v1/federation/peers/work/accept",
+	req, _ := http.NewRequest(http.MethodPost, b.server+"/v1/federation/peers/"+idA.PublicKey+"/accept",
 		strings.NewReader(`{"grants":[{"workspace":"notes","capabilities":["knowledge.search","credentials.read"]}]}`))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 	resp, err := http.DefaultClient.Do(req)
@@ -100,7 +105,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 		!regexp.MustCompile(`work\s+incoming\s+pending`).MatchString(run(dirB, nil, "federation", "list").stdout) {
 		t.Fatalf("accept with a credentials grant over HTTP: %d %s", resp.StatusCode, body)
 	}
-	must(run(dirB, nil, "federation", "accept", "work", "--workspace", "notes", "--grant", "knowledge.search",
+	must(run(dirB, nil, "federation", "accept", workKey, "--workspace", "notes", "--grant", "knowledge.search",
 		"--grant", "knowledge.read", "--grant", "tasks.read", "--grant", "tasks.publish:demo.echo", "--grant", "events.subscribe"), "accept")
 	waitFor(t, "work sees the acceptance and links", func() bool {
 		return regexp.MustCompile(`home\s+outgoing\s+accepted\s+up`).MatchString(run(dirA, nil, "federation", "list").stdout)
@@ -288,7 +293,7 @@ func probeWithForgeries(t *testing.T, ctx context.Context, run func(string, []st
 	if _, err := node.Connect(ctx, serverB, home.PublicKey); err != nil {
 		t.Fatal(err)
 	}
-	if r := run(dirB, nil, "federation", "accept", "probe", "--workspace", "notes", "--grant", "knowledge.search", "--grant", "tasks.publish:*"); r.code != 0 {
+	if r := run(dirB, nil, "federation", "accept", probe.PublicKey, "--workspace", "notes", "--grant", "knowledge.search", "--grant", "tasks.publish:*"); r.code != 0 {
 		t.Fatalf("accept probe: %s", r.stderr)
 	}
 	waitFor(t, "the probe's link to home", func() bool {
