@@ -295,7 +295,12 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) 
 		if old.PublicKey != body.Identity.PublicKey || old.LeafKey != body.Identity.LeafKey || old.Direction != "incoming" {
 			return Peer{}, fmt.Errorf("%w: instance %s is known here with another key or direction", ErrConflict, old.ID)
 		}
-		return old, nil // asked again: the same request
+		if old.Status != StatusRejected {
+			return old, nil // asked again: the same request
+		}
+		if _, err := deletePeer(ctx, n.cfg.DB, old.ID); err != nil { // asking again after a rejection
+			return Peer{}, err
+		}
 	}
 	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, LeafKey: body.Identity.LeafKey, HTTPURL: base,
 		Direction: "incoming", Status: StatusPending, Source: source, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
@@ -383,8 +388,9 @@ func (n *Node) Reject(ctx context.Context, ref string) error {
 	if p.Status != StatusPending {
 		return fmt.Errorf("%w: %s is %s, not pending (disconnect an accepted peer)", ErrConflict, p.Name, p.Status)
 	}
-	_, err = deletePeer(ctx, n.cfg.DB, p.ID)
-	return err
+	// Kept as rejected (until PendingExpiry) rather than forgotten: the asker learns it from a
+	// reply signed by this instance, never from an unsigned "not found" anyone could send.
+	return setStatus(ctx, n.cfg.DB, p.ID, StatusPending, StatusRejected)
 }
 
 // Grant sets what an accepted peer may do in one workspace (replacing that workspace's grant).
@@ -513,9 +519,16 @@ func (n *Node) checkRequests(ctx context.Context) {
 		}
 		status, err := n.askStatus(ctx, p)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case err == nil && status == StatusRejected:
+			// Signed by the peer: its admin rejected the request.
 			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusRejected); err == nil {
 				n.log.Warn().Str("peer", p.Name).Msg("the peer rejected the request to connect")
+			}
+		case errors.Is(err, store.ErrNotFound) && time.Since(p.CreatedAt) > PendingExpiry:
+			// Unknown there past the time a request waits: it expired (a "not found" is unsigned,
+			// so before that it decides nothing).
+			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusRejected); err == nil {
+				n.log.Warn().Str("peer", p.Name).Msg("the request to connect expired unanswered")
 			}
 		case err != nil:
 			n.log.Debug().Err(err).Str("peer", p.Name).Msg("ask a peer for its decision")

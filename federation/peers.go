@@ -19,7 +19,10 @@ const (
 	StatusRequested = "requested" // this instance asked; the peer's admin has not decided
 	StatusPending   = "pending"   // the peer asked; this instance's admin decides
 	StatusAccepted  = "accepted"
-	StatusRejected  = "rejected" // the peer refused this instance's request (or forgot it)
+	// StatusRejected: an outgoing request the peer refused (or that expired unanswered), or an
+	// incoming one this instance's admin refused (kept until PendingExpiry, so that the asker is
+	// told so in a signed reply; it may ask again).
+	StatusRejected = "rejected"
 )
 
 // Peer is another instance this instance knows: its public identity and what is granted to it.
@@ -265,7 +268,8 @@ func insertPending(ctx context.Context, db *store.DB, p Peer) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('mosaic federation pending'))`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status = 'pending' AND created_at < now() - $1::bigint * interval '1 millisecond'`,
+		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status IN ('pending', 'rejected') AND direction = 'incoming'
+			AND created_at < now() - $1::bigint * interval '1 millisecond'`,
 			PendingExpiry.Milliseconds()); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -529,5 +530,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within 30s", what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestAnUnsignedNotFoundRejectsNothing: a requested peer whose status answer is an unsigned
+// "not found" (what anybody between the two could send) is still requested; only the peer's
+// signed answer that it rejected the request marks it rejected (TestFederationBetweenTwoInstances).
+func TestAnUnsignedNotFoundRejectsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ghost, _, _ := startProbe(t, "ghost")
+	id := ghost.Identity
+	id.LeafURL = "nats://127.0.0.1:1"
+	signedID, err := ghost.SignIdentity(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/federation/identity":
+			_ = json.NewEncoder(w).Encode(signedID)
+		case "/federation/connect":
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(`{"status":"pending"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no such peer"}}`))
+		}
+	}))
+	t.Cleanup(fake.Close)
+	_, _, node := startProbe(t, "asker")
+	if _, err := node.Connect(ctx, fake.URL, ghost.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	node.CheckRequests(ctx)
+	if p, err := node.Peer(ctx, "ghost"); err != nil || p.Status != federation.StatusRequested {
+		t.Fatalf("after an unsigned not-found: %+v %v; want still requested", p, err)
 	}
 }
