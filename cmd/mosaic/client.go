@@ -27,8 +27,8 @@ const defaultServer = "http://127.0.0.1:8080"
 
 func (f *clientFlags) register(cmd *cobra.Command, withWorkspace bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "URL of the Mosaic server (default: the running `mosaic dev` of --data-dir, else "+defaultServer+")")
-	fl.StringVar(&f.dataDir, "data-dir", ".mosaic", "data directory of a local `mosaic dev` (for its address, admin token and default API key)")
+	fl.StringVar(&f.server, "server", "", "URL of the Mosaic server (default: the running mosaic dev of --data-dir, else "+defaultServer+")")
+	fl.StringVar(&f.dataDir, "data-dir", ".mosaic", "data directory of a local mosaic dev (for its address, admin token and default API key)")
 	fl.StringVarP(&f.output, "output", "o", "text", "text or json")
 	if withWorkspace {
 		fl.StringVar(&f.workspace, "workspace", "", "workspace id (default: the workspace of the API key)")

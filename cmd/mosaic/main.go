@@ -31,6 +31,11 @@ func main() {
 			}
 			os.Exit(exit.code)
 		}
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			// Cobra's and refuseUnknownSubcommands': the suggestions on lines of their own.
+			fmt.Fprintln(os.Stderr, "mosaic:", strings.TrimSpace(err.Error()))
+			os.Exit(1)
+		}
 		fmt.Fprintln(os.Stderr, "mosaic:", oneLine(err.Error()))
 		os.Exit(1)
 	}
@@ -57,7 +62,34 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd())
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	return root
+}
+
+// refuseUnknownSubcommands makes a command group (mosaic tasks, mosaic credentials, …) refuse a
+// subcommand it does not have, with the closest ones on lines of their own, and exit non-zero:
+// cobra checks that only at the root, and below it prints the group's help and exits 0.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if near := c.SuggestionsFor(args[0]); len(near) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t")
+		}
+		return errors.New(msg + "\n\nRun '" + c.CommandPath() + " --help' for its commands.")
+	}
 }
 
 // bindEnv fills every flag not given on the command line from its MOSAIC_* variable, and names

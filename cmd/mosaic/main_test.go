@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -515,5 +516,25 @@ func TestDevNATSRequiresCredentials(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the raw task did not succeed: %s %s", r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestUnknownSubcommandIsAnError: a subcommand a group does not have is an error (exit non-zero)
+// with the closest ones on lines of their own, not the group's help and exit 0; and the help of
+// a flag whose text names `mosaic dev` keeps its value placeholder ("string"), not "mosaic dev".
+func TestUnknownSubcommandIsAnError(t *testing.T) {
+	t.Parallel()
+	r := runMosaic(t, nil, "tasks", "lst")
+	if r.code == 0 || !strings.Contains(r.stderr, `mosaic: unknown command "lst" for "mosaic tasks"`) ||
+		!regexp.MustCompile(`(?m)^\s+list$`).MatchString(r.stderr) {
+		t.Fatalf("mosaic tasks lst: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runMosaic(t, nil, "tasks"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Fatalf("mosaic tasks alone: exit %d, %s", r.code, r.stdout)
+	}
+	r = runMosaic(t, nil, "tasks", "list", "--help")
+	if r.code != 0 || strings.Contains(r.stdout, "--data-dir mosaic dev") || strings.Contains(r.stdout, "--server mosaic dev") ||
+		!strings.Contains(r.stdout, "--server string") {
+		t.Fatalf("mosaic tasks list --help: the placeholders:\n%s", r.stdout)
 	}
 }

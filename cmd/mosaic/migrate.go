@@ -73,7 +73,7 @@ func newMigrateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL of the schema owner")
-	cmd.Flags().StringVar(&dataDir, "data-dir", ".mosaic", "data directory of a running `mosaic dev`")
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".mosaic", "data directory of a running mosaic dev")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }
