@@ -375,6 +375,9 @@ func (c *Client) accept(ctx context.Context, prepared []preparedTask, idx ...int
 		return
 	}
 	acks, _ := events.PublishMessages(ctx, c.cfg.JS, rows) // what failed goes through the outbox
+	if acks == nil {
+		return // ctx ended before the acknowledgements: these take the outbox path too
+	}
 	for j, i := range at {
 		prepared[i].seq = acks[j]
 	}

@@ -19,7 +19,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -136,17 +135,8 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 func fuzzFederation(f *testing.F, db *store.DB, tasks *agents.Client) (*federation.Node, string) {
 	ctx := context.Background()
 	node := startFederation(f, db, tasks)
-	peerDB, _ := pgtest.FreshDB(f)
 	name := "fuzz-peer-" + uuid.NewString()[:8]
-	peer, err := federation.LoadOrCreate(ctx, peerDB, federationKeyring, name)
-	if err != nil {
-		f.Fatal(err)
-	}
-	body, _ := json.Marshal(federation.ConnectBody{Identity: peer.Identity, HTTPURL: "http://127.0.0.1:9"})
-	env := &federation.Envelope{Type: federation.TypeConnect, To: node.Identity().ID, Body: body}
-	if err := peer.Sign(env, time.Now()); err != nil {
-		f.Fatal(err)
-	}
+	peer, env := signedConnect(f, node, name)
 	if _, err := node.HandleConnect(ctx, env, "127.0.0.1"); err != nil {
 		f.Fatal(err)
 	}

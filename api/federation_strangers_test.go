@@ -18,6 +18,23 @@ import (
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 )
 
+// signedConnect makes an instance named name (an identity in a database of its own) and its
+// signed CONNECT to node.
+func signedConnect(t testing.TB, node *federation.Node, name string) (*federation.Self, *federation.Envelope) {
+	t.Helper()
+	peerDB, _ := pgtest.FreshDB(t)
+	peer, err := federation.LoadOrCreate(context.Background(), peerDB, federationKeyring, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(federation.ConnectBody{Identity: peer.Identity, HTTPURL: "http://127.0.0.1:9"})
+	env := &federation.Envelope{Type: federation.TypeConnect, To: node.Identity().ID, Body: body}
+	if err := peer.Sign(env, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return peer, env
+}
+
 // TestStrangersCannotFillTheConnectQueue: POST /federation/connect needs no key, so what one
 // address can do is bounded: at most MaxPendingPerSource requests waiting (then 429, and the
 // queue is untouched), a few CONNECTs a minute (then 429); and a waiting request is accepted only
@@ -38,20 +55,7 @@ func TestStrangersCannotFillTheConnectQueue(t *testing.T) {
 	url := newServer(t, srv)
 	t.Cleanup(srv.Close)
 
-	connect := func(name string) (*federation.Self, *federation.Envelope) {
-		t.Helper()
-		peerDB, _ := pgtest.FreshDB(t)
-		peer, err := federation.LoadOrCreate(ctx, peerDB, federationKeyring, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := json.Marshal(federation.ConnectBody{Identity: peer.Identity, HTTPURL: "http://127.0.0.1:9"})
-		env := &federation.Envelope{Type: federation.TypeConnect, To: fed.Identity().ID, Body: body}
-		if err := peer.Sign(env, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		return peer, env
-	}
+	connect := func(name string) (*federation.Self, *federation.Envelope) { return signedConnect(t, fed, name) }
 	post := func(name string) (int, string, *federation.Self) {
 		t.Helper()
 		peer, env := connect(name)

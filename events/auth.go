@@ -6,11 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -26,8 +22,8 @@ const SystemUser = "mosaic"
 const PublisherUserPrefix = "pub-"
 
 // ServerAuth is the embedded server's authentication: every client presents a user and a password.
-// The passwords are derived from one secret (HMAC-SHA256), kept in the data dir with 0600
-// permissions (LoadServerAuth), so that any workspace's publisher credentials exist without a
+// The passwords are derived from one secret (HMAC-SHA256; mosaic keeps it in the data dir, readable
+// by its owner only), so that any workspace's publisher credentials exist without a
 // list to keep: Mosaic's own processes log in as SystemUser; a workspace's publisher logs in as
 // pub-<workspace> into an account of its own that imports only that workspace's task subjects,
 // with the permissions of deploy/nats/publishers.example.conf. A connection without credentials,
@@ -57,55 +53,6 @@ func GenerateServerAuth() *ServerAuth {
 	}
 	a, _ := NewServerAuth(secret)
 	return a
-}
-
-// serverAuthFile is the secret's file in a data dir.
-const serverAuthFile = "nats-auth.key"
-
-// LoadServerAuth reads the secret of the embedded server from dataDir, creating it (0600) when
-// create is set and there is none. A file readable by others is refused: whoever reads it can
-// publish into every workspace.
-func LoadServerAuth(dataDir string, create bool) (*ServerAuth, error) {
-	path := filepath.Join(dataDir, serverAuthFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && create {
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("NATS secret: %w", err)
-		}
-		_, werr := f.WriteString(hex.EncodeToString(secret) + "\n")
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return nil, fmt.Errorf("NATS secret: %w", werr)
-		}
-		return NewServerAuth(secret)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("NATS secret: %w", err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("NATS secret %s: permissions %v; it must be readable by its owner only (chmod 600)", path, st.Mode().Perm())
-	}
-	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("NATS secret %s: not hex", path)
-	}
-	return NewServerAuth(secret)
-}
-
-// ServerAuthExists says whether dataDir holds an embedded server's secret.
-func ServerAuthExists(dataDir string) bool {
-	_, err := os.Stat(filepath.Join(dataDir, serverAuthFile))
-	return err == nil
 }
 
 func (a *ServerAuth) password(user string) string {

@@ -29,7 +29,7 @@ type ServerConfig struct {
 	Name string
 	// Logger receives the server's notices, warnings and errors.
 	Logger *zerolog.Logger
-	// Auth authenticates every client (LoadServerAuth). Required: the server never runs open.
+	// Auth authenticates every client (NewServerAuth). Required: the server never runs open.
 	Auth *ServerAuth
 }
 

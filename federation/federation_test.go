@@ -148,12 +148,7 @@ func TestParseCapabilities(t *testing.T) {
 // answer. Together with unsigned refusals of unverified requests, a peer cannot obtain this
 // instance's signature over a request it chose.
 func TestRepliesAndRequestsAreToldApart(t *testing.T) {
-	ctx := context.Background()
-	db, _ := pgtest.FreshDB(t)
-	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := newSelf(t, "alice")
 	bob := uuid.New()
 	now := time.Now()
 	req := signed(t, alice, bob, now, `{"op":"status"}`)
@@ -192,12 +187,7 @@ func TestRepliesAndRequestsAreToldApart(t *testing.T) {
 // The replay cache is bounded: past its size (after forgetting what left the window) a message
 // is refused as busy, not remembered; what is remembered is still refused as a replay.
 func TestReplayCacheIsBounded(t *testing.T) {
-	ctx := context.Background()
-	db, _ := pgtest.FreshDB(t)
-	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := newSelf(t, "alice")
 	bob := uuid.New()
 	now := time.Now()
 	v := &federation.Verifier{Max: 3}
@@ -228,12 +218,7 @@ func TestReplayCacheIsBounded(t *testing.T) {
 // leafnode connects (or any other field) breaks the signature, and one that also swaps in its own
 // key and signature is caught by the expected key (connect --expect-key).
 func TestIdentityDocumentIsSigned(t *testing.T) {
-	ctx := context.Background()
-	db, _ := pgtest.FreshDB(t)
-	alice, err := federation.LoadOrCreate(ctx, db, newKeyring(t), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := newSelf(t, "alice")
 	id := alice.Identity
 	id.LeafURL = "nats-leaf://alice.example:7422"
 	signedID, err := alice.SignIdentity(id)
@@ -251,11 +236,7 @@ func TestIdentityDocumentIsSigned(t *testing.T) {
 	if err := federation.VerifyIdentity(id); !errors.Is(err, federation.ErrUnsignedIdentity) {
 		t.Fatalf("an unsigned identity: %v; want ErrUnsignedIdentity", err)
 	}
-	db2, _ := pgtest.FreshDB(t)
-	mallory, err := federation.LoadOrCreate(ctx, db2, newKeyring(t), "mallory")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mallory := newSelf(t, "mallory")
 	swapped := rewritten
 	swapped.PublicKey = mallory.PublicKey
 	if swapped, err = mallory.SignIdentity(swapped); err != nil {

@@ -371,10 +371,17 @@ type ClaimResult struct {
 // Claim takes a task for a delivery, creating its row if the publisher did not. The returned
 // error wraps ErrNotFound when the workspace does not exist.
 func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
-	res, err := db.claimOnce(ctx, p)
+	return claimRacing(p, func(p ClaimParams) (ClaimResult, error) { return db.claimOnce(ctx, p) })
+}
+
+// claimRacing claims with p once and, when that claim raced with the insert of its task's row
+// (Raced), once more, knowing the row is there (claimAgain): the single-claim paths' form of
+// RunBatch's claimRaced.
+func claimRacing(p ClaimParams, once func(ClaimParams) (ClaimResult, error)) (ClaimResult, error) {
+	res, err := once(p)
 	if err == nil && res.Outcome == Raced {
 		if p, err = claimAgain(p); err == nil {
-			res, err = db.claimOnce(ctx, p)
+			res, err = once(p)
 		}
 	}
 	return res, err
@@ -437,13 +444,10 @@ func (db *DB) claimOnce(ctx context.Context, p ClaimParams) (ClaimResult, error)
 // ClaimFinish claims and ends, in one transaction, a delivery that ran without claiming: what
 // RunBatch does for many. Not claimed: the result says why.
 func (db *DB) ClaimFinish(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
-	res, err := db.claimFinishOnce(ctx, cf, worker)
-	if err == nil && res.Outcome == Raced {
-		if cf.Claim, err = claimAgain(cf.Claim); err == nil {
-			res, err = db.claimFinishOnce(ctx, cf, worker)
-		}
-	}
-	return res, err
+	return claimRacing(cf.Claim, func(p ClaimParams) (ClaimResult, error) {
+		cf.Claim = p
+		return db.claimFinishOnce(ctx, cf, worker)
+	})
 }
 
 func (db *DB) claimFinishOnce(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/events"
 )
 
 type devFlags struct {
@@ -278,6 +279,35 @@ func readOrCreateSecret(path string) (string, error) {
 		return "", err
 	}
 	return s, nil
+}
+
+// natsSecretFile holds, in the data dir, the secret the embedded NATS server derives every
+// password from (events.ServerAuth).
+const natsSecretFile = "nats-auth.key"
+
+// loadNATSAuth reads the embedded NATS server's secret from dataDir, creating it (as the admin
+// token is: 32 random bytes, hex, mode 0600) when create is set. Without create, a missing file
+// is an error wrapping fs.ErrNotExist. A file others may read is refused: whoever reads it can log
+// in as any workspace's publisher, and as Mosaic itself.
+func loadNATSAuth(dataDir string, create bool) (*events.ServerAuth, error) {
+	path := filepath.Join(dataDir, natsSecretFile)
+	if !create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("NATS secret: %w", err)
+		}
+	}
+	secret, err := readOrCreateSecret(path)
+	if err != nil {
+		return nil, fmt.Errorf("NATS secret: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("NATS secret %s: permissions %v; it must be readable by its owner only (chmod 600)", path, st.Mode().Perm())
+	}
+	raw, err := hex.DecodeString(secret)
+	if err != nil {
+		return nil, fmt.Errorf("NATS secret %s: not hex", path)
+	}
+	return events.NewServerAuth(raw)
 }
 
 func writeJSONFile(path string, v any) error {

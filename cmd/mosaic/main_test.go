@@ -491,6 +491,21 @@ func TestDevNATSRequiresCredentials(t *testing.T) {
 		nc.Close()
 		t.Fatal("connected to mosaic dev's NATS without credentials")
 	}
+	// A secret others may read is refused (whoever reads it logs in as anyone), and taken again
+	// once it is private.
+	secretPath := filepath.Join(dataDir, "nats-auth.key")
+	if err := os.Chmod(secretPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runMosaic(t, nil, "nats", "credentials", "--workspace", ws.ID, "--data-dir", dataDir); r.code == 0 || !strings.Contains(r.stderr, "chmod 600") {
+		t.Fatalf("a world-readable NATS secret: exit %d, %s; want refused", r.code, r.stderr)
+	}
+	if err := os.Chmod(secretPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if again := runMosaic(t, nil, "nats", "credentials", "--workspace", ws.ID, "--output", "json", "--data-dir", dataDir); again.stdout != r.stdout {
+		t.Fatalf("the credentials changed between two reads of the same secret:\n%s\n%s", r.stdout, again.stdout)
+	}
 
 	nc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password))
 	if err != nil {

@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
-
-	"github.com/mosaicstack/mosaic/events"
 )
 
 func newNATSCmd() *cobra.Command {
@@ -55,10 +54,10 @@ Mosaic's processes).`,
 			if system == (workspace != "") {
 				return errors.New("give --workspace WS or --system")
 			}
-			if !events.ServerAuthExists(dataDir) {
+			auth, err := loadNATSAuth(dataDir, false)
+			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("no NATS secret in %s: `mosaic dev` creates it on its first start (%s)", dataDir, setting("data-dir"))
 			}
-			auth, err := events.LoadServerAuth(dataDir, false)
 			if err != nil {
 				return err
 			}

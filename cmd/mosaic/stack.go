@@ -218,7 +218,7 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 		if port == 0 {
 			port = -1
 		}
-		auth, err := events.LoadServerAuth(s.dataDir, true)
+		auth, err := loadNATSAuth(s.dataDir, true)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -310,12 +311,14 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 			// The embedded server of that mosaic dev: log in as its system user, from the secret
 			// in the same data dir.
 			f.natsURL = info.NATSURL
-			if f.natsUser == "" && f.natsToken == "" && f.natsCreds == "" && events.ServerAuthExists(f.dataDir) {
-				auth, err := events.LoadServerAuth(f.dataDir, false)
-				if err != nil {
+			if f.natsUser == "" && f.natsToken == "" && f.natsCreds == "" {
+				auth, err := loadNATSAuth(f.dataDir, false)
+				switch {
+				case err == nil:
+					f.natsUser, f.natsPassword = auth.System()
+				case !errors.Is(err, fs.ErrNotExist): // none: a mosaic dev on an external NATS
 					return err
 				}
-				f.natsUser, f.natsPassword = auth.System()
 			}
 		}
 	}

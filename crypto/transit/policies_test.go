@@ -39,24 +39,32 @@ func loadPolicy(t *testing.T, role string) []transittest.Policy {
 	return out
 }
 
+// withRoot starts a Transit test double and a client on its root token, both closed at cleanup.
+func withRoot(t *testing.T) (*transittest.Server, *transit.Client) {
+	t.Helper()
+	srv := transittest.New()
+	t.Cleanup(srv.Close)
+	root, err := transit.New(context.Background(), transit.Config{Addr: srv.URL(), Token: srv.RootToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(root.Close)
+	return srv, root
+}
+
 // The policies that deploy/openbao writes give each Mosaic process what it needs and nothing
 // more: the API encrypts, workers decrypt, the rotation agent rewraps and rotates; nobody creates
 // a key. Each role logs in through AppRole as init.sh sets it up.
 func TestDeployPolicies(t *testing.T) {
 	ctx := context.Background()
-	srv := transittest.New()
-	t.Cleanup(srv.Close)
-	root, err := transit.New(ctx, transit.Config{Addr: srv.URL(), Token: srv.RootToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	srv, root := withRoot(t)
 	kctx := []byte("ws:cred")
 	stored := map[string]string{}
 	for _, key := range crypto.Keys {
 		if _, err := root.CreateKey(ctx, key); err != nil {
 			t.Fatal(err)
 		}
+		var err error
 		if stored[key], err = root.Encrypt(ctx, key, []byte("s3cret"), kctx); err != nil {
 			t.Fatal(err)
 		}
@@ -158,13 +166,7 @@ func only(key string) func(string) bool { return func(k string) bool { return k 
 // again by lowering the minimum.
 func TestRotatedOutVersionsStayOut(t *testing.T) {
 	ctx := context.Background()
-	srv := transittest.New()
-	t.Cleanup(srv.Close)
-	root, err := transit.New(ctx, transit.Config{Addr: srv.URL(), Token: srv.RootToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	srv, root := withRoot(t)
 	key, kctx := crypto.KeyCredentials, []byte("ws:cred")
 	if _, err := root.CreateKey(ctx, key); err != nil {
 		t.Fatal(err)
