@@ -88,7 +88,8 @@ func federationError(err error) *Error {
 		return errorf(CodeUnavailable, "the peer: %s", re.Error())
 	case errors.Is(err, federation.ErrInvalid), errors.Is(err, federation.ErrMalformed):
 		return errorf(CodeInvalidArgument, "%v", err)
-	case errors.Is(err, federation.ErrBadSignature), errors.Is(err, federation.ErrStale), errors.Is(err, federation.ErrReplay):
+	case errors.Is(err, federation.ErrBadSignature), errors.Is(err, federation.ErrStale), errors.Is(err, federation.ErrReplay),
+		errors.Is(err, federation.ErrLeafKeyNotProven):
 		return errorf(CodeUnauthenticated, "%v", err)
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(CodeNotFound, "no such peer (or request to connect)")

@@ -246,3 +246,30 @@ func TestIdentityDocumentIsSigned(t *testing.T) {
 		t.Fatalf("mallory's own signed document: %v (it verifies, under mallory's key, which --expect-key refuses)", err)
 	}
 }
+
+// TestLeafKeyProof: a CONNECT proves its leafnode key with that key's signature over the
+// instance's key, id and leafnode key; the proof fits no other identity.
+func TestLeafKeyProof(t *testing.T) {
+	alice, mallory := newSelf(t, "alice"), newSelf(t, "mallory")
+	proof, err := alice.ProveLeafKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := federation.VerifyLeafProof(alice.Identity, proof); err != nil {
+		t.Fatalf("alice's proof: %v", err)
+	}
+	claimed := mallory.Identity
+	claimed.LeafKey = alice.LeafKey // alice's leafnode key under mallory's instance key
+	for name, id := range map[string]federation.Identity{"another instance key": claimed, "another id": func() federation.Identity {
+		id := alice.Identity
+		id.ID = mallory.ID
+		return id
+	}()} {
+		if err := federation.VerifyLeafProof(id, proof); !errors.Is(err, federation.ErrLeafKeyNotProven) {
+			t.Fatalf("alice's proof for %s: %v; want ErrLeafKeyNotProven", name, err)
+		}
+	}
+	if err := federation.VerifyLeafProof(alice.Identity, ""); !errors.Is(err, federation.ErrLeafKeyNotProven) {
+		t.Fatalf("no proof: %v", err)
+	}
+}

@@ -163,6 +163,46 @@ func (s *Self) leafKeyPair() (nkeys.KeyPair, error) {
 	return nkeys.FromRawSeed(nkeys.PrefixByteUser, derived[:])
 }
 
+// leafProofDomain starts what a leafnode key signs to prove whose it is. A leafnode login signs
+// the nonce of the server it logs in to, which the server chooses; but that nonce reaches the
+// login as a JSON string, always valid UTF-8, and these bytes begin with 0xFF, never valid UTF-8:
+// no server can obtain this proof by a login.
+const leafProofDomain = "\xffmosaic federation leafnode key\x00"
+
+func leafProofBytes(id Identity) []byte {
+	return []byte(leafProofDomain + id.PublicKey + "\x00" + id.ID.String() + "\x00" + id.LeafKey)
+}
+
+// ProveLeafKey signs, with the leafnode key, that it belongs to this instance (its id and key):
+// a CONNECT carries it, so that nobody registers another instance's leafnode key as theirs.
+func (s *Self) ProveLeafKey() (string, error) {
+	kp, err := s.leafKeyPair()
+	if err != nil {
+		return "", err
+	}
+	sig, err := kp.Sign(leafProofBytes(s.Identity))
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// ErrLeafKeyNotProven: a CONNECT whose leafnode key did not sign that it belongs to the sender.
+var ErrLeafKeyNotProven = errors.New("federation: the leafnode key is not proven to be the sender's")
+
+// VerifyLeafProof checks a proof made by ProveLeafKey for id.
+func VerifyLeafProof(id Identity, proof string) error {
+	pub, err := nkeys.FromPublicKey(id.LeafKey)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrLeafKeyNotProven, err)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(proof)
+	if err != nil || proof == "" || pub.Verify(leafProofBytes(id), sig) != nil {
+		return ErrLeafKeyNotProven
+	}
+	return nil
+}
+
 // leafSeed is the leafnode login key as an nkeys seed, the form a leafnode remote takes (held
 // in memory only).
 func (s *Self) leafSeed() (string, error) {

@@ -193,6 +193,9 @@ func (n *Node) Peer(ctx context.Context, ref string) (Peer, error) {
 type ConnectBody struct {
 	Identity Identity `json:"identity"`
 	HTTPURL  string   `json:"http_url"`
+	// LeafProof is the leafnode key's signature that it belongs to the identity's instance key
+	// (Self.ProveLeafKey): nobody registers another instance's leafnode key as theirs.
+	LeafProof string `json:"leaf_proof"`
 }
 
 // statusBody answers a status query.
@@ -234,24 +237,38 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 	}
 	p := Peer{ID: id.ID, Name: id.Name, PublicKey: id.PublicKey, LeafKey: id.LeafKey, HTTPURL: base, LeafURL: id.LeafURL,
 		Direction: "outgoing", Status: StatusRequested, CreatedAt: time.Now().UTC(), Grants: []Grant{}}
-	if old, err := peerByID(ctx, n.cfg.DB, p.ID); err == nil {
-		if old.Status != StatusRejected {
+	known, err := requestsByID(ctx, n.cfg.DB, p.ID)
+	if err != nil {
+		return Peer{}, err
+	}
+	for _, old := range known {
+		switch {
+		case linked(old.Status) || old.PublicKey == p.PublicKey && old.Status != StatusRejected:
 			return Peer{}, fmt.Errorf("%w: %s is a peer already (%s)", ErrConflict, old.Name, old.Status)
+		case old.PublicKey == p.PublicKey: // asking again after a refusal
+			if _, err := deletePeer(ctx, n.cfg.DB, old.PublicKey); err != nil {
+				return Peer{}, err
+			}
 		}
-		if _, err := deletePeer(ctx, n.cfg.DB, old.ID); err != nil { // asking again after a refusal
-			return Peer{}, err
-		}
+		// A request under the same id with another key is a stranger's: it keeps nothing out.
 	}
 	if err := insertPeer(ctx, n.cfg.DB, p); err != nil {
 		return Peer{}, err
 	}
-	body, _ := json.Marshal(ConnectBody{Identity: n.cfg.Self.Identity, HTTPURL: n.cfg.HTTPURL})
+	proof, err := n.cfg.Self.ProveLeafKey()
+	if err != nil {
+		return Peer{}, err
+	}
+	body, err := json.Marshal(ConnectBody{Identity: n.cfg.Self.Identity, HTTPURL: n.cfg.HTTPURL, LeafProof: proof})
+	if err != nil {
+		return Peer{}, err
+	}
 	env := &Envelope{Type: TypeConnect, To: p.ID, Body: body}
 	if err := n.cfg.Self.Sign(env, time.Now()); err != nil {
 		return Peer{}, err
 	}
 	if err := n.postJSON(ctx, base+"/federation/connect", env, nil); err != nil {
-		_, _ = deletePeer(ctx, n.cfg.DB, p.ID)
+		_, _ = deletePeer(ctx, n.cfg.DB, p.PublicKey)
 		return Peer{}, fmt.Errorf("CONNECT to %s: %w", base, err)
 	}
 	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("asked to connect; the peer's admin decides")
@@ -291,15 +308,34 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) 
 	if err := n.strangers.Verify(env, body.Identity.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
 		return Peer{}, err
 	}
-	if old, err := peerByID(ctx, n.cfg.DB, env.From); err == nil {
-		if old.PublicKey != body.Identity.PublicKey || old.LeafKey != body.Identity.LeafKey || old.Direction != "incoming" {
-			return Peer{}, fmt.Errorf("%w: instance %s is known here with another key or direction", ErrConflict, old.ID)
-		}
-		if old.Status != StatusRejected {
+	if err := VerifyLeafProof(body.Identity, body.LeafProof); err != nil {
+		return Peer{}, err
+	}
+	// The request is known by its key. The same key asking again is the same request (or, after a
+	// rejection, a new one); a linked peer's id is its own; a request under an id or name that
+	// another request carries waits beside it, and the admin accepts one by its key.
+	known, err := requestsByID(ctx, n.cfg.DB, env.From)
+	if err != nil {
+		return Peer{}, err
+	}
+	if old, err := findPeer(ctx, n.cfg.DB, body.Identity.PublicKey); err == nil {
+		known = append(known, old)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Peer{}, err
+	}
+	for _, old := range known {
+		sameKey := old.PublicKey == body.Identity.PublicKey
+		switch {
+		case sameKey && (old.ID != body.Identity.ID || old.LeafKey != body.Identity.LeafKey || old.Direction != "incoming"):
+			return Peer{}, fmt.Errorf("%w: this key is known here under another id or direction", ErrConflict)
+		case sameKey && old.Status != StatusRejected:
 			return old, nil // asked again: the same request
-		}
-		if _, err := deletePeer(ctx, n.cfg.DB, old.ID); err != nil { // asking again after a rejection
-			return Peer{}, err
+		case sameKey: // asking again after a rejection
+			if _, err := deletePeer(ctx, n.cfg.DB, old.PublicKey); err != nil {
+				return Peer{}, err
+			}
+		case linked(old.Status):
+			return Peer{}, fmt.Errorf("%w: instance %s is a peer here with another key", ErrConflict, old.ID)
 		}
 	}
 	p := Peer{ID: body.Identity.ID, Name: body.Identity.Name, PublicKey: body.Identity.PublicKey, LeafKey: body.Identity.LeafKey, HTTPURL: base,
@@ -314,21 +350,30 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) 
 // HandleStatus answers a requesting peer's signed status query (store.ErrNotFound: no request
 // from it is known here — rejected or never made).
 func (n *Node) HandleStatus(ctx context.Context, env *Envelope) (*Envelope, error) {
-	p, err := peerByID(ctx, n.cfg.DB, env.From)
-	if err != nil {
+	known, err := requestsByID(ctx, n.cfg.DB, env.From)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if env.Type != TypeQuery {
+	case len(known) == 0:
+		return nil, store.ErrNotFound
+	case env.Type != TypeQuery:
 		return nil, fmt.Errorf("%w: a status query is a QUERY", ErrMalformed)
 	}
-	if err := n.verify.Verify(env, p.PublicKey, n.cfg.Self.ID, time.Now()); err != nil {
-		return nil, err
+	// Several requests may carry the sender's id: the one whose key signed the query is its.
+	err = store.ErrNotFound
+	for _, p := range known {
+		if err = n.verify.Verify(env, p.PublicKey, n.cfg.Self.ID, time.Now()); errors.Is(err, ErrBadSignature) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		body, _ := json.Marshal(statusBody{Status: p.Status})
+		return n.reply(env, body)
 	}
-	body, _ := json.Marshal(statusBody{Status: p.Status})
-	return n.reply(env, body)
+	return nil, err
 }
 
-// reply signs the answer to a request.
 func (n *Node) reply(req *Envelope, body []byte) (*Envelope, error) {
 	r := &Envelope{Type: TypeReply, To: req.From, Body: body, Re: req.Nonce}
 	return r, n.cfg.Self.Sign(r, time.Now())
@@ -351,7 +396,7 @@ func (n *Node) Accept(ctx context.Context, ref string, gs []GrantRequest, by str
 	}
 	now := time.Now()
 	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = 'accepted', decided_at = now() WHERE id = $1 AND status = 'pending'`, p.ID)
+		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = 'accepted', decided_at = now() WHERE public_key = $1 AND status = 'pending'`, p.PublicKey)
 		if err != nil {
 			return err
 		}
@@ -366,7 +411,8 @@ func (n *Node) Accept(ctx context.Context, ref string, gs []GrantRequest, by str
 		return nil
 	})
 	if err != nil {
-		return Peer{}, err
+		// Another request with this id or name was accepted: this one cannot be that peer too.
+		return Peer{}, knownAlready(err)
 	}
 	p, err = peerByID(ctx, n.cfg.DB, p.ID)
 	if err != nil {
@@ -390,7 +436,7 @@ func (n *Node) Reject(ctx context.Context, ref string) error {
 	}
 	// Kept as rejected (until PendingExpiry) rather than forgotten: the asker learns it from a
 	// reply signed by this instance, never from an unsigned "not found" anyone could send.
-	return setStatus(ctx, n.cfg.DB, p.ID, StatusPending, StatusRejected)
+	return setStatus(ctx, n.cfg.DB, p.PublicKey, StatusPending, StatusRejected)
 }
 
 // Grant sets what an accepted peer may do in one workspace (replacing that workspace's grant).
@@ -449,7 +495,7 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 	out := Disconnected{Peer: p.Name}
 	if p.Status == StatusAccepted {
 		// Revoke first: from here no request of the peer is served, whether the notice arrives or not.
-		if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+		if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
 			return out, err
 		}
 		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -459,8 +505,11 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 		if err != nil {
 			out.Error = err.Error()
 		}
-	} else if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+	} else if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
 		return out, err
+	}
+	if !linked(p.Status) {
+		return out, nil // a request to connect has no link (another with its id may)
 	}
 	if err := n.cfg.Hub.Unlink(p.ID); err != nil {
 		return out, err
@@ -473,7 +522,7 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 func (n *Node) severed(p Peer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := deletePeer(ctx, n.cfg.DB, p.ID); err != nil {
+	if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
 		n.log.Error().Err(err).Str("peer", p.Name).Msg("forget a peer that disconnected")
 	}
 	if err := n.cfg.Hub.Unlink(p.ID); err != nil {
@@ -521,19 +570,19 @@ func (n *Node) checkRequests(ctx context.Context) {
 		switch {
 		case err == nil && status == StatusRejected:
 			// Signed by the peer: its admin rejected the request.
-			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusRejected); err == nil {
+			if err := setStatus(ctx, n.cfg.DB, p.PublicKey, StatusRequested, StatusRejected); err == nil {
 				n.log.Warn().Str("peer", p.Name).Msg("the peer rejected the request to connect")
 			}
 		case errors.Is(err, store.ErrNotFound) && time.Since(p.CreatedAt) > PendingExpiry:
 			// Unknown there past the time a request waits: it expired (a "not found" is unsigned,
 			// so before that it decides nothing).
-			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusRejected); err == nil {
+			if err := setStatus(ctx, n.cfg.DB, p.PublicKey, StatusRequested, StatusRejected); err == nil {
 				n.log.Warn().Str("peer", p.Name).Msg("the request to connect expired unanswered")
 			}
 		case err != nil:
 			n.log.Debug().Err(err).Str("peer", p.Name).Msg("ask a peer for its decision")
 		case status == StatusAccepted:
-			if err := setStatus(ctx, n.cfg.DB, p.ID, StatusRequested, StatusAccepted); err != nil {
+			if err := setStatus(ctx, n.cfg.DB, p.PublicKey, StatusRequested, StatusAccepted); err != nil {
 				continue
 			}
 			p.Status = StatusAccepted

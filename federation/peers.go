@@ -152,7 +152,7 @@ func scanPeer(row pgx.Row) (Peer, error) {
 	return p, err
 }
 
-// peers lists every peer with its grants.
+// peers lists every peer (and every request to connect) with its grants.
 func peers(ctx context.Context, db *store.DB) ([]Peer, error) {
 	var out []Peer
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
@@ -165,7 +165,7 @@ func peers(ctx context.Context, db *store.DB) ([]Peer, error) {
 			return err
 		}
 		for i := range out {
-			if out[i].Grants, err = grants(ctx, tx, out[i].ID); err != nil {
+			if err := withGrants(ctx, tx, &out[i]); err != nil {
 				return err
 			}
 		}
@@ -174,33 +174,57 @@ func peers(ctx context.Context, db *store.DB) ([]Peer, error) {
 	return out, err
 }
 
-// findPeer finds a peer by id or name (case-insensitive).
+// linked says whether a peer's id and name are its own here: it is a peer this instance asked or
+// accepted. A request to connect (pending, or rejected) is known only by its key: anyone can ask
+// under any id and name, and several requests may carry the same.
+func linked(status string) bool { return status == StatusRequested || status == StatusAccepted }
+
+// withGrants reads what is granted to p (grants go to the linked peer of an id, never to a
+// request that carries the same id).
+func withGrants(ctx context.Context, tx pgx.Tx, p *Peer) error {
+	if !linked(p.Status) {
+		p.Grants = []Grant{}
+		return nil
+	}
+	var err error
+	p.Grants, err = grants(ctx, tx, p.ID)
+	return err
+}
+
+// findPeer finds a peer by its key (or the key's first MinKeyRef characters), id or name
+// (case-insensitive). An id or a name is the linked peer's when there is one; otherwise it must
+// name exactly one request to connect.
 func findPeer(ctx context.Context, db *store.DB, ref string) (Peer, error) {
 	var p Peer
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		var err error
-		if id, perr := uuid.Parse(ref); perr == nil {
-			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE id = $1`, id))
-		} else if isKeyRef(ref) {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE starts_with(public_key, $1)`, ref).Scan(&n); err != nil {
-				return err
-			}
-			if n > 1 {
-				return fmt.Errorf("%w: %d peers' keys start with %s: give more of the key", ErrInvalid, n, ref)
-			}
-			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE starts_with(public_key, $1)`, ref))
-		} else {
-			p, err = scanPeer(tx.QueryRow(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE lower(name) = lower($1)`, ref))
+		var where string
+		var arg any = ref
+		switch id, perr := uuid.Parse(ref); {
+		case perr == nil:
+			where, arg = `id = $1`, id
+		case isKeyRef(ref):
+			where = `starts_with(public_key, $1)`
+		default:
+			where = `lower(name) = lower($1)`
 		}
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotFound
-		}
+		rows, err := tx.Query(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE `+where+`
+			ORDER BY status IN ('requested', 'accepted') DESC, created_at LIMIT 10`, arg)
 		if err != nil {
 			return err
 		}
-		p.Grants, err = grants(ctx, tx, p.ID)
-		return err
+		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Peer, error) { return scanPeer(r) })
+		switch {
+		case err != nil:
+			return err
+		case len(found) == 0:
+			return store.ErrNotFound
+		case len(found) > 1 && isKeyRef(ref):
+			return fmt.Errorf("%w: %d peers' keys start with %s: give more of the key", ErrInvalid, len(found), ref)
+		case len(found) > 1 && !linked(found[0].Status):
+			return fmt.Errorf("%w: %d requests to connect carry %q: name one by its key (mosaic federation list)", ErrInvalid, len(found), ref)
+		}
+		p = found[0]
+		return withGrants(ctx, tx, &p)
 	})
 	return p, err
 }
@@ -222,8 +246,23 @@ func isKeyRef(ref string) bool {
 	return true
 }
 
+// peerByID finds the linked peer with this id (or the one request to connect that carries it).
 func peerByID(ctx context.Context, db *store.DB, id uuid.UUID) (Peer, error) {
 	return findPeer(ctx, db, id.String())
+}
+
+// requestsByID lists every peer and request to connect that carries this id.
+func requestsByID(ctx context.Context, db *store.DB, id uuid.UUID) ([]Peer, error) {
+	var out []Peer
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE id = $1 ORDER BY created_at LIMIT $2`, id, MaxPending+1)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Peer, error) { return scanPeer(r) })
+		return err
+	})
+	return out, err
 }
 
 func grants(ctx context.Context, tx pgx.Tx, peer uuid.UUID) ([]Grant, error) {
@@ -301,22 +340,36 @@ func insertPending(ctx context.Context, db *store.DB, p Peer) error {
 	return knownAlready(err)
 }
 
-func setStatus(ctx context.Context, db *store.DB, id uuid.UUID, from, to string) error {
-	return db.AsSystem(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = $3, decided_at = now() WHERE id = $1 AND status = $2`, id, from, to)
+// setStatus moves the peer with this public key from one status to another.
+func setStatus(ctx context.Context, db *store.DB, key, from, to string) error {
+	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = $3, decided_at = now() WHERE public_key = $1 AND status = $2`, key, from, to)
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: the peer is not %s", ErrConflict, from)
 		}
 		return err
 	})
+	return knownAlready(err)
 }
 
-// deletePeer forgets a peer: its identity and every grant to it.
-func deletePeer(ctx context.Context, db *store.DB, id uuid.UUID) (bool, error) {
+// deletePeer forgets the peer (or request to connect) with this public key: its identity and,
+// for a linked peer, every grant to it.
+func deletePeer(ctx context.Context, db *store.DB, key string) (bool, error) {
 	var gone bool
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE id = $1`, id)
-		gone = err == nil && tag.RowsAffected() > 0
+		var id uuid.UUID
+		var status string
+		err := tx.QueryRow(ctx, `DELETE FROM federation_peers WHERE public_key = $1 RETURNING id, status`, key).Scan(&id, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		gone = true
+		if linked(status) {
+			_, err = tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1`, id)
+		}
 		return err
 	})
 	return gone, err
