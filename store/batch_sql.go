@@ -75,7 +75,9 @@ var (
 			FROM tasks x WHERE x.workspace_id = ids.ws AND x.id = ids.id OFFSET 0) t ON true`
 
 	// claimFinishManySQL ends deliveries that ran without claiming (their handlers wrote nothing
-	// before returning): claim and end in one write, with both transitions and the outbox message.
+	// before returning): claim and end in one write, with the outbox message and one audit row
+	// for both transitions (the end, with the attempt's started_at: TaskEvents reads the
+	// "running" transition back from it).
 	// Existing rows are taken under claimRule; missing ones (raw messages) are inserted.
 	claimFinishManySQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
@@ -110,13 +112,9 @@ var (
 		), done AS (
 			SELECT workspace_id AS ws, id, attempt FROM upd UNION ALL SELECT workspace_id, id, attempt FROM ins
 		), ev AS (
-			INSERT INTO task_events (workspace_id, task_id, at, type, status, attempt, fence, worker, detail)
-			SELECT ws, id, at, type, type, attempt, fence, $16, detail FROM (
-				SELECT d.ws, d.id, i.started_at AS at, 'running' AS type, d.attempt, i.fence, NULL::jsonb AS detail, 0 AS ord
-				FROM done d JOIN input i USING (ws, id)
-				UNION ALL
-				SELECT d.ws, d.id, now(), i.status, d.attempt, i.fence, i.detail, 1 FROM done d JOIN input i USING (ws, id)
-			) e ORDER BY ws, id, ord
+			INSERT INTO task_events (workspace_id, task_id, at, type, status, attempt, fence, worker, detail, started_at)
+			SELECT d.ws, d.id, now(), i.status, i.status, d.attempt, i.fence, $16, i.detail, i.started_at
+			FROM done d JOIN input i USING (ws, id)
 		), ob AS (
 			` + bundleOutbox("done") + `
 		)

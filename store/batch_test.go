@@ -228,3 +228,52 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 		t.Fatalf("task %s, attempt %d", got.Status, got.Attempt)
 	}
 }
+
+// TestAShortAttemptKeepsBothTransitions: a delivery that claims and ends its task in one write
+// records one audit row, and the task's events still show both transitions, "running" when the
+// handler started and the end, with unique ids in the order they happened.
+func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	task := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: json.RawMessage(`{}`), MaxAttempts: 3}
+	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now().UTC().Truncate(time.Microsecond)
+	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w1", Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
+		Claim:  store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true, Exists: true, StartedAt: started},
+		Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`{"ok":true}`)}}}})
+	if err != nil || res.ClaimFinishes[0].Outcome != store.Claimed {
+		t.Fatalf("claim and end: %+v %v", res, err)
+	}
+	evs, err := db.TaskEvents(ctx, ws, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, e := range evs {
+		got = append(got, e.Type)
+		if i > 0 && (e.ID <= evs[i-1].ID || e.At.Before(evs[i-1].At)) { // in this task's life, ids follow time
+			t.Fatalf("events out of order or with repeated ids: %+v", evs)
+		}
+	}
+	if fmt.Sprint(got) != "[published running succeeded]" {
+		t.Fatalf("events %v, want [published running succeeded]", got)
+	}
+	if run := evs[1]; !run.At.Equal(started) || run.Worker != "w1" || run.Attempt != 1 || run.Fence != 1 || run.Status != "running" {
+		t.Fatalf("the running transition: %+v (started %s)", run, started)
+	}
+	var rows int
+	conn := pgtest.Conn(t)
+	if _, err := conn.Exec(ctx, `SELECT set_config('mosaic.workspace_id', $1, false)`, ws.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM task_events WHERE task_id = $1`, task.ID).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 {
+		t.Fatalf("%d audit rows for a published task and one short attempt, want 2", rows)
+	}
+}

@@ -118,8 +118,18 @@ const (
 		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)
 		ORDER BY created_at DESC, id DESC LIMIT $5`
 
-	selectTaskEventsSQL = `SELECT id, task_id, at, type, COALESCE(status, ''), attempt, fence, COALESCE(worker, ''), detail
-		FROM task_events WHERE workspace_id = $1 AND task_id = $2 ORDER BY at, id`
+	// selectTaskEventsSQL reads a task's transitions. A row with started_at is a short attempt's
+	// (claimed and ended in one write): it holds two transitions, "running" at started_at and its
+	// end. Ids are the rows' doubled, plus one for the row's own transition: unique, and in the
+	// order the transitions were recorded.
+	selectTaskEventsSQL = `SELECT id, task_id, at, type, status, attempt, fence, worker, detail FROM (
+			SELECT id * 2 + 1 AS id, task_id, at, type, COALESCE(status, '') AS status, attempt, fence,
+				COALESCE(worker, '') AS worker, detail
+			FROM task_events WHERE workspace_id = $1 AND task_id = $2
+			UNION ALL
+			SELECT id * 2, task_id, started_at, 'running', 'running', attempt, fence, COALESCE(worker, ''), NULL
+			FROM task_events WHERE workspace_id = $1 AND task_id = $2 AND started_at IS NOT NULL
+		) e ORDER BY at, id`
 
 	prepareReplaySQL = `UPDATE tasks SET generation = generation + 1, status = 'queued', attempt = 0,
 			last_error = NULL, result = NULL, finished_at = NULL, cancel_requested_at = NULL,
