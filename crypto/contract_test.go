@@ -124,7 +124,7 @@ func runContract(t *testing.T, c crypto.Cipher) {
 
 	t.Run("malformed ciphertexts", func(t *testing.T) {
 		prefix, _, body, _ := crypto.ParseVersion(ct)
-		for _, bad := range []string{"", "garbage", prefix + ":v1:!!!notbase64", prefix + ":vX:AAAA", prefix + ":v9:" + body, prefix + ":v1:AAAA"} {
+		for _, bad := range []string{"", "garbage", prefix + ":", prefix + ":v1", prefix + ":v1:!!!notbase64", prefix + ":vX:AAAA", prefix + ":v9:" + body, prefix + ":v1:AAAA"} {
 			_, err := c.Decrypt(ctx, key, bad, ctxA)
 			if !errors.Is(err, crypto.ErrInvalidCiphertext) {
 				t.Errorf("%q: %v; want ErrInvalidCiphertext", bad, err)
@@ -146,6 +146,12 @@ func runContract(t *testing.T, c crypto.Cipher) {
 		}
 		if _, err := c.KeyInfo(ctx, key+"-nope"); !errors.Is(err, crypto.ErrKeyNotFound) {
 			t.Errorf("key info: %v; want ErrKeyNotFound", err)
+		}
+		if _, err := c.RotateKey(ctx, key+"-nope"); !errors.Is(err, crypto.ErrKeyNotFound) {
+			t.Errorf("rotate: %v; want ErrKeyNotFound", err)
+		}
+		if _, err := c.SetMinDecryptionVersion(ctx, key+"-nope", 1); !errors.Is(err, crypto.ErrKeyNotFound) {
+			t.Errorf("min decryption version: %v; want ErrKeyNotFound", err)
 		}
 	})
 

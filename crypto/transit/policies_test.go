@@ -15,9 +15,10 @@ import (
 	"github.com/mosaicstack/mosaic/crypto/transittest"
 )
 
-// loadPolicy reads one of deploy/openbao's policy files into the test double's form. The double
-// grants the union of matching paths (OpenBao takes the most specific match; the files never
-// overlap, so both read them alike) and does not enforce allowed_parameters.
+// loadPolicy reads one of deploy/openbao's policy files into the test double's form, each rule
+// named for the policy (as a token's lookup lists it). The double grants the union of matching
+// paths (OpenBao takes the most specific match; the files never overlap, so both read them alike)
+// and does not enforce allowed_parameters.
 func loadPolicy(t *testing.T, role string) []transittest.Policy {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "openbao", "policies", role+".hcl"))
@@ -27,7 +28,7 @@ func loadPolicy(t *testing.T, role string) []transittest.Policy {
 	var out []transittest.Policy
 	stanza := regexp.MustCompile(`(?s)path "([^"]+)" \{\s*capabilities = \[([^\]]*)\]`)
 	for _, m := range stanza.FindAllStringSubmatch(string(b), -1) {
-		p := transittest.Policy{Path: m[1]}
+		p := transittest.Policy{Name: role, Path: m[1]}
 		for _, c := range strings.Split(m[2], ",") {
 			p.Capabilities = append(p.Capabilities, strings.Trim(strings.TrimSpace(c), `"`))
 		}

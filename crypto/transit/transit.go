@@ -494,7 +494,10 @@ func mapMessage(status int, msg string) error {
 		return fmt.Errorf("%w (transit)", crypto.ErrPermissionDenied)
 	case status >= 500:
 		return fmt.Errorf("%w: %w", crypto.ErrUnavailable, &serverError{status: status, msg: msg})
-	case strings.Contains(msg, "encryption key not found"):
+	case strings.Contains(msg, "key not found"), // decrypt, rewrap, datakey: "encryption key not found"; rotate: "key not found"
+		strings.Contains(msg, "no existing key named"),           // config: "no existing key named K could be found"
+		strings.Contains(msg, "invalid key name"),                // trim
+		strings.Contains(msg, "could not delete key; not found"): // DELETE: "error deleting policy K: could not delete key; not found"
 		return crypto.ErrKeyNotFound
 	case strings.Contains(msg, "message authentication failed"):
 		return crypto.ErrDecrypt

@@ -1,16 +1,23 @@
 // Package transittest is a TEST DOUBLE of OpenBao's HTTP API for the Transit secrets engine — not
 // OpenBao. OpenBao cannot run on the machines that build Mosaic, so the Transit client is tested
 // against this server, which speaks the same wire protocol as recorded from a real OpenBao v2.6.2
-// (shared/openbao-transit.md): the same paths (PUT or POST), the same JSON fields and envelope,
-// "vault:v<N>:" ciphertexts of derived AES-256-GCM keys ("vault:v0:" read as version 1), the same
-// error texts and HTTP statuses, the same batch behaviour (HTTP 400 with per-item results on
+// (shared/openbao-transit.md), and was compared against OpenBao v2.6.2 (commit dd9c19c) on
+// 2026-12-07: the same paths (PUT or POST), the same JSON fields and envelope, "vault:v<N>:"
+// ciphertexts of derived AES-256-GCM keys ("vault:v0:" read as version 1), the same error texts
+// (typos included) and HTTP statuses, the same batch behaviour (HTTP 400 with per-item results on
 // partial failure unless partial_failure_response_code says otherwise; but a rewrap batch always
-// 200, its failed items without plaintext), the same trap (encrypting to a missing key creates it
-// when the token may create), create for a new key and update for an existing one, key
-// configuration (minimum decryption and encryption versions, reversible until a trim deletes the
-// versions below; exportable, which cannot be undone; deletion_allowed, which DELETE needs), token
-// and AppRole authentication with renewal and OpenBao's default policy (without it a token cannot
-// look itself up), and ACL policies on paths. Its ciphertexts are its own: they do not decrypt on a real OpenBao, nor the reverse.
+// 200, its failed items without plaintext, and a warning that rewrap ignored
+// partial_failure_response_code), the same trap (encrypting to a missing key creates it when the
+// token may create: transit/encrypt/K has an existence check, so it needs create for a missing key
+// and update for an existing one), the update capability for every write to transit/keys/K, new key
+// or not (that path has no existence check, so create is never enough), key configuration with
+// OpenBao's checks in OpenBao's order (minimum decryption and encryption versions, reversible until
+// a trim deletes the versions below; exportable, which a later false leaves set; deletion_allowed,
+// which DELETE needs), OpenBao's conversion of int and bool fields (strings parsed, "Field
+// validation failed" otherwise), token and AppRole authentication with renewal, a token lookup that
+// lists the token's policies, OpenBao's default policy (without it a token cannot look itself up),
+// and ACL policies on paths. Its ciphertexts are its own: they do not decrypt on a real OpenBao,
+// nor the reverse.
 //
 // The same contract suite runs against this server and, when MOSAIC_TEST_OPENBAO_ADDR and
 // MOSAIC_TEST_OPENBAO_TOKEN are set, against a real OpenBao.
@@ -27,6 +34,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +43,12 @@ import (
 	"github.com/mosaicstack/mosaic/crypto/internal/aead"
 )
 
-// Policy grants capabilities ("create", "read", "update") on a path; a trailing '*' matches any
-// suffix, as in OpenBao's ACL policies.
+// Policy is one path rule of an OpenBao ACL policy: it grants capabilities ("create", "read",
+// "update", "delete") on a path; a trailing '*' matches any suffix, as in OpenBao's ACL policies.
 type Policy struct {
+	// Name is the OpenBao policy the rule belongs to, as a token's lookup and renewal list it
+	// (sorted, each once). Rules without a name are listed as "unnamed".
+	Name         string
 	Path         string
 	Capabilities []string
 }
@@ -46,8 +57,8 @@ type Policy struct {
 // up and renewing its own token. OpenBao gives it to every token not created without it
 // (no_default_policy); so do AddToken and AddAppRole, and AddTokenWithoutDefault does not.
 var DefaultPolicy = []Policy{
-	{Path: "auth/token/lookup-self", Capabilities: []string{"read"}},
-	{Path: "auth/token/renew-self", Capabilities: []string{"update"}},
+	{Name: "default", Path: "auth/token/lookup-self", Capabilities: []string{"read"}},
+	{Name: "default", Path: "auth/token/renew-self", Capabilities: []string{"update"}},
 }
 
 // Server is the Transit test double.
@@ -63,13 +74,23 @@ type Server struct {
 	requests int
 }
 
+// token is what OpenBao's token store keeps of a token, as lookup-self shows it.
 type token struct {
-	policies  []Policy
-	root      bool
-	ttl       time.Duration
-	expires   time.Time
-	renewable bool
-	renewals  int
+	id, accessor string
+	policies     []Policy
+	root         bool
+	ttl          time.Duration
+	issued       time.Time
+	expires      time.Time // zero: never
+	renewable    bool
+	renewals     int
+	lastRenewal  time.Time
+	// path is where it was made (auth/token/create, auth/approle/login, auth/token/root);
+	// displayName, entityID (AppRole logins have an entity), meta and orphan as OpenBao sets them
+	// for that path.
+	path, displayName, entityID string
+	meta                        map[string]string
+	orphan                      bool
 }
 
 type approle struct {
@@ -103,7 +124,8 @@ func New() *Server {
 		approles:  map[string]*approle{},
 		now:       time.Now,
 	}
-	s.tokens[s.RootToken] = &token{root: true}
+	s.tokens[s.RootToken] = &token{id: s.RootToken, accessor: randAlnum(24), root: true, issued: s.now(),
+		path: "auth/token/root", displayName: "root", orphan: true}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -121,7 +143,8 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// AddToken creates a token with policies and the default policy; ttl 0 never expires.
+// AddToken creates a token with policies and the default policy, as auth/token/create would
+// make it; ttl 0 never expires.
 func (s *Server) AddToken(tok string, ttl time.Duration, policies ...Policy) {
 	s.AddTokenWithoutDefault(tok, ttl, append(slices.Clone(policies), DefaultPolicy...)...)
 }
@@ -131,14 +154,21 @@ func (s *Server) AddToken(tok string, ttl time.Duration, policies ...Policy) {
 func (s *Server) AddTokenWithoutDefault(tok string, ttl time.Duration, policies ...Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := &token{policies: policies, ttl: ttl, renewable: ttl > 0}
-	if ttl > 0 {
-		t.expires = s.now().Add(ttl)
-	}
-	s.tokens[tok] = t
+	s.tokens[tok] = s.newToken(tok, ttl, policies, "auth/token/create", "token", "", nil, false)
 }
 
-// AddAppRole lets role ID and secret ID log in (auth/approle/login) to tokens with these policies.
+func (s *Server) newToken(id string, ttl time.Duration, policies []Policy, path, displayName, entityID string,
+	meta map[string]string, orphan bool) *token {
+	t := &token{id: id, accessor: randAlnum(24), policies: policies, ttl: ttl, renewable: ttl > 0, issued: s.now(),
+		path: path, displayName: displayName, entityID: entityID, meta: meta, orphan: orphan}
+	if ttl > 0 {
+		t.expires = t.issued.Add(ttl)
+	}
+	return t
+}
+
+// AddAppRole lets role ID and secret ID log in (auth/approle/login) to tokens with these policies
+// and the default policy.
 func (s *Server) AddAppRole(roleID, secretID string, ttl time.Duration, policies ...Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,6 +191,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, 
 type apiError struct {
 	status int
 	msg    string
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
 const denied = "1 error occurred:\n\t* permission denied\n\n"
@@ -208,7 +242,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusForbidden, denied) // a token without the default policy
 			return
 		}
-		s.lookupSelf(w, r, tok)
+		s.lookupSelf(w, tok)
 		return
 	case p == "auth/token/renew-self":
 		if !allowed(tok, p, "update") {
@@ -229,36 +263,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	op, name, _ := strings.Cut(rest, "/")
 	// The capability a request needs, as OpenBao decides it: read for GET, delete for DELETE; a
-	// write to a path with an existence check (a key, an encryption that may create its key) needs
-	// create when the key does not exist and update when it does; any other write, update.
+	// write to a path with an existence check needs create when the thing does not exist and
+	// update when it does; any other write, update. Of the paths served here only
+	// transit/encrypt/K has an existence check (does the key exist?): transit/keys/K registers an
+	// update operation alone, so writing it needs update even to create a new key.
 	capability := "update"
 	switch {
 	case r.Method == http.MethodGet:
 		capability = "read"
 	case r.Method == http.MethodDelete:
 		capability = "delete"
-	case op == "keys" && !strings.Contains(name, "/") || op == "encrypt":
+	case op == "encrypt":
 		if _, exists := keys[name]; !exists {
 			capability = "create"
 		}
 	}
-	if op != "encrypt" && !allowed(tok, p, capability) {
-		writeErr(w, http.StatusForbidden, denied)
-		return
-	}
-	if op == "encrypt" && capability == "update" && !allowed(tok, p, "update") {
+	if !allowed(tok, p, capability) {
 		writeErr(w, http.StatusForbidden, denied)
 		return
 	}
 	var data map[string]any
+	var warnings []string
 	var e *apiError
 	switch op {
 	case "keys":
-		data, e = s.keys(r, tok, mount, keys, p, name, body)
+		data, warnings, e = s.keys(r, keys, p, name, body)
 	case "encrypt":
 		s.batchable(w, op, body, func(item map[string]any) (map[string]any, *apiError) {
-			return s.encrypt(tok, p, keys, name, item)
-		}, func() *apiError { return s.checkEncryptKey(tok, p, keys, name, body) })
+			return s.encrypt(keys, name, item)
+		}, func() *apiError { s.createOnEncrypt(keys, name, body); return nil })
 		return
 	case "decrypt":
 		s.batchable(w, op, body, func(item map[string]any) (map[string]any, *apiError) {
@@ -283,7 +316,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	writeData(w, data)
+	writeJSON(w, http.StatusOK, envelope(data, nil, warnings))
 }
 
 func (s *Server) authenticate(r *http.Request) (*token, *apiError) {
@@ -314,6 +347,26 @@ func allowed(t *token, p, capability string) bool {
 	return false
 }
 
+// policyNames lists a token's policies as OpenBao does: sorted, each once; "root" for the root
+// token.
+func (t *token) policyNames() []string {
+	if t.root {
+		return []string{"root"}
+	}
+	names := []string{}
+	for _, p := range t.policies {
+		n := p.Name
+		if n == "" {
+			n = "unnamed"
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 func (s *Server) login(w http.ResponseWriter, body map[string]any) {
 	roleID, _ := body["role_id"].(string)
 	secretID, _ := body["secret_id"].(string)
@@ -323,26 +376,37 @@ func (s *Server) login(w http.ResponseWriter, body map[string]any) {
 		return
 	}
 	tok := "s.approle-" + randHex(12)
-	t := &token{policies: role.policies, ttl: role.ttl, renewable: role.ttl > 0}
-	if role.ttl > 0 {
-		t.expires = s.now().Add(role.ttl)
-	}
+	t := s.newToken(tok, role.ttl, role.policies, "auth/approle/login", "approle", randUUID(),
+		map[string]string{"role_name": roleID}, true)
 	s.tokens[tok] = t
-	writeJSON(w, http.StatusOK, envelope(nil, authBlock(tok, t)))
+	writeJSON(w, http.StatusOK, envelope(nil, authBlock(t), nil))
 }
 
-func authBlock(tok string, t *token) map[string]any {
-	return map[string]any{"client_token": tok, "accessor": "acc-" + tok[len(tok)-6:], "policies": []string{"default"},
-		"token_policies": []string{"default"}, "lease_duration": int(t.ttl.Seconds()), "renewable": t.renewable,
-		"token_type": "service", "orphan": false}
+// authBlock is the "auth" of a login or a renewal, with the fields OpenBao's HTTP layer writes.
+func authBlock(t *token) map[string]any {
+	return map[string]any{"client_token": t.id, "accessor": t.accessor, "policies": t.policyNames(),
+		"token_policies": t.policyNames(), "metadata": t.meta, "lease_duration": int(t.ttl.Seconds()),
+		"renewable": t.renewable, "entity_id": t.entityID, "token_type": "service", "orphan": t.orphan,
+		"mfa_requirement": nil, "num_uses": 0}
 }
 
-func (s *Server) lookupSelf(w http.ResponseWriter, r *http.Request, t *token) {
+// lookupSelf answers with the fields of OpenBao's token lookup.
+func (s *Server) lookupSelf(w http.ResponseWriter, t *token) {
 	ttl := 0
+	var expireTime any
 	if !t.expires.IsZero() {
 		ttl = int(t.expires.Sub(s.now()).Seconds())
+		expireTime = t.expires
 	}
-	writeData(w, map[string]any{"ttl": ttl, "renewable": t.renewable, "policies": []string{"default"}, "creation_ttl": int(t.ttl.Seconds())})
+	d := map[string]any{"accessor": t.accessor, "creation_time": t.issued.Unix(), "creation_ttl": int(t.ttl.Seconds()),
+		"display_name": t.displayName, "entity_id": t.entityID, "expire_time": expireTime, "explicit_max_ttl": 0,
+		"id": t.id, "issue_time": t.issued, "meta": t.meta, "num_uses": 0, "orphan": t.orphan, "path": t.path,
+		"policies": t.policyNames(), "renewable": t.renewable, "ttl": ttl, "type": "service"}
+	if !t.lastRenewal.IsZero() {
+		d["last_renewal_time"] = t.lastRenewal.Unix()
+		d["last_renewal"] = t.lastRenewal
+	}
+	writeJSON(w, http.StatusOK, envelope(d, nil, nil))
 }
 
 func (s *Server) renewSelf(w http.ResponseWriter, t *token) {
@@ -350,15 +414,10 @@ func (s *Server) renewSelf(w http.ResponseWriter, t *token) {
 		writeErr(w, http.StatusBadRequest, "lease is not renewable")
 		return
 	}
-	t.expires = s.now().Add(t.ttl)
+	t.lastRenewal = s.now()
+	t.expires = t.lastRenewal.Add(t.ttl)
 	t.renewals++
-	var tok string
-	for k, v := range s.tokens {
-		if v == t {
-			tok = k
-		}
-	}
-	writeJSON(w, http.StatusOK, envelope(nil, authBlock(tok, t)))
+	writeJSON(w, http.StatusOK, envelope(nil, authBlock(t), nil))
 }
 
 func (s *Server) mount(w http.ResponseWriter, r *http.Request, t *token, p string, body map[string]any) {
@@ -372,7 +431,7 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, t *token, p strin
 			writeErr(w, http.StatusBadRequest, "No secret engine mount at "+p+"/")
 			return
 		}
-		writeData(w, map[string]any{"type": "transit", "description": ""})
+		writeJSON(w, http.StatusOK, envelope(map[string]any{"type": "transit", "description": ""}, nil, nil))
 		return
 	}
 	if typ, _ := body["type"].(string); typ != "transit" {
@@ -413,103 +472,187 @@ func (k *key) info() map[string]any {
 	return d
 }
 
-func (s *Server) keys(r *http.Request, t *token, mount string, keys map[string]*key, p, name string, body map[string]any) (map[string]any, *apiError) {
+// keys serves transit/keys/K and its actions, each with OpenBao's own text for a missing key.
+func (s *Server) keys(r *http.Request, keys map[string]*key, p, name string, body map[string]any) (map[string]any, []string, *apiError) {
 	name, action, _ := strings.Cut(name, "/")
 	k, exists := keys[name]
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		if !exists {
-			return nil, &apiError{http.StatusNotFound, ""}
+			return nil, nil, &apiError{http.StatusNotFound, ""}
 		}
-		return k.info(), nil
+		return k.info(), nil, nil
 	case action == "" && r.Method == http.MethodDelete:
-		if !exists {
-			return nil, nil
-		}
-		if !k.deletionAllowed {
-			return nil, &apiError{http.StatusBadRequest, "deletion is not allowed for this key"}
+		switch {
+		case !exists:
+			return nil, nil, badRequest("error deleting policy %s: could not delete key; not found", name)
+		case !k.deletionAllowed:
+			return nil, nil, badRequest("error deleting policy %s: deletion is not allowed for this key", name)
 		}
 		delete(keys, name)
-		return nil, nil
+		return nil, nil, nil
 	case action == "":
-		if !exists {
-			if typ, ok := body["type"].(string); ok && typ != "aes256-gcm96" {
-				return nil, &apiError{http.StatusBadRequest, fmt.Sprintf("unknown key type %q", typ)}
-			}
-			derived, _ := body["derived"].(bool)
-			k = s.newKey(name, derived)
-			keys[name] = k
+		// The type is checked before the key is looked up, so a wrong one is refused for an
+		// existing key too; writing an existing key changes nothing and says so.
+		if typ, ok := body["type"].(string); ok && typ != "aes256-gcm96" {
+			return nil, nil, badRequest("unknown key type %v", typ)
 		}
-		return k.info(), nil
-	case !exists:
-		return nil, &apiError{http.StatusBadRequest, "encryption key not found"}
+		if exists {
+			return k.info(), []string{fmt.Sprintf("key %s already existed", name)}, nil
+		}
+		derived, _ := body["derived"].(bool)
+		k = s.newKey(name, derived)
+		keys[name] = k
+		return k.info(), nil, nil
 	case action == "rotate":
+		if !exists {
+			return nil, nil, badRequest("key not found")
+		}
 		raw := make([]byte, 32)
 		_, _ = rand.Read(raw)
 		k.latest++
 		k.versions[k.latest], k.created[k.latest] = raw, s.now().Unix()
-		return k.info(), nil
+		return k.info(), nil, nil
 	case action == "config":
-		return k.configure(body)
+		// OpenBao converts every field before the handler runs, so a malformed field is refused
+		// even for a missing key.
+		c, e := parseConfig(body)
+		if e != nil {
+			return nil, nil, e
+		}
+		if !exists {
+			return nil, nil, badRequest("no existing key named %s could be found", name)
+		}
+		return k.configure(c)
 	case action == "trim":
-		return k.trim(body)
+		n, given, e := intField(body, "min_available_version")
+		switch {
+		case e != nil:
+			return nil, nil, e
+		case !exists:
+			return nil, nil, badRequest("invalid key name")
+		case !given:
+			return nil, nil, badRequest("missing min_available_version")
+		}
+		data, e := k.trim(n)
+		return data, nil, e
 	}
-	return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p)}
+	return nil, nil, &apiError{http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p)}
 }
 
-// configure is keys/K/config: every field checked before any is applied.
-func (k *key) configure(body map[string]any) (map[string]any, *apiError) {
-	minDec, minEnc := k.minDecryption, k.minEncryption
-	if v, ok := body["min_decryption_version"]; ok {
-		n, err := toInt(v)
-		if err != nil || n < 0 || n > k.latest {
-			return nil, &apiError{http.StatusBadRequest, "cannot set min decryption version of 0 or above the latest version"}
+// configRequest is the body of keys/K/config, each field nil when not given.
+type configRequest struct {
+	minDecryption, minEncryption *int
+	deletionAllowed, exportable  *bool
+}
+
+func parseConfig(body map[string]any) (configRequest, *apiError) {
+	var c configRequest
+	for _, f := range []struct {
+		name string
+		dst  **int
+	}{{"min_decryption_version", &c.minDecryption}, {"min_encryption_version", &c.minEncryption}} {
+		n, given, e := intField(body, f.name)
+		if e != nil {
+			return c, e
 		}
-		if n > 0 {
-			minDec = n
+		if given {
+			*f.dst = &n
 		}
 	}
-	if v, ok := body["min_encryption_version"]; ok {
-		n, err := toInt(v)
-		if err != nil || n < 0 || n > k.latest {
-			return nil, &apiError{http.StatusBadRequest, "cannot set min encryption version above the latest version"}
+	for _, f := range []struct {
+		name string
+		dst  **bool
+	}{{"deletion_allowed", &c.deletionAllowed}, {"exportable", &c.exportable}} {
+		b, given, e := boolField(body, f.name)
+		if e != nil {
+			return c, e
 		}
-		minEnc = n
-	}
-	if k.minAvailable > 0 && minDec < k.minAvailable {
-		return nil, &apiError{http.StatusBadRequest, "min decryption version should not be less than min available version"}
-	}
-	if k.minAvailable > 0 && minEnc > 0 && minEnc < k.minAvailable {
-		return nil, &apiError{http.StatusBadRequest, "min encryption version should not be less than min available version"}
-	}
-	exportable := k.exportable
-	if v, ok := body["exportable"]; ok {
-		b, _ := v.(bool)
-		if k.exportable && !b {
-			return nil, &apiError{http.StatusBadRequest, "cannot disable exportability"}
+		if given {
+			*f.dst = &b
 		}
-		exportable = b
 	}
-	if v, ok := body["deletion_allowed"]; ok {
-		k.deletionAllowed, _ = v.(bool)
+	return c, nil
+}
+
+const minDecryptionZeroWarning = "since Vault 0.3 (prior to the OpenBao fork), transit key numbering starts at 1; forcing minimum to 1"
+
+// configure is keys/K/config, with OpenBao's checks in OpenBao's order (path_keys_config.go):
+// the minimum decryption version (not negative; 0 is forced to 1 with a warning; not above the
+// latest), the minimum encryption version (not negative; not above the latest; 0 means the
+// latest), the encryption minimum not below the decryption minimum (unless 0), then, only when
+// something changed, neither minimum below the trimmed versions (the encryption one first).
+// Nothing is applied unless every check passes. exportable cannot be undone: a false is ignored.
+func (k *key) configure(c configRequest) (map[string]any, []string, *apiError) {
+	minDec, minEnc, deletionAllowed, exportable := k.minDecryption, k.minEncryption, k.deletionAllowed, k.exportable
+	var warnings []string
+	changed := false
+	if c.minDecryption != nil {
+		n := *c.minDecryption
+		if n < 0 {
+			return nil, nil, badRequest("min decryption version cannot be negative")
+		}
+		if n == 0 {
+			n = 1
+			warnings = append(warnings, minDecryptionZeroWarning)
+		}
+		if n != minDec {
+			if n > k.latest {
+				return nil, nil, badRequest("cannot set min decryption version of %d, latest key version is %d", n, k.latest)
+			}
+			minDec, changed = n, true
+		}
 	}
-	k.minDecryption, k.minEncryption, k.exportable = minDec, minEnc, exportable
-	return k.info(), nil
+	if c.minEncryption != nil {
+		n := *c.minEncryption
+		if n < 0 {
+			return nil, nil, badRequest("min encryption version cannot be negative")
+		}
+		if n != minEnc {
+			if n > k.latest {
+				return nil, nil, badRequest("cannot set min encryption version of %d, latest key version is %d", n, k.latest)
+			}
+			minEnc, changed = n, true
+		}
+	}
+	if minEnc > 0 && minEnc < minDec {
+		return nil, nil, badRequest("cannot set min encryption/decryption values; min encryption version of %d must be greater than or equal to min decryption version of %d", minEnc, minDec)
+	}
+	if c.deletionAllowed != nil && *c.deletionAllowed != deletionAllowed {
+		deletionAllowed, changed = *c.deletionAllowed, true
+	}
+	if c.exportable != nil && *c.exportable && !exportable {
+		exportable, changed = true, true
+	}
+	if changed {
+		switch {
+		case k.minAvailable > minEnc:
+			return nil, nil, badRequest("min encryption version should not be less than min available version")
+		case k.minAvailable > minDec:
+			return nil, nil, badRequest("min decryption version should not be less then min available version")
+		}
+	}
+	k.minDecryption, k.minEncryption, k.deletionAllowed, k.exportable = minDec, minEnc, deletionAllowed, exportable
+	return k.info(), warnings, nil
 }
 
 // trim is keys/K/trim: the versions below min_available_version are deleted for good, which
-// OpenBao allows only once both minimums are set and not below it.
-func (k *key) trim(body map[string]any) (map[string]any, *apiError) {
-	n, err := toInt(body["min_available_version"])
+// OpenBao allows only once the minimum encryption version is set and both minimums are not below
+// it; its checks in OpenBao's order (path_trim.go).
+func (k *key) trim(n int) (map[string]any, *apiError) {
 	switch {
-	case err != nil || n <= 0:
-		return nil, &apiError{http.StatusBadRequest, "invalid min_available_version provided"}
-	case k.minEncryption == 0:
-		return nil, &apiError{http.StatusBadRequest, "minimum encryption version should not be zero when setting minimum available version"}
-	case n > k.minDecryption || n > k.minEncryption:
-		return nil, &apiError{http.StatusBadRequest, "minimum available version should not be greater than minimum decryption or encryption version"}
 	case n < k.minAvailable:
-		return nil, &apiError{http.StatusBadRequest, "minimum available version should not be less than the existing value"}
+		return nil, badRequest("minimum available version cannot be decremented")
+	case k.minEncryption == 0:
+		return nil, badRequest("minimum available version cannot be set when minimum encryption version is not set")
+	case n > k.minEncryption:
+		return nil, badRequest("minimum available version cannot be greater than minmum encryption version")
+	case n > k.minDecryption:
+		return nil, badRequest("minimum available version cannot be greater than minimum decryption version")
+	case n < 0:
+		return nil, badRequest("minimum available version cannot be negative")
+	case n == 0:
+		return nil, badRequest("minimum available version should be positive")
 	}
 	k.minAvailable = n
 	for ver := range k.versions {
@@ -523,19 +666,16 @@ func (k *key) trim(body map[string]any) (map[string]any, *apiError) {
 
 func keyExists(keys map[string]*key, name string) *apiError {
 	if _, ok := keys[name]; !ok {
-		return &apiError{http.StatusBadRequest, "encryption key not found"}
+		return badRequest("encryption key not found")
 	}
 	return nil
 }
 
-// checkEncryptKey: encrypting to a missing key creates it when the token may create (OpenBao's
-// upsert), the trap shared/openbao-transit.md warns of.
-func (s *Server) checkEncryptKey(t *token, p string, keys map[string]*key, name string, body map[string]any) *apiError {
+// createOnEncrypt: encrypting to a missing key creates it (OpenBao's upsert), the trap
+// shared/openbao-transit.md warns of; serve has checked that the token may create.
+func (s *Server) createOnEncrypt(keys map[string]*key, name string, body map[string]any) {
 	if _, ok := keys[name]; ok {
-		return nil
-	}
-	if !allowed(t, p, "create") {
-		return &apiError{http.StatusForbidden, denied}
+		return
 	}
 	derived := false
 	if c, ok := body["context"].(string); ok && c != "" {
@@ -549,32 +689,44 @@ func (s *Server) checkEncryptKey(t *token, p string, keys map[string]*key, name 
 		}
 	}
 	keys[name] = s.newKey(name, derived)
-	return nil
 }
 
 const missingContext = "missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key"
 
-func (k *key) context(item map[string]any) ([]byte, *apiError) {
+// decodeContext decodes an item's base64 context, as OpenBao's handlers do before using the key.
+func decodeContext(item map[string]any) ([]byte, *apiError) {
 	c, _ := item["context"].(string)
-	if !k.derived {
-		return nil, nil
-	}
 	if c == "" {
-		return nil, &apiError{http.StatusBadRequest, missingContext}
+		return nil, nil
 	}
 	b, err := base64.StdEncoding.DecodeString(c)
 	if err != nil {
-		return nil, &apiError{http.StatusBadRequest, err.Error()}
+		return nil, badRequest("%s", err.Error())
 	}
 	return b, nil
 }
 
-func (s *Server) encrypt(t *token, p string, keys map[string]*key, name string, item map[string]any) (map[string]any, *apiError) {
+// context is an item's derivation context: required for a derived key, ignored otherwise.
+func (k *key) context(item map[string]any) ([]byte, *apiError) {
+	if !k.derived {
+		return nil, nil
+	}
+	b, e := decodeContext(item)
+	if e != nil {
+		return nil, e
+	}
+	if len(b) == 0 {
+		return nil, badRequest(missingContext)
+	}
+	return b, nil
+}
+
+func (s *Server) encrypt(keys map[string]*key, name string, item map[string]any) (map[string]any, *apiError) {
 	k := keys[name]
 	pt, _ := item["plaintext"].(string)
 	plaintext, err := base64.StdEncoding.DecodeString(pt)
 	if err != nil {
-		return nil, &apiError{http.StatusBadRequest, err.Error()}
+		return nil, badRequest("%s", err.Error())
 	}
 	kctx, e := k.context(item)
 	if e != nil {
@@ -583,10 +735,16 @@ func (s *Server) encrypt(t *token, p string, keys map[string]*key, name string, 
 	version := k.latest
 	if v, ok := item["key_version"]; ok {
 		n, err := toInt(v)
-		if err != nil || (n > 0 && (n < max(k.minEncryption, k.minAvailable, 1) || n > k.latest)) {
-			return nil, &apiError{http.StatusBadRequest, "invalid key version"}
-		}
-		if n > 0 {
+		switch {
+		case err != nil:
+			return nil, badRequest("invalid key version")
+		case n < 0:
+			return nil, badRequest("requested version for encryption is negative")
+		case n > k.latest:
+			return nil, badRequest("requested version for encryption is higher than the latest key version")
+		case n > 0 && n < k.minEncryption:
+			return nil, badRequest("requested version for encryption is less than the minimum encryption key version")
+		case n > 0:
 			version = n
 		}
 	}
@@ -597,43 +755,54 @@ func (s *Server) encrypt(t *token, p string, keys map[string]*key, name string, 
 	return map[string]any{"ciphertext": fmt.Sprintf("vault:v%d:%s", version, base64.StdEncoding.EncodeToString(sealed)), "key_version": version}, nil
 }
 
+// open decrypts an item's ciphertext with OpenBao's checks in OpenBao's order (keysutil's
+// DecryptWithFactory): the "vault:v" prefix, two fields, the version (0 read as 1, not too new,
+// not below the minimum), the base64 body, and only then a derived key's missing context.
 func (k *key) open(item map[string]any) ([]byte, *apiError) {
 	ct, _ := item["ciphertext"].(string)
 	if ct == "" {
-		return nil, &apiError{http.StatusBadRequest, "missing ciphertext to decrypt"}
+		return nil, badRequest("missing ciphertext to decrypt")
 	}
-	kctx, e := k.context(item)
+	kctx, e := decodeContext(item)
 	if e != nil {
 		return nil, e
 	}
-	rest, ok := strings.CutPrefix(ct, "vault:")
+	rest, ok := strings.CutPrefix(ct, "vault:v")
 	if !ok {
-		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: no prefix"}
+		return nil, badRequest("invalid ciphertext: no prefix")
 	}
 	ver, body, ok := strings.Cut(rest, ":")
-	n, err := strconv.Atoi(strings.TrimPrefix(ver, "v"))
-	if !ok || !strings.HasPrefix(ver, "v") || err != nil {
-		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: version number could not be decoded"}
+	if !ok {
+		return nil, badRequest("invalid ciphertext: wrong number of fields")
 	}
-	sealed, err := base64.StdEncoding.DecodeString(body)
+	n, err := strconv.Atoi(ver)
 	if err != nil {
-		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: could not decode base64"}
+		return nil, badRequest("invalid ciphertext: version number could not be decoded")
 	}
 	if n == 0 {
 		n = 1 // OpenBao reads v0, an early format's version, as version 1
 	}
 	if n > k.latest {
-		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext: version is too new"}
+		return nil, badRequest("invalid ciphertext: version is too new")
 	}
 	if n < k.minDecryption || k.versions[n] == nil {
-		return nil, &apiError{http.StatusBadRequest, "ciphertext or signature version is disallowed by policy (too old)"}
+		return nil, badRequest("ciphertext or signature version is disallowed by policy (too old)")
+	}
+	sealed, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return nil, badRequest("invalid ciphertext: could not decode base64")
+	}
+	if !k.derived {
+		kctx = nil
+	} else if len(kctx) == 0 {
+		return nil, badRequest(missingContext)
 	}
 	out, err := aead.Open(k.versions[n], kctx, sealed)
 	if errors.Is(err, aead.ErrShort) {
-		return nil, &apiError{http.StatusBadRequest, "invalid ciphertext length"}
+		return nil, badRequest("invalid ciphertext length")
 	}
 	if err != nil {
-		return nil, &apiError{http.StatusBadRequest, "cipher: message authentication failed"}
+		return nil, badRequest("cipher: message authentication failed")
 	}
 	return out, nil
 }
@@ -663,7 +832,7 @@ func (s *Server) rewrap(keys map[string]*key, name string, item map[string]any) 
 func (s *Server) datakey(keys map[string]*key, rest string, body map[string]any) (map[string]any, *apiError) {
 	kind, name, _ := strings.Cut(rest, "/")
 	if kind != "plaintext" && kind != "wrapped" {
-		return nil, &apiError{http.StatusBadRequest, "Invalid path, must be 'plaintext' or 'wrapped'"}
+		return nil, badRequest("Invalid path, must be 'plaintext' or 'wrapped'")
 	}
 	if e := keyExists(keys, name); e != nil {
 		return nil, e
@@ -673,7 +842,7 @@ func (s *Server) datakey(keys map[string]*key, rest string, body map[string]any)
 	if v, ok := body["bits"]; ok {
 		n, err := toInt(v)
 		if err != nil || (n != 128 && n != 256 && n != 512) {
-			return nil, &apiError{http.StatusBadRequest, "invalid bit length"}
+			return nil, badRequest("invalid bit length")
 		}
 		bits = n
 	}
@@ -694,11 +863,38 @@ func (s *Server) datakey(keys map[string]*key, rest string, body map[string]any)
 	return out, nil
 }
 
+// rewrapFields are the fields of transit/rewrap/K's schema. OpenBao answers a request with other
+// fields with a warning that names them: rewrap has no partial_failure_response_code, which
+// Mosaic's batches send.
+var rewrapFields = []string{"name", "ciphertext", "context", "key_version", "batch_input"}
+
+// ignoredWarning is the warning OpenBao adds to a successful answer when the request carried
+// fields the path's schema does not have (modelled for rewrap only; encrypt and decrypt take
+// partial_failure_response_code).
+func ignoredWarning(op string, body map[string]any) []string {
+	if op != "rewrap" {
+		return nil
+	}
+	var ignored []string
+	for f := range body {
+		if !slices.Contains(rewrapFields, f) {
+			ignored = append(ignored, f)
+		}
+	}
+	if len(ignored) == 0 {
+		return nil
+	}
+	sort.Strings(ignored)
+	return []string{fmt.Sprintf("Endpoint ignored these unrecognized parameters: %v", ignored)}
+}
+
 // batchable serves a single item or a batch_input, with Transit's batch rules: a batch with a
 // failed item answers 400 (or partial_failure_response_code when some succeeded), a failed
 // decrypt item carries an empty plaintext; but a rewrap batch answers 200 whatever failed,
-// ignores partial_failure_response_code, and its failed items carry only their error.
+// ignores partial_failure_response_code (with a warning that says so), and its failed items carry
+// only their error.
 func (s *Server) batchable(w http.ResponseWriter, op string, body map[string]any, one func(map[string]any) (map[string]any, *apiError), precheck func() *apiError) {
+	warnings := ignoredWarning(op, body)
 	raw, isBatch := body["batch_input"]
 	if !isBatch {
 		if e := precheck(); e != nil {
@@ -710,7 +906,7 @@ func (s *Server) batchable(w http.ResponseWriter, op string, body map[string]any
 			writeErr(w, e.status, e.msg)
 			return
 		}
-		writeData(w, data)
+		writeJSON(w, http.StatusOK, envelope(data, nil, warnings))
 		return
 	}
 	items, _ := raw.([]any)
@@ -759,23 +955,23 @@ func (s *Server) batchable(w http.ResponseWriter, op string, body map[string]any
 			}
 		}
 	}
-	writeJSON(w, status, envelope(map[string]any{"batch_results": results}, nil))
+	writeJSON(w, status, envelope(map[string]any{"batch_results": results}, nil, warnings))
 }
 
-func envelope(data, auth map[string]any) map[string]any {
-	var d, a any
+// envelope is OpenBao's answer: data, auth and warnings are null when nil.
+func envelope(data, auth map[string]any, warnings []string) map[string]any {
+	var d, a, wr any
 	if data != nil {
 		d = data
 	}
 	if auth != nil {
 		a = auth
 	}
+	if warnings != nil {
+		wr = warnings
+	}
 	return map[string]any{"request_id": randUUID(), "lease_id": "", "renewable": false, "lease_duration": 0,
-		"data": d, "wrap_info": nil, "warnings": nil, "auth": a}
-}
-
-func writeData(w http.ResponseWriter, data map[string]any) {
-	writeJSON(w, http.StatusOK, envelope(data, nil))
+		"data": d, "wrap_info": nil, "warnings": wr, "auth": a}
 }
 
 func writeErr(w http.ResponseWriter, status int, msg string) {
@@ -790,6 +986,86 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// intField reads an int field of a request as OpenBao's framework does before the handler runs
+// (mapstructure's weak decoding): a JSON number (an integer: 2.5 is refused) or a string holding
+// one (base prefixes allowed, "" is 0), a bool as 0 or 1, null as 0. given says whether the field
+// was in the request. Numbers arrive as json.Number (serve decodes with UseNumber).
+func intField(body map[string]any, field string) (n int, given bool, e *apiError) {
+	v, given := body[field]
+	if !given {
+		return 0, false, nil
+	}
+	var str string
+	switch x := v.(type) {
+	case nil:
+		return 0, true, nil
+	case bool:
+		if x {
+			return 1, true, nil
+		}
+		return 0, true, nil
+	case json.Number:
+		str = string(x)
+	case string:
+		str = x
+	default:
+		return 0, true, fieldError(field, fmt.Sprintf("expected type 'int', got unconvertible type '%T'", v))
+	}
+	if str == "" {
+		str = "0"
+	}
+	i, err := strconv.ParseInt(str, 0, 64)
+	if err != nil {
+		return 0, true, fieldError(field, "cannot parse value as 'int': "+numError(err))
+	}
+	return int(i), true, nil
+}
+
+// boolField reads a bool field as OpenBao's framework does: a bool, a number (not 0 is true) or a
+// string as strconv.ParseBool reads it ("" is false), null as false.
+func boolField(body map[string]any, field string) (b, given bool, e *apiError) {
+	v, given := body[field]
+	if !given {
+		return false, false, nil
+	}
+	var str string
+	switch x := v.(type) {
+	case nil:
+		return false, true, nil
+	case bool:
+		return x, true, nil
+	case json.Number: // a string kind to mapstructure: parsed as a bool, so 1 is true and 2 an error
+		str = string(x)
+	case string:
+		str = x
+	default:
+		return false, true, fieldError(field, fmt.Sprintf("expected type 'bool', got unconvertible type '%T'", v))
+	}
+	if str == "" {
+		return false, true, nil
+	}
+	b, err := strconv.ParseBool(str)
+	if err != nil {
+		return false, true, fieldError(field, "cannot parse value as 'bool': "+numError(err))
+	}
+	return b, true, nil
+}
+
+// fieldError is OpenBao's answer to a field it cannot convert. The value's name in mapstructure's
+// message is empty (a weak decode of one value has no field name), hence the empty quotes.
+func fieldError(field, msg string) *apiError {
+	return badRequest("Field validation failed: error converting input for field %q: '' %s", field, msg)
+}
+
+// numError is a strconv error as mapstructure writes it: without the value.
+func numError(err error) string {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return "strconv." + ne.Func + ": " + ne.Err.Error()
+	}
+	return err.Error()
 }
 
 func toInt(v any) (int, error) {
@@ -809,6 +1085,17 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// randAlnum is n random letters and digits, like OpenBao's token accessors.
+func randAlnum(n int) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	return string(b)
 }
 
 func randUUID() string {

@@ -3,6 +3,7 @@ package transittest_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -234,13 +235,13 @@ func TestMinDecryptionVersionIsReversibleUntilTrimmed(t *testing.T) {
 	}
 
 	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}, 400,
-		"minimum encryption version should not be zero when setting minimum available version")
+		"minimum available version cannot be set when minimum encryption version is not set")
 	do(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":2,"min_encryption_version":2}`, ""})
 	if a := do(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}); a.status != 200 || a.data["min_available_version"] != 2.0 {
 		t.Fatalf("trim: %+v", a)
 	}
 	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":1}`, ""}, 400,
-		"min decryption version should not be less than min available version")
+		"min decryption version should not be less then min available version")
 	expectErr(t, srv, dec, 400, "ciphertext or signature version is disallowed by policy (too old)")
 }
 
@@ -266,17 +267,42 @@ func TestRewrapBatchAnswers200WhateverFails(t *testing.T) {
 	}
 }
 
-// Writing a key that exists is an update, not a create; encrypting to an existing key too.
-func TestWritingAnExistingKeyNeedsUpdate(t *testing.T) {
+// transit/keys/K has no existence check in OpenBao v2.6.2: every write to it is an update, so a
+// create-only token may not create a new key, and an update-only token may.
+func TestWritingAKeyNeedsUpdateNewOrNot(t *testing.T) {
 	srv := transittest.New()
 	defer srv.Close()
-	srv.AddToken("creator", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"create"}},
-		transittest.Policy{Path: "transit/encrypt/*", Capabilities: []string{"create"}})
-	if a := do(t, srv, call{"POST", "transit/keys/k", `{}`, "creator"}); a.status != 200 {
-		t.Fatalf("create a new key with create: %+v", a)
+	srv.AddToken("creator", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"create"}})
+	srv.AddToken("updater", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"update"}})
+	for _, method := range []string{"POST", "PUT"} {
+		expectErr(t, srv, call{method, "transit/keys/new-" + method, `{}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+		if a := do(t, srv, call{method, "transit/keys/new-" + method, `{}`, "updater"}); a.status != 200 || a.data["latest_version"] != 1.0 {
+			t.Fatalf("%s a new key with update only: %+v; want it created", method, a)
+		}
+		expectErr(t, srv, call{method, "transit/keys/new-" + method, `{}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+		if a := do(t, srv, call{method, "transit/keys/new-" + method, `{}`, "updater"}); a.status != 200 {
+			t.Fatalf("%s an existing key with update: %+v", method, a)
+		}
 	}
-	expectErr(t, srv, call{"POST", "transit/keys/k", `{}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+}
+
+// transit/encrypt/K has an existence check: a create-only token creates a missing key by
+// encrypting to it and is refused on an existing one; an update-only token the reverse.
+func TestEncryptNeedsCreateForAMissingKeyAndUpdateForAnExistingOne(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	srv.AddToken("creator", 0, transittest.Policy{Path: "transit/encrypt/*", Capabilities: []string{"create"}})
+	srv.AddToken("updater", 0, transittest.Policy{Path: "transit/encrypt/*", Capabilities: []string{"update"}})
+	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk="}`, "updater"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.status != 404 {
+		t.Fatalf("an update-only encrypt to a missing key created it: %+v", a)
+	}
+	encryptOne(t, srv, "k", "creator")
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.status != 200 {
+		t.Fatalf("a create-only encrypt to a missing key did not create it: %+v", a)
+	}
 	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk="}`, "creator"}, 403, "1 error occurred:\n\t* permission denied\n\n")
+	encryptOne(t, srv, "k", "updater")
 }
 
 // A token without the default policy may not look itself up.
@@ -300,7 +326,7 @@ func TestDeleteKeyNeedsDeletionAllowed(t *testing.T) {
 	do(t, srv, call{"POST", "transit/keys/k", `{}`, ""})
 	srv.AddToken("writer", 0, transittest.Policy{Path: "transit/keys/*", Capabilities: []string{"create", "update"}})
 	expectErr(t, srv, call{"DELETE", "transit/keys/k", ``, "writer"}, 403, "1 error occurred:\n\t* permission denied\n\n")
-	expectErr(t, srv, call{"DELETE", "transit/keys/k", ``, ""}, 400, "deletion is not allowed for this key")
+	expectErr(t, srv, call{"DELETE", "transit/keys/k", ``, ""}, 400, "error deleting policy k: deletion is not allowed for this key")
 	do(t, srv, call{"POST", "transit/keys/k/config", `{"deletion_allowed":true}`, ""})
 	if a := do(t, srv, call{"DELETE", "transit/keys/k", ``, ""}); a.status != 204 {
 		t.Fatalf("delete: %+v", a)
@@ -310,8 +336,8 @@ func TestDeleteKeyNeedsDeletionAllowed(t *testing.T) {
 	}
 }
 
-// exportable cannot be turned off; min_encryption_version bounds the versions encrypt may use;
-// the key's configuration reports both, and deletion_allowed.
+// The key's configuration applies and reports exportable, min_encryption_version and
+// deletion_allowed.
 func TestKeyConfigFields(t *testing.T) {
 	srv := transittest.New()
 	defer srv.Close()
@@ -321,8 +347,9 @@ func TestKeyConfigFields(t *testing.T) {
 	if a.status != 200 || a.data["exportable"] != true || a.data["min_encryption_version"] != 2.0 || a.data["deletion_allowed"] != true {
 		t.Fatalf("config: %+v", a)
 	}
-	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"exportable":false}`, ""}, 400, "cannot disable exportability")
-	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk=","key_version":1}`, ""}, 400, "invalid key version")
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.data["exportable"] != true || a.data["min_encryption_version"] != 2.0 || a.data["deletion_allowed"] != true {
+		t.Fatalf("the key after config: %+v", a.data)
+	}
 }
 
 // A "vault:v0:" ciphertext is read as version 1.
@@ -334,5 +361,352 @@ func TestV0CiphertextIsVersion1(t *testing.T) {
 	v0 := strings.Replace(v1, "vault:v1:", "vault:v0:", 1)
 	if a := do(t, srv, call{"POST", "transit/decrypt/k", `{"ciphertext":"` + v0 + `"}`, ""}); a.status != 200 || a.data["plaintext"] != "aGk=" {
 		t.Fatalf("decrypt %s: %+v", v0, a)
+	}
+}
+
+// What a comparison against OpenBao v2.6.2 (dd9c19c) on 2026-12-07 found the double did
+// otherwise, one test per behaviour.
+
+// keyAt creates key name and rotates it up to version latest.
+func keyAt(t *testing.T, srv *transittest.Server, name string, latest int) {
+	t.Helper()
+	if a := do(t, srv, call{"POST", "transit/keys/" + name, `{}`, ""}); a.status != 200 {
+		t.Fatalf("create %s: %+v", name, a)
+	}
+	for v := 2; v <= latest; v++ {
+		if a := do(t, srv, call{"POST", "transit/keys/" + name + "/rotate", ``, ""}); a.data["latest_version"] != float64(v) {
+			t.Fatalf("rotate %s: %+v", name, a)
+		}
+	}
+}
+
+// config answers key k's configuration with body and fails the test unless it succeeds.
+func config(t *testing.T, srv *transittest.Server, body string) answer {
+	t.Helper()
+	a := do(t, srv, call{"POST", "transit/keys/k/config", body, ""})
+	if a.status != 200 {
+		t.Fatalf("config %s: %d %q", body, a.status, a.errors)
+	}
+	return a
+}
+
+func TestConfigMinEncryptionVersionAboveLatest(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_encryption_version":5}`, ""}, 400,
+		"cannot set min encryption version of 5, latest key version is 3")
+}
+
+func TestConfigMinDecryptionVersionAboveLatest(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":5}`, ""}, 400,
+		"cannot set min decryption version of 5, latest key version is 3")
+}
+
+// min_decryption_version 0 is forced to 1, with a warning.
+func TestConfigMinDecryptionVersionZeroIsForcedToOne(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":2}`)
+	a := config(t, srv, `{"min_decryption_version":0}`)
+	warnings, _ := a.raw["warnings"].([]any)
+	const want = "since Vault 0.3 (prior to the OpenBao fork), transit key numbering starts at 1; forcing minimum to 1"
+	if a.data["min_decryption_version"] != 1.0 || len(warnings) != 1 || warnings[0] != want {
+		t.Fatalf("min_decryption_version 0: minimum %v, warnings %v; want 1 and %q", a.data["min_decryption_version"], a.raw["warnings"], want)
+	}
+	if a := config(t, srv, `{"min_decryption_version":1}`); a.raw["warnings"] != nil {
+		t.Fatalf("min_decryption_version 1: warnings %v; want null", a.raw["warnings"])
+	}
+}
+
+func TestConfigNegativeMinimums(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":-1}`, ""}, 400, "min decryption version cannot be negative")
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_encryption_version":-1}`, ""}, 400, "min encryption version cannot be negative")
+}
+
+// An int field is converted as OpenBao's framework does: a string holding a number is read, any
+// other is refused with the framework's message (whose quoted value is empty, verbatim).
+func TestConfigIntFieldFromString(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":"abc"}`, ""}, 400,
+		`Field validation failed: error converting input for field "min_decryption_version": '' cannot parse value as 'int': strconv.ParseInt: invalid syntax`)
+	if a := config(t, srv, `{"min_decryption_version":"2"}`); a.data["min_decryption_version"] != 2.0 {
+		t.Fatalf(`min_decryption_version "2": %v; want 2`, a.data["min_decryption_version"])
+	}
+}
+
+// The minimum encryption version may not be below the minimum decryption version, unless it is 0
+// (the latest); nothing is applied when refused.
+func TestConfigMinEncryptionBelowMinDecryption(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"min_decryption_version":3,"min_encryption_version":2}`, ""}, 400,
+		"cannot set min encryption/decryption values; min encryption version of 2 must be greater than or equal to min decryption version of 3")
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.data["min_decryption_version"] != 1.0 || a.data["min_encryption_version"] != 0.0 {
+		t.Fatalf("after the refused config: %+v; want it unchanged", a.data)
+	}
+	if a := config(t, srv, `{"min_decryption_version":3,"min_encryption_version":0}`); a.data["min_decryption_version"] != 3.0 {
+		t.Fatalf("min_encryption_version 0 with min_decryption_version 3: %+v", a.data)
+	}
+}
+
+// After a trim, neither minimum may go below the minimum available version; the checks answer in
+// OpenBao's order (encryption before decryption, the enc>=dec rule before both).
+func TestConfigAfterTrim(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":2,"min_encryption_version":2}`)
+	if a := do(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}); a.status != 200 {
+		t.Fatalf("trim: %+v", a)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"min_decryption_version":1}`, "min decryption version should not be less then min available version"},
+		{`{"min_encryption_version":1}`, "cannot set min encryption/decryption values; min encryption version of 1 must be greater than or equal to min decryption version of 2"},
+		{`{"min_encryption_version":0}`, "min encryption version should not be less than min available version"},
+		{`{"min_decryption_version":0}`, "min decryption version should not be less then min available version"},
+		{`{"min_decryption_version":1,"min_encryption_version":1}`, "min encryption version should not be less than min available version"},
+	} {
+		expectErr(t, srv, call{"POST", "transit/keys/k/config", c.body, ""}, 400, c.want)
+	}
+	if a := do(t, srv, call{"GET", "transit/keys/k", ``, ""}); a.data["min_decryption_version"] != 2.0 || a.data["min_encryption_version"] != 2.0 {
+		t.Fatalf("after the refused configs: %+v; want 2 and 2", a.data)
+	}
+}
+
+// exportable cannot be undone, and asking is not an error: false is ignored.
+func TestConfigExportableFalseIsIgnored(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 1)
+	config(t, srv, `{"exportable":true}`)
+	if a := config(t, srv, `{"exportable":false}`); a.data["exportable"] != true {
+		t.Fatalf("exportable false after true: %v; want it still true", a.data["exportable"])
+	}
+}
+
+// A bool field is converted as OpenBao's framework does: a string as strconv.ParseBool reads it.
+func TestConfigBoolFieldFromString(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 1)
+	expectErr(t, srv, call{"POST", "transit/keys/k/config", `{"deletion_allowed":"yes"}`, ""}, 400,
+		`Field validation failed: error converting input for field "deletion_allowed": '' cannot parse value as 'bool': strconv.ParseBool: invalid syntax`)
+	if a := config(t, srv, `{"deletion_allowed":"true"}`); a.data["deletion_allowed"] != true {
+		t.Fatalf(`deletion_allowed "true": %v; want true`, a.data["deletion_allowed"])
+	}
+}
+
+func TestConfigMissingKey(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	expectErr(t, srv, call{"POST", "transit/keys/nokey/config", `{"min_decryption_version":1}`, ""}, 400, "no existing key named nokey could be found")
+}
+
+// encrypt's key_version must lie between min_encryption_version and the latest version.
+func TestEncryptKeyVersionBounds(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_encryption_version":2}`)
+	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk=","key_version":1}`, ""}, 400,
+		"requested version for encryption is less than the minimum encryption key version")
+	expectErr(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk=","key_version":4}`, ""}, 400,
+		"requested version for encryption is higher than the latest key version")
+	if a := do(t, srv, call{"POST", "transit/encrypt/k", `{"plaintext":"aGk=","key_version":2}`, ""}); a.status != 200 || a.data["key_version"] != 2.0 {
+		t.Fatalf("key_version 2: %+v", a)
+	}
+}
+
+func TestTrimNeedsMinEncryptionVersion(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":2}`)
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":1}`, ""}, 400,
+		"minimum available version cannot be set when minimum encryption version is not set")
+}
+
+// The minimum available version may be neither of the minimums (OpenBao's "minmum", verbatim).
+func TestTrimAboveMinimums(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":1,"min_encryption_version":3}`)
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}, 400,
+		"minimum available version cannot be greater than minimum decryption version")
+	config(t, srv, `{"min_decryption_version":2,"min_encryption_version":2}`)
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":3}`, ""}, 400,
+		"minimum available version cannot be greater than minmum encryption version")
+}
+
+func TestTrimZeroOrMissing(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":2,"min_encryption_version":2}`)
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":0}`, ""}, 400, "minimum available version should be positive")
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{}`, ""}, 400, "missing min_available_version")
+}
+
+func TestTrimCannotDecrement(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 3)
+	config(t, srv, `{"min_decryption_version":3,"min_encryption_version":3}`)
+	if a := do(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":3}`, ""}); a.status != 200 {
+		t.Fatalf("trim 3: %+v", a)
+	}
+	expectErr(t, srv, call{"POST", "transit/keys/k/trim", `{"min_available_version":2}`, ""}, 400, "minimum available version cannot be decremented")
+}
+
+func TestTrimMissingKey(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	expectErr(t, srv, call{"POST", "transit/keys/nokey/trim", `{"min_available_version":1}`, ""}, 400, "invalid key name")
+}
+
+// rewrap has no partial_failure_response_code: OpenBao answers with a warning that it ignored it;
+// decrypt takes it, and says nothing.
+func TestRewrapWarnsItIgnoresPartialFailureResponseCode(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 1)
+	ct := encryptOne(t, srv, "k", "")
+	batch := `{"batch_input":[{"ciphertext":"` + ct + `"}],"partial_failure_response_code":200}`
+	a := do(t, srv, call{"POST", "transit/rewrap/k", batch, ""})
+	warnings, _ := a.raw["warnings"].([]any)
+	const want = "Endpoint ignored these unrecognized parameters: [partial_failure_response_code]"
+	if a.status != 200 || len(warnings) != 1 || warnings[0] != want {
+		t.Fatalf("rewrap batch: %d, warnings %v; want 200 and %q", a.status, a.raw["warnings"], want)
+	}
+	if a := do(t, srv, call{"POST", "transit/decrypt/k", batch, ""}); a.status != 200 || a.raw["warnings"] != nil {
+		t.Fatalf("decrypt batch: %d, warnings %v; want 200 and null", a.status, a.raw["warnings"])
+	}
+	if a := do(t, srv, call{"POST", "transit/rewrap/k", `{"batch_input":[{"ciphertext":"` + ct + `"}]}`, ""}); a.raw["warnings"] != nil {
+		t.Fatalf("rewrap batch without it: warnings %v; want null", a.raw["warnings"])
+	}
+}
+
+func TestDeleteMissingKey(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	expectErr(t, srv, call{"DELETE", "transit/keys/nokey", ``, ""}, 400, "error deleting policy nokey: could not delete key; not found")
+}
+
+// The prefix is "vault:v"; after it come two fields.
+func TestDecryptPrefixAndFields(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	keyAt(t, srv, "k", 1)
+	expectErr(t, srv, call{"POST", "transit/decrypt/k", `{"ciphertext":"vault:"}`, ""}, 400, "invalid ciphertext: no prefix")
+	expectErr(t, srv, call{"POST", "transit/decrypt/k", `{"ciphertext":"vault:v1"}`, ""}, 400, "invalid ciphertext: wrong number of fields")
+}
+
+// lookup-self answers with the token's fields and its real policies, sorted.
+func TestTokenLookupListsTheTokenAndItsPolicies(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	srv.AddToken("s.usual", time.Hour, transittest.Policy{Name: "pol-transit", Path: "transit/*", Capabilities: []string{"update"}})
+	a := do(t, srv, call{"GET", "auth/token/lookup-self", ``, "s.usual"})
+	d := a.data
+	if a.status != 200 {
+		t.Fatalf("lookup-self: %+v", a)
+	}
+	if got := fmt.Sprint(d["policies"]); got != "[default pol-transit]" {
+		t.Errorf("policies %s; want [default pol-transit]", got)
+	}
+	for k, want := range map[string]any{"id": "s.usual", "path": "auth/token/create", "display_name": "token", "entity_id": "",
+		"orphan": false, "type": "service", "num_uses": 0.0, "explicit_max_ttl": 0.0, "meta": nil, "renewable": true, "creation_ttl": 3600.0} {
+		if got, ok := d[k]; !ok || got != want {
+			t.Errorf("%s: %v (present %v); want %v", k, got, ok, want)
+		}
+	}
+	if acc, _ := d["accessor"].(string); len(acc) != 24 {
+		t.Errorf("accessor %q; want 24 characters", acc)
+	}
+	if ct, _ := d["creation_time"].(float64); ct < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("creation_time %v; want a recent Unix time", d["creation_time"])
+	}
+	for _, k := range []string{"issue_time", "expire_time"} {
+		if s, _ := d[k].(string); s == "" {
+			t.Errorf("%s %v; want an RFC 3339 time", k, d[k])
+		} else if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			t.Errorf("%s %q: %v", k, s, err)
+		}
+	}
+	if ttl, _ := d["ttl"].(float64); ttl < 3590 || ttl > 3600 {
+		t.Errorf("ttl %v; want about 3600", d["ttl"])
+	}
+}
+
+// renew-self's auth block carries the token's policies, entity, metadata and uses; an AppRole
+// login's token has an entity and the role in its metadata.
+func TestRenewSelfAuthBlock(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	srv.AddAppRole("role-1", "secret-1", time.Hour, transittest.Policy{Name: "pol-transit", Path: "transit/*", Capabilities: []string{"update"}})
+	login := do(t, srv, call{"POST", "auth/approle/login", `{"role_id":"role-1","secret_id":"secret-1"}`, "-"})
+	tok := login.raw["auth"].(map[string]any)["client_token"].(string)
+	a := do(t, srv, call{"POST", "auth/token/renew-self", ``, tok})
+	auth, _ := a.raw["auth"].(map[string]any)
+	if a.status != 200 || auth == nil {
+		t.Fatalf("renew-self: %+v", a)
+	}
+	if fmt.Sprint(auth["policies"]) != "[default pol-transit]" || fmt.Sprint(auth["token_policies"]) != "[default pol-transit]" {
+		t.Errorf("policies %v, token_policies %v; want [default pol-transit]", auth["policies"], auth["token_policies"])
+	}
+	if e, _ := auth["entity_id"].(string); len(e) != 36 {
+		t.Errorf("entity_id %v; want an AppRole login's entity", auth["entity_id"])
+	}
+	if m, _ := auth["metadata"].(map[string]any); m["role_name"] != "role-1" {
+		t.Errorf("metadata %v; want role_name role-1", auth["metadata"])
+	}
+	if n, ok := auth["num_uses"]; !ok || n != 0.0 {
+		t.Errorf("num_uses %v (present %v); want 0", n, ok)
+	}
+	if auth["renewable"] != true || auth["lease_duration"] != 3600.0 || auth["client_token"] != tok {
+		t.Errorf("auth %v", auth)
+	}
+	look := do(t, srv, call{"GET", "auth/token/lookup-self", ``, tok})
+	if look.data["accessor"] != auth["accessor"] || look.data["entity_id"] != auth["entity_id"] || look.data["path"] != "auth/approle/login" {
+		t.Errorf("lookup-self after renewal %v; want the same accessor and entity, path auth/approle/login", look.data)
+	}
+	if _, ok := look.data["last_renewal_time"]; !ok {
+		t.Errorf("lookup-self after renewal has no last_renewal_time")
+	}
+}
+
+// Beyond the comparison, read in OpenBao v2.6.2's source (builtin/logical/transit).
+
+// path_rotate.go: rotating a missing key says "key not found".
+func TestRotateMissingKey(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	expectErr(t, srv, call{"POST", "transit/keys/nokey/rotate", ``, ""}, 400, "key not found")
+}
+
+// path_keys.go: an unknown type is named unquoted, and refused for an existing key too; writing
+// an existing key changes nothing and warns.
+func TestWritingAKeyTypeAndExisting(t *testing.T) {
+	srv := transittest.New()
+	defer srv.Close()
+	expectErr(t, srv, call{"POST", "transit/keys/k", `{"type":"rsa-9999"}`, ""}, 400, "unknown key type rsa-9999")
+	keyAt(t, srv, "k", 1)
+	expectErr(t, srv, call{"POST", "transit/keys/k", `{"type":"rsa-9999"}`, ""}, 400, "unknown key type rsa-9999")
+	a := do(t, srv, call{"POST", "transit/keys/k", `{"derived":true}`, ""})
+	warnings, _ := a.raw["warnings"].([]any)
+	if a.status != 200 || a.data["derived"] != false || len(warnings) != 1 || warnings[0] != "key k already existed" {
+		t.Fatalf("writing an existing key: %d %v, warnings %v; want 200, unchanged, \"key k already existed\"", a.status, a.data["derived"], a.raw["warnings"])
 	}
 }
