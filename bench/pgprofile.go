@@ -58,7 +58,7 @@ func (p *pgProfile) report(ctx context.Context, tasks int, wall float64) {
 	defer conn.Close(ctx)
 	var wal int64
 	_ = conn.QueryRow(ctx, "SELECT wal_bytes::bigint FROM pg_stat_wal").Scan(&wal)
-	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time + total_plan_time, shared_blks_hit + shared_blks_read, rows, wal_bytes::bigint,
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time + total_plan_time, total_plan_time, shared_blks_hit + shared_blks_read, rows, wal_bytes::bigint,
 			regexp_replace(left(query, 400), '\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'mosaic_bench')
 		ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`, profileTop)
@@ -68,16 +68,16 @@ func (p *pgProfile) report(ctx context.Context, tasks int, wall float64) {
 	defer rows.Close()
 	n := float64(tasks)
 	say("    PostgreSQL per task: %.0f µs CPU (%.0f%% of one core over the run), %.0f B of WAL", cpu/n*1e6, cpu/wall*100, float64(wal-p.walStart)/n)
-	say("    %8s %9s %9s %8s %9s  statement", "calls/t", "mean µs", "blks/call", "rows/t", "WAL B/t")
+	say("    %8s %9s %9s %9s %8s %9s  statement", "calls/t", "mean µs", "plan µs", "blks/call", "rows/t", "WAL B/t")
 	for rows.Next() {
 		var calls, rws, walb int64
-		var total, plan float64
+		var total, planning, blks float64
 		var q string
-		if err := rows.Scan(&calls, &total, &plan, &rws, &walb, &q); err != nil {
+		if err := rows.Scan(&calls, &total, &planning, &blks, &rws, &walb, &q); err != nil {
 			return
 		}
 		c := float64(max(calls, 1))
-		say("    %8.3f %9.1f %9.1f %8.2f %9.0f  %s", float64(calls)/n, total*1000/c, plan/c, float64(rws)/n, float64(walb)/n, shorten(q, 80))
+		say("    %8.3f %9.1f %9.1f %9.1f %8.2f %9.0f  %s", float64(calls)/n, total*1000/c, planning*1000/c, blks/c, float64(rws)/n, float64(walb)/n, shorten(q, 70))
 	}
 }
 

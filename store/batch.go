@@ -290,7 +290,7 @@ func indexOf[T any](items []T, ref func(T) TaskRef) map[TaskRef]int {
 
 // setBatchDoorSQL is the batch door: the runtime role, no single workspace, the batch's workspaces.
 const setBatchDoorSQL = `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', '', true),
-	set_config('mosaic.user_id', '', true), set_config('mosaic.workspace_ids', $2, true)`
+	set_config('mosaic.user_id', '', true), set_config('mosaic.workspace_ids', $2, true), ` + genericPlans
 
 // joinIDs is workspace ids as mosaic.workspace_ids holds them: canonical UUID text, comma-separated.
 func joinIDs(ids []uuid.UUID) string {

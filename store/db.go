@@ -112,7 +112,7 @@ func (db *DB) inWorkspaces(ctx context.Context, wss []uuid.UUID, fn func(pgx.Tx)
 		return errors.New("store: the batch door needs a workspace")
 	}
 	return db.run(ctx, "BEGIN; SELECT set_config('role', '"+RuntimeRole+"', true), set_config('mosaic.workspace_ids', '"+
-		joinIDs(wss)+"', true)", fn)
+		joinIDs(wss)+"', true), "+genericPlans, fn)
 }
 
 // AsSystem runs fn in a transaction under the runtime role with no workspace set: tenant tables
@@ -126,6 +126,13 @@ func (db *DB) run(ctx context.Context, begin string, fn func(pgx.Tx) error) erro
 	// are a constant and a canonical UUID, never caller text.
 	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{BeginQuery: begin}, fn)
 }
+
+// genericPlans makes the engine's transactions use the generic plan of each prepared statement
+// at once. Its statements take arrays of ids: PostgreSQL's custom plan for each call's arrays
+// looks cheaper than the generic one (planned for a guessed array size), so it planned every
+// call anew — 85 of a peek's 130 µs, 150–200 µs of each relay read and delete at 2 000 tasks/s.
+// The statements are written so that the generic plan is the right one (lookups by key per id).
+const genericPlans = "set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 var enterSystemSQL = "BEGIN; SELECT set_config('role', '" + RuntimeRole + "', true)"
 
