@@ -439,17 +439,20 @@ func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []st
 		// A duplicate: the task with this id, or the one holding the idempotency key.
 		var id uuid.UUID
 		var status string
+		accepted := msgs[j].Subject == "" // its message was on the stream before its row
 		err := lookup(func(tx pgx.Tx) error {
 			var err error
-			id, status, err = store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
-			return err
+			if id, status, err = store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey); err != nil || !accepted || id != t.ID {
+				return err
+			}
+			return store.FillPublisher(ctx, tx, t.WorkspaceID, t.ID, t.PublishedBy)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("look up the existing task %s: %w", t.ID, err)
 		}
 		// A task whose message was on the stream before its row is no duplicate when its row
 		// exists: the delivery that ran it wrote the row first.
-		out[i] = Published{ID: id, Duplicate: msgs[j].Subject != "", Status: status}
+		out[i] = Published{ID: id, Duplicate: !accepted, Status: status}
 	}
 	return sent, nil
 }

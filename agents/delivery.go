@@ -39,6 +39,9 @@ type delivery struct {
 	cancelFn        context.CancelCauseFunc
 	params          store.ClaimParams // the claim this delivery makes (at once, or with its first write)
 	startedAt       time.Time
+	// rowPending: the handler started before the publisher wrote the task's row (JetStream
+	// accepted the message first); what only the row knows (its publisher) is read after it.
+	rowPending bool
 
 	claimMu        sync.Mutex // serialises the lazy claim (handler's first write, heartbeat)
 	mu             sync.Mutex
@@ -157,9 +160,10 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		// or its end — so that a task that finishes before checkpointing costs one write.
 		var peek store.PeekResult
 		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
-		if follows {
-			peek, err = p.awaitRow(d, peek, err)
-		}
+		// A message JetStream accepted before its row: the handler does not wait for the row (its
+		// claim writes it if the publisher has not yet), unless it asks for its publisher
+		// (Job.Publisher), which waits for it then.
+		d.rowPending = follows && err == nil && !peek.Found
 		if err == nil && !peek.Workspace {
 			err = fmt.Errorf("workspace %s: %w", d.ws, store.ErrNotFound)
 		}
@@ -202,9 +206,10 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 const rowWait = 2 * time.Second
 
 // awaitRow peeks again, a little later each time, until the task's row is there: the publisher
-// of a message that JetStream accepted first writes the row right after, and the handler must
-// not start without it. After rowWait the message runs as a raw one (its row written by the
-// claim): a publisher that died in between, or a header set by hand.
+// of a message that JetStream accepted first writes the row right after. A claim made at once
+// waits for it (it would otherwise insert the row without its publisher), and so does a handler
+// that asks for its publisher. After rowWait the message runs as a raw one (its row written by
+// the claim): a publisher that died in between, or a header set by hand.
 func (p *Pool) awaitRow(d *delivery, peek store.PeekResult, err error) (store.PeekResult, error) {
 	deadline := time.Now().Add(rowWait)
 	for wait := 500 * time.Microsecond; err == nil && !peek.Found && peek.Workspace && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
@@ -214,6 +219,25 @@ func (p *Pool) awaitRow(d *delivery, peek store.PeekResult, err error) (store.Pe
 		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
 	}
 	return peek, err
+}
+
+// publisher is the user who published the task (uuid.Nil: none). A handler that started before
+// its row was written waits for the row (rowWait at most): the publisher writes it right after
+// JetStream accepted the message.
+func (d *delivery) publisher(ctx context.Context) (uuid.UUID, error) {
+	d.mu.Lock()
+	pending := d.rowPending
+	d.mu.Unlock()
+	if pending {
+		peek, err := d.pool.awaitRow(d, store.PeekResult{Workspace: true}, nil)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		d.mu.Lock()
+		d.rowPending = !peek.Found
+		d.mu.Unlock()
+	}
+	return d.pool.cfg.DB.TaskPublisher(ctx, d.ws, d.id)
 }
 
 // unclaimed settles a delivery whose task it may not run: acked when the task is done or the

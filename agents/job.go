@@ -80,6 +80,11 @@ func (j *Job[T]) Credential(ctx context.Context, name string) (crypto.Secret, er
 	return j.d.credential(ctx, name)
 }
 
+// Publisher is the user who published the task (uuid.Nil: none, as for a raw NATS message). A
+// task JetStream accepted before its row was written may start before the row exists: Publisher
+// then waits for it (2 s at most).
+func (j *Job[T]) Publisher(ctx context.Context) (uuid.UUID, error) { return j.d.publisher(ctx) }
+
 // CheckpointSeq is how many checkpoints the task has written.
 func (j *Job[T]) CheckpointSeq() int64 { return j.d.seq() }
 

@@ -193,41 +193,79 @@ func TestAFailedPlainPublishLeavesNoMessage(t *testing.T) {
 	}
 }
 
-// A delivery that reaches a task before its publisher's row waits for the row rather than run
-// without it: the row is what knows the publisher.
-func TestADeliveryWaitsForTheRowItsPublisherWrites(t *testing.T) {
+type publisherArgs struct{}
+
+func (publisherArgs) Kind() string { return "test.publisher" }
+
+// TestADeliveryRunsBeforeItsRowAndKeepsItsPublisher: a message JetStream accepted before its row
+// runs at once (the handler does not wait for the publisher's commit), its claim writes the row,
+// and the publisher's late insert still records who published it. A handler that asks for its
+// publisher (Job.Publisher) waits for the row instead.
+func TestADeliveryRunsBeforeItsRowAndKeepsItsPublisher(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder()
-	b := setup(t, rec.register)
+	publishers := make(chan uuid.UUID, 1)
+	b := setup(t, rec.register, func(reg *agents.Registry) {
+		agents.AddWorker(reg, agents.WorkFunc[publisherArgs](func(ctx context.Context, job *agents.Job[publisherArgs]) error {
+			user, err := job.Publisher(ctx)
+			publishers <- user
+			return err
+		}))
+	})
 	ctx := context.Background()
 	b.pool(t, agents.PoolConfig{Concurrency: 2})
-	id := store.NewID()
-	env := events.TaskEnvelope{Version: events.EnvelopeVersion, ID: id, WorkspaceID: b.ws, Kind: "test.record", Args: json.RawMessage(`{"tag":"late"}`)}
-	env.Normalize()
-	m := agents.TaskMessage(&env, 0)
-	msg := &nats.Msg{Subject: m.Subject, Data: m.Payload, Header: nats.Header{}}
-	msg.Header.Set(nats.MsgIdHdr, m.MsgID)
-	msg.Header.Set(events.HeaderRowFollows, "1")
-	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // the delivery has found no row, and waits
 	user := uuid.New()
-	task := store.NewTask{WorkspaceID: b.ws, ID: id, Kind: "test.record", Priority: env.Priority, Status: store.StatusQueued,
-		Args: env.Args, MaxAttempts: env.MaxAttempts, PublishedBy: user}
-	err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
-		_, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: b.ws, MsgID: m.MsgID}}, 0)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	// publishAhead puts a task's message on the stream as Client.Publish does, before its row.
+	publishAhead := func(kind string, args json.RawMessage) (store.NewTask, string) {
+		t.Helper()
+		env := events.TaskEnvelope{Version: events.EnvelopeVersion, ID: store.NewID(), WorkspaceID: b.ws, Kind: kind, Args: args}
+		env.Normalize()
+		m := agents.TaskMessage(&env, 0)
+		msg := &nats.Msg{Subject: m.Subject, Data: m.Payload, Header: nats.Header{}}
+		msg.Header.Set(nats.MsgIdHdr, m.MsgID)
+		msg.Header.Set(events.HeaderRowFollows, "1")
+		if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		return store.NewTask{WorkspaceID: b.ws, ID: env.ID, Kind: kind, Priority: env.Priority, Status: store.StatusQueued,
+			Args: env.Args, MaxAttempts: env.MaxAttempts, PublishedBy: user}, m.MsgID
 	}
-	b.wait(t, id, store.StatusSucceeded, 10*time.Second)
-	got, err := b.db.TaskPublisher(ctx, b.ws, id)
-	if err != nil {
-		t.Fatal(err)
+	insertLate := func(task store.NewTask, msgID string) {
+		t.Helper()
+		err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
+			_, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: b.ws, MsgID: msgID}}, 0)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got != user {
-		t.Fatalf("the task ran without its publisher's row: publisher %s, want %s", got, user)
+
+	task, msgID := publishAhead("test.record", json.RawMessage(`{"tag":"early"}`))
+	b.wait(t, task.ID, store.StatusSucceeded, 10*time.Second) // it ran with no row from its publisher
+	insertLate(task, msgID)
+	if got, err := b.db.TaskPublisher(ctx, b.ws, task.ID); err != nil || got != user {
+		t.Fatalf("the publisher of a task that ran before its row: %s %v, want %s", got, err, user)
 	}
+	if n := countEvents(b.events(t, task.ID), "published"); n != 1 {
+		t.Fatalf("%d published events, want 1", n)
+	}
+
+	task, msgID = publishAhead("test.publisher", json.RawMessage(`{}`))
+	time.Sleep(300 * time.Millisecond) // the handler has started, and waits for its row
+	select {
+	case got := <-publishers:
+		t.Fatalf("Job.Publisher answered %s before the row was written", got)
+	default:
+	}
+	insertLate(task, msgID)
+	select {
+	case got := <-publishers:
+		if got != user {
+			t.Fatalf("Job.Publisher: %s, want %s", got, user)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Job.Publisher did not answer once the row was written")
+	}
+	b.wait(t, task.ID, store.StatusSucceeded, 10*time.Second)
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -149,6 +151,16 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		return res, nil
 	}
 
+	// The statements take their rows in one order, (workspace, id), as the publisher's insert
+	// does: two transactions that lock or insert some of the same rows then wait for each other
+	// in turn, never in a circle (a deadlock, which PostgreSQL breaks only after deadlock_timeout,
+	// 1 s). The results still go to the callers' indices (at).
+	sorted := ops
+	sorted.Claims = byTask(ops.Claims, func(c ClaimParams) TaskRef { return TaskRef{c.Task.WorkspaceID, c.Task.ID} })
+	sorted.ClaimFinishes = byTask(ops.ClaimFinishes, func(c ClaimFinish) TaskRef { return TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID} })
+	sorted.Checkpoints = byTask(ops.Checkpoints, func(c CheckpointParams) TaskRef { return TaskRef{c.WorkspaceID, c.ID} })
+	sorted.Finishes = byTask(ops.Finishes, func(f Finish) TaskRef { return TaskRef{f.WorkspaceID, f.ID} })
+
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(setBatchDoorSQL, RuntimeRole, joinIDs(workspaces))
@@ -162,7 +174,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		b.Queue(peekManySQL, pgUUIDs(ws), pgUUIDs(ids)).Query(func(rows pgx.Rows) error { return readPeeks(rows, at, res.Peeks) })
 	}
 	if len(ops.Claims) > 0 {
-		args, err := claimArgs(ops.Claims, ops.Worker, ops.Lease)
+		args, err := claimArgs(sorted.Claims, ops.Worker, ops.Lease)
 		if err != nil {
 			return res, err
 		}
@@ -175,7 +187,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		})
 	}
 	if len(ops.ClaimFinishes) > 0 {
-		args, err := claimFinishArgs(ops)
+		args, err := claimFinishArgs(sorted)
 		if err != nil {
 			return res, err
 		}
@@ -194,7 +206,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		for i := range res.Checkpoints {
 			res.Checkpoints[i].Fenced = true
 		}
-		b.Queue(checkpointManySQL, checkpointArgs(ops)...).Query(func(rows pgx.Rows) error {
+		b.Queue(checkpointManySQL, checkpointArgs(sorted)...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var ref TaskRef
 				var c CheckpointResult
@@ -207,7 +219,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		})
 	}
 	if len(ops.Finishes) > 0 {
-		args, err := finishArgs(ops)
+		args, err := finishArgs(sorted)
 		if err != nil {
 			return res, err
 		}
@@ -277,6 +289,25 @@ func (db *DB) claimRaced(ctx context.Context, ops BatchOps, res *BatchResults) e
 		res.ClaimFinishes[i] = r.ClaimFinishes[j]
 	}
 	return nil
+}
+
+// byTask is items ordered by their task (workspace, then id), in a copy; items already in that
+// order are returned as they are.
+func byTask[T any](items []T, ref func(T) TaskRef) []T {
+	less := func(a, b T) int { return compareRefs(ref(a), ref(b)) }
+	if slices.IsSortedFunc(items, less) {
+		return items
+	}
+	out := slices.Clone(items)
+	slices.SortFunc(out, less)
+	return out
+}
+
+func compareRefs(a, b TaskRef) int {
+	if c := bytes.Compare(a.WorkspaceID[:], b.WorkspaceID[:]); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
 }
 
 // indexOf maps each item's task to the item's index.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -209,7 +210,17 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		publishers                 = make([]*uuid.UUID, n)
 		created                    = make([]*time.Time, n)
 	)
-	for i, t := range tasks {
+	// The rows go in (workspace, id) order, as the engine's batches take theirs (RunBatch): a
+	// claim that inserts a row its publisher is inserting too waits, never deadlocks.
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return compareRefs(TaskRef{tasks[a].WorkspaceID, tasks[a].ID}, TaskRef{tasks[b].WorkspaceID, tasks[b].ID})
+	})
+	for i, k := range order {
+		t := tasks[k]
 		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
 		args[i] = t.args()
 		if creds[i], err = json.Marshal(t.credentials()); err != nil {
@@ -218,7 +229,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		if meta[i], err = json.Marshal(t.metadata()); err != nil {
 			return nil, nil, err
 		}
-		h := msgs[i].Headers
+		h := msgs[k].Headers
 		if h == nil {
 			h = map[string][]string{}
 		}
@@ -226,14 +237,18 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 			return nil, nil, err
 		}
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
-		msgIDs[i], subjects[i], payloads[i] = msgs[i].MsgID, msgs[i].Subject, msgs[i].Payload
+		msgIDs[i], subjects[i], payloads[i] = msgs[k].MsgID, msgs[k].Subject, msgs[k].Payload
 		publishers[i] = nilUUID(t.PublishedBy)
 		if !t.CreatedAt.IsZero() {
 			created[i] = &t.CreatedAt
 		}
 	}
+	inOrder := make([]uuid.UUID, n) // the callers' order, for readInserted
+	for i, t := range tasks {
+		inOrder[i] = t.ID
+	}
 	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers, created}, ids, nil
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers, created}, inOrder, nil
 }
 
 // Accepted is the outbox "row" of a task inserted without one: its message was on the stream
@@ -269,6 +284,16 @@ func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error
 	b := workspaceBatch(ws)
 	b.Queue(deleteOutboxSQL, pgUUIDs([]uuid.UUID{ws}), ids)
 	return db.pipeline(ctx, b)
+}
+
+// FillPublisher records the publisher of a task whose row its delivery wrote first (JetStream
+// accepted the message before the publisher wrote the row), unless the row names one already.
+func FillPublisher(ctx context.Context, tx pgx.Tx, ws, id, user uuid.UUID) error {
+	if user == uuid.Nil {
+		return nil
+	}
+	_, err := tx.Exec(ctx, fillPublisherSQL, ws, id, user)
+	return err
 }
 
 // FindTask finds the task with this id, or else the one holding this idempotency key.

@@ -121,7 +121,7 @@ type SecretResult struct {
 func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretArgs]) error {
 	creds, db := cfg.Credentials, cfg.Credentials.DB
 	ws, id := job.WorkspaceID, job.Args.CredentialID
-	user, err := db.TaskPublisher(ctx, ws, job.ID)
+	user, err := job.Publisher(ctx)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func Register(reg *agents.Registry, cfg Config) {
 }
 
 func indexOne(ctx context.Context, cfg Config, job *agents.Job[IndexArgs]) error {
-	user, err := cfg.DB.TaskPublisher(ctx, job.WorkspaceID, job.ID)
+	user, err := job.Publisher(ctx)
 	if err != nil {
 		return err
 	}
