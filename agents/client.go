@@ -442,10 +442,8 @@ func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []st
 		accepted := msgs[j].Subject == "" // its message was on the stream before its row
 		err := lookup(func(tx pgx.Tx) error {
 			var err error
-			if id, status, err = store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey); err != nil || !accepted || id != t.ID {
-				return err
-			}
-			return store.FillPublisher(ctx, tx, t.WorkspaceID, t.ID, t.PublishedBy)
+			id, status, err = store.FindTask(ctx, tx, t.WorkspaceID, t.ID, t.IdempotencyKey)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("look up the existing task %s: %w", t.ID, err)

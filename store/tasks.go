@@ -170,7 +170,26 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 	if err != nil {
 		return nil, err
 	}
-	return readInserted(rows, ids)
+	if outboxIDs, err = readInserted(rows, ids); err != nil {
+		return nil, err
+	}
+	return outboxIDs, fillPublishers(ctx, tx, tasks, msgs, outboxIDs)
+}
+
+// fillPublishers records the publisher of each task whose message JetStream had accepted and
+// whose row the statement found written already: its delivery ran first and its claim wrote the
+// row from the message, which does not know who published it. (A rare path: a statement of its
+// own, whose snapshot sees the rows the insert waited for; not a join in the insert, whose plan
+// could scan the table.)
+func fillPublishers(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, outboxIDs []int64) error {
+	for i, t := range tasks {
+		if outboxIDs[i] == 0 && msgs[i].Subject == "" && t.IdempotencyKey == "" && t.PublishedBy != uuid.Nil {
+			if _, err := tx.Exec(ctx, fillPublisherSQL, t.WorkspaceID, t.ID, t.PublishedBy); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PublishTasks is InsertTasks in a transaction of its own in workspace ws, sent as one pipeline
@@ -187,8 +206,15 @@ func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, m
 		outboxIDs, err = readInserted(rows, ids)
 		return err
 	})
-	err = db.pipeline(ctx, b)
-	return outboxIDs, err
+	if err = db.pipeline(ctx, b); err != nil {
+		return nil, err
+	}
+	for i := range tasks {
+		if outboxIDs[i] == 0 && msgs[i].Subject == "" && tasks[i].PublishedBy != uuid.Nil {
+			return outboxIDs, db.InWorkspace(ctx, ws, func(tx pgx.Tx) error { return fillPublishers(ctx, tx, tasks, msgs, outboxIDs) })
+		}
+	}
+	return outboxIDs, nil
 }
 
 func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) ([]any, []uuid.UUID, error) {
@@ -284,16 +310,6 @@ func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error
 	b := workspaceBatch(ws)
 	b.Queue(deleteOutboxSQL, pgUUIDs([]uuid.UUID{ws}), ids)
 	return db.pipeline(ctx, b)
-}
-
-// FillPublisher records the publisher of a task whose row its delivery wrote first (JetStream
-// accepted the message before the publisher wrote the row), unless the row names one already.
-func FillPublisher(ctx context.Context, tx pgx.Tx, ws, id, user uuid.UUID) error {
-	if user == uuid.Nil {
-		return nil
-	}
-	_, err := tx.Exec(ctx, fillPublisherSQL, ws, id, user)
-	return err
 }
 
 // FindTask finds the task with this id, or else the one holding this idempotency key.

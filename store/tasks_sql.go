@@ -16,10 +16,9 @@ const (
 	// keys that exist), their "published" events and, for the rows inserted whose message is not
 	// on the stream yet (subject not empty), their outbox messages. A row whose message JetStream
 	// has accepted already (empty subject) may have been inserted by the delivery that ran it
-	// before this statement: it still gets its "published" event, and its publisher (pub; a row
-	// committed while this statement ran is not visible to it: FillPublisher, in a statement of
-	// its own, covers that). Each inserted row comes back with its outbox row, or with -1 when it
-	// has none.
+	// before this statement: it still gets its "published" event (and its publisher, from a
+	// statement of its own: fillPublishers). Each inserted row comes back with its outbox row, or
+	// with -1 when it has none.
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
@@ -40,11 +39,6 @@ const (
 			SELECT i.workspace_id, i.id, COALESCE(i.created_at, now()), 'published', i.status
 			FROM input i LEFT JOIN ins USING (workspace_id, id)
 			WHERE ins.id IS NOT NULL OR (i.subject = '' AND i.idempotency_key = '')
-		), pub AS (
-			UPDATE tasks t SET published_by = i.published_by
-			FROM input i LEFT JOIN ins USING (workspace_id, id)
-			WHERE ins.id IS NULL AND i.subject = '' AND i.idempotency_key = '' AND i.published_by IS NOT NULL
-			  AND t.workspace_id = i.workspace_id AND t.id = i.id AND t.published_by IS NULL
 		), ob AS (
 			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload, publish_after)
 			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload, now() + $18 * interval '1 millisecond'
