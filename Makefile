@@ -13,9 +13,15 @@ run: build
 	./$(BIN) dev $(ARGS)
 
 ## test: every test, against throwaway PostgreSQL clusters and embedded NATS servers; every
-## benchmark runs once too, so that none rots (their figures are not asserted).
+## benchmark runs once too, so that none rots (their figures are not asserted). Then the binary
+## is cross-compiled for the other supported platforms (PLATFORMS), so that none stops building.
+PLATFORMS ?= darwin/amd64 darwin/arm64 linux/arm64
 test:
 	$(GO) test -count=1 -timeout 20m -bench . -benchtime 1x ./...
+	@for p in $(PLATFORMS); do \
+		echo "cross-compile ./cmd/mosaic for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/mosaic || exit 1; \
+	done
 
 ## bench: the hot-path benchmarks, then Mosaic side by side with raw JetStream and River
 ## (bench/, a module of its own). BENCH_ARGS="-runs 5 -tasks 100000"; see docs/benchmarks.md.

@@ -11,13 +11,12 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/store"
@@ -360,30 +359,10 @@ func readQuitKey(in io.Reader, quit chan<- struct{}) {
 	}
 }
 
-// cbreak switches a terminal's input to one key at a time without echo (Ctrl-C still sends
-// SIGINT), without a TUI library; it returns what restores the terminal.
-func cbreak(f *os.File) (restore func(), err error) {
-	fd := f.Fd()
-	var old syscall.Termios
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&old))); e != 0 {
-		return nil, e
-	}
-	raw := old
-	raw.Lflag &^= syscall.ICANON | syscall.ECHO
-	raw.Cc[syscall.VMIN], raw.Cc[syscall.VTIME] = 1, 0
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&raw))); e != 0 {
-		return nil, e
-	}
-	return func() {
-		_, _, _ = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&old)))
-	}, nil
-}
-
 // termWidth is the terminal's width in columns (80 when it cannot be read).
 func termWidth(f *os.File) int {
-	var ws struct{ Row, Col, X, Y uint16 }
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws))); e != 0 || ws.Col == 0 {
-		return 80
+	if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+		return w
 	}
-	return int(ws.Col)
+	return 80
 }

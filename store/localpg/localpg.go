@@ -375,13 +375,20 @@ func (s *Server) start(ctx context.Context, bin string, runAs *osUser, logPath s
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: runAs.credential(),
-		Setpgid:    true,           // a terminal's Ctrl-C reaches us, and we stop the server in order
-		Pdeathsig:  syscall.SIGINT, // our death stops the server (fast shutdown)
-	}
+	// Setpgid: a terminal's Ctrl-C reaches us, and we stop the server in order. Our death stops
+	// the server too (fast shutdown): the kernel's parent-death signal where there is one
+	// (Linux), a watchdog process elsewhere.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runAs.credential(), Setpgid: true}
+	stopWithParent(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("localpg: start postgres: %w", err)
+	}
+	if !parentDeathSignal {
+		if err := watchParent(os.Getpid(), cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			_, _ = cmd.Process.Wait()
+			return fmt.Errorf("localpg: start the watchdog: %w", err)
+		}
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
