@@ -5,8 +5,13 @@ ARGS    ?=
 
 .PHONY: build run test bench fuzz chaos lint clean
 
+# The version and commit that `mosaic version` prints and agents report (from git, when there is one).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/mosaic
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mosaic
 
 ## run: the whole system in one process (embedded NATS, a local PostgreSQL under .mosaic/). ARGS="--workers 8"
 run: build

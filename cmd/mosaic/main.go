@@ -57,11 +57,13 @@ func newRootCmd() *cobra.Command {
 		Short:         "Durable, multi-tenant work on NATS JetStream and PostgreSQL",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return bindEnv(cmd)
 		},
 	}
-	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd())
+	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd(), newVersionCmd())
+	root.SetVersionTemplate("{{.Version}}\n")
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -551,5 +552,33 @@ func TestUnknownSubcommandIsAnError(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "--data-dir mosaic dev") || strings.Contains(r.stdout, "--server mosaic dev") ||
 		!strings.Contains(r.stdout, "--server string") {
 		t.Fatalf("mosaic tasks list --help: the placeholders:\n%s", r.stdout)
+	}
+}
+
+// TestVersion: `mosaic version` and `mosaic --version` print the version, the commit and the Go
+// version; a build that sets them (make build, from git) shows its own.
+func TestVersion(t *testing.T) {
+	plain := runMosaic(t, nil, "version")
+	flag := runMosaic(t, nil, "--version")
+	platform := goruntime.GOOS + "/" + goruntime.GOARCH
+	if plain.code != 0 || !strings.HasPrefix(plain.stdout, "mosaic ") || !strings.Contains(plain.stdout, goruntime.Version()+" "+platform) {
+		t.Fatalf("mosaic version: %d %q %q", plain.code, plain.stdout, plain.stderr)
+	}
+	if flag.code != 0 || flag.stdout != plain.stdout {
+		t.Fatalf("mosaic --version: %d %q, want %q", flag.code, flag.stdout, plain.stdout)
+	}
+	var v struct{ Version, Go, Platform string }
+	if r := runMosaic(t, nil, "version", "-o", "json"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &v) != nil || v.Go != goruntime.Version() || v.Platform != platform || v.Version == "" {
+		t.Fatalf("mosaic version -o json: %d %q", r.code, r.stdout)
+	}
+
+	stamped := filepath.Join(t.TempDir(), "mosaic")
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7 -X main.commit="+commit, "-o", stamped, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(stamped, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "mosaic v9.8.7 (commit "+commit+")") {
+		t.Fatalf("a stamped build's version: %q %v", out, err)
 	}
 }

@@ -132,7 +132,7 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 			rt.pools = append(rt.pools, p)
 		}
 	}
-	agent, err := agents.StartAgent(ctx, agents.AgentConfig{DB: st.db, Name: workerName(f.name), Version: version, Pools: rt.pools,
+	agent, err := agents.StartAgent(ctx, agents.AgentConfig{DB: st.db, Name: workerName(f.name), Version: currentVersion().Short(), Pools: rt.pools,
 		Kinds: f.kinds, Concurrency: f.concurrency * len(rt.pools), Interval: f.heartbeat, OnDrain: d.onDrain, Logger: &log})
 	if err != nil {
 		rt.stop(log, 0)
@@ -141,9 +141,6 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	rt.agent = agent
 	return rt, nil
 }
-
-// version is this build's version, as agents report it.
-var version = "dev"
 
 // workerName is --name, else host:pid: what task rows and the agent registry call this process.
 func workerName(name string) string {
