@@ -37,7 +37,7 @@ func (f *clientFlags) register(cmd *cobra.Command, withWorkspace bool) {
 
 func (f *clientFlags) validate() error {
 	if f.output != "text" && f.output != "json" {
-		return fmt.Errorf("%s: %q is not text or json", setting("output"), f.output)
+		return usageError{fmt.Errorf("%s: %q is not text or json", setting("output"), f.output)}
 	}
 	return nil
 }
@@ -62,7 +62,7 @@ func (f *clientFlags) adminClient() (*api.Client, error) {
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(f.dataDir, "admin.token"))
 		if err != nil {
-			return nil, fmt.Errorf("no admin token: set MOSAIC_ADMIN_TOKEN, or point %s at the data directory of `mosaic dev`", setting("data-dir"))
+			return nil, authError{fmt.Errorf("no admin token: set MOSAIC_ADMIN_TOKEN, or point %s at the data directory of `mosaic dev`", setting("data-dir"))}
 		}
 		token = strings.TrimSpace(string(b))
 	}
@@ -86,7 +86,7 @@ func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
 	if key != "" {
 		keyWS, ok := store.APIKeyWorkspace(key)
 		if !ok {
-			return nil, uuid.Nil, errors.New("MOSAIC_API_KEY is not a Mosaic API key (mosk_…)")
+			return nil, uuid.Nil, authError{errors.New("MOSAIC_API_KEY is not a Mosaic API key (mosk_…)")}
 		}
 		if ws == uuid.Nil {
 			ws = keyWS
@@ -95,7 +95,7 @@ func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
 		return c, ws, err
 	}
 	if ws == uuid.Nil {
-		return nil, uuid.Nil, fmt.Errorf("no API key: set MOSAIC_API_KEY (or create a workspace with `mosaic workspaces create`), or give %s with the admin token", setting("workspace"))
+		return nil, uuid.Nil, authError{fmt.Errorf("no API key: set MOSAIC_API_KEY (or create a workspace with `mosaic workspaces create`), or give %s with the admin token", setting("workspace"))}
 	}
 	c, err := f.adminClient()
 	return c, ws, err

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/mosaicstack/mosaic/api"
 )
 
 func main() {
@@ -34,14 +37,52 @@ func main() {
 		if strings.HasPrefix(err.Error(), "unknown command") {
 			// Cobra's and refuseUnknownSubcommands': the suggestions on lines of their own.
 			fmt.Fprintln(os.Stderr, "mosaic:", strings.TrimSpace(err.Error()))
-			os.Exit(1)
+			os.Exit(exitUsage)
 		}
 		fmt.Fprintln(os.Stderr, "mosaic:", oneLine(err.Error()))
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
-// exitError ends the process with a code other than 1 (e.g. `publish --wait` of a failed task).
+// Exit codes (README, "The CLI"): distinct for what a script handles differently.
+const (
+	exitFailure     = 1 // anything else: the server refused the request, a local error
+	exitUsage       = 2 // a usage error: unknown command or flag, a bad or missing value
+	exitUnreachable = 3 // the server (or PostgreSQL, NATS) could not be reached
+	exitAuth        = 4 // no key or token, or the server refused it (401) or what it asked (403)
+	exitTaskFailed  = 5 // publish --wait: the task ended unsuccessfully
+)
+
+// usageError marks an error in how the command was called.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// authError marks a missing or malformed key or token.
+type authError struct{ error }
+
+func (e authError) Unwrap() error { return e.error }
+
+// exitCode is the exit code for err.
+func exitCode(err error) int {
+	var usage usageError
+	var auth authError
+	var apiErr *api.Error
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &usage), strings.HasPrefix(err.Error(), "required flag(s)"):
+		return exitUsage
+	case errors.As(err, &auth), errors.As(err, &apiErr) && (apiErr.Code == api.CodeUnauthenticated || apiErr.Code == api.CodeForbidden):
+		return exitAuth
+	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
+		return exitUnreachable
+	default:
+		return exitFailure
+	}
+}
+
+// exitError ends the process with a code of its own (exitTaskFailed for publish --wait of a
+// failed task).
 type exitError struct {
 	code int
 	msg  string
@@ -64,9 +105,11 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd(), newVersionCmd())
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
+	markArgErrors(root)
 	return root
 }
 
@@ -94,12 +137,31 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
-// bindEnv fills every flag not given on the command line from its MOSAIC_* variable, and names
-// the variable when its value is not valid.
+// markArgErrors makes a wrong number or kind of arguments a usage error, in every command.
+func markArgErrors(cmd *cobra.Command) {
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		markArgErrors(c)
+	}
+}
+
+// bindEnv sets flags left unset from their MOSAIC_* variables (MOSAIC_DATA_DIR for --data-dir),
+// as viper users expect: every setting of the server's own commands (dev, worker, migrate), and
+// the connection and global settings of the others (clientSettings). A command's own options
+// (--status, --kind, …) read no variable, so a variable left in the environment never filters a
+// list or fills in a publish.
 func bindEnv(cmd *cobra.Command) error {
 	var errs []error
+	server := serverCommands[topCommand(cmd)]
 	visit := func(f *pflag.Flag) {
-		if f.Changed {
+		if f.Changed || !server && !clientSettings[f.Name] {
 			return
 		}
 		name := envName(f.Name)
@@ -115,7 +177,26 @@ func bindEnv(cmd *cobra.Command) error {
 	}
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// serverCommands are the commands whose every flag is a setting of the running system.
+var serverCommands = map[string]bool{"dev": true, "worker": true, "migrate": true}
+
+// clientSettings are the flags every other command reads from MOSAIC_* variables too.
+var clientSettings = map[string]bool{"server": true, "data-dir": true, "output": true, "workspace": true,
+	"log-level": true, "log-format": true}
+
+// topCommand is the name of cmd's command below the root (publish for mosaic publish, tasks for
+// mosaic tasks list).
+func topCommand(cmd *cobra.Command) string {
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	return cmd.Name()
 }
 
 func envName(flag string) string {

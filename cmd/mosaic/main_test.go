@@ -237,8 +237,8 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("publish --wait: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = runMosaic(t, nil, "publish", "--kind", "demo.steps", "--args", `{"steps":1,"fail_at":1,"fail_mode":"permanent"}`, "--wait", "--data-dir", dataDir)
-	if r.code == 0 || !strings.Contains(r.stderr, "ended dead") {
-		t.Fatalf("publish --wait of a failing task: exit %d, %s", r.code, r.stderr)
+	if r.code != 5 || !strings.Contains(r.stderr, "ended dead") {
+		t.Fatalf("publish --wait of a failing task: exit %d (want 5), %s", r.code, r.stderr)
 	}
 	r = runMosaic(t, nil, "dlq", "summary", "--output", "json", "--data-dir", dataDir)
 	var groups []struct {
@@ -253,8 +253,8 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 	// A wrong API key: one clear line, exit ≠ 0.
 	r = runMosaic(t, []string{"MOSAIC_API_KEY=" + created.APIKey[:len(created.APIKey)-4] + "AAAA"},
 		"workspaces", "limit", created.ID, "--max-concurrency", "2", "--data-dir", dataDir)
-	if r.code == 0 || !strings.Contains(r.stderr, "invalid, revoked or expired API key") {
-		t.Fatalf("wrong API key: %d %q", r.code, r.stderr)
+	if r.code != 4 || !strings.Contains(r.stderr, "invalid, revoked or expired API key") {
+		t.Fatalf("wrong API key: %d (want 4) %q", r.code, r.stderr)
 	}
 
 	r = runMosaic(t, nil, "federation", "identity", "--output", "json", "--data-dir", dataDir)
@@ -552,6 +552,36 @@ func TestUnknownSubcommandIsAnError(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "--data-dir mosaic dev") || strings.Contains(r.stdout, "--server mosaic dev") ||
 		!strings.Contains(r.stdout, "--server string") {
 		t.Fatalf("mosaic tasks list --help: the placeholders:\n%s", r.stdout)
+	}
+}
+
+// TestExitCodes: usage errors exit 2, an unreachable server 3, a missing or malformed key 4
+// (a refused key, 4, and a task that ended dead under --wait, 5, are checked against a running
+// mosaic dev in TestDevSurvivesSIGKILL); and variables fill connection settings, never a command's
+// own options.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	key := []string{"MOSAIC_API_KEY=mosk_" + strings.Repeat("a", 32) + "_" + strings.Repeat("A", 43)}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+	}{
+		{"unknown subcommand", nil, []string{"tasks", "lst"}, 2},
+		{"unknown flag", nil, []string{"tasks", "list", "--bogus"}, 2},
+		{"missing argument", nil, []string{"tasks", "get"}, 2},
+		{"missing required flag", nil, []string{"publish"}, 2},
+		{"a command's own option from a variable", []string{"MOSAIC_KIND=demo.echo"}, []string{"publish"}, 2},
+		{"bad value of a server setting", []string{"MOSAIC_NATS_PORT=abc"}, []string{"dev"}, 2},
+		{"bad value of a connection setting", []string{"MOSAIC_OUTPUT=yaml"}, []string{"tasks", "list"}, 2},
+		{"unreachable server", key, []string{"tasks", "list", "--server", "http://127.0.0.1:1"}, 3},
+		{"malformed key", []string{"MOSAIC_API_KEY=nope"}, []string{"tasks", "list", "--server", "http://127.0.0.1:1"}, 4},
+		{"no admin token", nil, []string{"workspaces", "list", "--data-dir", t.TempDir()}, 4},
+	} {
+		if r := runMosaic(t, c.env, c.args...); r.code != c.code {
+			t.Errorf("%s: mosaic %v exited %d, want %d: %s", c.name, c.args, r.code, c.code, r.stderr)
+		}
 	}
 }
 

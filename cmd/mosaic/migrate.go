@@ -26,7 +26,7 @@ func newMigrateCmd() *cobra.Command {
 				return fmt.Errorf("migrate: %q is not up, down or status", args[0])
 			}
 			if output != "text" && output != "json" {
-				return fmt.Errorf("%s: %q is not text or json", setting("output"), output)
+				return usageError{fmt.Errorf("%s: %q is not text or json", setting("output"), output)}
 			}
 			if dbURL == "" {
 				var info devInfo

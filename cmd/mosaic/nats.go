@@ -49,7 +49,7 @@ Mosaic's processes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
-				return fmt.Errorf("%s: %q is not text or json", setting("output"), output)
+				return usageError{fmt.Errorf("%s: %q is not text or json", setting("output"), output)}
 			}
 			if system == (workspace != "") {
 				return errors.New("give --workspace WS or --system")

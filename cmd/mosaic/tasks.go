@@ -127,7 +127,7 @@ func newPublishCmd() *cobra.Command {
 				printTask(task)
 			}
 			if task.Status != store.StatusSucceeded {
-				return &exitError{code: 1, msg: fmt.Sprintf("task %s ended %s: %s", task.ID, task.Status, deref(task.LastError))}
+				return &exitError{code: exitTaskFailed, msg: fmt.Sprintf("task %s ended %s: %s", task.ID, task.Status, deref(task.LastError))}
 			}
 			return nil
 		},
@@ -143,7 +143,7 @@ func newPublishCmd() *cobra.Command {
 	fl.IntVar(&maxAttempt, "max-attempts", 0, "attempts before the task is dead-lettered (default: the kind's, 25)")
 	fl.DurationVar(&timeout, "timeout", 0, "bound on one attempt (default none)")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", "", "publishing the same key again gives the same task")
-	fl.BoolVar(&wait, "wait", false, "wait for the task to end; exit 0 only if it succeeded")
+	fl.BoolVar(&wait, "wait", false, "wait for the task to end; exit 0 only if it succeeded, 5 if it did not")
 	fl.StringVar(&traceParent, "traceparent", "", "W3C trace context the task continues (default: $TRACEPARENT)")
 	fl.StringVar(&instance, "instance", "", "publish on this connected instance (by name) instead, within what it grants this one")
 	fl.StringVar(&peerWS, "peer-workspace", "", "with --instance: the peer's workspace (default: the one that grants the kind)")

@@ -98,7 +98,7 @@ func newVersionCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(v)
 			default:
-				return fmt.Errorf("%s: %q is not text or json", setting("output"), output)
+				return usageError{fmt.Errorf("%s: %q is not text or json", setting("output"), output)}
 			}
 		},
 	}
