@@ -239,6 +239,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST " + ws + "/api-keys", min: store.RoleAdmin, body: `{"name":"","role":"GUEST"}`, ok: 400},
 		{pattern: "DELETE " + ws + "/api-keys/{id}", min: store.RoleAdmin, call: "DELETE " + ws + "/api-keys/" + none, ok: 404},
 		{pattern: "GET /v1/overview", min: api.AdminOnly, ok: 200},
+		{pattern: "GET /debug/pprof/", min: api.AdminOnly, ok: 200},
+		{pattern: "GET /debug/pprof/cmdline", min: api.AdminOnly, ok: 200},
+		{pattern: "GET /debug/pprof/profile", min: api.AdminOnly, call: "GET /debug/pprof/profile?seconds=1", ok: 200},
+		{pattern: "GET /debug/pprof/symbol", min: api.AdminOnly, ok: 200},
+		{pattern: "GET /debug/pprof/trace", min: api.AdminOnly, call: "GET /debug/pprof/trace?seconds=1", ok: 200},
 
 		// Tasks and dead letters (tasks.go).
 		{pattern: "POST " + ws + "/tasks", min: store.RoleMember, body: `{"kind":"authz.no-such-kind"}`, ok: 400},

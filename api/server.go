@@ -129,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 		s.mountConsole()
 	}
 	r.Handle("GET /v1/overview", AdminOnly, s.overview)
+	s.mountDebug(r)
 	if cfg.NC != nil {
 		s.mountStream(r)
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,5 +147,32 @@ func TestReadyzReportsFailingChecks(t *testing.T) {
 	err := b.admin.Ready(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not ready") {
 		t.Fatalf("Ready: %v; want not ready", err)
+	}
+}
+
+// TestProfilesForTheOperator: /debug/pprof serves Go's profiles to the admin token (a heap
+// profile is a gzipped protobuf), and to nobody else.
+func TestProfilesForTheOperator(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	get := func(token string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, b.server.URL+"/debug/pprof/heap", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	if code, body := get(adminToken); code != http.StatusOK || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		t.Fatalf("heap profile for the admin token: %d, %d bytes", code, len(body))
+	}
+	if code, _ := get(""); code != http.StatusUnauthorized {
+		t.Fatalf("heap profile without a token: %d, want 401", code)
 	}
 }
