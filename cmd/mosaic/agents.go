@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/api"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -90,9 +92,19 @@ func newAgentsShowCmd() *cobra.Command {
 			if f.output == "json" {
 				return printJSON(map[string]any{"agent": a, "events": evs})
 			}
-			fmt.Printf("%s  %s  %s pid %d  %s\npools %s  concurrency %d  in flight %d  heartbeat every %s, last %s ago\ntasks %s\n",
+			fmt.Printf("%s  %s  %s pid %d  %s\npools %s  concurrency %d  in flight %d  heartbeat every %s, last %s ago\n",
 				a.Name, a.State, a.Host, a.PID, a.Version, strings.Join(a.Pools, ","), a.Concurrency, a.InFlight,
-				a.HeartbeatInterval, time.Since(a.HeartbeatAt).Round(time.Second), a.Tasks)
+				a.HeartbeatInterval, time.Since(a.HeartbeatAt).Round(time.Second))
+			var tasks []agents.InFlightTask
+			if len(a.Tasks) > 0 && json.Unmarshal(a.Tasks, &tasks) == nil && len(tasks) > 0 {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "\nTASK\tKIND\tPOOL\tWORKSPACE\tRUNNING FOR")
+				for _, t := range tasks {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Kind, t.Pool, t.WorkspaceID, time.Since(t.Since).Round(time.Second))
+				}
+				_ = tw.Flush()
+				fmt.Println()
+			}
 			for _, e := range evs {
 				fmt.Printf("%s  %-16s %s\n", e.At.Local().Format(time.DateTime), e.Type, e.Detail)
 			}

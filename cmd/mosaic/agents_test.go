@@ -76,6 +76,10 @@ func TestAgentsAndPausesFromCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0].State != store.AgentRunning {
 		t.Fatalf("agents: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	// Its handler slots: 8 for TASKS, 4 each for the credentials and knowledge agents' pools.
+	if list[0].Concurrency != 16 {
+		t.Fatalf("agent concurrency %d, want 16 (8 + 4 + 4 handler slots)", list[0].Concurrency)
+	}
 	if r = runMosaic(t, nil, "pools", "pause", "default", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "default-p5") {
 		t.Fatalf("pools pause: %d %s %s", r.code, r.stdout, r.stderr)
 	}

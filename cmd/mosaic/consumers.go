@@ -29,7 +29,7 @@ stream's total:
   REDELIVERED     unacknowledged messages delivered more than once
   WAITING         pull requests waiting on the server (an idle pool leaves one per band)
   OLDEST UNACKED  age of the oldest unacknowledged message, since it entered the stream
-  RATE/MIN        messages settled per second over the last minute (n/a until the server
+  RATE            messages settled per second over the last minute (n/a until the server
                   has two samples, 5 s apart)
   DEAD            dead letters not yet replayed whose message the consumer's filter matches`,
 		Args: cobra.NoArgs,
@@ -70,7 +70,7 @@ func printConsumers(out io.Writer, rep api.ConsumerReport) error {
 			continue
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "POOL\tBAND\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE/MIN\tDEAD")
+		fmt.Fprintln(tw, "POOL\tBAND\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tDEAD")
 		var paused []string
 		for _, c := range sr.Consumers {
 			pool, band := consumerLabel(c)

@@ -32,7 +32,7 @@ func TestConsumersAndTop(t *testing.T) {
 		t.Fatalf("consumers: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, want := range []string{"TASKS  (", "POOL  ", "BAND", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "OLDEST UNACKED",
-		"RATE/MIN", "DEAD", "CREDENTIALS  (", "KNOWLEDGE  (", "EVENTS  ("} {
+		"RATE", "DEAD", "CREDENTIALS  (", "KNOWLEDGE  (", "EVENTS  ("} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("consumers output lacks %q", want)
 		}

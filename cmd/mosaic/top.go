@@ -262,7 +262,7 @@ func renderTop(out io.Writer, snap topSnapshot, width int) error {
 // the idle consumers are counted.
 func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONSUMERS\tPEND\tACKPEND\tREDELIV\tWAIT\tOLDEST\tRATE/MIN\tDEAD")
+	fmt.Fprintln(tw, "CONSUMERS\tPEND\tACKPEND\tREDELIV\tWAIT\tOLDEST\tRATE\tDEAD")
 	idle := 0
 	var notes []string // after the table: a line with fewer cells would break its columns
 	for _, sr := range rep.Streams {

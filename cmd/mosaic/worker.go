@@ -106,6 +106,7 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	if f.concurrency == 0 {
 		return rt, nil
 	}
+	slots := 0 // the handler slots of every pool: what the agent reports as its concurrency
 	for _, q := range f.queues {
 		for _, stream := range f.streamNames() {
 			cfg := agents.PoolConfig{
@@ -130,10 +131,11 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 				return nil, fmt.Errorf("pool %s (%s): %w", q, stream, err)
 			}
 			rt.pools = append(rt.pools, p)
+			slots += cfg.Concurrency
 		}
 	}
 	agent, err := agents.StartAgent(ctx, agents.AgentConfig{DB: st.db, Name: workerName(f.name), Version: currentVersion().Short(), Pools: rt.pools,
-		Kinds: f.kinds, Concurrency: f.concurrency * len(rt.pools), Interval: f.heartbeat, OnDrain: d.onDrain, Logger: &log})
+		Kinds: f.kinds, Concurrency: slots, Interval: f.heartbeat, OnDrain: d.onDrain, Logger: &log})
 	if err != nil {
 		rt.stop(log, 0)
 		return nil, fmt.Errorf("agent registry: %w", err)
