@@ -779,7 +779,13 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		before = &f.Before
 	}
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1)
+		var rows pgx.Rows
+		var err error
+		if f.Status == "" && f.Kind == "" {
+			rows, err = tx.Query(ctx, listAllTasksSQL, ws, before, f.Limit+1)
+		} else {
+			rows, err = tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1)
+		}
 		if err != nil {
 			return err
 		}

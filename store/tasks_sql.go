@@ -1,5 +1,7 @@
 package store
 
+import "strings"
+
 // SQL of the task aggregate: tasks, task_events, dead_letters, unrouted_messages and outbox.
 const (
 	taskColumns = `workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
@@ -114,7 +116,7 @@ const (
 	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
 
 	// listTasksSQL pages newest first; the cursor is the last task of the previous page. $3/$4
-	// filter when not empty.
+	// filter when not empty: one of them is (listAllTasksSQL lists without a filter).
 	listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
 		WHERE workspace_id = $1
 		  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
@@ -178,3 +180,21 @@ const (
 
 	failOutboxSQL = `UPDATE outbox SET attempts = attempts + 1, last_error = $3 WHERE workspace_id = ANY ($1) AND id = ANY ($2)`
 )
+
+// listAllTasksSQL is listTasksSQL without a filter: no index orders a workspace's tasks by
+// creation alone (a claim or an end would have to update it too), so each status's newest come
+// from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size.
+var listAllTasksSQL = func() string {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + taskColumns + ` FROM (`)
+	for i, st := range TaskStatuses() {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + st + `'
+			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+			ORDER BY created_at DESC, id DESC LIMIT $3)`)
+	}
+	b.WriteString(`) t ORDER BY created_at DESC, id DESC LIMIT $3`)
+	return b.String()
+}()

@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// TestListingMergesStatusesNewestFirst: the unfiltered list, read from the status index one
+// status at a time and merged, pages through a workspace's tasks newest first (ties by id), as
+// one ordered scan would, whatever their statuses; and the filtered lists agree with it.
+func TestListingMergesStatusesNewestFirst(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	statuses := store.TaskStatuses()
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	var tasks []store.NewTask
+	for i := range 40 {
+		tasks = append(tasks, store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: fmt.Sprintf("list.k%d", i%3), Priority: 5,
+			Status: store.StatusQueued, Args: json.RawMessage(`{}`), MaxAttempts: 3,
+			CreatedAt: base.Add(time.Duration(i/2) * time.Second)}) // pairs share a creation time: ties by id
+	}
+	msgs := make([]store.OutboxMessage, len(tasks))
+	for i := range msgs {
+		msgs[i] = store.OutboxMessage{WorkspaceID: ws}
+	}
+	if _, err := db.PublishTasks(ctx, ws, tasks, msgs, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		for i, task := range tasks {
+			if _, err := tx.Exec(ctx, `UPDATE tasks SET status = $3 WHERE workspace_id = $1 AND id = $2`, ws, task.ID, statuses[(i*5)%len(statuses)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(tasks)
+	slices.SortFunc(want, func(a, b store.NewTask) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return slices.Compare(b.ID[:], a.ID[:])
+	})
+	var got []uuid.UUID
+	var cursor uuid.UUID
+	for page := 0; ; page++ {
+		list, next, err := db.ListTasks(ctx, ws, store.TaskFilter{Limit: 7, Before: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range list {
+			got = append(got, task.ID)
+		}
+		if next == uuid.Nil || page > 10 {
+			break
+		}
+		cursor = next
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d tasks listed, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i].ID {
+			t.Fatalf("position %d: %s, want %s (newest first, ties by id)", i, got[i], want[i].ID)
+		}
+	}
+	for _, st := range statuses {
+		list, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Status: st, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantSt []uuid.UUID
+		for i, task := range want {
+			if statusOf := statuses[(slices.IndexFunc(tasks, func(x store.NewTask) bool { return x.ID == task.ID })*5)%len(statuses)]; statusOf == st {
+				wantSt = append(wantSt, want[i].ID)
+			}
+		}
+		var gotSt []uuid.UUID
+		for _, task := range list {
+			gotSt = append(gotSt, task.ID)
+		}
+		if !slices.Equal(gotSt, wantSt) {
+			t.Fatalf("status %s: %v, want %v", st, gotSt, wantSt)
+		}
+	}
+}
