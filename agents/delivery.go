@@ -293,6 +293,10 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	defer func() { <-p.finishing }()
 	release()
 
+	// A lazy claim under way (the heartbeat's) settles first, and none starts once ended is set:
+	// otherwise this end could go as a claim-and-end while that claim commits, and find the task
+	// claimed by its own delivery (refused: the message would wait for its redelivery).
+	d.claimMu.Lock()
 	d.mu.Lock()
 	d.ended = true
 	fenced, result, lost, claimed := d.fenced, d.result, d.lost, d.claimed
@@ -301,6 +305,7 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	}
 	d.secrets = nil
 	d.mu.Unlock()
+	d.claimMu.Unlock()
 	p.mu.Lock()
 	if p.inflight[key] == d {
 		delete(p.inflight, key)
@@ -591,13 +596,25 @@ func (d *delivery) isClaimed() bool {
 // is kept in d.lost and stops the handler: cancelled with ErrCancelled when the task was
 // cancelled, else with ErrFenced.
 func (d *delivery) ensureClaimed(state json.RawMessage, progress float32, message string) (res store.ClaimResult, wrote bool, err error) {
+	return d.claimLazily(state, progress, message, false)
+}
+
+// heartbeatClaim claims a delivery that has run for a heartbeat without writing, so that its task
+// shows running and its lease counts; unless its handler has returned meanwhile: its end claims
+// and ends the task in one write.
+func (d *delivery) heartbeatClaim() { _, _, _ = d.claimLazily(nil, 0, "", true) }
+
+func (d *delivery) claimLazily(state json.RawMessage, progress float32, message string, unlessEnded bool) (res store.ClaimResult, wrote bool, err error) {
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 	d.mu.Lock()
-	claimed, lost := d.claimed, d.lost
+	claimed, lost, ended := d.claimed, d.lost, d.ended
 	d.mu.Unlock()
 	if claimed {
 		return store.ClaimResult{Outcome: store.Claimed}, false, nil
+	}
+	if ended && unlessEnded {
+		return res, false, nil // the heartbeat's call, which reads no result: the end claims
 	}
 	if lost != nil {
 		return *lost, false, nil

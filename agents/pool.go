@@ -674,7 +674,7 @@ func (p *Pool) beatOnce(now time.Time) {
 				// its lease counts. Off the heartbeat's path, but waited for: the pool's stop waits
 				// for its loops before it closes the commit queue this claim is sent on.
 				p.loops.Add(1)
-				go func() { defer p.loops.Done(); _, _, _ = d.ensureClaimed(nil, 0, "") }()
+				go func() { defer p.loops.Done(); d.heartbeatClaim() }()
 				continue
 			}
 			leases = append(leases, d.leaseRow())

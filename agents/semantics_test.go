@@ -631,3 +631,31 @@ func TestStopDrainsAndNothingIsLost(t *testing.T) {
 		}
 	}
 }
+
+// TestAHeartbeatClaimDoesNotRefuseItsOwnEnd: a handler that runs through a heartbeat without
+// writing is claimed by the heartbeat; one that returns while that claim is under way must not
+// send its end as a claim-and-end (which would find the task claimed by its own delivery, be
+// refused, and leave the message for its redelivery: a second attempt after the ack wait). With
+// a heartbeat every 50 ms and handlers of 1–40 ms, many ends meet a heartbeat's claim; every task
+// must end in its first attempt.
+func TestAHeartbeatClaimDoesNotRefuseItsOwnEnd(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	b := setup(t, rec.register)
+	b.pool(t, agents.PoolConfig{Concurrency: 32, AckWait: 150 * time.Millisecond})
+	const n = 300
+	specs := make([]agents.TaskSpec, n)
+	for i := range specs {
+		specs[i] = agents.TaskSpec{WorkspaceID: b.ws, Kind: "test.record", Args: recordArgs{Tag: fmt.Sprint(i), SleepMS: 1 + i%40}}
+	}
+	pub, err := b.client.PublishMany(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pub {
+		task := b.wait(t, p.ID, store.StatusSucceeded, 30*time.Second)
+		if task.Attempt != 1 {
+			t.Fatalf("task %s succeeded in attempt %d: an end was refused and the message redelivered", p.ID, task.Attempt)
+		}
+	}
+}

@@ -157,18 +157,29 @@ func countSucceeded(ctx context.Context, e *env, wss []uuid.UUID) (int, error) {
 // PostgreSQL holds n succeeded tasks (jobs): the figure ends at the last committed success, and
 // polling the database all along would weigh on the run it measures.
 func waitDone(start time.Time, n int, handled *atomic.Int64, committed func() (int, error)) error {
+	last, lastAt := int64(-1), time.Now()
 	for handled.Load() < int64(n) {
 		if time.Since(start) > 10*time.Minute {
 			return fmt.Errorf("%d of %d handlers returned after 10 minutes", handled.Load(), n)
 		}
+		if h := handled.Load(); h != last {
+			last, lastAt = h, time.Now()
+		} else if time.Since(lastAt) > 3*time.Second {
+			say("    (stalled: %d of %d handlers returned, none in 3 s)", h, n)
+			lastAt = time.Now()
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	stalled := time.Now()
 	for {
 		got, err := committed()
 		if err != nil {
 			return err
 		}
 		if got >= n {
+			if d := time.Since(stalled); d > 2*time.Second {
+				say("    (every handler had returned %s before the last end was committed)", d.Round(time.Millisecond))
+			}
 			return nil
 		}
 		if time.Since(start) > 10*time.Minute {
