@@ -82,7 +82,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(dev.server+"/console"),
 		signIn(wrong),
 		until("the 401 message", `document.getElementById("login-error").textContent.includes("invalid, revoked or expired API key")`),
-		until("the form again", `!document.getElementById("login-view").hidden && document.getElementById("view").hidden`))
+		until("the form again", `!document.getElementById("login-view").hidden && document.getElementById("view").hidden`),
+		// Signed out, the navigation, the live badge and "Sign out" are not shown (a display rule
+		// of their own once overrode their hidden attribute).
+		until("no navigation or session signed out", `["nav", "session", "live", "signout"].every((id) => document.getElementById(id).offsetParent === null)`))
 
 	// The right key: the tasks page, live.
 	do("sign in",
