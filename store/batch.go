@@ -156,10 +156,10 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	// in turn, never in a circle (a deadlock, which PostgreSQL breaks only after deadlock_timeout,
 	// 1 s). The results still go to the callers' indices (at).
 	sorted := ops
-	sorted.Claims = byTask(ops.Claims, func(c ClaimParams) TaskRef { return TaskRef{c.Task.WorkspaceID, c.Task.ID} })
-	sorted.ClaimFinishes = byTask(ops.ClaimFinishes, func(c ClaimFinish) TaskRef { return TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID} })
-	sorted.Checkpoints = byTask(ops.Checkpoints, func(c CheckpointParams) TaskRef { return TaskRef{c.WorkspaceID, c.ID} })
-	sorted.Finishes = byTask(ops.Finishes, func(f Finish) TaskRef { return TaskRef{f.WorkspaceID, f.ID} })
+	sorted.Claims = byTask(ops.Claims, claimRef)
+	sorted.ClaimFinishes = byTask(ops.ClaimFinishes, claimFinishRef)
+	sorted.Checkpoints = byTask(ops.Checkpoints, checkpointRef)
+	sorted.Finishes = byTask(ops.Finishes, finishRef)
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -178,7 +178,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		if err != nil {
 			return res, err
 		}
-		at := indexOf(ops.Claims, func(c ClaimParams) TaskRef { return TaskRef{c.Task.WorkspaceID, c.Task.ID} })
+		at := indexOf(ops.Claims, claimRef)
 		for i := range res.Claims {
 			res.Claims[i].Outcome = unclassified
 		}
@@ -191,7 +191,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		if err != nil {
 			return res, err
 		}
-		at := indexOf(ops.ClaimFinishes, func(c ClaimFinish) TaskRef { return TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID} })
+		at := indexOf(ops.ClaimFinishes, claimFinishRef)
 		for i := range res.ClaimFinishes {
 			res.ClaimFinishes[i].Outcome = unclassified
 		}
@@ -202,7 +202,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		})
 	}
 	if len(ops.Checkpoints) > 0 {
-		at := indexOf(ops.Checkpoints, func(c CheckpointParams) TaskRef { return TaskRef{c.WorkspaceID, c.ID} })
+		at := indexOf(ops.Checkpoints, checkpointRef)
 		for i := range res.Checkpoints {
 			res.Checkpoints[i].Fenced = true
 		}
@@ -223,7 +223,7 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		if err != nil {
 			return res, err
 		}
-		at := indexOf(ops.Finishes, func(f Finish) TaskRef { return TaskRef{f.WorkspaceID, f.ID} })
+		at := indexOf(ops.Finishes, finishRef)
 		for i := range res.Finishes {
 			res.Finishes[i].Fenced = true
 		}
@@ -290,6 +290,12 @@ func (db *DB) claimRaced(ctx context.Context, ops BatchOps, res *BatchResults) e
 	}
 	return nil
 }
+
+// The task each kind of batched write is about (byTask, indexOf).
+func claimRef(c ClaimParams) TaskRef           { return TaskRef{c.Task.WorkspaceID, c.Task.ID} }
+func claimFinishRef(c ClaimFinish) TaskRef     { return TaskRef{c.Claim.Task.WorkspaceID, c.Claim.Task.ID} }
+func checkpointRef(c CheckpointParams) TaskRef { return TaskRef{c.WorkspaceID, c.ID} }
+func finishRef(f Finish) TaskRef               { return TaskRef{f.WorkspaceID, f.ID} }
 
 // byTask is items ordered by their task (workspace, then id), in a copy; items already in that
 // order are returned as they are.

@@ -183,7 +183,7 @@ func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxM
 // could scan the table.)
 func fillPublishers(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, outboxIDs []int64) error {
 	for i, t := range tasks {
-		if outboxIDs[i] == 0 && msgs[i].Subject == "" && t.IdempotencyKey == "" && t.PublishedBy != uuid.Nil {
+		if lacksPublisher(t, msgs[i], outboxIDs[i]) {
 			if _, err := tx.Exec(ctx, fillPublisherSQL, t.WorkspaceID, t.ID, t.PublishedBy); err != nil {
 				return err
 			}
@@ -209,12 +209,18 @@ func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, m
 	if err = db.pipeline(ctx, b); err != nil {
 		return nil, err
 	}
-	for i := range tasks {
-		if outboxIDs[i] == 0 && msgs[i].Subject == "" && tasks[i].PublishedBy != uuid.Nil {
+	for i, t := range tasks {
+		if lacksPublisher(t, msgs[i], outboxIDs[i]) {
 			return outboxIDs, db.InWorkspace(ctx, ws, func(tx pgx.Tx) error { return fillPublishers(ctx, tx, tasks, msgs, outboxIDs) })
 		}
 	}
 	return outboxIDs, nil
+}
+
+// lacksPublisher says whether task t's row was found written (not inserted) although its message
+// had been accepted by JetStream (empty subject): its delivery wrote the row, without a publisher.
+func lacksPublisher(t NewTask, m OutboxMessage, outboxID int64) bool {
+	return outboxID == 0 && m.Subject == "" && t.IdempotencyKey == "" && t.PublishedBy != uuid.Nil
 }
 
 func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) ([]any, []uuid.UUID, error) {
