@@ -16,11 +16,25 @@ var (
 			  AND t.cancel_requested_at IS NULL AND t.attempt < t.max_attempts
 			  AND (i.canonical OR t.fence > 0)`
 
+	// claimedRow is claimRule inside an insert's ON CONFLICT clause, whose own row is t there:
+	// the input row that proposed it is looked up.
+	claimedRow = `EXISTS (SELECT 1 FROM input i WHERE i.ws = t.workspace_id AND i.id = t.id AND ` + claimRule + `)`
+
+	// keyFree: no other task holds the input row's idempotency key. The insert's ON CONFLICT names
+	// the primary key (to take a row that is there); a key held by another task would fail the
+	// statement instead, so such a row is not inserted (classified: Duplicate). Against a task
+	// inserting the same key at the same moment the statement fails, and its retry classifies it.
+	keyFree = `(i.idempotency_key = '' OR NOT EXISTS (SELECT 1 FROM tasks x
+			WHERE x.workspace_id = i.ws AND x.idempotency_key = i.idempotency_key AND x.id <> i.id))`
+
 	// claimManySQL claims many tasks, each optionally with its first checkpoint (state not null):
-	// a delivery that ran before claiming claims with its first write. Existing rows are taken
-	// under claimRule; missing ones (raw messages) are inserted from the columns sent with them (a
-	// claim whose peek found the row sends none: kind NULL). (workspace, id) pairs are unique per
-	// call.
+	// a delivery that ran before claiming claims with its first write. A row the delivery's peek
+	// found (no columns sent: kind NULL) is updated under claimRule; any other is inserted from the
+	// columns sent with it (a raw message), or, when the row is there after all, updated under the
+	// same rule by the insert's ON CONFLICT: a publisher that JetStream accepted first may still
+	// be writing it, and the insert waits for that commit and then takes the row, where a plain
+	// update would not have seen it and a second round (read the row, claim again) was needed.
+	// (workspace, id) pairs are unique per call, so no row is touched by both branches.
 	claimManySQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
 				$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::int[], $13::bigint[], $14::bigint[],
@@ -36,11 +50,11 @@ var (
 				progress = CASE WHEN i.state IS NULL THEN t.progress ELSE COALESCE(i.progress, 0) END,
 				progress_message = CASE WHEN i.state IS NULL THEN t.progress_message ELSE NULLIF(i.message, '') END
 			FROM input i
-			WHERE t.workspace_id = i.ws AND t.id = i.id AND ` + claimRule + `
+			WHERE t.workspace_id = i.ws AND t.id = i.id AND i.kind IS NULL AND ` + claimRule + `
 			RETURNING t.workspace_id, t.id, t.attempt, t.max_attempts, t.checkpoint, t.checkpoint_seq, t.timeout_ms,
 				t.fence, t.started_at
 		), ins AS (
-			INSERT INTO tasks (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
+			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
 				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, worker,
 				lease_until, started_at, checkpoint, checkpoint_seq, progress, progress_message)
 			SELECT i.ws, i.id, i.kind, i.priority, i.args, ARRAY(SELECT jsonb_array_elements_text(i.credentials)),
@@ -48,9 +62,16 @@ var (
 				i.generation, i.fence, i.msg_seq, $16, now() + $17 * interval '1 millisecond',
 				COALESCE(i.started_at, now()), i.state, CASE WHEN i.state IS NULL THEN 0 ELSE 1 END,
 				COALESCE(i.progress, 0), NULLIF(i.message, '')
-			FROM input i WHERE i.kind IS NOT NULL
-			ON CONFLICT DO NOTHING
-			RETURNING workspace_id, id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms, fence, started_at
+			FROM input i WHERE i.kind IS NOT NULL AND ` + keyFree + `
+			ON CONFLICT (workspace_id, id) DO UPDATE SET status = 'running', attempt = t.attempt + 1,
+				generation = excluded.generation, fence = excluded.fence, msg_seq = excluded.msg_seq, worker = $16,
+				lease_until = excluded.lease_until, started_at = excluded.started_at, updated_at = now(),
+				checkpoint = COALESCE(excluded.checkpoint, t.checkpoint), checkpoint_seq = t.checkpoint_seq + excluded.checkpoint_seq,
+				progress = CASE WHEN excluded.checkpoint IS NULL THEN t.progress ELSE excluded.progress END,
+				progress_message = CASE WHEN excluded.checkpoint IS NULL THEN t.progress_message ELSE excluded.progress_message END
+			WHERE ` + claimedRow + `
+			RETURNING t.workspace_id, t.id, t.attempt, t.max_attempts, t.checkpoint, t.checkpoint_seq, t.timeout_ms,
+				t.fence, t.started_at
 		), claimed AS (
 			SELECT * FROM upd UNION ALL SELECT * FROM ins
 		), ev AS (
@@ -68,8 +89,10 @@ var (
 	// workspace at every call once it has grown (measured: over a thousand buffers per one-task
 	// peek). The lateral subqueries (OFFSET 0: not flattened) are planned for one task each, and
 	// read only the columns they return.
-	peekManySQL = `SELECT ids.ws, ids.id, EXISTS (SELECT 1 FROM workspaces w WHERE w.id = ids.ws), t.*
-		FROM unnest($1::uuid[], $2::uuid[]) AS ids(ws, id) LEFT JOIN LATERAL (
+	peekManySQL = `SELECT ids.ws, ids.id, w.found IS NOT NULL, t.*
+		FROM unnest($1::uuid[], $2::uuid[]) AS ids(ws, id)
+		LEFT JOIN LATERAL (SELECT true AS found FROM workspaces w WHERE w.id = ids.ws OFFSET 0) w ON true
+		LEFT JOIN LATERAL (
 			SELECT status, fence, msg_seq, attempt, max_attempts, generation, cancel_requested_at IS NOT NULL,
 				COALESCE(last_error, ''), checkpoint, checkpoint_seq, timeout_ms
 			FROM tasks x WHERE x.workspace_id = ids.ws AND x.id = ids.id OFFSET 0) t ON true`
@@ -78,7 +101,8 @@ var (
 	// before returning): claim and end in one write, with the outbox message and one audit row
 	// for both transitions (the end, with the attempt's started_at: TaskEvents reads the
 	// "running" transition back from it).
-	// Existing rows are taken under claimRule; missing ones (raw messages) are inserted.
+	// Rows are taken as in claimManySQL: found by the peek, updated; else inserted or taken by
+	// the insert's ON CONFLICT.
 	claimFinishManySQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
 				$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::int[], $13::bigint[], $14::bigint[],
@@ -95,10 +119,10 @@ var (
 				finished_at = CASE WHEN i.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 				progress = CASE WHEN i.status = 'succeeded' THEN 1 ELSE t.progress END
 			FROM input i
-			WHERE t.workspace_id = i.ws AND t.id = i.id AND ` + claimRule + `
+			WHERE t.workspace_id = i.ws AND t.id = i.id AND i.kind IS NULL AND ` + claimRule + `
 			RETURNING t.workspace_id, t.id, t.attempt
 		), ins AS (
-			INSERT INTO tasks (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
+			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
 				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, started_at,
 				result, last_error, finished_at, progress)
 			SELECT i.ws, i.id, i.kind, i.priority, i.args, ARRAY(SELECT jsonb_array_elements_text(i.credentials)),
@@ -106,9 +130,16 @@ var (
 				NULLIF(i.idempotency_key, ''), i.status, 1, i.generation, i.fence, i.msg_seq, i.started_at, i.result,
 				NULLIF(i.error, ''), CASE WHEN i.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 				CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END
-			FROM input i WHERE i.kind IS NOT NULL
-			ON CONFLICT DO NOTHING
-			RETURNING workspace_id, id, attempt
+			FROM input i WHERE i.kind IS NOT NULL AND ` + keyFree + `
+			ON CONFLICT (workspace_id, id) DO UPDATE SET status = excluded.status, attempt = t.attempt + 1,
+				generation = excluded.generation, fence = excluded.fence, msg_seq = excluded.msg_seq, worker = NULL,
+				lease_until = NULL, started_at = excluded.started_at, result = excluded.result,
+				last_error = excluded.last_error, updated_at = now(), finished_at = excluded.finished_at,
+				max_attempts = t.max_attempts + (SELECT i.extra_attempts FROM input i WHERE i.ws = t.workspace_id AND i.id = t.id),
+				run_at = COALESCE((SELECT i.next_run_at FROM input i WHERE i.ws = t.workspace_id AND i.id = t.id), t.run_at),
+				progress = CASE WHEN excluded.status = 'succeeded' THEN 1 ELSE t.progress END
+			WHERE ` + claimedRow + `
+			RETURNING t.workspace_id, t.id, t.attempt
 		), done AS (
 			SELECT workspace_id AS ws, id, attempt FROM upd UNION ALL SELECT workspace_id, id, attempt FROM ins
 		), ev AS (

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -226,6 +227,54 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 	}
 	if got.Status != store.StatusSucceeded || got.Attempt != 1 {
 		t.Fatalf("task %s, attempt %d", got.Status, got.Attempt)
+	}
+}
+
+// TestARawClaimDoesNotTakeAnotherTasksKey: a message for a task with no row, whose idempotency
+// key another task holds, is a duplicate of that task: its claim (alone, or with its end) takes
+// nothing and fails nothing else in its batch, and the task with the key is untouched.
+func TestARawClaimDoesNotTakeAnotherTasksKey(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	holder := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: json.RawMessage(`{}`), MaxAttempts: 3, IdempotencyKey: "order-7"}
+	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{holder}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw := func() store.NewTask {
+		return store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+			Args: json.RawMessage(`{}`), MaxAttempts: 3, IdempotencyKey: "order-7"}
+	}
+	other := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: json.RawMessage(`{}`), MaxAttempts: 3}
+	claimed, ended := raw(), raw()
+	end := func(t store.NewTask) store.ClaimFinish {
+		return store.ClaimFinish{Claim: store.ClaimParams{Task: t, Fence: 1, MsgSeq: 1, Canonical: true},
+			Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`null`)}}
+	}
+	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute,
+		Claims:        []store.ClaimParams{{Task: claimed, Fence: 1, MsgSeq: 2, Canonical: true}},
+		ClaimFinishes: []store.ClaimFinish{end(ended), end(other)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Claims[0].Outcome; got != store.Duplicate {
+		t.Errorf("claim of a raw task with a taken key: outcome %v; want Duplicate", got)
+	}
+	if got := res.ClaimFinishes[0].Outcome; got != store.Duplicate {
+		t.Errorf("claim and end of a raw task with a taken key: outcome %v; want Duplicate", got)
+	}
+	if got := res.ClaimFinishes[1].Outcome; got != store.Claimed {
+		t.Errorf("the other task in the batch: outcome %v; want Claimed", got)
+	}
+	for _, id := range []uuid.UUID{claimed.ID, ended.ID} {
+		if _, err := db.GetTask(ctx, ws, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("task %s was written (%v)", id, err)
+		}
+	}
+	if got, err := db.GetTask(ctx, ws, holder.ID); err != nil || got.Status != store.StatusQueued || got.Attempt != 0 {
+		t.Fatalf("the key's task: %+v, %v", got, err)
 	}
 }
 

@@ -260,11 +260,12 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 
 // OutboxRow is a queued message as the relay reads it.
 type OutboxRow struct {
-	ID      int64
-	MsgID   string
-	Subject string
-	Headers map[string][]string
-	Payload []byte
+	WorkspaceID uuid.UUID
+	ID          int64
+	MsgID       string
+	Subject     string
+	Headers     map[string][]string
+	Payload     []byte
 }
 
 // DrainOutbox hands up to limit of the due messages of the given workspaces (oldest first) to
@@ -281,31 +282,34 @@ func (db *DB) DrainOutbox(ctx context.Context, wss []uuid.UUID, limit int, publi
 		}
 		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
 			var o OutboxRow
-			return o, r.Scan(&o.ID, &o.MsgID, &o.Subject, &o.Headers, &o.Payload)
+			return o, r.Scan(&o.WorkspaceID, &o.ID, &o.MsgID, &o.Subject, &o.Headers, &o.Payload)
 		})
 		if err != nil || len(batch) == 0 {
 			return err
 		}
 		seen = len(batch)
 		done, pubErr := publish(batch)
-		if len(done) > 0 {
-			if _, err := tx.Exec(ctx, deleteOutboxSQL, ws, done); err != nil {
+		published := make(map[int64]bool, len(done))
+		for _, id := range done {
+			published[id] = true
+		}
+		var doneWS, failedWS []uuid.UUID
+		var doneIDs, failedIDs []int64
+		for _, o := range batch {
+			if published[o.ID] {
+				doneWS, doneIDs = append(doneWS, o.WorkspaceID), append(doneIDs, o.ID)
+			} else {
+				failedWS, failedIDs = append(failedWS, o.WorkspaceID), append(failedIDs, o.ID)
+			}
+		}
+		if len(doneIDs) > 0 {
+			if _, err := tx.Exec(ctx, deleteOutboxSQL, pgUUIDs(doneWS), doneIDs); err != nil {
 				return err
 			}
 		}
-		if pubErr != nil && len(done) < len(batch) {
-			published := map[int64]bool{}
-			for _, id := range done {
-				published[id] = true
-			}
-			var failed []int64
-			for _, o := range batch {
-				if !published[o.ID] {
-					failed = append(failed, o.ID)
-				}
-			}
+		if pubErr != nil && len(failedIDs) > 0 {
 			msg, _ := json.Marshal(pubErr.Error())
-			if _, err := tx.Exec(ctx, failOutboxSQL, ws, failed, string(msg)); err != nil {
+			if _, err := tx.Exec(ctx, failOutboxSQL, pgUUIDs(failedWS), failedIDs, string(msg)); err != nil {
 				return err
 			}
 		}

@@ -314,7 +314,11 @@ func readInserted(rows pgx.Rows, ids []uuid.UUID) ([]int64, error) {
 // DeleteOutbox removes published outbox rows of a workspace (one pipelined transaction).
 func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error {
 	b := workspaceBatch(ws)
-	b.Queue(deleteOutboxSQL, pgUUIDs([]uuid.UUID{ws}), ids)
+	wss := make([]uuid.UUID, len(ids))
+	for i := range wss {
+		wss[i] = ws
+	}
+	b.Queue(deleteOutboxSQL, pgUUIDs(wss), ids)
 	return db.pipeline(ctx, b)
 }
 
