@@ -159,7 +159,20 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		// Read, do not write: the delivery claims with its first write — its first checkpoint,
 		// or its end — so that a task that finishes before checkpointing costs one write.
 		var peek store.PeekResult
-		peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
+		if follows && fresh(meta.Timestamp, time.Now()) && p.known.has(d.ws) {
+			// The first delivery of a new task's message, a moment after JetStream accepted it:
+			// its row, if the publisher has written it yet, holds nothing that could stop it or
+			// that it resumes from (attempt 0, no checkpoint); only a cancel issued in that moment
+			// could, and such a cancel races the handler's start whether or not it is read first.
+			// It runs without reading the row; its claim, with its first write, applies the claim
+			// rule as for any delivery (a cancelled row refuses it).
+			peek = store.PeekResult{Workspace: true}
+		} else {
+			peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
+			if err == nil && peek.Workspace {
+				p.known.add(d.ws)
+			}
+		}
 		// A message JetStream accepted before its row: the handler does not wait for the row (its
 		// claim writes it if the publisher has not yet), unless it asks for its publisher
 		// (Job.Publisher), which waits for it then.
@@ -204,6 +217,44 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 
 // rowWait bounds how long a delivery of a message accepted before its row waits for the row.
 const rowWait = 2 * time.Second
+
+// freshFor is how young (by JetStream's timestamp) the first delivery of a new task's message
+// must be to run without reading its row first.
+const freshFor = 100 * time.Millisecond
+
+// fresh says whether a message stored at stored is fresh at now. A timestamp ahead of this clock
+// (a clock behind the server's) is not fresh: the row is read.
+func fresh(stored, now time.Time) bool {
+	age := now.Sub(stored)
+	return age >= 0 && age < freshFor
+}
+
+// workspaceSet remembers workspaces a peek found, so that a fresh delivery need not read the
+// row to know its workspace exists (the engine never deletes a workspace's row). Bounded: past
+// max entries it starts again empty.
+const knownWorkspaces = 100_000
+
+type workspaceSet struct {
+	mu  sync.Mutex
+	m   map[uuid.UUID]struct{}
+	max int
+}
+
+func (s *workspaceSet) has(ws uuid.UUID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[ws]
+	return ok
+}
+
+func (s *workspaceSet) add(ws uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil || len(s.m) >= s.max {
+		s.m = make(map[uuid.UUID]struct{})
+	}
+	s.m[ws] = struct{}{}
+}
 
 // awaitRow peeks again, a little later each time, until the task's row is there: the publisher
 // of a message that JetStream accepted first writes the row right after. A claim made at once

@@ -198,6 +198,7 @@ type Pool struct {
 	finishing chan struct{} // deliveries writing their end after their handler returned
 	caps      *capCache
 	commit    *committer
+	known     workspaceSet // workspaces a peek found
 
 	// fetchCtx ends when the pool stops taking new messages; runCtx when handlers must stop.
 	fetchCtx    context.Context
@@ -257,6 +258,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
 	}
 	p.caps = newCapCache(cfg.DB, 5*time.Second)
+	p.known.max = knownWorkspaces
 	p.commit = newCommitter(cfg.DB, cfg.WorkerName, p.lease, cfg.CommitExecutors, cfg.CommitBatch, p.log)
 	return p, nil
 }
@@ -552,8 +554,12 @@ func (p *Pool) fetch(b *band, n int) int {
 }
 
 // idle leaves one waiting pull request on every band and returns when one of them brings a
-// message (or after IdleWait). Messages that arrive this way wait for a free slot, kept alive
-// with InProgress meanwhile.
+// message (or after IdleWait). Each asks for up to idlePull messages and hands them on as they
+// arrive: at a steady rate below the pool's capacity, messages reach their handlers without a
+// pull request per message (one round trip to the server each, which a message arriving in
+// between waited for). Messages that arrive this way wait for a free slot, kept alive with
+// InProgress meanwhile, and start in the order they arrive: a burst after an idle moment may
+// start up to idlePull messages of a lower band before a higher band's.
 func (p *Pool) idle() {
 	for _, b := range p.bands {
 		if b.polling.CompareAndSwap(false, true) {
@@ -572,8 +578,7 @@ func (p *Pool) idle() {
 
 func (p *Pool) longPoll(b *band) {
 	defer p.loops.Done()
-	defer b.polling.Store(false)
-	batch, err := b.cons.Fetch(1, jetstream.FetchMaxWait(p.cfg.IdleWait))
+	batch, err := b.cons.Fetch(min(idlePull, p.cfg.FetchBatch), jetstream.FetchMaxWait(p.cfg.IdleWait))
 	if err != nil {
 		if p.fetchCtx.Err() == nil {
 			p.log.Warn().Err(err).Int("priority", b.priority).Msg("waiting pull failed")
@@ -582,20 +587,32 @@ func (p *Pool) longPoll(b *band) {
 			case <-p.fetchCtx.Done():
 			}
 		}
+		b.polling.Store(false)
 		return
 	}
 	for msg := range batch.Messages() {
 		if md, err := msg.Metadata(); err == nil {
-			b.pending.Store(int64(md.NumPending) + 1)
+			b.pending.Store(int64(md.NumPending))
 		}
 		p.deliveries.Add(1)
 		go p.deliverWhenFree(msg)
+		p.signalArrived()
 	}
+	// Done before the last signal: the dispatcher it wakes leaves a new waiting pull on this band
+	// (if it found this one still open, the band would have none until its IdleWait ended).
+	b.polling.Store(false)
+	p.signalArrived()
+}
+
+func (p *Pool) signalArrived() {
 	select {
 	case p.arrived <- struct{}{}:
 	default:
 	}
 }
+
+// idlePull is how many messages one waiting pull request of a band asks for.
+const idlePull = 16
 
 func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
 	tick := time.NewTicker(p.beat)
