@@ -2,6 +2,7 @@ package agents_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -657,5 +658,50 @@ func TestAHeartbeatClaimDoesNotRefuseItsOwnEnd(t *testing.T) {
 		if task.Attempt != 1 {
 			t.Fatalf("task %s succeeded in attempt %d: an end was refused and the message redelivered", p.ID, task.Attempt)
 		}
+	}
+}
+
+type failTwiceArgs struct{}
+
+func (failTwiceArgs) Kind() string { return "test.fail-twice" }
+
+// TestEachAttemptKeepsItsError: a task that succeeded after two failures shows both errors, each
+// on the audit row of the attempt that failed (the task row keeps only the last), and a success
+// records no error.
+func TestEachAttemptKeepsItsError(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(r *agents.Registry) {
+		agents.AddWorker(r, agents.WorkFunc[failTwiceArgs](func(ctx context.Context, job *agents.Job[failTwiceArgs]) error {
+			if job.Attempt <= 2 {
+				return fmt.Errorf("upstream said no to attempt %d", job.Attempt)
+			}
+			return nil
+		}))
+	})
+	b.pool(t, agents.PoolConfig{Concurrency: 1})
+	id := b.publish(t, agents.TaskSpec{Kind: "test.fail-twice"})
+	b.wait(t, id, store.StatusSucceeded, 15*time.Second)
+	var errs []string
+	for _, e := range b.events(t, id) {
+		var d struct {
+			Error *string `json:"error"`
+		}
+		if len(e.Detail) > 0 {
+			if err := json.Unmarshal(e.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch {
+		case e.Type == store.StatusRetrying && d.Error != nil:
+			errs = append(errs, fmt.Sprintf("%d: %s", e.Attempt, *d.Error))
+		case e.Type == store.StatusRetrying:
+			t.Errorf("attempt %d's retry has no error: %s", e.Attempt, e.Detail)
+		case d.Error != nil:
+			t.Errorf("a %s event with an error: %s", e.Type, e.Detail)
+		}
+	}
+	want := []string{"1: upstream said no to attempt 1", "2: upstream said no to attempt 2"}
+	if !slices.Equal(errs, want) {
+		t.Fatalf("errors in the events: %q; want %q", errs, want)
 	}
 }

@@ -229,16 +229,37 @@ func (c *Client) WaitTask(ctx context.Context, ws, id uuid.UUID) (store.Task, er
 	}
 }
 
-// ListTasks lists tasks, newest first; status and kind filter when not empty.
-func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, status, kind, cursor string, limit int) (TaskList, error) {
+// TaskQuery filters a task list (GET /v1/workspaces/{ws}/tasks); empty fields do not filter.
+type TaskQuery struct {
+	Status, Kind string
+	// Search is a task id, name=value (an argument), or an idempotency key.
+	Search       string
+	Since, Until time.Time
+	// Internal shows the system's own tasks (credentials.…, knowledge.…) in a list without a kind.
+	Internal bool
+	Cursor   string
+	Limit    int
+}
+
+// ListTasks lists tasks, newest first.
+func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, tq TaskQuery) (TaskList, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": status, "kind": kind, "cursor": cursor} {
+	for k, v := range map[string]string{"status": tq.Status, "kind": tq.Kind, "q": tq.Search, "cursor": tq.Cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	if limit > 0 {
-		q.Set("limit", fmt.Sprint(limit))
+	if !tq.Since.IsZero() {
+		q.Set("since", tq.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !tq.Until.IsZero() {
+		q.Set("until", tq.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if tq.Internal {
+		q.Set("internal", "true")
+	}
+	if tq.Limit > 0 {
+		q.Set("limit", fmt.Sprint(tq.Limit))
 	}
 	var out TaskList
 	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/tasks?"+q.Encode()), nil, &out)

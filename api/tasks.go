@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,6 +127,72 @@ func parseDuration(name, v string) (time.Duration, error) {
 	return d, nil
 }
 
+// taskSearch reads a task list's search parameters: internal (true shows the system's own
+// tasks), since and until (RFC 3339), and q — a task id (that task, or the one whose idempotency
+// key is that text), name=value (tasks whose args hold value at name: a dotted name reaches into
+// objects, and value is JSON, or else text), or else an idempotency key.
+func taskSearch(q url.Values, f *store.TaskFilter) *Error {
+	switch v := q.Get("internal"); v {
+	case "", "false":
+	case "true":
+		f.Internal = true
+	default:
+		return errorf(CodeInvalidArgument, "internal %q is not true or false", v)
+	}
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(b.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return errorf(CodeInvalidArgument, "%s %q is not an RFC 3339 time (e.g. 2026-12-07T08:00:00Z)", b.name, v)
+			}
+			*b.to = t
+		}
+	}
+	search := strings.TrimSpace(q.Get("q"))
+	switch {
+	case search == "":
+	case len(search) > 1024:
+		return errorf(CodeInvalidArgument, "q is longer than 1024 bytes")
+	default:
+		if id, err := uuid.Parse(search); err == nil {
+			f.ID = id
+			return nil
+		}
+		if name, value, ok := strings.Cut(search, "="); ok {
+			args, err := argsContaining(strings.TrimSpace(name), strings.TrimSpace(value))
+			if err != nil {
+				return errorf(CodeInvalidArgument, "q %q: %v", search, err)
+			}
+			f.Args = args
+			return nil
+		}
+		f.IdempotencyKey = search
+	}
+	return nil
+}
+
+// argsContaining is the JSON that args holding value at the dotted name contain: "a.b" and 42
+// give {"a":{"b":42}}. A value that is not JSON is text.
+func argsContaining(name, value string) (json.RawMessage, error) {
+	parts := strings.Split(name, ".")
+	for _, p := range parts {
+		if p == "" {
+			return nil, errors.New("a field name is empty (write name=value, or a.b=value for a field inside an object)")
+		}
+	}
+	var v any = value
+	if json.Valid([]byte(value)) {
+		v = json.RawMessage(value)
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		v = map[string]any{parts[i]: v}
+	}
+	return json.Marshal(v)
+}
+
 func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	q := r.URL.Query()
 	f := store.TaskFilter{Status: q.Get("status"), Kind: q.Get("kind")}
@@ -132,12 +200,18 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "status %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", f.Status)
 	}
 	var e *Error
+	if e = taskSearch(q, &f); e != nil {
+		return e
+	}
 	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
 		return e
 	}
 	fed, e := federated(r)
 	if e != nil {
 		return e
+	}
+	if fed && (f.Internal || !f.Since.IsZero() || !f.Until.IsZero() || q.Get("q") != "") {
+		return errorf(CodeInvalidArgument, "federated: a federated list filters by status and kind only")
 	}
 	if fed && (s.cfg.Federation == nil || f.Before != uuid.Nil) {
 		return errorf(CodeInvalidArgument, "federated: this instance has no federation, or a cursor was given (a federated list has one page)")

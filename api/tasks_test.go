@@ -99,20 +99,32 @@ func TestPublishGetListCancel(t *testing.T) {
 	if err != nil || scheduled.Status != store.StatusScheduled {
 		t.Fatalf("delayed publish: %+v %v", scheduled, err)
 	}
-	list, err := c.ListTasks(ctx, ws, store.StatusQueued, "", "", 0)
+	list, err := c.ListTasks(ctx, ws, api.TaskQuery{Status: store.StatusQueued})
 	if err != nil || len(list.Tasks) != 1 || list.Tasks[0].ID != res.ID {
 		t.Fatalf("list queued: %+v %v", list, err)
 	}
-	page1, err := c.ListTasks(ctx, ws, "", "", "", 1)
+	page1, err := c.ListTasks(ctx, ws, api.TaskQuery{Limit: 1})
 	if err != nil || len(page1.Tasks) != 1 || page1.NextCursor == "" || page1.Tasks[0].ID != scheduled.ID {
 		t.Fatalf("page 1: %+v %v", page1, err)
 	}
-	page2, err := c.ListTasks(ctx, ws, "", "", page1.NextCursor, 1)
+	page2, err := c.ListTasks(ctx, ws, api.TaskQuery{Cursor: page1.NextCursor, Limit: 1})
 	if err != nil || len(page2.Tasks) != 1 || page2.Tasks[0].ID != res.ID {
 		t.Fatalf("page 2: %+v %v", page2, err)
 	}
-	if _, err := c.ListTasks(ctx, ws, "finished", "", "", 0); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Status: "finished"}); !api.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("bad status filter: %v", err)
+	}
+	for _, bad := range []string{"=5", "a..b=1", "customer.=1"} {
+		if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Search: bad}); !api.IsCode(err, api.CodeInvalidArgument) {
+			t.Fatalf("search %q: %v; want an invalid argument", bad, err)
+		}
+	}
+	found, err := c.ListTasks(ctx, ws, api.TaskQuery{Search: res.ID.String()})
+	if err != nil || len(found.Tasks) != 1 || found.Tasks[0].ID != res.ID {
+		t.Fatalf("search by id: %+v %v", found, err)
+	}
+	if none, err := c.ListTasks(ctx, ws, api.TaskQuery{Since: time.Now().Add(time.Hour)}); err != nil || len(none.Tasks) != 0 {
+		t.Fatalf("created after an hour from now: %+v %v", none, err)
 	}
 	status, err := c.CancelTask(ctx, ws, scheduled.ID)
 	if err != nil || status != store.StatusCancelled {

@@ -615,8 +615,8 @@ func claimFinishArgs(ops BatchOps) ([]any, error) {
 		if len(f.Result) > 0 {
 			results[j] = f.Result
 		}
-		if f.Detail != nil {
-			if details[j], err = json.Marshal(f.Detail); err != nil {
+		if d := f.eventDetail(); d != nil {
+			if details[j], err = json.Marshal(d); err != nil {
 				return nil, err
 			}
 		}
@@ -649,9 +649,9 @@ func finishArgs(ops BatchOps) ([]any, error) {
 		if len(f.Result) > 0 {
 			results[j] = f.Result
 		}
-		if f.Detail != nil {
+		if d := f.eventDetail(); d != nil {
 			var err error
-			if details[j], err = json.Marshal(f.Detail); err != nil {
+			if details[j], err = json.Marshal(d); err != nil {
 				return nil, err
 			}
 		}

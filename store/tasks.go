@@ -626,6 +626,28 @@ type Finish struct {
 	Outbox     []OutboxMessage
 }
 
+// eventDetail is what the end's audit row holds: the finish's detail and, when the attempt
+// failed, its error. The task row keeps only the last error; the events keep each attempt's, so
+// that a task that succeeded after failures still shows them.
+func (f Finish) eventDetail() any {
+	if f.Error == "" {
+		return f.Detail
+	}
+	d := map[string]any{"error": f.Error}
+	switch v := f.Detail.(type) {
+	case nil:
+	case map[string]any:
+		for k, x := range v {
+			if k != "error" {
+				d[k] = x
+			}
+		}
+	default:
+		d["detail"] = v
+	}
+	return d
+}
+
 // FinishTask writes a Finish. It returns ErrFenced when a newer delivery holds the task.
 func (db *DB) FinishTask(ctx context.Context, f Finish) (attempt int, err error) {
 	err = db.InWorkspace(ctx, f.WorkspaceID, func(tx pgx.Tx) error {
@@ -637,7 +659,7 @@ func (db *DB) FinishTask(ctx context.Context, f Finish) (attempt int, err error)
 		if err != nil {
 			return err
 		}
-		return writeAfterEffects(ctx, tx, f.WorkspaceID, f.ID, f.Status, attempt, f.Fence, f.Worker, f.Detail, f.DeadLetter, f.Outbox)
+		return writeAfterEffects(ctx, tx, f.WorkspaceID, f.ID, f.Status, attempt, f.Fence, f.Worker, f.eventDetail(), f.DeadLetter, f.Outbox)
 	})
 	return attempt, err
 }
@@ -769,6 +791,18 @@ func (db *DB) GetTask(ctx context.Context, ws, id uuid.UUID) (Task, error) {
 type TaskFilter struct {
 	Status string
 	Kind   string
+	// Internal shows the system's own tasks too (kinds "credentials.…" and "knowledge.…"), which
+	// a list without a kind leaves out otherwise.
+	Internal bool
+	// Since and Until bound the creation time (Since included, Until not); zero for no bound.
+	Since, Until time.Time
+	// IdempotencyKey: only the task holding this key.
+	IdempotencyKey string
+	// Args: only tasks whose args contain this JSON (jsonb @>), e.g. {"customer":{"id":42}}.
+	Args json.RawMessage
+	// ID finds the task with this id, or with this text as its idempotency key: the other
+	// filters and paging do not apply.
+	ID uuid.UUID
 	// Before pages: tasks older than this id.
 	Before uuid.UUID
 	// Limit is 1…500; default 50.
@@ -791,10 +825,24 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var rows pgx.Rows
 		var err error
-		if f.Status == "" && f.Kind == "" {
-			rows, err = tx.Query(ctx, listAllTasksSQL, ws, before, f.Limit+1)
-		} else {
-			rows, err = tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1)
+		var since, until *time.Time
+		if !f.Since.IsZero() {
+			since = &f.Since
+		}
+		if !f.Until.IsZero() {
+			until = &f.Until
+		}
+		var args []byte
+		if len(f.Args) > 0 {
+			args = f.Args
+		}
+		switch {
+		case f.ID != uuid.Nil:
+			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID)
+		case f.Status == "" && f.Kind == "":
+			rows, err = tx.Query(ctx, listAllTasksSQL, ws, before, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
+		default:
+			rows, err = tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
 		}
 		if err != nil {
 			return err

@@ -98,3 +98,63 @@ func TestListingMergesStatusesNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestListFiltersFindWork: the system's own tasks are left out of a list unless asked for (or
+// their kind is), and a list filters by creation time, idempotency key, a field of the args, and
+// finds a task by id or by its key.
+func TestListFiltersFindWork(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	mk := func(kind, args, key string, at time.Duration) store.NewTask {
+		return store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: kind, Priority: 5, Status: store.StatusQueued,
+			Args: json.RawMessage(args), MaxAttempts: 3, IdempotencyKey: key, CreatedAt: base.Add(at)}
+	}
+	order := mk("shop.order", `{"customer":{"id":42},"total":"9.50"}`, "order-7", 0)
+	other := mk("shop.order", `{"customer":{"id":43}}`, "", time.Minute)
+	index := mk("knowledge.index", `{}`, "", 2*time.Minute)
+	rotate := mk("credentials.rotate", `{}`, "", 3*time.Minute)
+	keyed := mk("shop.refund", `{}`, order.ID.String(), 4*time.Minute) // a key that is another task's id
+	all := []store.NewTask{order, other, index, rotate, keyed}
+	msgs := make([]store.OutboxMessage, len(all))
+	for i := range msgs {
+		msgs[i] = store.OutboxMessage{WorkspaceID: ws}
+	}
+	if _, err := db.PublishTasks(ctx, ws, all, msgs, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		f    store.TaskFilter
+		want []store.NewTask
+	}{
+		{"default hides the system's tasks", store.TaskFilter{}, []store.NewTask{keyed, other, order}},
+		{"internal shows them", store.TaskFilter{Internal: true}, []store.NewTask{keyed, rotate, index, other, order}},
+		{"a kind shows its own", store.TaskFilter{Kind: "knowledge.index"}, []store.NewTask{index}},
+		{"a status hides them too", store.TaskFilter{Status: store.StatusQueued}, []store.NewTask{keyed, other, order}},
+		{"since", store.TaskFilter{Since: base.Add(time.Minute), Internal: true}, []store.NewTask{keyed, rotate, index, other}},
+		{"until", store.TaskFilter{Until: base.Add(time.Minute)}, []store.NewTask{order}},
+		{"idempotency key", store.TaskFilter{IdempotencyKey: "order-7"}, []store.NewTask{order}},
+		{"an args field", store.TaskFilter{Args: json.RawMessage(`{"customer":{"id":42}}`)}, []store.NewTask{order}},
+		{"an args field with a status", store.TaskFilter{Status: store.StatusQueued, Args: json.RawMessage(`{"total":"9.50"}`)}, []store.NewTask{order}},
+		{"an args field nobody has", store.TaskFilter{Args: json.RawMessage(`{"customer":{"id":44}}`)}, nil},
+		{"by id: the task and the one keyed by it", store.TaskFilter{ID: order.ID}, []store.NewTask{keyed, order}},
+		{"by id of a system task", store.TaskFilter{ID: index.ID}, []store.NewTask{index}},
+	} {
+		got, _, err := db.ListTasks(ctx, ws, c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var gotIDs, wantIDs []uuid.UUID
+		for _, x := range got {
+			gotIDs = append(gotIDs, x.ID)
+		}
+		for _, x := range c.want {
+			wantIDs = append(wantIDs, x.ID)
+		}
+		if !slices.Equal(gotIDs, wantIDs) {
+			t.Errorf("%s: got %v; want %v", c.name, gotIDs, wantIDs)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // SQL of the task aggregate: tasks, task_events, dead_letters, unrouted_messages and outbox.
 const (
@@ -115,13 +118,10 @@ const (
 
 	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
 
-	// listTasksSQL pages newest first; the cursor is the last task of the previous page. $3/$4
-	// filter when not empty: one of them is (listAllTasksSQL lists without a filter).
-	listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
-		WHERE workspace_id = $1
-		  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
-		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)
-		ORDER BY created_at DESC, id DESC LIMIT $5`
+	// findTasksSQL is a search by id: the task with this id, and a task whose idempotency key is
+	// the same text.
+	findTasksSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = $2::text)
+		ORDER BY created_at DESC, id DESC`
 
 	// selectTaskEventsSQL reads a task's transitions. A row with started_at is a short attempt's
 	// (claimed and ended in one write): it holds two transitions, "running" at started_at and its
@@ -186,9 +186,33 @@ const (
 		FROM unnest($1::uuid[], $2::bigint[]) AS d(ws, id) WHERE o.workspace_id = d.ws AND o.id = d.id`
 )
 
-// listAllTasksSQL is listTasksSQL without a filter: no index orders a workspace's tasks by
+// taskFilterSQL is the rest of a list's filters, with parameters from $first: whether internal
+// kinds are shown ("credentials." and "knowledge.", the namespaces events routes to their own
+// streams: the system's own tasks; a list for one kind shows it whatever it is, kind being that
+// parameter), created at or after, created before, an idempotency key, and JSON the args
+// contain.
+func taskFilterSQL(first int, kind string) string {
+	p := func(i int) string { return fmt.Sprintf("$%d", first+i) }
+	return `AND (` + p(0) + `::bool OR ` + kind + ` <> '' OR NOT (kind LIKE 'credentials.%' OR kind LIKE 'knowledge.%'))
+		  AND (` + p(1) + `::timestamptz IS NULL OR created_at >= ` + p(1) + `)
+		  AND (` + p(2) + `::timestamptz IS NULL OR created_at < ` + p(2) + `)
+		  AND (` + p(3) + `::text = '' OR idempotency_key = ` + p(3) + `)
+		  AND (` + p(4) + `::jsonb IS NULL OR args @> ` + p(4) + `)`
+}
+
+// listTasksSQL pages newest first; the cursor is the last task of the previous page. $3/$4
+// filter when not empty: one of them is (listAllTasksSQL lists without either); $6… are
+// taskFilterSQL's.
+var listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
+		WHERE workspace_id = $1
+		  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
+		ORDER BY created_at DESC, id DESC LIMIT $5`
+
+// listAllTasksSQL is listTasksSQL without a status or kind: no index orders a workspace's tasks by
 // creation alone (a claim or an end would have to update it too), so each status's newest come
-// from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size.
+// from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size; $4…
+// are taskFilterSQL's.
 var listAllTasksSQL = func() string {
 	var b strings.Builder
 	b.WriteString(`SELECT ` + taskColumns + ` FROM (`)
@@ -198,6 +222,7 @@ var listAllTasksSQL = func() string {
 		}
 		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + st + `'
 			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+			` + taskFilterSQL(4, "''") + `
 			ORDER BY created_at DESC, id DESC LIMIT $3)`)
 	}
 	b.WriteString(`) t ORDER BY created_at DESC, id DESC LIMIT $3`)

@@ -267,6 +267,17 @@ function dispatch(block) {
 
 // ---- views ----
 
+// eventDetail shows an event's detail: an attempt's error as text of its own (each failed
+// attempt keeps its error there; the task keeps only the last), the rest as JSON.
+function eventDetail(detail) {
+  if (!detail) return [];
+  const { error, ...rest } = detail;
+  return [
+    Object.keys(rest).length ? [" ", el("code", {}, JSON.stringify(rest))] : "",
+    error != null ? el("pre", { class: "error" }, String(error)) : "",
+  ];
+}
+
 // current is the view on show: refresh re-reads it, onEvent hears live events, timers are
 // cleared when it goes, token tells its late answers that it is gone.
 const current = { token: 0, refresh: null, onEvent: null, timers: [] };
@@ -331,29 +342,48 @@ function pagedList(view, { id, headings, path, field, row, empty, alive }) {
   return () => load(false);
 }
 
+// SINCE are the time ranges of the task list's filter (label, seconds back).
+const SINCE = [["any time", 0], ["last hour", 3600], ["last day", 86400], ["last week", 7 * 86400]];
+
 function tasksPage(view, params, alive) {
   const status = params.get("status") || "";
   const kind = params.get("kind") || "";
+  const search = params.get("q") || "";
+  const since = Number(params.get("since") || 0);
+  const internal = params.get("internal") === "true";
   const form = el("form", { id: "filters", class: "filters" },
+    el("label", {}, "Find ", el("input", { id: "filter-q", type: "search", value: search, size: 30,
+      placeholder: "task id, idempotency key or field=value",
+      title: "A task id; an idempotency key; or an argument, as name=value (a dotted name reaches into objects; the value is JSON, or else text)" })),
     el("label", {}, "Status ", el("select", { id: "filter-status" },
       el("option", { value: "" }, "any"), STATUSES.map((s) => el("option", { value: s, selected: s === status }, s)))),
-    el("label", {}, "Kind ", el("input", { id: "filter-kind", value: kind, placeholder: "demo.steps", size: 24 })),
+    el("label", {}, "Kind ", el("input", { id: "filter-kind", value: kind, placeholder: "demo.steps", size: 20 })),
+    el("label", {}, "Created ", el("select", { id: "filter-since" },
+      SINCE.map(([label, secs]) => el("option", { value: secs, selected: secs === since }, label)))),
+    el("label", {}, el("input", { id: "filter-internal", type: "checkbox", checked: internal }), " system tasks"),
     el("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const q = new URLSearchParams();
+    if ($("filter-q").value.trim()) q.set("q", $("filter-q").value.trim());
     if ($("filter-status").value) q.set("status", $("filter-status").value);
     if ($("filter-kind").value.trim()) q.set("kind", $("filter-kind").value.trim());
+    if (Number($("filter-since").value)) q.set("since", $("filter-since").value);
+    if ($("filter-internal").checked) q.set("internal", "true");
     location.hash = `#/tasks${q.size ? `?${q}` : ""}`;
   });
   view.append(el("h1", {}, "Tasks"), form);
   const query = {};
+  if (search) query.q = search;
   if (status) query.status = status;
   if (kind) query.kind = kind;
+  if (since) query.since = new Date(Date.now() - since * 1000).toISOString();
+  if (internal) query.internal = "true";
+  const filtered = search || status || kind || since;
   const refresh = pagedList(view, {
     id: "task-table", alive, field: "tasks", path: { base: "/tasks", query },
     headings: ["Task", "Kind", "Status", "Attempt", "Progress", "Created", "Finished"],
-    empty: status || kind ? "No task matches these filters." : "No tasks yet: mosaic publish --kind demo.steps",
+    empty: filtered ? "No task matches these filters." : "No tasks yet: mosaic publish --kind demo.steps",
     row: (t) => el("tr", { dataset: { taskId: t.id, status: t.status } },
       el("td", {}, el("a", { href: `#/tasks/${enc(t.id)}`, class: "mono" }, t.id)),
       el("td", {}, t.kind),
@@ -427,7 +457,7 @@ function taskPage(view, id, alive) {
       e.status ? ` → ${e.status}` : "",
       e.attempt ? ` · attempt ${e.attempt}` : "",
       e.worker ? ` · ${e.worker}` : "",
-      e.detail ? [" ", el("code", {}, JSON.stringify(e.detail))] : "")));
+      ...eventDetail(e.detail))));
     // Progress and checkpoints raise no domain event: while the task runs, read it again.
     clearTimeout(again);
     if (!TERMINAL.has(t.status)) current.timers.push((again = setTimeout(() => alive() && load(), 2000)));

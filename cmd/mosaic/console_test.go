@@ -110,6 +110,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot := filepath.Join(artifacts, "console.png")
 	screenshot(t, b, shot)
 
+	// Finding one task: by its id in the search box, then every task again.
+	do("search by id",
+		chromedp.SetValue(chromedp.ID("filter-q"), ids[2]),
+		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
+		until("one row, that task", fmt.Sprintf(`(() => {
+			const rows = [...document.querySelectorAll("#task-table tbody tr")];
+			return location.hash.includes("q=") && rows.length === 1 && rows[0].dataset.taskId === %q;
+		})()`, ids[2])),
+		chromedp.SetValue(chromedp.ID("filter-q"), "steps=5"),
+		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
+		until("the five by an argument", `document.querySelectorAll("#task-table tbody tr").length === 5`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks"`),
+		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 5 && document.getElementById("filter-q").value === ""`))
+
 	// One task's page: its facts and timeline.
 	do("task page",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#task-table a[href="#/tasks/%s"]`, ids[0]))),
@@ -148,6 +162,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		})()`),
 		chromedp.Click(chromedp.ID("replay")),
 		until("the replay", `document.getElementById("view").textContent.includes("queued again (generation")`))
+	// Its task's timeline keeps the failed attempt's error on that attempt's event.
+	do("the error in the timeline",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks/`+dead+`"`),
+		until("the attempt's error", `[...document.querySelectorAll("#timeline li pre.error")].some((p) => p.textContent.length > 0)`))
 
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",

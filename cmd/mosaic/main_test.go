@@ -575,6 +575,7 @@ func TestExitCodes(t *testing.T) {
 		{"a command's own option from a variable", []string{"MOSAIC_KIND=demo.echo"}, []string{"publish"}, 2},
 		{"bad value of a server setting", []string{"MOSAIC_NATS_PORT=abc"}, []string{"dev"}, 2},
 		{"bad value of a connection setting", []string{"MOSAIC_OUTPUT=yaml"}, []string{"tasks", "list"}, 2},
+		{"a time that is neither RFC 3339 nor a duration", key, []string{"tasks", "list", "--since", "yesterday", "--server", "http://127.0.0.1:1"}, 2},
 		{"unreachable server", key, []string{"tasks", "list", "--server", "http://127.0.0.1:1"}, 3},
 		{"malformed key", []string{"MOSAIC_API_KEY=nope"}, []string{"tasks", "list", "--server", "http://127.0.0.1:1"}, 4},
 		{"no admin token", nil, []string{"workspaces", "list", "--data-dir", t.TempDir()}, 4},

@@ -248,14 +248,29 @@ func newTasksGetCmd() *cobra.Command {
 
 func newTasksListCmd() *cobra.Command {
 	f := &clientFlags{}
-	var status, kind string
-	var fed bool
+	var status, kind, search, since, until string
+	var fed, internal bool
 	pg := &pageFlags{}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List tasks, newest first",
-		Args:  cobra.NoArgs,
+		Example: `  mosaic tasks list --status dead --since 1h
+  mosaic tasks list --search customer.id=42
+  mosaic tasks list --search order-7        # an idempotency key, or a task id
+  mosaic tasks list --internal              # with the system's own tasks (credentials.…, knowledge.…)`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal}
+			var err error
+			if tq.Since, err = timeFlag("since", since); err != nil {
+				return err
+			}
+			if tq.Until, err = timeFlag("until", until); err != nil {
+				return err
+			}
+			if fed && (search != "" || internal || since != "" || until != "") {
+				return usageError{fmt.Errorf("--federated filters by --status and --kind only")}
+			}
 			if status != "" && !store.ValidStatus(status) {
 				return fmt.Errorf("%s: %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", setting("status"), status)
 			}
@@ -298,7 +313,8 @@ func newTasksListCmd() *cobra.Command {
 				printInstances(res.Instances, res.Partial)
 				return nil
 			}
-			list, err := c.ListTasks(cmd.Context(), ws, status, kind, pg.cursor, pg.limit)
+			tq.Cursor, tq.Limit = pg.cursor, pg.limit
+			list, err := c.ListTasks(cmd.Context(), ws, tq)
 			if err != nil {
 				return err
 			}
@@ -319,7 +335,26 @@ func newTasksListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only tasks in this status")
 	cmd.Flags().StringVar(&kind, "kind", "", "only tasks of this kind")
 	cmd.Flags().BoolVar(&fed, "federated", false, "also list the connected instances' tasks (within what they grant this one), labelled")
+	cmd.Flags().StringVar(&search, "search", "", "a task id, an idempotency key, or an argument as name=value (a.b=value reaches into objects; value is JSON, or else text)")
+	cmd.Flags().StringVar(&since, "since", "", "only tasks created at or after this time (RFC 3339, or a duration back from now: 1h, 30m)")
+	cmd.Flags().StringVar(&until, "until", "", "only tasks created before this time (RFC 3339, or a duration back from now)")
+	cmd.Flags().BoolVar(&internal, "internal", false, "show the system's own tasks too (credentials.…, knowledge.…), which a list without --kind leaves out")
 	return cmd
+}
+
+// timeFlag reads a time flag: RFC 3339, or a duration back from now (1h: an hour ago).
+func timeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, usageError{fmt.Errorf("--%s %q is neither an RFC 3339 time (2026-12-07T08:00:00Z) nor a positive duration (1h, 30m)", name, v)}
+	}
+	return time.Now().Add(-d), nil
 }
 
 func newTasksCancelCmd() *cobra.Command {
