@@ -370,7 +370,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		case <-p.stopped:
 		}
 	}()
-	p.log.Info().Int("concurrency", p.cfg.Concurrency).Ints("priorities", p.cfg.Priorities).
+	p.log.Info().Str("stream", p.cfg.Stream).Int("concurrency", p.cfg.Concurrency).Ints("priorities", p.cfg.Priorities).
 		Strs("kinds", p.cfg.Kinds).Str("worker", p.cfg.WorkerName).Msg("pool started")
 	return nil
 }

@@ -249,7 +249,11 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 	changes, err := events.ApplyTopology(ctx, s.js, events.Topology(events.TopologyConfig{Replicas: f.replicas}))
 	for _, c := range changes {
 		if c.Action != "unchanged" {
-			log.Info().Str("stream", c.Stream).Str("action", c.Action).Strs("fields", c.Fields).Msg("stream topology applied")
+			ev := log.Info().Str("stream", c.Stream).Str("action", c.Action)
+			if len(c.Fields) > 0 {
+				ev = ev.Strs("fields", c.Fields)
+			}
+			ev.Msg("stream topology applied")
 		}
 	}
 	if err != nil {
