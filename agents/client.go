@@ -649,6 +649,14 @@ func Replay(ctx context.Context, db *store.DB, ws, deadLetter uuid.UUID, fresh b
 	})
 }
 
+// RetryTask queues an ended task again (store.RetryTask) with its message.
+func RetryTask(ctx context.Context, db *store.DB, ws, id uuid.UUID, fresh bool, by string) (store.Task, error) {
+	return db.RetryTask(ctx, ws, id, fresh, by, func(t store.Task) store.OutboxMessage {
+		env := TaskEnvelopeOf(t)
+		return TaskMessage(&env, t.Generation)
+	})
+}
+
 // sendNow publishes committed task messages at once; their outbox rows are removed off the
 // publisher's path. Whatever fails here, the relay sends after the head start.
 func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxRow) {

@@ -265,6 +265,12 @@ func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, tq TaskQuery) (Tas
 	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/tasks?"+q.Encode()), nil, &out)
 }
 
+// RetryTask queues an ended task again under a new generation (admin); fresh drops its checkpoint.
+func (c *Client) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool) (RetryResponse, error) {
+	var out RetryResponse
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/retry"), ReplayRequest{Fresh: fresh}, &out)
+}
+
 // TaskEvents lists a task's transitions.
 func (c *Client) TaskEvents(ctx context.Context, ws, id uuid.UUID) ([]store.TaskEvent, error) {
 	var out struct {

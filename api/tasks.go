@@ -58,6 +58,7 @@ func (s *Server) mountTasks(r *Router) {
 	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}", store.RoleGuest, s.getTask)
 	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}/events", store.RoleGuest, s.taskEvents)
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/cancel", store.RoleMember, s.cancelTask)
+	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/retry", store.RoleAdmin, s.retryTask)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters", store.RoleMember, s.listDeadLetters)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/summary", store.RoleMember, s.deadLetterSummary)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
@@ -386,7 +387,37 @@ type ReplayResponse struct {
 	Generation   int        `json:"generation"`
 }
 
+// RetryResponse says which generation of the task was queued.
+type RetryResponse struct {
+	TaskID     uuid.UUID `json:"task_id"`
+	Status     string    `json:"status"`
+	Generation int       `json:"generation"`
+}
+
+// retryTask queues an ended task again (POST …/tasks/{id}/retry, body as a replay's: fresh drops
+// the checkpoint), as a dead letter's replay does, for any task that ended: dead, cancelled or
+// succeeded. Admin, as a replay.
+func (s *Server) retryTask(w http.ResponseWriter, r *Request) *Error {
+	return replayLike(w, r, func(id uuid.UUID, fresh bool) (any, error) {
+		t, err := agents.RetryTask(r.Context(), s.cfg.DB, r.Workspace, id, fresh, r.Caller.Name())
+		return RetryResponse{TaskID: t.ID, Status: t.Status, Generation: t.Generation}, err
+	})
+}
+
 func (s *Server) replayDeadLetter(w http.ResponseWriter, r *Request) *Error {
+	return replayLike(w, r, func(id uuid.UUID, fresh bool) (any, error) {
+		res, err := agents.Replay(r.Context(), s.cfg.DB, r.Workspace, id, fresh, r.Caller.Name())
+		out := ReplayResponse{DeadLetterID: id, TaskID: res.DeadLetter.TaskID}
+		if res.Task != nil {
+			out.Generation = res.Task.Generation
+		}
+		return out, err
+	})
+}
+
+// replayLike runs a replay or a retry of the {id} in the path, with the optional ReplayRequest
+// body, and answers 202 with what it returns (404 and 409 for ErrNotFound and ErrConflict).
+func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh bool) (any, error)) *Error {
 	id, e := pathID(r)
 	if e != nil {
 		return e
@@ -397,7 +428,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *Request) *Error {
 			return e
 		}
 	}
-	res, err := agents.Replay(r.Context(), s.cfg.DB, r.Workspace, id, req.Fresh, r.Caller.Name())
+	out, err := run(id, req.Fresh)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(CodeNotFound, "%v", err)
@@ -405,10 +436,6 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeConflict, "%v", err)
 	case err != nil:
 		return errorf(CodeInternal, "%v", err)
-	}
-	out := ReplayResponse{DeadLetterID: id, TaskID: res.DeadLetter.TaskID}
-	if res.Task != nil {
-		out.Generation = res.Task.Generation
 	}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil

@@ -145,6 +145,21 @@ func TestPublishGetListCancel(t *testing.T) {
 	if err != nil || len(evs) != 2 || evs[0].Type != "published" || evs[1].Type != store.StatusCancelled {
 		t.Fatalf("events: %+v %v", evs, err)
 	}
+	// A cancelled task retried: queued again under generation 1, with who asked; a task that has
+	// not ended cannot be, an unknown one is not found.
+	retried, err := c.RetryTask(ctx, ws, scheduled.ID, false)
+	if err != nil || retried.Status != store.StatusQueued || retried.Generation != 1 {
+		t.Fatalf("retry a cancelled task: %+v %v", retried, err)
+	}
+	if evs, err := c.TaskEvents(ctx, ws, scheduled.ID); err != nil || evs[len(evs)-1].Type != "retried" || !strings.Contains(string(evs[len(evs)-1].Detail), `"by"`) {
+		t.Fatalf("the retry's event: %+v %v", evs, err)
+	}
+	if _, err := c.RetryTask(ctx, ws, scheduled.ID, false); !api.IsCode(err, api.CodeConflict) {
+		t.Fatalf("retry a queued task: %v; want a conflict", err)
+	}
+	if _, err := c.RetryTask(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("retry an unknown task: %v; want not found", err)
+	}
 	dl, err := c.ListDeadLetters(ctx, ws, "", "", 0)
 	if err != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters: %+v %v", dl, err)

@@ -74,6 +74,9 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *Request) *Error {
 type Limits struct {
 	// MaxConcurrency caps the tasks of the workspace running at once across all workers (0: none).
 	MaxConcurrency int `json:"max_concurrency"`
+	// Paused: workers run none of its tasks (POST …/pause and …/resume set it; a PUT of the limits
+	// does not).
+	Paused bool `json:"paused,omitempty"`
 }
 
 func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
@@ -84,6 +87,9 @@ func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
 	if req.MaxConcurrency < 0 || req.MaxConcurrency > 100000 {
 		return errorf(CodeInvalidArgument, "max_concurrency must be between 0 (no cap) and 100000")
 	}
+	if req.Paused {
+		return errorf(CodeInvalidArgument, "paused: pause and resume a workspace with POST /v1/workspaces/{ws}/pause and …/resume")
+	}
 	if err := s.cfg.DB.SetMaxConcurrency(r.Context(), r.Workspace, req.MaxConcurrency); err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}
@@ -92,11 +98,11 @@ func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) getLimits(w http.ResponseWriter, r *Request) *Error {
-	n, err := s.cfg.DB.MaxConcurrency(r.Context(), r.Workspace)
+	n, paused, err := s.cfg.DB.WorkspaceLimits(r.Context(), r.Workspace)
 	if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}
-	writeJSON(w, http.StatusOK, Limits{MaxConcurrency: n})
+	writeJSON(w, http.StatusOK, Limits{MaxConcurrency: n, Paused: paused})
 	return nil
 }
 

@@ -238,7 +238,7 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 				}
 			case errors.Is(err, pgx.ErrNoRows):
 				var status string
-				if err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, *r.DeadLetter.TaskID).Scan(&status); err == nil {
+				if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, *r.DeadLetter.TaskID).Scan(&status); err == nil {
 					return fmt.Errorf("task %s is %s, not ended: %w", *r.DeadLetter.TaskID, status, ErrConflict)
 				}
 			default:
@@ -256,6 +256,38 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 		return err
 	})
 	return r, err
+}
+
+// RetryTask queues an ended task (dead, cancelled or succeeded) again under a new generation,
+// with its "retried" event naming who asked, its message through the outbox (message builds it
+// from the re-queued row), and its dead letters that were waiting for a replay marked replayed. A
+// task that has not ended is ErrConflict; fresh drops its checkpoint.
+func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by string, message func(Task) OutboxMessage) (Task, error) {
+	var t Task
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRow(ctx, prepareReplaySQL, ws, id, fresh))
+		if errors.Is(err, pgx.ErrNoRows) {
+			var status string
+			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
+				return fmt.Errorf("task %s is %s, not ended: %w", id, status, ErrConflict)
+			}
+			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := InsertTaskEvent(ctx, tx, ws, t.ID, "retried", StatusQueued, 0, t.Fence, "",
+			map[string]any{"generation": t.Generation, "fresh": fresh, "by": by}); err != nil {
+			return err
+		}
+		if err := InsertOutbox(ctx, tx, message(t)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, markTaskDeadLettersReplayedSQL, ws, id)
+		return err
+	})
+	return t, err
 }
 
 // OutboxRow is a queued message as the relay reads it.

@@ -162,6 +162,13 @@ const (
 	markReplayedSQL = `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1
 		WHERE workspace_id = $1 AND id = $2`
 
+	// markTaskDeadLettersReplayedSQL: a task retried from its own page settles the dead letters
+	// that waited for a replay of it.
+	markTaskDeadLettersReplayedSQL = `UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1
+		WHERE workspace_id = $1 AND task_id = $2 AND replayed_at IS NULL`
+
+	selectTaskStatusSQL = `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`
+
 	countDeadLettersSQL = `SELECT count(*) FROM dead_letters WHERE workspace_id = $1 AND replayed_at IS NULL`
 
 	insertUnroutedSQL = `INSERT INTO unrouted_messages (id, reason, error, subject, headers, payload, stream_seq)

@@ -259,24 +259,31 @@ func (db *DB) RevokeAPIKey(ctx context.Context, ws, keyID uuid.UUID, mayRevokeOw
 	})
 }
 
-// MaxConcurrency reads a workspace's concurrency cap (0: none).
+// MaxConcurrency reads a workspace's concurrency cap (0: none), or Paused.
 func (db *DB) MaxConcurrency(ctx context.Context, ws uuid.UUID) (int, error) {
+	n, paused, err := db.WorkspaceLimits(ctx, ws)
+	if paused {
+		return Paused, err
+	}
+	return n, err
+}
+
+// WorkspaceLimits reads a workspace's concurrency cap (0: none) and whether it is paused.
+func (db *DB) WorkspaceLimits(ctx context.Context, ws uuid.UUID) (maxConcurrency int, paused bool, err error) {
 	var n *int
-	var paused *time.Time
-	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, selectLimitsSQL, ws).Scan(&n, &paused)
+	var pausedAt *time.Time
+	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, selectLimitsSQL, ws).Scan(&n, &pausedAt)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return 0, nil
+		return 0, false, nil
 	case err != nil:
-		return 0, err
-	case paused != nil:
-		return Paused, nil
+		return 0, false, err
 	case n == nil:
-		return 0, nil
+		return 0, pausedAt != nil, nil
 	}
-	return *n, nil
+	return *n, pausedAt != nil, nil
 }
 
 // Paused is what MaxConcurrency answers for a paused workspace: run nothing.

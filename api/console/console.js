@@ -345,6 +345,26 @@ function pagedList(view, { id, headings, path, field, row, empty, alive }) {
 // SINCE are the time ranges of the task list's filter (label, seconds back).
 const SINCE = [["any time", 0], ["last hour", 3600], ["last day", 86400], ["last week", 7 * 86400]];
 
+// workspaceState shows, to the operator, whether the workspace's tasks run, with Pause or Resume.
+function workspaceState(view, alive) {
+  const line = el("p", { id: "workspace-state" });
+  view.append(line);
+  (async () => {
+    try {
+      const lim = await api("GET", wsPath("/limits"));
+      if (!alive()) return;
+      line.dataset.paused = lim.paused ? "true" : "false";
+      line.replaceChildren(lim.paused ? "This workspace is paused: workers run none of its tasks. " : "This workspace's tasks run. ",
+        ...(lim.paused
+          ? operatorAction("Resume", "Resume this workspace?", wsPath("/resume"), { id: "workspace-resume" }, render)
+          : operatorAction("Pause", "Pause this workspace? Workers leave its tasks queued until it is resumed.", wsPath("/pause"), { id: "workspace-pause" }, render)),
+        lim.max_concurrency ? ` · at most ${lim.max_concurrency} at once` : "");
+    } catch (err) {
+      if (alive()) line.textContent = `limits: ${err.message}`;
+    }
+  })();
+}
+
 function tasksPage(view, params, alive) {
   const status = params.get("status") || "";
   const kind = params.get("kind") || "";
@@ -373,6 +393,7 @@ function tasksPage(view, params, alive) {
     location.hash = `#/tasks${q.size ? `?${q}` : ""}`;
   });
   view.append(el("h1", {}, "Tasks"), form);
+  if (session.admin) workspaceState(view, alive);
   const query = {};
   if (search) query.q = search;
   if (status) query.status = status;
@@ -420,6 +441,18 @@ function taskPage(view, id, alive) {
     load();
   }
 
+  async function retry(ev) {
+    if (!confirm("Run this task again, from its last checkpoint, under a new generation?")) return;
+    ev.target.disabled = true;
+    try {
+      const res = await api("POST", wsPath(`/tasks/${enc(id)}/retry`), {});
+      note.textContent = `retry: ${res.status} (generation ${res.generation})`;
+    } catch (err) {
+      note.textContent = `retry: ${err.message}`;
+    }
+    load();
+  }
+
   let again; // the next read while the task runs
   async function load() {
     let t, evs;
@@ -450,7 +483,9 @@ function taskPage(view, id, alive) {
       ["Cancel requested", t.cancel_requested_at ? when(t.cancel_requested_at) : null],
     ]));
     details.firstChild.dataset.status = t.status;
-    actions.replaceChildren(TERMINAL.has(t.status) ? "" : el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel"));
+    actions.replaceChildren(TERMINAL.has(t.status)
+      ? (t.status === "succeeded" ? "" : el("button", { id: "retry", type: "button", onclick: retry }, "Retry"))
+      : el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel"));
     timeline.replaceChildren(...evs.events.map((e) => el("li", { dataset: { type: e.type } },
       el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()), " ",
       el("strong", {}, e.type),
@@ -619,17 +654,57 @@ function selectWorkspace(ws) {
   location.hash = "#/tasks";
 }
 
+// operatorAction is a button that asks, then POSTs to path, and reads the page again; what
+// failed is said beside it. Each such route takes the admin token and records who asked.
+function operatorAction(label, question, path, attrs = {}, after = () => current.refresh?.()) {
+  const out = el("span", { class: "error" });
+  const btn = el("button", { type: "button", ...attrs }, label);
+  btn.addEventListener("click", async () => {
+    if (!window.confirm(question)) return;
+    btn.disabled = true;
+    try {
+      await api("POST", path, {});
+      out.textContent = "";
+      after();
+    } catch (err) {
+      out.textContent = ` ${err.message}`;
+      btn.disabled = false;
+    }
+  });
+  return [btn, out];
+}
+
 function agentsSection(a) {
   if (!a.agents.length) return [el("p", { class: "note" }, "No agent has run in the last hour.")];
-  return [table("agent-table", ["Agent", "State", "Host", "Pools", "In flight", "Heartbeat", "Started"],
-    a.agents.map((g) => el("tr", { dataset: { state: g.state } },
+  return [table("agent-table", ["Agent", "State", "Host", "Pools", "In flight", "Heartbeat", "Started", ""],
+    a.agents.map((g) => el("tr", { dataset: { state: g.state, agentId: g.id } },
       el("td", {}, g.name),
       el("td", {}, g.state + (g.drain_requested_at ? " (drain requested)" : "")),
       el("td", {}, `${g.host} · pid ${g.pid}`),
       el("td", {}, (g.pools || []).join(", ")),
       el("td", {}, `${g.in_flight} of ${g.concurrency}`),
       el("td", {}, ago(g.heartbeat_at)),
-      el("td", {}, when(g.started_at)))))];
+      el("td", {}, when(g.started_at)),
+      el("td", {}, g.state === "running" && !g.drain_requested_at
+        ? operatorAction("Drain", `Drain ${g.name}? It takes no new task, finishes those it runs, then stops.`,
+          `/v1/agents/${enc(g.id)}/drain`, { class: "drain" })
+        : ""))))];
+}
+
+// poolActions are a Pause or Resume button per pool seen among the consumers (a pool is paused
+// when its consumers are).
+function poolActions(streams) {
+  const pools = new Map();
+  for (const s of streams) {
+    for (const c of s.consumers) if (c.pool) pools.set(c.pool, pools.get(c.pool) || !!c.paused);
+  }
+  if (!pools.size) return [];
+  return [el("p", { id: "pool-actions" }, "Pools: ", [...pools].map(([pool, paused]) => el("span", { class: "pool", dataset: { pool, paused } },
+    el("strong", {}, pool), " ",
+    paused
+      ? operatorAction("Resume", `Resume pool ${pool}?`, `/v1/pools/${enc(pool)}/resume`, { class: "resume" })
+      : operatorAction("Pause", `Pause pool ${pool}? Its workers take no new task until it is resumed.`, `/v1/pools/${enc(pool)}/pause`, { class: "pause" }),
+    " ")))];
 }
 
 function consumersSection(rep) {
@@ -639,6 +714,7 @@ function consumersSection(rep) {
     out.push(el("p", {}, "Dead letters by reason: " + Object.entries(rep.dead_letters).map(([r, n]) => `${r} ${n}`).join(" · ")));
   }
   for (const w of rep.warnings || []) out.push(el("p", { class: "error" }, w));
+  out.push(...poolActions(rep.streams));
   for (const s of rep.streams) {
     out.push(el("h3", {}, `${s.stream} · ${s.messages} messages`));
     if (s.error) out.push(el("p", { class: "error" }, s.error));

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/store"
 )
 
 // The console in a real headless Chromium against `mosaic dev`: a wrong key is refused with the
@@ -166,6 +171,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("the error in the timeline",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks/`+dead+`"`),
 		until("the attempt's error", `[...document.querySelectorAll("#timeline li pre.error")].some((p) => p.textContent.length > 0)`))
+	// Dead again after the replay (generation 1): retried from its own page.
+	do("retry a dead task",
+		until("dead after its replay", `document.querySelector("#task-facts")?.dataset.status === "dead" && document.getElementById("task-facts").textContent.includes("generation 1")`),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.ID("retry")),
+		until("queued again", `document.getElementById("view").textContent.includes("retry: queued (generation 2)")`),
+		until("dead once more, generation 2", `document.querySelector("#task-facts")?.dataset.status === "dead" && document.getElementById("task-facts").textContent.includes("generation 2")`))
+	if r := runMosaic(t, nil, "tasks", "get", dead, "--output", "json", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, `"generation": 2`) {
+		t.Fatalf("the retried task in the API: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",
@@ -181,7 +196,66 @@ func TestConsoleInBrowser(t *testing.T) {
 		until("the busiest workspaces", `document.querySelector("#overview p") !== null`),
 		until("this instance's federation identity", `(document.querySelector("#federation p")?.textContent || "").includes("This instance: ")`))
 	screenshot(t, b, filepath.Join(artifacts, "system.png"))
-	t.Logf("screenshots: %s (tasks), task.png and system.png beside it", shot)
+
+	// Operator actions, each checked in the API. A pool paused and resumed from the operators' page.
+	admin, err := api.NewClient(dev.server, strings.TrimSpace(string(adminToken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolPaused := func(want bool) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				var got struct {
+					Paused []struct{ Pool string } `json:"paused"`
+				}
+				if err := admin.Do(ctx, "GET", "/v1/pools", nil, &got); err != nil {
+					return chromedp.Void{}, err
+				}
+				if slices.ContainsFunc(got.Paused, func(p struct{ Pool string }) bool { return p.Pool == "default" }) == want {
+					return chromedp.Void{}, nil
+				}
+				if time.Now().After(deadline) {
+					return chromedp.Void{}, fmt.Errorf("pool default paused: want %v", want)
+				}
+			}
+		}
+	}
+	do("pause and resume a pool",
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		until("the pool's Pause button", `document.querySelector('#pool-actions [data-pool="default"] button.pause') !== null`),
+		chromedp.Click(chromedp.CSS(`#pool-actions [data-pool="default"] button.pause`)),
+		poolPaused(true),
+		until("the pool's Resume button", `document.querySelector('#pool-actions [data-pool="default"] button.resume') !== null`),
+		chromedp.Click(chromedp.CSS(`#pool-actions [data-pool="default"] button.resume`)),
+		poolPaused(false),
+		until("Pause again", `document.querySelector('#pool-actions [data-pool="default"] button.pause') !== null`))
+
+	// The workspace paused from its task list: a task published meanwhile waits, and runs once it
+	// is resumed.
+	do("pause the workspace",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks"`),
+		until("the Pause button", `document.getElementById("workspace-pause") !== null`),
+		chromedp.Click(chromedp.ID("workspace-pause")),
+		until("paused", `document.getElementById("workspace-state")?.dataset.paused === "true"`))
+	time.Sleep(6 * time.Second) // workers read a workspace's limits again within 5 s
+	waiting := publishDemoSteps(t, dataDir, `{"steps":1}`)
+	time.Sleep(time.Second)
+	if task, err := admin.GetTask(context.Background(), uuid.MustParse(created.ID), uuid.MustParse(waiting), 0); err != nil || task.Status == store.StatusSucceeded {
+		t.Fatalf("a task of a paused workspace: %+v %v; want it not run", task, err)
+	}
+	do("resume the workspace",
+		chromedp.Click(chromedp.ID("workspace-resume")),
+		until("running again", `document.getElementById("workspace-state")?.dataset.paused === "false"`),
+		until("the waiting task succeeded", `document.querySelector('#task-table tr[data-task-id="`+waiting+`"]')?.dataset.status === "succeeded"`))
+
+	// The agent drained from the operators' page (last: it stops the dev's pools).
+	do("drain the agent",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
+		until("a Drain button", `document.querySelector("#agent-table button.drain") !== null`),
+		chromedp.Click(chromedp.CSS(`#agent-table button.drain`)),
+		until("drain requested", `document.getElementById("agent-table").textContent.includes("drain")`))
+	screenshot(t, b, filepath.Join(artifacts, "actions.png"))
+	t.Logf("screenshots: %s (tasks), task.png, system.png and actions.png beside it", shot)
 }
 
 // publishDemoSteps publishes a demo.steps task from the CLI and returns its id.

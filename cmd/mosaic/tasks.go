@@ -182,7 +182,7 @@ func readArgs(v string) (json.RawMessage, error) {
 
 func newTasksCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tasks", Short: "Read, list and cancel tasks"}
-	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd())
+	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd(), newTasksRetryCmd())
 	return cmd
 }
 
@@ -372,6 +372,26 @@ func newTasksCancelCmd() *cobra.Command {
 			fmt.Printf("%s %s\n", id, status)
 			return nil
 		})
+	return cmd
+}
+
+func newTasksRetryCmd() *cobra.Command {
+	f := &clientFlags{}
+	var fresh bool
+	cmd := idCommand(f, "task", "retry TASK_ID",
+		"Queue an ended task (dead, cancelled or succeeded) again, under a new generation (admin)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+			res, err := c.RetryTask(cmd.Context(), ws, id, fresh)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(res)
+			}
+			fmt.Printf("%s %s (generation %d)\n", res.TaskID, res.Status, res.Generation)
+			return nil
+		})
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's last checkpoint: start from the beginning")
 	return cmd
 }
 
