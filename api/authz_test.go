@@ -270,6 +270,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET " + ws + "/dead-letters/summary", min: store.RoleMember, ok: 200},
 		{pattern: "GET " + ws + "/dead-letters/{id}", min: store.RoleMember, call: "GET " + ws + "/dead-letters/" + none, ok: 404},
 		{pattern: "POST " + ws + "/dead-letters/{id}/replay", min: store.RoleAdmin, call: "POST " + ws + "/dead-letters/" + none + "/replay", ok: 404},
+		{pattern: "POST " + ws + "/dead-letters/{id}/discard", min: store.RoleAdmin, call: "POST " + ws + "/dead-letters/" + none + "/discard", ok: 404},
 		{pattern: "GET /v1/unrouted", min: api.AdminOnly, ok: 200},
 
 		// Agents, pools and workspace pauses (agents.go).

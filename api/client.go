@@ -287,20 +287,33 @@ func (c *Client) CancelTask(ctx context.Context, ws, id uuid.UUID) (string, erro
 	return out.Status, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/cancel"), nil, &out)
 }
 
+// DeadLetterQuery filters a dead-letter list; empty fields do not filter (State empty: all but
+// the discarded).
+type DeadLetterQuery struct {
+	Reason, Kind, State string
+	Cursor              string
+	Limit               int
+}
+
 // ListDeadLetters lists dead letters, newest first.
-func (c *Client) ListDeadLetters(ctx context.Context, ws uuid.UUID, reason, cursor string, limit int) (DeadLetterList, error) {
+func (c *Client) ListDeadLetters(ctx context.Context, ws uuid.UUID, dq DeadLetterQuery) (DeadLetterList, error) {
 	q := url.Values{}
-	if reason != "" {
-		q.Set("reason", reason)
+	for k, v := range map[string]string{"reason": dq.Reason, "kind": dq.Kind, "state": dq.State, "cursor": dq.Cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	if limit > 0 {
-		q.Set("limit", fmt.Sprint(limit))
+	if dq.Limit > 0 {
+		q.Set("limit", fmt.Sprint(dq.Limit))
 	}
 	var out DeadLetterList
 	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/dead-letters?"+q.Encode()), nil, &out)
+}
+
+// DiscardDeadLetter marks a dead letter discarded (admin).
+func (c *Client) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID) (store.DeadLetter, error) {
+	var out store.DeadLetter
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/dead-letters/"+id.String()+"/discard"), nil, &out)
 }
 
 // GetDeadLetter reads a dead letter.

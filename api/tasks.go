@@ -63,6 +63,7 @@ func (s *Server) mountTasks(r *Router) {
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/summary", store.RoleMember, s.deadLetterSummary)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
 	r.Handle("POST /v1/workspaces/{ws}/dead-letters/{id}/replay", store.RoleAdmin, s.replayDeadLetter)
+	r.Handle("POST /v1/workspaces/{ws}/dead-letters/{id}/discard", store.RoleAdmin, s.discardDeadLetter)
 	r.Handle("GET /v1/unrouted", AdminOnly, s.listUnrouted)
 }
 
@@ -339,7 +340,10 @@ type DeadLetterList struct {
 
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
 	q := r.URL.Query()
-	f := store.DeadLetterFilter{Reason: q.Get("reason")}
+	f := store.DeadLetterFilter{Reason: q.Get("reason"), Kind: q.Get("kind"), State: q.Get("state")}
+	if !store.ValidDeadLetterState(f.State) {
+		return errorf(CodeInvalidArgument, "state %q is not pending, replayed, discarded or all", f.State)
+	}
 	var e *Error
 	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
 		return e
@@ -356,6 +360,21 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
 		out.NextCursor = next.String()
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// discardDeadLetter marks a dead letter discarded (admin, as a replay): kept, and out of the
+// default list and the count of those waiting.
+func (s *Server) discardDeadLetter(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	d, err := s.cfg.DB.DiscardDeadLetter(r.Context(), r.Workspace, id, r.Caller.Name())
+	if err != nil {
+		return actionError(err)
+	}
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 
@@ -429,16 +448,23 @@ func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh 
 		}
 	}
 	out, err := run(id, req.Fresh)
+	if err != nil {
+		return actionError(err)
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// actionError answers a failed action on one record: 404 for ErrNotFound, 409 for ErrConflict
+// (the record is not in a state that allows it), 500 otherwise.
+func actionError(err error) *Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(CodeNotFound, "%v", err)
 	case errors.Is(err, store.ErrConflict):
 		return errorf(CodeConflict, "%v", err)
-	case err != nil:
-		return errorf(CodeInternal, "%v", err)
 	}
-	writeJSON(w, http.StatusAccepted, out)
-	return nil
+	return errorf(CodeInternal, "%v", err)
 }
 
 func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {

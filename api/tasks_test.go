@@ -160,7 +160,7 @@ func TestPublishGetListCancel(t *testing.T) {
 	if _, err := c.RetryTask(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("retry an unknown task: %v; want not found", err)
 	}
-	dl, err := c.ListDeadLetters(ctx, ws, "", "", 0)
+	dl, err := c.ListDeadLetters(ctx, ws, api.DeadLetterQuery{})
 	if err != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters: %+v %v", dl, err)
 	}

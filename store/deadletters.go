@@ -34,12 +34,14 @@ type DeadLetter struct {
 	CreatedAt   time.Time           `json:"created_at"`
 	ReplayedAt  *time.Time          `json:"replayed_at"`
 	ReplayCount int                 `json:"replay_count"`
+	DiscardedAt *time.Time          `json:"discarded_at,omitempty"`
+	DiscardedBy string              `json:"discarded_by,omitempty"`
 }
 
 func scanDeadLetter(row pgx.Row, ws uuid.UUID) (DeadLetter, error) {
 	d := DeadLetter{WorkspaceID: ws}
 	err := row.Scan(&d.ID, &d.TaskID, &d.Kind, &d.Reason, &d.Error, &d.Subject, &d.Headers, &d.Payload, &d.Attempt,
-		&d.StreamSeq, &d.CreatedAt, &d.ReplayedAt, &d.ReplayCount)
+		&d.StreamSeq, &d.CreatedAt, &d.ReplayedAt, &d.ReplayCount, &d.DiscardedAt, &d.DiscardedBy)
 	return d, err
 }
 
@@ -146,8 +148,29 @@ func (db *DB) ListUnrouted(ctx context.Context, limit int) ([]UnroutedMessage, e
 // DeadLetterFilter selects dead letters to list.
 type DeadLetterFilter struct {
 	Reason string
+	Kind   string
+	// State: DeadLetterPending (neither replayed nor discarded), DeadLetterReplayed,
+	// DeadLetterDiscarded, DeadLetterAll; empty: all but the discarded.
+	State  string
 	Before uuid.UUID
 	Limit  int // 1…500, default 50
+}
+
+// Dead-letter states a list filters by.
+const (
+	DeadLetterPending   = "pending"
+	DeadLetterReplayed  = "replayed"
+	DeadLetterDiscarded = "discarded"
+	DeadLetterAll       = "all"
+)
+
+// ValidDeadLetterState says whether s is a state a list filters by (or empty).
+func ValidDeadLetterState(s string) bool {
+	switch s {
+	case "", DeadLetterPending, DeadLetterReplayed, DeadLetterDiscarded, DeadLetterAll:
+		return true
+	}
+	return false
 }
 
 // ListDeadLetters lists a workspace's dead letters, newest first.
@@ -163,7 +186,7 @@ func (db *DB) ListDeadLetters(ctx context.Context, ws uuid.UUID, f DeadLetterFil
 		before = &f.Before
 	}
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1)
+		rows, err := tx.Query(ctx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1, f.Kind, f.State)
 		if err != nil {
 			return err
 		}
@@ -290,6 +313,27 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 	return t, err
 }
 
+// DiscardDeadLetter marks a dead letter discarded by by: kept, out of the default list and the
+// count of those waiting. One already discarded is ErrConflict.
+func (db *DB) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID, by string) (DeadLetter, error) {
+	var d DeadLetter
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDeadLetter(tx.QueryRow(ctx, lockDeadLetterSQL, ws, id), ws)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("dead letter %s: %w", id, ErrNotFound)
+		case err != nil:
+			return err
+		case d.DiscardedAt != nil:
+			return fmt.Errorf("dead letter %s was discarded already: %w", id, ErrConflict)
+		}
+		d, err = scanDeadLetter(tx.QueryRow(ctx, discardDeadLetterSQL, ws, id, by), ws)
+		return err
+	})
+	return d, err
+}
+
 // OutboxRow is a queued message as the relay reads it.
 type OutboxRow struct {
 	WorkspaceID uuid.UUID
@@ -386,26 +430,27 @@ func (db *DB) RecordAdvisoryDeadLetter(ctx context.Context, d DeadLetter, outbox
 
 // DeadLetterGroup counts a workspace's dead letters of one reason and kind.
 type DeadLetterGroup struct {
-	Reason   string    `json:"reason"`
-	Kind     string    `json:"kind"`
-	Count    int       `json:"count"`
-	Replayed int       `json:"replayed"` // of Count, replayed at least once
-	Oldest   time.Time `json:"oldest"`
-	Newest   time.Time `json:"newest"`
+	Reason    string    `json:"reason"`
+	Kind      string    `json:"kind"`
+	Count     int       `json:"count"`
+	Replayed  int       `json:"replayed"`  // of Count, replayed at least once
+	Discarded int       `json:"discarded"` // of Count, discarded
+	Oldest    time.Time `json:"oldest"`
+	Newest    time.Time `json:"newest"`
 }
 
 // DeadLetterSummary groups a workspace's dead letters by reason and kind, the most first.
 func (db *DB) DeadLetterSummary(ctx context.Context, ws uuid.UUID) ([]DeadLetterGroup, error) {
 	var out []DeadLetterGroup
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT reason, COALESCE(kind, ''), count(*), count(replayed_at), min(created_at), max(created_at)
+		rows, err := tx.Query(ctx, `SELECT reason, COALESCE(kind, ''), count(*), count(replayed_at), count(discarded_at), min(created_at), max(created_at)
 			FROM dead_letters WHERE workspace_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`, ws)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetterGroup, error) {
 			var g DeadLetterGroup
-			err := r.Scan(&g.Reason, &g.Kind, &g.Count, &g.Replayed, &g.Oldest, &g.Newest)
+			err := r.Scan(&g.Reason, &g.Kind, &g.Count, &g.Replayed, &g.Discarded, &g.Oldest, &g.Newest)
 			return g, err
 		})
 		return err

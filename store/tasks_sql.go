@@ -149,11 +149,23 @@ const (
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10, $11)`
 
 	deadLetterColumns = `id, task_id, COALESCE(kind, ''), reason, error, subject, headers, payload, attempt,
-		stream_seq, created_at, replayed_at, replay_count`
+		stream_seq, created_at, replayed_at, replay_count, discarded_at, COALESCE(discarded_by, '')`
 
+	// listDeadLettersSQL: $3 reason and $5 kind filter when not empty; $6 is a DeadLetterFilter
+	// state.
 	listDeadLettersSQL = `SELECT ` + deadLetterColumns + ` FROM dead_letters
 		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2) AND ($3 = '' OR reason = $3)
+		  AND ($5 = '' OR kind = $5)
+		  AND CASE $6::text
+			WHEN 'all' THEN true
+			WHEN 'pending' THEN replayed_at IS NULL AND discarded_at IS NULL
+			WHEN 'replayed' THEN replayed_at IS NOT NULL
+			WHEN 'discarded' THEN discarded_at IS NOT NULL
+			ELSE discarded_at IS NULL END
 		ORDER BY id DESC LIMIT $4`
+
+	discardDeadLetterSQL = `UPDATE dead_letters SET discarded_at = now(), discarded_by = NULLIF($3, '')
+		WHERE workspace_id = $1 AND id = $2 RETURNING ` + deadLetterColumns
 
 	selectDeadLetterSQL = `SELECT ` + deadLetterColumns + ` FROM dead_letters WHERE workspace_id = $1 AND id = $2`
 
@@ -169,7 +181,7 @@ const (
 
 	selectTaskStatusSQL = `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`
 
-	countDeadLettersSQL = `SELECT count(*) FROM dead_letters WHERE workspace_id = $1 AND replayed_at IS NULL`
+	countDeadLettersSQL = `SELECT count(*) FROM dead_letters WHERE workspace_id = $1 AND replayed_at IS NULL AND discarded_at IS NULL`
 
 	insertUnroutedSQL = `INSERT INTO unrouted_messages (id, reason, error, subject, headers, payload, stream_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`

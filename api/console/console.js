@@ -309,7 +309,7 @@ function render() {
     return;
   }
   if (parts[0] === "tasks") return parts[1] ? taskPage(view, parts[1], alive) : tasksPage(view, params, alive);
-  return parts[1] ? deadLetterPage(view, parts[1], alive) : deadLettersPage(view, alive);
+  return parts[1] ? deadLetterPage(view, parts[1], alive) : deadLettersPage(view, params, alive);
 }
 
 // pagedList shows a list read page by page (next_cursor), with a More button; refresh re-reads
@@ -505,19 +505,62 @@ function taskPage(view, id, alive) {
   load();
 }
 
-function deadLettersPage(view, alive) {
-  view.append(el("h1", {}, "Dead letters"));
+// DL_STATES are the dead-letter list's states ("": all but the discarded).
+const DL_STATES = [["", "not discarded"], ["pending", "waiting (neither replayed nor discarded)"], ["replayed", "replayed"], ["discarded", "discarded"], ["all", "all"]];
+
+function deadLettersPage(view, params, alive) {
+  const reason = params.get("reason") || "";
+  const kind = params.get("kind") || "";
+  const state = params.get("state") || "";
+  const form = el("form", { id: "dl-filters", class: "filters" },
+    el("label", {}, "Reason ", el("input", { id: "dl-filter-reason", value: reason, placeholder: "permanent", size: 16 })),
+    el("label", {}, "Kind ", el("input", { id: "dl-filter-kind", value: kind, placeholder: "demo.steps", size: 20 })),
+    el("label", {}, "State ", el("select", { id: "dl-filter-state" },
+      DL_STATES.map(([v, label]) => el("option", { value: v, selected: v === state }, label)))),
+    el("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, id] of [["reason", "dl-filter-reason"], ["kind", "dl-filter-kind"], ["state", "dl-filter-state"]]) {
+      if ($(id).value.trim()) q.set(k, $(id).value.trim());
+    }
+    location.hash = `#/dead-letters${q.size ? `?${q}` : ""}`;
+  });
+  const query = {};
+  if (reason) query.reason = reason;
+  if (kind) query.kind = kind;
+  if (state) query.state = state;
+  // Bulk actions on the selected rows: one request per dead letter, through the same routes (and
+  // roles) as one at a time; what failed is said.
+  const bulkNote = el("span", { class: "note", role: "status" });
+  const bulk = (label, verb, body) => el("button", { type: "button", class: `bulk-${verb}` , onclick: async () => {
+    const ids = [...document.querySelectorAll("#dead-letter-table tbody input.pick:checked")].map((c) => c.value);
+    if (!ids.length || !confirm(`${label} ${ids.length} dead letter(s)?`)) return;
+    const failed = [];
+    for (const id of ids) {
+      try {
+        await api("POST", wsPath(`/dead-letters/${enc(id)}/${verb}`), body);
+      } catch (err) {
+        failed.push(`${id.slice(0, 8)}…: ${err.message}`);
+      }
+    }
+    bulkNote.textContent = ` ${label}: ${ids.length - failed.length} of ${ids.length} done` + (failed.length ? ` · ${failed.join("; ")}` : "");
+    refresh();
+  } }, `${label} selected`);
+  view.append(el("h1", {}, "Dead letters"), form,
+    el("p", { class: "actions", id: "dl-bulk" }, bulk("Replay", "replay", { fresh: false }), " ", bulk("Discard", "discard", undefined), bulkNote));
   const refresh = pagedList(view, {
-    id: "dead-letter-table", alive, field: "dead_letters", path: { base: "/dead-letters", query: {} },
-    headings: ["Dead letter", "Reason", "Kind", "Task", "Attempt", "Replays", "Created", "Error"],
-    empty: "No dead letters.",
-    row: (d) => el("tr", { dataset: { deadLetterId: d.id } },
+    id: "dead-letter-table", alive, field: "dead_letters", path: { base: "/dead-letters", query },
+    headings: ["", "Dead letter", "Reason", "Kind", "Task", "Attempt", "Replays", "Created", "Error"],
+    empty: reason || kind || state ? "No dead letter matches these filters." : "No dead letters.",
+    row: (d) => el("tr", { dataset: { deadLetterId: d.id, discarded: d.discarded_at ? "true" : "false" } },
+      el("td", {}, el("input", { type: "checkbox", class: "pick", value: d.id, "aria-label": `select ${d.id}` })),
       el("td", {}, el("a", { href: `#/dead-letters/${enc(d.id)}`, class: "mono" }, d.id.slice(0, 8) + "…")),
       el("td", {}, d.reason),
       el("td", {}, d.kind || "—"),
       el("td", {}, d.task_id ? el("a", { href: `#/tasks/${enc(d.task_id)}`, class: "mono" }, d.task_id.slice(0, 8) + "…") : "—"),
       el("td", {}, d.attempt),
-      el("td", {}, d.replay_count),
+      el("td", {}, d.replay_count + (d.discarded_at ? " · discarded" : "")),
       el("td", {}, when(d.created_at)),
       el("td", { title: d.error }, clip(d.error, 80))),
   });
@@ -549,10 +592,23 @@ function deadLetterPage(view, id, alive) {
   const details = el("div");
   const fresh = el("input", { type: "checkbox", id: "replay-fresh" });
   const replay = el("button", { id: "replay", type: "button" }, "Replay");
+  const discard = el("button", { id: "discard", type: "button" }, "Discard");
   view.append(el("p", {}, el("a", { href: "#/dead-letters" }, "← Dead letters")),
     el("h1", {}, "Dead letter ", el("span", { class: "mono" }, id)),
-    el("p", { class: "actions" }, replay, " ", el("label", {}, fresh, " from the beginning (drop the checkpoint)")),
+    el("p", { class: "actions" }, replay, " ", el("label", {}, fresh, " from the beginning (drop the checkpoint)"), " ", discard),
     note, details);
+  discard.addEventListener("click", async () => {
+    if (!confirm("Discard this dead letter? It is kept, out of the list of those waiting.")) return;
+    discard.disabled = true;
+    try {
+      await api("POST", wsPath(`/dead-letters/${enc(id)}/discard`));
+      note.textContent = "Discarded.";
+    } catch (err) {
+      note.textContent = `discard: ${err.message}`;
+      discard.disabled = false;
+    }
+    load();
+  });
   replay.addEventListener("click", async () => {
     replay.disabled = true;
     try {
@@ -575,6 +631,7 @@ function deadLetterPage(view, id, alive) {
       return;
     }
     if (!alive()) return;
+    discard.disabled = !!d.discarded_at;
     details.replaceChildren(facts("dead-letter-facts", [
       ["Reason", d.reason],
       ["Kind", d.kind],
@@ -584,6 +641,7 @@ function deadLetterPage(view, id, alive) {
       ["Stream sequence", d.stream_seq],
       ["Created", when(d.created_at)],
       ["Replays", d.replay_count ? `${d.replay_count}, last ${when(d.replayed_at)}` : "none"],
+      ["Discarded", d.discarded_at ? `${when(d.discarded_at)}${d.discarded_by ? ` by ${d.discarded_by}` : ""}` : null],
       ["Error", el("pre", { class: "error" }, d.error)],
       ["Headers", d.headers && Object.keys(d.headers).length ? el("pre", {}, pretty(d.headers)) : null],
       ["Message", el("pre", {}, decodePayload(d.payload))],

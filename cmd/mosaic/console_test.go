@@ -181,6 +181,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	if r := runMosaic(t, nil, "tasks", "get", dead, "--output", "json", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, `"generation": 2`) {
 		t.Fatalf("the retried task in the API: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	// Its dead letters (one per death) selected and discarded in bulk: out of the default list,
+	// kept under --state discarded.
+	do("discard in bulk",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/dead-letters"`),
+		until("the dead letters", `document.querySelectorAll("#dead-letter-table tbody input.pick").length >= 2`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#dead-letter-table tbody input.pick").forEach((c) => { c.checked = true; })`),
+		chromedp.Click(chromedp.CSS(`#dl-bulk button.bulk-discard`)),
+		until("none left in the default list", `document.querySelectorAll("#dead-letter-table tbody tr").length === 0 && document.getElementById("dl-bulk").textContent.includes("done")`))
+	if r := runMosaic(t, nil, "dlq", "list", "--state", "discarded", "--output", "json", "--data-dir", dataDir); r.code != 0 || strings.Count(r.stdout, `"discarded_at"`) < 2 || !strings.Contains(r.stdout, dead) {
+		t.Fatalf("the discarded dead letters in the API: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",

@@ -396,28 +396,31 @@ func newTasksRetryCmd() *cobra.Command {
 }
 
 func newDLQCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dlq", Short: "The workspace's dead letters: summary, list, show, replay"}
-	cmd.AddCommand(newDLQSummaryCmd(), newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd())
+	cmd := &cobra.Command{Use: "dlq", Short: "The workspace's dead letters: summary, list, show, replay, discard"}
+	cmd.AddCommand(newDLQSummaryCmd(), newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd(), newDLQDiscardCmd())
 	return cmd
 }
 
 func newDLQListCmd() *cobra.Command {
 	f := &clientFlags{}
-	var reason string
+	var reason, kind, state string
 	pg := &pageFlags{}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List dead letters, newest first",
+		Short: "List dead letters, newest first (the discarded ones with --state discarded or all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pg.validate(); err != nil {
 				return err
 			}
+			if !store.ValidDeadLetterState(state) {
+				return usageError{fmt.Errorf("--state %q is not pending, replayed, discarded or all", state)}
+			}
 			c, ws, err := f.workspaceClient()
 			if err != nil {
 				return err
 			}
-			list, err := c.ListDeadLetters(cmd.Context(), ws, reason, pg.cursor, pg.limit)
+			list, err := c.ListDeadLetters(cmd.Context(), ws, api.DeadLetterQuery{Reason: reason, Kind: kind, State: state, Cursor: pg.cursor, Limit: pg.limit})
 			if err != nil {
 				return err
 			}
@@ -439,7 +442,26 @@ func newDLQListCmd() *cobra.Command {
 	f.register(cmd, true)
 	pg.register(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "only dead letters with this reason (max_attempts, permanent, invalid_args, unknown_kind…)")
+	cmd.Flags().StringVar(&kind, "kind", "", "only dead letters of this kind")
+	cmd.Flags().StringVar(&state, "state", "", "pending (neither replayed nor discarded), replayed, discarded or all (default: all but the discarded)")
 	return cmd
+}
+
+func newDLQDiscardCmd() *cobra.Command {
+	f := &clientFlags{}
+	return idCommand(f, "dead letter", "discard ID",
+		"Discard a dead letter: kept, out of the default list and the count of those waiting (admin)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+			d, err := c.DiscardDeadLetter(cmd.Context(), ws, id)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(d)
+			}
+			fmt.Printf("%s discarded\n", d.ID)
+			return nil
+		})
 }
 
 func newDLQShowCmd() *cobra.Command {
