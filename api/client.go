@@ -271,6 +271,11 @@ func (c *Client) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool) (R
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/retry"), ReplayRequest{Fresh: fresh}, &out)
 }
 
+// DeleteTask deletes an ended task and its events (admin).
+func (c *Client) DeleteTask(ctx context.Context, ws, id uuid.UUID) error {
+	return c.Do(ctx, http.MethodDelete, wsPath(ws, "/tasks/"+id.String()), nil, nil)
+}
+
 // TaskEvents lists a task's transitions.
 func (c *Client) TaskEvents(ctx context.Context, ws, id uuid.UUID) ([]store.TaskEvent, error) {
 	var out struct {

@@ -59,6 +59,7 @@ func (s *Server) mountTasks(r *Router) {
 	r.Handle("GET /v1/workspaces/{ws}/tasks/{id}/events", store.RoleGuest, s.taskEvents)
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/cancel", store.RoleMember, s.cancelTask)
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/retry", store.RoleAdmin, s.retryTask)
+	r.Handle("DELETE /v1/workspaces/{ws}/tasks/{id}", store.RoleAdmin, s.deleteTask)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters", store.RoleMember, s.listDeadLetters)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/summary", store.RoleMember, s.deadLetterSummary)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
@@ -452,6 +453,20 @@ func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh 
 		return actionError(err)
 	}
 	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// deleteTask deletes an ended task and its events (admin); the server's log records who did.
+func (s *Server) deleteTask(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	if err := s.cfg.DB.DeleteTask(r.Context(), r.Workspace, id); err != nil {
+		return actionError(err)
+	}
+	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("task_id", id.String()).Str("by", r.Caller.Name()).Msg("task deleted")
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
 	return nil
 }
 

@@ -160,6 +160,22 @@ func TestPublishGetListCancel(t *testing.T) {
 	if _, err := c.RetryTask(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("retry an unknown task: %v; want not found", err)
 	}
+	// Deleting: not while it is queued; once cancelled, it and its events are gone.
+	if err := c.DeleteTask(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeConflict) {
+		t.Fatalf("delete a queued task: %v; want a conflict", err)
+	}
+	if _, err := c.CancelTask(ctx, ws, scheduled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteTask(ctx, ws, scheduled.ID); err != nil {
+		t.Fatalf("delete a cancelled task: %v", err)
+	}
+	if _, err := c.GetTask(ctx, ws, scheduled.ID, 0); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("a deleted task: %v; want not found", err)
+	}
+	if evs, err := c.TaskEvents(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("a deleted task's events: %+v %v; want not found", evs, err)
+	}
 	dl, err := c.ListDeadLetters(ctx, ws, api.DeadLetterQuery{})
 	if err != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters: %+v %v", dl, err)

@@ -334,6 +334,27 @@ func (db *DB) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID, by string
 	return d, err
 }
 
+// DeleteTask deletes an ended task (succeeded, dead or cancelled) and its events; its dead
+// letters stay (a record of what failed; replaying one runs its message again). A task that has
+// not ended is ErrConflict.
+func (db *DB) DeleteTask(ctx context.Context, ws, id uuid.UUID) error {
+	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteTaskSQL, ws, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var status string
+			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
+				return fmt.Errorf("task %s is %s, not ended: %w", id, status, ErrConflict)
+			}
+			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+		}
+		_, err = tx.Exec(ctx, deleteTaskEventsSQL, ws, id)
+		return err
+	})
+}
+
 // OutboxRow is a queued message as the relay reads it.
 type OutboxRow struct {
 	WorkspaceID uuid.UUID

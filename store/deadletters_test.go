@@ -71,3 +71,36 @@ func TestDiscardedDeadLettersLeaveTheWaitingList(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteTaskTakesItsEvents: deleting an ended task removes its row and its events; a task
+// that has not ended is not deleted.
+func TestDeleteTaskTakesItsEvents(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	task := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: []byte(`{}`), MaxAttempts: 3}
+	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteTask(ctx, ws, task.ID); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("delete a queued task: %v; want a conflict", err)
+	}
+	if _, err := db.RequestCancel(ctx, ws, task.ID, "test", func(string, int) []store.OutboxMessage { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteTask(ctx, ws, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	var rows, events int
+	conn := pgtest.Conn(t)
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE id = $1), (SELECT count(*) FROM task_events WHERE task_id = $1)`, task.ID).Scan(&rows, &events); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || events != 0 {
+		t.Fatalf("after the delete: %d rows, %d events", rows, events)
+	}
+	if err := db.DeleteTask(ctx, ws, task.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete again: %v; want not found", err)
+	}
+}

@@ -181,6 +181,10 @@ const (
 
 	selectTaskStatusSQL = `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`
 
+	deleteTaskSQL = `DELETE FROM tasks WHERE workspace_id = $1 AND id = $2 AND status IN ('succeeded', 'dead', 'cancelled')`
+
+	deleteTaskEventsSQL = `DELETE FROM task_events WHERE workspace_id = $1 AND task_id = $2`
+
 	countDeadLettersSQL = `SELECT count(*) FROM dead_letters WHERE workspace_id = $1 AND replayed_at IS NULL AND discarded_at IS NULL`
 
 	insertUnroutedSQL = `INSERT INTO unrouted_messages (id, reason, error, subject, headers, payload, stream_seq)

@@ -401,11 +401,17 @@ function tasksPage(view, params, alive) {
   if (since) query.since = new Date(Date.now() - since * 1000).toISOString();
   if (internal) query.internal = "true";
   const filtered = search || status || kind || since;
+  view.append(bulkActions("task-bulk", "#task-table", "task", () => current.refresh?.(), [
+    ["Cancel", "cancel", (id) => api("POST", wsPath(`/tasks/${enc(id)}/cancel`))],
+    ["Retry", "retry", (id) => api("POST", wsPath(`/tasks/${enc(id)}/retry`), {})],
+    ["Delete", "delete", (id) => api("DELETE", wsPath(`/tasks/${enc(id)}`))],
+  ]));
   const refresh = pagedList(view, {
     id: "task-table", alive, field: "tasks", path: { base: "/tasks", query },
-    headings: ["Task", "Kind", "Status", "Attempt", "Progress", "Created", "Finished"],
+    headings: ["", "Task", "Kind", "Status", "Attempt", "Progress", "Created", "Finished"],
     empty: filtered ? "No task matches these filters." : "No tasks yet: mosaic publish --kind demo.steps",
     row: (t) => el("tr", { dataset: { taskId: t.id, status: t.status } },
+      el("td", {}, el("input", { type: "checkbox", class: "pick", value: t.id, "aria-label": `select ${t.id}` })),
       el("td", {}, el("a", { href: `#/tasks/${enc(t.id)}`, class: "mono" }, t.id)),
       el("td", {}, t.kind),
       el("td", {}, statusBadge(t.status)),
@@ -453,6 +459,18 @@ function taskPage(view, id, alive) {
     load();
   }
 
+  async function remove(ev) {
+    if (!confirm("Delete this task and its events? Its dead letters stay.")) return;
+    ev.target.disabled = true;
+    try {
+      await api("DELETE", wsPath(`/tasks/${enc(id)}`));
+      location.hash = "#/tasks";
+    } catch (err) {
+      note.textContent = `delete: ${err.message}`;
+      ev.target.disabled = false;
+    }
+  }
+
   let again; // the next read while the task runs
   async function load() {
     let t, evs;
@@ -483,9 +501,10 @@ function taskPage(view, id, alive) {
       ["Cancel requested", t.cancel_requested_at ? when(t.cancel_requested_at) : null],
     ]));
     details.firstChild.dataset.status = t.status;
-    actions.replaceChildren(TERMINAL.has(t.status)
-      ? (t.status === "succeeded" ? "" : el("button", { id: "retry", type: "button", onclick: retry }, "Retry"))
-      : el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel"));
+    actions.replaceChildren(...(TERMINAL.has(t.status)
+      ? [t.status === "succeeded" ? "" : el("button", { id: "retry", type: "button", onclick: retry }, "Retry"), " ",
+        el("button", { id: "delete", type: "button", onclick: remove }, "Delete")]
+      : [el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel")]));
     timeline.replaceChildren(...evs.events.map((e) => el("li", { dataset: { type: e.type } },
       el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()), " ",
       el("strong", {}, e.type),
@@ -503,6 +522,28 @@ function taskPage(view, id, alive) {
     if (ev?.task_id === id) soon();
   };
   load();
+}
+
+// bulkActions are buttons that act on the rows selected in table (their input.pick): one request
+// per row through the same route (and role) as one at a time; what failed is said, then done()
+// reads the list again.
+function bulkActions(id, table, noun, done, actions) {
+  const note = el("span", { class: "note", role: "status" });
+  const buttons = actions.map(([label, verb, act]) => el("button", { type: "button", class: `bulk-${verb}`, onclick: async () => {
+    const ids = [...document.querySelectorAll(`${table} tbody input.pick:checked`)].map((c) => c.value);
+    if (!ids.length || !confirm(`${label} ${ids.length} ${noun}(s)?`)) return;
+    const failed = [];
+    for (const one of ids) {
+      try {
+        await act(one);
+      } catch (err) {
+        failed.push(`${one.slice(0, 8)}…: ${err.message}`);
+      }
+    }
+    note.textContent = ` ${label}: ${ids.length - failed.length} of ${ids.length} done` + (failed.length ? ` · ${failed.join("; ")}` : "");
+    done();
+  } }, `${label} selected`));
+  return el("p", { class: "actions", id }, buttons.flatMap((b) => [b, " "]), note);
 }
 
 // DL_STATES are the dead-letter list's states ("": all but the discarded).
@@ -532,23 +573,11 @@ function deadLettersPage(view, params, alive) {
   if (state) query.state = state;
   // Bulk actions on the selected rows: one request per dead letter, through the same routes (and
   // roles) as one at a time; what failed is said.
-  const bulkNote = el("span", { class: "note", role: "status" });
-  const bulk = (label, verb, body) => el("button", { type: "button", class: `bulk-${verb}` , onclick: async () => {
-    const ids = [...document.querySelectorAll("#dead-letter-table tbody input.pick:checked")].map((c) => c.value);
-    if (!ids.length || !confirm(`${label} ${ids.length} dead letter(s)?`)) return;
-    const failed = [];
-    for (const id of ids) {
-      try {
-        await api("POST", wsPath(`/dead-letters/${enc(id)}/${verb}`), body);
-      } catch (err) {
-        failed.push(`${id.slice(0, 8)}…: ${err.message}`);
-      }
-    }
-    bulkNote.textContent = ` ${label}: ${ids.length - failed.length} of ${ids.length} done` + (failed.length ? ` · ${failed.join("; ")}` : "");
-    refresh();
-  } }, `${label} selected`);
-  view.append(el("h1", {}, "Dead letters"), form,
-    el("p", { class: "actions", id: "dl-bulk" }, bulk("Replay", "replay", { fresh: false }), " ", bulk("Discard", "discard", undefined), bulkNote));
+  const bulk = bulkActions("dl-bulk", "#dead-letter-table", "dead letter", () => refresh(), [
+    ["Replay", "replay", (id) => api("POST", wsPath(`/dead-letters/${enc(id)}/replay`), { fresh: false })],
+    ["Discard", "discard", (id) => api("POST", wsPath(`/dead-letters/${enc(id)}/discard`))],
+  ]);
+  view.append(el("h1", {}, "Dead letters"), form, bulk);
   const refresh = pagedList(view, {
     id: "dead-letter-table", alive, field: "dead_letters", path: { base: "/dead-letters", query },
     headings: ["", "Dead letter", "Reason", "Kind", "Task", "Attempt", "Replays", "Created", "Error"],

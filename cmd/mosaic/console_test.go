@@ -115,6 +115,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot := filepath.Join(artifacts, "console.png")
 	screenshot(t, b, shot)
 
+	// Two of the five selected and deleted in bulk: gone from the list and from the API.
+	do("delete in bulk",
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[%q, %q].forEach((id) => { document.querySelector('#task-table tr[data-task-id="' + id + '"] input.pick').checked = true; })`, ids[3], ids[4])),
+		chromedp.Click(chromedp.CSS(`#task-bulk button.bulk-delete`)),
+		until("both gone", fmt.Sprintf(`document.getElementById("task-bulk").textContent.includes("2 of 2 done") && !document.querySelector('#task-table tr[data-task-id="%s"]') && !document.querySelector('#task-table tr[data-task-id="%s"]')`, ids[3], ids[4])))
+	for _, id := range ids[3:] {
+		if r := runMosaic(t, nil, "tasks", "get", id, "--data-dir", dataDir); r.code == 0 {
+			t.Fatalf("task %s after its delete: %s", id, r.stdout)
+		}
+	}
+	ids = ids[:3]
+
 	// Finding one task: by its id in the search box, then every task again.
 	do("search by id",
 		chromedp.SetValue(chromedp.ID("filter-q"), ids[2]),
@@ -125,9 +138,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		})()`, ids[2])),
 		chromedp.SetValue(chromedp.ID("filter-q"), "steps=5"),
 		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
-		until("the five by an argument", `document.querySelectorAll("#task-table tbody tr").length === 5`),
+		until("the three left by an argument", `document.querySelectorAll("#task-table tbody tr").length === 3`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks"`),
-		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 5 && document.getElementById("filter-q").value === ""`))
+		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 3 && document.getElementById("filter-q").value === ""`))
 
 	// One task's page: its facts and timeline.
 	do("task page",

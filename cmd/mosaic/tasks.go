@@ -182,7 +182,7 @@ func readArgs(v string) (json.RawMessage, error) {
 
 func newTasksCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tasks", Short: "Read, list and cancel tasks"}
-	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd(), newTasksRetryCmd())
+	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd(), newTasksRetryCmd(), newTasksDeleteCmd())
 	return cmd
 }
 
@@ -393,6 +393,22 @@ func newTasksRetryCmd() *cobra.Command {
 		})
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's last checkpoint: start from the beginning")
 	return cmd
+}
+
+func newTasksDeleteCmd() *cobra.Command {
+	f := &clientFlags{}
+	return idCommand(f, "task", "delete TASK_ID",
+		"Delete an ended task (succeeded, dead or cancelled) and its events; its dead letters stay (admin)",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+			if err := c.DeleteTask(cmd.Context(), ws, id); err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(map[string]any{"id": id, "deleted": true})
+			}
+			fmt.Printf("%s deleted\n", id)
+			return nil
+		})
 }
 
 func newDLQCmd() *cobra.Command {
