@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/federation"
@@ -175,10 +176,14 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	}
 	rotation := strings.Fields(must(run(dirB, nil, "credentials", "rotate", cred.ID, "--agent"), "rotate"))[2]
 	waitFor(t, "home lists its rotation task", func() bool {
-		return strings.Contains(run(dirB, nil, "tasks", "list").stdout, rotation)
+		return strings.Contains(run(dirB, nil, "tasks", "list", "--internal").stdout, rotation)
 	})
 	if out := must(run(dirA, nil, "tasks", "list", "--federated", "-o", "json"), "federated list"); strings.Contains(out, rotation) || strings.Contains(out, "credentials.") {
 		t.Fatalf("a rotation task of home reached work:\n%s", out)
+	}
+	// Asked for by its kind (a list without a kind leaves the system's own tasks out anyway).
+	if r := run(dirA, nil, "tasks", "list", "--federated", "--kind", credrotate.KindRotateSecret, "-o", "json"); strings.Contains(r.stdout, rotation) {
+		t.Fatalf("a rotation task of home reached work when asked for by kind:\n%s", r.stdout)
 	}
 
 	// Outside it: another kind, another workspace.
