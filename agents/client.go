@@ -657,6 +657,15 @@ func RetryTask(ctx context.Context, db *store.DB, ws, id uuid.UUID, fresh bool, 
 	})
 }
 
+// RunTaskNow makes a scheduled task due now (store.RunTaskNow) with its message, sent now.
+func RunTaskNow(ctx context.Context, db *store.DB, ws, id uuid.UUID, by string) (store.Task, error) {
+	return db.RunTaskNow(ctx, ws, id, by, func(t store.Task) store.OutboxMessage {
+		env := TaskEnvelopeOf(t)
+		env.RunAt = nil
+		return TaskMessage(&env, t.Generation)
+	})
+}
+
 // sendNow publishes committed task messages at once; their outbox rows are removed off the
 // publisher's path. Whatever fails here, the relay sends after the head start.
 func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxRow) {

@@ -705,3 +705,26 @@ func TestEachAttemptKeepsItsError(t *testing.T) {
 		t.Fatalf("errors in the events: %q; want %q", errs, want)
 	}
 }
+
+// TestRunNowStartsAScheduledTask: a task delayed by an hour, made due now, runs at once, once;
+// its schedule message, when it fires, would find it ended. A task that is not scheduled cannot be.
+func TestRunNowStartsAScheduledTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.pool(t, agents.PoolConfig{Concurrency: 2})
+	id := b.publish(t, agents.TaskSpec{Kind: "demo.echo", Delay: time.Hour})
+	task, err := agents.RunTaskNow(context.Background(), b.db, b.ws, id, "test")
+	if err != nil || task.Status != store.StatusQueued {
+		t.Fatalf("run now: %+v %v", task, err)
+	}
+	done := b.wait(t, id, store.StatusSucceeded, 15*time.Second)
+	if done.Attempt != 1 {
+		t.Fatalf("attempt %d; want 1", done.Attempt)
+	}
+	if n := countEvents(b.events(t, id), "run_now"); n != 1 {
+		t.Fatalf("%d run_now events; want 1", n)
+	}
+	if _, err := agents.RunTaskNow(context.Background(), b.db, b.ws, id, "test"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("run now a succeeded task: %v; want a conflict", err)
+	}
+}

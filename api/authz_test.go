@@ -267,6 +267,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST " + ws + "/tasks/{id}/cancel", min: store.RoleMember, call: "POST " + ws + "/tasks/" + none + "/cancel", ok: 404},
 		{pattern: "POST " + ws + "/tasks/{id}/retry", min: store.RoleAdmin, call: "POST " + ws + "/tasks/" + none + "/retry", ok: 404},
 		{pattern: "DELETE " + ws + "/tasks/{id}", min: store.RoleAdmin, call: "DELETE " + ws + "/tasks/" + none, ok: 404},
+		{pattern: "POST " + ws + "/tasks/{id}/run", min: store.RoleMember, call: "POST " + ws + "/tasks/" + none + "/run", ok: 404},
 		{pattern: "GET " + ws + "/dead-letters", min: store.RoleMember, ok: 200},
 		{pattern: "GET " + ws + "/dead-letters/summary", min: store.RoleMember, ok: 200},
 		{pattern: "GET " + ws + "/dead-letters/{id}", min: store.RoleMember, call: "GET " + ws + "/dead-letters/" + none, ok: 404},

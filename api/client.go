@@ -271,6 +271,12 @@ func (c *Client) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool) (R
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/retry"), ReplayRequest{Fresh: fresh}, &out)
 }
 
+// RunTaskNow makes a scheduled task due now.
+func (c *Client) RunTaskNow(ctx context.Context, ws, id uuid.UUID) (RetryResponse, error) {
+	var out RetryResponse
+	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/tasks/"+id.String()+"/run"), nil, &out)
+}
+
 // DeleteTask deletes an ended task and its events (admin).
 func (c *Client) DeleteTask(ctx context.Context, ws, id uuid.UUID) error {
 	return c.Do(ctx, http.MethodDelete, wsPath(ws, "/tasks/"+id.String()), nil, nil)

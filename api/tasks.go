@@ -60,6 +60,7 @@ func (s *Server) mountTasks(r *Router) {
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/cancel", store.RoleMember, s.cancelTask)
 	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/retry", store.RoleAdmin, s.retryTask)
 	r.Handle("DELETE /v1/workspaces/{ws}/tasks/{id}", store.RoleAdmin, s.deleteTask)
+	r.Handle("POST /v1/workspaces/{ws}/tasks/{id}/run", store.RoleMember, s.runTaskNow)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters", store.RoleMember, s.listDeadLetters)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/summary", store.RoleMember, s.deadLetterSummary)
 	r.Handle("GET /v1/workspaces/{ws}/dead-letters/{id}", store.RoleMember, s.getDeadLetter)
@@ -453,6 +454,20 @@ func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh 
 		return actionError(err)
 	}
 	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// runTaskNow makes a scheduled task due now (member, as a publish).
+func (s *Server) runTaskNow(w http.ResponseWriter, r *Request) *Error {
+	id, e := pathID(r)
+	if e != nil {
+		return e
+	}
+	t, err := agents.RunTaskNow(r.Context(), s.cfg.DB, r.Workspace, id, r.Caller.Name())
+	if err != nil {
+		return actionError(err)
+	}
+	writeJSON(w, http.StatusAccepted, RetryResponse{TaskID: t.ID, Status: t.Status, Generation: t.Generation})
 	return nil
 }
 

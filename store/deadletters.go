@@ -334,6 +334,33 @@ func (db *DB) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID, by string
 	return d, err
 }
 
+// RunTaskNow makes a scheduled task due now: queued, run_at now, a "run_now" event naming who
+// asked, and its message through the outbox (message builds it from the row). Its schedule
+// message still fires at the old time; that delivery finds the task taken or ended and is acked.
+// A task that is not scheduled is ErrConflict.
+func (db *DB) RunTaskNow(ctx context.Context, ws, id uuid.UUID, by string, message func(Task) OutboxMessage) (Task, error) {
+	var t Task
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRow(ctx, runTaskNowSQL, ws, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			var status string
+			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
+				return fmt.Errorf("task %s is %s, not scheduled: %w", id, status, ErrConflict)
+			}
+			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := InsertTaskEvent(ctx, tx, ws, t.ID, "run_now", StatusQueued, t.Attempt, t.Fence, "", map[string]any{"by": by}); err != nil {
+			return err
+		}
+		return InsertOutbox(ctx, tx, message(t))
+	})
+	return t, err
+}
+
 // DeleteTask deletes an ended task (succeeded, dead or cancelled) and its events; its dead
 // letters stay (a record of what failed; replaying one runs its message again). A task that has
 // not ended is ErrConflict.

@@ -181,6 +181,9 @@ const (
 
 	selectTaskStatusSQL = `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`
 
+	runTaskNowSQL = `UPDATE tasks SET status = 'queued', run_at = now(), updated_at = now()
+		WHERE workspace_id = $1 AND id = $2 AND status = 'scheduled' RETURNING ` + taskColumns
+
 	deleteTaskSQL = `DELETE FROM tasks WHERE workspace_id = $1 AND id = $2 AND status IN ('succeeded', 'dead', 'cancelled')`
 
 	deleteTaskEventsSQL = `DELETE FROM task_events WHERE workspace_id = $1 AND task_id = $2`

@@ -459,6 +459,17 @@ function taskPage(view, id, alive) {
     load();
   }
 
+  async function runNow(ev) {
+    ev.target.disabled = true;
+    try {
+      const res = await api("POST", wsPath(`/tasks/${enc(id)}/run`));
+      note.textContent = `run now: ${res.status}`;
+    } catch (err) {
+      note.textContent = `run now: ${err.message}`;
+    }
+    load();
+  }
+
   async function remove(ev) {
     if (!confirm("Delete this task and its events? Its dead letters stay.")) return;
     ev.target.disabled = true;
@@ -501,10 +512,11 @@ function taskPage(view, id, alive) {
       ["Cancel requested", t.cancel_requested_at ? when(t.cancel_requested_at) : null],
     ]));
     details.firstChild.dataset.status = t.status;
-    actions.replaceChildren(...(TERMINAL.has(t.status)
+    actions.replaceChildren(...[TERMINAL.has(t.status)
       ? [t.status === "succeeded" ? "" : el("button", { id: "retry", type: "button", onclick: retry }, "Retry"), " ",
         el("button", { id: "delete", type: "button", onclick: remove }, "Delete")]
-      : [el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel")]));
+      : [t.status === "scheduled" ? [el("button", { id: "run-now", type: "button", onclick: runNow }, "Run now"), " "] : "",
+        el("button", { id: "cancel", type: "button", onclick: cancel }, "Cancel")]].flat(Infinity));
     timeline.replaceChildren(...evs.events.map((e) => el("li", { dataset: { type: e.type } },
       el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()), " ",
       el("strong", {}, e.type),

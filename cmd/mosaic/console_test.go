@@ -157,6 +157,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		})()`))
 	screenshot(t, b, filepath.Join(artifacts, "task.png"))
 
+	// A task delayed by an hour, run now from its page.
+	r = runMosaic(t, nil, "publish", "--kind", "demo.steps", "--args", `{"steps":1}`, "--delay", "1h", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("publish --delay: %d %s", r.code, r.stderr)
+	}
+	delayed := strings.TrimSpace(r.stdout)
+	do("run a scheduled task now",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks/`+delayed+`"`),
+		until("scheduled, with Run now", `document.querySelector("#task-facts")?.dataset.status === "scheduled" && document.getElementById("run-now") !== null`),
+		chromedp.Click(chromedp.ID("run-now")),
+		until("it ran", `document.querySelector("#task-facts")?.dataset.status === "succeeded"`))
+
 	// A long task, cancelled from its page.
 	long := publishDemoSteps(t, dataDir, `{"steps":100,"step_ms":200}`)
 	do("cancel a task",

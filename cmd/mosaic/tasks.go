@@ -182,7 +182,7 @@ func readArgs(v string) (json.RawMessage, error) {
 
 func newTasksCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tasks", Short: "Read, list and cancel tasks"}
-	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd(), newTasksRetryCmd(), newTasksDeleteCmd())
+	cmd.AddCommand(newTasksGetCmd(), newTasksListCmd(), newTasksCancelCmd(), newTasksRetryCmd(), newTasksRunCmd(), newTasksDeleteCmd())
 	return cmd
 }
 
@@ -393,6 +393,23 @@ func newTasksRetryCmd() *cobra.Command {
 		})
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's last checkpoint: start from the beginning")
 	return cmd
+}
+
+func newTasksRunCmd() *cobra.Command {
+	f := &clientFlags{}
+	return idCommand(f, "task", "run TASK_ID",
+		"Run a scheduled (delayed) task now instead of at its run_at",
+		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+			res, err := c.RunTaskNow(cmd.Context(), ws, id)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return printJSON(res)
+			}
+			fmt.Printf("%s %s\n", res.TaskID, res.Status)
+			return nil
+		})
 }
 
 func newTasksDeleteCmd() *cobra.Command {
