@@ -237,8 +237,10 @@ type TaskQuery struct {
 	Since, Until time.Time
 	// Internal shows the system's own tasks (credentials.…, knowledge.…) in a list without a kind.
 	Internal bool
-	Cursor   string
-	Limit    int
+	// Oldest lists oldest first (default: newest first).
+	Oldest bool
+	Cursor string
+	Limit  int
 }
 
 // ListTasks lists tasks, newest first.
@@ -257,6 +259,9 @@ func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, tq TaskQuery) (Tas
 	}
 	if tq.Internal {
 		q.Set("internal", "true")
+	}
+	if tq.Oldest {
+		q.Set("order", "oldest")
 	}
 	if tq.Limit > 0 {
 		q.Set("limit", fmt.Sprint(tq.Limit))

@@ -131,11 +131,19 @@ func parseDuration(name, v string) (time.Duration, error) {
 	return d, nil
 }
 
-// taskSearch reads a task list's search parameters: internal (true shows the system's own
+// taskSearch reads a task list's search parameters: order (newest, the default, or oldest
+// first), internal (true shows the system's own
 // tasks), since and until (RFC 3339), and q — a task id (that task, or the one whose idempotency
 // key is that text), name=value (tasks whose args hold value at name: a dotted name reaches into
 // objects, and value is JSON, or else text), or else an idempotency key.
 func taskSearch(q url.Values, f *store.TaskFilter) *Error {
+	switch v := q.Get("order"); v {
+	case "", "newest":
+	case "oldest":
+		f.Oldest = true
+	default:
+		return errorf(CodeInvalidArgument, "order %q is not newest or oldest", v)
+	}
 	switch v := q.Get("internal"); v {
 	case "", "false":
 	case "true":
@@ -214,7 +222,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	if e != nil {
 		return e
 	}
-	if fed && (f.Internal || !f.Since.IsZero() || !f.Until.IsZero() || q.Get("q") != "") {
+	if fed && (f.Internal || f.Oldest || !f.Since.IsZero() || !f.Until.IsZero() || q.Get("q") != "") {
 		return errorf(CodeInvalidArgument, "federated: a federated list filters by status and kind only")
 	}
 	if fed && (s.cfg.Federation == nil || f.Before != uuid.Nil) {

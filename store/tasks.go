@@ -803,13 +803,15 @@ type TaskFilter struct {
 	// ID finds the task with this id, or with this text as its idempotency key: the other
 	// filters and paging do not apply.
 	ID uuid.UUID
-	// Before pages: tasks older than this id.
+	// Oldest lists oldest first (default: newest first).
+	Oldest bool
+	// Before pages: tasks after this one in the list's order.
 	Before uuid.UUID
 	// Limit is 1…500; default 50.
 	Limit int
 }
 
-// ListTasks lists a workspace's tasks, newest first. next is the cursor of the following page
+// ListTasks lists a workspace's tasks, newest first (oldest first with f.Oldest). next is the cursor of the following page
 // (uuid.Nil at the end).
 func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks []Task, next uuid.UUID, err error) {
 	if f.Limit <= 0 {
@@ -836,13 +838,17 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		if len(f.Args) > 0 {
 			args = f.Args
 		}
+		order := 0
+		if f.Oldest {
+			order = 1
+		}
 		switch {
 		case f.ID != uuid.Nil:
 			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID)
 		case f.Status == "" && f.Kind == "":
-			rows, err = tx.Query(ctx, listAllTasksSQL, ws, before, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
+			rows, err = tx.Query(ctx, listAllTasksSQL[order], ws, before, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
 		default:
-			rows, err = tx.Query(ctx, listTasksSQL, ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
+			rows, err = tx.Query(ctx, listTasksSQL[order], ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
 		}
 		if err != nil {
 			return err

@@ -55,28 +55,42 @@ func TestListingMergesStatusesNewestFirst(t *testing.T) {
 		}
 		return slices.Compare(b.ID[:], a.ID[:])
 	})
-	var got []uuid.UUID
-	var cursor uuid.UUID
-	for page := 0; ; page++ {
-		list, next, err := db.ListTasks(ctx, ws, store.TaskFilter{Limit: 7, Before: cursor})
-		if err != nil {
-			t.Fatal(err)
+	pages := func(f store.TaskFilter) []uuid.UUID {
+		var got []uuid.UUID
+		for page := 0; ; page++ {
+			list, next, err := db.ListTasks(ctx, ws, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range list {
+				got = append(got, task.ID)
+			}
+			if next == uuid.Nil || page > 10 {
+				return got
+			}
+			f.Before = next
 		}
-		for _, task := range list {
-			got = append(got, task.ID)
-		}
-		if next == uuid.Nil || page > 10 {
-			break
-		}
-		cursor = next
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d tasks listed, want %d", len(got), len(want))
+	var wantIDs []uuid.UUID
+	for _, task := range want {
+		wantIDs = append(wantIDs, task.ID)
 	}
-	for i := range want {
-		if got[i] != want[i].ID {
-			t.Fatalf("position %d: %s, want %s (newest first, ties by id)", i, got[i], want[i].ID)
+	if got := pages(store.TaskFilter{Limit: 7}); !slices.Equal(got, wantIDs) {
+		t.Fatalf("newest first, ties by id, 7 a page:\n%v\nwant\n%v", got, wantIDs)
+	}
+	oldestFirst := slices.Clone(wantIDs)
+	slices.Reverse(oldestFirst)
+	if got := pages(store.TaskFilter{Limit: 7, Oldest: true}); !slices.Equal(got, oldestFirst) {
+		t.Fatalf("oldest first, 7 a page:\n%v\nwant\n%v", got, oldestFirst)
+	}
+	var kind0 []uuid.UUID
+	for _, id := range oldestFirst {
+		if tasks[slices.IndexFunc(tasks, func(x store.NewTask) bool { return x.ID == id })].Kind == "list.k0" {
+			kind0 = append(kind0, id)
 		}
+	}
+	if got := pages(store.TaskFilter{Kind: "list.k0", Limit: 4, Oldest: true}); !slices.Equal(got, kind0) {
+		t.Fatalf("one kind, oldest first, 4 a page:\n%v\nwant\n%v", got, kind0)
 	}
 	for _, st := range statuses {
 		list, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Status: st, Limit: 100})

@@ -226,20 +226,36 @@ func taskFilterSQL(first int, kind string) string {
 		  AND (` + p(4) + `::jsonb IS NULL OR args @> ` + p(4) + `)`
 }
 
-// listTasksSQL pages newest first; the cursor is the last task of the previous page. $3/$4
-// filter when not empty: one of them is (listAllTasksSQL lists without either); $6… are
-// taskFilterSQL's.
-var listTasksSQL = `SELECT ` + taskColumns + ` FROM tasks
-		WHERE workspace_id = $1
-		  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
-		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
-		ORDER BY created_at DESC, id DESC LIMIT $5`
+// listTasksSQL pages newest first ([1]: oldest first); the cursor is the last task of the
+// previous page. $3/$4 filter when not empty: one of them is (listAllTasksSQL lists without
+// either); $6… are taskFilterSQL's.
+var listTasksSQL = [2]string{listTasksOrdered(false), listTasksOrdered(true)}
 
 // listAllTasksSQL is listTasksSQL without a status or kind: no index orders a workspace's tasks by
-// creation alone (a claim or an end would have to update it too), so each status's newest come
+// creation alone (a claim or an end would have to update it too), so each status's first come
 // from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size; $4…
 // are taskFilterSQL's.
-var listAllTasksSQL = func() string {
+var listAllTasksSQL = [2]string{listAllTasksOrdered(false), listAllTasksOrdered(true)}
+
+// taskOrder is a list's ORDER BY and its cursor's comparison: newest first, or oldest first.
+func taskOrder(oldest bool) (orderBy, after string) {
+	if oldest {
+		return `ORDER BY created_at, id`, `>`
+	}
+	return `ORDER BY created_at DESC, id DESC`, `<`
+}
+
+func listTasksOrdered(oldest bool) string {
+	orderBy, after := taskOrder(oldest)
+	return `SELECT ` + taskColumns + ` FROM tasks
+		WHERE workspace_id = $1
+		  AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
+		` + orderBy + ` LIMIT $5`
+}
+
+func listAllTasksOrdered(oldest bool) string {
+	orderBy, after := taskOrder(oldest)
 	var b strings.Builder
 	b.WriteString(`SELECT ` + taskColumns + ` FROM (`)
 	for i, st := range TaskStatuses() {
@@ -247,10 +263,10 @@ var listAllTasksSQL = func() string {
 			b.WriteString(` UNION ALL `)
 		}
 		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + st + `'
-			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+			AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
 			` + taskFilterSQL(4, "''") + `
-			ORDER BY created_at DESC, id DESC LIMIT $3)`)
+			` + orderBy + ` LIMIT $3)`)
 	}
-	b.WriteString(`) t ORDER BY created_at DESC, id DESC LIMIT $3`)
+	b.WriteString(`) t ` + orderBy + ` LIMIT $3`)
 	return b.String()
-}()
+}

@@ -371,6 +371,7 @@ function tasksPage(view, params, alive) {
   const search = params.get("q") || "";
   const since = Number(params.get("since") || 0);
   const internal = params.get("internal") === "true";
+  const oldest = params.get("order") === "oldest";
   const form = el("form", { id: "filters", class: "filters" },
     el("label", {}, "Find ", el("input", { id: "filter-q", type: "search", value: search, size: 30,
       placeholder: "task id, idempotency key or field=value",
@@ -380,6 +381,8 @@ function tasksPage(view, params, alive) {
     el("label", {}, "Kind ", el("input", { id: "filter-kind", value: kind, placeholder: "demo.steps", size: 20 })),
     el("label", {}, "Created ", el("select", { id: "filter-since" },
       SINCE.map(([label, secs]) => el("option", { value: secs, selected: secs === since }, label)))),
+    el("label", {}, "Order ", el("select", { id: "filter-order" },
+      el("option", { value: "" }, "newest first"), el("option", { value: "oldest", selected: oldest }, "oldest first"))),
     el("label", {}, el("input", { id: "filter-internal", type: "checkbox", checked: internal }), " system tasks"),
     el("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (ev) => {
@@ -390,6 +393,7 @@ function tasksPage(view, params, alive) {
     if ($("filter-kind").value.trim()) q.set("kind", $("filter-kind").value.trim());
     if (Number($("filter-since").value)) q.set("since", $("filter-since").value);
     if ($("filter-internal").checked) q.set("internal", "true");
+    if ($("filter-order").value) q.set("order", $("filter-order").value);
     location.hash = `#/tasks${q.size ? `?${q}` : ""}`;
   });
   view.append(el("h1", {}, "Tasks"), form);
@@ -400,6 +404,7 @@ function tasksPage(view, params, alive) {
   if (kind) query.kind = kind;
   if (since) query.since = new Date(Date.now() - since * 1000).toISOString();
   if (internal) query.internal = "true";
+  if (oldest) query.order = "oldest";
   const filtered = search || status || kind || since;
   view.append(bulkActions("task-bulk", "#task-table", "task", () => current.refresh?.(), [
     ["Cancel", "cancel", (id) => api("POST", wsPath(`/tasks/${enc(id)}/cancel`))],

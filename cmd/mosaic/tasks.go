@@ -249,18 +249,18 @@ func newTasksGetCmd() *cobra.Command {
 func newTasksListCmd() *cobra.Command {
 	f := &clientFlags{}
 	var status, kind, search, since, until string
-	var fed, internal bool
+	var fed, internal, oldest bool
 	pg := &pageFlags{}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List tasks, newest first",
+		Short: "List tasks, newest first (or --oldest first)",
 		Example: `  mosaic tasks list --status dead --since 1h
   mosaic tasks list --search customer.id=42
   mosaic tasks list --search order-7        # an idempotency key, or a task id
   mosaic tasks list --internal              # with the system's own tasks (credentials.…, knowledge.…)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal}
+			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal, Oldest: oldest}
 			var err error
 			if tq.Since, err = timeFlag("since", since); err != nil {
 				return err
@@ -268,7 +268,7 @@ func newTasksListCmd() *cobra.Command {
 			if tq.Until, err = timeFlag("until", until); err != nil {
 				return err
 			}
-			if fed && (search != "" || internal || since != "" || until != "") {
+			if fed && (search != "" || internal || oldest || since != "" || until != "") {
 				return usageError{fmt.Errorf("--federated filters by --status and --kind only")}
 			}
 			if status != "" && !store.ValidStatus(status) {
@@ -338,6 +338,7 @@ func newTasksListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&search, "search", "", "a task id, an idempotency key, or an argument as name=value (a.b=value reaches into objects; value is JSON, or else text)")
 	cmd.Flags().StringVar(&since, "since", "", "only tasks created at or after this time (RFC 3339, or a duration back from now: 1h, 30m)")
 	cmd.Flags().StringVar(&until, "until", "", "only tasks created before this time (RFC 3339, or a duration back from now)")
+	cmd.Flags().BoolVar(&oldest, "oldest", false, "oldest first (default: newest first)")
 	cmd.Flags().BoolVar(&internal, "internal", false, "show the system's own tasks too (credentials.…, knowledge.…), which a list without --kind leaves out")
 	return cmd
 }
