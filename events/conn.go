@@ -88,7 +88,7 @@ func Connect(ctx context.Context, c ConnConfig) (*nats.Conn, jetstream.JetStream
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.Timeout(5 * time.Second),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			if err == nil || nc.IsClosed() {
+			if nc.IsClosed() {
 				return // this side closed it: a clean stop, nothing to warn of
 			}
 			log.Warn().Err(err).Msg("NATS disconnected")

@@ -260,9 +260,10 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 					return err
 				}
 			case errors.Is(err, pgx.ErrNoRows):
-				var status string
-				if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, *r.DeadLetter.TaskID).Scan(&status); err == nil {
-					return fmt.Errorf("task %s is %s, not ended: %w", *r.DeadLetter.TaskID, status, ErrConflict)
+				// Not ended: a conflict. No row (the task was deleted since): the dead letter's
+				// message runs again, as a raw one.
+				if err := taskNotIn(ctx, tx, ws, *r.DeadLetter.TaskID, "ended"); !errors.Is(err, ErrNotFound) {
+					return err
 				}
 			default:
 				return err
@@ -281,6 +282,20 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 	return r, err
 }
 
+// taskNotIn explains why a write that applies to a task in one state (want: "ended",
+// "scheduled") took no row: ErrConflict naming the state it is in, or ErrNotFound.
+func taskNotIn(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, want string) error {
+	var status string
+	switch err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); {
+	case err == nil:
+		return fmt.Errorf("task %s is %s, not %s: %w", id, status, want, ErrConflict)
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("task %s: %w", id, ErrNotFound)
+	default:
+		return err
+	}
+}
+
 // RetryTask queues an ended task (dead, cancelled or succeeded) again under a new generation,
 // with its "retried" event naming who asked, its message through the outbox (message builds it
 // from the re-queued row), and its dead letters that were waiting for a replay marked replayed. A
@@ -291,11 +306,7 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 		var err error
 		t, err = scanTask(tx.QueryRow(ctx, prepareReplaySQL, ws, id, fresh))
 		if errors.Is(err, pgx.ErrNoRows) {
-			var status string
-			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
-				return fmt.Errorf("task %s is %s, not ended: %w", id, status, ErrConflict)
-			}
-			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+			return taskNotIn(ctx, tx, ws, id, "ended")
 		}
 		if err != nil {
 			return err
@@ -344,11 +355,7 @@ func (db *DB) RunTaskNow(ctx context.Context, ws, id uuid.UUID, by string, messa
 		var err error
 		t, err = scanTask(tx.QueryRow(ctx, runTaskNowSQL, ws, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			var status string
-			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
-				return fmt.Errorf("task %s is %s, not scheduled: %w", id, status, ErrConflict)
-			}
-			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+			return taskNotIn(ctx, tx, ws, id, "scheduled")
 		}
 		if err != nil {
 			return err
@@ -371,11 +378,7 @@ func (db *DB) DeleteTask(ctx context.Context, ws, id uuid.UUID) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			var status string
-			if err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); err == nil {
-				return fmt.Errorf("task %s is %s, not ended: %w", id, status, ErrConflict)
-			}
-			return fmt.Errorf("task %s: %w", id, ErrNotFound)
+			return taskNotIn(ctx, tx, ws, id, "ended")
 		}
 		_, err = tx.Exec(ctx, deleteTaskEventsSQL, ws, id)
 		return err

@@ -796,13 +796,12 @@ type TaskFilter struct {
 	Internal bool
 	// Since and Until bound the creation time (Since included, Until not); zero for no bound.
 	Since, Until time.Time
-	// IdempotencyKey: only the task holding this key.
-	IdempotencyKey string
 	// Args: only tasks whose args contain this JSON (jsonb @>), e.g. {"customer":{"id":42}}.
 	Args json.RawMessage
-	// ID finds the task with this id, or with this text as its idempotency key: the other
-	// filters and paging do not apply.
-	ID uuid.UUID
+	// ID finds the task with this id, or with this text as its idempotency key; IdempotencyKey
+	// the task holding this key. Either is a lookup: the other filters and paging do not apply.
+	ID             uuid.UUID
+	IdempotencyKey string
 	// Oldest lists oldest first (default: newest first).
 	Oldest bool
 	// Before pages: tasks after this one in the list's order.
@@ -844,11 +843,13 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		}
 		switch {
 		case f.ID != uuid.Nil:
-			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID)
+			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID, f.ID.String())
+		case f.IdempotencyKey != "":
+			rows, err = tx.Query(ctx, findTasksSQL, ws, nil, f.IdempotencyKey)
 		case f.Status == "" && f.Kind == "":
-			rows, err = tx.Query(ctx, listAllTasksSQL[order], ws, before, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
+			rows, err = tx.Query(ctx, listAllTasksSQL[order], ws, before, f.Limit+1, f.Internal, since, until, args)
 		default:
-			rows, err = tx.Query(ctx, listTasksSQL[order], ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, f.IdempotencyKey, args)
+			rows, err = tx.Query(ctx, listTasksSQL[order], ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, args)
 		}
 		if err != nil {
 			return err

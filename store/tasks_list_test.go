@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -170,5 +171,13 @@ func TestListFiltersFindWork(t *testing.T) {
 		if !slices.Equal(gotIDs, wantIDs) {
 			t.Errorf("%s: got %v; want %v", c.name, gotIDs, wantIDs)
 		}
+	}
+}
+
+// TestInternalKindsAreEventsNamespaces: the kinds a list leaves out are the namespaces events
+// routes to the system's own streams.
+func TestInternalKindsAreEventsNamespaces(t *testing.T) {
+	if got, want := store.InternalKinds(), []string{events.CredentialsNamespace, events.KnowledgeNamespace}; !slices.Equal(got, want) {
+		t.Fatalf("store's internal kinds %q; events' namespaces %q", got, want)
 	}
 }

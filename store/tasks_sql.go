@@ -118,9 +118,9 @@ const (
 
 	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
 
-	// findTasksSQL is a search by id: the task with this id, and a task whose idempotency key is
-	// the same text.
-	findTasksSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = $2::text)
+	// findTasksSQL finds tasks by id ($2) or idempotency key ($3): a lookup in the primary key and
+	// the key's unique index, not a filter on a list's scan.
+	findTasksSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND (id = $2 OR idempotency_key = $3)
 		ORDER BY created_at DESC, id DESC`
 
 	// selectTaskEventsSQL reads a task's transitions. A row with started_at is a short attempt's
@@ -215,16 +215,22 @@ const (
 // taskFilterSQL is the rest of a list's filters, with parameters from $first: whether internal
 // kinds are shown ("credentials." and "knowledge.", the namespaces events routes to their own
 // streams: the system's own tasks; a list for one kind shows it whatever it is, kind being that
-// parameter), created at or after, created before, an idempotency key, and JSON the args
-// contain.
+// parameter), created at or after, created before, and JSON the args contain (a filter on the
+// scan: no index holds args).
 func taskFilterSQL(first int, kind string) string {
 	p := func(i int) string { return fmt.Sprintf("$%d", first+i) }
-	return `AND (` + p(0) + `::bool OR ` + kind + ` <> '' OR NOT (kind LIKE 'credentials.%' OR kind LIKE 'knowledge.%'))
+	return `AND (` + p(0) + `::bool OR ` + kind + ` <> '' OR NOT (kind LIKE '` + internalKinds[0] + `%' OR kind LIKE '` + internalKinds[1] + `%'))
 		  AND (` + p(1) + `::timestamptz IS NULL OR created_at >= ` + p(1) + `)
 		  AND (` + p(2) + `::timestamptz IS NULL OR created_at < ` + p(2) + `)
-		  AND (` + p(3) + `::text = '' OR idempotency_key = ` + p(3) + `)
-		  AND (` + p(4) + `::jsonb IS NULL OR args @> ` + p(4) + `)`
+		  AND (` + p(3) + `::jsonb IS NULL OR args @> ` + p(3) + `)`
 }
+
+// internalKinds are the namespaces of the system's own tasks (events.CredentialsNamespace and
+// events.KnowledgeNamespace, which store cannot import; TestInternalKindsAreEventsNamespaces).
+var internalKinds = [2]string{"credentials.", "knowledge."}
+
+// InternalKinds are the kind namespaces a task list leaves out unless asked (TaskFilter.Internal).
+func InternalKinds() []string { return []string{internalKinds[0], internalKinds[1]} }
 
 // listTasksSQL pages newest first ([1]: oldest first); the cursor is the last task of the
 // previous page. $3/$4 filter when not empty: one of them is (listAllTasksSQL lists without

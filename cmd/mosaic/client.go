@@ -35,6 +35,15 @@ func (f *clientFlags) register(cmd *cobra.Command, withWorkspace bool) {
 	}
 }
 
+// result prints what a one-record command did: v as JSON with --output json, else the line.
+func (f *clientFlags) result(v any, format string, args ...any) error {
+	if f.output == "json" {
+		return printJSON(v)
+	}
+	fmt.Printf(format, args...)
+	return nil
+}
+
 func (f *clientFlags) validate() error {
 	if f.output != "text" && f.output != "json" {
 		return usageError{fmt.Errorf("%s: %q is not text or json", setting("output"), f.output)}

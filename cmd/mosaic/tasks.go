@@ -367,11 +367,7 @@ func newTasksCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printJSON(map[string]any{"id": id, "status": status})
-			}
-			fmt.Printf("%s %s\n", id, status)
-			return nil
+			return f.result(map[string]any{"id": id, "status": status}, "%s %s\n", id, status)
 		})
 	return cmd
 }
@@ -386,11 +382,7 @@ func newTasksRetryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printJSON(res)
-			}
-			fmt.Printf("%s %s (generation %d)\n", res.TaskID, res.Status, res.Generation)
-			return nil
+			return f.result(res, "%s %s (generation %d)\n", res.TaskID, res.Status, res.Generation)
 		})
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "drop the task's last checkpoint: start from the beginning")
 	return cmd
@@ -405,11 +397,7 @@ func newTasksRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printJSON(res)
-			}
-			fmt.Printf("%s %s\n", res.TaskID, res.Status)
-			return nil
+			return f.result(res, "%s %s\n", res.TaskID, res.Status)
 		})
 }
 
@@ -421,11 +409,7 @@ func newTasksDeleteCmd() *cobra.Command {
 			if err := c.DeleteTask(cmd.Context(), ws, id); err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printJSON(map[string]any{"id": id, "deleted": true})
-			}
-			fmt.Printf("%s deleted\n", id)
-			return nil
+			return f.result(map[string]any{"id": id, "deleted": true}, "%s deleted\n", id)
 		})
 }
 
@@ -490,11 +474,7 @@ func newDLQDiscardCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printJSON(d)
-			}
-			fmt.Printf("%s discarded\n", d.ID)
-			return nil
+			return f.result(d, "%s discarded\n", d.ID)
 		})
 }
 
