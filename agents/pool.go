@@ -194,6 +194,7 @@ type Pool struct {
 	lease     time.Duration
 	beat      time.Duration
 	bands     []*band
+	sched     *bandScheduler // the dispatcher's alone
 	slots     chan struct{}
 	finishing chan struct{} // deliveries writing their end after their handler returned
 	caps      *capCache
@@ -350,6 +351,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		}
 		p.bands = append(p.bands, &band{priority: prio, cons: cons})
 	}
+	p.sched = newBandScheduler(len(p.bands), p.cfg.LowerBandShare, p.cfg.Concurrency)
 	p.mu.Lock()
 	p.fetchCtx, p.fetchCancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.runCtx, p.runCancel = context.WithCancelCause(context.WithoutCancel(ctx))
@@ -438,8 +440,6 @@ func (p *Pool) running() int {
 // dispatch fills free handler slots with messages, higher bands first.
 func (p *Pool) dispatch() {
 	defer p.loops.Done()
-	var credit float64
-	rr, creditTop := 0, -1
 	for {
 		select {
 		case <-p.fetchCtx.Done():
@@ -456,7 +456,7 @@ func (p *Pool) dispatch() {
 				break more
 			}
 		}
-		got := p.fetchRound(free, &credit, &rr, &creditTop)
+		got := p.fetchRound(free)
 		for i := got; i < free; i++ {
 			<-p.slots
 		}
@@ -466,59 +466,19 @@ func (p *Pool) dispatch() {
 	}
 }
 
-// fetchRound pulls up to free messages. A credit grows by 1/LowerBandShare for each message taken
-// from the top band while lower bands may hold work; each whole credit takes one message from
-// the lower bands in turn. When the top band changes, the credit owed to the bands below the old
-// one starts again: the new top band is being served.
-func (p *Pool) fetchRound(free int, credit *float64, rr, creditTop *int) int {
+// fetchRound pulls up to free messages, the bands chosen by the pool's bandScheduler.
+func (p *Pool) fetchRound(free int) int {
 	got := 0
 	for got < free && p.fetchCtx.Err() == nil {
 		now := time.Now()
-		top := -1
-		for i, b := range p.bands {
-			if b.candidate(now, p.cfg.BandRecheck) {
-				top = i
-				break
-			}
-		}
-		if top < 0 {
+		hasWork := func(i int) bool { return p.bands[i].candidate(now, p.cfg.BandRecheck) }
+		i, want := p.sched.pick(hasWork, free-got)
+		if i < 0 {
 			break
 		}
-		if top != *creditTop {
-			*credit, *creditTop = 0, top
-		}
-		if *credit >= 1 {
-			lower := p.bands[top+1:]
-			var pick *band
-			for i := range lower {
-				b := lower[(*rr+i)%len(lower)]
-				if b.candidate(now, p.cfg.BandRecheck) {
-					pick = b
-					*rr = (*rr + i + 1) % max(len(lower), 1)
-					break
-				}
-			}
-			if pick != nil {
-				n := p.fetch(pick, 1)
-				got += n
-				if n > 0 {
-					*credit--
-				}
-				continue
-			}
-			*credit = 0
-		}
-		b := p.bands[top]
-		n := p.fetch(b, free-got)
+		n := p.fetch(p.bands[i], want)
 		got += n
-		if n > 0 {
-			for _, lb := range p.bands[top+1:] {
-				if lb.candidate(now, p.cfg.BandRecheck) {
-					*credit = min(*credit+float64(n)/float64(p.cfg.LowerBandShare), float64(p.cfg.Concurrency))
-					break
-				}
-			}
-		}
+		p.sched.took(i, n, hasWork)
 	}
 	return got
 }
