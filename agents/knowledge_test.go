@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ type kbEnv struct {
 
 func setupKnowledge(t *testing.T, cfg knowledge.Config) *kbEnv {
 	t.Helper()
-	emb := embed.NewOffline(0)
+	emb := embed.NewLexical(0)
 	db := pgtest.DB(t)
 	cfg.DB, cfg.Embedder = db, emb
 	b := setupOn(t, db, func(r *agents.Registry) { knowledge.Register(r, cfg) })
@@ -133,8 +134,80 @@ func TestKnowledgeLinksResolveWhenTargetAppears(t *testing.T) {
 	}
 }
 
-// Full-text search finds by word with a highlighted snippet, filters by tag and status; semantic
-// finds by shared words; hybrid ranks every entry found both ways above any found one way.
+// Links resolve as wikis resolve them: by slug, then the file an entry came from, then title, then
+// alias, folding case and accents; they follow an entry that appears, is renamed or is deleted.
+func TestKnowledgeLinksByTitleAliasAndFileName(t *testing.T) {
+	t.Parallel()
+	e := setupKnowledge(t, knowledge.Config{})
+	ctx := context.Background()
+	create := func(in knowledge.EntryInput) {
+		t.Helper()
+		en, err := e.svc.Create(ctx, e.ws, e.user, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.indexed(t, en.Slug)
+	}
+	str := func(s string) *string { return &s }
+	create(knowledge.EntryInput{Slug: "pg-backups", Title: str("PostgreSQL backups with pgBackRest"), Body: str("Full and incremental."),
+		Aliases: &[]string{"Backups"}, FileName: str("2024 backups note")})
+	create(knowledge.EntryInput{Title: str("Index"), Body: str("[[postgresql BACKUPS with pgbackrest]], [[Backups|the backups]], " +
+		"[[2024 backups note]], [[pg-backups#Restore]], [[Café Crème]].\n\n    [[indented code is no link]]\n")})
+	want := map[string]bool{"postgresql-backups-with-pgbackrest": true, "backups": true, "2024-backups-note": true, "pg-backups": true, "cafe-creme": false}
+	if got := linkState(t, e, "index"); !maps.Equal(got, want) {
+		t.Fatalf("links by title, alias, file name and slug: %v; want %v", got, want)
+	}
+	target := func(name string) string {
+		t.Helper()
+		links, _, err := e.db.EntryLinks(ctx, e.ws, e.user, "index")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			if l.TargetSlug == name && l.TargetID != nil {
+				en, err := e.db.GetEntryByID(ctx, e.ws, e.user, *l.TargetID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return en.Slug
+			}
+		}
+		return ""
+	}
+	if got := target("backups"); got != "pg-backups" {
+		t.Fatalf("[[Backups]] goes to %q, want pg-backups (its alias)", got)
+	}
+
+	// An entry that a dangling link names appears: the link resolves, accents folded.
+	create(knowledge.EntryInput{Title: str("Cafe creme"), Body: str("Coffee.")})
+	if got := target("cafe-creme"); got != "cafe-creme" {
+		t.Fatalf("[[Café Crème]] after the entry appeared goes to %q", got)
+	}
+	// A slug outranks an alias: an entry whose slug is "backups" takes [[Backups]].
+	create(knowledge.EntryInput{Slug: "backups", Title: str("Backup policy"), Body: str("Keep 30 days.")})
+	if got := target("backups"); got != "backups" {
+		t.Fatalf("[[Backups]] after an entry with that slug appeared goes to %q, want backups", got)
+	}
+	// Renamed: the old title no longer leads to it, the alias-free names still do.
+	if _, err := e.svc.Update(ctx, e.ws, e.user, "pg-backups", knowledge.EntryInput{Title: str("Postgres backups")}); err != nil {
+		t.Fatal(err)
+	}
+	e.indexed(t, "pg-backups")
+	if got := linkState(t, e, "index"); got["postgresql-backups-with-pgbackrest"] || !got["2024-backups-note"] {
+		t.Fatalf("after the rename: %v; want the old title dangling, the file name resolved", got)
+	}
+	// Deleted: a link that named it by a name another entry holds goes there.
+	if err := e.svc.Delete(ctx, e.ws, e.user, "backups"); err != nil {
+		t.Fatal(err)
+	}
+	if got := target("backups"); got != "pg-backups" {
+		t.Fatalf("[[Backups]] after the entry with that slug was deleted goes to %q, want pg-backups again", got)
+	}
+}
+
+// Full-text search finds by word with a highlighted snippet, filters by tag and status; every
+// mode returns only entries that match; hybrid ranks every entry found both ways above any found
+// one way and returns nothing neither leg found.
 func TestKnowledgeSearch(t *testing.T) {
 	t.Parallel()
 	e := setupKnowledge(t, knowledge.Config{})
@@ -176,12 +249,49 @@ func TestKnowledgeSearch(t *testing.T) {
 		}
 	}
 
-	res, err = e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: "pizza salad", Mode: knowledge.ModeSemantic, Limit: 2})
-	if err != nil || len(res.Results) != 2 || res.Results[0].Slug != "team-lunch" || res.NextOffset == nil {
-		t.Fatalf("semantic: %v next %v %v", hitSlugs(res.Results), res.NextOffset, err)
+	// Only what matches: a query about one note returns that note alone in every mode, and a
+	// query about nothing here returns nothing (the semantic leg has a floor).
+	for _, mode := range []string{knowledge.ModeFullText, knowledge.ModeSemantic, knowledge.ModeHybrid} {
+		res, err = e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: "pizza salad", Mode: mode})
+		if err != nil || !slices.Equal(hitSlugs(res.Results), []string{"team-lunch"}) {
+			t.Fatalf("%s for pizza salad: %v %v; want team-lunch alone", mode, hitSlugs(res.Results), err)
+		}
+		res, err = e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: "quantum chromodynamics", Mode: mode})
+		if err != nil || len(res.Results) != 0 {
+			t.Fatalf("%s for a query about nothing here: %v %v; want no result", mode, hitSlugs(res.Results), err)
+		}
+		if mode != knowledge.ModeFullText && (res.Note != knowledge.LexicalNote || res.Embedder != "lexical-hash-v1/384" || res.MinSimilarity != embed.LexicalMinSimilarity) {
+			t.Fatalf("%s with the lexical embedder: note %q embedder %q floor %v; want it said what the embedder is", mode, res.Note, res.Embedder, res.MinSimilarity)
+		}
+	}
+
+	// A word that shares no letter with the entry but lands in the same hash bucket as "pizza"
+	// scores high with the lexical embedder: it is no hit, since it shares no word.
+	emb := embed.NewLexical(0)
+	pizza, _ := emb.Embed(ctx, []string{"pizza"})
+	collider := ""
+	for i := 0; collider == "" && i < 200000; i++ {
+		w := fmt.Sprintf("zq%dx", i)
+		v, _ := emb.Embed(ctx, []string{w})
+		if embed.Cosine(v[0], pizza[0]) > 0.99 {
+			collider = w
+		}
+	}
+	if collider == "" {
+		t.Fatal("no word collides with pizza")
+	}
+	for _, mode := range []string{knowledge.ModeSemantic, knowledge.ModeHybrid} {
+		res, err = e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: collider, Mode: mode})
+		if err != nil || len(res.Results) != 0 {
+			t.Fatalf("%s for %q, a hash collision of pizza: %v %v; want nothing", mode, collider, hitSlugs(res.Results), err)
+		}
 	}
 
 	words, err := e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: "rollout pods"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meaning, err := e.svc.Search(ctx, e.ws, e.user, knowledge.SearchRequest{Query: "rollout pods", Mode: knowledge.ModeSemantic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,13 +299,27 @@ func TestKnowledgeSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	both := hitSlugs(words.Results)
-	if len(both) == 0 || len(hybrid.Results) < len(both)+1 {
-		t.Fatalf("hybrid %v for full-text hits %v", hitSlugs(hybrid.Results), both)
+	fromWords, fromMeaning := hitSlugs(words.Results), hitSlugs(meaning.Results)
+	if len(fromWords) == 0 {
+		t.Fatal("full text found nothing for rollout pods")
+	}
+	var both []string
+	for _, s := range fromWords {
+		if slices.Contains(fromMeaning, s) {
+			both = append(both, s)
+		}
 	}
 	for i, h := range hybrid.Results {
+		if !slices.Contains(fromWords, h.Slug) && !slices.Contains(fromMeaning, h.Slug) {
+			t.Fatalf("hybrid returned %s, which neither leg found (%v, %v)", h.Slug, fromWords, fromMeaning)
+		}
 		if (i < len(both)) != slices.Contains(both, h.Slug) {
 			t.Fatalf("hybrid order %v: the entries found both ways (%v) must come first", hitSlugs(hybrid.Results), both)
+		}
+	}
+	for _, s := range fromWords {
+		if !slices.Contains(hitSlugs(hybrid.Results), s) {
+			t.Fatalf("hybrid %v lost the full-text hit %s", hitSlugs(hybrid.Results), s)
 		}
 	}
 }

@@ -110,7 +110,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	creds := testCredentials(t, db)
-	emb := embed.NewOffline(0)
+	emb := embed.NewLexical(0)
 	reg := fullRegistry(db, creds, emb)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg, JS: js})
 	if err != nil {

@@ -58,7 +58,7 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 	ctx := context.Background()
 	db := pgtest.DB(f)
 	creds := testCredentials(f, db)
-	emb := embed.NewOffline(0)
+	emb := embed.NewLexical(0)
 	reg := fullRegistry(db, creds, emb)
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})
 	if err != nil {

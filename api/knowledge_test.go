@@ -24,7 +24,7 @@ func TestKnowledgeRoutes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.DB(t)
-	emb := embed.NewOffline(0)
+	emb := embed.NewLexical(0)
 	reg := agents.NewRegistry()
 	knowledge.Register(reg, knowledge.Config{DB: db, Embedder: emb})
 	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: reg})

@@ -82,7 +82,7 @@ func main() {
 	flag.IntVar(&cfg.fedAsks, "federation-asks", 2000, "asks of the federation run, one at a time and then concurrently")
 	flag.StringVar(&only, "only", "jetstream,mosaic,spread,river,latency,memory,knowledge,http,federation", "workloads to run")
 	flag.IntVar(&cfg.workspaces, "workspaces", 1000, "workspaces of the spread runs (tasks round-robin over them)")
-	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run, print where PostgreSQL's time went (statements, WAL, CPU per task)")
+	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run and the knowledge re-index, print where PostgreSQL's time went (statements, WAL, CPU per task or entry)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
 	flag.Parse()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -49,17 +50,52 @@ type Entry struct {
 	IndexedAt      *time.Time `json:"indexed_at"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
-	Tags           []string   `json:"tags"`
+	Aliases        []string   `json:"aliases"`
+	// Metadata is every front matter key that maps to no field, as a JSON object in the order
+	// of the file it was imported from ({} when none).
+	Metadata json.RawMessage `json:"metadata"`
+	FileName string          `json:"file_name,omitempty"` // the file (without .md) it was imported from
+	Tags     []string        `json:"tags"`
+}
+
+// entryDest lists where the columns of entryColumns go.
+func (e *Entry) entryDest() []any {
+	return []any{&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
+		&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Aliases, (*rawJSON)(&e.Metadata), &e.FileName, &e.Tags}
+}
+
+// rawJSON scans a json column read as text into a json.RawMessage, byte for byte.
+type rawJSON json.RawMessage
+
+func (r *rawJSON) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*r = rawJSON(v)
+	case []byte:
+		*r = append(rawJSON(nil), v...)
+	case nil:
+		*r = rawJSON("{}")
+	default:
+		return fmt.Errorf("store: cannot scan %T as JSON", src)
+	}
+	return nil
 }
 
 func scanEntry(row pgx.Row) (Entry, error) {
 	var e Entry
-	err := row.Scan(&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
-		&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Tags)
+	err := row.Scan(e.entryDest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrNotFound
 	}
 	return e, err
+}
+
+// metadataText is m as the json column's text: "{}" when m is empty.
+func metadataText(m json.RawMessage) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return string(m)
 }
 
 // NewEntry is an entry to create; the caller has validated it.
@@ -71,20 +107,32 @@ type NewEntry struct {
 	Status     string
 	Visibility string
 	Tags       []string
+	Aliases    []string
+	Metadata   json.RawMessage // a JSON object; nil: {}
+	FileName   string
+	CreatedAt  *time.Time // nil: now
 	Message    string
 }
 
 // CreateEntry inserts an entry and its first version in tx (a workspace door). A taken slug is
 // ErrConflict.
 func CreateEntry(ctx context.Context, tx pgx.Tx, ws, author uuid.UUID, n NewEntry) (Entry, error) {
-	_, err := tx.Exec(ctx, insertEntrySQL, ws, n.ID, n.Slug, n.Title, n.Body, n.Status, n.Visibility, nilUUID(author))
+	if n.Aliases == nil {
+		n.Aliases = []string{}
+	}
+	_, err := tx.Exec(ctx, insertEntrySQL, ws, n.ID, n.Slug, n.Title, n.Body, n.Status, n.Visibility, nilUUID(author),
+		n.Aliases, metadataText(n.Metadata), n.FileName, n.CreatedAt)
 	if IsUniqueViolation(err) {
 		return Entry{}, fmt.Errorf("entry %q: the slug is taken: %w", n.Slug, ErrConflict)
 	}
 	if err != nil {
 		return Entry{}, err
 	}
+	// Its slug is a name at once: links that name it resolve now (its index job adds the rest).
 	if _, err := tx.Exec(ctx, insertSlugSQL, ws, n.Slug, n.ID); err != nil {
+		return Entry{}, err
+	}
+	if _, err := tx.Exec(ctx, reresolveByNameSQL, ws, []string{n.Slug}); err != nil {
 		return Entry{}, err
 	}
 	if err := setEntryTags(ctx, tx, ws, n.ID, n.Tags); err != nil {
@@ -103,6 +151,9 @@ type EntryChange struct {
 	Status     *string
 	Visibility *string
 	Tags       *[]string
+	Aliases    *[]string
+	Metadata   json.RawMessage // a JSON object; nil: unchanged
+	FileName   *string
 	Message    string
 	// IfVersion, when not 0, makes the edit conditional on the entry being at that version.
 	IfVersion int
@@ -133,7 +184,20 @@ func UpdateEntry(ctx context.Context, tx pgx.Tx, ws, user uuid.UUID, slug string
 	if vis == VisibilityPrivate && (cur.AuthorID == nil || *cur.AuthorID != user) {
 		return Entry{}, fmt.Errorf("entry %q: only its author may make it PRIVATE: %w", slug, ErrForbidden)
 	}
-	if _, err := tx.Exec(ctx, updateEntrySQL, ws, cur.ID, title, body, status, vis, nilUUID(user)); err != nil {
+	aliases, meta, file := cur.Aliases, cur.Metadata, cur.FileName
+	if c.Aliases != nil {
+		aliases = *c.Aliases
+	}
+	if aliases == nil {
+		aliases = []string{}
+	}
+	if c.Metadata != nil {
+		meta = c.Metadata
+	}
+	if c.FileName != nil {
+		file = *c.FileName
+	}
+	if _, err := tx.Exec(ctx, updateEntrySQL, ws, cur.ID, title, body, status, vis, nilUUID(user), aliases, metadataText(meta), file); err != nil {
 		return Entry{}, err
 	}
 	if c.Tags != nil {
@@ -163,16 +227,17 @@ func setEntryTags(ctx context.Context, tx pgx.Tx, ws, entry uuid.UUID, tags []st
 	return nil
 }
 
-// DeleteEntry removes an entry with its versions, tags and outgoing links; links to it dangle.
+// DeleteEntry removes an entry with its versions, tags, names and outgoing links; a link to it
+// goes to the next entry its name leads to, or dangles.
 func DeleteEntry(ctx context.Context, tx pgx.Tx, ws uuid.UUID, slug string) (Entry, error) {
 	e, err := scanEntry(tx.QueryRow(ctx, lockEntrySQL, ws, slug))
 	if err != nil {
 		return Entry{}, fmt.Errorf("entry %q: %w", slug, err)
 	}
-	if _, err := tx.Exec(ctx, danglingSQL, ws, e.ID); err != nil {
+	if _, err = tx.Exec(ctx, deleteEntrySQL, ws, e.ID); err != nil {
 		return Entry{}, err
 	}
-	_, err = tx.Exec(ctx, deleteEntrySQL, ws, e.ID)
+	_, err = tx.Exec(ctx, reresolveByTargetSQL, ws, e.ID)
 	return e, err
 }
 
@@ -349,7 +414,21 @@ type IndexOutcome struct {
 	Stale    bool // the entry moved past the version read; a later job indexes the new one
 	Links    int
 	Resolved int // links of this entry whose target exists
-	Adopted  int // dangling links elsewhere that now point at this entry
+	Adopted  int // links elsewhere that the entry's names now send to another target (or to it)
+}
+
+// Ranks of an entry's names: a link goes to the entry whose name matches with the lowest rank.
+const (
+	NameSlug  = 0
+	NameFile  = 1
+	NameTitle = 2
+	NameAlias = 3
+)
+
+// EntryName is one name a link may use for an entry: already slugified.
+type EntryName struct {
+	Name string
+	Rank int16
 }
 
 // IndexWrite is what the indexer derived from Version of entry ID: its links, and its embedding
@@ -358,6 +437,7 @@ type IndexWrite struct {
 	ID        uuid.UUID
 	Slug      string
 	Version   int
+	Names     []EntryName // every name of the entry, its slug included; nil: unchanged
 	Links     []IndexedLink
 	Embedding *IndexedEmbedding
 }
@@ -368,6 +448,7 @@ type IndexSource struct {
 	Entry
 	EmbeddingModel string
 	EmbeddingHash  []byte
+	Names          []EntryName // the names stored now, by name then rank
 }
 
 // IndexSources reads the entries of ids that user can see (the others are left out), with their
@@ -382,14 +463,17 @@ func (db *DB) IndexSources(ctx context.Context, ws, user uuid.UUID, ids []uuid.U
 		defer rows.Close()
 		for rows.Next() {
 			var src IndexSource
-			e := &src.Entry
 			var model *string
-			if err := rows.Scan(&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
-				&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Tags, &model, &src.EmbeddingHash); err != nil {
+			var names []string
+			var ranks []int16
+			if err := rows.Scan(append(src.entryDest(), &model, &src.EmbeddingHash, &names, &ranks)...); err != nil {
 				return err
 			}
 			if model != nil {
 				src.EmbeddingModel = *model
+			}
+			for k := range min(len(names), len(ranks)) {
+				src.Names = append(src.Names, EntryName{Name: names[k], Rank: ranks[k]})
 			}
 			out = append(out, src)
 		}
@@ -405,36 +489,55 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 	out := make([]IndexOutcome, len(writes))
 	pgvec := db.hasPgvector(ctx)
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		// Round 1: the search documents (a stale entry is left alone) and the names, which say
+		// whether they changed.
 		b := &pgx.Batch{}
-		for _, w := range writes {
-			b.Queue(indexEntrySQL, ws, w.ID, w.Version)
-		}
-		res := tx.SendBatch(ctx, b)
-		for i := range writes {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return err
+		gone, added := make([]int, len(writes)), make([]int, len(writes))
+		names := make([][]string, len(writes))
+		for i, w := range writes {
+			b.Queue(indexEntrySQL, ws, w.ID, w.Version).Exec(func(tag pgconn.CommandTag) error {
+				out[i].Stale = tag.RowsAffected() == 0
+				return nil
+			})
+			ranks := make([]int16, len(w.Names))
+			names[i] = make([]string, len(w.Names))
+			for k, n := range w.Names {
+				names[i][k], ranks[k] = n.Name, n.Rank
 			}
-			out[i] = IndexOutcome{Stale: tag.RowsAffected() == 0}
+			if w.Names == nil {
+				continue
+			}
+			// A stale entry's names are still its own (the job of its newer version writes
+			// them again): written here, so that a batch is one shape.
+			b.Queue(setNamesSQL, ws, w.ID, names[i], ranks).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&gone[i], &added[i])
+			})
 		}
-		if err := res.Close(); err != nil {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
+		// Round 2: links that the changed names send elsewhere, then each entry's own links and
+		// embedding.
 		b = &pgx.Batch{}
 		for i, w := range writes {
 			if out[i].Stale {
 				continue
+			}
+			adopted := func(tag pgconn.CommandTag) error {
+				out[i].Adopted += int(tag.RowsAffected())
+				return nil
+			}
+			if gone[i] > 0 { // links that reached it by a name it lost go elsewhere
+				b.Queue(reresolveByTargetSQL, ws, w.ID).Exec(adopted)
+			}
+			if added[i] > 0 { // links that name a name it gained may come to it
+				b.Queue(reresolveByNameSQL, ws, names[i]).Exec(adopted)
 			}
 			b.Queue(clearLinksSQL, ws, w.ID)
 			for pos, l := range w.Links {
 				b.Queue(insertLinkSQL, ws, w.ID, pos, l.TargetSlug, l.Label)
 			}
 			b.Queue(resolvedCountSQL, ws, w.ID).QueryRow(func(r pgx.Row) error { return r.Scan(&out[i].Resolved) })
-			b.Queue(resolveDanglingSQL, ws, w.ID, w.Slug).Exec(func(tag pgconn.CommandTag) error {
-				out[i].Adopted = int(tag.RowsAffected())
-				return nil
-			})
 			out[i].Links = len(w.Links)
 			if e := w.Embedding; e != nil {
 				b.Queue(upsertEmbeddingSQL, ws, w.ID, e.Model, e.Dims, e.Vec, e.ContentHash)

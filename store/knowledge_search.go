@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,16 @@ type SearchFilter struct {
 	Status        string
 	UpdatedAfter  *time.Time
 	UpdatedBefore *time.Time
+	// AnyWordOf keeps entries whose search document holds at least one word of it (stemmed as
+	// full text stems): what a lexical embedder's hit must share with its query.
+	AnyWordOf string
+}
+
+// anyWordQuery is the words of q joined with "or", in websearch_to_tsquery syntax; "" when q has
+// no word.
+func anyWordQuery(q string) string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	return strings.Join(words, " or ")
 }
 
 // where renders the filter as SQL conditions on entries e, appending to args ($1 is the workspace).
@@ -39,6 +50,10 @@ func (f SearchFilter) where(args *[]any) string {
 	}
 	if f.UpdatedBefore != nil {
 		add("e.updated_at < $%d", *f.UpdatedBefore)
+	}
+	if f.AnyWordOf != "" {
+		// A sub-select: the query is made once, not once per row.
+		add("e.search_doc @@ (SELECT websearch_to_tsquery('english', $%d))", anyWordQuery(f.AnyWordOf))
 	}
 	return b.String()
 }
@@ -127,16 +142,17 @@ func (db *DB) SearchFullText(ctx context.Context, ws, user uuid.UUID, query stri
 }
 
 // SearchSemanticPgvector ranks visible entries with an embedding of model by cosine distance to
-// the query vector (pgvector's text form), in PostgreSQL.
-func (db *DB) SearchSemanticPgvector(ctx context.Context, ws, user uuid.UUID, model, literal string, f SearchFilter, limit, offset int) ([]Hit, error) {
+// the query vector (pgvector's text form), in PostgreSQL; entries less similar than floor are
+// left out.
+func (db *DB) SearchSemanticPgvector(ctx context.Context, ws, user uuid.UUID, model, literal string, floor float64, f SearchFilter, limit, offset int) ([]Hit, error) {
 	args := []any{ws}
 	where := f.where(&args)
-	args = append(args, model, literal, limit, offset)
+	args = append(args, floor, model, literal, limit, offset)
 	n := len(args)
 	sql := fmt.Sprintf(`SELECT e.id, e.slug, e.title, e.status, e.updated_at, 1 - (m.embedding <=> $%[2]d::text::vector)
 		FROM knowledge_embeddings m JOIN knowledge_entries e ON e.workspace_id = m.workspace_id AND e.id = m.entry_id
-		WHERE %[1]s AND m.model = $%[3]d AND m.embedding IS NOT NULL
-		ORDER BY m.embedding <=> $%[2]d::text::vector, e.id LIMIT $%[4]d OFFSET $%[5]d`, where, n-2, n-3, n-1, n)
+		WHERE %[1]s AND m.model = $%[3]d AND m.embedding IS NOT NULL AND 1 - (m.embedding <=> $%[2]d::text::vector) >= $%[6]d
+		ORDER BY m.embedding <=> $%[2]d::text::vector, e.id LIMIT $%[4]d OFFSET $%[5]d`, where, n-2, n-3, n-1, n, n-4)
 	var out []Hit
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sql, args...)
@@ -241,6 +257,24 @@ func (db *DB) EmbeddingVectors(ctx context.Context, ws uuid.UUID, model string, 
 		_, err = pgx.ForEachRow(rows, []any{&id, &vec}, func() error { return fn(id, vec) })
 		return err
 	})
+}
+
+// MatchingIDs returns the ids of every entry user can see that passes the filter (for a filter
+// with AnyWordOf, through the full-text index).
+func (db *DB) MatchingIDs(ctx context.Context, ws, user uuid.UUID, f SearchFilter) (map[uuid.UUID]bool, error) {
+	args := []any{ws}
+	sql := `SELECT e.id FROM knowledge_entries e WHERE ` + f.where(&args)
+	out := map[uuid.UUID]bool{}
+	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		var id uuid.UUID
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil })
+		return err
+	})
+	return out, err
 }
 
 // VisibleHits returns the entries among ids that user can see and that pass the filter, in no

@@ -2,16 +2,18 @@ package store
 
 const (
 	entryColumns = `e.workspace_id, e.id, e.slug, e.title, e.body, e.status, e.visibility, e.author_id, e.updated_by,
-		e.version, e.indexed_version, e.indexed_at, e.created_at, e.updated_at,
+		e.version, e.indexed_version, e.indexed_at, e.created_at, e.updated_at, e.aliases, e.metadata::text, COALESCE(e.file_name, ''),
 		COALESCE((SELECT array_agg(t.name ORDER BY et.position, t.name) FROM knowledge_entry_tags et
 		          JOIN knowledge_tags t ON t.workspace_id = et.workspace_id AND t.id = et.tag_id
 		          WHERE et.workspace_id = e.workspace_id AND et.entry_id = e.id), '{}')`
 
 	insertEntrySQL = `
-		INSERT INTO knowledge_entries (workspace_id, id, slug, title, body, status, visibility, author_id, updated_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`
+		INSERT INTO knowledge_entries (workspace_id, id, slug, title, body, status, visibility, author_id, updated_by,
+			aliases, metadata, file_name, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10::text::json, NULLIF($11, ''), COALESCE($12, now()), now())`
 
-	insertSlugSQL = `INSERT INTO knowledge_slugs (workspace_id, slug, entry_id) VALUES ($1, $2, $3)`
+	// The slug is a name from the start: links by slug resolve before the entry's index job runs.
+	insertSlugSQL = `INSERT INTO knowledge_names (workspace_id, name, rank, entry_id) VALUES ($1, $2, 0, $3)`
 
 	insertEntryVersionSQL = `
 		INSERT INTO knowledge_versions (workspace_id, entry_id, version, title, body, status, author_id, message)
@@ -26,7 +28,7 @@ const (
 
 	updateEntrySQL = `
 		UPDATE knowledge_entries SET title = $3, body = $4, status = $5, visibility = $6, updated_by = $7,
-			version = version + 1, updated_at = now()
+			aliases = $8, metadata = $9::text::json, file_name = NULLIF($10, ''), version = version + 1, updated_at = now()
 		WHERE workspace_id = $1 AND id = $2`
 
 	upsertTagSQL = `
@@ -40,8 +42,37 @@ const (
 		INSERT INTO knowledge_entry_tags (workspace_id, entry_id, tag_id, position) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`
 
-	// Deleting an entry turns the links to it dangling.
-	danglingSQL = `UPDATE knowledge_links SET target_id = NULL WHERE workspace_id = $1 AND target_id = $2`
+	// bestName + a name + bestNameEnd is the entry a link's target names: the name's lowest
+	// rank, then the lowest entry id.
+	bestName    = `(SELECT n.entry_id FROM knowledge_names n WHERE n.workspace_id = $1 AND n.name = `
+	bestNameEnd = ` ORDER BY n.rank, n.entry_id LIMIT 1)`
+
+	// Links go where their names lead now: run after an entry's names changed (its index job)
+	// or it was deleted (its names went with it), for the links that pointed at it and those
+	// that name any of its names. Two statements, each one index scan (a join, or one scan with
+	// OR, let a generic plan read every link of the workspace).
+	reresolveByTargetSQL = `
+		UPDATE knowledge_links l SET target_id = ` + bestName + `l.target_slug` + bestNameEnd + `
+		WHERE l.workspace_id = $1 AND l.target_id = $2
+		  AND l.target_id IS DISTINCT FROM ` + bestName + `l.target_slug` + bestNameEnd
+
+	reresolveByNameSQL = `
+		UPDATE knowledge_links l SET target_id = ` + bestName + `l.target_slug` + bestNameEnd + `
+		WHERE l.workspace_id = $1 AND l.target_slug = ANY ($2::text[])
+		  AND l.target_id IS DISTINCT FROM ` + bestName + `l.target_slug` + bestNameEnd
+
+	// An entry's names become exactly $3 (with ranks $4): only what changed is written, so that
+	// re-indexing an unchanged entry writes no name. It returns how many names went and came.
+	setNamesSQL = `
+		WITH new (name, rank) AS (SELECT * FROM unnest($3::text[], $4::smallint[])),
+		gone AS (
+			DELETE FROM knowledge_names n WHERE n.workspace_id = $1 AND n.entry_id = $2
+			  AND NOT EXISTS (SELECT 1 FROM new WHERE new.name = n.name AND new.rank = n.rank)
+			RETURNING 1),
+		added AS (
+			INSERT INTO knowledge_names (workspace_id, name, rank, entry_id) SELECT $1, name, rank, $2 FROM new
+			ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)`
 
 	deleteEntrySQL = `DELETE FROM knowledge_entries WHERE workspace_id = $1 AND id = $2`
 
@@ -74,7 +105,7 @@ const (
 	// entry is still at the version that was read.
 	indexEntrySQL = `
 		UPDATE knowledge_entries SET
-			search_doc = setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', body), 'B'),
+			search_doc = setweight(to_tsvector('english', title || ' ' || array_to_string(aliases, ' ')), 'A') || setweight(to_tsvector('english', body), 'B'),
 			indexed_version = version, indexed_at = now()
 		WHERE workspace_id = $1 AND id = $2 AND version = $3`
 
@@ -82,12 +113,7 @@ const (
 
 	insertLinkSQL = `
 		INSERT INTO knowledge_links (workspace_id, source_id, position, target_slug, target_id, label)
-		VALUES ($1, $2, $3, $4, (SELECT entry_id FROM knowledge_slugs WHERE workspace_id = $1 AND slug = $4), NULLIF($5, ''))`
-
-	// Links written before this entry existed (or was visible to their indexer) now resolve.
-	resolveDanglingSQL = `
-		UPDATE knowledge_links SET target_id = $2
-		WHERE workspace_id = $1 AND target_slug = $3 AND target_id IS DISTINCT FROM $2`
+		VALUES ($1, $2, $3, $4, ` + bestName + `$4` + bestNameEnd + `, NULLIF($5, ''))`
 
 	upsertEmbeddingSQL = `
 		INSERT INTO knowledge_embeddings (workspace_id, entry_id, model, dims, vec, content_hash, updated_at)
@@ -95,7 +121,9 @@ const (
 		ON CONFLICT (workspace_id, entry_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims,
 			vec = EXCLUDED.vec, content_hash = EXCLUDED.content_hash, updated_at = now()`
 
-	indexSourcesSQL = `SELECT ` + entryColumns + `, m.model, m.content_hash
+	indexSourcesSQL = `SELECT ` + entryColumns + `, m.model, m.content_hash,
+		ARRAY(SELECT n.name FROM knowledge_names n WHERE n.workspace_id = e.workspace_id AND n.entry_id = e.id ORDER BY n.name COLLATE "C", n.rank),
+		ARRAY(SELECT n.rank FROM knowledge_names n WHERE n.workspace_id = e.workspace_id AND n.entry_id = e.id ORDER BY n.name COLLATE "C", n.rank)
 		FROM knowledge_entries e LEFT JOIN knowledge_embeddings m ON m.workspace_id = e.workspace_id AND m.entry_id = e.id
 		WHERE e.workspace_id = $1 AND e.id = ANY($2)`
 

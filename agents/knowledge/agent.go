@@ -1,10 +1,12 @@
 package knowledge
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +66,7 @@ type IndexResult struct {
 	Version  int  `json:"version,omitempty"`
 	Links    int  `json:"links"`
 	Resolved int  `json:"resolved"`
-	Adopted  int  `json:"adopted"`  // dangling links elsewhere that now reach this entry
+	Adopted  int  `json:"adopted"`  // links elsewhere whose target the entry's names changed
 	Embedded bool `json:"embedded"` // false when the text and model were unchanged
 }
 
@@ -120,6 +122,9 @@ func indexEntries(ctx context.Context, cfg Config, ws, user uuid.UUID, ids []uui
 	for i, src := range sources {
 		byID[src.ID] = i
 		w := store.IndexWrite{ID: src.ID, Slug: src.Slug, Version: src.Version}
+		if names := entryNames(src.Entry); !sameNames(names, src.Names) {
+			w.Names = names
+		}
 		for _, l := range wikilink.Parse(src.Body) {
 			w.Links = append(w.Links, store.IndexedLink{TargetSlug: l.Slug, Label: l.Label})
 		}
@@ -158,6 +163,40 @@ func indexEntries(ctx context.Context, cfg Config, ws, user uuid.UUID, ids []uui
 			Embedded: writes[i].Embedding != nil && !o.Stale}
 	}
 	return out, nil
+}
+
+// entryNames is every name a [[link]] may use for e, slugified: its slug, the file it was
+// imported from, its title, its aliases (store.NameSlug…NameAlias); a name e holds twice is kept
+// at its lowest rank.
+func entryNames(e store.Entry) []store.EntryName {
+	var out []store.EntryName
+	seen := map[string]bool{}
+	add := func(name string, rank int16) {
+		if name == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		out = append(out, store.EntryName{Name: name, Rank: rank})
+	}
+	add(e.Slug, store.NameSlug)
+	add(wikilink.Slugify(e.FileName), store.NameFile)
+	add(wikilink.Slugify(e.Title), store.NameTitle)
+	for _, a := range e.Aliases {
+		add(wikilink.Slugify(a), store.NameAlias)
+	}
+	return out
+}
+
+// sameNames reports whether names (as entryNames makes them) are those stored (by name, then rank).
+func sameNames(names, stored []store.EntryName) bool {
+	if len(names) != len(stored) {
+		return false
+	}
+	sorted := slices.Clone(names)
+	slices.SortFunc(sorted, func(a, b store.EntryName) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Rank, b.Rank))
+	})
+	return slices.Equal(sorted, stored)
 }
 
 // vectorLiteral is v as pgvector's text form.

@@ -1,20 +1,23 @@
 package knowledge
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
-	"github.com/mosaicstack/mosaic/agents/knowledge/textdiff"
 	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -30,6 +33,10 @@ const (
 	MaxTag     = 64
 	MaxMessage = 500
 	MaxLimit   = 100
+	MaxAliases = 32
+	MaxFile    = 255
+	// MaxMetadata is the largest metadata object, in bytes of JSON.
+	MaxMetadata = 64 << 10
 )
 
 // Service is the knowledge base: every write records a version and enqueues the entry's index
@@ -38,6 +45,10 @@ type Service struct {
 	DB       *store.DB
 	Tasks    *agents.Client
 	Embedder embed.Embedder
+	// MinSimilarity is the semantic leg's floor: an entry whose cosine similarity to the query is
+	// below it is no semantic hit, in semantic and hybrid mode alike. 0 means the embedder's
+	// default (embed.DefaultMinSimilarity).
+	MinSimilarity float64
 
 	vectors vectorCache
 }
@@ -50,7 +61,15 @@ type EntryInput struct {
 	Status     *string   `json:"status,omitempty"`
 	Visibility *string   `json:"visibility,omitempty"`
 	Tags       *[]string `json:"tags,omitempty"`
-	Message    string    `json:"message,omitempty"`
+	Aliases    *[]string `json:"aliases,omitempty"`
+	// Metadata is front matter that maps to no field: a JSON object, kept as given (key order
+	// included) and exported back. nil: unchanged ({} on create).
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// FileName is the file (without .md) the entry was imported from: links may name it.
+	FileName *string `json:"file_name,omitempty"`
+	// CreatedAt backdates a new entry (import: front matter's created or date); ignored by edits.
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Message   string     `json:"message,omitempty"`
 	// IfVersion makes an edit conditional on the entry's current version.
 	IfVersion int `json:"if_version,omitempty"`
 }
@@ -101,11 +120,33 @@ func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
 		}
 	}
 	if in.Tags != nil {
-		tags, err := normaliseTags(name, *in.Tags)
+		tags, err := tagRule.normalise(name, *in.Tags)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		in.Tags = &tags
+	}
+	if in.Aliases != nil {
+		aliases, err := aliasRule.normalise(name, *in.Aliases)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		in.Aliases = &aliases
+	}
+	if in.Metadata != nil {
+		if err := checkMetadata(in.Metadata); err != nil {
+			errs = append(errs, invalid("entry %s: metadata: %v", name, err))
+		}
+	}
+	if in.FileName != nil {
+		f := strings.TrimSpace(*in.FileName)
+		in.FileName = &f
+		switch {
+		case utf8.RuneCountInString(f) > MaxFile:
+			errs = append(errs, invalid("entry %s: file_name is longer than %d characters", name, MaxFile))
+		case strings.ContainsAny(f, "/\\\x00"):
+			errs = append(errs, invalid("entry %s: file_name %q holds a path separator or NUL (give the name alone)", name, f))
+		}
 	}
 	if utf8.RuneCountInString(in.Message) > MaxMessage {
 		errs = append(errs, invalid("entry %s: message is longer than %d characters", name, MaxMessage))
@@ -116,28 +157,58 @@ func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
 	return errors.Join(errs...)
 }
 
-func normaliseTags(name string, in []string) ([]string, error) {
+// listRule is what each item of a list field (tags, aliases) must be.
+type listRule struct {
+	item, items string // "tag", "tags"
+	tooLong     func(string) bool
+	limit       string // the length limit, said
+	max         int    // items
+}
+
+var (
+	tagRule   = listRule{"tag", "tags", func(t string) bool { return len(t) > MaxTag }, fmt.Sprintf("%d bytes", MaxTag), MaxTags}
+	aliasRule = listRule{"alias", "aliases", func(a string) bool { return utf8.RuneCountInString(a) > MaxTitle },
+		fmt.Sprintf("%d characters", MaxTitle), MaxAliases}
+)
+
+// normalise trims each item and drops repeats, or says which item breaks the rule.
+func (r listRule) normalise(name string, in []string) ([]string, error) {
 	out := []string{}
 	seen := map[string]bool{}
 	for _, t := range in {
 		t = strings.TrimSpace(t)
 		switch {
 		case t == "":
-			return nil, invalid("entry %s: a tag is empty", name)
-		case len(t) > MaxTag:
-			return nil, invalid("entry %s: tag %q is longer than %d bytes", name, t, MaxTag)
+			return nil, invalid("entry %s: a %s is empty", name, r.item)
+		case r.tooLong(t):
+			return nil, invalid("entry %s: %s %q is longer than %s", name, r.item, t, r.limit)
 		case strings.ContainsRune(t, 0):
-			return nil, invalid("entry %s: tag %q contains NUL", name, t)
+			return nil, invalid("entry %s: %s %q contains NUL", name, r.item, t)
 		}
 		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)
 		}
 	}
-	if len(out) > MaxTags {
-		return nil, invalid("entry %s: %d tags; the limit is %d", name, len(out), MaxTags)
+	if len(out) > r.max {
+		return nil, invalid("entry %s: %d %s; the limit is %d", name, len(out), r.items, r.max)
 	}
 	return out, nil
+}
+
+// checkMetadata says what is wrong with m as an entry's metadata: it must be one JSON object.
+func checkMetadata(m json.RawMessage) error {
+	switch t := bytes.TrimSpace(m); {
+	case len(m) > MaxMetadata:
+		return fmt.Errorf("%d bytes; the limit is %d", len(m), MaxMetadata)
+	case !json.Valid(t):
+		return errors.New("not valid JSON")
+	case len(t) == 0 || t[0] != '{':
+		return errors.New("not a JSON object")
+	case bytes.Contains(t, []byte(`\u0000`)):
+		return errors.New("holds NUL")
+	}
+	return nil
 }
 
 // ValidSlug checks a slug as given by a person: it must already be in slug form.
@@ -197,6 +268,13 @@ func (s *Service) Create(ctx context.Context, ws, user uuid.UUID, in EntryInput)
 	if in.Tags != nil {
 		n.Tags = *in.Tags
 	}
+	if in.Aliases != nil {
+		n.Aliases = *in.Aliases
+	}
+	if in.FileName != nil {
+		n.FileName = *in.FileName
+	}
+	n.Metadata, n.CreatedAt = in.Metadata, in.CreatedAt
 	var e store.Entry
 	err := s.DB.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
@@ -217,7 +295,8 @@ func (s *Service) Update(ctx context.Context, ws, user uuid.UUID, slug string, i
 	err := s.DB.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
 		e, err = store.UpdateEntry(ctx, tx, ws, user, slug, store.EntryChange{Title: in.Title, Body: in.Body, Status: in.Status,
-			Visibility: in.Visibility, Tags: in.Tags, Message: in.Message, IfVersion: in.IfVersion})
+			Visibility: in.Visibility, Tags: in.Tags, Aliases: in.Aliases, Metadata: in.Metadata, FileName: in.FileName,
+			Message: in.Message, IfVersion: in.IfVersion})
 		if err != nil {
 			return err
 		}
@@ -290,8 +369,24 @@ func (s *Service) Diff(ctx context.Context, ws, user uuid.UUID, slug string, fro
 		return Diff{}, err
 	}
 	ta, tb := "# "+a.Title+"\n\n"+a.Body, "# "+b.Title+"\n\n"+b.Body
-	d := Diff{Slug: slug, From: from, To: to, Diff: textdiff.Unified(fmt.Sprintf("%s@v%d", slug, from), fmt.Sprintf("%s@v%d", slug, to), ta, tb, 3)}
-	d.Added, d.Removed = textdiff.Stats(ta, tb)
+	u, err := udiff.ToUnifiedDiff(fmt.Sprintf("%s@v%d", slug, from), fmt.Sprintf("%s@v%d", slug, to), ta, udiff.Lines(ta, tb), 3)
+	if err != nil { // the edits come from the same texts: not expected
+		return Diff{}, fmt.Errorf("diff %s v%d…v%d: %w", slug, from, to, err)
+	}
+	d := Diff{Slug: slug, From: from, To: to}
+	if len(u.Hunks) > 0 {
+		d.Diff = u.String()
+	}
+	for _, h := range u.Hunks {
+		for _, l := range h.Lines {
+			switch l.Kind {
+			case udiff.Insert:
+				d.Added++
+			case udiff.Delete:
+				d.Removed++
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -316,6 +411,25 @@ type SearchResult struct {
 	Mode       string      `json:"mode"`
 	Results    []store.Hit `json:"results"`
 	NextOffset *int        `json:"next_offset"`
+	// Embedder names the embedder of the semantic leg, and MinSimilarity its floor (semantic and
+	// hybrid mode only).
+	Embedder      string  `json:"embedder,omitempty"`
+	MinSimilarity float64 `json:"min_similarity,omitempty"`
+	// Note says what the results can and cannot be: with the built-in lexical embedder, the
+	// semantic leg matches shared words, not meaning.
+	Note string `json:"note,omitempty"`
+}
+
+// LexicalNote is SearchResult.Note when the semantic leg is the built-in lexical embedder.
+const LexicalNote = "The built-in embedder hashes words (lexical): semantic search with it matches shared words, not meaning; " +
+	"configure an HTTP embedder (Ollama or OpenAI-compatible) for search by meaning"
+
+// minSimilarity is the semantic leg's floor in use.
+func (s *Service) minSimilarity() float64 {
+	if s.MinSimilarity > 0 {
+		return s.MinSimilarity
+	}
+	return embed.DefaultMinSimilarity(s.Embedder)
 }
 
 // rrfK is reciprocal rank fusion's constant (Cormack et al. use 60).
@@ -343,6 +457,12 @@ func (s *Service) Search(ctx context.Context, ws, user uuid.UUID, r SearchReques
 		r.Mode = ModeFullText
 	}
 	res := SearchResult{Mode: r.Mode}
+	if r.Mode != ModeFullText {
+		res.Embedder, res.MinSimilarity = s.Embedder.Name(), s.minSimilarity()
+		if embed.IsLexical(s.Embedder) {
+			res.Note = LexicalNote
+		}
+	}
 	var err error
 	switch r.Mode {
 	case ModeFullText:
@@ -380,14 +500,22 @@ func (s *Service) semantic(ctx context.Context, ws, user uuid.UUID, q string, f 
 	if !slices.ContainsFunc(qv, func(x float32) bool { return x != 0 }) {
 		return nil, store.ErrEmptyQuery
 	}
-	if s.DB.HasPgvector(ctx) {
-		return s.DB.SearchSemanticPgvector(ctx, ws, user, s.Embedder.Name(), vectorLiteral(qv), f, limit, offset)
+	if embed.IsLexical(s.Embedder) {
+		// A lexical vector scores by the words it shares with the query, and by hash collisions:
+		// a word that lands in the bucket of an entry's frequent word can score 0.3 and more with
+		// no word in common. Only entries that share a word with the query are hits.
+		f.AnyWordOf = q
 	}
-	return s.rankInMemory(ctx, ws, user, qv, f, limit, offset)
+	if s.DB.HasPgvector(ctx) {
+		return s.DB.SearchSemanticPgvector(ctx, ws, user, s.Embedder.Name(), vectorLiteral(qv), s.minSimilarity(), f, limit, offset)
+	}
+	return s.rankInMemory(ctx, ws, user, qv, s.minSimilarity(), f, limit, offset)
 }
 
 // hybrid fuses the full-text and semantic rankings: each list contributes 1/(rrfK + rank) to an
-// entry's score, so an entry found both ways outranks one found one way.
+// entry's score, so an entry found both ways outranks one found one way. Each list holds only
+// what its leg found relevant (words that match; a similarity at or above the floor), so an
+// entry neither leg found is never returned.
 func (s *Service) hybrid(ctx context.Context, ws, user uuid.UUID, q string, f store.SearchFilter, limit, offset int) ([]store.Hit, error) {
 	pool := max(50, offset+limit)
 	words, err := s.DB.SearchFullText(ctx, ws, user, q, f, pool, 0)

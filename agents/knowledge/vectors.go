@@ -16,6 +16,11 @@ import (
 // embedding stamp moves. Ranking covers every vector; what the reader may see is then decided by
 // PostgreSQL (RLS and the filters) for the best candidates only.
 
+// lexicalRounds bounds the chunks the lexical embedder's semantic leg checks for a shared word
+// (2*need+… doubling: the 1 500 most similar entries for a page of 20): a query whose words are
+// rare among the most similar entries (hash collisions outrank them) is served by full text.
+const lexicalRounds = 4
+
 // maxCachedWorkspaces bounds the cache; beyond it an arbitrary workspace is dropped.
 const maxCachedWorkspaces = 16
 
@@ -74,17 +79,20 @@ func (c *vectorCache) get(ctx context.Context, db *store.DB, ws uuid.UUID, model
 	return set, nil
 }
 
-// rank scores every vector against q and returns the entries best first, then walks them in
-// chunks through VisibleHits until it has offset+limit hits the reader may see.
-func (s *Service) rankInMemory(ctx context.Context, ws, user uuid.UUID, q []float32, f store.SearchFilter, limit, offset int) ([]store.Hit, error) {
+// rank scores every vector against q and returns the entries at or above floor, best first, then
+// walks them in growing chunks through VisibleHits until it has offset+limit hits the reader may
+// see (and, for a lexical embedder, that share a word with the query).
+func (s *Service) rankInMemory(ctx context.Context, ws, user uuid.UUID, q []float32, floor float64, f store.SearchFilter, limit, offset int) ([]store.Hit, error) {
 	set, err := s.vectors.get(ctx, s.DB, ws, s.Embedder.Name())
 	if err != nil {
 		return nil, err
 	}
-	order := make([]int, len(set.ids))
+	order := make([]int, 0, 64)
 	scores := make([]float64, len(set.ids))
 	for i, v := range set.vecs {
-		order[i], scores[i] = i, float64(embed.Cosine(q, v))
+		if scores[i] = float64(embed.Cosine(q, v)); scores[i] >= floor {
+			order = append(order, i)
+		}
 	}
 	sort.Slice(order, func(a, b int) bool {
 		if scores[order[a]] != scores[order[b]] {
@@ -93,9 +101,14 @@ func (s *Service) rankInMemory(ctx context.Context, ws, user uuid.UUID, q []floa
 		return set.ids[order[a]].String() < set.ids[order[b]].String()
 	})
 	need := offset + limit
+	// Chunks double: most queries are served by the first, and one whose candidates PostgreSQL
+	// mostly turns down (a lexical query's shared word, a filter) takes a few more, not hundreds.
 	chunk := max(2*need, 100)
 	var hits []store.Hit
-	for start := 0; start < len(order) && len(hits) < need; start += chunk {
+	for round, start := 0, 0; start < len(order) && len(hits) < need; round, start, chunk = round+1, start+chunk, 2*chunk {
+		if f.AnyWordOf != "" && round == lexicalRounds {
+			break // the lexical leg's budget: full-text search finds the rest
+		}
 		part := order[start:min(len(order), start+chunk)]
 		ids := make([]uuid.UUID, len(part))
 		for i, o := range part {

@@ -147,7 +147,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		rt.stopPools(log, f.drainTimeout)
 	}
 	serverURL := "http://" + ln.Addr().String()
-	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb}
+	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb, MinSimilarity: f.floor}
 	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, mreg.ObserveFederation, log)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,8 +171,15 @@ func newKBGetCmd() *cobra.Command {
 			if f.output == "json" {
 				return printJSON(map[string]any{"entry": e, "links": links, "backlinks": back})
 			}
-			fmt.Printf("# %s\nslug %s · %s · %s · version %d · tags %s · updated %s\n\n%s\n", e.Title, e.Slug, e.Status, e.Visibility,
-				e.Version, strings.Join(e.Tags, ", "), e.UpdatedAt.Local().Format(time.DateTime), e.Body)
+			fmt.Printf("# %s\nslug %s · %s · %s · version %d · tags %s · created %s · updated %s\n", e.Title, e.Slug, e.Status, e.Visibility,
+				e.Version, strings.Join(e.Tags, ", "), e.CreatedAt.Local().Format(time.DateTime), e.UpdatedAt.Local().Format(time.DateTime))
+			if len(e.Aliases) > 0 {
+				fmt.Printf("aliases %s\n", strings.Join(e.Aliases, ", "))
+			}
+			if m := bytes.TrimSpace(e.Metadata); len(m) > 0 && string(m) != "{}" {
+				fmt.Printf("metadata %s\n", m)
+			}
+			fmt.Printf("\n%s\n", e.Body)
 			for _, l := range links {
 				state := "→ " + l.TargetTitle
 				if l.TargetID == nil {
@@ -283,6 +292,9 @@ func newKBSearchCmd() *cobra.Command {
 			}
 			if len(res.Results) == 0 {
 				fmt.Println("no entries match")
+			}
+			if res.Note != "" {
+				fmt.Fprintf(os.Stderr, "note: %s\n", res.Note)
 			}
 			if res.NextOffset != nil {
 				fmt.Printf("… more with --offset %d\n", *res.NextOffset)
@@ -431,7 +443,7 @@ func newKBDeleteCmd() *cobra.Command {
 }
 
 func newKBImportCmd() *cobra.Command {
-	cmd := kbCommand(&clientFlags{}, "import DIR", "Import a folder of markdown files with front matter (title, slug, tags, status, visibility)", cobra.ExactArgs(1),
+	cmd := kbCommand(&clientFlags{}, "import DIR", "Import a folder of markdown files (a vault): YAML front matter kept, [[links]] by slug, file name, title or alias", cobra.ExactArgs(1),
 		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
 			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
 				return fmt.Errorf("%s is not a directory", args[0])
@@ -443,9 +455,19 @@ func newKBImportCmd() *cobra.Command {
 			created, updated := 0, 0
 			var failed []error
 			for _, d := range docs {
-				in := knowledge.EntryInput{Slug: d.Slug, Title: &d.Title, Body: &d.Body, Tags: &d.Tags, Message: "import"}
+				in := knowledge.EntryInput{Slug: d.Slug, Title: &d.Title, Body: &d.Body, Tags: &d.Tags, Aliases: &d.Aliases,
+					Metadata: d.Metadata, FileName: &d.File, Message: "import"}
 				if d.Tags == nil {
 					in.Tags = &[]string{}
+				}
+				if d.Aliases == nil {
+					in.Aliases = &[]string{}
+				}
+				if in.Metadata == nil {
+					in.Metadata = json.RawMessage("{}")
+				}
+				if !d.Created.IsZero() {
+					in.CreatedAt = &d.Created
 				}
 				if d.Status != "" {
 					in.Status = &d.Status
@@ -485,9 +507,16 @@ func newKBExportCmd() *cobra.Command {
 					return err
 				}
 				for _, e := range page.Entries {
-					d := mdfile.Doc{Slug: e.Slug, Title: e.Title, Status: e.Status, Visibility: e.Visibility, Body: e.Body}
+					d := mdfile.Doc{Slug: e.Slug, Title: e.Title, Status: e.Status, Visibility: e.Visibility, Body: e.Body,
+						Created: e.CreatedAt.UTC()}
 					if len(e.Tags) > 0 {
 						d.Tags = e.Tags
+					}
+					if len(e.Aliases) > 0 {
+						d.Aliases = e.Aliases
+					}
+					if m := bytes.TrimSpace(e.Metadata); len(m) > 0 && string(m) != "{}" {
+						d.Metadata = e.Metadata
 					}
 					docs = append(docs, d)
 				}

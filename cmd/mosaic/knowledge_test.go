@@ -11,9 +11,12 @@ import (
 	"time"
 )
 
-// The newcomer's knowledge path against `mosaic dev`: import a folder (a broken file is reported,
-// the rest imported), search it once indexed, read the graph and its console page, and export it
-// so that importing the export elsewhere and exporting again gives the same files.
+// The newcomer's knowledge path against `mosaic dev`: import a vault-like folder (nested folders,
+// front matter with aliases and keys Mosaic does not know, a note without front matter, links by
+// title, alias and file name, a code block holding [[not a link]]; a file whose front matter is
+// not YAML is reported with its line, the rest imported), see every link resolved and the
+// metadata kept, search it once indexed, read the graph and its console page, and export it so
+// that importing the export elsewhere and exporting again gives the same files.
 func TestKnowledgeFromCLI(t *testing.T) {
 	t.Parallel()
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -24,10 +27,16 @@ func TestKnowledgeFromCLI(t *testing.T) {
 
 	src := t.TempDir()
 	files := map[string]string{
-		"runbooks/rollback.md":    "---\ntitle: Rollback procedure\ntags: [ops, k8s]\nstatus: published\n---\nUndo a bad deployment with kubectl rollout undo. See [[Deployment checklist]].\n",
-		"deployment-checklist.md": "---\ntitle: Deployment checklist\ntags:\n  - ops\n---\nReview, canary, then watch. Back to [[rollback|the rollback]].\n",
-		"lunch.md":                "---\ntitle: \"Team lunch: Fridays\"\nvisibility: workspace\n---\nPizza.\n",
-		"broken.md":               "---\ntitle: Broken\nauthor: someone\n---\nbody\n",
+		"runbooks/rollback.md": "---\ntitle: Rollback procedure\ntags: [ops, k8s]\nstatus: published\n---\n" +
+			"Undo a bad deployment with kubectl rollout undo. See [[deployment-checklist]] and [[the drill]].\n",
+		"deployment-checklist.md": "---\ntitle: Deployment checklist\nslug: checklist\ntags:\n  - ops\naliases:\n  - release list\n" +
+			"summary: what to check before a release\ncssclass: wide\nreviewers: [Ada, Grace]\ndate: 2024-03-01\n" +
+			"review:\n  every: 90d\n  owner: ops\n---\nReview, canary, then watch. Back to [[rollback|the rollback]].\n",
+		"notes/Restore drill.md": "# Restore drill\n\nPractise restores; the list is [[Release list]], or [[DEPLOYMENT Checklist]].\n\n" +
+			"```\n[[not a link]]\n```\n",
+		"notes/lunch.md": "---\ntitle: \"Team lunch: Fridays\"\nvisibility: workspace\naliases: the drill\n---\n" +
+			"Pizza. After lunch, [[Restore drill]].\n",
+		"broken.md": "---\ntitle: Broken\nsummary: a: b\n---\nbody\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(src, name)
@@ -39,7 +48,7 @@ func TestKnowledgeFromCLI(t *testing.T) {
 		}
 	}
 	r := runMosaic(t, nil, "knowledge", "import", src, "--data-dir", dataDir)
-	if r.code == 0 || !strings.Contains(r.stdout, "imported 3 entries") || !strings.Contains(r.stderr, "broken.md") || !strings.Contains(r.stderr, `unknown key "author"`) {
+	if r.code == 0 || !strings.Contains(r.stdout, "imported 4 entries") || !strings.Contains(r.stderr, "broken.md:3: front matter is not YAML") {
 		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -61,10 +70,24 @@ func TestKnowledgeFromCLI(t *testing.T) {
 	if r = runMosaic(t, nil, "knowledge", "search", "the", "--data-dir", dataDir); r.code == 0 || !strings.Contains(r.stderr, "no searchable words") {
 		t.Fatalf("a stop-word query: %d %s", r.code, r.stderr)
 	}
+	// The metadata is kept and shown.
+	if r = runMosaic(t, nil, "knowledge", "get", "checklist", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "aliases release list\n") ||
+		!strings.Contains(r.stdout, `metadata {"summary":"what to check before a release","cssclass":"wide","reviewers":["Ada","Grace"],"review":{"every":"90d","owner":"ops"}}`) ||
+		!strings.Contains(r.stdout, "created 2024-0") { // the front matter's date, in local time
+		t.Fatalf("knowledge get checklist: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Only what matches, in the default (hybrid) mode too.
+	if r = runMosaic(t, nil, "knowledge", "search", "pizza", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "lunch —") ||
+		strings.Count(r.stdout, " — ") != 1 {
+		t.Fatalf("search pizza: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r = runMosaic(t, nil, "knowledge", "search", "quantum chromodynamics", "--data-dir", dataDir); r.code != 0 || strings.Contains(r.stdout, " — ") {
+		t.Fatalf("search for nothing here: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		r = runMosaic(t, nil, "knowledge", "graph", "--data-dir", dataDir)
-		if r.code == 0 && strings.Contains(r.stdout, "3 entries, 2 links, 1 orphans, 0 dangling links") {
+		if r.code == 0 && strings.Contains(r.stdout, "4 entries, 6 links, 0 orphans, 0 dangling links") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -94,11 +117,11 @@ func TestKnowledgeFromCLI(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "updated lunch (version 2)") {
 		t.Fatalf("put: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r = runMosaic(t, nil, "knowledge", "diff", "lunch", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "-Pizza.\n+Pizza, then salad.\n") {
+	if r = runMosaic(t, nil, "knowledge", "diff", "lunch", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "-Pizza. After lunch, [[Restore drill]].\n+Pizza, then salad.\n") {
 		t.Fatalf("diff: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	out1, out2 := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
-	if r = runMosaic(t, nil, "knowledge", "export", out1, "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "exported 3 entries") {
+	if r = runMosaic(t, nil, "knowledge", "export", out1, "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, "exported 4 entries") {
 		t.Fatalf("export: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = runMosaic(t, nil, "workspaces", "create", "kb2", "--output", "json", "--data-dir", dataDir)
@@ -115,7 +138,7 @@ func TestKnowledgeFromCLI(t *testing.T) {
 	if r = runMosaic(t, env, "knowledge", "export", out2, "--data-dir", dataDir); r.code != 0 {
 		t.Fatalf("second export: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	for _, name := range []string{"rollback.md", "deployment-checklist.md", "lunch.md"} {
+	for _, name := range []string{"rollback.md", "checklist.md", "lunch.md", "restore-drill.md"} {
 		a, errA := os.ReadFile(filepath.Join(out1, name))
 		b, errB := os.ReadFile(filepath.Join(out2, name))
 		if errA != nil || errB != nil || string(a) != string(b) {
@@ -125,5 +148,15 @@ func TestKnowledgeFromCLI(t *testing.T) {
 	a, _ := os.ReadFile(filepath.Join(out1, "rollback.md"))
 	if !strings.Contains(string(a), "status: PUBLISHED") || !strings.Contains(string(a), "tags: [ops, k8s]") {
 		t.Fatalf("exported file lost its front matter:\n%s", a)
+	}
+	a, _ = os.ReadFile(filepath.Join(out1, "checklist.md"))
+	for _, want := range []string{"aliases: [release list]", "created: 2024-03-01T00:00:00Z", "summary: what to check before a release",
+		"cssclass: wide", "reviewers:\n  - Ada\n  - Grace", "review:\n  every: 90d\n  owner: ops"} {
+		if !strings.Contains(string(a), want) {
+			t.Fatalf("exported file lost %q of its front matter:\n%s", want, a)
+		}
+	}
+	if a, _ = os.ReadFile(filepath.Join(out1, "restore-drill.md")); !strings.Contains(string(a), "title: Restore drill\n") {
+		t.Fatalf("a note without front matter exported without the title its heading gave:\n%s", a)
 	}
 }

@@ -1,7 +1,7 @@
 // Package embed turns texts into vectors for a knowledge base's semantic search, behind one
 // interface, Embedder, with two kinds of implementation:
 //
-//   - NewOffline, the built-in default: feature hashing of words and word pairs. No model, no
+//   - NewLexical, the built-in default: feature hashing of words and word pairs. No model, no
 //     network, deterministic, fast — but it measures word overlap, not meaning.
 //   - NewHTTP, a model served over HTTP, speaking either Ollama's /api/embed or the
 //     OpenAI-compatible /v1/embeddings (OpenAI itself, vLLM, LM Studio, llama.cpp, LocalAI…).
@@ -12,7 +12,7 @@
 // and re-embed when it changes. Encode and Decode turn a vector into bytes for a PostgreSQL bytea
 // column and back.
 //
-//	e := embed.NewOffline(0) // 384 dimensions
+//	e := embed.NewLexical(0) // 384 dimensions
 //	vecs, err := e.Embed(ctx, []string{"rotate the database credentials", "credential rotation"})
 //	score := embed.Cosine(vecs[0], vecs[1])
 package embed

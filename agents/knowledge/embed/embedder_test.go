@@ -10,7 +10,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 )
 
-// The contract every Embedder keeps, run against the offline embedder and the HTTP embedder
+// The contract every Embedder keeps, run against the lexical embedder and the HTTP embedder
 // talking to faithful fakes of Ollama and of an OpenAI-compatible server.
 
 type implementation struct {
@@ -20,8 +20,8 @@ type implementation struct {
 
 func implementations() []implementation {
 	return []implementation{
-		{"offline", func(t *testing.T) embed.Embedder { return embed.NewOffline(0) }},
-		{"offline-16", func(t *testing.T) embed.Embedder { return embed.NewOffline(16) }},
+		{"lexical", func(t *testing.T) embed.Embedder { return embed.NewLexical(0) }},
+		{"lexical-16", func(t *testing.T) embed.Embedder { return embed.NewLexical(16) }},
 		{"http-ollama", func(t *testing.T) embed.Embedder {
 			_, e := newFakeEmbedder(t, embed.APIOllama, fakeOptions{}, embed.HTTPConfig{BatchSize: 3})
 			return e

@@ -10,8 +10,8 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 )
 
-func ExampleNewOffline() {
-	e := embed.NewOffline(0)
+func ExampleNewLexical() {
+	e := embed.NewLexical(0)
 	vecs, err := e.Embed(context.Background(), []string{
 		"How do I rotate the database credentials?",
 		"Database credential rotation runs every night.",
@@ -26,7 +26,7 @@ func ExampleNewOffline() {
 	fmt.Printf("against itself: %.3f\n", embed.Cosine(vecs[0], vecs[0]))
 	fmt.Printf("no words: %.3f\n", embed.Cosine(vecs[0], vecs[3]))
 	// Output:
-	// offline-hash-v1/384 384
+	// lexical-hash-v1/384 384
 	// related beats unrelated: true
 	// against itself: 1.000
 	// no words: 0.000

@@ -18,7 +18,7 @@ import (
 
 // fakeServer is a faithful stand-in for Ollama's POST /api/embed or an OpenAI-compatible
 // POST /v1/embeddings: same request and answer bodies, same error shapes. Its vectors are the
-// offline embedder's, scaled by 3 so that the client has to normalise them; OpenAI's "data"
+// lexical embedder's, scaled by 3 so that the client has to normalise them; OpenAI's "data"
 // comes back shuffled, as the API permits. Knobs in fakeOptions make it misbehave.
 type fakeServer struct {
 	*httptest.Server
@@ -163,9 +163,9 @@ func (f *fakeServer) ok(w http.ResponseWriter, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// vectors embeds input offline at dims and scales the results by 3.
+// vectors embeds input lexically at dims and scales the results by 3.
 func vectors(dims int, input []string) [][]float32 {
-	vecs, err := embed.NewOffline(max(dims, embed.MinOfflineDims)).Embed(context.Background(), input)
+	vecs, err := embed.NewLexical(max(dims, embed.MinLexicalDims)).Embed(context.Background(), input)
 	if err != nil {
 		panic(err)
 	}

@@ -29,7 +29,7 @@ func forEachAPI(t *testing.T, fn func(t *testing.T, api string)) {
 
 func key(s string) crypto.Secret { return crypto.NewSecret([]byte(s)) }
 
-// reference is what the fakes' vectors must come back as: the offline vectors at dims,
+// reference is what the fakes' vectors must come back as: the lexical vectors at dims,
 // truncated to dims and normalised.
 func reference(dims int, input []string) [][]float32 {
 	vecs := vectors(dims, input)

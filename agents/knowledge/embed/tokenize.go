@@ -5,8 +5,8 @@ import (
 	"unicode/utf8"
 )
 
-// The offline embedder's text analysis: tokens, stop words and suffix stripping. Any change to
-// what these functions return changes vectors, and must come with a new offline version in Name.
+// The lexical embedder's text analysis: tokens, stop words and suffix stripping. Any change to
+// what these functions return changes vectors, and must come with a new lexical version in Name.
 
 // asciiWord maps an ASCII byte to its lower-case form when it is a letter or digit, and to 0
 // otherwise.

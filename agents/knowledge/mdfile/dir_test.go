@@ -32,8 +32,9 @@ func TestReadDir(t *testing.T) {
 		"a.md":                   "---\ntitle: A\ntags: [x]\nstatus: draft\n---\nbody a\n",
 		"sub/Deep Note.md":       "---\ntitle: Deep\n---\n",
 		"sub/zz/upper.MD":        "---\ntitle: Upper\n---\n",
-		"sub/bad-key.md":         "---\ntitle: T\nauthor: me\n---\n",
+		"sub/bad-key.md":         "---\ntitle: T\nstatus: done\n---\n",
 		"sub/no-front.md":        "# just markdown\n",
+		"sub/not-yaml.md":        "---\ntitle: T\ntags: [x\n---\n",
 		"sub/unclosed.md":        "---\ntitle: T\n",
 		"c-dup.md":               "---\ntitle: C\nslug: a\n---\n", // same slug as a.md, sorted after it
 		"notes.txt":              "---\ntitle: not markdown\n---\n",
@@ -46,10 +47,11 @@ func TestReadDir(t *testing.T) {
 	docs, errs := ReadDir(dir)
 
 	want := []Doc{
-		{Slug: "a", Title: "A", Tags: []string{"x"}, Status: "DRAFT", Body: "body a\n"},
-		{Slug: "b", Title: "B", Body: "body b\n"},
-		{Slug: "deep-note", Title: "Deep"},
-		{Slug: "upper", Title: "Upper"},
+		{Slug: "a", Title: "A", Tags: []string{"x"}, Status: "DRAFT", Body: "body a\n", File: "a"},
+		{Slug: "b", Title: "B", Body: "body b\n", File: "b"},
+		{Slug: "deep-note", Title: "Deep", File: "Deep Note"},
+		{Slug: "no-front", Title: "just markdown", Body: "# just markdown\n", File: "no-front"},
+		{Slug: "upper", Title: "Upper", File: "upper"},
 	}
 	if !reflect.DeepEqual(docs, want) {
 		t.Fatalf("docs:\n got %#v\nwant %#v", docs, want)
@@ -61,8 +63,8 @@ func TestReadDir(t *testing.T) {
 		kind error
 	}{
 		{p("c-dup.md"), p("c-dup.md") + `: duplicate slug: slug "a" is already used by ` + p("a.md"), ErrDuplicateSlug},
-		{p("sub/bad-key.md"), p("sub/bad-key.md") + `:3: unknown key "author" (allowed: title, slug, tags, status, visibility)`, ErrUnknownKey},
-		{p("sub/no-front.md"), p("sub/no-front.md") + ": no front matter (--- … ---) with a title", ErrNoFrontMatter},
+		{p("sub/bad-key.md"), p("sub/bad-key.md") + `:3: status "done" is not one of DRAFT, PUBLISHED, ARCHIVED`, ErrInvalidValue},
+		{p("sub/not-yaml.md"), p("sub/not-yaml.md") + `:2: front matter is not YAML: did not find expected ',' or ']'`, ErrSyntax},
 		{p("sub/unclosed.md"), p("sub/unclosed.md") + `:1: the front matter opened here is never closed (no "---" line after it)`, ErrSyntax},
 	}
 	if len(errs) != len(wantErrs) {
@@ -149,8 +151,11 @@ func TestWriteDirReadDir(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("ReadDir: %v", errs)
 	}
-	// ReadDir sorts by path: alpha, beta, gamma, 日本語.
+	// ReadDir sorts by path: alpha, beta, gamma, 日本語; each knows its file.
 	want := []Doc{docs[0], docs[1], docs[3], docs[2]}
+	for i := range want {
+		want[i].File = want[i].Slug
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ReadDir(WriteDir(docs)):\n got %#v\nwant %#v", got, want)
 	}
@@ -190,6 +195,9 @@ func TestWriteDirReadDir(t *testing.T) {
 		t.Fatalf("ReadDir: %v", errs)
 	}
 	want = []Doc{changed[1], changed[2], docs[3], changed[0], docs[2]}
+	for i := range want {
+		want[i].File = want[i].Slug
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after overwrite:\n got %#v\nwant %#v", got, want)
 	}

@@ -1,28 +1,34 @@
-// Package mdfile reads and writes knowledge entries as markdown files with YAML-style front
-// matter, for `mosaic knowledge import DIR` and `mosaic knowledge export DIR`.
+// Package mdfile reads and writes knowledge entries as markdown files with YAML front matter, for
+// `mosaic knowledge import DIR` and `mosaic knowledge export DIR`: the files a vault of Obsidian,
+// Foam or Logseq holds.
 //
 // A file looks like this:
 //
 //	---
 //	title: Rotating Transit keys
 //	slug: rotating-transit-keys
+//	aliases: [key rotation]
 //	tags: [ops, "key rotation"]
 //	status: PUBLISHED
 //	visibility: WORKSPACE
+//	created: 2024-05-01T09:30:00Z
+//	author: Ada
+//	reviewers:
+//	  - Grace
 //	---
 //	The body, kept byte for byte: everything after the closing "---" line.
 //
-// The front matter is a small, strict subset of YAML: one "key: value" per line, the keys title
-// (required), slug, tags, status and visibility, each at most once. Any other key, a nested map,
-// an anchor, a block scalar (| or >) or a value spread over several lines is an error naming the
-// file and the line, so that nothing is silently lost on import. Scalars are plain,
-// 'single-quoted' (a quote doubled inside) or "double-quoted" with YAML's escapes (\" \\ \n \t \uXXXX…).
-// Tags are a one-line list [a, "b c"] or "- item" lines under "tags:". Blank lines and # comments
-// are allowed and not kept.
+// The front matter is YAML, read by go.yaml.in/yaml/v3: any map a vault holds (nested maps,
+// lists, block scalars, anchors) is accepted. The keys title, slug, aliases, tags, status,
+// visibility and created (or date) map to Doc fields; every other key is kept, in order, as the
+// Doc's Metadata (a JSON object) and written back by Render. Front matter that is not YAML, or not
+// a map, is an error naming the file and the line; a file without front matter is all body, its
+// title taken from its first level-1 heading or its file name.
 //
-// Round trips: Parse(Render(d)) == d for every d that passes Doc.Validate, whatever its body
-// (even one starting with "---"); and a parsed file rendered again parses to the same Doc. Render
-// writes LF line endings for the front matter; a CRLF body stays CRLF.
+// Round trips: Parse(Render(d)) == d (File aside) for every d that passes Doc.Validate, whatever
+// its body (even one starting with "---"); and a parsed file rendered again parses to the same
+// Doc, so that a file Mosaic wrote is written back byte for byte. Render writes LF line endings
+// for the front matter; a CRLF body stays CRLF.
 //
 // ReadDir and WriteDir apply this to a directory: import reads every *.md file below a
 // directory and reports each bad file without stopping; export writes <slug>.md files and

@@ -6,14 +6,9 @@ import (
 )
 
 var (
-	// ErrNoFrontMatter: the file does not start with a "---" line, so it has no front matter and no
-	// title.
-	ErrNoFrontMatter = errors.New("no front matter (--- … ---) with a title")
-	// ErrSyntax: the front matter is broken (never closed, a line that is not "key: value", bad
-	// quoting, a key given twice, a control character, invalid UTF-8…).
+	// ErrSyntax: the front matter is broken (never closed, not YAML, not a map, a key given
+	// twice…).
 	ErrSyntax = errors.New("front matter syntax")
-	// ErrUnknownKey: the front matter has a key other than title, slug, tags, status and visibility.
-	ErrUnknownKey = errors.New("unknown front matter key")
 	// ErrInvalidValue: a key has a value it cannot take (missing or empty title, a slug that is not
 	// a slug, an unknown status or visibility, a bad tag), or a Doc breaks the same rules.
 	ErrInvalidValue = errors.New("invalid value")
@@ -25,7 +20,7 @@ var (
 
 // ParseError is a file that is not a valid entry. It names the file, the line (1-based, counting
 // from the first line of the file; 0 when the problem belongs to no single line) and what is wrong.
-// Err is one of ErrNoFrontMatter, ErrSyntax, ErrUnknownKey or ErrInvalidValue, so callers can test
+// Err is ErrSyntax or ErrInvalidValue, so callers can test
 // the kind with errors.Is.
 type ParseError struct {
 	File string // the name given to Parse

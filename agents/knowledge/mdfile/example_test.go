@@ -25,11 +25,15 @@ func ExampleParse() {
 	}
 	fmt.Printf("%q %q %q %q %q\n", doc.Slug, doc.Title, doc.Tags, doc.Status, doc.Body)
 
-	_, err = mdfile.Parse("notes/bad.md", []byte("---\ntitle: T\nauthor: me\n---\n"))
+	doc, _ = mdfile.Parse("notes/vault note.md", []byte("---\naliases: [VN]\nauthor: me\ndate: 2024-05-01\n---\n# A vault note\n"))
+	fmt.Printf("%q %q %q %s %s\n", doc.Slug, doc.Title, doc.Aliases, doc.Created.Format("2006-01-02"), doc.Metadata)
+
+	_, err = mdfile.Parse("notes/bad.md", []byte("---\ntitle: T\nslug: a: b\n---\n"))
 	fmt.Println(err)
 	// Output:
 	// "rotating-keys" "Rotating Transit keys" ["ops" "key rotation"] "PUBLISHED" "Rotate, then rewrap.\n"
-	// notes/bad.md:3: unknown key "author" (allowed: title, slug, tags, status, visibility)
+	// "vault-note" "A vault note" ["VN"] 2024-05-01 {"author":"me"}
+	// notes/bad.md:3: front matter is not YAML: mapping values are not allowed in this context
 }
 
 func ExampleRender() {
@@ -43,7 +47,7 @@ func ExampleRender() {
 	fmt.Print(string(mdfile.Render(doc)))
 	// Output:
 	// ---
-	// title: "Go: tips"
+	// title: 'Go: tips'
 	// slug: go-tips
 	// tags: [go, "2024"]
 	// visibility: PRIVATE
@@ -67,7 +71,7 @@ func ExampleReadDir() {
 		fmt.Println(err)
 		return
 	}
-	_ = os.WriteFile(filepath.Join(dir, "broken.md"), []byte("no front matter\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "broken.md"), []byte("---\ntitle: [x\n---\n"), 0o644)
 
 	read, errs := mdfile.ReadDir(dir)
 	for _, d := range read {
@@ -79,5 +83,5 @@ func ExampleReadDir() {
 	// Output:
 	// alpha Alpha []
 	// beta Beta [b]
-	// broken.md: no front matter (--- … ---) with a title
+	// broken.md:2: front matter is not YAML: did not find expected ',' or ']'
 }

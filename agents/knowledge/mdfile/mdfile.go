@@ -1,10 +1,12 @@
 package mdfile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
@@ -12,13 +14,22 @@ import (
 
 // Doc is one entry as a file.
 type Doc struct {
-	Slug       string   // from front matter "slug", else the file name without .md, slugified
-	Title      string   // front matter "title" (required)
-	Tags       []string // front matter "tags": [a, b] or a block list; nil when there are none
-	Status     string   // "DRAFT" | "PUBLISHED" | "ARCHIVED"; "" when absent (the importer's default applies)
-	Visibility string   // "PRIVATE" | "WORKSPACE"; "" when absent
-	Body       string   // everything after the closing '---' line, byte for byte
+	Slug       string    // from front matter "slug", else the file name without .md, slugified
+	Title      string    // front matter "title", else the first level-1 heading, else the file name
+	Aliases    []string  // front matter "aliases" (or "alias"); nil when there are none
+	Tags       []string  // front matter "tags" (or "tag"); nil when there are none
+	Status     string    // "DRAFT" | "PUBLISHED" | "ARCHIVED"; "" when absent (the importer's default applies)
+	Visibility string    // "PRIVATE" | "WORKSPACE"; "" when absent
+	Created    time.Time // front matter "created" (or "date"), UTC; zero when absent
+	// Metadata is every other front matter key, as a JSON object in the file's order; nil when
+	// there are none.
+	Metadata json.RawMessage
+	File     string // the file's name without .md, as Parse was given it; Render does not write it
+	Body     string // everything after the front matter's closing line (the whole file without one), byte for byte
 }
+
+// reservedKeys are front matter keys that map to Doc fields: Metadata may not hold them.
+var reservedKeys = []string{"title", "slug", "aliases", "alias", "tags", "tag", "status", "visibility", "created"}
 
 // Statuses and visibilities a Doc may carry (besides "", meaning absent).
 const (
@@ -38,11 +49,13 @@ var (
 )
 
 // Validate reports every way d breaks the rules a parsed Doc follows, joined (each error wraps
-// ErrInvalidValue); nil means Parse(Render(d)) returns d. The rules: a title that is valid UTF-8
-// and not only white space; a slug that is non-empty and equal to wikilink.Slugify of itself;
-// tags that are valid UTF-8, trimmed, non-empty, at most MaxTagLen bytes and distinct, and nil
-// rather than empty; Status "" or one of the Status constants, Visibility "" or one of the
-// Visibility constants, in upper case. The body may be anything.
+// ErrInvalidValue); nil means Parse(Render(d)) returns d (File aside). The rules: a title that
+// is valid UTF-8 and not only white space; a slug that is non-empty and equal to
+// wikilink.Slugify of itself; tags and aliases that are valid UTF-8, trimmed, non-empty, distinct
+// and nil rather than empty (tags at most MaxTagLen bytes and not starting with '#'; aliases
+// at most 300 characters); Status "" or one of the Status constants, Visibility ""
+// or one of the Visibility constants, in upper case; Created in UTC; Metadata nil or a JSON object
+// without the keys that map to fields. The body may be anything.
 func (d Doc) Validate() error {
 	var errs []error
 	if msg := checkTitle(d.Title); msg != "" {
@@ -63,8 +76,39 @@ func (d Doc) Validate() error {
 			errs = append(errs, invalid("tag %q has leading or trailing white space", t))
 		case seen[t]:
 			errs = append(errs, invalid("tag %q appears twice", t))
+		case strings.HasPrefix(t, "#"):
+			errs = append(errs, invalid("tag %q starts with '#' (Parse drops it)", t))
 		}
 		seen[t] = true
+	}
+	if d.Aliases != nil && len(d.Aliases) == 0 {
+		errs = append(errs, invalid("aliases is an empty, non-nil slice (use nil)"))
+	}
+	seenAlias := make(map[string]bool, len(d.Aliases))
+	for _, a := range d.Aliases {
+		switch msg := checkAlias(a); {
+		case msg != "":
+			errs = append(errs, invalid("%s", msg))
+		case strings.TrimSpace(a) != a:
+			errs = append(errs, invalid("alias %q has leading or trailing white space", a))
+		case seenAlias[a]:
+			errs = append(errs, invalid("alias %q appears twice", a))
+		}
+		seenAlias[a] = true
+	}
+	if d.Created.Location() != time.UTC {
+		errs = append(errs, invalid("created %v is not in UTC", d.Created))
+	}
+	if d.Metadata != nil {
+		nodes, err := metadataNodes(d.Metadata)
+		if err != nil {
+			errs = append(errs, invalid("metadata: %v", err))
+		}
+		for i := 0; i+1 < len(nodes); i += 2 {
+			if slices.Contains(reservedKeys, nodes[i].Value) {
+				errs = append(errs, invalid("metadata holds %q, which maps to a field", nodes[i].Value))
+			}
+		}
 	}
 	if d.Status != "" && !slices.Contains(statuses, d.Status) {
 		errs = append(errs, invalid("status %q is not one of %s", d.Status, strings.Join(statuses, ", ")))
@@ -98,6 +142,19 @@ func checkSlug(s string) string {
 	case s == "." || s == ".." || strings.ContainsAny(s, `/\`) || strings.ContainsRune(s, 0):
 		// Slugify should never allow these; checked again because the slug names a file.
 		return fmt.Sprintf("slug %q cannot be a file name", s)
+	}
+	return ""
+}
+
+// checkAlias returns what is wrong with a trimmed alias, or "".
+func checkAlias(a string) string {
+	switch {
+	case !utf8.ValidString(a):
+		return fmt.Sprintf("alias %q is not valid UTF-8", a)
+	case strings.TrimSpace(a) == "":
+		return "empty alias"
+	case utf8.RuneCountInString(a) > 300:
+		return fmt.Sprintf("alias %q is longer than 300 characters", a)
 	}
 	return ""
 }

@@ -4,50 +4,62 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+	"time"
+
+	"github.com/yuin/goldmark/ast"
+	gmparser "github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
 )
 
-// keys are the front matter keys, in the order Render writes them.
-var keys = []string{"title", "slug", "tags", "status", "visibility"}
-
 var bom = []byte("\xEF\xBB\xBF")
 
-// Parse reads one file. name is its path (for errors and the default slug).
+// Parse reads one file. name is its path: for errors, for File, and for the defaults of the
+// slug and the title.
 //
-// The file must start with a line "---" (after an optional UTF-8 byte order mark); the front
-// matter ends at the next line "---" or "...", and the body is every byte after that line. Lines
-// of the front matter may end in CRLF; the delimiter lines may carry trailing blanks. Without a
-// "slug" key the slug is wikilink.Slugify of the file name without its .md extension. Status and
-// visibility are read case-insensitively and returned in upper case; tags are trimmed and
-// deduplicated, keeping the first. Errors are *ParseError values naming the file, the line and
-// the key or value at fault.
+// Front matter is optional: when the file starts with a line "---" (after an optional UTF-8 byte
+// order mark), it runs to the next line "---" or "...", is read as YAML (any YAML a vault holds:
+// nested maps, lists, block scalars, anchors) and must be a map; the body is every byte after
+// its closing line. Without it the whole file is the body. The keys title, slug, tags (or tag),
+// aliases (or alias), status, visibility and created (or date) map to fields; every other key
+// goes to Metadata, in the order of the file. A date that is no date stays in Metadata.
+//
+// Defaults: the title is the first level-1 heading of the body, else the file name without .md;
+// the slug is wikilink.Slugify of the file name. Status and visibility are read
+// case-insensitively and returned in upper case; tags and aliases are trimmed and deduplicated,
+// keeping the first (a tag's leading '#'s are dropped, and one string of tags is split at commas).
+// Errors are *ParseError values naming the file and the line.
 func Parse(name string, data []byte) (Doc, error) {
-	p := &parser{file: name, seen: make(map[string]int)}
-	lines, body, err := p.split(bytes.TrimPrefix(data, bom))
+	base := filepath.Base(name)
+	if ext := filepath.Ext(base); strings.EqualFold(ext, ".md") {
+		base = strings.TrimSuffix(base, ext)
+	}
+	p := &parser{file: name, doc: Doc{File: base}}
+	front, body, has, err := p.split(bytes.TrimPrefix(data, bom))
 	if err != nil {
 		return Doc{}, err
 	}
 	p.doc.Body = body
-	for k := 0; k < len(lines); k++ {
-		next, err := p.line(lines, k)
-		if err != nil {
+	if has {
+		if err := p.frontMatter(front); err != nil {
 			return Doc{}, err
 		}
-		k = next
 	}
-	if _, ok := p.seen["title"]; !ok {
-		return Doc{}, p.errorf(1, ErrInvalidValue, "front matter has no title")
-	}
-	if _, ok := p.seen["slug"]; !ok {
-		base := filepath.Base(name)
-		if ext := filepath.Ext(base); strings.EqualFold(ext, ".md") {
-			base = strings.TrimSuffix(base, ext)
+	if p.doc.Title == "" {
+		if p.doc.Title = firstHeading(body); p.doc.Title == "" {
+			p.doc.Title = base
 		}
+		if msg := checkTitle(p.doc.Title); msg != "" {
+			return Doc{}, p.errorf(0, ErrInvalidValue, "no title in the front matter, the body or the file name (%s)", msg)
+		}
+	}
+	if p.doc.Slug == "" {
 		p.doc.Slug = wikilink.Slugify(base)
 		if msg := checkSlug(p.doc.Slug); msg != "" {
 			return Doc{}, p.errorf(0, ErrInvalidValue,
@@ -60,30 +72,29 @@ func Parse(name string, data []byte) (Doc, error) {
 type parser struct {
 	file string
 	doc  Doc
-	seen map[string]int // key → line it was set on
 }
 
 func (p *parser) errorf(line int, kind error, format string, args ...any) error {
 	return &ParseError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...), Err: kind}
 }
 
-// split cuts data (without its byte order mark) into the front matter lines, line k being line
-// k+2 of the file, without their line break, and the body.
-func (p *parser) split(data []byte) (lines []string, body string, err error) {
+// split cuts data (without its byte order mark) into the front matter, without its delimiter
+// lines, and the body; has is false when the file has no front matter.
+func (p *parser) split(data []byte) (front []byte, body string, has bool, err error) {
 	first, rest, _ := cutLine(data)
 	if !isDelimiter(first, "---") {
-		return nil, "", p.errorf(0, ErrNoFrontMatter, "%s", ErrNoFrontMatter)
+		return nil, string(data), false, nil
 	}
+	start := rest
 	for {
 		line, after, ok := cutLine(rest)
 		if !ok {
-			return nil, "", p.errorf(1, ErrSyntax,
+			return nil, "", false, p.errorf(1, ErrSyntax,
 				`the front matter opened here is never closed (no "---" line after it)`)
 		}
 		if isDelimiter(line, "---") || isDelimiter(line, "...") {
-			return lines, string(after), nil
+			return start[:len(start)-len(rest)], string(after), true, nil
 		}
-		lines = append(lines, string(bytes.TrimSuffix(line, []byte("\r"))))
 		rest = after
 	}
 }
@@ -104,160 +115,228 @@ func isDelimiter(line []byte, delim string) bool {
 	return string(bytes.TrimRight(line, " \t\r")) == delim
 }
 
-// line reads front matter line k (and, for a block list of tags, the item lines after it) and
-// returns the index of the last line it used.
-func (p *parser) line(lines []string, k int) (last int, err error) {
-	n := k + 2
-	l := lines[k]
-	if msg := checkLine(l); msg != "" {
-		return k, p.errorf(n, ErrSyntax, "%s", msg)
-	}
-	t := strings.TrimLeft(l, " \t")
-	switch {
-	case t == "" || t[0] == '#':
-		return k, nil // blank or comment
-	case isItem(t):
-		return k, p.errorf(n, ErrSyntax, `a "- item" line outside a tags list: %q`, l)
-	case len(t) < len(l):
-		return k, p.errorf(n, ErrSyntax, "unexpected indentation (keys start the line, nested values are not supported): %q", l)
-	}
-	key, val, ok := splitKey(l)
-	if !ok {
-		return k, p.errorf(n, ErrSyntax, `expected "key: value", got %q`, l)
-	}
-	if !slices.Contains(keys, key) {
-		return k, p.errorf(n, ErrUnknownKey, "unknown key %q (allowed: %s)", key, strings.Join(keys, ", "))
-	}
-	if prev, dup := p.seen[key]; dup {
-		return k, p.errorf(n, ErrSyntax, "key %q given twice (first on line %d)", key, prev)
-	}
-	p.seen[key] = n
-	if key == "tags" {
-		return p.tags(lines, k, val)
-	}
-	v, _, err := readScalar(val, false)
-	if err != nil {
-		return k, p.errorf(n, ErrSyntax, "%s: %v", key, err)
-	}
-	switch key {
-	case "title":
-		if msg := checkTitle(v); msg != "" {
-			return k, p.errorf(n, ErrInvalidValue, "%s", msg)
-		}
-		p.doc.Title = v
-	case "slug":
-		if msg := checkSlug(v); msg != "" {
-			return k, p.errorf(n, ErrInvalidValue, "%s", msg)
-		}
-		p.doc.Slug = v
-	case "status":
-		s, ok := enumValue(v, statuses)
-		if !ok {
-			return k, p.errorf(n, ErrInvalidValue, "status %q is not one of %s", v, strings.Join(statuses, ", "))
-		}
-		p.doc.Status = s
-	case "visibility":
-		s, ok := enumValue(v, visibilities)
-		if !ok {
-			return k, p.errorf(n, ErrInvalidValue, "visibility %q is not one of %s", v, strings.Join(visibilities, ", "))
-		}
-		p.doc.Visibility = s
-	}
-	return k, nil
-}
+// yamlLine finds the line in a YAML error message ("yaml: line 3: …").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// tags reads the value of "tags:" on line k: a [ … ] list on the line, or nothing there and
-// "- item" lines after it.
-func (p *parser) tags(lines []string, k int, val string) (last int, err error) {
-	n := k + 2
-	if strings.HasPrefix(val, "[") {
-		items, err := readFlowList(val)
-		if err != nil {
-			return k, p.errorf(n, ErrSyntax, "tags: %v", err)
+// frontMatter reads the YAML between the delimiter lines; its line 1 is the file's line 2.
+func (p *parser) frontMatter(front []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(front, &root); err != nil {
+		msg, line := err.Error(), 0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			msg, line = m[2], n+1
 		}
-		for _, it := range items {
-			if err := p.addTag(n, it); err != nil {
-				return k, err
+		return p.errorf(line, ErrSyntax, "front matter is not YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil // empty front matter
+	}
+	m := root.Content[0]
+	if m.Kind == yaml.ScalarNode && m.ShortTag() == "!!null" {
+		return nil
+	}
+	if m.Kind != yaml.MappingNode {
+		return p.errorf(m.Line+1, ErrSyntax, "front matter is not a map of keys to values")
+	}
+	seen := map[string]int{}
+	var meta []pair
+	var date *pair
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], resolveAlias(m.Content[i+1])
+		line := k.Line + 1
+		if k.Kind != yaml.ScalarNode {
+			return p.errorf(line, ErrSyntax, "a key that is not a plain value")
+		}
+		key := k.Value
+		if first, dup := seen[key]; dup {
+			return p.errorf(line, ErrSyntax, "key %q given twice (first on line %d)", key, first)
+		}
+		seen[key] = line
+		if isNull(v) {
+			if !slices.Contains(reservedKeys, key) { // "tags:" with nothing after it: no tags
+				meta = append(meta, pair{key, v})
 			}
-		}
-		return k, nil
-	}
-	v, _, err := readScalar(val, false)
-	if err != nil {
-		return k, p.errorf(n, ErrSyntax, "tags: %v", err)
-	}
-	if v != "" || strings.HasPrefix(val, `"`) || strings.HasPrefix(val, "'") {
-		return k, p.errorf(n, ErrInvalidValue, `tags must be a list, [a, b] or "- a" lines, got %q`, v)
-	}
-	last = k
-	for j := k + 1; j < len(lines); j++ {
-		l := lines[j]
-		if msg := checkLine(l); msg != "" {
-			return j, p.errorf(j+2, ErrSyntax, "%s", msg)
-		}
-		t := strings.TrimLeft(l, " \t")
-		if t == "" || t[0] == '#' {
 			continue
 		}
-		if !isItem(t) {
-			break
+		var err error
+		switch key {
+		case "title":
+			err = p.scalar(key, v, func(s string) error { return checkValue(checkTitle(s), &p.doc.Title, s) })
+		case "slug":
+			err = p.scalar(key, v, func(s string) error { return checkValue(checkSlug(s), &p.doc.Slug, s) })
+		case "status":
+			err = p.scalar(key, v, func(s string) error { return enum(key, s, statuses, &p.doc.Status) })
+		case "visibility":
+			err = p.scalar(key, v, func(s string) error { return enum(key, s, visibilities, &p.doc.Visibility) })
+		case "tags", "tag":
+			err = p.list(key, v, true, &p.doc.Tags)
+		case "aliases", "alias":
+			err = p.list(key, v, false, &p.doc.Aliases)
+		case "created":
+			if !p.created(v) {
+				err = invalid("created %q is not a date (2024-05-01, or with a time: 2024-05-01T09:30:00Z)", v.Value)
+			}
+		case "date":
+			date = &pair{key, v}
+			meta = append(meta, *date)
+		default:
+			meta = append(meta, pair{key, v})
 		}
-		item, _, err := readScalar(strings.TrimLeft(t[1:], " \t"), false)
 		if err != nil {
-			return j, p.errorf(j+2, ErrSyntax, "tags: %v", err)
+			return p.errorf(v.Line+1, ErrInvalidValue, "%v", err)
 		}
-		if err := p.addTag(j+2, item); err != nil {
-			return j, err
+	}
+	if date != nil && p.doc.Created.IsZero() && p.created(date.v) {
+		meta = removePair(meta, date.key)
+	}
+	if len(meta) > 0 {
+		j, err := metadataJSON(meta)
+		if err != nil {
+			return p.errorf(0, ErrInvalidValue, "%v", err)
 		}
-		last = j
-	}
-	return last, nil
-}
-
-// addTag trims t and appends it unless it is already there.
-func (p *parser) addTag(n int, t string) error {
-	t = strings.TrimSpace(t)
-	if msg := checkTag(t); msg != "" {
-		return p.errorf(n, ErrInvalidValue, "%s", msg)
-	}
-	if !slices.Contains(p.doc.Tags, t) {
-		p.doc.Tags = append(p.doc.Tags, t)
+		p.doc.Metadata = j
 	}
 	return nil
 }
 
-// isItem reports whether t (a line without its indentation) is a "- item" line.
-func isItem(t string) bool {
-	return t == "-" || strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "-\t")
+// pair is one front matter key with its value.
+type pair struct {
+	key string
+	v   *yaml.Node
 }
 
-// splitKey splits "key: value" or "key:"; the key is letters, digits, '_' and '-', and the value
-// is returned without leading blanks.
-func splitKey(l string) (key, val string, ok bool) {
-	i := strings.IndexByte(l, ':')
-	if i <= 0 {
-		return "", "", false
-	}
-	for _, c := range []byte(l[:i]) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return "", "", false
+func removePair(ps []pair, key string) []pair {
+	out := ps[:0]
+	for _, p := range ps {
+		if p.key != key {
+			out = append(out, p)
 		}
 	}
-	rest := l[i+1:]
-	if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
-		return "", "", false
-	}
-	return l[:i], strings.TrimLeft(rest, " \t"), true
+	return out
 }
 
-// checkLine returns what is wrong with the characters of a front matter line, or "".
-func checkLine(l string) string {
-	if !utf8.ValidString(l) {
-		return "line is not valid UTF-8"
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for depth := 0; n.Kind == yaml.AliasNode && n.Alias != nil && depth < 64; depth++ {
+		n = n.Alias
 	}
-	if i := strings.IndexFunc(l, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(l[i:])
-		return fmt.Sprintf("control character %U in the front matter (write it as an escape in a double-quoted value)", r)
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// scalar hands the text of a scalar value to set.
+func (p *parser) scalar(key string, v *yaml.Node, set func(string) error) error {
+	if v.Kind != yaml.ScalarNode {
+		return fmt.Errorf("%s must be a single value, not a %s", key, kindName(v))
 	}
-	return ""
+	return set(v.Value)
+}
+
+func checkValue(msg string, dst *string, v string) error {
+	if msg != "" {
+		return invalid("%s", msg)
+	}
+	*dst = v
+	return nil
+}
+
+func enum(key, v string, allowed []string, dst *string) error {
+	s, ok := enumValue(v, allowed)
+	if !ok {
+		return invalid("%s %q is not one of %s", key, v, strings.Join(allowed, ", "))
+	}
+	*dst = s
+	return nil
+}
+
+// list reads a list of values, or one value (for tags, split at commas).
+func (p *parser) list(key string, v *yaml.Node, tags bool, dst *[]string) error {
+	var items []string
+	switch v.Kind {
+	case yaml.ScalarNode:
+		items = []string{v.Value}
+		if tags {
+			items = strings.Split(v.Value, ",")
+		}
+	case yaml.SequenceNode:
+		for _, it := range v.Content {
+			it = resolveAlias(it)
+			if it.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%s: an item is a %s, not a single value", key, kindName(it))
+			}
+			if !isNull(it) {
+				items = append(items, it.Value)
+			}
+		}
+	default:
+		return fmt.Errorf("%s must be a list or a single value, not a %s", key, kindName(v))
+	}
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if tags {
+			it = strings.TrimSpace(strings.TrimLeft(it, "#"))
+		}
+		if it == "" || slices.Contains(*dst, it) {
+			continue
+		}
+		msg := checkTag(it)
+		if !tags {
+			msg = checkAlias(it)
+		}
+		if msg != "" {
+			return invalid("%s", msg)
+		}
+		*dst = append(*dst, it)
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "map"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+// dateLayouts are the forms of created and date that set Created.
+var dateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+// created sets Created from a date value; false when it is no date.
+func (p *parser) created(v *yaml.Node) bool {
+	if v.Kind != yaml.ScalarNode {
+		return false
+	}
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, strings.TrimSpace(v.Value)); err == nil {
+			p.doc.Created = t.UTC()
+			return true
+		}
+	}
+	return false
+}
+
+// firstHeading is the text of the body's first level-1 heading, as goldmark reads it; "" when
+// there is none.
+func firstHeading(body string) string {
+	src := []byte(body)
+	doc := gmparser.NewParser(gmparser.WithBlockParsers(gmparser.DefaultBlockParsers()...),
+		gmparser.WithInlineParsers(), gmparser.WithParagraphTransformers()).Parse(text.NewReader(src))
+	title := ""
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if h, ok := n.(*ast.Heading); ok && entering && h.Level == 1 {
+			var b strings.Builder
+			for i := 0; i < h.Lines().Len(); i++ {
+				seg := h.Lines().At(i)
+				b.Write(seg.Value(src))
+			}
+			title = strings.TrimSpace(b.String())
+			return ast.WalkStop, nil
+		}
+		return ast.WalkContinue, nil
+	})
+	return title
 }

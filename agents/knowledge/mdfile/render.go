@@ -1,40 +1,55 @@
 package mdfile
 
-import "strings"
+import (
+	"bytes"
+	"time"
 
-// Render writes d as a file: the front matter (title, slug, tags, status, visibility in that
-// order, empty ones omitted) between "---" lines, with LF line endings, then the body as is.
-// Values are written plain when that reads back unchanged and double-quoted with escapes
-// otherwise; tags are written as one [ … ] list. Render does not check d: for a d that passes
-// Validate, Parse(Render(d)) == d.
+	"go.yaml.in/yaml/v3"
+)
+
+// Render writes d as a file: the front matter between "---" lines (title, slug, aliases, tags,
+// status, visibility, created, then Metadata's keys in their order; empty ones omitted), written
+// by the YAML encoder with LF line endings, then the body as is. Aliases and tags are written as
+// one [ … ] list. Render does not check d: for a d that passes Validate, Parse(Render(d)) == d
+// apart from File, which the name given to Parse sets.
 func Render(d Doc) []byte {
-	var b strings.Builder
-	b.Grow(len(d.Body) + 128)
-	b.WriteString("---\n")
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	field := func(key, v string) {
-		if v == "" {
+		if v != "" {
+			m.Content = append(m.Content, strNode(key), strNode(v))
+		}
+	}
+	list := func(key string, items []string) {
+		if len(items) == 0 {
 			return
 		}
-		b.WriteString(key)
-		b.WriteString(": ")
-		writeScalar(&b, v, false)
-		b.WriteByte('\n')
+		l := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+		for _, it := range items {
+			l.Content = append(l.Content, strNode(it))
+		}
+		m.Content = append(m.Content, strNode(key), l)
 	}
 	field("title", d.Title)
 	field("slug", d.Slug)
-	if len(d.Tags) > 0 {
-		b.WriteString("tags: [")
-		for i, t := range d.Tags {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeScalar(&b, t, true)
-		}
-		b.WriteString("]\n")
-	}
+	list("aliases", d.Aliases)
+	list("tags", d.Tags)
 	field("status", d.Status)
 	field("visibility", d.Visibility)
+	if !d.Created.IsZero() {
+		m.Content = append(m.Content, strNode("created"),
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!timestamp", Value: d.Created.UTC().Format(time.RFC3339Nano)})
+	}
+	if extra, err := metadataNodes(d.Metadata); err == nil { // Validate reports a bad one
+		m.Content = append(m.Content, extra...)
+	}
+	var b bytes.Buffer
+	b.Grow(len(d.Body) + 256)
+	b.WriteString("---\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	_ = enc.Encode(m) // into a buffer, from nodes built here: cannot fail
+	_ = enc.Close()
 	b.WriteString("---\n")
 	b.WriteString(d.Body)
-	return []byte(b.String())
+	return b.Bytes()
 }

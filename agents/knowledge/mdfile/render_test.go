@@ -1,10 +1,12 @@
 package mdfile
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRender(t *testing.T) {
@@ -26,13 +28,13 @@ func TestRender(t *testing.T) {
 			"---\ntitle: T\nslug: a\n---\nx"},
 		{"zero Doc",
 			Doc{},
-			"---\n---\n"},
+			"---\n{}\n---\n"},
 		{"body as is",
 			Doc{Slug: "a", Title: "T", Body: "---\r\ntitle: not this\r\n---\r\n"},
 			"---\ntitle: T\nslug: a\n---\n---\r\ntitle: not this\r\n---\r\n"},
 		{"quoted title and tags",
 			Doc{Slug: "a", Title: "Go: the \"good\" parts\n", Tags: []string{"a, b", "[x]", `c\d`}},
-			"---\ntitle: \"Go: the \\\"good\\\" parts\\n\"\nslug: a\ntags: [\"a, b\", \"[x]\", c\\d]\n---\n"},
+			"---\ntitle: |\n  Go: the \"good\" parts\nslug: a\ntags: ['a, b', '[x]', c\\d]\n---\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,87 +46,30 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// TestRenderQuoting: whatever a title, tag or alias holds, it reads back unchanged.
 func TestRenderQuoting(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in          string
-		block, flow string // as written as a title and as a tag; "=" means plain (in itself)
-	}{
-		{"plain words", "=", "="},
-		{"café 日本語", "=", "="},
-		{`say "hi" and it's ok`, "=", "="},
-		{`back\slash`, "=", "="},
-		{"a:b#c", "=", "="},
-		{"a-b?c!d&e*f|g>h%i@j`k", "=", "="},
-		{"", `""`, `""`},
-		{" lead", `" lead"`, `" lead"`},
-		{"trail ", `"trail "`, `"trail "`},
-		{"\ttab", `"\ttab"`, `"\ttab"`},
-		{"\u00a0nbsp", "\"\u00a0nbsp\"", "\"\u00a0nbsp\""},
-		{"a: b", `"a: b"`, `"a: b"`},
-		{"a:\tb", `"a:\tb"`, `"a:\tb"`},
-		{"a #b", `"a #b"`, `"a #b"`},
-		{"a:", `"a:"`, `"a:"`},
-		{"line\nbreak", `"line\nbreak"`, `"line\nbreak"`},
-		{"cr\rlf", `"cr\rlf"`, `"cr\rlf"`},
-		{"nul\x00 esc\x1b del\x7f c1\u0085", `"nul\u0000 esc\u001B del\u007F c1\u0085"`, `"nul\u0000 esc\u001B del\u007F c1\u0085"`},
-		{"ls\u2028ps\u2029bom\ufeff", `"ls\u2028ps\u2029bom\uFEFF"`, `"ls\u2028ps\u2029bom\uFEFF"`},
-		{`quote " and \`, "=", "="},
-		{`"quoted"`, `"\"quoted\""`, `"\"quoted\""`},
-		{"true", `"true"`, `"true"`},
-		{"No", `"No"`, `"No"`},
-		{"null", `"null"`, `"null"`},
-		{"~", `"~"`, `"~"`},
-		{".NaN", `".NaN"`, `".NaN"`},
-		{"-.inf", `"-.inf"`, `"-.inf"`},
-		{"42", `"42"`, `"42"`},
-		{"-1.5e3", `"-1.5e3"`, `"-1.5e3"`},
-		{".5", `".5"`, `".5"`},
-		{"0x1F", `"0x1F"`, `"0x1F"`},
-		{"2024-01-02", `"2024-01-02"`, `"2024-01-02"`},
-		{"10 Go tips", `"10 Go tips"`, `"10 Go tips"`},
-		{"a,b", "=", `"a,b"`},
-		{"x]", "=", `"x]"`},
-		{"a{b}", "=", `"a{b}"`},
-		{"a[b", "=", `"a[b"`},
-	}
-	for _, c := range "-?:,[]{}#&*!|>'\"%@`" {
-		s := string(c) + "x"
-		q := `"` + s + `"`
-		if c == '"' {
-			q = `"\"x"`
+	values := []string{"plain words", "café 日本語", `say "hi" and it's ok`, `back\slash`, "a:b#c", "a-b?c!d&e*f|g>h%i@j`k",
+		" lead", "trail ", "\ttab", "\u00a0nbsp", "a: b", "a:\tb", "a #b", "a:", "line\nbreak", "cr\rlf",
+		"nul\x00 esc\x1b del\x7f c1\u0085", "ls\u2028ps\u2029bom\ufeff", `"quoted"`, "true", "No", "null", "~", ".NaN",
+		"-.inf", "42", "-1.5e3", ".5", "0x1F", "2024-01-02", "10 Go tips", "a,b", "x]", "a{b}", "a[b", "<<", "*x", "&x", "!x", "%x", "@x"}
+	for _, v := range values {
+		d := Doc{Slug: "a", Title: v, Aliases: []string{"x" + v}}
+		if strings.TrimSpace(v) != v || strings.TrimSpace(v) == "" {
+			d.Aliases = nil
 		}
-		tests = append(tests, struct{ in, block, flow string }{s, q, q})
-	}
-	for _, tt := range tests {
-		for _, flow := range []bool{false, true} {
-			want := tt.block
-			if flow {
-				want = tt.flow
-			}
-			if want == "=" {
-				want = tt.in
-			}
-			var b strings.Builder
-			writeScalar(&b, tt.in, flow)
-			if b.String() != want {
-				t.Errorf("writeScalar(%q, flow %v) = %s, want %s", tt.in, flow, b.String(), want)
-			}
+		if tag := strings.TrimSpace(v); tag == v && len(tag) <= MaxTagLen && !strings.HasPrefix(tag, "#") && !strings.Contains(tag, ",") {
+			d.Tags = []string{v}
 		}
-		// Whatever the form, the value reads back unchanged.
-		if got, _, err := readScalar(scalarText(tt.in, false), false); err != nil || got != tt.in {
-			t.Errorf("block %q reads back as %q, %v", tt.in, got, err)
+		got, err := Parse("a.md", Render(d))
+		if err != nil {
+			t.Fatalf("%q: Parse(Render): %v\n%s", v, err, Render(d))
 		}
-		if got, err := readFlowList("[" + scalarText(tt.in, true) + "]"); err != nil || len(got) != 1 || got[0] != tt.in {
-			t.Errorf("flow %q reads back as %q, %v", tt.in, got, err)
+		got.File = ""
+		if !reflect.DeepEqual(got, d) {
+			t.Fatalf("%q reads back as\n%#v\nfrom\n%s", v, got, Render(d))
 		}
 	}
-}
-
-func scalarText(s string, flow bool) string {
-	var b strings.Builder
-	writeScalar(&b, s, flow)
-	return b.String()
 }
 
 // roundTripDocs are valid Docs that are hard to write: each must come back from Parse(Render(d)).
@@ -151,7 +96,10 @@ var roundTripDocs = []Doc{
 	{Slug: "a", Title: "yes"},
 	{Slug: "a", Title: "3.14"},
 	{Slug: "日本語-ページ", Title: "日本語 ページ"},
-	{Slug: "a", Title: "T", Tags: []string{"a", "b c", "2024", "a,b", "[x]", "{y}", "x: y", "#z", "q\"uote", "it's", "-", "tab\tin", "é"}},
+	{Slug: "a", Title: "T", Tags: []string{"a", "b c", "2024", "a,b", "[x]", "{y}", "x: y", "z#", "q\"uote", "it's", "-", "tab\tin", "é"}},
+	{Slug: "a", Title: "T", Aliases: []string{"Other", "2024", "a: b", "yes"}, Created: time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC)},
+	{Slug: "a", Title: "T", Metadata: json.RawMessage(`{"summary":"x: y","n":1,"f":1.5,"b":true,"z":null,"s":"2024-01-02","t":"true",` +
+		`"list":[1,"two",{"three":[]}],"map":{"b":{},"a":"multi\nline"},"date":"last spring"}`)},
 	{Slug: "a", Title: "T", Tags: []string{strings.Repeat("é", 32)}},
 	{Slug: "a", Title: "T", Status: "DRAFT", Visibility: "PRIVATE"},
 	{Slug: "a", Title: "T", Status: "ARCHIVED"},
@@ -170,6 +118,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(Render(%#v)): %v\nfile:\n%s", d, err, file)
 		}
+		got.File = ""
 		if !reflect.DeepEqual(got, d) {
 			t.Fatalf("Parse(Render(d)):\n got %#v\nwant %#v\nfile:\n%s", got, d, file)
 		}
@@ -202,6 +151,13 @@ func TestValidate(t *testing.T) {
 		{"duplicate tag", with(func(d *Doc) { d.Tags = []string{"a", "b", "a"} }), `tag "a" appears twice`},
 		{"lower-case status", with(func(d *Doc) { d.Status = "draft" }), `status "draft" is not one of DRAFT, PUBLISHED, ARCHIVED`},
 		{"unknown visibility", with(func(d *Doc) { d.Visibility = "PUBLIC" }), `visibility "PUBLIC" is not one of PRIVATE, WORKSPACE`},
+		{"tag with #", with(func(d *Doc) { d.Tags = []string{"#a"} }), `tag "#a" starts with '#' (Parse drops it)`},
+		{"empty alias", with(func(d *Doc) { d.Aliases = []string{""} }), "empty alias"},
+		{"duplicate alias", with(func(d *Doc) { d.Aliases = []string{"a", "a"} }), `alias "a" appears twice`},
+		{"metadata not an object", with(func(d *Doc) { d.Metadata = json.RawMessage(`[1]`) }), "metadata: metadata is not a JSON object"},
+		{"metadata with a field's key", with(func(d *Doc) { d.Metadata = json.RawMessage(`{"title":"x"}`) }), `metadata holds "title", which maps to a field`},
+		{"created not in UTC", with(func(d *Doc) { d.Created = time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600)) }),
+			"created 2024-01-01 00:00:00 +0100 x is not in UTC"},
 		{"several", Doc{Status: "x"}, "title is empty\nslug is empty\nstatus \"x\" is not one of DRAFT, PUBLISHED, ARCHIVED"},
 	}
 	for _, tt := range tests {

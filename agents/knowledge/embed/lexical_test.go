@@ -27,14 +27,14 @@ func TestOfflineNameAndDims(t *testing.T) {
 		dims, want int
 		name       string
 	}{
-		{0, 384, "offline-hash-v1/384"},
-		{16, 16, "offline-hash-v1/16"},
-		{384, 384, "offline-hash-v1/384"},
-		{4096, 4096, "offline-hash-v1/4096"},
+		{0, 384, "lexical-hash-v1/384"},
+		{16, 16, "lexical-hash-v1/16"},
+		{384, 384, "lexical-hash-v1/384"},
+		{4096, 4096, "lexical-hash-v1/4096"},
 	} {
-		e := embed.NewOffline(tc.dims)
+		e := embed.NewLexical(tc.dims)
 		if e.Name() != tc.name || e.Dims() != tc.want {
-			t.Errorf("NewOffline(%d): Name %q, Dims %d; want %q, %d", tc.dims, e.Name(), e.Dims(), tc.name, tc.want)
+			t.Errorf("NewLexical(%d): Name %q, Dims %d; want %q, %d", tc.dims, e.Name(), e.Dims(), tc.name, tc.want)
 		}
 	}
 }
@@ -46,18 +46,18 @@ func TestOfflineDimsValidation(t *testing.T) {
 			defer func() {
 				err, _ := recover().(error)
 				if !errors.Is(err, embed.ErrInvalidConfig) {
-					t.Errorf("NewOffline(%d) panicked with %v, want ErrInvalidConfig", dims, err)
+					t.Errorf("NewLexical(%d) panicked with %v, want ErrInvalidConfig", dims, err)
 				}
 			}()
-			embed.NewOffline(dims)
-			t.Errorf("NewOffline(%d) did not panic", dims)
+			embed.NewLexical(dims)
+			t.Errorf("NewLexical(%d) did not panic", dims)
 		}()
 	}
 }
 
 // TestOfflineGolden pins the scheme: the same text must give the same bytes on every run, machine
 // and Go release. If this fails after a deliberate change to the scheme, bump the version in the
-// name ("offline-hash-v2") — stored vectors are no longer comparable — and update the sums.
+// name ("lexical-hash-v2") — stored vectors are no longer comparable — and update the sums.
 func TestOfflineGolden(t *testing.T) {
 	t.Parallel()
 	const text = "The workers rotated 3 database credentials; rotating credentials is scheduled nightly."
@@ -67,7 +67,7 @@ func TestOfflineGolden(t *testing.T) {
 		1000: 0xe9ea0df1d9c2abc9,
 	} {
 		h := fnv.New64a()
-		h.Write(embed.Encode(embedOne(t, embed.NewOffline(dims), text)))
+		h.Write(embed.Encode(embedOne(t, embed.NewLexical(dims), text)))
 		if got := h.Sum64(); got != want {
 			t.Errorf("dims %d: FNV-1a of the encoded vector is %#x, want %#x", dims, got, want)
 		}
@@ -77,15 +77,15 @@ func TestOfflineGolden(t *testing.T) {
 func TestOfflineDeterministic(t *testing.T) {
 	t.Parallel()
 	text := strings.Repeat("semantic search over a knowledge base of runbooks ", 20)
-	a, b := embedOne(t, embed.NewOffline(0), text), embedOne(t, embed.NewOffline(0), text)
+	a, b := embedOne(t, embed.NewLexical(0), text), embedOne(t, embed.NewLexical(0), text)
 	if !equal(a, b) {
-		t.Fatal("two offline embedders disagree")
+		t.Fatal("two lexical embedders disagree")
 	}
 }
 
 func TestOfflineSimilarity(t *testing.T) {
 	t.Parallel()
-	e := embed.NewOffline(0)
+	e := embed.NewLexical(0)
 	for _, tc := range []struct{ a, related, unrelated string }{
 		{
 			"How do I rotate the database credentials?",
@@ -115,7 +115,7 @@ func TestOfflineSimilarity(t *testing.T) {
 
 func TestOfflineNoWords(t *testing.T) {
 	t.Parallel()
-	e := embed.NewOffline(0)
+	e := embed.NewLexical(0)
 	other := embedOne(t, e, "database credentials")
 	for _, text := range []string{"", "   ", "?!…—", "the of and to", "It is what it is."} {
 		v := embedOne(t, e, text)
@@ -130,7 +130,7 @@ func TestOfflineNoWords(t *testing.T) {
 
 func TestOfflineBigramsAddOrder(t *testing.T) {
 	t.Parallel()
-	e := embed.NewOffline(0)
+	e := embed.NewLexical(0)
 	a, b := embedOne(t, e, "dog bites man"), embedOne(t, e, "man bites dog")
 	if c := embed.Cosine(a, b); c >= 0.99 || c < 0.4 {
 		t.Errorf("same words, different order: cosine %.3f, want clearly below 1 but well above 0", c)
@@ -174,7 +174,7 @@ func BenchmarkOffline(b *testing.B) {
 			for _, d := range docs {
 				bytes += len(d)
 			}
-			e := embed.NewOffline(dims)
+			e := embed.NewLexical(dims)
 			ctx := context.Background()
 			b.SetBytes(int64(bytes))
 			b.ReportAllocs()
@@ -192,7 +192,7 @@ func BenchmarkOffline(b *testing.B) {
 func BenchmarkOfflineParallel(b *testing.B) {
 	const batch = 64
 	docs := benchDocs(batch)
-	e := embed.NewOffline(0)
+	e := embed.NewLexical(0)
 	ctx := context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

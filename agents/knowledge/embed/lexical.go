@@ -8,17 +8,17 @@ import (
 	"sync"
 )
 
-// Dimensions of the offline embedder.
+// Dimensions of the lexical embedder.
 const (
-	DefaultOfflineDims = 384  // what NewOffline(0) uses
-	MinOfflineDims     = 16   // fewer buckets collide too much to be useful
-	MaxOfflineDims     = 4096 // more buckets only cost space
+	DefaultLexicalDims = 384  // what NewLexical(0) uses
+	MinLexicalDims     = 16   // fewer buckets collide too much to be useful
+	MaxLexicalDims     = 4096 // more buckets only cost space
 )
 
 // bigramWeight scales a word pair's weight relative to a single word's.
 const bigramWeight = 0.5
 
-// NewOffline returns the built-in embedder, named "offline-hash-v1/<dims>": no model, no
+// NewLexical returns the built-in embedder, named "lexical-hash-v1/<dims>": no model, no
 // network, the same vector for the same text on every run and every machine.
 //
 // It captures word overlap, not meaning: texts score high when they share words (after
@@ -40,34 +40,34 @@ const bigramWeight = 0.5
 //  5. The vector is scaled to unit length; a text with no remaining tokens gives a zero vector.
 //
 // Token rules follow the Unicode tables of the Go release that built the program; ASCII text is
-// unaffected by them. dims 0 means DefaultOfflineDims; a value outside MinOfflineDims…
-// MaxOfflineDims panics with an error wrapping ErrInvalidConfig (check the range first when dims
+// unaffected by them. dims 0 means DefaultLexicalDims; a value outside MinLexicalDims…
+// MaxLexicalDims panics with an error wrapping ErrInvalidConfig (check the range first when dims
 // comes from user configuration).
-func NewOffline(dims int) Embedder {
+func NewLexical(dims int) Embedder {
 	if dims == 0 {
-		dims = DefaultOfflineDims
+		dims = DefaultLexicalDims
 	}
-	if dims < MinOfflineDims || dims > MaxOfflineDims {
-		panic(fmt.Errorf("%w: NewOffline dims %d is outside %d…%d", ErrInvalidConfig, dims, MinOfflineDims, MaxOfflineDims))
+	if dims < MinLexicalDims || dims > MaxLexicalDims {
+		panic(fmt.Errorf("%w: NewLexical dims %d is outside %d…%d", ErrInvalidConfig, dims, MinLexicalDims, MaxLexicalDims))
 	}
-	o := &offline{dims: dims, name: fmt.Sprintf("offline-hash-v1/%d", dims)}
+	o := &lexical{dims: dims, name: fmt.Sprintf("lexical-hash-v1/%d", dims)}
 	o.pool.New = func() any { return new(scratch) }
 	return o
 }
 
-type offline struct {
+type lexical struct {
 	dims int
 	name string
 	pool sync.Pool // *scratch
 }
 
-func (o *offline) Name() string { return o.name }
-func (o *offline) Dims() int    { return o.dims }
+func (o *lexical) Name() string { return o.name }
+func (o *lexical) Dims() int    { return o.dims }
 
 // ctxCheckEvery is how many texts Embed embeds between looks at ctx (a few milliseconds' work).
 const ctxCheckEvery = 128
 
-func (o *offline) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (o *lexical) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	s := o.pool.Get().(*scratch)
 	defer o.pool.Put(s)
 	out := make([][]float32, len(texts))
