@@ -1,6 +1,8 @@
-// The knowledge graph page: fetches /v1/workspaces/{ws}/knowledge/graph with the API key given in
-// the form, lays the graph out with a small force simulation, and shows an entry when its node is
-// clicked. All text goes in through textContent: entry titles and bodies are never parsed as HTML.
+// The knowledge page: search (three modes, with snippets), the link graph laid out with a small
+// force simulation, and an entry with its links, backlinks and versions when a node or a hit is
+// clicked. It uses the console's session (the key in this tab's sessionStorage); the workspace
+// is the key's, or for the admin token the console's choice (or ?workspace=). All text goes in
+// through textContent: entry titles, bodies and snippets are never parsed as HTML.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -12,8 +14,36 @@ async function api(path) {
     headers: { Authorization: `Bearer ${state.key}` },
   });
   const body = await res.json().catch(() => ({}));
+  if (res.status === 401) signedOut();
   if (!res.ok) throw new Error(body.error?.message || body.message || `HTTP ${res.status}`);
   return body;
+}
+
+function signedOut() {
+  $("kb").hidden = true;
+  $("signed-out").hidden = false;
+}
+
+// workspaceOfKey reads the workspace an API key names (mosk_<32 hex>_<secret>), or "".
+function workspaceOfKey(key) {
+  const m = /^mosk_([0-9a-f]{32})_/.exec(key);
+  if (!m) return "";
+  const h = m[1];
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// textWithMarks appends s to parent, the parts between « and » (the search's highlights) in <mark>.
+function textWithMarks(parent, s) {
+  for (const [i, part] of s.split(/[«»]/).entries()) {
+    if (!part) continue;
+    if (i % 2) {
+      const m = document.createElement("mark");
+      m.textContent = part;
+      parent.append(m);
+    } else {
+      parent.append(document.createTextNode(part));
+    }
+  }
 }
 
 function status(text) {
@@ -86,12 +116,14 @@ function draw(graph) {
     c.append(title);
     c.addEventListener("click", () => showEntry(d.slug));
     svg.append(c);
-    if (nodes.length <= 150) {
-      const label = document.createElementNS(SVG, "text");
-      label.setAttribute("x", d.x + 8); label.setAttribute("y", d.y + 3);
-      label.textContent = d.title;
-      svg.append(label);
-    }
+    // Every label, written towards the middle: a node near the right edge (the panel's side)
+    // has its label on its left, so that none is cut off.
+    const label = document.createElementNS(SVG, "text");
+    const right = d.x > width / 2;
+    label.setAttribute("x", right ? d.x - 8 : d.x + 8); label.setAttribute("y", d.y + 3);
+    label.setAttribute("text-anchor", right ? "end" : "start");
+    label.textContent = d.title;
+    svg.append(label);
   }
   const s = graph.stats;
   const stats = $("stats");
@@ -125,18 +157,34 @@ function entryItem(slug, text, dangling) {
 
 async function showEntry(slug) {
   try {
-    const [e, links] = await Promise.all([
+    const [e, links, versions] = await Promise.all([
       api(`/entries/${encodeURIComponent(slug)}`),
       api(`/entries/${encodeURIComponent(slug)}/links`),
+      api(`/entries/${encodeURIComponent(slug)}/versions`),
     ]);
     document.querySelectorAll("#graph circle.selected").forEach((c) => c.classList.remove("selected"));
     document.querySelector(`#graph circle[data-slug="${CSS.escape(slug)}"]`)?.classList.add("selected");
     $("entry").hidden = false;
     $("entry-title").textContent = e.title;
-    $("entry-meta").textContent = `${e.slug} · ${e.status} · ${e.visibility} · version ${e.version}` + (e.tags.length ? ` · ${e.tags.join(", ")}` : "");
+    $("entry-meta").textContent = `${e.slug} · ${e.status} · ${e.visibility} · version ${e.version}` +
+      (e.tags.length ? ` · tags ${e.tags.join(", ")}` : "") + (e.aliases?.length ? ` · also ${e.aliases.join(", ")}` : "");
+    const meta = $("entry-metadata");
+    meta.replaceChildren();
+    for (const [k, v] of Object.entries(e.metadata || {})) {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = k;
+      dd.textContent = typeof v === "string" ? v : JSON.stringify(v);
+      meta.append(dt, dd);
+    }
     $("entry-body").textContent = e.body;
     $("entry-links").replaceChildren(...links.links.map((l) => entryItem(l.target_slug, l.label || l.target_title || l.target_slug, !l.target_id)));
     $("entry-backlinks").replaceChildren(...links.backlinks.map((b) => entryItem(b.slug, b.title)));
+    $("entry-versions").replaceChildren(...versions.versions.map((v) => {
+      const li = document.createElement("li");
+      li.value = v.version;
+      li.textContent = `${new Date(v.created_at).toLocaleString()} · ${v.title}` + (v.message ? ` — ${v.message}` : "");
+      return li;
+    }));
   } catch (err) {
     status(`entry ${slug}: ${err.message}`);
   }
@@ -155,28 +203,58 @@ async function load() {
   }
 }
 
-$("connect").addEventListener("submit", (ev) => {
+async function search(ev) {
   ev.preventDefault();
-  state.ws = $("workspace").value.trim();
-  state.key = $("apikey").value.trim();
-  sessionStorage.setItem("mosaic.workspace", state.ws);
-  sessionStorage.setItem("mosaic.apikey", state.key);
-  load();
-});
+  const q = $("q").value.trim();
+  if (!q) return;
+  const mode = $("mode").value;
+  try {
+    const res = await api(`/search?q=${encodeURIComponent(q)}&mode=${encodeURIComponent(mode)}&limit=20`);
+    $("search-results").hidden = false;
+    $("search-note").textContent = (res.results.length ? `${res.results.length}${res.next_offset != null ? "+" : ""} ${res.results.length === 1 && res.next_offset == null ? "entry matches" : "entries match"}` : "No entry matches") +
+      ` (${res.mode}` + (res.embedder ? `, ${res.embedder}, similarity ≥ ${res.min_similarity}` : "") + ")" + (res.note ? `. ${res.note}` : "");
+    $("results").replaceChildren(...res.results.map((h) => {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.className = "entry-link";
+      a.textContent = h.title;
+      a.addEventListener("click", () => showEntry(h.slug));
+      const small = document.createElement("small");
+      small.textContent = ` ${h.slug} · ${h.status}`;
+      li.append(a, small);
+      if (h.snippet) {
+        const p = document.createElement("p");
+        p.className = "snippet";
+        textWithMarks(p, h.snippet);
+        li.append(p);
+      }
+      return li;
+    }));
+  } catch (err) {
+    $("search-results").hidden = false;
+    $("search-note").textContent = `search: ${err.message}`;
+    $("results").replaceChildren();
+  }
+}
+
+$("kb-search").addEventListener("submit", search);
+$("show-graph").addEventListener("click", load);
 
 const params = new URLSearchParams(location.search);
 // A key may come in the fragment (#key=…), which is never sent to a server; it moves to this
-// tab's sessionStorage and leaves the address bar at once.
+// tab's sessionStorage (where the console keeps its session) and leaves the address bar at once.
 const fragment = new URLSearchParams(location.hash.slice(1));
 if (fragment.get("key")) {
   sessionStorage.setItem("mosaic.apikey", fragment.get("key"));
   history.replaceState(null, "", location.pathname + location.search);
 }
-$("workspace").value = params.get("workspace") || sessionStorage.getItem("mosaic.workspace") || "";
-$("apikey").value = sessionStorage.getItem("mosaic.apikey") || "";
+state.key = sessionStorage.getItem("mosaic.apikey") || "";
+state.ws = workspaceOfKey(state.key) || params.get("workspace") || sessionStorage.getItem("mosaic.workspace") || "";
 $("center").value = params.get("center") || "";
-if ($("workspace").value && $("apikey").value) {
-  state.ws = $("workspace").value;
-  state.key = $("apikey").value;
+if (!state.key || !state.ws) {
+  signedOut();
+} else {
+  $("kb").hidden = false;
+  $("kb-session").textContent = workspaceOfKey(state.key) ? `workspace ${state.ws.slice(0, 8)}` : `admin token · workspace ${state.ws.slice(0, 8)}`;
   load();
 }

@@ -291,7 +291,55 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#agent-table button.drain`)),
 		until("drain requested", `document.getElementById("agent-table").textContent.includes("drain")`))
 	screenshot(t, b, filepath.Join(artifacts, "actions.png"))
-	t.Logf("screenshots: %s (tasks), task.png, system.png and actions.png beside it", shot)
+
+	// The knowledge page, on the console's session (no form of its own): the graph with every
+	// label, search in each mode with snippets, an entry with its backlinks and versions.
+	env := []string{"MOSAIC_API_KEY=" + created.APIKey}
+	for _, e := range []struct{ slug, title, body string }{
+		{"sourdough", "Sourdough starter", "Feed the starter twice a day; see the [[Bread schedule]]."},
+		{"bread-schedule", "Bread schedule", "Bake on Saturdays."},
+		{"bread-schedule", "Bread schedule", "Bake on Saturdays and Wednesdays."},
+	} {
+		if r := runMosaicIn(t, e.body, env, "knowledge", "put", e.slug, "--title", e.title, "--file", "-", "--data-dir", dataDir); r.code != 0 {
+			t.Fatalf("knowledge put: %d %s", r.code, r.stderr)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for r := runMosaic(t, env, "knowledge", "graph", "--data-dir", dataDir); !strings.Contains(r.stdout, "2 entries, 1 links"); r = runMosaic(t, env, "knowledge", "graph", "--data-dir", dataDir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("knowledge never indexed: %s %s", r.stdout, r.stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	do("the knowledge page",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem("mosaic.workspace", `+strconv.Quote(created.ID)+`)`),
+		chromedp.Navigate(dev.server+"/console/knowledge"),
+		until("the graph with every label", `document.querySelectorAll("#graph circle").length === 2 &&
+			[...document.querySelectorAll("#graph text")].map((t) => t.textContent).sort().join() === "Bread schedule,Sourdough starter"`),
+		until("no sign-in form of its own", `document.getElementById("signed-out").hidden && !document.querySelector("input[type=password]")`))
+	for _, mode := range []string{"fulltext", "semantic", "hybrid"} {
+		do("search "+mode,
+			chromedp.SetValue(chromedp.ID("q"), "sourdough starter"),
+			chromedp.SetValue(chromedp.ID("mode"), mode),
+			chromedp.Click(chromedp.CSS(`#kb-search button[type="submit"]`)),
+			until(mode+": the one matching entry", `(() => {
+				const hits = [...document.querySelectorAll("#results li a.entry-link")].map((a) => a.textContent);
+				return hits.length === 1 && hits[0] === "Sourdough starter" && document.getElementById("search-note").textContent.includes("(`+mode+`")
+			})()`))
+	}
+	do("snippet and lexical note",
+		chromedp.SetValue(chromedp.ID("mode"), "fulltext"),
+		chromedp.Click(chromedp.CSS(`#kb-search button[type="submit"]`)),
+		until("a highlighted snippet", `document.querySelector("#results .snippet mark")?.textContent.toLowerCase() === "starter"`),
+		chromedp.SetValue(chromedp.ID("mode"), "semantic"),
+		chromedp.Click(chromedp.CSS(`#kb-search button[type="submit"]`)),
+		until("the embedder named", `document.getElementById("search-note").textContent.includes("matches shared words, not meaning")`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#graph circle[data-slug="bread-schedule"]').dispatchEvent(new MouseEvent("click"))`),
+		until("the entry with its backlink and versions", `document.getElementById("entry-title").textContent === "Bread schedule" &&
+			document.getElementById("entry-backlinks").textContent.includes("Sourdough starter") &&
+			document.querySelectorAll("#entry-versions li").length === 2`))
+	screenshot(t, b, filepath.Join(artifacts, "knowledge.png"))
+	t.Logf("screenshots: %s (tasks), task.png, system.png, actions.png and knowledge.png beside it", shot)
 }
 
 // publishDemoSteps publishes a demo.steps task from the CLI and returns its id.
