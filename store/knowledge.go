@@ -132,7 +132,7 @@ func CreateEntry(ctx context.Context, tx pgx.Tx, ws, author uuid.UUID, n NewEntr
 	if _, err := tx.Exec(ctx, insertSlugSQL, ws, n.Slug, n.ID); err != nil {
 		return Entry{}, err
 	}
-	if _, err := tx.Exec(ctx, reresolveByNameSQL, ws, []string{n.Slug}); err != nil {
+	if _, err := tx.Exec(ctx, reresolveByNameSQL, ws, n.Slug); err != nil {
 		return Entry{}, err
 	}
 	if err := setEntryTags(ctx, tx, ws, n.ID, n.Tags); err != nil {
@@ -531,7 +531,9 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 				b.Queue(reresolveByTargetSQL, ws, w.ID).Exec(adopted)
 			}
 			if added[i] > 0 { // links that name a name it gained may come to it
-				b.Queue(reresolveByNameSQL, ws, names[i]).Exec(adopted)
+				for _, name := range names[i] { // one name a statement: its plan is made once
+					b.Queue(reresolveByNameSQL, ws, name).Exec(adopted)
+				}
 			}
 			b.Queue(clearLinksSQL, ws, w.ID)
 			for pos, l := range w.Links {

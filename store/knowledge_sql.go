@@ -49,8 +49,9 @@ const (
 
 	// Links go where their names lead now: run after an entry's names changed (its index job)
 	// or it was deleted (its names went with it), for the links that pointed at it and those
-	// that name any of its names. Two statements, each one index scan (a join, or one scan with
-	// OR, let a generic plan read every link of the workspace).
+	// that name one of its names. One index scan each (a join, one scan with OR, or an array of
+	// names let a plan read every link of the workspace; a custom plan per call cost more than
+	// the update).
 	reresolveByTargetSQL = `
 		UPDATE knowledge_links l SET target_id = ` + bestName + `l.target_slug` + bestNameEnd + `
 		WHERE l.workspace_id = $1 AND l.target_id = $2
@@ -58,7 +59,7 @@ const (
 
 	reresolveByNameSQL = `
 		UPDATE knowledge_links l SET target_id = ` + bestName + `l.target_slug` + bestNameEnd + `
-		WHERE l.workspace_id = $1 AND l.target_slug = ANY ($2::text[])
+		WHERE l.workspace_id = $1 AND l.target_slug = $2
 		  AND l.target_id IS DISTINCT FROM ` + bestName + `l.target_slug` + bestNameEnd
 
 	// An entry's names become exactly $3 (with ranks $4): only what changed is written, so that

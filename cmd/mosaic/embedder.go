@@ -32,7 +32,7 @@ func (f *embedderFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "embedder-timeout", 30*time.Second, "timeout of one embedding request")
 	fl.IntVar(&f.batch, "embedder-batch", 32, "texts per embedding request")
 	fl.StringVar(&f.apiKey, "embedder-api-key", "", "bearer token of the embedding server (prefer MOSAIC_EMBEDDER_API_KEY)")
-	fl.Float64Var(&f.floor, "semantic-floor", 0, "least cosine similarity of a semantic search hit, 0…1 (0: the embedder's default, lexical 0.05, with a shared word; ollama and openai 0.35; tune it per model)")
+	fl.Float64Var(&f.floor, "semantic-floor", 0, "least cosine similarity of a semantic search hit, 0…1 (0: the embedder's default, lexical 0.1, with a shared word; ollama and openai 0.35; tune it per model)")
 }
 
 func (f *embedderFlags) validate() error {

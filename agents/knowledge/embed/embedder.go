@@ -23,7 +23,7 @@ const (
 	// (a query word in the bucket of an entry's most frequent word), so similarity cannot tell a
 	// collision from a match, and the shared word does. The floor then only drops entries whose
 	// shared word is a small part of them.
-	LexicalMinSimilarity = 0.05
+	LexicalMinSimilarity = 0.1
 	// HTTPMinSimilarity is the default for a model served over HTTP. Models differ: unrelated
 	// texts score near 0.1 with some and near 0.4 with others. Tune it per model: search for
 	// something that no entry is about, and set the floor above the best score.
