@@ -205,6 +205,52 @@ func TestKnowledgeLinksByTitleAliasAndFileName(t *testing.T) {
 	}
 }
 
+// Entries written at once, each linking to the next by title (names that index jobs add): every
+// link resolves once all are indexed, whichever job ran first.
+func TestKnowledgeLinksResolveUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	e := setupKnowledge(t, knowledge.Config{})
+	ctx := context.Background()
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			title, body := fmt.Sprintf("Note number %d", i), fmt.Sprintf("Next: [[note number %d]].", (i+1)%n)
+			_, err := e.svc.Create(ctx, e.ws, e.user, knowledge.EntryInput{Slug: fmt.Sprintf("n%d", i), Title: &title, Body: &body})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		e.indexed(t, fmt.Sprintf("n%d", i))
+	}
+	deadline := time.Now().Add(10 * time.Second) // the last index jobs may still be committing
+	for {
+		dangling := 0
+		for i := range n {
+			for _, ok := range linkState(t, e, fmt.Sprintf("n%d", i)) {
+				if !ok {
+					dangling++
+				}
+			}
+		}
+		if dangling == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d links dangle after every entry was indexed", dangling, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Full-text search finds by word with a highlighted snippet, filters by tag and status; every
 // mode returns only entries that match; hybrid ranks every entry found both ways above any found
 // one way and returns nothing neither leg found.

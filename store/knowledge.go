@@ -437,7 +437,8 @@ type IndexWrite struct {
 	ID        uuid.UUID
 	Slug      string
 	Version   int
-	Names     []EntryName // every name of the entry, its slug included; nil: unchanged
+	Names     []EntryName // every name of the entry, its slug included
+	KeepNames bool        // the stored names are Names already: not written again
 	Links     []IndexedLink
 	Embedding *IndexedEmbedding
 }
@@ -490,8 +491,12 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 	pgvec := db.hasPgvector(ctx)
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		// Round 1: the search documents (a stale entry is left alone) and the names, which say
-		// whether they changed.
+		// whether they changed. Index writes of a workspace take turns (a transaction-scoped
+		// lock): a job that links to a name another job is adding either sees that name or is
+		// seen by its re-resolution; concurrent, each could miss the other and leave the link
+		// dangling for good.
 		b := &pgx.Batch{}
+		b.Queue(lockIndexWritesSQL, ws)
 		gone, added := make([]int, len(writes)), make([]int, len(writes))
 		names := make([][]string, len(writes))
 		for i, w := range writes {
@@ -504,7 +509,7 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 			for k, n := range w.Names {
 				names[i][k], ranks[k] = n.Name, n.Rank
 			}
-			if w.Names == nil {
+			if w.KeepNames {
 				continue
 			}
 			// A stale entry's names are still its own (the job of its newer version writes
@@ -530,10 +535,11 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 			if gone[i] > 0 { // links that reached it by a name it lost go elsewhere
 				b.Queue(reresolveByTargetSQL, ws, w.ID).Exec(adopted)
 			}
-			if added[i] > 0 { // links that name a name it gained may come to it
-				for _, name := range names[i] { // one name a statement: its plan is made once
-					b.Queue(reresolveByNameSQL, ws, name).Exec(adopted)
-				}
+			// Links that name one of its names may come to it: always, not only for the names it
+			// gained, so that a link another writer left dangling (an entry created while this
+			// one's job ran) resolves at this entry's next index job.
+			for _, name := range names[i] { // one name a statement: its plan is made once
+				b.Queue(reresolveByNameSQL, ws, name).Exec(adopted)
 			}
 			b.Queue(clearLinksSQL, ws, w.ID)
 			for pos, l := range w.Links {

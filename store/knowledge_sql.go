@@ -75,6 +75,9 @@ const (
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)`
 
+	// One workspace's index writes take turns (released at commit).
+	lockIndexWritesSQL = `SELECT pg_advisory_xact_lock(hashtextextended('mosaic.knowledge.index:' || $1::text, 0))`
+
 	deleteEntrySQL = `DELETE FROM knowledge_entries WHERE workspace_id = $1 AND id = $2`
 
 	listVersionsSQL = `

@@ -121,10 +121,8 @@ func indexEntries(ctx context.Context, cfg Config, ws, user uuid.UUID, ids []uui
 	var need []int
 	for i, src := range sources {
 		byID[src.ID] = i
-		w := store.IndexWrite{ID: src.ID, Slug: src.Slug, Version: src.Version}
-		if names := entryNames(src.Entry); !sameNames(names, src.Names) {
-			w.Names = names
-		}
+		w := store.IndexWrite{ID: src.ID, Slug: src.Slug, Version: src.Version, Names: entryNames(src.Entry)}
+		w.KeepNames = sameNames(w.Names, src.Names)
 		for _, l := range wikilink.Parse(src.Body) {
 			w.Links = append(w.Links, store.IndexedLink{TargetSlug: l.Slug, Label: l.Label})
 		}
