@@ -230,7 +230,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /console/knowledge", min: authzPublic, ok: 200},
 		{pattern: "GET /console/knowledge.js", min: authzPublic, ok: 200},
 
-		// Workspaces and keys (server.go).
+		// Workspaces and keys (server.go); operator keys (operators.go: the admin token itself,
+		// TestOperatorKeys refuses an operator key there).
+		{pattern: "POST /v1/operator-keys", min: api.AdminOnly, body: `{"name":""}`, ok: 400},
+		{pattern: "GET /v1/operator-keys", min: api.AdminOnly, ok: 200},
+		{pattern: "DELETE /v1/operator-keys/{key}", min: api.AdminOnly, call: "DELETE /v1/operator-keys/nobody", ok: 404},
 		{pattern: "POST /v1/workspaces", min: api.AdminOnly, body: `{"name":""}`, ok: 400},
 		{pattern: "GET /v1/workspaces", min: api.AdminOnly, ok: 200},
 		{pattern: "GET " + ws, min: store.RoleGuest, ok: 200},

@@ -107,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	}
+	r.Handle("POST /v1/operator-keys", AdminOnly, s.createOperatorKey)
+	r.Handle("GET /v1/operator-keys", AdminOnly, s.listOperatorKeys)
+	r.Handle("DELETE /v1/operator-keys/{key}", AdminOnly, s.revokeOperatorKey)
 	r.Handle("POST /v1/workspaces", AdminOnly, s.createWorkspace)
 	r.Handle("GET /v1/workspaces", AdminOnly, s.listWorkspaces)
 	r.Handle("GET /v1/workspaces/{ws}", store.RoleGuest, s.getWorkspace)
@@ -161,13 +164,17 @@ const AdminOnly store.Role = "ADMIN_TOKEN"
 
 // Caller is who made a request.
 type Caller struct {
-	Admin     bool            // the operator's admin token
+	Admin     bool            // the operator's admin token, or a named operator key
+	Operator  string          // the name of the operator key ("" for the admin token itself)
 	Principal store.Principal // for an API key
 }
 
-// Name names the caller in audit records: "admin" or "key:<key id>".
+// Name names the caller in audit records: "admin", "operator:<name>" or "key:<key id>".
 func (c Caller) Name() string {
-	if c.Admin {
+	switch {
+	case c.Operator != "":
+		return "operator:" + c.Operator
+	case c.Admin:
 		return "admin"
 	}
 	return "key:" + c.Principal.KeyID.String()
@@ -332,8 +339,19 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 		r.Workspace, inWorkspace = ws, true
 	}
 	sum := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(sum[:], s.adminHash[:]) == 1 {
+	admin := subtle.ConstantTimeCompare(sum[:], s.adminHash[:]) == 1
+	if admin {
 		r.Caller = Caller{Admin: true}
+	} else if store.IsOperatorKey(token) {
+		k, err := s.cfg.DB.AuthenticateOperator(r.Context(), token)
+		if errors.Is(err, store.ErrUnauthenticated) {
+			return errorf(CodeUnauthenticated, "invalid or revoked operator key")
+		} else if err != nil {
+			return errorf(CodeUnavailable, "authenticate: %v", err)
+		}
+		r.Caller, admin = Caller{Admin: true, Operator: k.Name}, true
+	}
+	if admin {
 		if inWorkspace {
 			if r.Workspace == uuid.Nil {
 				return errorf(CodeNotFound, "workspace %s not found", r.Workspace)

@@ -154,7 +154,7 @@ function showApp() {
   $("login-view").hidden = true;
   $("view").hidden = $("nav").hidden = $("session").hidden = false;
   $("workspace").hidden = !session.admin;
-  $("workspace-name").textContent = session.admin ? "admin token" : `${session.wsName} (${session.ws.slice(0, 8)})`;
+  $("workspace-name").textContent = session.admin ? (session.key.startsWith("moso_") ? "operator key" : "admin token") : `${session.wsName} (${session.ws.slice(0, 8)})`;
   useWorkspace(session.ws);
 }
 
