@@ -19,7 +19,15 @@ type TopologyConfig struct {
 	DuplicateWindow time.Duration
 	// EventsMaxAge bounds how long domain events are kept. Default 7 days.
 	EventsMaxAge time.Duration
+	// EventsMaxBytes bounds the domain events kept, whatever their age: the oldest go first.
+	// Default 8 GiB: the events of about 22 million tasks (~390 bytes of EVENTS a task, measured),
+	// so the 7 days of EventsMaxAge up to 36 tasks/s on average; docs/operations.md has the
+	// arithmetic.
+	EventsMaxBytes int64
 }
+
+// DefaultEventsMaxBytes is EventsMaxBytes when none is given.
+const DefaultEventsMaxBytes = 8 << 30
 
 // MaxMessageSize is the largest message the work streams accept: 1 MiB, NATS's default
 // max_payload. Task args are limited to 256 KiB (agents.MaxArgsBytes) to leave room.
@@ -27,7 +35,7 @@ const MaxMessageSize = 1 << 20
 
 // Topology is the streams Mosaic needs, as data: TASKS, CREDENTIALS and KNOWLEDGE keep work until
 // a consumer acks it (work-queue retention) and accept delayed messages (Nats-Schedule); EVENTS
-// keeps domain events for EventsMaxAge (limits retention); ADVISORIES keeps the JetStream
+// keeps domain events for EventsMaxAge and up to EventsMaxBytes (limits retention); ADVISORIES keeps the JetStream
 // advisories of failed messages until they are recorded. All are file-backed.
 func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 	if cfg.Replicas == 0 {
@@ -38,6 +46,9 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 	}
 	if cfg.EventsMaxAge == 0 {
 		cfg.EventsMaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.EventsMaxBytes == 0 {
+		cfg.EventsMaxBytes = DefaultEventsMaxBytes
 	}
 	work := func(name, desc string, subjects []string) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
@@ -67,6 +78,7 @@ func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 			Replicas:    cfg.Replicas,
 			Duplicates:  cfg.DuplicateWindow,
 			MaxAge:      cfg.EventsMaxAge,
+			MaxBytes:    cfg.EventsMaxBytes,
 			MaxMsgSize:  MaxMessageSize,
 			Discard:     jetstream.DiscardOld,
 		},
@@ -164,6 +176,7 @@ func mutableDiff(have, want jetstream.StreamConfig) []string {
 	add(have.Replicas != want.Replicas, "replicas")
 	add(have.Duplicates != want.Duplicates, "duplicate_window")
 	add(have.MaxAge != want.MaxAge, "max_age")
+	add(have.MaxBytes != want.MaxBytes && !(want.MaxBytes == 0 && have.MaxBytes == -1), "max_bytes")
 	add(have.MaxMsgSize != want.MaxMsgSize, "max_msg_size")
 	add(have.Discard != want.Discard, "discard")
 	add(have.AllowMsgSchedules != want.AllowMsgSchedules, "allow_msg_schedules")

@@ -56,8 +56,8 @@ func TestApplyTopologyIsIdempotent(t *testing.T) {
 		if tasks.Retention != jetstream.WorkQueuePolicy || tasks.Storage != jetstream.FileStorage || !tasks.AllowMsgSchedules {
 			t.Fatalf("TASKS: %+v", tasks)
 		}
-		if infos[events.EventsStream].Retention != jetstream.LimitsPolicy {
-			t.Fatalf("EVENTS retention %v", infos[events.EventsStream].Retention)
+		if ev := infos[events.EventsStream]; ev.Retention != jetstream.LimitsPolicy || ev.MaxBytes != events.DefaultEventsMaxBytes || ev.MaxAge != 7*24*time.Hour {
+			t.Fatalf("EVENTS: retention %v, max bytes %d, max age %v; want limits, 8 GiB, 7 days", ev.Retention, ev.MaxBytes, ev.MaxAge)
 		}
 
 		// A mutable difference is applied and reported.
@@ -69,6 +69,21 @@ func TestApplyTopologyIsIdempotent(t *testing.T) {
 		for _, c := range third {
 			if c.Action != "updated" || len(c.Fields) != 1 || c.Fields[0] != "duplicate_window" {
 				t.Fatalf("changed window: %+v", c)
+			}
+		}
+		// A stream made before EVENTS had a size limit gets one.
+		smaller := events.Topology(events.TopologyConfig{DuplicateWindow: 5 * time.Minute, EventsMaxBytes: 1 << 30})
+		fourth, err := events.ApplyTopology(ctx, js, smaller)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range fourth {
+			want := "unchanged"
+			if c.Stream == events.EventsStream {
+				want = "updated"
+			}
+			if c.Action != want || want == "updated" && (len(c.Fields) != 1 || c.Fields[0] != "max_bytes") {
+				t.Fatalf("EVENTS to 1 GiB: %+v", c)
 			}
 		}
 	})
