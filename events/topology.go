@@ -20,14 +20,16 @@ type TopologyConfig struct {
 	// EventsMaxAge bounds how long domain events are kept. Default 7 days.
 	EventsMaxAge time.Duration
 	// EventsMaxBytes bounds the domain events kept, whatever their age: the oldest go first.
-	// Default 8 GiB: the events of about 22 million tasks (~390 bytes of EVENTS a task, measured),
-	// so the 7 days of EventsMaxAge up to 36 tasks/s on average; docs/operations.md has the
-	// arithmetic.
+	// JetStream reserves that much of its storage for the stream. Default 1 GiB: the events of
+	// about 2.7 million tasks (~390 bytes of EVENTS a task, measured), so the 7 days of
+	// EventsMaxAge up to 4.5 tasks/s on average; `--events-max-gib` raises it, and
+	// docs/operations.md has the arithmetic.
 	EventsMaxBytes int64
 }
 
-// DefaultEventsMaxBytes is EventsMaxBytes when none is given.
-const DefaultEventsMaxBytes = 8 << 30
+// DefaultEventsMaxBytes is EventsMaxBytes when none is given: small enough for JetStream to
+// reserve on any machine that runs `mosaic dev`.
+const DefaultEventsMaxBytes = 1 << 30
 
 // MaxMessageSize is the largest message the work streams accept: 1 MiB, NATS's default
 // max_payload. Task args are limited to 256 KiB (agents.MaxArgsBytes) to leave room.

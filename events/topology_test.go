@@ -57,7 +57,7 @@ func TestApplyTopologyIsIdempotent(t *testing.T) {
 			t.Fatalf("TASKS: %+v", tasks)
 		}
 		if ev := infos[events.EventsStream]; ev.Retention != jetstream.LimitsPolicy || ev.MaxBytes != events.DefaultEventsMaxBytes || ev.MaxAge != 7*24*time.Hour {
-			t.Fatalf("EVENTS: retention %v, max bytes %d, max age %v; want limits, 8 GiB, 7 days", ev.Retention, ev.MaxBytes, ev.MaxAge)
+			t.Fatalf("EVENTS: retention %v, max bytes %d, max age %v; want limits, 1 GiB, 7 days", ev.Retention, ev.MaxBytes, ev.MaxAge)
 		}
 
 		// A mutable difference is applied and reported.
@@ -71,8 +71,8 @@ func TestApplyTopologyIsIdempotent(t *testing.T) {
 				t.Fatalf("changed window: %+v", c)
 			}
 		}
-		// A stream made before EVENTS had a size limit gets one.
-		smaller := events.Topology(events.TopologyConfig{DuplicateWindow: 5 * time.Minute, EventsMaxBytes: 1 << 30})
+		// A new size limit is applied (as to a stream made before EVENTS had one).
+		smaller := events.Topology(events.TopologyConfig{DuplicateWindow: 5 * time.Minute, EventsMaxBytes: 512 << 20})
 		fourth, err := events.ApplyTopology(ctx, js, smaller)
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +83,7 @@ func TestApplyTopologyIsIdempotent(t *testing.T) {
 				want = "updated"
 			}
 			if c.Action != want || want == "updated" && (len(c.Fields) != 1 || c.Fields[0] != "max_bytes") {
-				t.Fatalf("EVENTS to 1 GiB: %+v", c)
+				t.Fatalf("EVENTS to 512 MiB: %+v", c)
 			}
 		}
 	})

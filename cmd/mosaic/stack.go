@@ -41,6 +41,7 @@ type stackFlags struct {
 	// allowUnsafeDurability overrides the production durability guard.
 	allowUnsafeDurability bool
 	replicas              int
+	eventsMaxGiB          int
 	logLevel              string
 	logFormat             string
 }
@@ -74,6 +75,7 @@ func (f *stackFlags) register(cmd *cobra.Command, embedded bool) {
 	fl.StringVar(&f.natsCert, "nats-cert", "", "client certificate for NATS TLS")
 	fl.StringVar(&f.natsKey, "nats-key", "", "client key for NATS TLS")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of each stream (1 embedded, 3 in a cluster)")
+	fl.IntVar(&f.eventsMaxGiB, "events-max-gib", 1, "GiB of domain events the EVENTS stream keeps (besides 7 days), oldest dropped first; JetStream reserves that much disk (docs/operations.md: what a day costs)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), console or json")
 }
@@ -116,6 +118,9 @@ func (f *stackFlags) validate(cmd *cobra.Command) error {
 		if err := f.natsConfig(nil).Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", setting("nats-url"), err))
 		}
+	}
+	if f.eventsMaxGiB < 1 || f.eventsMaxGiB > 1024 {
+		errs = append(errs, fmt.Errorf("%s: %d; want 1…1024", setting("events-max-gib"), f.eventsMaxGiB))
 	}
 	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
 		errs = append(errs, fmt.Errorf("%s: %d; want 1, 3 or 5", setting("replicas"), f.replicas))
@@ -246,7 +251,7 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 	if s.nc, s.js, err = events.Connect(ctx, ncfg); err != nil {
 		return nil, err
 	}
-	changes, err := events.ApplyTopology(ctx, s.js, events.Topology(events.TopologyConfig{Replicas: f.replicas}))
+	changes, err := events.ApplyTopology(ctx, s.js, events.Topology(events.TopologyConfig{Replicas: f.replicas, EventsMaxBytes: int64(f.eventsMaxGiB) << 30}))
 	for _, c := range changes {
 		if c.Action != "unchanged" {
 			ev := log.Info().Str("stream", c.Stream).Str("action", c.Action)
