@@ -32,7 +32,7 @@ func newAgentsCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPOOLS\tIN FLIGHT\tHEARTBEAT\tSTARTED")
@@ -157,7 +157,7 @@ func newPoolsCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			if len(list) == 0 {
 				fmt.Println("no pool is paused")

@@ -72,8 +72,12 @@ func TestAgentsAndPausesFromCLI(t *testing.T) {
 		t.Fatalf("workspaces create: %s %v", r.stdout, err)
 	}
 	r = runMosaic(t, nil, "agents", "--output", "json", "--data-dir", dataDir)
-	var list []store.Agent
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0].State != store.AgentRunning {
+	var listed struct {
+		Items []store.Agent `json:"items"`
+	}
+	err := json.Unmarshal([]byte(r.stdout), &listed)
+	list := listed.Items
+	if err != nil || len(list) != 1 || list[0].State != store.AgentRunning {
 		t.Fatalf("agents: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	// Its handler slots: 8 for TASKS, 4 each for the credentials and knowledge agents' pools.

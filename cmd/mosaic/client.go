@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -144,6 +145,31 @@ func (f *clientFlags) defaultWorkspace() (uuid.UUID, error) {
 		return ws, nil
 	}
 	return uuid.Nil, fmt.Errorf("give %s", setting("workspace"))
+}
+
+// printList prints a list as every list command prints one with --output json: {"items": [...],
+// "next": what --cursor (or --offset) takes for the next page, or null}, and beside them any
+// extras given as name, value pairs (a federated list's instances, a search's mode).
+func printList[T any](items []T, next string, extras ...any) error {
+	if items == nil {
+		items = []T{}
+	}
+	out := map[string]any{"items": items, "next": nil}
+	if next != "" {
+		out["next"] = next
+	}
+	for i := 0; i+1 < len(extras); i += 2 {
+		out[extras[i].(string)] = extras[i+1]
+	}
+	return printJSON(out)
+}
+
+// nextOffset is an offset page's next as printList takes it.
+func nextOffset(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
 }
 
 func printJSON(v any) error {

@@ -159,7 +159,7 @@ func newCredListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSCOPE\tPROVIDER\tVALUE\tVERSION\tLAST USED")
@@ -267,7 +267,7 @@ func newCredAuditCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "AT\tACTION\tCREDENTIAL\tTASK\tATTEMPT\tAGENT\tPURPOSE")

@@ -238,7 +238,7 @@ func fedListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(l)
+				return printList(l.Peers, "", "instance", l.Instance)
 			}
 			fmt.Printf("this instance: %s  %s  leafnode %s\n\n", l.Instance.Name, l.Instance.PublicKey, orDash(l.Instance.LeafURL))
 			if len(l.Peers) == 0 {

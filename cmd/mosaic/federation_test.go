@@ -114,7 +114,10 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 	})
 
 	// A federated search: work's hit and home's, each labelled; home's diary is not granted.
-	var fs federation.FederatedSearch
+	var fs struct {
+		Results []federation.LabelledHit `json:"items"`
+		Partial bool                     `json:"partial"`
+	}
 	waitFor(t, "a federated search reaches home", func() bool {
 		r := run(dirA, nil, "knowledge", "search", "rollback", "--federated", "--mode", "fulltext", "-o", "json")
 		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &fs) == nil && len(fs.Results) == 2

@@ -237,7 +237,7 @@ func newKBListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list.Entries, nextOffset(list.NextOffset))
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SLUG\tTITLE\tSTATUS\tVERSION\tTAGS\tUPDATED")
@@ -272,7 +272,7 @@ func newKBSearchCmd() *cobra.Command {
 					return err
 				}
 				if f.output == "json" {
-					return printJSON(res)
+					return printList(res.Results, "", "instances", res.Instances, "partial", res.Partial)
 				}
 				printFederatedHits(res)
 				return nil
@@ -282,7 +282,8 @@ func newKBSearchCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(res)
+				return printList(res.Results, nextOffset(res.NextOffset), "mode", res.Mode, "embedder", res.Embedder,
+					"min_similarity", res.MinSimilarity, "note", res.Note)
 			}
 			for i, h := range res.Results {
 				fmt.Printf("%2d. %s — %s  (%.4f)\n", ff.offset+i+1, h.Slug, h.Title, h.Score)
@@ -375,7 +376,7 @@ func newKBHistoryCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tAT\tSTATUS\tSIZE\tTITLE\tMESSAGE")

@@ -241,13 +241,34 @@ func TestDevSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("publish --wait of a failing task: exit %d (want 5), %s", r.code, r.stderr)
 	}
 	r = runMosaic(t, nil, "dlq", "summary", "--output", "json", "--data-dir", dataDir)
-	var groups []struct {
-		Reason, Kind    string
-		Count, Replayed int
+	var summary struct {
+		Items []struct {
+			Reason, Kind    string
+			Count, Replayed int
+		} `json:"items"`
+		Next *string `json:"next"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &groups); err != nil || len(groups) != 1 || groups[0].Reason != "permanent" ||
+	err = json.Unmarshal([]byte(r.stdout), &summary)
+	groups := summary.Items
+	if err != nil || summary.Next != nil || len(groups) != 1 || groups[0].Reason != "permanent" ||
 		groups[0].Kind != "demo.steps" || groups[0].Count != 1 || groups[0].Replayed != 0 {
 		t.Fatalf("dlq summary: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// Every list has one JSON shape: items, and what --cursor takes for the next page.
+	r = runMosaic(t, nil, "tasks", "list", "--limit", "1", "--output", "json", "--data-dir", dataDir)
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Next *string `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Items) != 1 || page.Next == nil {
+		t.Fatalf("tasks list --limit 1: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runMosaic(t, nil, "tasks", "list", "--limit", "1", "--cursor", *page.Next, "--output", "json", "--data-dir", dataDir)
+	first := page.Items[0].ID
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Items) != 1 || page.Items[0].ID == first {
+		t.Fatalf("tasks list, the next page: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
 	// A wrong API key: one clear line, exit ≠ 0.

@@ -64,7 +64,7 @@ func newOperatorsListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(keys)
+				return printList(keys, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tBY\tREVOKED")

@@ -302,7 +302,7 @@ func newTasksListCmd() *cobra.Command {
 					return err
 				}
 				if f.output == "json" {
-					return printJSON(res)
+					return printList(res.Tasks, "", "instances", res.Instances, "partial", res.Partial)
 				}
 				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "INSTANCE\tWORKSPACE\tID\tKIND\tSTATUS\tCREATED")
@@ -319,7 +319,7 @@ func newTasksListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list.Tasks, list.NextCursor)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tPRIO\tSTATUS\tATTEMPT\tPROGRESS\tCREATED")
@@ -443,7 +443,7 @@ func newDLQListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list.DeadLetters, list.NextCursor)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tREASON\tKIND\tTASK\tATTEMPT\tREPLAYS\tERROR")
@@ -611,7 +611,7 @@ func newDLQSummaryCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(groups)
+				return printList(groups, "")
 			}
 			if len(groups) == 0 {
 				fmt.Println("no dead letters")

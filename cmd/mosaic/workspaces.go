@@ -92,7 +92,7 @@ func newWorkspacesListCmd() *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(list)
+				return printList(list, "")
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tCREATED")
