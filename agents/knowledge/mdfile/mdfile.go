@@ -64,38 +64,13 @@ func (d Doc) Validate() error {
 	if msg := checkSlug(d.Slug); msg != "" {
 		errs = append(errs, invalid("%s", msg))
 	}
-	if d.Tags != nil && len(d.Tags) == 0 {
-		errs = append(errs, invalid("tags is an empty, non-nil slice (use nil)"))
-	}
-	seen := make(map[string]bool, len(d.Tags))
-	for _, t := range d.Tags {
-		switch msg := checkTag(t); {
-		case msg != "":
-			errs = append(errs, invalid("%s", msg))
-		case strings.TrimSpace(t) != t:
-			errs = append(errs, invalid("tag %q has leading or trailing white space", t))
-		case seen[t]:
-			errs = append(errs, invalid("tag %q appears twice", t))
-		case strings.HasPrefix(t, "#"):
-			errs = append(errs, invalid("tag %q starts with '#' (Parse drops it)", t))
+	errs = append(errs, checkList("tag", "tags", d.Tags, func(t string) string {
+		if msg := checkTag(t); msg != "" || !strings.HasPrefix(t, "#") {
+			return msg
 		}
-		seen[t] = true
-	}
-	if d.Aliases != nil && len(d.Aliases) == 0 {
-		errs = append(errs, invalid("aliases is an empty, non-nil slice (use nil)"))
-	}
-	seenAlias := make(map[string]bool, len(d.Aliases))
-	for _, a := range d.Aliases {
-		switch msg := checkAlias(a); {
-		case msg != "":
-			errs = append(errs, invalid("%s", msg))
-		case strings.TrimSpace(a) != a:
-			errs = append(errs, invalid("alias %q has leading or trailing white space", a))
-		case seenAlias[a]:
-			errs = append(errs, invalid("alias %q appears twice", a))
-		}
-		seenAlias[a] = true
-	}
+		return fmt.Sprintf("tag %q starts with '#' (Parse drops it)", t)
+	})...)
+	errs = append(errs, checkList("alias", "aliases", d.Aliases, checkAlias)...)
 	if d.Created.Location() != time.UTC {
 		errs = append(errs, invalid("created %v is not in UTC", d.Created))
 	}
@@ -144,6 +119,28 @@ func checkSlug(s string) string {
 		return fmt.Sprintf("slug %q cannot be a file name", s)
 	}
 	return ""
+}
+
+// checkList checks the items of a list field: nil rather than empty, each one passing check,
+// trimmed, and none twice.
+func checkList(item, field string, items []string, check func(string) string) []error {
+	var errs []error
+	if items != nil && len(items) == 0 {
+		errs = append(errs, invalid("%s is an empty, non-nil slice (use nil)", field))
+	}
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		switch msg := check(it); {
+		case msg != "":
+			errs = append(errs, invalid("%s", msg))
+		case strings.TrimSpace(it) != it:
+			errs = append(errs, invalid("%s %q has leading or trailing white space", item, it))
+		case seen[it]:
+			errs = append(errs, invalid("%s %q appears twice", item, it))
+		}
+		seen[it] = true
+	}
+	return errs
 }
 
 // checkAlias returns what is wrong with a trimmed alias, or "".
