@@ -1,6 +1,7 @@
 package wikilink
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
@@ -11,6 +12,9 @@ import (
 
 // maxTargetLen is the longest Target in bytes; a longer one is prose in brackets, not a link.
 const maxTargetLen = 512
+
+// maxLinkLen is the longest [[…]] in bytes, label included.
+const maxLinkLen = 2048
 
 // Link is one [[...]] in a body.
 type Link struct {
@@ -33,7 +37,8 @@ type Link struct {
 // quote or a heading, and no link is found in code or HTML. Within a line of text:
 //
 // Not links: "\[[x]]", whose first '[' is escaped; an inside holding an unescaped '[' or a lone
-// ']', or running past the end of its line; a target that is blank, longer than 512 bytes, or
+// ']', or running past the end of its line or past 2 048 bytes; a target that is blank, longer
+// than 512 bytes, or
 // holds a bracket (escaped or in a code span); a target whose slug is empty, as in [[!!!]] or the
 // same-page [[#Section]].
 //
@@ -100,7 +105,9 @@ func (inlineParser) Parse(_ ast.Node, block text.Reader, _ parser.Context) ast.N
 	if len(line) < open+2 || line[open] != '[' || line[open+1] != '[' || len(line) > open+2 && line[open+2] == '[' {
 		return nil
 	}
-	l, end, ok := scan(string(line), open)
+	// A link ends on its line, within maxLinkLen: looking further would copy and scan the rest
+	// of a long line at every "[[" of it (quadratic in a line of "[[a[[a…").
+	l, end, ok := scan(line[:min(len(line), open+maxLinkLen)], open)
 	if !ok {
 		return nil
 	}
@@ -111,7 +118,7 @@ func (inlineParser) Parse(_ ast.Node, block text.Reader, _ parser.Context) ast.N
 
 // scan reads the link whose "[[" is at open in line (the rest of a line of text). It returns the
 // link and the offset just past its "]]".
-func scan(s string, open int) (l Link, end int, ok bool) {
+func scan(s []byte, open int) (l Link, end int, ok bool) {
 	var (
 		bar     = -1 // the separating '|'
 		escapes []int
@@ -142,7 +149,7 @@ func scan(s string, open int) (l Link, end int, ok bool) {
 				i += n // no closer on the line: literal backticks
 				continue
 			}
-			if shut := strings.Index(s[i:], "]]"); shut >= 0 && i+shut < c {
+			if shut := bytes.Index(s[i:], []byte("]]")); shut >= 0 && i+shut < c {
 				// The code span runs past "]]": it wins over the link.
 				return Link{}, 0, false
 			}
@@ -156,7 +163,7 @@ func scan(s string, open int) (l Link, end int, ok bool) {
 
 // link validates the link between the "[[" at open and the "]]" at shut, with the separator at
 // bar (-1 when none).
-func link(s string, open, shut, bar int, escapes []int) (Link, int, bool) {
+func link(s []byte, open, shut, bar int, escapes []int) (Link, int, bool) {
 	targetEnd, label := shut, ""
 	if bar >= 0 {
 		targetEnd = bar
@@ -175,7 +182,7 @@ func link(s string, open, shut, bar int, escapes []int) (Link, int, bool) {
 }
 
 // run is the length of the run of c starting at s[i].
-func run(s string, i int, c byte) int {
+func run(s []byte, i int, c byte) int {
 	n := 0
 	for i+n < len(s) && s[i+n] == c {
 		n++
@@ -185,9 +192,9 @@ func run(s string, i int, c byte) int {
 
 // closer returns the start of the first run of exactly n backticks at or after from, or -1.
 // Backslashes do not escape inside a code span, so any such run closes it.
-func closer(s string, from, n int) int {
+func closer(s []byte, from, n int) int {
 	for i := from; i < len(s); {
-		j := strings.IndexByte(s[i:], '`')
+		j := bytes.IndexByte(s[i:], '`')
 		if j < 0 {
 			return -1
 		}
@@ -207,16 +214,16 @@ func punct(c byte) bool {
 }
 
 // unescape returns src[start:end] without the escaping backslashes at the offsets in escapes.
-func unescape(src string, start, end int, escapes []int) string {
+func unescape(src []byte, start, end int, escapes []int) string {
 	var b strings.Builder
 	b.Grow(end - start)
 	for _, e := range escapes {
 		if e < start || e >= end {
 			continue
 		}
-		b.WriteString(src[start:e])
+		b.Write(src[start:e])
 		start = e + 1
 	}
-	b.WriteString(src[start:end])
+	b.Write(src[start:end])
 	return b.String()
 }
