@@ -230,6 +230,11 @@ func setEntryTags(ctx context.Context, tx pgx.Tx, ws, entry uuid.UUID, tags []st
 // DeleteEntry removes an entry with its versions, tags, names and outgoing links; a link to it
 // goes to the next entry its name leads to, or dangles.
 func DeleteEntry(ctx context.Context, tx pgx.Tx, ws uuid.UUID, slug string) (Entry, error) {
+	// In turn with the index writes: a job that links to this entry while it goes would otherwise
+	// keep a link to an entry that no longer exists, which no later job re-resolves.
+	if _, err := tx.Exec(ctx, lockIndexWritesSQL, ws); err != nil {
+		return Entry{}, err
+	}
 	e, err := scanEntry(tx.QueryRow(ctx, lockEntrySQL, ws, slug))
 	if err != nil {
 		return Entry{}, fmt.Errorf("entry %q: %w", slug, err)
