@@ -637,17 +637,18 @@ func TestStopDrainsAndNothingIsLost(t *testing.T) {
 // writing is claimed by the heartbeat; one that returns while that claim is under way must not
 // send its end as a claim-and-end (which would find the task claimed by its own delivery, be
 // refused, and leave the message for its redelivery: a second attempt after the ack wait). With
-// a heartbeat every 50 ms and handlers of 1–40 ms, many ends meet a heartbeat's claim; every task
-// must end in its first attempt.
+// a heartbeat every 133 ms and handlers of 1–130 ms, many ends meet a heartbeat's claim; every task
+// must end in its first attempt. (An ack wait of 150 ms, as first written, also let a heartbeat
+// delayed by a loaded machine cause a real redelivery: 400 ms gives three beats of margin.)
 func TestAHeartbeatClaimDoesNotRefuseItsOwnEnd(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder()
 	b := setup(t, rec.register)
-	b.pool(t, agents.PoolConfig{Concurrency: 32, AckWait: 150 * time.Millisecond})
+	b.pool(t, agents.PoolConfig{Concurrency: 32, AckWait: 400 * time.Millisecond})
 	const n = 300
 	specs := make([]agents.TaskSpec, n)
 	for i := range specs {
-		specs[i] = agents.TaskSpec{WorkspaceID: b.ws, Kind: "test.record", Args: recordArgs{Tag: fmt.Sprint(i), SleepMS: 1 + i%40}}
+		specs[i] = agents.TaskSpec{WorkspaceID: b.ws, Kind: "test.record", Args: recordArgs{Tag: fmt.Sprint(i), SleepMS: 1 + i%130}}
 	}
 	pub, err := b.client.PublishMany(context.Background(), specs)
 	if err != nil {
