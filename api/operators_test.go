@@ -9,9 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/api"
-	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -21,17 +19,7 @@ import (
 func TestOperatorKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.DB(t)
-	tasks, err := agents.NewClient(agents.ClientConfig{DB: db, Registry: agents.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tasks.Close)
-	srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, Tasks: tasks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newServer(t, srv)
+	ts, db := newTaskServer(t)
 	admin, _ := api.NewClient(ts, adminToken)
 	name := "alice-" + uuid.NewString()[:8]
 	k, err := admin.CreateOperatorKey(ctx, name)

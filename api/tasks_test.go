@@ -16,7 +16,9 @@ import (
 	"github.com/mosaicstack/mosaic/store"
 )
 
-func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
+// newTaskServer is an API server with the task routes (the demo kinds registered) on a database
+// of its own; it returns the server's URL.
+func newTaskServer(t *testing.T) (string, *store.DB) {
 	t.Helper()
 	db := pgtest.DB(t)
 	reg := agents.NewRegistry()
@@ -30,7 +32,12 @@ func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newServer(t, srv)
+	return newServer(t, srv), db
+}
+
+func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
+	t.Helper()
+	ts, db := newTaskServer(t)
 	admin, _ := api.NewClient(ts, adminToken)
 	w, err := admin.CreateWorkspace(context.Background(), api.CreateWorkspaceRequest{Name: "tasks-" + uuid.NewString()[:8]})
 	if err != nil {

@@ -496,13 +496,13 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 	pgvec := db.hasPgvector(ctx)
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		// Round 1: the search documents (a stale entry is left alone) and the names, which say
-		// whether they changed. Index writes of a workspace take turns (a transaction-scoped
+		// whether any went. Index writes of a workspace take turns (a transaction-scoped
 		// lock): a job that links to a name another job is adding either sees that name or is
 		// seen by its re-resolution; concurrent, each could miss the other and leave the link
 		// dangling for good.
 		b := &pgx.Batch{}
 		b.Queue(lockIndexWritesSQL, ws)
-		gone, added := make([]int, len(writes)), make([]int, len(writes))
+		gone := make([]int, len(writes))
 		names := make([][]string, len(writes))
 		for i, w := range writes {
 			b.Queue(indexEntrySQL, ws, w.ID, w.Version).Exec(func(tag pgconn.CommandTag) error {
@@ -520,7 +520,7 @@ func (db *DB) WriteIndexes(ctx context.Context, ws, user uuid.UUID, writes []Ind
 			// A stale entry's names are still its own (the job of its newer version writes
 			// them again): written here, so that a batch is one shape.
 			b.Queue(setNamesSQL, ws, w.ID, names[i], ranks).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&gone[i], &added[i])
+				return r.Scan(&gone[i])
 			})
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -259,24 +259,6 @@ func (db *DB) EmbeddingVectors(ctx context.Context, ws uuid.UUID, model string, 
 	})
 }
 
-// MatchingIDs returns the ids of every entry user can see that passes the filter (for a filter
-// with AnyWordOf, through the full-text index).
-func (db *DB) MatchingIDs(ctx context.Context, ws, user uuid.UUID, f SearchFilter) (map[uuid.UUID]bool, error) {
-	args := []any{ws}
-	sql := `SELECT e.id FROM knowledge_entries e WHERE ` + f.where(&args)
-	out := map[uuid.UUID]bool{}
-	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		var id uuid.UUID
-		_, err = pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil })
-		return err
-	})
-	return out, err
-}
-
 // VisibleHits returns the entries among ids that user can see and that pass the filter, in no
 // particular order.
 func (db *DB) VisibleHits(ctx context.Context, ws, user uuid.UUID, f SearchFilter, ids []uuid.UUID) ([]Hit, error) {

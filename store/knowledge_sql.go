@@ -63,7 +63,8 @@ const (
 		  AND l.target_id IS DISTINCT FROM ` + bestName + `l.target_slug` + bestNameEnd
 
 	// An entry's names become exactly $3 (with ranks $4): only what changed is written, so that
-	// re-indexing an unchanged entry writes no name. It returns how many names went and came.
+	// re-indexing an unchanged entry writes no name. It returns how many names went (a
+	// data-modifying WITH runs whether or not the query reads it).
 	setNamesSQL = `
 		WITH new (name, rank) AS (SELECT * FROM unnest($3::text[], $4::smallint[])),
 		gone AS (
@@ -72,8 +73,8 @@ const (
 			RETURNING 1),
 		added AS (
 			INSERT INTO knowledge_names (workspace_id, name, rank, entry_id) SELECT $1, name, rank, $2 FROM new
-			ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)`
+			ON CONFLICT DO NOTHING)
+		SELECT count(*) FROM gone`
 
 	// One workspace's index writes take turns (released at commit).
 	lockIndexWritesSQL = `SELECT pg_advisory_xact_lock(hashtextextended('mosaic.knowledge.index:' || $1::text, 0))`
