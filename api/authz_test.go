@@ -240,6 +240,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET " + ws, min: store.RoleGuest, ok: 200},
 		{pattern: "PUT " + ws + "/limits", min: api.AdminOnly, body: `{"max_concurrency":0}`, ok: 200},
 		{pattern: "GET " + ws + "/limits", min: store.RoleGuest, ok: 200},
+		{pattern: "PUT " + ws + "/retention", min: api.AdminOnly, body: `{"succeeded":"48h"}`, ok: 200},
+		{pattern: "GET " + ws + "/retention", min: store.RoleGuest, ok: 200},
 		{pattern: "POST " + ws + "/api-keys", min: store.RoleAdmin, body: `{"name":"","role":"GUEST"}`, ok: 400},
 		{pattern: "DELETE " + ws + "/api-keys/{id}", min: store.RoleAdmin, call: "DELETE " + ws + "/api-keys/" + none, ok: 404},
 		{pattern: "GET /v1/overview", min: api.AdminOnly, ok: 200},

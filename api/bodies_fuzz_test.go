@@ -107,6 +107,7 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 		routes: []fuzzRoute{
 			{http.MethodPost, "/v1/workspaces", true},
 			{http.MethodPut, ws + "/limits", true},
+			{http.MethodPut, ws + "/retention", true},
 			{http.MethodPost, ws + "/api-keys", false},
 			{http.MethodPost, ws + "/tasks", false},
 			{http.MethodPost, ws + "/dead-letters/" + dl.ID.String() + "/replay", false},

@@ -186,6 +186,19 @@ func (c *Client) SetLimits(ctx context.Context, ws uuid.UUID, l Limits) error {
 	return c.Do(ctx, http.MethodPut, "/v1/workspaces/"+ws.String()+"/limits", l, nil)
 }
 
+// Retention reads a workspace's retention: its own settings and what holds.
+func (c *Client) Retention(ctx context.Context, ws uuid.UUID) (Retention, error) {
+	var out Retention
+	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+ws.String()+"/retention", nil, &out)
+}
+
+// SetRetention replaces a workspace's retention settings (admin token); an absent class takes the
+// default.
+func (c *Client) SetRetention(ctx context.Context, ws uuid.UUID, rs RetentionSettings) (Retention, error) {
+	var out Retention
+	return out, c.Do(ctx, http.MethodPut, "/v1/workspaces/"+ws.String()+"/retention", rs, &out)
+}
+
 // Ready asks /readyz; it returns nil when the server is ready.
 func (c *Client) Ready(ctx context.Context) error {
 	var out map[string]any

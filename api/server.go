@@ -37,6 +37,9 @@ type Check func(ctx context.Context) error
 type Config struct {
 	// DB is the runtime pool. Required.
 	DB *store.DB
+	// Retention is the retention of a workspace without settings of its own, as this process's
+	// cleaner applies it (GET …/retention shows it). Nil: store.DefaultRetention.
+	Retention *store.Retention
 	// AdminToken is the operator's token (creates workspaces, acts in any workspace). Required.
 	AdminToken string
 	// Checks run on /readyz, by name ("postgres", "jetstream"). Each gets 2 s.
@@ -115,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 	r.Handle("GET /v1/workspaces/{ws}", store.RoleGuest, s.getWorkspace)
 	r.Handle("PUT /v1/workspaces/{ws}/limits", AdminOnly, s.putLimits)
 	r.Handle("GET /v1/workspaces/{ws}/limits", store.RoleGuest, s.getLimits)
+	s.mountRetention(r)
 	r.Handle("POST /v1/workspaces/{ws}/api-keys", store.RoleAdmin, s.createAPIKey)
 	r.Handle("DELETE /v1/workspaces/{ws}/api-keys/{id}", store.RoleAdmin, s.revokeAPIKey)
 	if cfg.Tasks != nil {

@@ -237,9 +237,18 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool, 
 	if err := waitStream(ctx, e, uint64(cfg.tasks)); err != nil {
 		return 0, err
 	}
+	var cleaned *cleaning
+	if cfg.cleaner {
+		if cleaned, err = seedFinished(ctx, e, cfg.tasks); err != nil {
+			return 0, err
+		}
+	}
 	e.vacuum(ctx, e.ownerURL)
 	prof := startProfile(ctx, e)
 	start := time.Now()
+	if cleaned != nil {
+		cleaned.start(ctx, e)
+	}
 	if err := s.pool.Start(ctx); err != nil {
 		return 0, err
 	}
@@ -248,6 +257,9 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool, 
 		return 0, err
 	}
 	took := time.Since(start).Seconds()
+	if cleaned != nil {
+		cleaned.report(took)
+	}
 	if cfg.pgstats {
 		prof.report(ctx, cfg.tasks, took)
 	}
@@ -351,4 +363,67 @@ func mosaicLatency(ctx context.Context, e *env, cfg config, rate int) (p50, p99 
 		return float64(lat.d[int(q*float64(len(lat.d)-1))]) / float64(time.Millisecond)
 	}
 	return ms(0.50), ms(0.99), nil
+}
+
+// cleaning is a retention cleaner at work during a throughput run: it deletes the tasks (and
+// audit rows) of an earlier run, seeded as succeeded two hours ago, while the pool runs.
+type cleaning struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	deleted atomic.Int64
+	trail   atomic.Int64
+	began   time.Time
+	ended   atomic.Int64 // Unix ns when the last seeded task was deleted
+	seeded  int
+}
+
+// seedFinished writes n succeeded tasks (with one audit row each) that finished two hours ago, in
+// a workspace of their own, as an earlier run would have left them.
+func seedFinished(ctx context.Context, e *env, n int) (*cleaning, error) {
+	w, err := e.db.CreateWorkspace(ctx, store.NewWorkspace{Name: "bench-old-" + uuid.NewString()[:8]})
+	if err != nil {
+		return nil, err
+	}
+	err = e.db.InWorkspace(ctx, w.ID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `WITH t AS (
+			INSERT INTO tasks (workspace_id, id, kind, status, args, attempt, fence, worker, result, created_at, started_at, finished_at, updated_at)
+			SELECT $1, gen_random_uuid(), 'demo.echo', 'succeeded', jsonb_build_object('n', i), 1, 4294967297, 'bench',
+				jsonb_build_object('n', i), now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
+			FROM generate_series(1, $2) i RETURNING id, finished_at)
+			INSERT INTO task_events (workspace_id, task_id, at, type, status, attempt, fence, worker, started_at)
+			SELECT $1, id, finished_at, 'succeeded', 'succeeded', 1, 4294967297, 'bench', finished_at FROM t`, w.ID, n)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed the cleaner's work: %w", err)
+	}
+	return &cleaning{seeded: n}, nil
+}
+
+func (c *cleaning) start(ctx context.Context, e *env) {
+	cctx, cancel := context.WithCancel(ctx)
+	c.cancel, c.done, c.began = cancel, make(chan struct{}), time.Now()
+	ret := store.DefaultRetention
+	ret.Succeeded = time.Hour // the seeded tasks ended 2 h ago; this run's are kept
+	cl, err := store.NewCleaner(store.CleanerConfig{DB: e.db, Defaults: &ret, Interval: time.Second,
+		OnDeleted: func(class string, rows, trail int) {
+			if c.deleted.Add(int64(rows)) >= int64(c.seeded) && c.ended.Load() == 0 {
+				c.ended.Store(time.Now().UnixNano())
+			}
+			c.trail.Add(int64(trail))
+		}})
+	if err != nil {
+		panic(err) // a constant, valid configuration
+	}
+	go func() { defer close(c.done); _ = cl.Run(cctx) }()
+}
+
+func (c *cleaning) report(took float64) {
+	c.cancel()
+	<-c.done
+	at := "not all within the run"
+	if end := c.ended.Load(); end != 0 {
+		at = fmt.Sprintf("all within %.1f s of the run's %.1f s", time.Duration(end-c.began.UnixNano()).Seconds(), took)
+	}
+	say("    cleaner: deleted %d of %d seeded tasks and %d audit rows, %s", c.deleted.Load(), c.seeded, c.trail.Load(), at)
 }

@@ -68,6 +68,11 @@ type Registry struct {
 
 	naks *prometheus.CounterVec
 
+	retentionDeleted  *prometheus.CounterVec
+	retentionPasses   prometheus.Counter
+	retentionLastPass prometheus.Gauge
+	retentionSeconds  prometheus.Histogram
+
 	federationRequests *prometheus.CounterVec
 	federationSeconds  *prometheus.HistogramVec
 
@@ -132,6 +137,24 @@ func New(cfg Config) *Registry {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"direction", "op"})
 	r.agents = &agentCollector{timeout: 2 * time.Second, errs: newScrapeErrors(SourceAgents), log: r.log}
+	r.retentionDeleted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mosaic_retention_deleted_rows_total",
+		Help: "Rows the retention cleaner of this process deleted, by class (succeeded, cancelled, dead: tasks; dead_letters) and table.",
+	}, []string{"class", "table"})
+	r.retentionPasses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mosaic_retention_passes_total",
+		Help: "Cleaning passes over every workspace this process ran to their end (a pass another process held is not counted).",
+	})
+	r.retentionLastPass = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mosaic_retention_last_pass_timestamp_seconds",
+		Help: "When this process's last cleaning pass ended (Unix time; 0: none yet).",
+	})
+	r.retentionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "mosaic_retention_pass_seconds",
+		Help:    "How long a cleaning pass over every workspace took.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+	})
+	r.reg.MustRegister(r.retentionDeleted, r.retentionPasses, r.retentionLastPass, r.retentionSeconds)
 	r.reg.MustRegister(r.handlerSeconds, r.handlerRuns, r.transitSeconds, r.transitErrors, r.naks, r.federationRequests, r.federationSeconds, r.agents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.DB != nil {
@@ -171,6 +194,26 @@ func (r *Registry) ObserveNak(stream string) {
 		stream = Other
 	}
 	r.naks.WithLabelValues(stream).Inc()
+}
+
+// ObserveRetention counts a cleaner's batch: plug it into store.CleanerConfig.OnDeleted.
+func (r *Registry) ObserveRetention(class string, rows, trail int) {
+	table := "tasks"
+	if class == store.RetainDeadLetters {
+		table = "dead_letters"
+	}
+	r.retentionDeleted.WithLabelValues(class, table).Add(float64(rows))
+	if trail > 0 {
+		r.retentionDeleted.WithLabelValues(class, "task_events").Add(float64(trail))
+	}
+}
+
+// ObserveRetentionPass records a cleaning pass that ran to its end: plug it into
+// store.CleanerConfig.OnPass.
+func (r *Registry) ObserveRetentionPass(took time.Duration) {
+	r.retentionPasses.Inc()
+	r.retentionLastPass.SetToCurrentTime()
+	r.retentionSeconds.Observe(took.Seconds())
 }
 
 // ObserveTransit records an OpenBao Transit call: plug it into transit.Config.Observe.

@@ -153,12 +153,14 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 		return err
 	}
 	defer fed.close()
-	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain, observe: mreg.ObserveHandler, onNak: mreg.ObserveNak}, log)
+	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain,
+		observe: mreg.ObserveHandler, onNak: mreg.ObserveNak, onCleaned: mreg.ObserveRetention, onCleanPass: mreg.ObserveRetentionPass}, log)
 	if err != nil {
 		return err
 	}
 	srv, err := api.New(api.Config{
 		DB:          st.db,
+		Retention:   &f.poolFlags.retention,
 		AdminToken:  adminToken,
 		Tasks:       tasks,
 		NC:          st.nc,

@@ -46,6 +46,8 @@ type poolFlags struct {
 	drainTimeout time.Duration
 	heartbeat    time.Duration
 	stranded     time.Duration
+	retention    store.Retention
+	cleanEvery   time.Duration
 }
 
 func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, defaultConcurrency int) {
@@ -60,6 +62,11 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for a sign of life before redelivering")
 	fl.DurationVar(&f.stranded, "stranded-after", 10*time.Minute, "a task that waits this long, unchanged, while its stream holds no message on its subject has lost its message and gets a new one (0: never)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", 5*time.Second, "how often this process reports itself to the agent registry; it is marked lost, and its tasks requeued, after 3 missed")
+	fl.DurationVar(&f.retention.Succeeded, "retain-succeeded", store.DefaultRetention.Succeeded, "how long succeeded tasks are kept after they finish, with their audit trail (0: for good); a workspace's own setting wins")
+	fl.DurationVar(&f.retention.Cancelled, "retain-cancelled", store.DefaultRetention.Cancelled, "how long cancelled tasks are kept (0: for good)")
+	fl.DurationVar(&f.retention.Dead, "retain-dead", store.DefaultRetention.Dead, "how long dead tasks are kept (0: for good); one whose dead letter waits stays regardless")
+	fl.DurationVar(&f.retention.DeadLetters, "retain-dead-letters", store.DefaultRetention.DeadLetters, "how long replayed or discarded dead letters are kept (0: for good); waiting ones are never deleted")
+	fl.DurationVar(&f.cleanEvery, "clean-every", time.Minute, "how often this process's cleaner deletes what retention no longer keeps (0: never; of several processes, one cleans at a time)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
 }
 
@@ -83,6 +90,9 @@ type deps struct {
 	observe func(agents.HandlerDone)
 	// onNak, when set, counts nak advisories (metrics).
 	onNak func(stream string)
+	// onCleaned and onCleanPass, when set, count the cleaner's deletes and passes (metrics).
+	onCleaned   func(class string, rows, trail int)
+	onCleanPass func(time.Duration)
 }
 
 // startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
@@ -99,7 +109,17 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	}
 	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: st.db, JS: st.js, Interval: f.heartbeat, StrandedAfter: stranded, Logger: &log})
 	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log, OnNak: d.onNak}
-	for _, run := range []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run} {
+	runs := []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run}
+	if f.cleanEvery > 0 {
+		cleaner, err := store.NewCleaner(store.CleanerConfig{DB: st.db, Defaults: &f.retention, Interval: f.cleanEvery,
+			OnDeleted: d.onCleaned, OnPass: d.onCleanPass, Logger: &log})
+		if err != nil {
+			rt.cancel()
+			return nil, fmt.Errorf("cleaner: %w", err)
+		}
+		runs = append(runs, cleaner.Run)
+	}
+	for _, run := range runs {
 		rt.done.Add(1)
 		go func() { defer rt.done.Done(); _ = run(bg) }()
 	}
@@ -215,6 +235,15 @@ func (f *poolFlags) validate() error {
 	if f.stranded != 0 && (f.stranded < time.Minute || f.stranded > 7*24*time.Hour) {
 		// Below a minute, a task the relay has yet to publish would look stranded.
 		errs = append(errs, fmt.Errorf("%s: %s is not 0 (never) or between 1m and 168h", setting("stranded-after"), f.stranded))
+	}
+	for flag, d := range map[string]time.Duration{"retain-succeeded": f.retention.Succeeded, "retain-cancelled": f.retention.Cancelled,
+		"retain-dead": f.retention.Dead, "retain-dead-letters": f.retention.DeadLetters} {
+		if d < 0 || d > store.MaxRetention || d%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is not 0 (for good) or whole seconds up to %s", setting(flag), d, store.MaxRetention))
+		}
+	}
+	if f.cleanEvery != 0 && (f.cleanEvery < time.Second || f.cleanEvery > 24*time.Hour) {
+		errs = append(errs, fmt.Errorf("%s: %s is not 0 (never) or between 1s and 24h", setting("clean-every"), f.cleanEvery))
 	}
 	if f.heartbeat < 100*time.Millisecond || f.heartbeat > time.Minute {
 		errs = append(errs, fmt.Errorf("%s: %s; want 100ms…1m", setting("heartbeat"), f.heartbeat))
@@ -351,9 +380,12 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
 	var observe func(agents.HandlerDone)
 	var onNak func(string)
+	var onCleaned func(string, int, int)
+	var onCleanPass func(time.Duration)
 	if mreg != nil {
 		mreg.SetKinds(reg)
 		observe, onNak = mreg.ObserveHandler, mreg.ObserveNak
+		onCleaned, onCleanPass = mreg.ObserveRetention, mreg.ObserveRetentionPass
 	}
 	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
 	if err != nil {
@@ -363,7 +395,8 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	drained := make(chan struct{})
 	var drainOnce sync.Once
 	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
-	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe, onNak: onNak}, log)
+	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe, onNak: onNak,
+		onCleaned: onCleaned, onCleanPass: onCleanPass}, log)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ import (
 
 func newWorkspacesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "workspaces", Short: "Create and list workspaces (operator: admin token)"}
-	cmd.AddCommand(newWorkspacesCreateCmd(), newWorkspacesListCmd(), newWorkspacesLimitCmd(), newWorkspacePauseCmd(true), newWorkspacePauseCmd(false))
+	cmd.AddCommand(newWorkspacesCreateCmd(), newWorkspacesListCmd(), newWorkspacesLimitCmd(), newWorkspacesRetentionCmd(), newWorkspacePauseCmd(true), newWorkspacePauseCmd(false))
 	return cmd
 }
 
@@ -132,5 +133,71 @@ func newWorkspacesLimitCmd() *cobra.Command {
 	f.register(cmd, false)
 	cmd.Flags().IntVar(&maxConc, "max-concurrency", 0, "the cap (0: none)")
 	_ = cmd.MarkFlagRequired("max-concurrency")
+	return cmd
+}
+
+func newWorkspacesRetentionCmd() *cobra.Command {
+	f := &clientFlags{}
+	var set api.RetentionSettings
+	cmd := &cobra.Command{
+		Use:   "retention WORKSPACE_ID [--succeeded D] [--cancelled D] [--dead D] [--dead-letters D]",
+		Short: "Show or set how long a workspace keeps finished tasks and dealt-with dead letters",
+		Long: `Without flags, prints the workspace's own retention settings and what holds (its settings over
+the server's --retain-* defaults). Each flag sets one class: a duration such as 48h or 90m, 0s to
+keep that class for good, or "default" to return it to the server's default (setting takes the
+admin token). The cleaner deletes, in small batches, succeeded, cancelled and dead tasks (with
+their audit trail) that finished longer ago than their class says, and dead letters replayed or
+discarded longer ago; a dead letter that waits is never deleted, nor the dead task it belongs to.`,
+		Example: `  mosaic workspaces retention 01a2226a-57f6-791f-8b63-585890e3a89f --succeeded 72h --dead 0s`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.workspace = args[0]
+			fl := cmd.Flags()
+			changed := fl.Changed("succeeded") || fl.Changed("cancelled") || fl.Changed("dead") || fl.Changed("dead-letters")
+			c, ws, err := f.workspaceClient()
+			if err != nil {
+				return err
+			}
+			ret, err := c.Retention(cmd.Context(), ws)
+			if err != nil {
+				return err
+			}
+			if changed {
+				next := ret.Workspace
+				for _, v := range []struct {
+					flag  string
+					value string
+					to    *string
+				}{{"succeeded", set.Succeeded, &next.Succeeded}, {"cancelled", set.Cancelled, &next.Cancelled},
+					{"dead", set.Dead, &next.Dead}, {"dead-letters", set.DeadLetters, &next.DeadLetters}} {
+					if !fl.Changed(v.flag) {
+						continue
+					}
+					if v.value == "default" {
+						*v.to = ""
+						continue
+					}
+					if _, err := time.ParseDuration(v.value); err != nil {
+						return usageError{fmt.Errorf("%s: %q is not a duration such as 48h, 0s (for good) or default", setting(v.flag), v.value)}
+					}
+					*v.to = v.value
+				}
+				admin, err := f.adminClient()
+				if err != nil {
+					return err
+				}
+				if ret, err = admin.SetRetention(cmd.Context(), ws, next); err != nil {
+					return err
+				}
+			}
+			return f.result(ret, "workspace %s\n  own settings: %s\n  what holds:   %s\n", ws, ret.Workspace, ret.Effective)
+		},
+	}
+	f.register(cmd, false)
+	fl := cmd.Flags()
+	fl.StringVar(&set.Succeeded, "succeeded", "", "keep succeeded tasks this long after they finish (0s: for good; default: the server's)")
+	fl.StringVar(&set.Cancelled, "cancelled", "", "keep cancelled tasks this long")
+	fl.StringVar(&set.Dead, "dead", "", "keep dead tasks this long (one whose dead letter waits stays regardless)")
+	fl.StringVar(&set.DeadLetters, "dead-letters", "", "keep replayed or discarded dead letters this long")
 	return cmd
 }
