@@ -152,12 +152,12 @@ func (w *AdvisoryWatcher) handle(ctx context.Context, m jetstream.Msg) error {
 		id := decoded.Envelope.ID
 		d.TaskID = &id
 	}
-	ev := map[string]any{"id": store.NewID(), "type": "message.dead", "workspace_id": addr.Workspace, "reason": reason,
-		"stream": a.Stream, "consumer": a.Consumer, "stream_seq": a.StreamSeq, "subject": raw.Subject, "task_id": d.TaskID,
-		"at": time.Now().UTC()}
+	ev := events.DeadMessageEvent{ID: store.NewID(), Type: "message.dead", WorkspaceID: addr.Workspace, Reason: reason,
+		Stream: a.Stream, Consumer: a.Consumer, StreamSeq: a.StreamSeq, Subject: raw.Subject, TaskID: d.TaskID,
+		At: time.Now().UTC()}
 	payload, _ := json.Marshal(ev)
 	recorded, err := w.DB.RecordAdvisoryDeadLetter(ctx, d, []store.OutboxMessage{{WorkspaceID: addr.Workspace,
-		MsgID: fmt.Sprint(ev["id"]), Subject: events.EventSubject(addr.Workspace, "message.dead"), Payload: payload}})
+		MsgID: ev.ID.String(), Subject: events.EventSubject(addr.Workspace, "message.dead"), Payload: payload}})
 	if errors.Is(err, store.ErrNotFound) {
 		return w.unrouted(ctx, d)
 	}

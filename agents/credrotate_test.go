@@ -302,7 +302,7 @@ func TestSchedulerRotatesDueCredentialsAndRaisesExpiryEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("events so far %v: %v", got, err)
 		}
-		var ev credrotate.CredentialEvent
+		var ev events.CredentialEvent
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 			t.Fatal(err)
 		}

@@ -617,20 +617,9 @@ func (p *Pool) scheduleLater(ctx context.Context, msg jetstream.Msg, dec *events
 	_ = msg.Ack()
 }
 
-// DomainEvent is the body of a task's domain event on mosaic.events.<workspace>.<type>.
-type DomainEvent struct {
-	ID          uuid.UUID `json:"id"`
-	Type        string    `json:"type"`
-	WorkspaceID uuid.UUID `json:"workspace_id"`
-	TaskID      uuid.UUID `json:"task_id"`
-	Kind        string    `json:"kind"`
-	Attempt     int       `json:"attempt"`
-	Error       string    `json:"error,omitempty"`
-	At          time.Time `json:"at"`
-}
-
+// domainEvent is a task's domain event (events.DomainEvent), to go out through the outbox.
 func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText string) store.OutboxMessage {
-	ev := DomainEvent{ID: store.NewID(), Type: typ, WorkspaceID: ws, TaskID: task, Kind: kind, Attempt: attempt,
+	ev := events.DomainEvent{ID: store.NewID(), Type: typ, WorkspaceID: ws, TaskID: task, Kind: kind, Attempt: attempt,
 		Error: errText, At: time.Now().UTC()}
 	payload, _ := json.Marshal(ev)
 	return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, typ), Payload: payload}

@@ -87,7 +87,7 @@ func TestDomainEventsLeaveThroughTheOutbox(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		var ev agents.DomainEvent
+		var ev events.DomainEvent
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,8 @@
 // Package events is Mosaic's NATS JetStream layer: subjects, the stream topology (as data, applied
 // idempotently), the embedded server, connections to an external server, the task envelope, the
-// publisher and the outbox relay.
+// publisher, the outbox relay and the bodies of the domain events it carries (DomainEvent,
+// DeadMessageEvent, CredentialEvent; DecodeEvent reads any of them). Package
+// events/watermillsub reads the domain events with Watermill.
 //
 // Subjects carry what routing and isolation need:
 //

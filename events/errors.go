@@ -15,6 +15,8 @@ var (
 	ErrInvalidPriority = errors.New("priority must be between 1 and 10")
 	// ErrInvalidEnvelope: a task message whose body or headers cannot be read as a task.
 	ErrInvalidEnvelope = errors.New("invalid task envelope")
+	// ErrInvalidEvent: a domain event whose body cannot be read as one (DecodeEvent).
+	ErrInvalidEvent = errors.New("invalid domain event")
 )
 
 // TopologyConflictError reports streams that exist with settings Mosaic cannot change in place

@@ -224,6 +224,39 @@ func EventSubject(workspace uuid.UUID, typ string) string {
 	return eventsRoot + workspace.String() + "." + typ
 }
 
+// EventFilter is the consumer filter of domain events on EVENTS: those of one workspace (of every
+// workspace when uuid.Nil) whose type matches one of patterns (every type when none). A pattern is
+// a type with NATS wildcards among its words: "task.dead", "task.*", "credential.>".
+func EventFilter(workspace uuid.UUID, patterns []string) []string {
+	ws := "*"
+	if workspace != uuid.Nil {
+		ws = workspace.String()
+	}
+	if len(patterns) == 0 {
+		return []string{eventsRoot + ws + ".>"}
+	}
+	out := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		out = append(out, eventsRoot+ws+"."+p)
+	}
+	return out
+}
+
+// ValidateEventPattern checks a pattern of EventFilter: words as in ValidateKind, any of them '*'
+// (one word), the last one possibly '>' (one or more words).
+func ValidateEventPattern(pattern string) error {
+	words := strings.Split(pattern, ".")
+	for i, w := range words {
+		if w == "*" || (w == ">" && i == len(words)-1) {
+			words[i] = "any"
+		}
+	}
+	if err := ValidateKind(strings.Join(words, ".")); err != nil {
+		return fmt.Errorf("event type pattern %q: %w", pattern, err)
+	}
+	return nil
+}
+
 // TaskStreamSubjects are the TASKS stream's subjects: one per band, p1 … p10, each with a
 // workspace and at least one kind token (mosaic.tasks.p<n>.*.>). No wider: a message on a band
 // no consumer serves (p0, p11, P5, zz) or with tokens missing is refused at publish (a JetStream

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/events"
 )
 
@@ -45,7 +44,7 @@ type Subscribed struct {
 type EventBody struct {
 	Subscription uuid.UUID          `json:"subscription"`
 	Workspace    string             `json:"workspace"`
-	Event        agents.DomainEvent `json:"event"`
+	Event        events.DomainEvent `json:"event"`
 }
 
 // eventType is what a task event's type looks like (task.succeeded): a peer's is checked, since
@@ -56,7 +55,7 @@ var eventType = regexp.MustCompile(`^task\.[a-z][a-z0-9_]{0,31}$`)
 type RemoteEvent struct {
 	Instance  string `json:"instance"`
 	Workspace string `json:"workspace"`
-	agents.DomainEvent
+	events.DomainEvent
 }
 
 // forward is a subscription this instance serves: the task events of workspaces, to a peer.
@@ -126,7 +125,7 @@ func (n *Node) serveSubscribe(p Peer, targets []Grant, raw json.RawMessage) (any
 	for _, g := range targets {
 		ws := g.Workspace
 		s, err := n.cfg.Events.Subscribe(events.EventSubject(g.WorkspaceID, "task.>"), func(m *nats.Msg) {
-			var ev agents.DomainEvent
+			var ev events.DomainEvent
 			if json.Unmarshal(m.Data, &ev) != nil || credentialsWork(ev.Kind) {
 				return // rotation work is credentials business: never forwarded
 			}

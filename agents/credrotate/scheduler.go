@@ -28,17 +28,6 @@ type Scheduler struct {
 	Logger        *zerolog.Logger
 }
 
-// CredentialEvent is the body of credential.expiring and credential.expired.
-type CredentialEvent struct {
-	ID           uuid.UUID `json:"id"`
-	Type         string    `json:"type"`
-	WorkspaceID  uuid.UUID `json:"workspace_id"`
-	CredentialID uuid.UUID `json:"credential_id"`
-	Name         string    `json:"name"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	At           time.Time `json:"at"`
-}
-
 // Run passes every Interval until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
 	interval := s.Interval
@@ -99,7 +88,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 				if e.Expired {
 					typ = "credential.expired"
 				}
-				ev := CredentialEvent{ID: store.NewID(), Type: typ, WorkspaceID: ws, CredentialID: e.ID, Name: e.Name, ExpiresAt: e.ExpiresAt, At: now.UTC()}
+				ev := events.CredentialEvent{ID: store.NewID(), Type: typ, WorkspaceID: ws, CredentialID: e.ID, Name: e.Name, ExpiresAt: e.ExpiresAt, At: now.UTC()}
 				payload, _ := json.Marshal(ev)
 				return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, typ), Payload: payload}
 			}); err != nil {

@@ -1,0 +1,112 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Domain events are the JSON bodies on mosaic.events.<workspace>.<type>, one shape per family of
+// types. Producers (agents, agents/credrotate) marshal these structs; subscribers read any of
+// them with DecodeEvent. A new field is added, never renamed or removed.
+
+// DomainEvent is the body of a task's domain event: task.succeeded, task.failed (an attempt
+// failed and will be retried), task.dead and task.cancelled.
+type DomainEvent struct {
+	ID          uuid.UUID `json:"id"`
+	Type        string    `json:"type"`
+	WorkspaceID uuid.UUID `json:"workspace_id"`
+	TaskID      uuid.UUID `json:"task_id"`
+	Kind        string    `json:"kind"`
+	// Attempt that ended (0 when the task ended without running: out of attempts, cancelled).
+	Attempt int `json:"attempt"`
+	// Error of the attempt; empty for task.succeeded.
+	Error string    `json:"error,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// DeadMessageEvent is the body of message.dead: a message that JetStream gave up on outside a
+// worker's own path (max deliveries, terminated), recorded as a dead letter.
+type DeadMessageEvent struct {
+	ID          uuid.UUID `json:"id"`
+	Type        string    `json:"type"`
+	WorkspaceID uuid.UUID `json:"workspace_id"`
+	// Reason is the dead letter's (store.ReasonMaxDeliveries, store.ReasonTerminated).
+	Reason    string `json:"reason"`
+	Stream    string `json:"stream"`
+	Consumer  string `json:"consumer"`
+	StreamSeq uint64 `json:"stream_seq"`
+	Subject   string `json:"subject"`
+	// TaskID is the task the message carried; nil (JSON null) when its body named none.
+	TaskID *uuid.UUID `json:"task_id"`
+	At     time.Time  `json:"at"`
+}
+
+// CredentialEvent is the body of credential.expiring (it expires within the warning period) and
+// credential.expired.
+type CredentialEvent struct {
+	ID           uuid.UUID `json:"id"`
+	Type         string    `json:"type"`
+	WorkspaceID  uuid.UUID `json:"workspace_id"`
+	CredentialID uuid.UUID `json:"credential_id"`
+	Name         string    `json:"name"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	At           time.Time `json:"at"`
+}
+
+// Event is a domain event as a subscriber reads it: the fields every event has, and its body
+// decoded by the family of its type. Exactly one of Task, DeadMessage and Credential is set for
+// the types this version knows; none for a type it does not (a newer producer's), whose Body is
+// still there to read.
+type Event struct {
+	ID          uuid.UUID
+	Type        string
+	WorkspaceID uuid.UUID
+	At          time.Time
+
+	Task        *DomainEvent      // task.*
+	DeadMessage *DeadMessageEvent // message.dead
+	Credential  *CredentialEvent  // credential.*
+
+	// Body is the event's JSON as published.
+	Body json.RawMessage
+}
+
+// DecodeEvent reads a domain event's body. A body that is not a JSON object with an id, a type
+// and a workspace id is an ErrInvalidEvent; an unknown type is not an error (see Event).
+func DecodeEvent(body []byte) (Event, error) {
+	var head struct {
+		ID          uuid.UUID `json:"id"`
+		Type        string    `json:"type"`
+		WorkspaceID uuid.UUID `json:"workspace_id"`
+		At          time.Time `json:"at"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if head.ID == uuid.Nil || head.Type == "" || head.WorkspaceID == uuid.Nil {
+		return Event{}, fmt.Errorf("%w: id, type and workspace_id are required", ErrInvalidEvent)
+	}
+	ev := Event{ID: head.ID, Type: head.Type, WorkspaceID: head.WorkspaceID, At: head.At, Body: body}
+	var into any
+	switch {
+	case strings.HasPrefix(ev.Type, "task."):
+		ev.Task = &DomainEvent{}
+		into = ev.Task
+	case ev.Type == "message.dead":
+		ev.DeadMessage = &DeadMessageEvent{}
+		into = ev.DeadMessage
+	case strings.HasPrefix(ev.Type, "credential."):
+		ev.Credential = &CredentialEvent{}
+		into = ev.Credential
+	default:
+		return ev, nil
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return Event{}, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, ev.Type, err)
+	}
+	return ev, nil
+}
