@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
@@ -74,6 +76,11 @@ type ClientConfig struct {
 	// after the commit; the relay publishes what could not be sent (after DirectHeadStart).
 	// PublishTx always leaves its messages to the relay (only the caller knows when it commits).
 	JS jetstream.JetStream
+	// TracerProvider, when set, traces each publish: a span mosaic.publish (producer kind), a child
+	// of the spec's TraceParent (or metadata traceparent) when it has one, else of ctx's span;
+	// its context becomes the task's traceparent, which the worker's spans continue. nil: no
+	// spans, at no cost (the spec's own TraceParent travels as before).
+	TracerProvider trace.TracerProvider
 }
 
 // DirectHeadStart is how long the relay leaves a directly published task message to Publish.
@@ -82,6 +89,7 @@ const DirectHeadStart = 2 * time.Second
 // Client publishes tasks. Close it when done.
 type Client struct {
 	cfg      ClientConfig
+	tracer   trace.Tracer // nil: no tracing
 	queue    chan *pubReq
 	sent     chan sentRow
 	stop     chan struct{}
@@ -100,6 +108,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("agents: ClientConfig.DB is required")
 	}
 	c := &Client{cfg: cfg, queue: make(chan *pubReq, 4096), sent: make(chan sentRow, 4096), stop: make(chan struct{})}
+	if cfg.TracerProvider != nil {
+		c.tracer = cfg.TracerProvider.Tracer(TracerName)
+	}
 	for range publishLoops {
 		c.loops.Add(1)
 		go c.publishLoop()
@@ -159,6 +170,16 @@ func (c *Client) cleanup() {
 // Publish queues a task. Concurrent Publish calls commit together (group commit): each returns
 // once its task is committed. The wait is not cut short by ctx once the task is queued.
 func (c *Client) Publish(ctx context.Context, spec TaskSpec) (Published, error) {
+	if c.tracer != nil {
+		span := c.startPublish(ctx, &spec)
+		out, err := c.publish(ctx, spec)
+		endPublish(span, out, err)
+		return out, err
+	}
+	return c.publish(ctx, spec)
+}
+
+func (c *Client) publish(ctx context.Context, spec TaskSpec) (Published, error) {
 	p, err := c.prepare(spec, time.Now())
 	if err != nil {
 		return Published{}, err
@@ -252,6 +273,26 @@ func (c *Client) publishLoop() {
 // PublishMany queues many tasks, a transaction per workspace and per 1 000 tasks, each a single
 // statement. A spec that fails validation fails the call before anything is written.
 func (c *Client) PublishMany(ctx context.Context, specs []TaskSpec) ([]Published, error) {
+	if c.tracer != nil {
+		specs = slices.Clone(specs) // each gets its publish span's traceparent
+		spans := make([]trace.Span, len(specs))
+		for i := range specs {
+			spans[i] = c.startPublish(ctx, &specs[i])
+		}
+		out, err := c.publishMany(ctx, specs)
+		for i, span := range spans {
+			var o Published
+			if err == nil {
+				o = out[i]
+			}
+			endPublish(span, o, err)
+		}
+		return out, err
+	}
+	return c.publishMany(ctx, specs)
+}
+
+func (c *Client) publishMany(ctx context.Context, specs []TaskSpec) ([]Published, error) {
 	now := time.Now()
 	prepared := make([]preparedTask, len(specs))
 	byWS := map[uuid.UUID][]int{}
@@ -319,6 +360,16 @@ const publishLoops = 2
 // (store.DB.InWorkspace): the task exists, and its message leaves, only if the transaction
 // commits.
 func (c *Client) PublishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Published, error) {
+	if c.tracer != nil {
+		span := c.startPublish(ctx, &spec)
+		out, err := c.publishTx(ctx, tx, spec)
+		endPublish(span, out, err)
+		return out, err
+	}
+	return c.publishTx(ctx, tx, spec)
+}
+
+func (c *Client) publishTx(ctx context.Context, tx pgx.Tx, spec TaskSpec) (Published, error) {
 	p, err := c.prepare(spec, time.Now())
 	if err != nil {
 		return Published{}, err

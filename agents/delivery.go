@@ -33,7 +33,8 @@ type delivery struct {
 	maxAttempts     int
 	metadata        map[string]string
 	credentials     []string
-	traceParent     string // W3C trace context of the task ("" when none)
+	traceParent     string         // W3C trace context of the task ("" when none)
+	trace           *deliveryTrace // its spans; nil without tracing
 	progressTimeout time.Duration
 	log             zerolog.Logger
 	cancelFn        context.CancelCauseFunc
@@ -121,11 +122,6 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	if !events.ValidTraceParent(d.traceParent) {
 		d.traceParent = env.Metadata[events.MetadataTraceParent]
 	}
-	logCtx := p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind)
-	if id := events.TraceID(d.traceParent); id != "" {
-		logCtx = logCtx.Str("trace_id", id)
-	}
-	d.log = logCtx.Logger()
 	params := store.ClaimParams{
 		Task: envelopeTask(&env, dec.Generation), Fence: d.fence, MsgSeq: meta.Sequence.Stream,
 		Worker: p.cfg.WorkerName, Lease: p.lease, MaxConcurrency: p.caps.get(ctx, d.ws),
@@ -135,6 +131,17 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(min(p.cfg.CapacityDelay<<min(meta.NumDelivered-1, 6), 30*time.Second))
 		return
 	}
+	if p.tracer != nil {
+		d.trace = p.startTrace(d, meta.Timestamp)
+		defer d.trace.end()
+	}
+	logCtx := p.log.With().Str("workspace_id", d.ws.String()).Str("task_id", d.id.String()).Str("kind", d.kind)
+	if sc := d.trace.spanContext(); sc.IsValid() {
+		logCtx = logCtx.Str("trace_id", sc.TraceID().String()).Str("span_id", sc.SpanID().String())
+	} else if id := events.TraceID(d.traceParent); id != "" {
+		logCtx = logCtx.Str("trace_id", id)
+	}
+	d.log = logCtx.Logger()
 	var claim store.ClaimResult
 	// The task's own message: the one Mosaic published (JetStream drops a copy within its
 	// duplicate window), or the one its schedule delivered.
@@ -183,6 +190,7 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		claim = peek.Claim(params)
 		params.Exists = peek.Found
 	}
+	d.trace.claimed(claim, lazy, err)
 	d.params = params
 	if errors.Is(err, store.ErrNotFound) {
 		p.reject(ctx, msg, meta, uuid.Nil, events.ReasonUnknownWorkspace, err.Error(), nil)
@@ -334,7 +342,8 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	p.mu.Unlock()
 	d.log.Debug().Msg("running")
 
-	err := runHandler(jobCtx, reg, d, args)
+	err := runHandler(d.trace.handling(jobCtx), reg, d, args)
+	d.trace.handled(err)
 	if p.cfg.Observe != nil {
 		p.cfg.Observe(HandlerDone{Pool: p.cfg.Name, Stream: p.cfg.Stream, Kind: d.kind, Duration: time.Since(now), Err: err})
 	}
@@ -368,10 +377,13 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 		// The delivery's first write found it may not run the task after all.
 		ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 		defer cancel()
+		d.trace.ended(outcomeRefused)
 		p.unclaimed(ctx, d, *lost, meta)
 	case fenced:
+		d.trace.ended(outcomeFenced)
 		d.log.Warn().Msg("fenced: a newer delivery holds the task; stopping without ack")
 	case !claimed && errors.Is(cause, ErrShutdown):
+		d.trace.ended(outcomeRequeued)
 		_ = d.msg.Nak() // nothing was written: the task is as it was; another worker takes it now
 	default:
 		p.finish(d, err, cause, result, meta, claimed)
@@ -442,19 +454,23 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if eventType != "" {
 		f.Outbox = []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, f.Error)}
 	}
+	d.trace.ended(f.Status)
 	if !claimed && f.DeadLetter == nil && len(f.Outbox) <= 1 {
 		// Claim and end in one write.
 		res, err := p.writeClaimFinish(d, f)
 		if err != nil {
+			d.trace.failed(err)
 			d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
 			return
 		}
 		if res.Outcome != store.Claimed {
 			ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 			defer cancel()
+			d.trace.ended(outcomeRefused)
 			p.unclaimed(ctx, d, res, meta)
 			return
 		}
+		d.trace.claimWritten(false, true)
 		p.acked(d, f, ack)
 		return
 	}
@@ -462,21 +478,25 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 		// A dead letter goes with a claimed task: claim first.
 		res, _, err := d.ensureClaimed(nil, 0, "")
 		if err != nil {
+			d.trace.failed(err)
 			d.log.Error().Err(err).Msg("cannot claim the task to end it; the message will be redelivered")
 			return
 		}
 		if res.Outcome != store.Claimed {
 			ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 			defer cancel()
+			d.trace.ended(outcomeRefused)
 			p.unclaimed(ctx, d, res, meta)
 			return
 		}
 	}
 	if err := p.writeFinish(f); err != nil {
 		if errors.Is(err, store.ErrFenced) {
+			d.trace.ended(outcomeFenced)
 			d.log.Warn().Str("status", f.Status).Msg("fenced at completion: a newer delivery holds the task; no ack")
 			return
 		}
+		d.trace.failed(err)
 		d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
 		return
 	}
@@ -672,6 +692,7 @@ func (d *delivery) claimLazily(state json.RawMessage, progress float32, message 
 			d.state, d.stateSeq = state, res.CheckpointSeq
 		}
 		d.mu.Unlock()
+		d.trace.claimWritten(unlessEnded, ended)
 		return res, true, nil
 	}
 	d.lost = &res

@@ -22,4 +22,8 @@
 // redelivered elsewhere cannot overwrite the newer one, and stops without acking. InProgress is
 // sent while the handler makes progress (Checkpoint, Progress); past its progress timeout a
 // handler is cancelled and retried.
+//
+// With a TracerProvider (ClientConfig and PoolConfig), a task is one OpenTelemetry trace from its
+// publish to each delivery's end, across processes (W3C traceparent in the message); a handler's
+// ctx carries its span, so spans started from it (Job.Tracer) join the trace.
 package agents

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
@@ -85,6 +86,12 @@ func (j *Job[T]) Credential(ctx context.Context, name string) (crypto.Secret, er
 // then waits for it (2 s at most).
 func (j *Job[T]) Publisher(ctx context.Context) (uuid.UUID, error) { return j.d.publisher(ctx) }
 
+// Tracer is the tracer of the pool's PoolConfig.TracerProvider (a no-op one without), for spans
+// of the handler's own. The handler's ctx carries the task's mosaic.handle span: a span started
+// from ctx — with this tracer, or any tracer of the same provider — joins the task's trace
+// (trace.SpanFromContext(ctx).TracerProvider() is that provider too).
+func (j *Job[T]) Tracer() trace.Tracer { return j.d.pool.jobTracer() }
+
 // CheckpointSeq is how many checkpoints the task has written.
 func (j *Job[T]) CheckpointSeq() int64 { return j.d.seq() }
 
@@ -136,7 +143,18 @@ func (d *delivery) setProgress(fraction float64, message string) {
 	d.touch()
 }
 
+// checkpoint writes a checkpoint, under a span of its own when the pool traces.
 func (d *delivery) checkpoint(ctx context.Context, tx pgx.Tx, state any) error {
+	if d.trace == nil {
+		return d.writeCheckpoint(ctx, tx, state)
+	}
+	ctx, span := d.trace.startCheckpoint(ctx)
+	err := d.writeCheckpoint(ctx, tx, state)
+	endSpan(span, err)
+	return err
+}
+
+func (d *delivery) writeCheckpoint(ctx context.Context, tx pgx.Tx, state any) error {
 	raw, err := json.Marshal(state)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)

@@ -85,7 +85,7 @@ func (b *testBundle) workspace(t testing.TB) uuid.UUID {
 }
 
 // pool starts a pool on the bundle's server; it is stopped at cleanup.
-func (b *testBundle) pool(t *testing.T, cfg agents.PoolConfig) *agents.Pool {
+func (b *testBundle) pool(t testing.TB, cfg agents.PoolConfig) *agents.Pool {
 	t.Helper()
 	cfg.DB, cfg.JS, cfg.NC, cfg.Registry = b.db, b.js, b.nc, b.registry
 	if cfg.AckWait == 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/mosaicstack/mosaic/events"
@@ -75,6 +76,12 @@ type PoolConfig struct {
 	Logger     *zerolog.Logger
 	// Observe, when set, is called after each handler returns (metrics).
 	Observe func(HandlerDone)
+	// TracerProvider, when set, traces each delivery: mosaic.deliver (consumer kind) with
+	// mosaic.queue, mosaic.claim, mosaic.handle (the handler's ctx carries it; Job.Tracer),
+	// mosaic.checkpoint and mosaic.end as children, continuing the task's traceparent
+	// (docs/operations.md, Tracing); the task's log lines carry the delivery span's trace_id and
+	// span_id. nil: no spans, at no cost per task (log lines carry the traceparent's trace_id).
+	TracerProvider trace.TracerProvider
 }
 
 // HandlerDone describes a handler run that has just returned.
@@ -200,6 +207,7 @@ type Pool struct {
 	caps      *capCache
 	commit    *committer
 	known     workspaceSet // workspaces a peek found
+	tracer    trace.Tracer // nil: no tracing
 
 	// fetchCtx ends when the pool stops taking new messages; runCtx when handlers must stop.
 	fetchCtx    context.Context
@@ -257,6 +265,9 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	if cfg.Logger != nil {
 		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
+	}
+	if cfg.TracerProvider != nil {
+		p.tracer = cfg.TracerProvider.Tracer(TracerName)
 	}
 	p.caps = newCapCache(cfg.DB, 5*time.Second)
 	p.known.max = knownWorkspaces

@@ -70,6 +70,11 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate(), f.federationFlags.validate()); err != nil {
 		return err
 	}
+	traces, err := startTracing(ctx, f.tracing(), log)
+	if err != nil {
+		return err
+	}
+	defer traces.shutdown(log) // last: after the pools, the API and the client have ended their spans
 	// Take the HTTP address first: a taken address fails before anything is created.
 	ln, err := listen(f.http, cmd.Flags().Changed("http"), "http", log)
 	if err != nil {
@@ -136,7 +141,7 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
 	mreg.SetKinds(reg)
-	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js, TracerProvider: traces.tracerProvider()})
 	if err != nil {
 		return err
 	}
@@ -154,7 +159,8 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	defer fed.close()
 	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain,
-		observe: mreg.ObserveHandler, onNak: mreg.ObserveNak, onCleaned: mreg.ObserveRetention, onCleanPass: mreg.ObserveRetentionPass}, log)
+		observe: mreg.ObserveHandler, onNak: mreg.ObserveNak, onCleaned: mreg.ObserveRetention, onCleanPass: mreg.ObserveRetentionPass,
+		tracer: traces.tracerProvider()}, log)
 	if err != nil {
 		return err
 	}

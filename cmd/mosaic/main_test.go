@@ -131,6 +131,8 @@ func TestConfigurationErrors(t *testing.T) {
 		{"stranded tasks' wait", nil, []string{"worker", "--stranded-after", "10s"}, "--stranded-after (MOSAIC_STRANDED_AFTER)", false},
 		{"worker metrics address", []string{"MOSAIC_METRICS=9464"}, []string{"worker"}, "--metrics (MOSAIC_METRICS)", false},
 		{"log level", nil, []string{"dev", "--log-level", "loud"}, "--log-level (MOSAIC_LOG_LEVEL)", false},
+		{"OTLP endpoint", []string{"MOSAIC_OTEL_ENDPOINT=localhost:4318"}, []string{"worker"}, "--otel-endpoint (MOSAIC_OTEL_ENDPOINT)", false},
+		{"OTLP over gRPC", []string{"OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, []string{"dev"}, "OTEL_EXPORTER_OTLP_PROTOCOL", false},
 		{"empty workspace name", nil, []string{"workspaces", "create", ""}, "workspace name is empty", false},
 		{"long workspace name", nil, []string{"workspaces", "create", strings.Repeat("n", 65)}, "the limit is 64", false},
 		{"output format", nil, []string{"workspaces", "list", "--output", "yaml"}, "--output (MOSAIC_OUTPUT)", false},

@@ -44,6 +44,7 @@ type stackFlags struct {
 	eventsMaxGiB          int
 	logLevel              string
 	logFormat             string
+	otelEndpoint          string
 }
 
 const defaultNATSPort = 4222
@@ -78,6 +79,8 @@ func (f *stackFlags) register(cmd *cobra.Command, embedded bool) {
 	fl.IntVar(&f.eventsMaxGiB, "events-max-gib", 1, "GiB of domain events the EVENTS stream keeps (besides 7 days), oldest dropped first; JetStream reserves that much disk (docs/operations.md: what a day costs)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), console or json")
+	fl.StringVar(&f.otelEndpoint, "otel-endpoint", "",
+		"OpenTelemetry collector's OTLP/HTTP base URL for traces, e.g. http://localhost:4318 (empty: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing)")
 }
 
 func (f *stackFlags) natsConfig(log *zerolog.Logger) events.ConnConfig {
@@ -125,7 +128,15 @@ func (f *stackFlags) validate(cmd *cobra.Command) error {
 	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
 		errs = append(errs, fmt.Errorf("%s: %d; want 1, 3 or 5", setting("replicas"), f.replicas))
 	}
+	if err := f.tracing().validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// tracing is the process's tracing settings: --otel-endpoint and the OTEL_* variables.
+func (f *stackFlags) tracing() tracingSettings {
+	return tracingSettings{endpoint: f.otelEndpoint, getenv: os.Getenv}
 }
 
 // localRuntimeLogin is the running system's login on the local cluster (deploy/postgres/init.sh

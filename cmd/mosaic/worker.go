@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
@@ -93,6 +94,8 @@ type deps struct {
 	// onCleaned and onCleanPass, when set, count the cleaner's deletes and passes (metrics).
 	onCleaned   func(class string, rows, trail int)
 	onCleanPass func(time.Duration)
+	// tracer, when set, traces every delivery (nil: tracing off).
+	tracer trace.TracerProvider
 }
 
 // startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
@@ -133,7 +136,7 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 				DB: st.db, JS: st.js, NC: st.nc, Registry: d.reg, Credentials: d.creds, Name: q, Stream: stream,
 				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
 				WorkerName: workerName(f.name), Logger: &log,
-				Observe: d.observe,
+				Observe: d.observe, TracerProvider: d.tracer,
 			}
 			if stream != events.TasksStream {
 				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
@@ -317,6 +320,11 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	if err := errors.Join(f.stackFlags.validate(cmd), f.poolFlags.validate(), f.cipherFlags.validate(), f.embedderFlags.validate()); err != nil {
 		return err
 	}
+	traces, err := startTracing(cmd.Context(), f.tracing(), log)
+	if err != nil {
+		return err
+	}
+	defer traces.shutdown(log) // last: after the pools and the client have ended their spans
 	var metricsLn net.Listener
 	if f.metrics != "" {
 		// Taken first, like `mosaic dev --http`: a bad or taken address fails before anything starts.
@@ -387,7 +395,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		observe, onNak = mreg.ObserveHandler, mreg.ObserveNak
 		onCleaned, onCleanPass = mreg.ObserveRetention, mreg.ObserveRetentionPass
 	}
-	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js})
+	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js, TracerProvider: traces.tracerProvider()})
 	if err != nil {
 		return err
 	}
@@ -396,7 +404,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	var drainOnce sync.Once
 	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
 	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe, onNak: onNak,
-		onCleaned: onCleaned, onCleanPass: onCleanPass}, log)
+		onCleaned: onCleaned, onCleanPass: onCleanPass, tracer: traces.tracerProvider()}, log)
 	if err != nil {
 		return err
 	}
