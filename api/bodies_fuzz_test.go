@@ -110,6 +110,7 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 			{http.MethodPut, ws + "/retention", true},
 			{http.MethodPost, ws + "/api-keys", false},
 			{http.MethodPost, ws + "/tasks", false},
+			{http.MethodPost, ws + "/schedules", false},
 			{http.MethodPost, ws + "/dead-letters/" + dl.ID.String() + "/replay", false},
 			{http.MethodPost, ws + "/credentials", false},
 			{http.MethodPatch, ws + "/credentials/" + cred.ID.String(), false},

@@ -124,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Tasks != nil {
 		s.mountTasks(r)
 		s.mountAgents(r)
+		s.mountSchedules(r)
 	}
 	if cfg.Credentials != nil {
 		s.mountCredentials(r)

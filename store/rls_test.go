@@ -109,6 +109,13 @@ func describe(t *testing.T, conn *pgx.Conn, table string) tableInfo {
 
 var firstLiteral = regexp.MustCompile(`'([^']*)'::`)
 
+// seedChoices satisfy the table checks that choose between nullable columns (one of two set),
+// which the seeder, filling only what is NOT NULL, cannot guess.
+var seedChoices = map[string]map[string]any{
+	"schedules":     {"every_ms": 60000},
+	"schedule_runs": {"skipped": "overlap"},
+}
+
 // seeder inserts one row into a table inside a workspace's door, creating the rows its foreign
 // keys need first (parents in the same workspace, or registry rows).
 type seeder struct {
@@ -134,6 +141,9 @@ func (s *seeder) insert(ctx context.Context, tx pgx.Tx, ws uuid.UUID, table stri
 		if c.name == "workspace_id" {
 			values[c.name] = ws
 		}
+	}
+	for col, v := range seedChoices[table] {
+		values[col] = v
 	}
 	for _, fk := range ti.fks {
 		if len(fk.cols) == 1 && fk.cols[0] == "workspace_id" {

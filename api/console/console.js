@@ -1,7 +1,7 @@
 // The operators' console: the tasks and dead letters of one workspace, updated live from
 // GET /v1/workspaces/{ws}/events/stream, and (admin token) streams, consumers, agents, the
 // busiest workspaces and the federation peers. One page, routed by the address's fragment:
-// #/tasks, #/tasks/ID, #/dead-letters, #/dead-letters/ID, #/system.
+// #/tasks, #/tasks/ID, #/dead-letters, #/dead-letters/ID, #/schedules, #/system.
 //
 // Every piece of data enters the page as text (el() below appends strings as text nodes): nothing
 // from the API is ever parsed as HTML.
@@ -300,7 +300,7 @@ function render() {
   const view = $("view");
   view.replaceChildren();
   if (parts[0] === "system") return systemPage(view, alive);
-  if (parts[0] !== "tasks" && parts[0] !== "dead-letters") {
+  if (parts[0] !== "tasks" && parts[0] !== "dead-letters" && parts[0] !== "schedules") {
     location.replace("#/tasks"); // renders again on hashchange
     return;
   }
@@ -308,6 +308,7 @@ function render() {
     view.append(el("p", { class: "note" }, "No workspace yet: create one with mosaic workspaces create NAME, then reload."));
     return;
   }
+  if (parts[0] === "schedules") return schedulesPage(view, alive);
   if (parts[0] === "tasks") return parts[1] ? taskPage(view, parts[1], alive) : tasksPage(view, params, alive);
   return parts[1] ? deadLetterPage(view, parts[1], alive) : deadLettersPage(view, params, alive);
 }
@@ -617,6 +618,51 @@ function deadLettersPage(view, params, alive) {
   };
 }
 
+// schedulesPage lists the workspace's schedules: when they run, their next runs, their last
+// result, and Pause or Resume (a member's action, asked first).
+function schedulesPage(view, alive) {
+  const note = el("p", { class: "note", role: "status" });
+  const tbody = el("tbody");
+  view.append(el("h1", {}, "Schedules"), note,
+    el("table", { id: "schedule-table" }, el("thead", {}, el("tr", {},
+      ["Schedule", "Kind", "When", "Next runs", "Last run", "Last result", "Runs", "Skipped", ""].map((h) => el("th", {}, h)))), tbody),
+    el("p", { class: "note" }, "Create one with mosaic schedules create NAME --kind KIND (--cron EXPR [--tz ZONE] | --every DUR)."));
+  async function load() {
+    try {
+      const page = await api("GET", wsPath("/schedules"));
+      if (!alive()) return;
+      tbody.replaceChildren(...page.schedules.map((s) => {
+        const name = s.name;
+        const paused = !!s.paused_at;
+        const next = s.next_runs || [];
+        return el("tr", { dataset: { schedule: name, paused: paused ? "true" : "false" } },
+          el("td", {}, name),
+          el("td", {}, s.kind),
+          el("td", {}, s.every ? `every ${s.every}` : `${s.cron} (${s.time_zone})`),
+          el("td", { class: "next-runs", title: next.map(when).join("\n") }, paused ? "paused" : next.length ? when(next[0]) : "—"),
+          el("td", {}, when(s.last_run_at)),
+          el("td", { class: "last-result" }, s.last_task_id
+            ? el("a", { href: `#/tasks/${enc(s.last_task_id)}` }, s.last_task_status ? statusBadge(s.last_task_status) : "deleted")
+            : "—"),
+          el("td", {}, s.runs),
+          el("td", {}, s.skipped),
+          el("td", {}, paused
+            ? operatorAction("Resume", `Resume ${name}? It runs again from its next due time.`, wsPath(`/schedules/${enc(name)}/resume`), { class: "resume" }, load)
+            : operatorAction("Pause", `Pause ${name}? No run fires until it is resumed.`, wsPath(`/schedules/${enc(name)}/pause`), { class: "pause" }, load)));
+      }));
+      note.textContent = page.schedules.length ? "" : "No schedules.";
+    } catch (err) {
+      if (alive()) note.textContent = `schedules: ${err.message}`;
+    }
+  }
+  load();
+  const soon = debounce(load, 500);
+  current.refresh = load;
+  current.onEvent = (type) => {
+    if (type.startsWith("task.")) soon();
+  };
+}
+
 // decodePayload shows a message body ([]byte: base64 in JSON) as JSON or text when it is UTF-8.
 function decodePayload(b64) {
   if (!b64) return "(empty)";
@@ -759,7 +805,8 @@ function selectWorkspace(ws) {
 }
 
 // operatorAction is a button that asks, then POSTs to path, and reads the page again; what
-// failed is said beside it. Each such route takes the admin token and records who asked.
+// failed is said beside it. Each such route records who asked; most take the admin token (a
+// schedule's, a member's key).
 function operatorAction(label, question, path, attrs = {}, after = () => current.refresh?.()) {
   const out = el("span", { class: "error" });
   const btn = el("button", { type: "button", ...attrs }, label);

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/agents"
@@ -91,6 +93,19 @@ func TestClusterSurvivesLeaderLossAndRestart(t *testing.T) {
 	}
 	e.waitAgentsRunning(t, workers)
 
+	// A schedule of another workspace fires every second through the failures: each due time
+	// must give exactly one task, run to success.
+	sw, err := db.CreateWorkspace(context.Background(), store.NewWorkspace{Name: "cluster-schedule-" + uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick, err := db.CreateSchedule(context.Background(), store.Schedule{WorkspaceID: sw.ID, Name: "tick", Kind: "demo.echo",
+		Args: json.RawMessage(`{}`), Priority: 5, Every: time.Second, Overlap: store.OverlapAllow, Missed: store.MissedRunOnce,
+		NextRunAt: time.Now().Add(time.Second).Truncate(time.Second), CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	ids := e.publishSteps(t, tasks, steps, stepMS)
 
 	counts := func() (succeeded, terminal int) {
@@ -171,6 +186,7 @@ func TestClusterSurvivesLeaderLossAndRestart(t *testing.T) {
 	}
 
 	v := e.exactlyOnce(t, ids, steps)
+	scheduleOnce(t, db, sw.ID, tick)
 	lost, doubled, badSteps, reruns := v.lost, v.doubled, v.badSteps, v.reruns
 	for _, line := range story {
 		t.Log(line)
@@ -235,4 +251,66 @@ func tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// scheduleOnce pauses a schedule that fired through a cluster's failures, waits for its runs'
+// tasks to end, and checks that each due time gave exactly one task, which succeeded.
+func scheduleOnce(t *testing.T, db *store.DB, ws uuid.UUID, sch store.Schedule) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.SetSchedulePaused(ctx, ws, sch.Name, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	var perDue map[string]int
+	var statuses map[string]int
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		perDue, statuses = map[string]int{}, map[string]int{}
+		err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT metadata->>'scheduled_for', status FROM tasks WHERE workspace_id = $1`, ws)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var due, status string
+				if err := rows.Scan(&due, &status); err != nil {
+					return err
+				}
+				perDue[due]++
+				statuses[status]++
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sumCounts(statuses) == statuses[store.StatusSucceeded] || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	got, err := db.GetSchedule(ctx, ws, sch.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doubled := 0
+	for due, n := range perDue {
+		if n != 1 {
+			doubled++
+			t.Errorf("due time %s gave %d tasks", due, n)
+		}
+	}
+	t.Logf("schedule verdict: %d runs, %d skipped, %d due times with a task, doubled %d, statuses %v", got.Runs, got.Skipped, len(perDue), doubled, statuses)
+	if got.Runs < 5 || int(got.Runs) != sumCounts(statuses) || statuses[store.StatusSucceeded] != sumCounts(statuses) {
+		t.Fatalf("schedule through the failures: %d runs recorded, tasks %v; want one succeeded task per run, at least 5", got.Runs, statuses)
+	}
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

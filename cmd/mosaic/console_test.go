@@ -218,6 +218,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("the discarded dead letters in the API: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
+	// A schedule made with the CLI: its row, its last run's result, paused from the page.
+	if r := runMosaic(t, nil, "schedules", "create", "tick", "--kind", "demo.echo", "--every", "1s", "--data-dir", dataDir); r.code != 0 {
+		t.Fatalf("schedules create: %d %s", r.code, r.stderr)
+	}
+	do("schedules page",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/schedules"`),
+		until("its row with a succeeded run", `document.querySelector('#schedule-table tr[data-schedule="tick"] .last-result .status-succeeded') !== null`),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS(`#schedule-table tr[data-schedule="tick"] button.pause`)),
+		until("paused", `document.querySelector('#schedule-table tr[data-schedule="tick"]')?.dataset.paused === "true"`))
+	screenshot(t, b, filepath.Join(artifacts, "schedules.png"))
+	if r := runMosaic(t, nil, "schedules", "get", "tick", "--output", "json", "--data-dir", dataDir); r.code != 0 || !strings.Contains(r.stdout, `"paused_at": "`) {
+		t.Fatalf("the paused schedule in the API: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),

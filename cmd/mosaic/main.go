@@ -103,7 +103,7 @@ func newRootCmd() *cobra.Command {
 			return bindEnv(cmd)
 		},
 	}
-	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newOperatorsCmd(), newPublishCmd(), newTasksCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(), newWorkerCmd(), newMigrateCmd(), newWorkspacesCmd(), newOperatorsCmd(), newPublishCmd(), newTasksCmd(), newSchedulesCmd(), newDLQCmd(), newCredentialsCmd(), newKnowledgeCmd(), newAgentsCmd(), newConsumersCmd(), newTopCmd(), newPoolsCmd(), newFederationCmd(), newEventsCmd(), newNATSCmd(), newVersionCmd())
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range root.Commands() {

@@ -21,6 +21,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
+	"github.com/mosaicstack/mosaic/agents/periodic"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -98,8 +99,8 @@ type deps struct {
 	tracer trace.TracerProvider
 }
 
-// startRuntime starts the outbox relay, the credential scheduler and, with concurrency > 0, the
-// pools.
+// startRuntime starts the outbox relay, the credential scheduler, the schedules of periodic
+// tasks, the retention cleaner and, with concurrency > 0, the pools.
 func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zerolog.Logger) (*runtime, error) {
 	rt := &runtime{}
 	var bg context.Context
@@ -112,7 +113,12 @@ func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zero
 	}
 	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: st.db, JS: st.js, Interval: f.heartbeat, StrandedAfter: stranded, Logger: &log})
 	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log, OnNak: d.onNak}
-	runs := []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run}
+	periodicTasks, err := periodic.NewScheduler(periodic.SchedulerConfig{DB: st.db, Client: d.client, Logger: &log})
+	if err != nil {
+		rt.cancel()
+		return nil, fmt.Errorf("schedules: %w", err)
+	}
+	runs := []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run, periodicTasks.Run}
 	if f.cleanEvery > 0 {
 		cleaner, err := store.NewCleaner(store.CleanerConfig{DB: st.db, Defaults: &f.retention, Interval: f.cleanEvery,
 			OnDeleted: d.onCleaned, OnPass: d.onCleanPass, Logger: &log})

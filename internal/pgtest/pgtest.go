@@ -295,11 +295,11 @@ func FreshDB(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dbURL := EmptyDatabase(t)
-	// Migrations grant to the cluster-wide runtime role: two at once collide in the catalog
-	// ("tuple concurrently updated").
+	// Provisioning (the owner's password) and migrations (grants to the runtime role) write
+	// cluster-wide roles: two at once collide in the catalog ("tuple concurrently updated").
 	freshMu.Lock()
 	defer freshMu.Unlock()
+	dbURL := EmptyDatabase(t)
 	mig, err := store.NewMigrator(ctx, dbURL)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)

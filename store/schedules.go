@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Overlap policies: what a due run does while the schedule's previous task has not ended.
+const (
+	OverlapAllow = "allow" // publish anyway
+	OverlapSkip  = "skip"  // publish nothing; the run is recorded as skipped
+)
+
+// Missed-run policies: what a schedule does with the runs that fell due while nothing fired them
+// (every process down, or behind by more than MissedAfter).
+const (
+	MissedRunOnce = "run_once" // one task for them all, now
+	MissedSkip    = "skip"     // none; the schedule goes on at its next due time
+)
+
+// MissedAfter is how late a due run may be found and still count as on time.
+const MissedAfter = time.Minute
+
+// KeepScheduleRuns is how many of its last runs a schedule keeps.
+const KeepScheduleRuns = 100
+
+// Schedule is a periodic task: a kind, args, priority and credentials, published at each due
+// time of a cron expression (in TimeZone) or of an interval (Every).
+type Schedule struct {
+	WorkspaceID uuid.UUID       `json:"workspace_id"`
+	ID          uuid.UUID       `json:"id"`
+	Name        string          `json:"name"`
+	Kind        string          `json:"kind"`
+	Args        json.RawMessage `json:"args"`
+	Priority    int             `json:"priority"`
+	Credentials []string        `json:"credentials"`
+	// Cron is a five-field cron expression or a descriptor (@hourly, @daily, …); empty with Every.
+	Cron string `json:"cron,omitempty"`
+	// TimeZone of Cron (an IANA name). Default UTC.
+	TimeZone string `json:"time_zone"`
+	// Every is the interval, from the schedule's creation; zero with Cron.
+	Every     time.Duration `json:"-"`
+	Overlap   string        `json:"overlap"`
+	Missed    string        `json:"missed"`
+	PausedAt  *time.Time    `json:"paused_at"`
+	NextRunAt time.Time     `json:"next_run_at"`
+	LastRunAt *time.Time    `json:"last_run_at"`
+	// LastTaskID is the task of the last run that published one, LastTaskStatus its status now
+	// ("" when retention has deleted it).
+	LastTaskID     *uuid.UUID `json:"last_task_id"`
+	LastTaskStatus string     `json:"last_task_status,omitempty"`
+	// Runs and Skipped count the due runs that published a task and those that did not.
+	Runs        int64     `json:"runs"`
+	Skipped     int64     `json:"skipped"`
+	PublishedBy uuid.UUID `json:"-"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func scanSchedule(row pgx.Row) (Schedule, error) {
+	var s Schedule
+	var everyMS int64
+	var publishedBy *uuid.UUID
+	var lastStatus *string
+	err := row.Scan(&s.WorkspaceID, &s.ID, &s.Name, &s.Kind, &s.Args, &s.Priority, &s.Credentials, &s.Cron, &s.TimeZone,
+		&everyMS, &s.Overlap, &s.Missed, &s.PausedAt, &s.NextRunAt, &s.LastRunAt, &s.LastTaskID, &s.Runs, &s.Skipped,
+		&publishedBy, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &lastStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	s.Every = time.Duration(everyMS) * time.Millisecond
+	if publishedBy != nil {
+		s.PublishedBy = *publishedBy
+	}
+	if lastStatus != nil {
+		s.LastTaskStatus = *lastStatus
+	}
+	return s, err
+}
+
+// CreateSchedule stores a new schedule (its NextRunAt set by the caller); a name the workspace
+// already has is ErrConflict.
+func (db *DB) CreateSchedule(ctx context.Context, s Schedule) (Schedule, error) {
+	if s.ID == uuid.Nil {
+		s.ID = newID()
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = "UTC"
+	}
+	if s.Credentials == nil {
+		s.Credentials = []string{}
+	}
+	var publishedBy *uuid.UUID
+	if s.PublishedBy != uuid.Nil {
+		publishedBy = &s.PublishedBy
+	}
+	var out Schedule
+	err := db.InWorkspace(ctx, s.WorkspaceID, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSchedule(tx.QueryRow(ctx, insertScheduleSQL, s.WorkspaceID, s.ID, s.Name, s.Kind, s.Args, s.Priority,
+			s.Credentials, s.Cron, s.TimeZone, s.Every.Milliseconds(), s.Overlap, s.Missed, s.PausedAt, s.NextRunAt,
+			publishedBy, s.CreatedBy))
+		return err
+	})
+	if IsUniqueViolation(err) {
+		return out, fmt.Errorf("schedule %q: %w", s.Name, ErrConflict)
+	}
+	return out, err
+}
+
+// GetSchedule reads a schedule by id or name.
+func (db *DB) GetSchedule(ctx context.Context, ws uuid.UUID, ref string) (Schedule, error) {
+	var out Schedule
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSchedule(tx.QueryRow(ctx, selectScheduleSQL, ws, ref))
+		return err
+	})
+	return out, err
+}
+
+// ListSchedules lists a workspace's schedules by name.
+func (db *DB) ListSchedules(ctx context.Context, ws uuid.UUID) ([]Schedule, error) {
+	var out []Schedule
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, listSchedulesSQL, ws)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSchedule(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// DeleteSchedule deletes a schedule (by id or name) and its runs; its tasks stay.
+func (db *DB) DeleteSchedule(ctx context.Context, ws uuid.UUID, ref string) error {
+	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteScheduleSQL, ws, ref)
+		if err == nil && tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return err
+	})
+}
+
+// SetSchedulePaused pauses a schedule, or resumes it with next as its next due time (the runs
+// that fell due while it was paused are not run). Pausing a paused schedule, or resuming a
+// running one, changes nothing.
+func (db *DB) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, paused bool, next func(Schedule) (time.Time, error)) (Schedule, error) {
+	var out Schedule
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		cur, err := scanSchedule(tx.QueryRow(ctx, selectScheduleSQL+" FOR UPDATE", ws, ref))
+		if err != nil {
+			return err
+		}
+		at := cur.NextRunAt
+		if !paused && cur.PausedAt != nil {
+			if at, err = next(cur); err != nil {
+				return err
+			}
+		}
+		out, err = scanSchedule(tx.QueryRow(ctx, pauseScheduleSQL, ws, cur.ID.String(), paused, at))
+		return err
+	})
+	return out, err
+}
+
+// ScheduleRun is one due run of a schedule: the task it published, or why it published none.
+type ScheduleRun struct {
+	DueAt   time.Time  `json:"due_at"`
+	FiredAt time.Time  `json:"fired_at"`
+	TaskID  *uuid.UUID `json:"task_id,omitempty"`
+	// TaskStatus is the task's status now ("" when retention has deleted it, or with no task).
+	TaskStatus string `json:"task_status,omitempty"`
+	// Skipped says why no task was published: "overlap", "missed", or the publish's error.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// ScheduleRuns lists a schedule's last runs (up to limit, at most KeepScheduleRuns), newest first.
+func (db *DB) ScheduleRuns(ctx context.Context, ws, schedule uuid.UUID, limit int) ([]ScheduleRun, error) {
+	if limit <= 0 || limit > KeepScheduleRuns {
+		limit = KeepScheduleRuns
+	}
+	var out []ScheduleRun
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, scheduleRunsSQL, ws, schedule, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r ScheduleRun
+			var status *string
+			if err := rows.Scan(&r.DueAt, &r.FiredAt, &r.TaskID, &r.Skipped, &status); err != nil {
+				return err
+			}
+			if status != nil {
+				r.TaskStatus = *status
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// ScheduleKey names a schedule.
+type ScheduleKey struct {
+	WorkspaceID, ID uuid.UUID
+}
+
+// DueSchedules finds up to limit schedules of the workspaces wss that are due at now, earliest
+// first (through the batch door, in chunks of 256 workspaces).
+func (db *DB) DueSchedules(ctx context.Context, wss []uuid.UUID, now time.Time, limit int) ([]ScheduleKey, error) {
+	var out []ScheduleKey
+	for len(wss) > 0 && len(out) < limit {
+		chunk := wss[:min(len(wss), 256)]
+		wss = wss[len(chunk):]
+		err := db.inWorkspaces(ctx, chunk, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, dueSchedulesSQL, now, limit-len(out))
+			if err != nil {
+				return err
+			}
+			keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ScheduleKey, error) {
+				var k ScheduleKey
+				return k, row.Scan(&k.WorkspaceID, &k.ID)
+			})
+			out = append(out, keys...)
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Firing is what a due schedule's firing decided: its runs, and its next due time.
+type Firing struct {
+	Runs []FiredRun
+	Next time.Time
+}
+
+// FiredRun is one run of a Firing: the task it published, or why none.
+type FiredRun struct {
+	DueAt   time.Time
+	TaskID  uuid.UUID // uuid.Nil with Skipped
+	Skipped string
+}
+
+// FireSchedule fires a due schedule, unless another process is firing it or it is no longer due:
+// in one transaction of its workspace it locks the row, asks decide (given the schedule, with the
+// status of its last task) what to publish — decide publishes its task in tx —
+// and records the runs and the next due time. fired says whether the schedule was taken.
+func (db *DB) FireSchedule(ctx context.Context, key ScheduleKey, now time.Time,
+	decide func(tx pgx.Tx, s Schedule) (Firing, error)) (fired bool, err error) {
+	err = db.InWorkspace(ctx, key.WorkspaceID, func(tx pgx.Tx) error {
+		s, err := scanSchedule(tx.QueryRow(ctx, lockDueScheduleSQL, key.WorkspaceID, key.ID, now))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fired = true
+		f, err := decide(tx, s)
+		if err != nil {
+			return err
+		}
+		var ran, skipped int
+		var lastRun *time.Time
+		var lastTask *uuid.UUID
+		for _, r := range f.Runs {
+			var task *uuid.UUID
+			if r.TaskID != uuid.Nil {
+				id := r.TaskID
+				task, lastTask, ran = &id, &id, ran+1
+			} else {
+				skipped++
+			}
+			due := r.DueAt
+			lastRun = &due
+			if _, err := tx.Exec(ctx, insertRunSQL, key.WorkspaceID, key.ID, r.DueAt, task, r.Skipped); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, scheduleFiredSQL, key.WorkspaceID, key.ID, f.Next, lastRun, lastTask, ran, skipped); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, trimRunsSQL, key.WorkspaceID, key.ID, KeepScheduleRuns)
+		return err
+	})
+	return fired, err
+}
