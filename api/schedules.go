@@ -181,8 +181,13 @@ func (s *Server) schedule(r *Request) (store.Schedule, *Error) {
 	return sch, nil
 }
 
-func (s *Server) pauseSchedule(w http.ResponseWriter, r *Request) *Error  { return s.setPaused(w, r, true) }
-func (s *Server) resumeSchedule(w http.ResponseWriter, r *Request) *Error { return s.setPaused(w, r, false) }
+func (s *Server) pauseSchedule(w http.ResponseWriter, r *Request) *Error {
+	return s.setPaused(w, r, true)
+}
+
+func (s *Server) resumeSchedule(w http.ResponseWriter, r *Request) *Error {
+	return s.setPaused(w, r, false)
+}
 
 func (s *Server) setPaused(w http.ResponseWriter, r *Request, paused bool) *Error {
 	ref := r.PathValue("schedule")

@@ -15,7 +15,7 @@ const (
 	// A schedule is named by its id or its name.
 	selectScheduleSQL = `SELECT ` + scheduleColumns + ` FROM schedules
 		WHERE workspace_id = $1 AND (name = $2 OR id::text = $2)`
-	listSchedulesSQL = `SELECT ` + scheduleColumns + ` FROM schedules WHERE workspace_id = $1 ORDER BY name`
+	listSchedulesSQL  = `SELECT ` + scheduleColumns + ` FROM schedules WHERE workspace_id = $1 ORDER BY name`
 	deleteScheduleSQL = `DELETE FROM schedules WHERE workspace_id = $1 AND (name = $2 OR id::text = $2)`
 	// Pausing keeps next_run_at; resuming sets it to the next due time after now ($4), so that the
 	// runs due while paused are not run.
