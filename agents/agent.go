@@ -138,6 +138,9 @@ func (a *Agent) beat(ctx context.Context) {
 	state := a.state
 	a.mu.Unlock()
 	drain, err := a.cfg.DB.Heartbeat(ctx, a.ID(), state, n, tasks)
+	if err == nil {
+		a.writeMinutes(ctx)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Marked lost while alive (a partition, a database outage): its tasks went to others and
@@ -489,4 +492,24 @@ func eachPoolConsumer(ctx context.Context, js jetstream.JetStream, pool string, 
 	}
 	slices.Sort(done)
 	return done, nil
+}
+
+// writeMinutes stores what the pools measured per minute (agent_minutes, for the console's
+// charts); ended minutes are forgotten once stored, a failed write keeps them for the next beat.
+func (a *Agent) writeMinutes(ctx context.Context) {
+	now := time.Now()
+	var stats []store.MinuteStat
+	for _, p := range a.cfg.Pools {
+		stats = append(stats, p.minutes.snapshot()...)
+	}
+	if len(stats) == 0 {
+		return
+	}
+	if err := a.cfg.DB.WriteAgentMinutes(ctx, a.ID(), stats); err != nil {
+		a.log.Warn().Err(err).Msg("cannot record the last minutes' figures; next heartbeat")
+		return
+	}
+	for _, p := range a.cfg.Pools {
+		p.minutes.written(now)
+	}
 }

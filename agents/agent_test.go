@@ -2,6 +2,7 @@ package agents_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +185,56 @@ func streamMsgs(t *testing.T, b *testBundle, name string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// An agent's heartbeat writes what its pools' handlers did per minute and priority; a pool whose
+// name is the test's own tells its rows from other tests'.
+func TestAgentWritesItsMinutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	name := "minutes" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	p := b.pool(t, agents.PoolConfig{Name: name, Concurrency: 4})
+	a, err := agents.StartAgent(ctx, agents.AgentConfig{DB: b.db, Name: name, Version: "test", Pools: []*agents.Pool{p},
+		Interval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	var ids []uuid.UUID
+	for i := range 3 {
+		ids = append(ids, b.publish(t, agents.TaskSpec{Kind: "demo.echo", Priority: 2, Args: map[string]int{"i": i}}))
+	}
+	ids = append(ids, b.publish(t, agents.TaskSpec{Kind: "demo.steps", Args: map[string]any{"steps": 1, "fail_at": 1, "fail_mode": "permanent"}}))
+	for _, id := range ids {
+		b.wait(t, id, "", 20*time.Second)
+	}
+	var got map[int]store.MinuteStat
+	waitUntil(t, "the heartbeat to write the minutes", 10*time.Second, func() bool {
+		stats, err := b.db.FleetMinutes(ctx, time.Now().Add(-5*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[int]store.MinuteStat{}
+		for _, s := range stats {
+			if s.Pool == name {
+				prev := got[s.Priority]
+				prev.Add(s)
+				got[s.Priority] = prev
+			}
+		}
+		return got[2].Succeeded == 3 && got[5].Failed == 1
+	})
+	if got[5].Succeeded != 0 || len(got) != 2 {
+		t.Fatalf("minutes of the pool: %+v", got)
+	}
+	for prio, s := range got {
+		var n int32
+		for _, c := range s.Run {
+			n += c
+		}
+		if int(n) != s.Succeeded+s.Failed || store.Percentile(s.Wait, 0.5) < 0 {
+			t.Errorf("priority %d: %d run times counted for %d runs; wait p50 %d", prio, n, s.Succeeded+s.Failed, store.Percentile(s.Wait, 0.5))
+		}
+	}
 }

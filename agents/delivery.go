@@ -344,8 +344,14 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 
 	err := runHandler(d.trace.handling(jobCtx), reg, d, args)
 	d.trace.handled(err)
+	end := time.Now()
+	var wait time.Duration
+	if meta != nil {
+		wait = now.Sub(meta.Timestamp)
+	}
+	p.minutes.record(end, d.priority, wait, end.Sub(now), err == nil)
 	if p.cfg.Observe != nil {
-		p.cfg.Observe(HandlerDone{Pool: p.cfg.Name, Stream: p.cfg.Stream, Kind: d.kind, Duration: time.Since(now), Err: err})
+		p.cfg.Observe(HandlerDone{Pool: p.cfg.Name, Stream: p.cfg.Stream, Kind: d.kind, Duration: end.Sub(now), Err: err})
 	}
 	// The handler is done: its slot goes to the next message while the end is written, bounded
 	// by the finishing tokens (2 per slot) so that a slow database holds the pool back.

@@ -219,6 +219,8 @@ type Pool struct {
 	inflight map[taskKey]*delivery
 	started  bool
 
+	minutes *minuteStats // handler runs per minute and priority, for the agent's heartbeat
+
 	deliveries sync.WaitGroup
 	loops      sync.WaitGroup
 	arrived    chan struct{}
@@ -260,6 +262,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		slots:     make(chan struct{}, cfg.Concurrency),
 		finishing: make(chan struct{}, 2*cfg.Concurrency),
 		inflight:  map[taskKey]*delivery{},
+		minutes:   newMinuteStats(cfg.Name, cfg.Stream),
 		arrived:   make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
 	}

@@ -245,6 +245,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST " + ws + "/api-keys", min: store.RoleAdmin, body: `{"name":"","role":"GUEST"}`, ok: 400},
 		{pattern: "DELETE " + ws + "/api-keys/{id}", min: store.RoleAdmin, call: "DELETE " + ws + "/api-keys/" + none, ok: 404},
 		{pattern: "GET /v1/overview", min: api.AdminOnly, ok: 200},
+		{pattern: "GET /v1/stats/minutes", min: api.AdminOnly, ok: 200},
 		{pattern: "GET /debug/pprof/", min: api.AdminOnly, ok: 200},
 		{pattern: "GET /debug/pprof/cmdline", min: api.AdminOnly, ok: 200},
 		{pattern: "GET /debug/pprof/profile", min: api.AdminOnly, call: "GET /debug/pprof/profile?seconds=1", ok: 200},

@@ -199,6 +199,13 @@ func (c *Client) SetRetention(ctx context.Context, ws uuid.UUID, rs RetentionSet
 	return out, c.Do(ctx, http.MethodPut, "/v1/workspaces/"+ws.String()+"/retention", rs, &out)
 }
 
+// Minutes reads what the worker processes measured per minute over the last n minutes (1…60;
+// admin token).
+func (c *Client) Minutes(ctx context.Context, n int) (Minutes, error) {
+	var out Minutes
+	return out, c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/stats/minutes?minutes=%d", n), nil, &out)
+}
+
 // Ready asks /readyz; it returns nil when the server is ready.
 func (c *Client) Ready(ctx context.Context) error {
 	var out map[string]any

@@ -137,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 		s.mountConsole()
 	}
 	r.Handle("GET /v1/overview", AdminOnly, s.overview)
+	r.Handle("GET /v1/stats/minutes", AdminOnly, s.minutes)
 	s.mountDebug(r)
 	if cfg.NC != nil {
 		s.mountStream(r)

@@ -748,6 +748,7 @@ function deadLetterPage(view, id, alive) {
 function systemPage(view, alive) {
   view.append(el("h1", {}, "Streams, agents, workspaces and peers"));
   const sections = [
+    ["minutes", "The last hour", "/v1/stats/minutes", minutesSection],
     ["overview", "Busiest workspaces", "/v1/overview", overviewSection],
     ["agents", "Agents", "/v1/agents", agentsSection],
     ["consumers", "Streams and consumers", "/v1/consumers", consumersSection],
@@ -783,6 +784,113 @@ function systemPage(view, alive) {
   }
   current.refresh = load;
   load();
+}
+
+// ---- charts of the last hour (GET /v1/stats/minutes: what the workers measured, per minute) ----
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// svg builds an SVG element (attrs as attributes; children: nodes or text).
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, String(v));
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+// chartSeries is the series the charts show ("": every pool and priority), kept across reloads.
+let chartSeries = "";
+
+const seriesKey = (s) => `${s.pool}/${s.stream}/p${s.priority}`;
+const hhmm = (ts) => new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const msText = (ms) => (ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`);
+
+function minutesSection(m) {
+  const pick = el("select", { id: "chart-series", "aria-label": "series" },
+    el("option", { value: "" }, "every pool and priority"),
+    m.series.map((s) => el("option", { value: seriesKey(s), selected: seriesKey(s) === chartSeries }, seriesKey(s))));
+  pick.addEventListener("change", () => {
+    chartSeries = pick.value;
+    current.refresh?.();
+  });
+  const s = m.series.find((x) => seriesKey(x) === chartSeries) || m.total;
+  const done = s.succeeded.reduce((a, b) => a + b, 0);
+  const failed = s.failed.reduce((a, b) => a + b, 0);
+  return [
+    el("p", { class: "filters" }, el("label", {}, "Show ", pick),
+      el("span", { id: "chart-totals" }, `${done} succeeded, ${failed} failed in ${m.minutes.length} minutes`)),
+    throughputChart(m.minutes, s),
+    latencyChart(m.minutes, s, m.bounds_ms),
+    el("p", { class: "note" }, "Handler runs as the workers counted them (each heartbeat writes its minute). Percentiles are read from buckets: a value is the bucket's upper bound."),
+  ];
+}
+
+const CW = 720, CH = 150, PAD = { l: 56, r: 8, t: 10, b: 22 };
+
+// throughputChart draws runs per minute: succeeded below, failed stacked above.
+function throughputChart(minutes, s) {
+  const n = minutes.length;
+  const peak = Math.max(1, ...s.succeeded.map((v, i) => v + s.failed[i]));
+  const w = (CW - PAD.l - PAD.r) / n;
+  const y = (v) => PAD.t + (CH - PAD.t - PAD.b) * (1 - v / peak);
+  const bars = [];
+  for (let i = 0; i < n; i++) {
+    const x = PAD.l + i * w;
+    const ok = s.succeeded[i], bad = s.failed[i];
+    const title = `${hhmm(minutes[i])}: ${ok} succeeded, ${bad} failed`;
+    if (ok) bars.push(svg("rect", { class: "succeeded", x, y: y(ok), width: Math.max(1, w - 1), height: y(0) - y(ok) }, svg("title", {}, title)));
+    if (bad) bars.push(svg("rect", { class: "failed", x, y: y(ok + bad), width: Math.max(1, w - 1), height: y(ok) - y(ok + bad) }, svg("title", {}, title)));
+  }
+  return el("figure", { class: "chart" }, el("figcaption", {}, "Runs per minute: ",
+    el("span", { class: "key succeeded" }, "■ succeeded "), el("span", { class: "key failed" }, "■ failed")),
+    svg("svg", { id: "chart-throughput", viewBox: `0 0 ${CW} ${CH}`, role: "img", "aria-label": "runs per minute" },
+      axes(minutes, [[peak, String(peak)], [0, "0"]], y), bars));
+}
+
+// latencyChart draws queue wait and run time percentiles per minute on a log scale.
+function latencyChart(minutes, s, bounds) {
+  const n = minutes.length;
+  const top = Math.log10(bounds[bounds.length - 1]);
+  const y = (ms) => PAD.t + (CH - PAD.t - PAD.b) * (1 - Math.log10(Math.max(1, ms)) / top);
+  const w = (CW - PAD.l - PAD.r) / n;
+  // A line through the minutes with runs, and a dot on each (a lone minute shows as its dot).
+  const line = (values, cls, label) => {
+    let d = "";
+    let pen = false;
+    const dots = [];
+    values.forEach((v, i) => {
+      if (v < 0) {
+        pen = false;
+        return;
+      }
+      const x = (PAD.l + (i + 0.5) * w).toFixed(1), yy = y(v).toFixed(1);
+      d += `${pen ? "L" : "M"}${x},${yy}`;
+      pen = true;
+      dots.push(svg("circle", { class: cls, cx: x, cy: yy, r: 2.5 }, svg("title", {}, `${hhmm(minutes[i])} ${label}: ≤ ${msText(v)}`)));
+    });
+    return d ? [svg("path", { class: cls, d }, svg("title", {}, label)), dots] : null;
+  };
+  const ticks = [1, 10, 100, 1000, 10000, 100000].filter((t) => t <= bounds[bounds.length - 1]).map((t) => [t, msText(t)]);
+  return el("figure", { class: "chart" },
+    el("figcaption", {}, "Per minute, log scale: ",
+      [["wait p50", "queue wait p50"], ["wait p95", "p95"], ["run p50", "run time p50"], ["run p95", "p95"], ["run p99", "p99"]]
+        .map(([cls, label]) => el("span", { class: `key ${cls}` }, `— ${label} `))),
+    svg("svg", { id: "chart-latency", viewBox: `0 0 ${CW} ${CH}`, role: "img", "aria-label": "latency per minute" },
+      axes(minutes, ticks, y),
+      line(s.wait_p50_ms, "wait p50", "queue wait p50"), line(s.wait_p95_ms, "wait p95", "queue wait p95"),
+      line(s.run_p50_ms, "run p50", "run time p50"), line(s.run_p95_ms, "run p95", "run time p95"),
+      line(s.run_p99_ms, "run p99", "run time p99")));
+}
+
+// axes draws the y ticks ([value, label]) and the first and last minute.
+function axes(minutes, ticks, y) {
+  return [
+    ticks.map(([v, label]) => [
+      svg("line", { class: "grid", x1: PAD.l, x2: CW - PAD.r, y1: y(v), y2: y(v) }),
+      svg("text", { x: PAD.l - 4, y: y(v) + 4, "text-anchor": "end" }, label)]),
+    svg("text", { x: PAD.l, y: CH - 6 }, hhmm(minutes[0])),
+    svg("text", { x: CW - PAD.r, y: CH - 6, "text-anchor": "end" }, hhmm(minutes[minutes.length - 1])),
+  ];
 }
 
 function overviewSection(o) {

@@ -236,7 +236,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The operator sections need the admin token; with it they show.
 	do("operator sections with an API key",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/system"`),
-		until("four admin-token notes", `document.querySelectorAll(".needs-admin").length === 4`))
+		until("five admin-token notes", `document.querySelectorAll(".needs-admin").length === 5`))
 	do("admin token",
 		chromedp.Click(chromedp.ID("signout")),
 		signIn(strings.TrimSpace(string(adminToken))),
@@ -245,7 +245,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		until("an agent", `document.querySelectorAll("#agent-table tbody tr").length > 0`),
 		until("the TASKS consumers", `document.querySelectorAll("#consumers-TASKS tbody tr").length > 0`),
 		until("the busiest workspaces", `document.querySelector("#overview p") !== null`),
-		until("this instance's federation identity", `(document.querySelector("#federation p")?.textContent || "").includes("This instance: ")`))
+		until("this instance's federation identity", `(document.querySelector("#federation p")?.textContent || "").includes("This instance: ")`),
+		// The last hour as the workers measured it: the runs above as bars, their times as lines.
+		until("the runs per minute", `document.querySelectorAll("#chart-throughput rect.succeeded").length > 0 && document.querySelectorAll("#chart-throughput rect.failed").length > 0`),
+		until("the latency lines", `document.querySelector("#chart-latency circle.run.p95") !== null && document.querySelector("#chart-latency circle.wait.p50") !== null`),
+		until("the totals", `/^[1-9][0-9]* succeeded, [1-9][0-9]* failed in 60 minutes$/.test(document.getElementById("chart-totals").textContent)`),
+		// One series picked: the choice stays through the section's reloads.
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("chart-series"); s.value = "default/TASKS/p5"; s.dispatchEvent(new Event("change")); })()`),
+		until("the p5 series", `document.getElementById("chart-series").value === "default/TASKS/p5"`))
 	screenshot(t, b, filepath.Join(artifacts, "system.png"))
 
 	// Operator actions, each checked in the API. A pool paused and resumed from the operators' page.

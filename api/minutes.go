@@ -1,0 +1,102 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// Minutes is the answer of GET /v1/stats/minutes: what the worker processes measured per minute
+// over the last hour (their heartbeats write it), summed over processes — per pool, stream and
+// priority, and in all.
+type Minutes struct {
+	// Minutes are the starts of the minutes, oldest first; every series has one value per minute.
+	Minutes []time.Time `json:"minutes"`
+	// BoundsMS are the bucket bounds the percentiles are read from: a percentile is the bound of
+	// the bucket it falls in (the last bound: longer than that).
+	BoundsMS []int32        `json:"bounds_ms"`
+	Total    MinuteSeries   `json:"total"`
+	Series   []MinuteSeries `json:"series"`
+}
+
+// MinuteSeries is one pool, stream and priority (empty in Minutes.Total) minute by minute. A
+// percentile is -1 in a minute without runs.
+type MinuteSeries struct {
+	Pool      string  `json:"pool,omitempty"`
+	Stream    string  `json:"stream,omitempty"`
+	Priority  int     `json:"priority,omitempty"`
+	Succeeded []int   `json:"succeeded"`
+	Failed    []int   `json:"failed"`
+	WaitP50MS []int32 `json:"wait_p50_ms"`
+	WaitP95MS []int32 `json:"wait_p95_ms"`
+	RunP50MS  []int32 `json:"run_p50_ms"`
+	RunP95MS  []int32 `json:"run_p95_ms"`
+	RunP99MS  []int32 `json:"run_p99_ms"`
+}
+
+func (s *Server) minutes(w http.ResponseWriter, r *Request) *Error {
+	n := 60
+	if v := r.URL.Query().Get("minutes"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 60 {
+			return errorf(CodeInvalidArgument, "minutes %q: want 1…60", v)
+		}
+	}
+	first := time.Now().Truncate(time.Minute).Add(-time.Duration(n-1) * time.Minute)
+	stats, err := s.cfg.DB.FleetMinutes(r.Context(), first)
+	if err != nil {
+		return errorf(CodeInternal, "%v", err)
+	}
+	out := Minutes{BoundsMS: store.MinuteBoundsMS, Series: []MinuteSeries{}}
+	for i := range n {
+		out.Minutes = append(out.Minutes, first.Add(time.Duration(i)*time.Minute).UTC())
+	}
+	total := make([]store.MinuteStat, n)
+	bySeries := map[string][]store.MinuteStat{}
+	var order []string
+	for _, st := range stats {
+		i := int(st.Minute.Sub(first) / time.Minute)
+		if i < 0 || i >= n {
+			continue
+		}
+		key := fmt.Sprintf("%s\x00%s\x00%d", st.Pool, st.Stream, st.Priority)
+		if bySeries[key] == nil {
+			bySeries[key] = make([]store.MinuteStat, n)
+			order = append(order, key)
+		}
+		bySeries[key][i].Add(st)
+		total[i].Add(st)
+		bySeries[key][i].Pool, bySeries[key][i].Stream, bySeries[key][i].Priority = st.Pool, st.Stream, st.Priority
+	}
+	out.Total = minuteSeries(total)
+	for _, key := range order {
+		ms := bySeries[key]
+		series := minuteSeries(ms)
+		for _, m := range ms {
+			if m.Pool != "" {
+				series.Pool, series.Stream, series.Priority = m.Pool, m.Stream, m.Priority
+				break
+			}
+		}
+		out.Series = append(out.Series, series)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func minuteSeries(ms []store.MinuteStat) MinuteSeries {
+	var s MinuteSeries
+	for _, m := range ms {
+		s.Succeeded = append(s.Succeeded, m.Succeeded)
+		s.Failed = append(s.Failed, m.Failed)
+		s.WaitP50MS = append(s.WaitP50MS, store.Percentile(m.Wait, 0.50))
+		s.WaitP95MS = append(s.WaitP95MS, store.Percentile(m.Wait, 0.95))
+		s.RunP50MS = append(s.RunP50MS, store.Percentile(m.Run, 0.50))
+		s.RunP95MS = append(s.RunP95MS, store.Percentile(m.Run, 0.95))
+		s.RunP99MS = append(s.RunP99MS, store.Percentile(m.Run, 0.99))
+	}
+	return s
+}
