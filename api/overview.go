@@ -64,15 +64,14 @@ func (s *Server) overview(w http.ResponseWriter, r *Request) *Error {
 	for _, st := range store.TaskStatuses() {
 		out.Totals[st] = 0
 	}
-	var mu sync.Mutex
+	// One statement counts every workspace: totals and loads of one moment.
+	counts, err := s.cfg.DB.CountTasksOfWorkspaces(ctx, ids)
+	if err != nil {
+		return errorf(CodeUnavailable, "database: %v", err)
+	}
 	var loads []WorkspaceLoad
-	err = forEachWorkspace(ctx, ids, func(ctx context.Context, ws uuid.UUID) error {
-		c, err := s.cfg.DB.CountTasks(ctx, ws)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
+	for _, ws := range ids {
+		c := counts[ws]
 		for st, n := range c.ByStatus {
 			out.Totals[st] += n
 		}
@@ -82,10 +81,6 @@ func (s *Server) overview(w http.ResponseWriter, r *Request) *Error {
 		if l.Running+l.Queued+l.Retrying+l.DeadLastHour > 0 {
 			loads = append(loads, l)
 		}
-		return nil
-	})
-	if err != nil {
-		return errorf(CodeUnavailable, "database: %v", err)
 	}
 	slices.SortFunc(loads, func(a, b WorkspaceLoad) int {
 		return cmp.Or(cmp.Compare(b.Running+b.Queued, a.Running+a.Queued), cmp.Compare(b.Retrying, a.Retrying),

@@ -96,3 +96,38 @@ func TestAgentMinutesSumOverAgents(t *testing.T) {
 		t.Errorf("p5 wait p95 = %d ms, want 50", w)
 	}
 }
+
+// The overview's counts: every workspace in one statement, each as CountTasks counts it alone.
+func TestCountTasksOfWorkspaces(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	a, b, empty := newWorkspace(t, db), newWorkspace(t, db), newWorkspace(t, db)
+	seedTask(t, db, a, store.StatusRunning, time.Minute, 0)
+	seedTask(t, db, a, store.StatusQueued, time.Minute, 0)
+	seedTask(t, db, a, store.StatusDead, time.Minute, 10*time.Minute)
+	seedTask(t, db, b, store.StatusDead, 3*time.Hour, 2*time.Hour)
+	seedTask(t, db, b, store.StatusSucceeded, time.Minute, time.Second)
+	all, err := db.CountTasksOfWorkspaces(ctx, []uuid.UUID{a, b, empty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range []uuid.UUID{a, b, empty} {
+		one, err := db.CountTasks(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := all[ws]
+		if got.DeadLastHour != one.DeadLastHour || len(got.ByStatus) != len(one.ByStatus) {
+			t.Fatalf("workspace %s: together %+v, alone %+v", ws, got, one)
+		}
+		for st, n := range one.ByStatus {
+			if got.ByStatus[st] != n {
+				t.Errorf("workspace %s, %s: together %d, alone %d", ws, st, got.ByStatus[st], n)
+			}
+		}
+	}
+	if all[a].ByStatus[store.StatusRunning] != 1 || all[a].DeadLastHour != 1 || all[b].DeadLastHour != 0 || all[b].ByStatus[store.StatusDead] != 1 {
+		t.Fatalf("counts: a %+v, b %+v", all[a], all[b])
+	}
+}

@@ -9,6 +9,12 @@ const (
 			count(*) FILTER (WHERE status = 'dead' AND finished_at > now() - interval '1 hour')
 		FROM tasks WHERE workspace_id = $1 GROUP BY status`
 
+	// countTasksOfWorkspacesSQL is countTasksSQL for the workspaces of the batch door, in one
+	// statement: one snapshot of them all.
+	countTasksOfWorkspacesSQL = `SELECT workspace_id, status, count(*),
+			count(*) FILTER (WHERE status = 'dead' AND finished_at > now() - interval '1 hour')
+		FROM tasks WHERE workspace_id = ANY ($1) GROUP BY workspace_id, status`
+
 	// countDeadLettersBySubjectSQL counts the dead letters not yet replayed by the subject of
 	// their message and their reason.
 	countDeadLettersBySubjectSQL = `SELECT subject, reason, count(*) FROM dead_letters
