@@ -257,7 +257,10 @@ type TaskQuery struct {
 	Since, Until time.Time
 	// Internal shows the system's own tasks (credentials.…, knowledge.…) in a list without a kind.
 	Internal bool
-	// Oldest lists oldest first (default: newest first).
+	// Sort orders the list: created (default), updated, finished or priority (store.TaskSorts).
+	Sort string
+	// Oldest lists oldest first (default: newest first); with the priority order, least urgent
+	// first.
 	Oldest bool
 	Cursor string
 	Limit  int
@@ -266,7 +269,7 @@ type TaskQuery struct {
 // ListTasks lists tasks, newest first.
 func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, tq TaskQuery) (TaskList, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": tq.Status, "kind": tq.Kind, "q": tq.Search, "cursor": tq.Cursor} {
+	for k, v := range map[string]string{"status": tq.Status, "kind": tq.Kind, "q": tq.Search, "cursor": tq.Cursor, "sort": tq.Sort} {
 		if v != "" {
 			q.Set(k, v)
 		}

@@ -137,6 +137,12 @@ func parseDuration(name, v string) (time.Duration, error) {
 // key is that text), name=value (tasks whose args hold value at name: a dotted name reaches into
 // objects, and value is JSON, or else text), or else an idempotency key.
 func taskSearch(q url.Values, f *store.TaskFilter) *Error {
+	switch v := q.Get("sort"); v {
+	case "", store.SortCreated, store.SortUpdated, store.SortFinished, store.SortPriority:
+		f.Sort = v
+	default:
+		return errorf(CodeInvalidArgument, "sort %q is not created, updated, finished or priority", v)
+	}
 	switch v := q.Get("order"); v {
 	case "", "newest":
 	case "oldest":
@@ -222,7 +228,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	if e != nil {
 		return e
 	}
-	if fed && (f.Internal || f.Oldest || !f.Since.IsZero() || !f.Until.IsZero() || q.Get("q") != "") {
+	if fed && (f.Internal || f.Oldest || (f.Sort != "" && f.Sort != store.SortCreated) || !f.Since.IsZero() || !f.Until.IsZero() || q.Get("q") != "") {
 		return errorf(CodeInvalidArgument, "federated: a federated list filters by status and kind only")
 	}
 	if fed && (s.cfg.Federation == nil || f.Before != uuid.Nil) {

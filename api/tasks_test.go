@@ -214,3 +214,17 @@ func TestPublishKeepsTraceContext(t *testing.T) {
 		}
 	}
 }
+
+func TestListTasksSortIsValidated(t *testing.T) {
+	t.Parallel()
+	c, ws, _ := taskServer(t)
+	ctx := context.Background()
+	for _, sort := range []string{"created", "updated", "finished", "priority"} {
+		if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Sort: sort}); err != nil {
+			t.Errorf("sort %s: %v", sort, err)
+		}
+	}
+	if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Sort: "size"}); !api.IsCode(err, api.CodeInvalidArgument) {
+		t.Fatalf("sort size: %v; want invalid argument", err)
+	}
+}

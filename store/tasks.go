@@ -788,6 +788,17 @@ func (db *DB) GetTask(ctx context.Context, ws, id uuid.UUID) (Task, error) {
 }
 
 // TaskFilter selects tasks to list. Empty fields do not filter.
+// Task list orders (TaskFilter.Sort).
+const (
+	SortCreated  = "created"  // creation time (the default)
+	SortUpdated  = "updated"  // the last change of the task (a transition, a checkpoint, progress)
+	SortFinished = "finished" // when it ended; only tasks that have ended
+	SortPriority = "priority" // most urgent first, then oldest first
+)
+
+// TaskSorts lists the task list's orders.
+func TaskSorts() []string { return []string{SortCreated, SortUpdated, SortFinished, SortPriority} }
+
 type TaskFilter struct {
 	Status string
 	Kind   string
@@ -802,7 +813,11 @@ type TaskFilter struct {
 	// the task holding this key. Either is a lookup: the other filters and paging do not apply.
 	ID             uuid.UUID
 	IdempotencyKey string
-	// Oldest lists oldest first (default: newest first).
+	// Sort is what the list is ordered by: SortCreated (default), SortUpdated, SortFinished or
+	// SortPriority.
+	Sort string
+	// Oldest lists oldest first (default: newest first); with SortPriority, least urgent first
+	// (default: most urgent first, and within a priority the oldest first, as workers take them).
 	Oldest bool
 	// Before pages: tasks after this one in the list's order.
 	Before uuid.UUID
@@ -844,6 +859,12 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		switch {
 		case f.ID != uuid.Nil:
 			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID, f.ID.String())
+		case f.Sort != "" && f.Sort != SortCreated:
+			q, ok := listTasksSortedSQL[sortKey{f.Sort, f.Oldest}]
+			if !ok {
+				return fmt.Errorf("sort %q is not one of %v", f.Sort, TaskSorts())
+			}
+			rows, err = tx.Query(ctx, q, ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, args)
 		case f.IdempotencyKey != "":
 			rows, err = tx.Query(ctx, findTasksSQL, ws, nil, f.IdempotencyKey)
 		case f.Status == "" && f.Kind == "":

@@ -181,3 +181,100 @@ func TestInternalKindsAreEventsNamespaces(t *testing.T) {
 		t.Fatalf("store's internal kinds %q; events' namespaces %q", got, want)
 	}
 }
+
+// TestListSortedByOtherKeys: the orders other than creation page through the tasks in their own
+// order (ties by id), each direction, and the finished order lists only tasks that ended.
+func TestListSortedByOtherKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	type row struct {
+		id       uuid.UUID
+		priority int
+		created  time.Time
+		updated  time.Time
+		finished *time.Time
+	}
+	var rows []row
+	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		for i := range 24 {
+			r := row{id: store.NewID(), priority: 1 + i%4, created: base.Add(time.Duration(i) * time.Second),
+				updated: base.Add(time.Duration((i*7)%24) * time.Minute)}
+			status := store.StatusQueued
+			if i%3 == 0 {
+				f := base.Add(time.Duration((i*5)%24)*time.Minute + time.Second)
+				r.finished, status = &f, store.StatusSucceeded
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO tasks (workspace_id, id, kind, priority, status, created_at, updated_at, finished_at)
+				VALUES ($1, $2, 'sort.k', $3, $4, $5, $6, $7)`, ws, r.id, r.priority, status, r.created, r.updated, r.finished); err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(sort string, oldest bool) []uuid.UUID {
+		var rs []row
+		for _, r := range rows {
+			if sort != store.SortFinished || r.finished != nil {
+				rs = append(rs, r)
+			}
+		}
+		slices.SortFunc(rs, func(a, b row) int {
+			var c int
+			switch sort {
+			case store.SortUpdated:
+				c = a.updated.Compare(b.updated)
+			case store.SortFinished:
+				c = a.finished.Compare(*b.finished)
+			case store.SortPriority:
+				if c = a.priority - b.priority; c == 0 {
+					c = a.created.Compare(b.created)
+				}
+				c = -c // most urgent, then oldest, first: the reverse of "newest first"
+			}
+			if c == 0 {
+				c = slices.Compare(a.id[:], b.id[:])
+			}
+			if !oldest {
+				c = -c
+			}
+			return c
+		})
+		var ids []uuid.UUID
+		for _, r := range rs {
+			ids = append(ids, r.id)
+		}
+		return ids
+	}
+	for _, sort := range []string{store.SortUpdated, store.SortFinished, store.SortPriority} {
+		for _, oldest := range []bool{false, true} {
+			var got []uuid.UUID
+			var cursor uuid.UUID
+			for range 20 {
+				page, next, err := db.ListTasks(ctx, ws, store.TaskFilter{Sort: sort, Oldest: oldest, Before: cursor, Limit: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, task := range page {
+					got = append(got, task.ID)
+				}
+				if next == uuid.Nil {
+					break
+				}
+				cursor = next
+			}
+			if w := want(sort, oldest); !slices.Equal(got, w) {
+				t.Errorf("sort %s, oldest %v: %d tasks %v; want %d %v", sort, oldest, len(got), got, len(w), w)
+			}
+		}
+	}
+	if _, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Sort: "size"}); err == nil {
+		t.Fatal("an unknown order was accepted")
+	}
+}

@@ -237,6 +237,55 @@ func InternalKinds() []string { return []string{internalKinds[0], internalKinds[
 // either); $6… are taskFilterSQL's.
 var listTasksSQL = [2]string{listTasksOrdered(false), listTasksOrdered(true)}
 
+// sortKey names a list order other than creation (SortUpdated, …) and its direction.
+type sortKey struct {
+	sort   string
+	oldest bool
+}
+
+// listTasksSortedSQL are listTasksSQL's orders other than creation. No index serves them (each
+// would add an entry at every task write, on the hot path): they read the tasks the filters
+// leave (by status or kind through their index when given) and sort them, which the retention
+// cleaner keeps bounded. The cursor is the last task of the previous page, as for creation.
+var listTasksSortedSQL = func() map[sortKey]string {
+	keys := map[string][]string{
+		SortUpdated:  {"updated_at", "id"},
+		SortFinished: {"finished_at", "id"},
+		SortPriority: {"priority", "created_at", "id"},
+	}
+	out := map[sortKey]string{}
+	for sort, cols := range keys {
+		for _, oldest := range []bool{false, true} {
+			// Time keys: newest first by default. Priority: most urgent (1) first, oldest first,
+			// by default; the other direction reverses it.
+			asc := oldest
+			if sort == SortPriority {
+				asc = !oldest
+			}
+			dir, after := " DESC", "<"
+			if asc {
+				dir, after = "", ">"
+			}
+			var order, cursor []string
+			for _, c := range cols {
+				order = append(order, c+dir)
+				cursor = append(cursor, "c."+c)
+			}
+			finished := ""
+			if sort == SortFinished {
+				finished = "AND finished_at IS NOT NULL"
+			}
+			out[sortKey{sort, oldest}] = `SELECT ` + taskColumns + ` FROM tasks
+		WHERE workspace_id = $1 ` + finished + `
+		  AND ($2::uuid IS NULL OR (` + strings.Join(cols, ", ") + `) ` + after + ` (SELECT ` + strings.Join(cursor, ", ") +
+				` FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
+		ORDER BY ` + strings.Join(order, ", ") + ` LIMIT $5`
+		}
+	}
+	return out
+}()
+
 // listAllTasksSQL is listTasksSQL without a status or kind: no index orders a workspace's tasks by
 // creation alone (a claim or an end would have to update it too), so each status's first come
 // from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size; $4…

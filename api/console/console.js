@@ -343,6 +343,9 @@ function pagedList(view, { id, headings, path, field, row, empty, alive }) {
   return () => load(false);
 }
 
+// SORTS are the task list's orders (value, label): GET …/tasks?sort=.
+const SORTS = [["", "created"], ["updated", "last change"], ["finished", "finished (ended tasks)"], ["priority", "priority"]];
+
 // SINCE are the time ranges of the task list's filter (label, seconds back).
 const SINCE = [["any time", 0], ["last hour", 3600], ["last day", 86400], ["last week", 7 * 86400]];
 
@@ -373,6 +376,7 @@ function tasksPage(view, params, alive) {
   const since = Number(params.get("since") || 0);
   const internal = params.get("internal") === "true";
   const oldest = params.get("order") === "oldest";
+  const sort = params.get("sort") || "";
   const form = el("form", { id: "filters", class: "filters" },
     el("label", {}, "Find ", el("input", { id: "filter-q", type: "search", value: search, size: 30,
       placeholder: "task id, idempotency key or field=value",
@@ -382,6 +386,8 @@ function tasksPage(view, params, alive) {
     el("label", {}, "Kind ", el("input", { id: "filter-kind", value: kind, placeholder: "demo.steps", size: 20 })),
     el("label", {}, "Created ", el("select", { id: "filter-since" },
       SINCE.map(([label, secs]) => el("option", { value: secs, selected: secs === since }, label)))),
+    el("label", {}, "Sort by ", el("select", { id: "filter-sort" },
+      SORTS.map(([v, label]) => el("option", { value: v, selected: v === sort }, label)))),
     el("label", {}, "Order ", el("select", { id: "filter-order" },
       el("option", { value: "" }, "newest first"), el("option", { value: "oldest", selected: oldest }, "oldest first"))),
     el("label", {}, el("input", { id: "filter-internal", type: "checkbox", checked: internal }), " system tasks"),
@@ -394,6 +400,7 @@ function tasksPage(view, params, alive) {
     if ($("filter-kind").value.trim()) q.set("kind", $("filter-kind").value.trim());
     if (Number($("filter-since").value)) q.set("since", $("filter-since").value);
     if ($("filter-internal").checked) q.set("internal", "true");
+    if ($("filter-sort").value) q.set("sort", $("filter-sort").value);
     if ($("filter-order").value) q.set("order", $("filter-order").value);
     location.hash = `#/tasks${q.size ? `?${q}` : ""}`;
   });
@@ -406,6 +413,7 @@ function tasksPage(view, params, alive) {
   if (since) query.since = new Date(Date.now() - since * 1000).toISOString();
   if (internal) query.internal = "true";
   if (oldest) query.order = "oldest";
+  if (sort) query.sort = sort;
   const filtered = search || status || kind || since;
   view.append(bulkActions("task-bulk", "#task-table", "task", () => current.refresh?.(), [
     ["Cancel", "cancel", (id) => api("POST", wsPath(`/tasks/${enc(id)}/cancel`))],
@@ -414,16 +422,18 @@ function tasksPage(view, params, alive) {
   ]));
   const refresh = pagedList(view, {
     id: "task-table", alive, field: "tasks", path: { base: "/tasks", query },
-    headings: ["", "Task", "Kind", "Status", "Attempt", "Progress", "Created", "Finished"],
+    headings: ["", "Task", "Kind", "Priority", "Status", "Attempt", "Progress", "Created", "Updated", "Finished"],
     empty: filtered ? "No task matches these filters." : "No tasks yet: mosaic publish --kind demo.steps",
     row: (t) => el("tr", { dataset: { taskId: t.id, status: t.status } },
       el("td", {}, el("input", { type: "checkbox", class: "pick", value: t.id, "aria-label": `select ${t.id}` })),
       el("td", {}, el("a", { href: `#/tasks/${enc(t.id)}`, class: "mono" }, t.id)),
       el("td", {}, t.kind),
+      el("td", {}, t.priority),
       el("td", {}, statusBadge(t.status)),
       el("td", {}, `${t.attempt} of ${t.max_attempts}`),
       el("td", {}, pct(t.progress)),
       el("td", {}, when(t.created_at)),
+      el("td", {}, when(t.updated_at)),
       el("td", {}, when(t.finished_at))),
   });
   const soon = debounce(refresh, 250);

@@ -140,7 +140,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
 		until("the three left by an argument", `document.querySelectorAll("#task-table tbody tr").length === 3`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks"`),
-		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 3 && document.getElementById("filter-q").value === ""`))
+		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 3 && document.getElementById("filter-q").value === ""`),
+		// Sorted by when they ended, the last to end first: the three that succeeded, in that order.
+		chromedp.SetValue(chromedp.ID("filter-sort"), "finished"),
+		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
+		until("the list by finish time", `location.hash.includes("sort=finished") && document.querySelectorAll("#task-table tbody tr").length === 3`))
+	if r := runMosaic(t, nil, "tasks", "list", "--sort", "finished", "--output", "json", "--data-dir", dataDir); r.code != 0 {
+		t.Fatalf("tasks list --sort finished: %d %s", r.code, r.stderr)
+	} else {
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		_ = json.Unmarshal([]byte(r.stdout), &page)
+		do("the page's order", chromedp.Evaluate[chromedp.Void](`window.mosaicShown = [...document.querySelectorAll("#task-table tbody tr")].map((r) => r.dataset.taskId).join(",")`))
+		want := make([]string, 0, len(page.Items))
+		for _, it := range page.Items {
+			want = append(want, it.ID)
+		}
+		do("the same order as the API", until("the API's order", fmt.Sprintf(`window.mosaicShown === %q`, strings.Join(want, ","))))
+	}
+	if r := runMosaic(t, nil, "tasks", "list", "--sort", "size", "--data-dir", dataDir); r.code != 2 {
+		t.Fatalf("tasks list --sort size: exit %d (want 2) %s", r.code, r.stderr)
+	}
+	do("back to the creation order", chromedp.Evaluate[chromedp.Void](`location.hash = "#/tasks"`),
+		until("the whole list again", `document.querySelectorAll("#task-table tbody tr").length >= 3`))
 
 	// One task's page: its facts and timeline.
 	do("task page",

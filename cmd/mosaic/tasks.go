@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -250,6 +251,7 @@ func newTasksListCmd() *cobra.Command {
 	f := &clientFlags{}
 	var status, kind, search, since, until string
 	var fed, internal, oldest bool
+	var sortBy string
 	pg := &pageFlags{}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -257,10 +259,14 @@ func newTasksListCmd() *cobra.Command {
 		Example: `  mosaic tasks list --status dead --since 1h
   mosaic tasks list --search customer.id=42
   mosaic tasks list --search order-7        # an idempotency key, or a task id
-  mosaic tasks list --internal              # with the system's own tasks (credentials.…, knowledge.…)`,
+  mosaic tasks list --internal              # with the system's own tasks (credentials.…, knowledge.…)
+  mosaic tasks list --status dead --sort finished   # the latest to die first`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal, Oldest: oldest}
+			if !slices.Contains(store.TaskSorts(), sortBy) {
+				return usageError{fmt.Errorf("%s: %q is not created, updated, finished or priority", setting("sort"), sortBy)}
+			}
+			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal, Oldest: oldest, Sort: sortBy}
 			var err error
 			if tq.Since, err = timeFlag("since", since); err != nil {
 				return err
@@ -268,7 +274,7 @@ func newTasksListCmd() *cobra.Command {
 			if tq.Until, err = timeFlag("until", until); err != nil {
 				return err
 			}
-			if fed && (search != "" || internal || oldest || since != "" || until != "") {
+			if fed && (search != "" || internal || oldest || sortBy != store.SortCreated || since != "" || until != "") {
 				return usageError{fmt.Errorf("--federated filters by --status and --kind only")}
 			}
 			if status != "" && !store.ValidStatus(status) {
@@ -338,7 +344,8 @@ func newTasksListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&search, "search", "", "a task id, an idempotency key, or an argument as name=value (a.b=value reaches into objects; value is JSON, or else text)")
 	cmd.Flags().StringVar(&since, "since", "", "only tasks created at or after this time (RFC 3339, or a duration back from now: 1h, 30m)")
 	cmd.Flags().StringVar(&until, "until", "", "only tasks created before this time (RFC 3339, or a duration back from now)")
-	cmd.Flags().BoolVar(&oldest, "oldest", false, "oldest first (default: newest first)")
+	cmd.Flags().BoolVar(&oldest, "oldest", false, "oldest first (default: newest first); with --sort priority, least urgent first")
+	cmd.Flags().StringVar(&sortBy, "sort", store.SortCreated, "order by created, updated (last change), finished (ended tasks only) or priority (most urgent first, then oldest)")
 	cmd.Flags().BoolVar(&internal, "internal", false, "show the system's own tasks too (credentials.…, knowledge.…), which a list without --kind leaves out")
 	return cmd
 }
