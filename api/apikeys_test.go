@@ -60,3 +60,66 @@ func TestAdminCannotRevokeAnOwnersKey(t *testing.T) {
 		t.Fatalf("a revoked key: %v; want unauthenticated", err)
 	}
 }
+
+// A server remembers the keys it accepted for its AuthCacheTTL: a key revoked elsewhere (here
+// in SQL, as another API server would) is refused at once by a server that does not cache, and
+// still taken, within its TTL, by one that does; a revoke through the server itself is at once.
+func TestAuthCacheAcrossServers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	serve := func(ttl time.Duration) string {
+		srv, err := api.New(api.Config{DB: db, AdminToken: adminToken, AuthCacheTTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newServer(t, srv)
+	}
+	caching, asking := serve(time.Hour), serve(-1)
+	admin, _ := api.NewClient(caching, adminToken)
+	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "authcache-" + uuid.NewString()[:8]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := db.AddMember(ctx, w.ID, "member", store.RoleMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, keyID, err := db.CreateAPIKey(ctx, w.ID, member, "k", store.RoleMember, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/workspaces/" + w.ID.String()
+	c1, _ := api.NewClient(caching, key)
+	c2, _ := api.NewClient(asking, key)
+	for _, c := range []*api.Client{c1, c2} {
+		if err := c.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
+			t.Fatalf("a valid key: %v", err)
+		}
+	}
+	if err := db.RevokeAPIKey(ctx, w.ID, keyID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+		t.Fatalf("revoked elsewhere, a server without the cache: %v; want unauthenticated", err)
+	}
+	if err := c1.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
+		t.Fatalf("revoked elsewhere, within the caching server's TTL: %v; want the key still taken", err)
+	}
+
+	// Through the caching server itself: refused at once.
+	key2, key2ID, err := db.CreateAPIKey(ctx, w.ID, member, "k2", store.RoleMember, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, _ := api.NewClient(caching, key2)
+	if err := c3.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, http.MethodDelete, path+"/api-keys/"+key2ID.String(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c3.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+		t.Fatalf("revoked through this server: %v; want unauthenticated at once", err)
+	}
+}

@@ -37,6 +37,10 @@ type Check func(ctx context.Context) error
 type Config struct {
 	// DB is the runtime pool. Required.
 	DB *store.DB
+	// AuthCacheTTL is how long an API key this server accepted is taken as valid without asking
+	// PostgreSQL again. Default DefaultAuthCacheTTL (2s); negative: every request asks. A key
+	// revoked through this server is refused at once; through another, within the TTL.
+	AuthCacheTTL time.Duration
 	// Retention is the retention of a workspace without settings of its own, as this process's
 	// cleaner applies it (GET …/retention shows it). Nil: store.DefaultRetention.
 	Retention *store.Retention
@@ -79,6 +83,7 @@ type Config struct {
 type Server struct {
 	cfg       Config
 	adminHash [32]byte
+	keys      *authCache // API keys checked lately; nil: every request asks PostgreSQL
 	mux       *http.ServeMux
 	log       zerolog.Logger
 	sampler   *rateSampler // nil without Config.JS
@@ -98,7 +103,11 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux(), log: zerolog.Nop()}
+	ttl := cfg.AuthCacheTTL
+	if ttl == 0 {
+		ttl = DefaultAuthCacheTTL
+	}
+	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), keys: newAuthCache(ttl), mux: http.NewServeMux(), log: zerolog.Nop()}
 	if cfg.Logger != nil {
 		s.log = *cfg.Logger
 	}
@@ -293,6 +302,11 @@ func (r *Request) DecodeUpTo(v any, limit int64) *Error {
 	if dec.More() {
 		return errorf(CodeInvalidArgument, "request body has more than one JSON value")
 	}
+	// A NUL can only come escaped (a raw control character is not JSON): without "\u0000" in the
+	// body, no field holds one, and the walk (which allocates per field) is skipped.
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
 	if p := badField(reflect.ValueOf(v), ""); p != "" {
 		return errorf(CodeInvalidArgument, "request body: %s has a NUL character", strings.TrimPrefix(p, "."))
 	}
@@ -370,11 +384,17 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 		}
 		return nil
 	}
-	p, err := s.cfg.DB.Authenticate(r.Context(), token)
-	if errors.Is(err, store.ErrUnauthenticated) {
-		return errorf(CodeUnauthenticated, "invalid, revoked or expired API key")
-	} else if err != nil {
-		return errorf(CodeUnavailable, "authenticate: %v", err)
+	now := time.Now()
+	p, cached := s.keys.get(sum, now)
+	if !cached {
+		var err error
+		p, err = s.cfg.DB.Authenticate(r.Context(), token)
+		if errors.Is(err, store.ErrUnauthenticated) {
+			return errorf(CodeUnauthenticated, "invalid, revoked or expired API key")
+		} else if err != nil {
+			return errorf(CodeUnavailable, "authenticate: %v", err)
+		}
+		s.keys.put(sum, p, now)
 	}
 	if min == AdminOnly {
 		return errorf(CodeForbidden, "this needs the operator's admin token")

@@ -171,6 +171,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *Request) *Error {
 	} else if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}
+	s.keys.forget(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
