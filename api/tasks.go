@@ -221,7 +221,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	if e = taskSearch(q, &f); e != nil {
 		return e
 	}
-	if f.Before, f.Limit, e = page(q.Get("cursor"), q.Get("limit")); e != nil {
+	if f.Before, f.BeforeKey, f.Limit, e = taskPage(q.Get("cursor"), q.Get("limit")); e != nil {
 		return e
 	}
 	fed, e := federated(r)
@@ -235,7 +235,9 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "federated: this instance has no federation, or a cursor was given (a federated list has one page)")
 	}
 	tasks, next, err := s.cfg.DB.ListTasks(r.Context(), r.Workspace, f)
-	if err != nil {
+	if errors.Is(err, store.ErrCursorGone) {
+		return errorf(CodeInvalidArgument, "cursor %q: %v", q.Get("cursor"), err)
+	} else if err != nil {
 		return errorf(CodeInternal, "%v", err)
 	}
 	if fed {
@@ -246,10 +248,43 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 		out.Tasks = []store.Task{}
 	}
 	if next != uuid.Nil {
-		out.NextCursor = next.String()
+		out.NextCursor = taskCursor(next, store.TaskSortKey(tasks[len(tasks)-1], f.Sort))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// taskCursor is a task list's cursor: the last task shown and its sort key, so that the next page
+// goes on from where that task stood even if it has changed or gone since
+// ("<id>.<unix ns>[.<priority>]").
+func taskCursor(id uuid.UUID, key store.SortKey) string {
+	c := id.String() + "." + strconv.FormatInt(key.At.UnixNano(), 10)
+	if key.Priority != 0 {
+		c += "." + strconv.Itoa(key.Priority)
+	}
+	return c
+}
+
+// taskPage reads a task list's cursor (taskCursor's, or a bare task id) and limit.
+func taskPage(cursor, limit string) (uuid.UUID, store.SortKey, int, *Error) {
+	id, rest, _ := strings.Cut(cursor, ".")
+	before, n, e := page(id, limit)
+	if e != nil || rest == "" {
+		return before, store.SortKey{}, n, e
+	}
+	bad := errorf(CodeInvalidArgument, "cursor %q is not valid", cursor)
+	at, prio, _ := strings.Cut(rest, ".")
+	ns, err := strconv.ParseInt(at, 10, 64)
+	if err != nil || ns <= 0 {
+		return uuid.Nil, store.SortKey{}, 0, bad
+	}
+	key := store.SortKey{At: time.Unix(0, ns).UTC()}
+	if prio != "" {
+		if key.Priority, err = strconv.Atoi(prio); err != nil || key.Priority < 1 || key.Priority > 10 {
+			return uuid.Nil, store.SortKey{}, 0, bad
+		}
+	}
+	return before, key, n, nil
 }
 
 func page(cursor, limit string) (uuid.UUID, int, *Error) {

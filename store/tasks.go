@@ -788,6 +788,33 @@ func (db *DB) GetTask(ctx context.Context, ws, id uuid.UUID) (Task, error) {
 }
 
 // TaskFilter selects tasks to list. Empty fields do not filter.
+// SortKey is where a task stands in a list's order: At is its creation, last change or end
+// time (by the order), Priority its priority (with At its creation) for the priority order.
+type SortKey struct {
+	At       time.Time
+	Priority int
+}
+
+// TaskSortKey is t's key in the order sort ("" is SortCreated).
+func TaskSortKey(t Task, sort string) SortKey {
+	switch sort {
+	case SortUpdated:
+		return SortKey{At: t.UpdatedAt}
+	case SortFinished:
+		if t.FinishedAt != nil {
+			return SortKey{At: *t.FinishedAt}
+		}
+		return SortKey{}
+	case SortPriority:
+		return SortKey{At: t.CreatedAt, Priority: t.Priority}
+	}
+	return SortKey{At: t.CreatedAt}
+}
+
+// ErrCursorGone: a page's cursor names a task that is gone (or, in the finished order, that is no
+// longer finished), and carries no sort key to go on from.
+var ErrCursorGone = errors.New("the cursor's task is gone: list again from the start")
+
 // Task list orders (TaskFilter.Sort).
 const (
 	SortCreated  = "created"  // creation time (the default)
@@ -819,8 +846,12 @@ type TaskFilter struct {
 	// Oldest lists oldest first (default: newest first); with SortPriority, least urgent first
 	// (default: most urgent first, and within a priority the oldest first, as workers take them).
 	Oldest bool
-	// Before pages: tasks after this one in the list's order.
-	Before uuid.UUID
+	// Before pages: tasks after this one in the list's order. BeforeKey is that task's sort key
+	// as the previous page showed it (TaskSortKey): the page goes on from there even when the
+	// task has changed or gone since. Without it, the task's current key is read (and a task
+	// that is gone is ErrCursorGone).
+	Before    uuid.UUID
+	BeforeKey SortKey
 	// Limit is 1…500; default 50.
 	Limit int
 }
@@ -841,6 +872,20 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var rows pgx.Rows
 		var err error
+		if before != nil && f.BeforeKey.At.IsZero() {
+			var t Task
+			err := tx.QueryRow(ctx, `SELECT created_at, updated_at, finished_at, priority FROM tasks WHERE workspace_id = $1 AND id = $2`,
+				ws, f.Before).Scan(&t.CreatedAt, &t.UpdatedAt, &t.FinishedAt, &t.Priority)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrCursorGone
+			} else if err != nil {
+				return err
+			}
+			if f.BeforeKey = TaskSortKey(t, f.Sort); f.BeforeKey.At.IsZero() {
+				return ErrCursorGone
+			}
+		}
+		beforeAt, beforePriority := f.BeforeKey.At, f.BeforeKey.Priority
 		var since, until *time.Time
 		if !f.Since.IsZero() {
 			since = &f.Since
@@ -859,18 +904,22 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		switch {
 		case f.ID != uuid.Nil:
 			rows, err = tx.Query(ctx, findTasksSQL, ws, f.ID, f.ID.String())
+		case f.IdempotencyKey != "":
+			rows, err = tx.Query(ctx, findTasksSQL, ws, nil, f.IdempotencyKey)
 		case f.Sort != "" && f.Sort != SortCreated:
 			q, ok := listTasksSortedSQL[sortKey{f.Sort, f.Oldest}]
 			if !ok {
 				return fmt.Errorf("sort %q is not one of %v", f.Sort, TaskSorts())
 			}
-			rows, err = tx.Query(ctx, q, ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, args)
-		case f.IdempotencyKey != "":
-			rows, err = tx.Query(ctx, findTasksSQL, ws, nil, f.IdempotencyKey)
+			params := []any{ws, before, f.Status, f.Kind, f.Limit + 1, f.Internal, since, until, args, beforeAt}
+			if f.Sort == SortPriority {
+				params = append(params, beforePriority)
+			}
+			rows, err = tx.Query(ctx, q, params...)
 		case f.Status == "" && f.Kind == "":
-			rows, err = tx.Query(ctx, listAllTasksSQL[order], ws, before, f.Limit+1, f.Internal, since, until, args)
+			rows, err = tx.Query(ctx, listAllTasksSQL[order], ws, before, f.Limit+1, f.Internal, since, until, args, beforeAt)
 		default:
-			rows, err = tx.Query(ctx, listTasksSQL[order], ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, args)
+			rows, err = tx.Query(ctx, listTasksSQL[order], ws, before, f.Status, f.Kind, f.Limit+1, f.Internal, since, until, args, beforeAt)
 		}
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -277,4 +278,48 @@ func TestListSortedByOtherKeys(t *testing.T) {
 	if _, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Sort: "size"}); err == nil {
 		t.Fatal("an unknown order was accepted")
 	}
+
+	// The cursor task changes (progress moves its updated_at) or goes (the cleaner) between two
+	// pages: with its key as the first page showed it, the second goes on from there.
+	for _, sort := range []string{store.SortUpdated, store.SortCreated} {
+		first, next, err := db.ListTasks(ctx, ws, store.TaskFilter{Sort: sort, Limit: 5})
+		if err != nil || next == uuid.Nil {
+			t.Fatalf("%s, first page: %v", sort, err)
+		}
+		key := store.TaskSortKey(first[len(first)-1], sort)
+		err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+			if sort == store.SortUpdated {
+				_, err := tx.Exec(ctx, `UPDATE tasks SET updated_at = now() WHERE workspace_id = $1 AND id = $2`, ws, next)
+				return err
+			}
+			_, err := tx.Exec(ctx, `DELETE FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, next)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Sort: sort, Before: next, BeforeKey: key, Limit: 5})
+		if err != nil || len(second) != 5 {
+			t.Fatalf("%s, second page after its cursor task moved: %d tasks, %v", sort, len(second), err)
+		}
+		if sort == store.SortUpdated {
+			if w := want(sort, false)[5:10]; !slices.Equal(ids(second), w) {
+				t.Errorf("updated, second page: %v; want %v", ids(second), w)
+			}
+		}
+		if sort == store.SortCreated {
+			// Without the key, a cursor whose task is gone says so.
+			if _, _, err := db.ListTasks(ctx, ws, store.TaskFilter{Before: next, Limit: 5}); !errors.Is(err, store.ErrCursorGone) {
+				t.Errorf("a bare cursor whose task is gone: %v; want ErrCursorGone", err)
+			}
+		}
+	}
+}
+
+func ids(tasks []store.Task) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(tasks))
+	for _, t := range tasks {
+		out = append(out, t.ID)
+	}
+	return out
 }

@@ -233,8 +233,8 @@ var internalKinds = [2]string{"credentials.", "knowledge."}
 func InternalKinds() []string { return []string{internalKinds[0], internalKinds[1]} }
 
 // listTasksSQL pages newest first ([1]: oldest first); the cursor is the last task of the
-// previous page. $3/$4 filter when not empty: one of them is (listAllTasksSQL lists without
-// either); $6… are taskFilterSQL's.
+// previous page ($2) with its creation time ($10). $3/$4 filter when not empty: one of them is
+// (listAllTasksSQL lists without either); $6… are taskFilterSQL's.
 var listTasksSQL = [2]string{listTasksOrdered(false), listTasksOrdered(true)}
 
 // sortKey names a list order other than creation (SortUpdated, …) and its direction.
@@ -245,8 +245,9 @@ type sortKey struct {
 
 // listTasksSortedSQL are listTasksSQL's orders other than creation. No index serves them (each
 // would add an entry at every task write, on the hot path): they read the tasks the filters
-// leave (by status or kind through their index when given) and sort them, which the retention
-// cleaner keeps bounded. The cursor is the last task of the previous page, as for creation.
+// leave (by status or kind through their index when given) and sort them: the cost grows with
+// the tasks a workspace keeps (its retention). The cursor is the last task of the previous page
+// ($2) with its key as that page showed it ($10, and $11 its priority for the priority order).
 var listTasksSortedSQL = func() map[sortKey]string {
 	keys := map[string][]string{
 		SortUpdated:  {"updated_at", "id"},
@@ -266,10 +267,13 @@ var listTasksSortedSQL = func() map[sortKey]string {
 			if asc {
 				dir, after = "", ">"
 			}
-			var order, cursor []string
+			var order []string
 			for _, c := range cols {
 				order = append(order, c+dir)
-				cursor = append(cursor, "c."+c)
+			}
+			cursor := "$10::timestamptz, $2" // the cursor task's key as the previous page showed it
+			if sort == SortPriority {
+				cursor = "$11::smallint, $10::timestamptz, $2"
 			}
 			finished := ""
 			if sort == SortFinished {
@@ -277,8 +281,7 @@ var listTasksSortedSQL = func() map[sortKey]string {
 			}
 			out[sortKey{sort, oldest}] = `SELECT ` + taskColumns + ` FROM tasks
 		WHERE workspace_id = $1 ` + finished + `
-		  AND ($2::uuid IS NULL OR (` + strings.Join(cols, ", ") + `) ` + after + ` (SELECT ` + strings.Join(cursor, ", ") +
-				` FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+		  AND ($2::uuid IS NULL OR (` + strings.Join(cols, ", ") + `) ` + after + ` (` + cursor + `))
 		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
 		ORDER BY ` + strings.Join(order, ", ") + ` LIMIT $5`
 		}
@@ -288,7 +291,8 @@ var listTasksSortedSQL = func() map[sortKey]string {
 
 // listAllTasksSQL is listTasksSQL without a status or kind: no index orders a workspace's tasks by
 // creation alone (a claim or an end would have to update it too), so each status's first come
-// from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size; $4…
+// from tasks_by_status, and a merge of those (already sorted) gives the page. $3 is its size, $8 the
+// cursor task's creation time; $4…
 // are taskFilterSQL's.
 var listAllTasksSQL = [2]string{listAllTasksOrdered(false), listAllTasksOrdered(true)}
 
@@ -304,7 +308,7 @@ func listTasksOrdered(oldest bool) string {
 	orderBy, after := taskOrder(oldest)
 	return `SELECT ` + taskColumns + ` FROM tasks
 		WHERE workspace_id = $1
-		  AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+		  AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` ($10::timestamptz, $2))
 		  AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4) ` + taskFilterSQL(6, "$4") + `
 		` + orderBy + ` LIMIT $5`
 }
@@ -318,7 +322,7 @@ func listAllTasksOrdered(oldest bool) string {
 			b.WriteString(` UNION ALL `)
 		}
 		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + st + `'
-			AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` (SELECT c.created_at, c.id FROM tasks c WHERE c.workspace_id = $1 AND c.id = $2))
+			AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` ($8::timestamptz, $2))
 			` + taskFilterSQL(4, "''") + `
 			` + orderBy + ` LIMIT $3)`)
 	}
