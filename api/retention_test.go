@@ -46,7 +46,7 @@ func TestWorkspaceRetention(t *testing.T) {
 	if got, err = owner.Retention(ctx, w.ID); err != nil || got != want {
 		t.Fatalf("read back: %+v %v", got, err)
 	}
-	for _, bad := range []api.RetentionSettings{{Succeeded: "a day"}, {Cancelled: "-1h"}, {Dead: "1.5s"}, {DeadLetters: "100000h"}} {
+	for _, bad := range []api.RetentionSettings{{Succeeded: "a day"}, {Cancelled: "-1h"}, {Dead: "30m"}, {Dead: "2h0.5s"}, {DeadLetters: "100000h"}} {
 		if _, err := admin.SetRetention(ctx, w.ID, bad); !api.IsCode(err, api.CodeInvalidArgument) {
 			t.Errorf("%+v: %v; want invalid argument", bad, err)
 		}

@@ -34,6 +34,12 @@ var DefaultRetention = Retention{Succeeded: 24 * time.Hour, Cancelled: 24 * time
 // MaxRetention bounds every retention setting: ten years.
 const MaxRetention = 10 * 365 * 24 * time.Hour
 
+// MinRetention is the shortest retention but 0 (keep): a task's message can come back after its
+// end (an acknowledgement lost, then one AckWait per redelivery), and the claim of a message whose
+// task row is gone writes the row anew and runs it again; an hour leaves such a message a hundred
+// and more redeliveries to be acknowledged as a duplicate first.
+const MinRetention = time.Hour
+
 // Validate checks that every class is between 0 (keep) and MaxRetention, in whole seconds.
 func (r Retention) Validate() error {
 	var errs []error
@@ -46,8 +52,8 @@ func (r Retention) Validate() error {
 }
 
 func validRetention(name string, d time.Duration) error {
-	if d < 0 || d > MaxRetention || d%time.Second != 0 {
-		return fmt.Errorf("retention of %s: %s is not 0 (keep) or whole seconds up to %s", name, d, MaxRetention)
+	if d != 0 && (d < MinRetention || d > MaxRetention || d%time.Second != 0) {
+		return fmt.Errorf("retention of %s: %s is not 0 (keep) or whole seconds from %s to %s", name, d, MinRetention, MaxRetention)
 	}
 	return nil
 }

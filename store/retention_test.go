@@ -105,14 +105,14 @@ func TestCleanerDeletesWhatRetentionNoLongerKeeps(t *testing.T) {
 	replayed := task(a, "succeeded", 3*hour, 10*time.Minute, true, "succeeded after a replay")
 	wants = append(wants, want{"dead_letters", a, seedDeadLetter(t, db, a, replayed, 2*hour, 0), false, "replayed 2 h ago"})
 
-	// Workspace b keeps succeeded tasks for good and dead ones 30 minutes.
-	keep, half := time.Duration(0), 30*time.Minute
-	if err := db.SetWorkspaceRetention(ctx, b, store.RetentionOverrides{Succeeded: &keep, Dead: &half}); err != nil {
+	// Workspace b keeps succeeded tasks for good and cancelled ones 3 hours.
+	keep, longer := time.Duration(0), 3*hour
+	if err := db.SetWorkspaceRetention(ctx, b, store.RetentionOverrides{Succeeded: &keep, Cancelled: &longer}); err != nil {
 		t.Fatal(err)
 	}
 	task(b, "succeeded", 30*24*hour, 29*24*hour, true, "b keeps succeeded tasks")
-	task(b, "dead", 3*hour, 45*time.Minute, false, "b keeps dead tasks 30 min")
-	task(b, "cancelled", 3*hour, 45*time.Minute, true, "b's cancelled: the default hour")
+	task(b, "cancelled", 4*hour, 2*hour, true, "b keeps cancelled tasks 3 h")
+	task(b, "dead", 3*hour, 2*hour, false, "b's dead: the default hour")
 
 	var mu sync.Mutex
 	deleted := map[string]int{}
@@ -193,7 +193,7 @@ func TestWorkspaceRetentionSettings(t *testing.T) {
 	if eff.Succeeded != week || eff.DeadLetters != 0 || eff.Cancelled != store.DefaultRetention.Cancelled || eff.Dead != store.DefaultRetention.Dead {
 		t.Fatalf("effective: %+v", eff)
 	}
-	for _, bad := range []time.Duration{-time.Second, 1500 * time.Millisecond, store.MaxRetention + time.Second} {
+	for _, bad := range []time.Duration{-time.Second, 30 * time.Minute, time.Hour + 1500*time.Millisecond, store.MaxRetention + time.Second} {
 		err := db.SetWorkspaceRetention(ctx, ws, store.RetentionOverrides{Cancelled: &bad})
 		if err == nil || !strings.Contains(err.Error(), "retention of cancelled") {
 			t.Errorf("retention %s: %v, want an error naming the class", bad, err)

@@ -247,8 +247,8 @@ func (f *poolFlags) validate() error {
 	}
 	for flag, d := range map[string]time.Duration{"retain-succeeded": f.retention.Succeeded, "retain-cancelled": f.retention.Cancelled,
 		"retain-dead": f.retention.Dead, "retain-dead-letters": f.retention.DeadLetters} {
-		if d < 0 || d > store.MaxRetention || d%time.Second != 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is not 0 (for good) or whole seconds up to %s", setting(flag), d, store.MaxRetention))
+		if d != 0 && (d < store.MinRetention || d > store.MaxRetention || d%time.Second != 0) {
+			errs = append(errs, fmt.Errorf("%s: %s is not 0 (for good) or whole seconds from %s to %s", setting(flag), d, store.MinRetention, store.MaxRetention))
 		}
 	}
 	if f.cleanEvery != 0 && (f.cleanEvery < time.Second || f.cleanEvery > 24*time.Hour) {
