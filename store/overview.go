@@ -42,10 +42,11 @@ func (db *DB) CountTasks(ctx context.Context, ws uuid.UUID) (TaskCounts, error) 
 	return c, err
 }
 
-// CountTasksOfWorkspaces counts the tasks of every workspace of wss by status, in one statement
-// through the engine's batch door: the counts are of one moment, as an operator's overview needs
-// (a walk workspace by workspace adds up counts taken at different moments, and a task that moves
-// meanwhile is counted twice or not at all). Every workspace of wss has an entry.
+// CountTasksOfWorkspaces counts the tasks of every workspace of wss by status, in one read-only
+// transaction at REPEATABLE READ through the engine's batch door, 256 workspaces a statement: the
+// counts are of one moment (one snapshot), as an operator's overview needs — a walk workspace by
+// workspace adds up counts taken at different moments, so that a task that moves meanwhile is
+// counted twice or not at all. Every workspace of wss has an entry.
 func (db *DB) CountTasksOfWorkspaces(ctx context.Context, wss []uuid.UUID) (map[uuid.UUID]TaskCounts, error) {
 	out := make(map[uuid.UUID]TaskCounts, len(wss))
 	for _, ws := range wss {
@@ -58,25 +59,40 @@ func (db *DB) CountTasksOfWorkspaces(ctx context.Context, wss []uuid.UUID) (map[
 	if len(wss) == 0 {
 		return out, nil
 	}
-	err := db.inWorkspaces(ctx, wss, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, countTasksOfWorkspacesSQL, wss)
-		if err != nil {
-			return err
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('role', '" + RuntimeRole + "', true)"
+	err := db.run(ctx, begin, func(tx pgx.Tx) error {
+		for start := 0; start < len(wss); start += batchDoorWorkspaces {
+			chunk := wss[start:min(start+batchDoorWorkspaces, len(wss))]
+			// The door's list, for this statement's chunk (the policies read it per statement).
+			if _, err := tx.Exec(ctx, `SELECT set_config('mosaic.workspace_ids', $1, true)`, joinIDs(chunk)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, countTasksOfWorkspacesSQL, chunk)
+			if err != nil {
+				return err
+			}
+			var ws uuid.UUID
+			var status string
+			var n, deadLastHour int
+			_, err = pgx.ForEachRow(rows, []any{&ws, &status, &n, &deadLastHour}, func() error {
+				c := out[ws]
+				c.ByStatus[status] = n
+				c.DeadLastHour += deadLastHour
+				out[ws] = c
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
-		var ws uuid.UUID
-		var status string
-		var n, deadLastHour int
-		_, err = pgx.ForEachRow(rows, []any{&ws, &status, &n, &deadLastHour}, func() error {
-			c := out[ws]
-			c.ByStatus[status] = n
-			c.DeadLastHour += deadLastHour
-			out[ws] = c
-			return nil
-		})
-		return err
+		return nil
 	})
 	return out, err
 }
+
+// batchDoorWorkspaces is how many workspaces one statement through the batch door lists: its
+// policies compare each row's workspace with every listed one.
+const batchDoorWorkspaces = 256
 
 // DeadLetterCount is how many of a workspace's dead letters, not yet replayed, came from one
 // subject for one reason.

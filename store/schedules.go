@@ -229,7 +229,7 @@ type ScheduleKey struct {
 func (db *DB) DueSchedules(ctx context.Context, wss []uuid.UUID, now time.Time, limit int) ([]ScheduleKey, error) {
 	var out []ScheduleKey
 	for len(wss) > 0 && len(out) < limit {
-		chunk := wss[:min(len(wss), 256)]
+		chunk := wss[:min(len(wss), batchDoorWorkspaces)]
 		wss = wss[len(chunk):]
 		err := db.inWorkspaces(ctx, chunk, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, dueSchedulesSQL, now, limit-len(out))
