@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/periodic"
 	"github.com/mosaicstack/mosaic/events"
@@ -71,6 +73,10 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *Request) *Error {
 	}
 	if !scheduleName.MatchString(req.Name) {
 		return errorf(CodeInvalidArgument, "name %q: lower-case letters, digits, '.', '_' and '-', up to 64, starting with a letter or digit", req.Name)
+	}
+	if _, err := uuid.Parse(req.Name); err == nil {
+		// A schedule is named by its name or its id: a name that reads as an id would name two.
+		return errorf(CodeInvalidArgument, "name %q reads as a schedule id; give a name", req.Name)
 	}
 	if events.StreamFor(req.Kind) != events.TasksStream {
 		return errorf(CodeInvalidArgument, "kind %q: a schedule publishes tasks; credential and knowledge jobs have their own schedules", req.Kind)

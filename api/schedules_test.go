@@ -35,18 +35,19 @@ func TestSchedulesAPI(t *testing.T) {
 	}
 
 	for name, bad := range map[string]api.CreateScheduleRequest{
-		"duplicate name":   {Name: "nightly", Kind: "demo.echo", Every: "1m"},
-		"bad name":         {Name: "Nightly Report", Kind: "demo.echo", Every: "1m"},
-		"no timing":        {Name: "x", Kind: "demo.echo"},
-		"both timings":     {Name: "x", Kind: "demo.echo", Every: "1m", Cron: "* * * * *"},
-		"bad cron":         {Name: "x", Kind: "demo.echo", Cron: "every day"},
-		"bad zone":         {Name: "x", Kind: "demo.echo", Cron: "@daily", TimeZone: "Nowhere/Town"},
-		"short interval":   {Name: "x", Kind: "demo.echo", Every: "100ms"},
-		"bad overlap":      {Name: "x", Kind: "demo.echo", Every: "1m", Overlap: "queue"},
-		"bad missed":       {Name: "x", Kind: "demo.echo", Every: "1m", Missed: "all"},
-		"bad args":         {Name: "x", Kind: "demo.steps", Every: "1m", Args: json.RawMessage(`{"steps":"many"}`)},
-		"credential kinds": {Name: "x", Kind: "credentials.rotate", Every: "1m"},
-		"bad priority":     {Name: "x", Kind: "demo.echo", Every: "1m", Priority: 11},
+		"duplicate name":    {Name: "nightly", Kind: "demo.echo", Every: "1m"},
+		"bad name":          {Name: "Nightly Report", Kind: "demo.echo", Every: "1m"},
+		"no timing":         {Name: "x", Kind: "demo.echo"},
+		"both timings":      {Name: "x", Kind: "demo.echo", Every: "1m", Cron: "* * * * *"},
+		"bad cron":          {Name: "x", Kind: "demo.echo", Cron: "every day"},
+		"bad zone":          {Name: "x", Kind: "demo.echo", Cron: "@daily", TimeZone: "Nowhere/Town"},
+		"short interval":    {Name: "x", Kind: "demo.echo", Every: "100ms"},
+		"bad overlap":       {Name: "x", Kind: "demo.echo", Every: "1m", Overlap: "queue"},
+		"bad missed":        {Name: "x", Kind: "demo.echo", Every: "1m", Missed: "all"},
+		"bad args":          {Name: "x", Kind: "demo.steps", Every: "1m", Args: json.RawMessage(`{"steps":"many"}`)},
+		"credential kinds":  {Name: "x", Kind: "credentials.rotate", Every: "1m"},
+		"bad priority":      {Name: "x", Kind: "demo.echo", Every: "1m", Priority: 11},
+		"a name like an id": {Name: "01a250ab-5aaa-77c0-aa5f-8da2f1cc2493", Kind: "demo.echo", Every: "1m"},
 	} {
 		_, err := c.CreateSchedule(ctx, ws, bad)
 		want := api.CodeInvalidArgument

@@ -86,15 +86,33 @@ func (tm Timing) Latest(first, now time.Time) (latest time.Time, n int64) {
 		k := now.Sub(first) / tm.every
 		return first.Add(k * tm.every), int64(k) + 1
 	}
+	latest, n, done := tm.walk(first, now)
+	if done {
+		return latest, n
+	}
+	// Nothing fired for longer than the walk goes (an every-minute expression: some 69 days):
+	// start again from a due time close to now, the closest of these windows that holds one.
+	for _, back := range []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 31 * 24 * time.Hour, 366 * 24 * time.Hour} {
+		if t := tm.cron.Next(now.Add(-back).In(tm.loc)); !t.IsZero() && !t.After(now) {
+			l, m, _ := tm.walk(t.UTC(), now)
+			return l, n + m
+		}
+	}
+	return latest, n
+}
+
+// walk goes from first through the cron expression's due times up to now, at most maxWalk of
+// them: the last reached, how many, and whether it reached the last one at or before now.
+func (tm Timing) walk(first, now time.Time) (latest time.Time, n int64, done bool) {
 	latest, n = first, 1
 	for range maxWalk {
 		next := tm.cron.Next(latest.In(tm.loc))
 		if next.IsZero() || next.After(now) {
-			break
+			return latest, n, true
 		}
 		latest, n = next.UTC(), n+1
 	}
-	return latest, n
+	return latest, n, false
 }
 
 // NextRuns lists the next n due times after t (for the console and `schedules get`).

@@ -38,6 +38,17 @@ func TestTimingNextAndLatest(t *testing.T) {
 		t.Fatalf("latest: %s, %d due times; want 2026-03-31T07:30:00Z and 7 (5 + Monday and Tuesday)", latest, n)
 	}
 
+	// After more than the walk's reach (100 000 minutes) of nothing firing, the latest due time is
+	// still the last one before now.
+	minutely, err := periodic.ParseTiming("* * * * *", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := mustTime(t, "2026-12-07T12:00:30Z")
+	if latest, _ := minutely.Latest(now.Add(-100*24*time.Hour), now); !latest.Equal(mustTime(t, "2026-12-07T12:00:00Z")) {
+		t.Fatalf("latest after 100 days: %s; want 2026-12-07T12:00:00Z", latest)
+	}
+
 	every, err := periodic.ParseTiming("", "", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -204,8 +204,8 @@ func printSchedule(s api.Schedule) {
 	if len(next) == 0 {
 		next = append(next, "paused")
 	}
-	fmt.Printf("name       %s\nid         %s\nkind       %s\nargs       %s\nwhen       %s\noverlap    %s\nmissed     %s\nnext runs  %s\nruns       %d (skipped %d), last %s\n",
-		s.Name, s.ID, s.Kind, s.Args, when(s), s.Overlap, s.Missed, strings.Join(next, ", "), s.Runs, s.Skipped, clock(s.LastRunAt))
+	fmt.Printf("name       %s\nid         %s\nkind       %s\nargs       %s\nwhen       %s\noverlap    %s\nmissed     %s\nnext runs  %s\nruns       %d (skipped %d), last %s\nmade by    %s\n",
+		s.Name, s.ID, s.Kind, s.Args, when(s), s.Overlap, s.Missed, strings.Join(next, ", "), s.Runs, s.Skipped, clock(s.LastRunAt), s.CreatedBy)
 }
 
 // when is a schedule's timing in a few words.
