@@ -25,6 +25,9 @@ type authCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[[32]byte]authEntry
+	// forgets counts revokes: a check that began before one does not remember its answer, which
+	// PostgreSQL may have given before the revoke committed.
+	forgets uint64
 }
 
 type authEntry struct {
@@ -39,26 +42,31 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{ttl: ttl, m: map[[32]byte]authEntry{}}
 }
 
-// get returns the principal of a key checked less than the TTL ago.
-func (c *authCache) get(sum [32]byte, now time.Time) (store.Principal, bool) {
+// get returns the principal of a key checked less than the TTL ago, and the mark a put of a
+// fresh check must give back.
+func (c *authCache) get(sum [32]byte, now time.Time) (p store.Principal, ok bool, mark uint64) {
 	if c == nil {
-		return store.Principal{}, false
+		return store.Principal{}, false, 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[sum]
 	if !ok || now.After(e.until) {
-		return store.Principal{}, false
+		return store.Principal{}, false, c.forgets
 	}
-	return e.p, true
+	return e.p, true, c.forgets
 }
 
-func (c *authCache) put(sum [32]byte, p store.Principal, now time.Time) {
+// put remembers a check that began at mark (get's), unless a key was revoked since.
+func (c *authCache) put(sum [32]byte, p store.Principal, now time.Time, mark uint64) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets != mark {
+		return
+	}
 	if len(c.m) >= maxAuthCache {
 		clear(c.m)
 	}
@@ -72,6 +80,7 @@ func (c *authCache) forget(keyID uuid.UUID) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgets++
 	for sum, e := range c.m {
 		if e.p.KeyID == keyID {
 			delete(c.m, sum)

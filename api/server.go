@@ -385,7 +385,7 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 		return nil
 	}
 	now := time.Now()
-	p, cached := s.keys.get(sum, now)
+	p, cached, mark := s.keys.get(sum, now)
 	if !cached {
 		var err error
 		p, err = s.cfg.DB.Authenticate(r.Context(), token)
@@ -394,7 +394,7 @@ func (s *Server) authorize(r *Request, min store.Role) *Error {
 		} else if err != nil {
 			return errorf(CodeUnavailable, "authenticate: %v", err)
 		}
-		s.keys.put(sum, p, now)
+		s.keys.put(sum, p, now, mark)
 	}
 	if min == AdminOnly {
 		return errorf(CodeForbidden, "this needs the operator's admin token")
