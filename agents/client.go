@@ -91,6 +91,7 @@ type Client struct {
 	cfg      ClientConfig
 	tracer   trace.Tracer // nil: no tracing
 	queue    chan *pubReq
+	accepted chan acceptedBatch // batches whose messages JetStream has, for the commit stage
 	sent     chan sentRow
 	stop     chan struct{}
 	loops    sync.WaitGroup
@@ -107,14 +108,24 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("agents: ClientConfig.DB is required")
 	}
-	c := &Client{cfg: cfg, queue: make(chan *pubReq, 4096), sent: make(chan sentRow, 4096), stop: make(chan struct{})}
+	c := &Client{cfg: cfg, queue: make(chan *pubReq, 4096), accepted: make(chan acceptedBatch, publishLoops),
+		sent: make(chan sentRow, 4096), stop: make(chan struct{})}
 	if cfg.TracerProvider != nil {
 		c.tracer = cfg.TracerProvider.Tracer(TracerName)
 	}
+	var accepting sync.WaitGroup
 	for range publishLoops {
-		c.loops.Add(1)
-		go c.publishLoop()
+		accepting.Add(1)
+		c.loops.Add(2)
+		go func() { defer accepting.Done(); c.acceptLoop() }()
+		go c.commitLoop()
 	}
+	c.loops.Add(1)
+	go func() {
+		defer c.loops.Done()
+		accepting.Wait()
+		close(c.accepted) // the commit stage drains what was accepted, then ends
+	}()
 	if cfg.JS != nil {
 		c.loops.Add(1)
 		go c.cleanup()
@@ -206,9 +217,18 @@ type pubResult struct {
 	err error
 }
 
-// publishLoop commits the single publishes waiting at that moment together: one transaction per
-// workspace among them. A group that fails is retried task by task, so one bad spec fails alone.
-func (c *Client) publishLoop() {
+// acceptedBatch is a batch of single publishes whose direct messages JetStream has accepted (or
+// not: those take the outbox path), waiting for their rows' commit.
+type acceptedBatch struct {
+	batch    []*pubReq
+	prepared []preparedTask
+}
+
+// acceptLoop is the first stage of the single publishes' group commit: it takes those waiting at
+// that moment and puts their messages on the stream, then hands the batch to the commit stage
+// and takes the next. The commit of one batch and the sending of the next overlap, so that a
+// message reaches the workers without waiting for an earlier batch's commit.
+func (c *Client) acceptLoop() {
 	defer c.loops.Done()
 	for {
 		var batch []*pubReq
@@ -233,15 +253,43 @@ func (c *Client) publishLoop() {
 				break gather
 			}
 		}
-		byWS := map[uuid.UUID][]int{}
 		prepared := make([]preparedTask, len(batch))
 		for i, r := range batch {
 			prepared[i] = r.p
-			byWS[r.p.task.WorkspaceID] = append(byWS[r.p.task.WorkspaceID], i)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c.accept(ctx, prepared)
+		cancel()
+		c.accepted <- acceptedBatch{batch: batch, prepared: prepared}
+	}
+}
+
+// commitLoop is the second stage: it commits an accepted batch's rows, one transaction per
+// workspace among them, and answers each caller once its task is committed. A group that fails
+// is retried task by task, so one bad spec fails alone.
+func (c *Client) commitLoop() {
+	defer c.loops.Done()
+	for b := range c.accepted {
+		batch, prepared := b.batch, b.prepared
+		// The batches accepted meanwhile commit with it: fewer, larger transactions.
+	merge:
+		for len(batch) < publishChunk {
+			select {
+			case more, ok := <-c.accepted:
+				if !ok {
+					break merge
+				}
+				batch, prepared = append(batch, more.batch...), append(prepared, more.prepared...)
+			default:
+				break merge
+			}
+		}
+		byWS := map[uuid.UUID][]int{}
+		for i, p := range prepared {
+			byWS[p.task.WorkspaceID] = append(byWS[p.task.WorkspaceID], i)
 		}
 		out := make([]Published, len(batch))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		c.accept(ctx, prepared)
 		// Each caller is answered once its task is committed; the messages leave right after
 		// (their outbox rows are the safety net), so that a caller never waits for another's send.
 		sends := map[uuid.UUID][]store.OutboxRow{}
@@ -353,7 +401,8 @@ func (c *Client) commitGroup(ctx context.Context, ws uuid.UUID, prepared []prepa
 
 const publishChunk = 1000
 
-// publishLoops is how many group commits of single publishes may be under way at once.
+// publishLoops is how many batches of single publishes may be sent to JetStream at once, and how
+// many committed at once.
 const publishLoops = 2
 
 // PublishTx queues a task in the caller's transaction, which must be in the task's workspace
