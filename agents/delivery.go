@@ -46,8 +46,8 @@ type delivery struct {
 
 	claimMu        sync.Mutex // serialises the lazy claim (handler's first write, heartbeat)
 	mu             sync.Mutex
-	claimed        bool
-	lost           *store.ClaimResult // a lazy claim that was refused: why
+	phase          claimPhase         // where it stands with its task; moved by setPhase only
+	refusal        *store.ClaimResult // with phase refused: why its lazy claim was refused
 	secrets        []crypto.Secret    // opened credentials, wiped when the delivery ends
 	state          json.RawMessage
 	stateSeq       int64
@@ -56,8 +56,33 @@ type delivery struct {
 	result         json.RawMessage
 	lastTouch      time.Time
 	lastInProgress time.Time
-	ended          bool
-	fenced         bool
+	ended          bool // the handler has returned: no claim starts, no write but the end
+}
+
+// claimPhase is where a delivery stands with its task. It starts unclaimed (a lazy claim: the
+// delivery runs and claims with its first write) or claimed; it ends refused or fenced at most.
+type claimPhase uint8
+
+const (
+	unclaimed claimPhase = iota // running on a lazy claim: nothing written yet
+	claimed                     // its claim is committed: it holds the task
+	refused                     // its lazy claim was refused (refusal says why): it stops
+	fenced                      // a write found a newer delivery holding the task: it stops, no ack
+)
+
+// setPhase moves d to phase to, under d.mu, if that is a move a delivery makes: unclaimed →
+// claimed, refused or fenced; claimed → fenced; fenced → refused (a lazy claim's refusal, which
+// says why, outranks a fence met before it answered). Refused is final. It reports whether d
+// moved.
+func (d *delivery) setPhase(to claimPhase) bool {
+	switch {
+	case d.phase == to:
+		return false
+	case d.phase == unclaimed, d.phase == claimed && to == fenced, d.phase == fenced && to == refused:
+		d.phase = to
+		return true
+	}
+	return false
 }
 
 // maxErrorText bounds an error message kept in a task row or a dead letter.
@@ -158,10 +183,14 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	switch {
 	case params.MaxConcurrency > 0:
 		claim, err = p.cfg.DB.Claim(ctx, params) // counts running tasks under the workspace's lock
-		d.claimed = err == nil && claim.Outcome == store.Claimed
+		if err == nil && claim.Outcome == store.Claimed {
+			d.setPhase(claimed) // not yet shared: no lock needed
+		}
 	case !lazy:
 		claim, err = p.commit.claim(params)
-		d.claimed = err == nil && claim.Outcome == store.Claimed
+		if err == nil && claim.Outcome == store.Claimed {
+			d.setPhase(claimed)
+		}
 	default:
 		// Read, do not write: the delivery claims with its first write — its first checkpoint,
 		// or its end — so that a task that finishes before checkpointing costs one write.
@@ -365,7 +394,7 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	d.claimMu.Lock()
 	d.mu.Lock()
 	d.ended = true
-	fenced, result, lost, claimed := d.fenced, d.result, d.lost, d.claimed
+	phase, result, refusal := d.phase, d.result, d.refusal
 	for _, s := range d.secrets {
 		s.Wipe()
 	}
@@ -379,20 +408,20 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	p.mu.Unlock()
 	cause := context.Cause(jobCtx)
 	switch {
-	case lost != nil:
+	case phase == refused:
 		// The delivery's first write found it may not run the task after all.
 		ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 		defer cancel()
 		d.trace.ended(outcomeRefused)
-		p.unclaimed(ctx, d, *lost, meta)
-	case fenced:
+		p.unclaimed(ctx, d, *refusal, meta)
+	case phase == fenced:
 		d.trace.ended(outcomeFenced)
 		d.log.Warn().Msg("fenced: a newer delivery holds the task; stopping without ack")
-	case !claimed && errors.Is(cause, ErrShutdown):
+	case phase == unclaimed && errors.Is(cause, ErrShutdown):
 		d.trace.ended(outcomeRequeued)
 		_ = d.msg.Nak() // nothing was written: the task is as it was; another worker takes it now
 	default:
-		p.finish(d, err, cause, result, meta, claimed)
+		p.finish(d, err, cause, result, meta, phase == claimed)
 	}
 }
 
@@ -654,12 +683,12 @@ func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText stri
 func (d *delivery) isClaimed() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.claimed
+	return d.phase == claimed
 }
 
 // ensureClaimed claims the task if this delivery has not yet, with state as its first checkpoint
 // when given. wrote says whether this call made the claim (and wrote the state). A refused claim
-// is kept in d.lost and stops the handler: cancelled with ErrCancelled when the task was
+// is kept in d.refusal and stops the handler: cancelled with ErrCancelled when the task was
 // cancelled, else with ErrFenced.
 func (d *delivery) ensureClaimed(state json.RawMessage, progress float32, message string) (res store.ClaimResult, wrote bool, err error) {
 	return d.claimLazily(state, progress, message, false)
@@ -674,16 +703,16 @@ func (d *delivery) claimLazily(state json.RawMessage, progress float32, message 
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 	d.mu.Lock()
-	claimed, lost, ended := d.claimed, d.lost, d.ended
+	phase, refusal, ended := d.phase, d.refusal, d.ended
 	d.mu.Unlock()
-	if claimed {
+	if phase == claimed {
 		return store.ClaimResult{Outcome: store.Claimed}, false, nil
 	}
 	if ended && unlessEnded {
 		return res, false, nil // the heartbeat's call, which reads no result: the end claims
 	}
-	if lost != nil {
-		return *lost, false, nil
+	if refusal != nil {
+		return *refusal, false, nil
 	}
 	p := d.params
 	p.State, p.Progress, p.Message = state, progress, message
@@ -693,7 +722,7 @@ func (d *delivery) claimLazily(state json.RawMessage, progress float32, message 
 	}
 	d.mu.Lock()
 	if res.Outcome == store.Claimed {
-		d.claimed = true
+		d.setPhase(claimed)
 		if state != nil {
 			d.state, d.stateSeq = state, res.CheckpointSeq
 		}
@@ -701,7 +730,9 @@ func (d *delivery) claimLazily(state json.RawMessage, progress float32, message 
 		d.trace.claimWritten(unlessEnded, ended)
 		return res, true, nil
 	}
-	d.lost = &res
+	if d.setPhase(refused) {
+		d.refusal = &res
+	}
 	d.mu.Unlock()
 	if res.Outcome == store.CancelRequested {
 		d.cancel(ErrCancelled)
@@ -727,7 +758,7 @@ func (d *delivery) fence0() {
 		d.mu.Unlock()
 		return
 	}
-	d.fenced = true
+	d.setPhase(fenced)
 	d.mu.Unlock()
 	d.cancel(ErrFenced)
 }
