@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,33 +53,30 @@ func (s *Server) minutes(w http.ResponseWriter, r *Request) *Error {
 	for i := range n {
 		out.Minutes = append(out.Minutes, first.Add(time.Duration(i)*time.Minute).UTC())
 	}
+	type seriesKey struct {
+		pool, stream string
+		priority     int
+	}
 	total := make([]store.MinuteStat, n)
-	bySeries := map[string][]store.MinuteStat{}
-	var order []string
+	bySeries := map[seriesKey][]store.MinuteStat{}
+	var order []seriesKey // as FleetMinutes sorts them
 	for _, st := range stats {
 		i := int(st.Minute.Sub(first) / time.Minute)
 		if i < 0 || i >= n {
 			continue
 		}
-		key := fmt.Sprintf("%s\x00%s\x00%d", st.Pool, st.Stream, st.Priority)
-		if bySeries[key] == nil {
-			bySeries[key] = make([]store.MinuteStat, n)
-			order = append(order, key)
+		k := seriesKey{st.Pool, st.Stream, st.Priority}
+		if bySeries[k] == nil {
+			bySeries[k] = make([]store.MinuteStat, n)
+			order = append(order, k)
 		}
-		bySeries[key][i].Add(st)
+		bySeries[k][i].Add(st)
 		total[i].Add(st)
-		bySeries[key][i].Pool, bySeries[key][i].Stream, bySeries[key][i].Priority = st.Pool, st.Stream, st.Priority
 	}
 	out.Total = minuteSeries(total)
-	for _, key := range order {
-		ms := bySeries[key]
-		series := minuteSeries(ms)
-		for _, m := range ms {
-			if m.Pool != "" {
-				series.Pool, series.Stream, series.Priority = m.Pool, m.Stream, m.Priority
-				break
-			}
-		}
+	for _, k := range order {
+		series := minuteSeries(bySeries[k])
+		series.Pool, series.Stream, series.Priority = k.pool, k.stream, k.priority
 		out.Series = append(out.Series, series)
 	}
 	writeJSON(w, http.StatusOK, out)

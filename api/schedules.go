@@ -176,13 +176,9 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) schedule(r *Request) (store.Schedule, *Error) {
-	ref := r.PathValue("schedule")
-	sch, err := s.cfg.DB.GetSchedule(r.Context(), r.Workspace, ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return sch, errorf(CodeNotFound, "schedule %q not found", ref)
-	case err != nil:
-		return sch, errorf(CodeInternal, "%v", err)
+	sch, err := s.cfg.DB.GetSchedule(r.Context(), r.Workspace, r.PathValue("schedule"))
+	if err != nil {
+		return sch, actionError(err)
 	}
 	return sch, nil
 }
@@ -204,11 +200,8 @@ func (s *Server) setPaused(w http.ResponseWriter, r *Request, paused bool) *Erro
 		}
 		return tm.Next(cur.NextRunAt, time.Now()), nil
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "schedule %q not found", ref)
-	case err != nil:
-		return errorf(CodeInternal, "%v", err)
+	if err != nil {
+		return actionError(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("schedule", sch.Name).Bool("paused", paused).Str("by", r.Caller.Name()).Msg("schedule paused or resumed")
 	writeJSON(w, http.StatusOK, scheduleView(sch, nil))
@@ -217,12 +210,8 @@ func (s *Server) setPaused(w http.ResponseWriter, r *Request, paused bool) *Erro
 
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *Request) *Error {
 	ref := r.PathValue("schedule")
-	err := s.cfg.DB.DeleteSchedule(r.Context(), r.Workspace, ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "schedule %q not found", ref)
-	case err != nil:
-		return errorf(CodeInternal, "%v", err)
+	if err := s.cfg.DB.DeleteSchedule(r.Context(), r.Workspace, ref); err != nil {
+		return actionError(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("schedule", ref).Str("by", r.Caller.Name()).Msg("schedule deleted")
 	w.WriteHeader(http.StatusNoContent)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,7 +66,7 @@ func Percentile(counts []int32, q float64) int32 {
 	if total == 0 {
 		return -1
 	}
-	rank := int64(q*float64(total) + 0.999999)
+	rank := int64(math.Ceil(q * float64(total)))
 	var seen int64
 	for i, c := range counts {
 		seen += int64(c)
@@ -76,8 +77,8 @@ func Percentile(counts []int32, q float64) int32 {
 	return MinuteBoundsMS[len(MinuteBoundsMS)-1]
 }
 
-// WriteAgentMinutes records an agent's minutes (each row replaces what the agent wrote for that
-// minute, pool and priority before) and forgets every agent's minutes older than MinuteKeep.
+// WriteAgentMinutes records an agent's minutes: each row replaces what the agent wrote for that
+// minute, pool and priority before. (The cleaner forgets those older than MinuteKeep.)
 func (db *DB) WriteAgentMinutes(ctx context.Context, agent uuid.UUID, stats []MinuteStat) error {
 	return db.AsSystem(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
@@ -87,8 +88,15 @@ func (db *DB) WriteAgentMinutes(ctx context.Context, agent uuid.UUID, stats []Mi
 				ON CONFLICT (agent_id, minute, pool, stream, priority) DO UPDATE SET succeeded = $6, failed = $7, wait_ms = $8, run_ms = $9`,
 				agent, s.Minute, s.Pool, s.Stream, s.Priority, s.Succeeded, s.Failed, s.Wait, s.Run)
 		}
-		b.Queue(`DELETE FROM agent_minutes WHERE minute < now() - $1 * interval '1 second'`, int64(MinuteKeep/time.Second))
 		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
+// ForgetOldMinutes deletes every agent's minutes older than MinuteKeep (the cleaner's pass).
+func (db *DB) ForgetOldMinutes(ctx context.Context) error {
+	return db.AsSystem(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM agent_minutes WHERE minute < now() - $1 * interval '1 second'`, int64(MinuteKeep/time.Second))
+		return err
 	})
 }
 

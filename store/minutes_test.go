@@ -60,7 +60,7 @@ func TestAgentMinutesSumOverAgents(t *testing.T) {
 		ids = append(ids, id)
 	}
 	// Agent 0 writes its minute twice (the second with its totals so far: it replaces the first),
-	// and an old minute that the write drops.
+	// and a minute older than an hour, which the cleaner's ForgetOldMinutes drops.
 	old := stat(5, 1, 0, time.Millisecond)
 	old.Minute = minute.Add(-2 * time.Hour)
 	if err := db.WriteAgentMinutes(ctx, ids[0], []store.MinuteStat{stat(5, 1, 0, time.Millisecond), old}); err != nil {
@@ -70,6 +70,9 @@ func TestAgentMinutesSumOverAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.WriteAgentMinutes(ctx, ids[1], []store.MinuteStat{stat(5, 2, 0, 40*time.Millisecond), stat(1, 7, 0, time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ForgetOldMinutes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	all, err := db.FleetMinutes(ctx, minute.Add(-3*time.Hour))

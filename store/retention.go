@@ -228,7 +228,7 @@ func (c *CleanerConfig) Validate() error {
 }
 
 // Cleaner deletes finished tasks, their audit trail and dealt-with dead letters once their
-// workspace's retention has passed, in small batches (one short transaction each, rows another
+// workspace's retention has passed (and the agents' per-minute figures after an hour), in small batches (one short transaction each, rows another
 // transaction holds skipped), through each workspace's own door. Of several processes, one
 // cleans at a time (a PostgreSQL advisory lock); the others find it held and wait for their
 // next pass.
@@ -286,6 +286,10 @@ func (c *Cleaner) Pass(ctx context.Context) error {
 		}
 	}()
 	start := time.Now()
+	// The agents' per-minute figures (not tenant data) are kept an hour whatever the retention.
+	if err := c.cfg.DB.ForgetOldMinutes(ctx); err != nil {
+		return err
+	}
 	wss, err := c.cfg.DB.WorkspaceIDs(ctx)
 	if err != nil {
 		return err

@@ -123,7 +123,15 @@ func (db *DB) GetSchedule(ctx context.Context, ws uuid.UUID, ref string) (Schedu
 		out, err = scanSchedule(tx.QueryRow(ctx, selectScheduleSQL, ws, ref))
 		return err
 	})
-	return out, err
+	return out, scheduleErr(ref, err)
+}
+
+// scheduleErr names the schedule a missing one was asked by.
+func scheduleErr(ref string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("schedule %q: %w", ref, ErrNotFound)
+	}
+	return err
 }
 
 // ListSchedules lists a workspace's schedules by name.
@@ -152,7 +160,7 @@ func (db *DB) DeleteSchedule(ctx context.Context, ws uuid.UUID, ref string) erro
 	return db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, deleteScheduleSQL, ws, ref)
 		if err == nil && tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return scheduleErr(ref, ErrNotFound)
 		}
 		return err
 	})
@@ -177,7 +185,7 @@ func (db *DB) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, p
 		out, err = scanSchedule(tx.QueryRow(ctx, pauseScheduleSQL, ws, cur.ID.String(), paused, at))
 		return err
 	})
-	return out, err
+	return out, scheduleErr(ref, err)
 }
 
 // ScheduleRun is one due run of a schedule: the task it published, or why it published none.
