@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
+
+	"github.com/mosaicstack/mosaic/internal/tick"
 )
 
 // Retention is how long finished work is kept before the cleaner deletes it, per class. Zero
@@ -248,20 +250,12 @@ func NewCleaner(cfg CleanerConfig) (*Cleaner, error) {
 // cleanerLock is the advisory lock key a cleaning pass holds ("mosaicCL").
 const cleanerLock int64 = 0x6d6f73616963434c
 
-// Run cleans at once and then every Interval until ctx ends.
+// Run cleans at once and then every Interval until ctx ends, and returns nil then.
 func (c *Cleaner) Run(ctx context.Context) error {
-	t := time.NewTicker(c.cfg.Interval)
-	defer t.Stop()
-	for {
-		if err := c.Pass(ctx); err != nil && ctx.Err() == nil {
-			c.cfg.Logger.Warn().Err(err).Msg("retention: the cleaning pass stopped; it runs again at the next interval")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	tick.Every(ctx, c.cfg.Interval, c.Pass, func(err error) {
+		c.cfg.Logger.Warn().Err(err).Msg("retention: the cleaning pass stopped; it runs again at the next interval")
+	})
+	return nil
 }
 
 // Pass runs one pass over every workspace, unless another process's pass holds the lock (then it

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/internal/tick"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -28,24 +29,18 @@ type Scheduler struct {
 	Logger        *zerolog.Logger
 }
 
-// Run passes every Interval until ctx ends.
+// Run passes every Interval until ctx ends, and returns nil then.
 func (s *Scheduler) Run(ctx context.Context) error {
 	interval := s.Interval
 	if interval == 0 {
 		interval = time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := s.Tick(ctx); err != nil && ctx.Err() == nil && s.Logger != nil {
+	tick.Every(ctx, interval, s.Tick, func(err error) {
+		if s.Logger != nil {
 			s.Logger.Warn().Err(err).Msg("credential scheduler pass failed")
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // Tick makes one pass over every workspace.

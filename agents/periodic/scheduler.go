@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/internal/tick"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -98,20 +99,12 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 // dueBatch bounds the schedules one look fires.
 const dueBatch = 200
 
-// Run fires due schedules every Interval until ctx ends.
+// Run fires due schedules every Interval until ctx ends, and returns nil then.
 func (s *Scheduler) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn().Err(err).Msg("schedules: cannot fire due schedules; next look")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	tick.Every(ctx, s.cfg.Interval, func(ctx context.Context) error { _, err := s.Tick(ctx); return err }, func(err error) {
+		s.cfg.Logger.Warn().Err(err).Msg("schedules: cannot fire due schedules; next look")
+	})
+	return nil
 }
 
 // Tick fires the schedules due now and returns how many this process fired.
