@@ -30,6 +30,7 @@ type AdvisoryWatcher struct {
 	// nak is a routine retry or deferral, counted for metrics only).
 	OnNak func(stream string)
 
+	cons      jetstream.Consumer // Setup's
 	processed atomic.Int64
 	recorded  atomic.Int64
 }
@@ -60,12 +61,10 @@ func (w *AdvisoryWatcher) Processed() int64 { return w.processed.Load() }
 // Recorded counts the dead letters the watcher made.
 func (w *AdvisoryWatcher) Recorded() int64 { return w.recorded.Load() }
 
-// Run consumes advisories until ctx ends.
-func (w *AdvisoryWatcher) Run(ctx context.Context) error {
-	log := zerolog.Nop()
-	if w.Logger != nil {
-		log = w.Logger.With().Str("component", "advisories").Logger()
-	}
+// Setup creates (or updates) the watcher's durable consumer of the ADVISORIES stream. Run calls
+// it when it has not been called; a runtime calls it first, so that a consumer that cannot be made
+// fails the runtime's start rather than a service already running.
+func (w *AdvisoryWatcher) Setup(ctx context.Context) error {
 	cons, err := w.JS.CreateOrUpdateConsumer(ctx, events.AdvisoriesStream, jetstream.ConsumerConfig{
 		Durable: "mosaic-advisories", Description: "Mosaic: advisories to dead letters",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
@@ -73,7 +72,22 @@ func (w *AdvisoryWatcher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("advisories consumer: %w", err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	w.cons = cons
+	return nil
+}
+
+// Run consumes advisories until ctx ends, and returns nil then.
+func (w *AdvisoryWatcher) Run(ctx context.Context) error {
+	log := zerolog.Nop()
+	if w.Logger != nil {
+		log = w.Logger.With().Str("component", "advisories").Logger()
+	}
+	if w.cons == nil {
+		if err := w.Setup(ctx); err != nil {
+			return err
+		}
+	}
+	cc, err := w.cons.Consume(func(m jetstream.Msg) {
 		if err := w.handle(ctx, m); err != nil {
 			log.Warn().Err(err).Str("subject", m.Subject()).Msg("advisory not recorded; it comes back")
 			_ = m.NakWithDelay(5 * time.Second)

@@ -47,7 +47,7 @@ type AgentConfig struct {
 	Version string
 	Pools   []*Pool
 	Kinds   []string
-	// Concurrency of the process's pools, together.
+	// Concurrency of the process's pools, together. Default: the sum of Pools' Concurrency.
 	Concurrency int
 	// Interval between heartbeats. The supervisor marks the agent lost after MissedHeartbeats of
 	// them. Default 5s.
@@ -78,6 +78,11 @@ type Agent struct {
 func StartAgent(ctx context.Context, cfg AgentConfig) (*Agent, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
+	}
+	if cfg.Concurrency == 0 {
+		for _, p := range cfg.Pools {
+			cfg.Concurrency += p.cfg.Concurrency
+		}
 	}
 	host, _ := os.Hostname()
 	a := &Agent{cfg: cfg, id: store.NewID(), state: store.AgentSpawning, stop: make(chan struct{}), done: make(chan struct{}), log: zerolog.Nop()}

@@ -79,9 +79,14 @@ func (r *Relay) Notify(ws uuid.UUID) {
 	}
 }
 
-// Run relays until ctx ends.
+// Run relays until ctx ends, and returns ctx's error then.
 func (r *Relay) Run(ctx context.Context) error {
+	listening := make(chan struct{})
+	defer func() { <-listening }() // the listener ends with ctx, as Run does
 	go func() {
+		defer close(listening)
+		// Listen reconnects by itself and returns only when ctx ends; the sweep covers what a lost
+		// connection missed.
 		_ = r.cfg.DB.Listen(ctx, "mosaic_outbox", r.sweep(ctx), func(payload string) {
 			if ws, err := uuid.Parse(payload); err == nil {
 				r.Notify(ws)
