@@ -438,9 +438,6 @@ func runHandler(ctx context.Context, reg *registered, d *delivery, args any) (er
 func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessage, meta *jetstream.MsgMetadata, claimed bool) {
 	f := store.Finish{FencedOpts: store.FencedOpts{WorkspaceID: d.ws, ID: d.id, Fence: d.fence}, Worker: p.cfg.WorkerName}
 	var (
-		permanent *PermanentError
-		snooze    *SnoozeError
-		retry     *RetryAfterError
 		panicked  *PanicError
 		ack       func() error
 		eventType string
@@ -448,37 +445,34 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if err != nil && cause != nil && !errors.Is(err, cause) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		err = fmt.Errorf("%w: %w", cause, err) // name why the context ended
 	}
-	switch {
-	case err == nil:
+	fate, delay := fateOf(err, cause, d.attempt, d.maxAttempts, p.cfg.RetryPolicy)
+	switch fate {
+	case FateSucceeded:
 		f.Status, f.Result = store.StatusSucceeded, result
 		if len(f.Result) == 0 {
 			f.Result = json.RawMessage(`null`)
 		}
 		ack, eventType = d.msg.Ack, "task.succeeded"
-	case errors.Is(cause, ErrCancelled):
+	case FateCancelled:
 		f.Status, f.Error = store.StatusCancelled, errText(err)
 		ack, eventType = d.msg.Ack, "task.cancelled"
-	case errors.Is(cause, ErrShutdown):
+	case FateRequeued:
 		// Interrupted by a stop: back to the queue at once; the attempt does not count.
 		f.Status, f.Error, f.ExtraAttempts = store.StatusRetrying, errText(err), 1
 		ack = d.msg.Nak
-	case errors.As(err, &snooze):
-		runAt := time.Now().Add(snooze.Delay)
-		f.Status, f.ExtraAttempts, f.RunAt, f.Detail = store.StatusRetrying, 1, &runAt, map[string]any{"snoozed": snooze.Delay.String()}
-		ack = func() error { return d.msg.NakWithDelay(snooze.Delay) }
-	case errors.As(err, &permanent):
+	case FateSnoozed:
+		runAt := time.Now().Add(delay)
+		f.Status, f.ExtraAttempts, f.RunAt, f.Detail = store.StatusRetrying, 1, &runAt, map[string]any{"snoozed": delay.String()}
+		ack = func() error { return d.msg.NakWithDelay(delay) }
+	case FatePermanent:
 		f.Status, f.Error = store.StatusDead, errText(err)
 		f.DeadLetter = p.deadLetter(d, store.ReasonPermanent, f.Error, meta)
 		ack, eventType = func() error { return d.msg.TermWithReason(store.ReasonPermanent) }, "task.dead"
-	case d.attempt >= d.maxAttempts:
+	case FateExhausted:
 		f.Status, f.Error = store.StatusDead, errText(err)
 		f.DeadLetter = p.deadLetter(d, store.ReasonMaxAttempts, f.Error, meta)
 		ack, eventType = func() error { return d.msg.TermWithReason(store.ReasonMaxAttempts) }, "task.dead"
-	default:
-		delay := p.cfg.RetryPolicy.NextRetry(d.attempt, err)
-		if errors.As(err, &retry) {
-			delay = retry.Delay
-		}
+	default: // FateRetried
 		runAt := time.Now().Add(delay)
 		f.Status, f.Error, f.RunAt = store.StatusRetrying, errText(err), &runAt
 		ack, eventType = func() error { return d.msg.NakWithDelay(delay) }, "task.failed"
