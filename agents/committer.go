@@ -23,7 +23,7 @@ type committer struct {
 	executors int
 	log       zerolog.Logger
 
-	queue chan *commitOp // writes (and the reads of the capped and redelivered paths)
+	queue chan *commitOp // writes: claims (every claim, capped or not), checkpoints, ends
 	reads chan *commitOp // peeks: never behind a write's commit, so a task starts as soon as it arrives
 	wg    sync.WaitGroup
 }

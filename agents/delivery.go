@@ -180,18 +180,14 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 	if follows && !lazy {
 		_, _ = p.awaitRow(d, store.PeekResult{Workspace: true}, nil) // then claim, whatever it found
 	}
-	switch {
-	case params.MaxConcurrency > 0:
-		claim, err = p.cfg.DB.Claim(ctx, params) // counts running tasks under the workspace's lock
+	if !lazy {
+		// A claim of a capped workspace counts its running tasks under the workspace's lock, in
+		// the same batch.
+		claim, err = p.commit.claim(params)
 		if err == nil && claim.Outcome == store.Claimed {
 			d.setPhase(claimed) // not yet shared: no lock needed
 		}
-	case !lazy:
-		claim, err = p.commit.claim(params)
-		if err == nil && claim.Outcome == store.Claimed {
-			d.setPhase(claimed)
-		}
-	default:
+	} else {
 		// Read, do not write: the delivery claims with its first write — its first checkpoint,
 		// or its end — so that a task that finishes before checkpointing costs one write.
 		var peek store.PeekResult
@@ -425,7 +421,7 @@ func (p *Pool) execute(d *delivery, reg *registered, args any, timeout time.Dura
 	}
 }
 
-func runHandler(ctx context.Context, reg *registered, d *delivery, args any) (err error) {
+func runHandler(ctx context.Context, reg *registered, d jobDelivery, args any) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: string(debug.Stack())}

@@ -73,7 +73,7 @@ type BatchOps struct {
 	Worker        string
 	Lease         time.Duration
 	Peeks         []TaskRef
-	Claims        []ClaimParams // uncapped workspaces only
+	Claims        []ClaimParams
 	Checkpoints   []CheckpointParams
 	Finishes      []Finish
 	ClaimFinishes []ClaimFinish
@@ -161,9 +161,27 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 	sorted.Checkpoints = byTask(ops.Checkpoints, checkpointRef)
 	sorted.Finishes = byTask(ops.Finishes, finishRef)
 
+	// Claims in workspaces with a cap go in a statement of their own, after the lock of their
+	// workspaces' limits rows, which comes before any task row is taken.
+	var uncapped, capped []ClaimParams
+	var cappedWS []uuid.UUID
+	for _, c := range sorted.Claims {
+		if c.MaxConcurrency <= 0 {
+			uncapped = append(uncapped, c)
+			continue
+		}
+		if len(capped) == 0 || capped[len(capped)-1].Task.WorkspaceID != c.Task.WorkspaceID {
+			cappedWS = append(cappedWS, c.Task.WorkspaceID)
+		}
+		capped = append(capped, c)
+	}
+
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(setBatchDoorSQL, RuntimeRole, joinIDs(workspaces))
+	if len(cappedWS) > 0 {
+		b.Queue(lockLimitsSQL, pgUUIDs(cappedWS))
+	}
 	// Each statement's rows go to the callback queued with it (pgx runs them in order).
 	if len(ops.Peeks) > 0 {
 		ws, ids := make([]uuid.UUID, len(ops.Peeks)), make([]uuid.UUID, len(ops.Peeks))
@@ -174,17 +192,24 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		b.Queue(peekManySQL, pgUUIDs(ws), pgUUIDs(ids)).Query(func(rows pgx.Rows) error { return readPeeks(rows, at, res.Peeks) })
 	}
 	if len(ops.Claims) > 0 {
-		args, err := claimArgs(sorted.Claims, ops.Worker, ops.Lease)
-		if err != nil {
-			return res, err
-		}
 		at := indexOf(ops.Claims, claimRef)
 		for i := range res.Claims {
 			res.Claims[i].Outcome = unclassified
 		}
-		b.Queue(claimManySQL, args...).Query(func(rows pgx.Rows) error {
-			return readClaims(rows, func(ref TaskRef, c ClaimResult) { res.Claims[at[ref]] = c })
-		})
+		found := func(ref TaskRef, c ClaimResult) { res.Claims[at[ref]] = c }
+		for _, q := range []struct {
+			sql    string
+			claims []ClaimParams
+		}{{claimManySQL, uncapped}, {claimCappedSQL, capped}} {
+			if len(q.claims) == 0 {
+				continue
+			}
+			args, err := claimArgs(q.claims, ops.Worker, ops.Lease)
+			if err != nil {
+				return res, err
+			}
+			b.Queue(q.sql, args...).Query(func(rows pgx.Rows) error { return readClaims(rows, found) })
+		}
 	}
 	if len(ops.ClaimFinishes) > 0 {
 		args, err := claimFinishArgs(sorted)
@@ -406,10 +431,15 @@ func readClaims(rows pgx.Rows, found func(TaskRef, ClaimResult)) error {
 	for rows.Next() {
 		var ref TaskRef
 		var c ClaimResult
-		if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS); err != nil {
+		var atCapacity bool
+		if err := rows.Scan(&ref.WorkspaceID, &ref.ID, &c.Attempt, &c.MaxAttempts, &c.Checkpoint, &c.CheckpointSeq, &c.TimeoutMS,
+			&atCapacity); err != nil {
 			return err
 		}
 		c.Outcome = Claimed
+		if atCapacity {
+			c = ClaimResult{Outcome: AtCapacity}
+		}
 		found(ref, c)
 	}
 	return rows.Err()

@@ -35,13 +35,43 @@ var (
 	// be writing it, and the insert waits for that commit and then takes the row, where a plain
 	// update would not have seen it and a second round (read the row, claim again) was needed.
 	// (workspace, id) pairs are unique per call, so no row is touched by both branches.
-	claimManySQL = `WITH input AS (
-			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
+	claimManySQL = claimSQL(`input AS (`+claimInput+`)`, "")
+
+	// claimCappedSQL is claimManySQL for the claims of workspaces with a cap on running tasks,
+	// whose workspace_limits rows the batch has locked (lockLimitsSQL) before it: the claims of a
+	// workspace are admitted, in id order, up to its cap less the tasks running there now (those
+	// of the batch not counted: a redelivery's task is running still); the others come back as
+	// at capacity.
+	claimCappedSQL = claimSQL(`sent AS (`+claimInput+`), room AS (
+			SELECT l.workspace_id AS ws, l.max_concurrency - (SELECT count(*) FROM tasks x
+				WHERE x.workspace_id = l.workspace_id AND x.status = 'running' AND x.lease_until > now()
+				  AND NOT EXISTS (SELECT 1 FROM sent s WHERE s.ws = x.workspace_id AND s.id = x.id)) AS free
+			FROM workspace_limits l WHERE l.workspace_id IN (SELECT ws FROM sent) AND l.max_concurrency > 0
+		), ranked AS (
+			SELECT s, row_number() OVER (PARTITION BY s.ws ORDER BY s.id) AS n FROM sent s
+		), input AS (
+			SELECT (r.s).* FROM ranked r LEFT JOIN room ON room.ws = (r.s).ws WHERE room.ws IS NULL OR r.n <= room.free
+		)`, ` UNION ALL SELECT s.ws, s.id, 0, 0, NULL, 0, 0, true FROM sent s
+			WHERE NOT EXISTS (SELECT 1 FROM input i WHERE i.ws = s.ws AND i.id = s.id)`)
+
+	// lockLimitsSQL locks the limits rows of the workspaces of a batch's capped claims, in one
+	// order, before the batch takes any task row: the claims of a capped workspace take turns.
+	lockLimitsSQL = `SELECT workspace_id FROM workspace_limits WHERE workspace_id = ANY ($1::uuid[])
+		ORDER BY workspace_id FOR UPDATE`
+)
+
+// claimInput is the claims' unnest arrays as rows.
+const claimInput = `SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
 				$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::int[], $13::bigint[], $14::bigint[],
 				$15::bool[], $18::timestamptz[], $19::jsonb[], $20::real[], $21::text[])
 			AS u(ws, id, kind, priority, args, credentials, metadata, max_attempts, timeout_ms, run_at,
-				idempotency_key, generation, fence, msg_seq, canonical, started_at, state, progress, message)
-		), upd AS (
+				idempotency_key, generation, fence, msg_seq, canonical, started_at, state, progress, message)`
+
+// claimSQL is the claim statement over the claims of the CTEs inputs (which end with one named
+// input); each claimed row comes back with at_capacity false, and after them the rows of more,
+// if any (the capped form's claims that were not admitted).
+func claimSQL(inputs, more string) string {
+	return `WITH ` + inputs + `, upd AS (
 			UPDATE tasks t SET status = 'running', attempt = t.attempt + 1, generation = i.generation,
 				fence = i.fence, msg_seq = i.msg_seq, worker = $16,
 				lease_until = now() + $17 * interval '1 millisecond', started_at = COALESCE(i.started_at, now()),
@@ -78,8 +108,10 @@ var (
 			INSERT INTO task_events (workspace_id, task_id, at, type, status, attempt, fence, worker)
 			SELECT workspace_id, id, started_at, 'running', 'running', attempt, fence, $16 FROM claimed
 		)
-		SELECT workspace_id, id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms FROM claimed`
+		SELECT workspace_id, id, attempt, max_attempts, checkpoint, checkpoint_seq, timeout_ms, false FROM claimed` + more
+}
 
+var (
 	// peekManySQL reads what a delivery needs to decide, without writing, whether it may run its
 	// task (PeekResult.Claim) and where to resume, and whether its workspace exists: one
 	// primary-key lookup per task. Not "id = ANY ($2)", nor a join with the ids: a generic plan

@@ -326,3 +326,63 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 		t.Fatalf("%d audit rows for a published task and one short attempt, want 2", rows)
 	}
 }
+
+// TestCappedClaimsInOneBatch: the claims of a workspace with a cap, several in one batch, are
+// admitted up to the cap less the tasks running there (the batch's own tasks not counted), the
+// rest answered AtCapacity and left as they were; an uncapped workspace's claims in the same
+// batch are all taken.
+func TestCappedClaimsInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	capped, free := newWorkspace(t, db), newWorkspace(t, db)
+	if err := db.SetMaxConcurrency(ctx, capped, 3); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(ws uuid.UUID, maxConcurrency int) store.ClaimParams {
+		task := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+			Args: json.RawMessage(`{}`), MaxAttempts: 3}
+		return store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true, MaxConcurrency: maxConcurrency}
+	}
+	// One task of the capped workspace is running already: two of its three slots are left.
+	running := claim(capped, 3)
+	if res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: []store.ClaimParams{running}}); err != nil ||
+		res.Claims[0].Outcome != store.Claimed {
+		t.Fatalf("first claim: %+v %v", res, err)
+	}
+	var claims []store.ClaimParams
+	for range 5 {
+		claims = append(claims, claim(capped, 3), claim(free, 0))
+	}
+	// The running task's redelivery, with a newer token, is in the batch too: it takes its own
+	// slot, not a new one.
+	again := running
+	again.Fence, again.Exists = 2, true
+	claims = append(claims, again)
+	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: claims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[uuid.UUID]map[store.ClaimOutcome]int{capped: {}, free: {}}
+	for i, r := range res.Claims {
+		outcomes[claims[i].Task.WorkspaceID][r.Outcome]++
+		if r.Outcome == store.AtCapacity {
+			task, err := db.GetTask(ctx, capped, claims[i].Task.ID)
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a claim at capacity wrote its task's row: %+v %v", task, err)
+			}
+		}
+	}
+	if got := outcomes[capped]; got[store.Claimed] != 3 || got[store.AtCapacity] != 3 {
+		t.Fatalf("capped workspace (cap 3, 1 running, its redelivery and 5 new claims): %v; want 3 claimed (the redelivery and 2 new), 3 at capacity", got)
+	}
+	if got := outcomes[free]; got[store.Claimed] != 5 {
+		t.Fatalf("uncapped workspace: %v; want all 5 claimed", got)
+	}
+	if r := res.Claims[len(claims)-1]; r.Outcome != store.Claimed || r.Attempt != 2 {
+		t.Fatalf("the redelivery of the running task: %+v; want claimed, attempt 2", r)
+	}
+	// The single claim is the same path: with the cap reached, a claim waits.
+	if r, err := db.Claim(ctx, claim(capped, 3)); err != nil || r.Outcome != store.AtCapacity {
+		t.Fatalf("a single claim past the cap: %+v %v", r, err)
+	}
+}

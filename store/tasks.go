@@ -419,114 +419,38 @@ type ClaimResult struct {
 	LastError     string // when exhausted
 }
 
-// Claim takes a task for a delivery, creating its row if the publisher did not. The returned
-// error wraps ErrNotFound when the workspace does not exist.
+// Claim takes a task for a delivery, creating its row if the publisher did not: a batch of one
+// claim (RunBatch), the path every claim takes. The returned error wraps ErrNotFound when the
+// workspace does not exist.
 func (db *DB) Claim(ctx context.Context, p ClaimParams) (ClaimResult, error) {
-	return claimRacing(p, func(p ClaimParams) (ClaimResult, error) { return db.claimOnce(ctx, p) })
-}
-
-// claimRacing claims with p once and, when that claim raced with the insert of its task's row
-// (Raced), once more, knowing the row is there (claimAgain): the single-claim paths' form of
-// RunBatch's claimRaced.
-func claimRacing(p ClaimParams, once func(ClaimParams) (ClaimResult, error)) (ClaimResult, error) {
-	res, err := once(p)
-	if err == nil && res.Outcome == Raced {
-		if p, err = claimAgain(p); err == nil {
-			res, err = once(p)
-		}
+	res, err := db.RunBatch(ctx, BatchOps{Worker: p.Worker, Lease: p.Lease, Claims: []ClaimParams{p}})
+	if err != nil {
+		return claimFailed(p, err)
 	}
-	return res, err
+	return res.Claims[0], nil
 }
 
-func (db *DB) claimOnce(ctx context.Context, p ClaimParams) (ClaimResult, error) {
-	t := p.Task
-	var res ClaimResult
-	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
-		res = ClaimResult{}
-		if p.MaxConcurrency > 0 {
-			var cap *int
-			err := tx.QueryRow(ctx, lockLimitsSQL, t.WorkspaceID).Scan(&cap)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if cap != nil && *cap > 0 {
-				var running int
-				if err := tx.QueryRow(ctx, countRunningSQL, t.WorkspaceID, t.ID).Scan(&running); err != nil {
-					return err
-				}
-				if running >= *cap {
-					res.Outcome = AtCapacity
-					return nil
-				}
-			}
-		}
-		args, err := claimArgs([]ClaimParams{p}, p.Worker, p.Lease)
-		if err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, claimManySQL, args...).Scan(new(uuid.UUID), new(uuid.UUID), &res.Attempt, &res.MaxAttempts, &res.Checkpoint,
-			&res.CheckpointSeq, &res.TimeoutMS)
-		if err == nil {
-			res.Outcome = Claimed
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			if IsUniqueViolation(err) {
-				// The idempotency key belongs to another task id.
-				res.Outcome = Duplicate
-				return nil
-			}
-			return err
-		}
-		var st classifyState
-		if err := tx.QueryRow(ctx, classifyClaimSQL, t.WorkspaceID, t.ID).Scan(&st.status, &st.fence, &st.seq,
-			&st.attempt, &st.maxAttempts, &st.generation, &st.cancel, &st.lastError); err != nil {
-			return err
-		}
-		res = st.classify(p)
-		return nil
-	})
-	if IsForeignKeyViolation(err) {
-		return ClaimResult{}, fmt.Errorf("workspace %s: %w", t.WorkspaceID, ErrNotFound)
-	}
-	return res, err
-}
-
-// ClaimFinish claims and ends, in one transaction, a delivery that ran without claiming: what
-// RunBatch does for many. Not claimed: the result says why.
+// ClaimFinish claims and ends, in one transaction, a delivery that ran without claiming: a batch
+// of one. Not claimed: the result says why.
 func (db *DB) ClaimFinish(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
-	return claimRacing(cf.Claim, func(p ClaimParams) (ClaimResult, error) {
-		cf.Claim = p
-		return db.claimFinishOnce(ctx, cf, worker)
-	})
+	res, err := db.RunBatch(ctx, BatchOps{Worker: worker, ClaimFinishes: []ClaimFinish{cf}})
+	if err != nil {
+		return claimFailed(cf.Claim, err)
+	}
+	return res.ClaimFinishes[0], nil
 }
 
-func (db *DB) claimFinishOnce(ctx context.Context, cf ClaimFinish, worker string) (ClaimResult, error) {
-	ops := BatchOps{Worker: worker, ClaimFinishes: []ClaimFinish{cf}}
-	t := cf.Claim.Task
-	var res ClaimResult
-	err := db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
-		args, err := claimFinishArgs(ops)
-		if err != nil {
-			return err
-		}
-		var attempt int
-		err = tx.QueryRow(ctx, claimFinishManySQL, args...).Scan(new(uuid.UUID), new(uuid.UUID), &attempt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res.Outcome = unclassified
-			return nil
-		}
-		res = ClaimResult{Outcome: Claimed, Attempt: attempt}
-		return err
-	})
-	if IsForeignKeyViolation(err) {
-		return ClaimResult{}, fmt.Errorf("workspace %s: %w", t.WorkspaceID, ErrNotFound)
+// claimFailed says what a claim of one task that failed found: a workspace that does not exist
+// (its row's foreign key), or an idempotency key another task took while the claim inserted the
+// row (a duplicate, as a batch's claim would classify it had it seen that task).
+func claimFailed(p ClaimParams, err error) (ClaimResult, error) {
+	switch {
+	case IsForeignKeyViolation(err):
+		return ClaimResult{}, fmt.Errorf("workspace %s: %w", p.Task.WorkspaceID, ErrNotFound)
+	case IsUniqueViolation(err):
+		return ClaimResult{Outcome: Duplicate}, nil
 	}
-	if err != nil || res.Outcome != unclassified {
-		return res, err
-	}
-	err = db.classify(ctx, map[uuid.UUID][]pending{t.WorkspaceID: {{&res, cf.Claim}}})
-	return res, err
+	return ClaimResult{}, err
 }
 
 // FencedOpts locate a delivery's hold on a task.

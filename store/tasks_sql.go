@@ -60,14 +60,6 @@ const (
 	insertTaskEventSQL = `INSERT INTO task_events (workspace_id, task_id, type, status, attempt, fence, worker, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-	classifyClaimSQL = `SELECT status, fence, msg_seq, attempt, max_attempts, generation,
-			cancel_requested_at IS NOT NULL, COALESCE(last_error, '')
-		FROM tasks WHERE workspace_id = $1 AND id = $2`
-
-	lockLimitsSQL   = `SELECT max_concurrency FROM workspace_limits WHERE workspace_id = $1 FOR UPDATE`
-	countRunningSQL = `SELECT count(*) FROM tasks
-		WHERE workspace_id = $1 AND status = 'running' AND lease_until > now() AND id <> $2`
-
 	checkpointSQL = `UPDATE tasks SET checkpoint = $4, checkpoint_seq = checkpoint_seq + 1,
 			lease_until = now() + $5 * interval '1 millisecond', progress = $6, progress_message = NULLIF($7, ''),
 			updated_at = now()
