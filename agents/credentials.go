@@ -218,6 +218,14 @@ func (c *Credentials) Seal(ctx context.Context, ws, id uuid.UUID, value crypto.S
 	return c.seal(ctx, ws, id, value)
 }
 
+// declared is ErrCredentialNotDeclared, naming the declared ones, unless name is among them.
+func declared(names []string, name string) error {
+	if slices.Contains(names, name) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q (declared: %v)", ErrCredentialNotDeclared, name, names)
+}
+
 // credential opens a credential for the running delivery: declared by the task, while the
 // delivery holds the task, audited; the plaintext is wiped when the delivery ends.
 func (d *delivery) credential(ctx context.Context, name string) (crypto.Secret, error) {
@@ -227,8 +235,8 @@ func (d *delivery) credential(ctx context.Context, name string) (crypto.Secret, 
 	if ended {
 		return crypto.Secret{}, ErrNotRunning
 	}
-	if !slices.Contains(d.credentials, name) {
-		return crypto.Secret{}, fmt.Errorf("%w: %q (declared: %v)", ErrCredentialNotDeclared, name, d.credentials)
+	if err := declared(d.credentials, name); err != nil {
+		return crypto.Secret{}, err
 	}
 	creds := d.pool.cfg.Credentials
 	if creds == nil {

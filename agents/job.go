@@ -43,7 +43,21 @@ type JobInfo struct {
 type Job[T JobArgs] struct {
 	JobInfo
 	Args T
-	d    *delivery
+	d    jobDelivery
+}
+
+// jobDelivery is what a Job needs of the delivery it runs in: the engine's delivery, or the
+// recording agents/agenttest runs a handler in, with no servers.
+type jobDelivery interface {
+	info() JobInfo
+	checkpoint(ctx context.Context, tx pgx.Tx, state any) error
+	restorable() json.RawMessage
+	seq() int64
+	setProgress(fraction float64, message string)
+	setResult(raw json.RawMessage)
+	credential(ctx context.Context, name string) (crypto.Secret, error)
+	publisher(ctx context.Context) (uuid.UUID, error)
+	tracer() trace.Tracer
 }
 
 // Checkpoint saves state (any JSON-marshalable value) so that a later attempt can Restore it,
@@ -90,7 +104,7 @@ func (j *Job[T]) Publisher(ctx context.Context) (uuid.UUID, error) { return j.d.
 // of the handler's own. The handler's ctx carries the task's mosaic.handle span: a span started
 // from ctx — with this tracer, or any tracer of the same provider — joins the task's trace
 // (trace.SpanFromContext(ctx).TracerProvider() is that provider too).
-func (j *Job[T]) Tracer() trace.Tracer { return j.d.pool.jobTracer() }
+func (j *Job[T]) Tracer() trace.Tracer { return j.d.tracer() }
 
 // CheckpointSeq is how many checkpoints the task has written.
 func (j *Job[T]) CheckpointSeq() int64 { return j.d.seq() }
@@ -105,9 +119,7 @@ func (j *Job[T]) SetResult(v any) error {
 	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	j.d.mu.Lock()
-	j.d.result = raw
-	j.d.mu.Unlock()
+	j.d.setResult(raw)
 	return nil
 }
 
@@ -130,6 +142,16 @@ func (d *delivery) seq() int64 {
 }
 
 func (d *delivery) setProgress(fraction float64, message string) {
+	fraction, message = progressOf(fraction, message)
+	d.mu.Lock()
+	d.progress, d.progressMsg = float32(fraction), message
+	d.mu.Unlock()
+	d.touch()
+}
+
+// progressOf is a progress report as it is stored: the fraction within 0…1 (NaN: 0), the message
+// cut to 512 bytes.
+func progressOf(fraction float64, message string) (float64, string) {
 	if math.IsNaN(fraction) {
 		fraction = 0
 	}
@@ -137,11 +159,16 @@ func (d *delivery) setProgress(fraction float64, message string) {
 	if len(message) > 512 {
 		message = message[:512]
 	}
-	d.mu.Lock()
-	d.progress, d.progressMsg = float32(fraction), message
-	d.mu.Unlock()
-	d.touch()
+	return fraction, message
 }
+
+func (d *delivery) setResult(raw json.RawMessage) {
+	d.mu.Lock()
+	d.result = raw
+	d.mu.Unlock()
+}
+
+func (d *delivery) tracer() trace.Tracer { return d.pool.jobTracer() }
 
 // checkpoint writes a checkpoint, under a span of its own when the pool traces.
 func (d *delivery) checkpoint(ctx context.Context, tx pgx.Tx, state any) error {

@@ -58,7 +58,7 @@ type registered struct {
 	kind   string
 	cfg    WorkerConfig
 	decode func(raw json.RawMessage) (any, error)
-	work   func(ctx context.Context, d *delivery, args any) error
+	work   func(ctx context.Context, d jobDelivery, args any) error
 }
 
 // NewRegistry returns an empty registry.
@@ -112,7 +112,7 @@ func AddWorkerSafely[T JobArgs](r *Registry, w Worker[T], cfg WorkerConfig) erro
 			}
 			return args, nil
 		},
-		work: func(ctx context.Context, d *delivery, args any) error {
+		work: func(ctx context.Context, d jobDelivery, args any) error {
 			job := &Job[T]{JobInfo: d.info(), Args: args.(T), d: d}
 			return w.Work(ctx, job)
 		},
