@@ -15,7 +15,8 @@
 // The handler's return value decides the message's fate: nil acks (after PostgreSQL commits the
 // result), an ordinary error retries with exponential backoff and jitter, Permanent(err) dead-letters
 // at once, RetryAfter(d, err) retries after d, Snooze(d) runs again after d without using an attempt.
-// A panic is recovered and counts as an error.
+// A panic is recovered and counts as an error. Fate names what follows; agents/agenttest runs a
+// handler in a unit test, with no servers, and tells its fate.
 //
 // Each delivery claims its task with a fencing token (generation << 32 | delivery count); its
 // checkpoints and its completion write only WHERE fence = token, so a worker whose message was
