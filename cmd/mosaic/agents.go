@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,16 +30,10 @@ func newAgentsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPOOLS\tIN FLIGHT\tHEARTBEAT\tSTARTED")
-			for _, a := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s ago\t%s\n", a.ID, a.Name, a.State, strings.Join(a.Pools, ","), a.InFlight,
-					time.Since(a.HeartbeatAt).Round(time.Second), a.StartedAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return printTable(f.output, list, "ID\tNAME\tSTATE\tPOOLS\tIN FLIGHT\tHEARTBEAT\tSTARTED", func(a store.Agent) []any {
+				return []any{a.ID, a.Name, a.State, strings.Join(a.Pools, ","), a.InFlight,
+					time.Since(a.HeartbeatAt).Round(time.Second).String() + " ago", a.StartedAt.Local().Format(time.DateTime)}
+			})
 		},
 	}
 	f.register(cmd, false)
@@ -97,12 +90,11 @@ func newAgentsShowCmd() *cobra.Command {
 				a.HeartbeatInterval, time.Since(a.HeartbeatAt).Round(time.Second))
 			var tasks []agents.InFlightTask
 			if len(a.Tasks) > 0 && json.Unmarshal(a.Tasks, &tasks) == nil && len(tasks) > 0 {
-				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "\nTASK\tKIND\tPOOL\tWORKSPACE\tRUNNING FOR")
+				tb := newTable(os.Stdout, "\nTASK\tKIND\tPOOL\tWORKSPACE\tRUNNING FOR")
 				for _, t := range tasks {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Kind, t.Pool, t.WorkspaceID, time.Since(t.Since).Round(time.Second))
+					tb.row(t.TaskID, t.Kind, t.Pool, t.WorkspaceID, time.Since(t.Since).Round(time.Second))
 				}
-				_ = tw.Flush()
+				_ = tb.flush()
 				fmt.Println()
 			}
 			for _, e := range evs {

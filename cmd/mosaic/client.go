@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -163,6 +165,54 @@ func printList[T any](items []T, next string, extras ...any) error {
 	}
 	return printJSON(out)
 }
+
+// printTable prints a list command's result, in the shape every list prints: with --output json
+// as printList does; otherwise a table, header and then the cells of row(item) for each item.
+func printTable[T any](output string, items []T, header string, row func(T) []any) error {
+	return printPage(output, items, "", "", header, row)
+}
+
+// printPage is printTable for a page of a longer list: next is what flag (--cursor, --offset)
+// takes for the page after it ("": this is the last), said on stderr below the table.
+func printPage[T any](output string, items []T, next, flag, header string, row func(T) []any) error {
+	if output == "json" {
+		return printList(items, next)
+	}
+	t := newTable(os.Stdout, header)
+	for _, it := range items {
+		t.row(row(it)...)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(os.Stderr, "more: %s %s\n", flag, next)
+	}
+	return nil
+}
+
+// table is the CLI's one table shape: columns two spaces apart, a header of capitals.
+type table struct{ tw *tabwriter.Writer }
+
+// newTable starts a table on w with header, its column names tab-separated.
+func newTable(w io.Writer, header string) *table {
+	t := &table{tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	fmt.Fprintln(t.tw, header)
+	return t
+}
+
+// row adds a row: each cell printed as fmt.Print prints it.
+func (t *table) row(cells ...any) {
+	for i, c := range cells {
+		if i > 0 {
+			fmt.Fprint(t.tw, "\t")
+		}
+		fmt.Fprint(t.tw, c)
+	}
+	fmt.Fprintln(t.tw)
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
 
 // nextOffset is an offset page's next as printList takes it.
 func nextOffset(n *int) string {

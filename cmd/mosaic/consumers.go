@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,13 +68,12 @@ func printConsumers(out io.Writer, rep api.ConsumerReport) error {
 			fmt.Fprintln(out, "  no consumers")
 			continue
 		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "POOL\tBAND\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tDEAD")
+		tb := newTable(out, "POOL\tBAND\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tDEAD")
 		var paused []string
 		for _, c := range sr.Consumers {
 			pool, band := consumerLabel(c)
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", pool, band, c.Pending, c.AckPending, c.Redelivered,
-				c.Waiting, fmtAge(c.OldestUnackedSeconds), fmtRate(c.RatePerSecond), fmtCount(c.DeadLetters))
+			tb.row(pool, band, c.Pending, c.AckPending, c.Redelivered, c.Waiting, fmtAge(c.OldestUnackedSeconds),
+				fmtRate(c.RatePerSecond), fmtCount(c.DeadLetters))
 			if c.Paused {
 				p := c.Name
 				if c.PausedUntil != nil {
@@ -85,9 +83,9 @@ func printConsumers(out io.Writer, rep api.ConsumerReport) error {
 			}
 		}
 		t := sr.Total
-		fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Pending, t.AckPending, t.Redelivered, t.Waiting,
-			fmtAge(t.OldestUnackedSeconds), fmtRate(t.RatePerSecond), fmtCount(t.DeadLetters))
-		if err := tw.Flush(); err != nil {
+		tb.row("total", "", t.Pending, t.AckPending, t.Redelivered, t.Waiting, fmtAge(t.OldestUnackedSeconds),
+			fmtRate(t.RatePerSecond), fmtCount(t.DeadLetters))
+		if err := tb.flush(); err != nil {
 			return err
 		}
 		if len(paused) > 0 {

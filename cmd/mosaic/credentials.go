@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,19 +157,13 @@ func newCredListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSCOPE\tPROVIDER\tVALUE\tVERSION\tLAST USED")
-			for _, cr := range list {
+			return printTable(f.output, list, "ID\tNAME\tTYPE\tSCOPE\tPROVIDER\tVALUE\tVERSION\tLAST USED", func(cr store.Credential) []any {
 				used := "-"
 				if cr.LastUsedAt != nil {
 					used = cr.LastUsedAt.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cr.ID, cr.Name, cr.Type, cr.Scope, cr.Provider, cr.MaskedValue, cr.Version, used)
-			}
-			return tw.Flush()
+				return []any{cr.ID, cr.Name, cr.Type, cr.Scope, cr.Provider, cr.MaskedValue, cr.Version, used}
+			})
 		},
 	}
 	f.register(cmd, true)
@@ -266,12 +259,7 @@ func newCredAuditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "AT\tACTION\tCREDENTIAL\tTASK\tATTEMPT\tAGENT\tPURPOSE")
-			for _, a := range list {
+			return printTable(f.output, list, "AT\tACTION\tCREDENTIAL\tTASK\tATTEMPT\tAGENT\tPURPOSE", func(a store.Access) []any {
 				task, attempt := "-", "-"
 				if a.TaskID != nil {
 					task = a.TaskID.String()
@@ -279,9 +267,8 @@ func newCredAuditCmd() *cobra.Command {
 				if a.Attempt != nil {
 					attempt = fmt.Sprint(*a.Attempt)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.At.Local().Format("2006-01-02 15:04:05"), a.Action, a.Name, task, attempt, a.Agent, a.Purpose)
-			}
-			return tw.Flush()
+				return []any{a.At.Local().Format("2006-01-02 15:04:05"), a.Action, a.Name, task, attempt, a.Agent, a.Purpose}
+			})
 		},
 	}
 	f.register(cmd, true)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -245,8 +244,7 @@ func fedListCmd() *cobra.Command {
 				fmt.Println("no peers (mosaic federation connect URL)")
 				return nil
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tDIRECTION\tSTATUS\tLINK\tPUBLIC KEY\tGRANTED HERE\tGRANTED BY IT")
+			tb := newTable(os.Stdout, "PEER\tDIRECTION\tSTATUS\tLINK\tPUBLIC KEY\tGRANTED HERE\tGRANTED BY IT")
 			for _, p := range l.Peers {
 				link, offered := "down", "-"
 				if p.Connected {
@@ -259,9 +257,9 @@ func fedListCmd() *cobra.Command {
 						offered = "(" + err.Error() + ")"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Direction, p.Status, link, p.PublicKey, grantsText(p.Grants), offered)
+				tb.row(p.Name, p.Direction, p.Status, link, p.PublicKey, grantsText(p.Grants), offered)
 			}
-			return tw.Flush()
+			return tb.flush()
 		})
 	return c
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -236,18 +235,10 @@ func newKBListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list.Entries, nextOffset(list.NextOffset))
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SLUG\tTITLE\tSTATUS\tVERSION\tTAGS\tUPDATED")
-			for _, e := range list.Entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Slug, e.Title, e.Status, e.Version, strings.Join(e.Tags, ","), e.UpdatedAt.Local().Format(time.DateTime))
-			}
-			if list.NextOffset != nil {
-				fmt.Fprintf(tw, "… more with --offset %d\n", *list.NextOffset)
-			}
-			return tw.Flush()
+			return printPage(f.output, list.Entries, nextOffset(list.NextOffset), "--offset", "SLUG\tTITLE\tSTATUS\tVERSION\tTAGS\tUPDATED",
+				func(e store.Entry) []any {
+					return []any{e.Slug, e.Title, e.Status, e.Version, strings.Join(e.Tags, ","), e.UpdatedAt.Local().Format(time.DateTime)}
+				})
 		})
 	ff.register(cmd, 50)
 	return cmd
@@ -309,12 +300,11 @@ func newKBSearchCmd() *cobra.Command {
 }
 
 func printFederatedHits(res federation.FederatedSearch) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tINSTANCE\tWORKSPACE\tSLUG\tTITLE")
+	tb := newTable(os.Stdout, "#\tINSTANCE\tWORKSPACE\tSLUG\tTITLE")
 	for i, h := range res.Results {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, h.Instance, h.Workspace, h.Slug, h.Title)
+		tb.row(i+1, h.Instance, h.Workspace, h.Slug, h.Title)
 	}
-	_ = tw.Flush()
+	_ = tb.flush()
 	if len(res.Results) == 0 {
 		fmt.Println("no entries match")
 	}
@@ -375,15 +365,9 @@ func newKBHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tAT\tSTATUS\tSIZE\tTITLE\tMESSAGE")
-			for _, v := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", v.Version, v.CreatedAt.Local().Format(time.DateTime), v.Status, v.Size, v.Title, v.Message)
-			}
-			return tw.Flush()
+			return printTable(f.output, list, "VERSION\tAT\tSTATUS\tSIZE\tTITLE\tMESSAGE", func(v store.EntryVersion) []any {
+				return []any{v.Version, v.CreatedAt.Local().Format(time.DateTime), v.Status, v.Size, v.Title, v.Message}
+			})
 		})
 	return cmd
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -63,19 +62,13 @@ func newOperatorsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(keys, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tBY\tREVOKED")
-			for _, k := range keys {
+			return printTable(f.output, keys, "ID\tNAME\tCREATED\tBY\tREVOKED", func(k store.OperatorKey) []any {
 				revoked := ""
 				if k.RevokedAt != nil {
 					revoked = k.RevokedAt.Local().Format("2006-01-02 15:04:05") + " by " + k.RevokedBy
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Local().Format("2006-01-02 15:04:05"), k.CreatedBy, revoked)
-			}
-			return tw.Flush()
+				return []any{k.ID, k.Name, k.CreatedAt.Local().Format("2006-01-02 15:04:05"), k.CreatedBy, revoked}
+			})
 		},
 	}
 	f.register(cmd, false)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,15 +91,9 @@ func newSchedulesListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tRUNS\tSKIPPED")
-			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.Name, s.Kind, when(s), nextRun(s), clock(s.LastRunAt), s.Runs, s.Skipped)
-			}
-			return tw.Flush()
+			return printTable(f.output, list, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tRUNS\tSKIPPED", func(s api.Schedule) []any {
+				return []any{s.Name, s.Kind, when(s), nextRun(s), clock(s.LastRunAt), s.Runs, s.Skipped}
+			})
 		},
 	}
 	f.register(cmd, true)
@@ -128,8 +121,7 @@ func newSchedulesGetCmd() *cobra.Command {
 			printSchedule(s)
 			if len(s.LastRuns) > 0 {
 				fmt.Println()
-				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "DUE\tFIRED\tTASK\tSTATUS")
+				tb := newTable(os.Stdout, "DUE\tFIRED\tTASK\tSTATUS")
 				for _, r := range s.LastRuns {
 					task, status := "-", r.TaskStatus
 					if r.TaskID != nil {
@@ -140,9 +132,9 @@ func newSchedulesGetCmd() *cobra.Command {
 					} else {
 						status = "skipped: " + r.Skipped
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", clock(&r.DueAt), clock(&r.FiredAt), task, status)
+					tb.row(clock(&r.DueAt), clock(&r.FiredAt), task, status)
 				}
-				return tw.Flush()
+				return tb.flush()
 			}
 			return nil
 		},

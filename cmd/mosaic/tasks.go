@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -233,12 +232,11 @@ func newTasksGetCmd() *cobra.Command {
 			}
 			printTask(task)
 			if withEvents {
-				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "\nAT\tEVENT\tATTEMPT\tWORKER")
+				tb := newTable(os.Stdout, "\nAT\tEVENT\tATTEMPT\tWORKER")
 				for _, e := range evs {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.At.Format("15:04:05.000"), e.Type, e.Attempt, e.Worker)
+					tb.row(e.At.Format("15:04:05.000"), e.Type, e.Attempt, e.Worker)
 				}
-				return tw.Flush()
+				return tb.flush()
 			}
 			return nil
 		})
@@ -310,12 +308,11 @@ func newTasksListCmd() *cobra.Command {
 				if f.output == "json" {
 					return printList(res.Tasks, "", "instances", res.Instances, "partial", res.Partial)
 				}
-				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "INSTANCE\tWORKSPACE\tID\tKIND\tSTATUS\tCREATED")
+				tb := newTable(os.Stdout, "INSTANCE\tWORKSPACE\tID\tKIND\tSTATUS\tCREATED")
 				for _, t := range res.Tasks {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Instance, t.Workspace, t.ID, t.Kind, t.Status, t.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+					tb.row(t.Instance, t.Workspace, t.ID, t.Kind, t.Status, t.CreatedAt.Local().Format("2006-01-02 15:04:05"))
 				}
-				_ = tw.Flush()
+				_ = tb.flush()
 				printInstances(res.Instances, res.Partial)
 				return nil
 			}
@@ -324,16 +321,11 @@ func newTasksListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list.Tasks, list.NextCursor)
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tPRIO\tSTATUS\tATTEMPT\tPROGRESS\tCREATED")
-			for _, t := range list.Tasks {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%3.0f%%\t%s\n", t.ID, t.Kind, t.Priority, t.Status, t.Attempt,
-					t.MaxAttempts, t.Progress*100, t.CreatedAt.Local().Format("2006-01-02 15:04:05"))
-			}
-			return pg.finish(tw, list.NextCursor)
+			return printPage(f.output, list.Tasks, list.NextCursor, "--cursor", "ID\tKIND\tPRIO\tSTATUS\tATTEMPT\tPROGRESS\tCREATED",
+				func(t store.Task) []any {
+					return []any{t.ID, t.Kind, t.Priority, t.Status, fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts),
+						fmt.Sprintf("%3.0f%%", t.Progress*100), t.CreatedAt.Local().Format("2006-01-02 15:04:05")}
+				})
 		},
 	}
 	f.register(cmd, true)
@@ -449,19 +441,14 @@ func newDLQListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list.DeadLetters, list.NextCursor)
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tREASON\tKIND\tTASK\tATTEMPT\tREPLAYS\tERROR")
-			for _, d := range list.DeadLetters {
-				task := "-"
-				if d.TaskID != nil {
-					task = d.TaskID.String()
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Reason, d.Kind, task, d.Attempt, d.ReplayCount, clip(d.Error, 60))
-			}
-			return pg.finish(tw, list.NextCursor)
+			return printPage(f.output, list.DeadLetters, list.NextCursor, "--cursor", "ID\tREASON\tKIND\tTASK\tATTEMPT\tREPLAYS\tERROR",
+				func(d store.DeadLetter) []any {
+					task := "-"
+					if d.TaskID != nil {
+						task = d.TaskID.String()
+					}
+					return []any{d.ID, d.Reason, d.Kind, task, d.Attempt, d.ReplayCount, clip(d.Error, 60)}
+				})
 		},
 	}
 	f.register(cmd, true)
@@ -591,17 +578,6 @@ func (p *pageFlags) validate() error {
 	return nil
 }
 
-// finish flushes a table and says how to get the next page.
-func (p *pageFlags) finish(tw *tabwriter.Writer, next string) error {
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if next != "" {
-		fmt.Fprintf(os.Stderr, "more: --cursor %s\n", next)
-	}
-	return nil
-}
-
 func newDLQSummaryCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := &cobra.Command{
@@ -624,13 +600,11 @@ func newDLQSummaryCmd() *cobra.Command {
 				fmt.Println("no dead letters")
 				return nil
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "REASON\tKIND\tCOUNT\tREPLAYED\tOLDEST\tNEWEST")
+			tb := newTable(os.Stdout, "REASON\tKIND\tCOUNT\tREPLAYED\tOLDEST\tNEWEST")
 			for _, g := range groups {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", g.Reason, g.Kind, g.Count, g.Replayed,
-					g.Oldest.Local().Format(time.DateTime), g.Newest.Local().Format(time.DateTime))
+				tb.row(g.Reason, g.Kind, g.Count, g.Replayed, g.Oldest.Local().Format(time.DateTime), g.Newest.Local().Format(time.DateTime))
 			}
-			return tw.Flush()
+			return tb.flush()
 		},
 	}
 	f.register(cmd, true)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -236,12 +235,11 @@ func renderTop(out io.Writer, snap topSnapshot, width int) error {
 		if len(ov.Busiest) == 0 {
 			fmt.Fprintln(&b, "busiest workspaces: none running, queued, retrying or dead in the last hour")
 		} else {
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BUSIEST WORKSPACES\tRUNNING\tQUEUED\tRETRYING\tDEAD/1H")
+			tb := newTable(&b, "BUSIEST WORKSPACES\tRUNNING\tQUEUED\tRETRYING\tDEAD/1H")
 			for _, l := range ov.Busiest {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", cut(l.Name, 32), l.Running, l.Queued, l.Retrying, l.DeadLastHour)
+				tb.row(cut(l.Name, 32), l.Running, l.Queued, l.Retrying, l.DeadLastHour)
 			}
-			_ = tw.Flush()
+			_ = tb.flush()
 		}
 	}
 
@@ -261,8 +259,7 @@ func renderTop(out io.Writer, snap topSnapshot, width int) error {
 // renderTopConsumers writes a line per stream (its totals) and one per consumer with work;
 // the idle consumers are counted.
 func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
-	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONSUMERS\tPEND\tACKPEND\tREDELIV\tWAIT\tOLDEST\tRATE\tDEAD")
+	tb := newTable(b, "CONSUMERS\tPEND\tACKPEND\tREDELIV\tWAIT\tOLDEST\tRATE\tDEAD")
 	idle := 0
 	var notes []string // after the table: a line with fewer cells would break its columns
 	for _, sr := range rep.Streams {
@@ -275,8 +272,8 @@ func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
 			continue
 		}
 		t := sr.Total
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", sr.Stream, t.Pending, t.AckPending, t.Redelivered, t.Waiting,
-			fmtAge(t.OldestUnackedSeconds), fmtRate(t.RatePerSecond), fmtCount(t.DeadLetters))
+		tb.row(sr.Stream, t.Pending, t.AckPending, t.Redelivered, t.Waiting, fmtAge(t.OldestUnackedSeconds),
+			fmtRate(t.RatePerSecond), fmtCount(t.DeadLetters))
 		for _, c := range sr.Consumers {
 			busy := c.Pending > 0 || c.AckPending > 0 || c.Redelivered > 0 || c.Paused ||
 				(c.DeadLetters != nil && *c.DeadLetters > 0) || (c.RatePerSecond != nil && *c.RatePerSecond > 0)
@@ -291,11 +288,11 @@ func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
 			if c.Paused {
 				label += " (paused)"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", label, c.Pending, c.AckPending, c.Redelivered, c.Waiting,
-				fmtAge(c.OldestUnackedSeconds), fmtRate(c.RatePerSecond), fmtCount(c.DeadLetters))
+			tb.row(label, c.Pending, c.AckPending, c.Redelivered, c.Waiting, fmtAge(c.OldestUnackedSeconds),
+				fmtRate(c.RatePerSecond), fmtCount(c.DeadLetters))
 		}
 	}
-	_ = tw.Flush()
+	_ = tb.flush()
 	for _, n := range notes {
 		fmt.Fprintf(b, "%s\n", n)
 	}
@@ -311,8 +308,7 @@ func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
 const maxTopAgents = 8
 
 func renderTopAgents(b *bytes.Buffer, agents []topAgent, now time.Time) {
-	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENTS\tSTATE\tPOOLS\tIN FLIGHT\tHEARTBEAT")
+	tb := newTable(b, "AGENTS\tSTATE\tPOOLS\tIN FLIGHT\tHEARTBEAT")
 	for i, a := range agents {
 		if i == maxTopAgents {
 			break
@@ -326,10 +322,9 @@ func renderTopAgents(b *bytes.Buffer, agents []topAgent, now time.Time) {
 			age := max(now.Sub(a.HeartbeatAt), 0).Seconds()
 			beat = fmtAge(&age) + " ago"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\n", cut(name, 24), cut(a.State, 10), cut(strings.Join(a.Pools, ","), 16),
-			a.InFlight, a.Concurrency, beat)
+		tb.row(cut(name, 24), cut(a.State, 10), cut(strings.Join(a.Pools, ","), 16), fmt.Sprintf("%d/%d", a.InFlight, a.Concurrency), beat)
 	}
-	_ = tw.Flush()
+	_ = tb.flush()
 	if len(agents) > maxTopAgents {
 		fmt.Fprintf(b, "(%d more: mosaic agents lists them all)\n", len(agents)-maxTopAgents)
 	}

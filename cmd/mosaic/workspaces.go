@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,15 +91,9 @@ func newWorkspacesListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return printList(list, "")
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED")
-			for _, w := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", w.ID, w.Name, w.CreatedAt.Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
+			return printTable(f.output, list, "ID\tNAME\tCREATED", func(w store.Workspace) []any {
+				return []any{w.ID, w.Name, w.CreatedAt.Format("2006-01-02 15:04:05")}
+			})
 		},
 	}
 	f.register(cmd, false)
