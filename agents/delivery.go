@@ -36,6 +36,7 @@ type delivery struct {
 	traceParent     string         // W3C trace context of the task ("" when none)
 	trace           *deliveryTrace // its spans; nil without tracing
 	progressTimeout time.Duration
+	retryPolicy     RetryPolicy // the kind's (WorkerConfig.RetryPolicy), else the pool's
 	log             zerolog.Logger
 	cancelFn        context.CancelCauseFunc
 	params          store.ClaimParams // the claim this delivery makes (at once, or with its first write)
@@ -142,6 +143,7 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		pool: p, msg: msg, ws: env.WorkspaceID, id: env.ID, kind: env.Kind, priority: env.Priority,
 		fence: events.Fence(dec.Generation, meta.NumDelivered), generation: dec.Generation,
 		metadata: env.Metadata, credentials: env.Credentials, progressTimeout: reg.cfg.ProgressTimeout,
+		retryPolicy: reg.retryPolicy(p.cfg.RetryPolicy),
 	}
 	d.traceParent = msg.Headers().Get(events.HeaderTraceParent)
 	if !events.ValidTraceParent(d.traceParent) {
@@ -441,7 +443,7 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if err != nil && cause != nil && !errors.Is(err, cause) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		err = fmt.Errorf("%w: %w", cause, err) // name why the context ended
 	}
-	fate, delay := fateOf(err, cause, d.attempt, d.maxAttempts, p.cfg.RetryPolicy)
+	fate, delay := fateOf(err, cause, d.attempt, d.maxAttempts, d.retryPolicy)
 	switch fate {
 	case FateSucceeded:
 		f.Status, f.Result = store.StatusSucceeded, result

@@ -50,6 +50,14 @@ func (f Fate) String() string {
 	return fmt.Sprintf("Fate(%d)", uint8(f))
 }
 
+// retryPolicy is the kind's retry policy (WorkerConfig.RetryPolicy), else the pool's.
+func (r *registered) retryPolicy(pool RetryPolicy) RetryPolicy {
+	if r.cfg.RetryPolicy != nil {
+		return r.cfg.RetryPolicy
+	}
+	return pool
+}
+
 // fateOf is the fate of an attempt (1-based, of maxAttempts) whose handler returned err, its
 // context having ended with cause (nil: it had not), and for FateSnoozed and FateRetried the delay
 // before the task runs again (policy's backoff unless RetryAfter set it).

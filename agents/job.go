@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -151,13 +152,21 @@ func (d *delivery) setProgress(fraction float64, message string) {
 
 // progressOf is a progress report as it is stored: the fraction within 0…1 (NaN: 0), the message
 // cut to 512 bytes.
+// maxProgressMessage bounds a progress message, in bytes.
+const maxProgressMessage = 512
+
 func progressOf(fraction float64, message string) (float64, string) {
 	if math.IsNaN(fraction) {
 		fraction = 0
 	}
 	fraction = math.Max(0, math.Min(1, fraction))
-	if len(message) > 512 {
-		message = message[:512]
+	if len(message) > maxProgressMessage {
+		// Cut at a character's start: half a character is not text PostgreSQL takes.
+		cut := maxProgressMessage
+		for cut > 0 && !utf8.RuneStart(message[cut]) {
+			cut--
+		}
+		message = message[:cut]
 	}
 	return fraction, message
 }

@@ -71,7 +71,7 @@ func runRecorded(ctx context.Context, registry any, req jobrun.Request) (jobrun.
 	err = runHandler(ctx, reg, rec, args)
 	cause := context.Cause(ctx) // nil unless the context ended
 	out := rec.end()
-	fate, delay := fateOf(err, cause, req.Attempt, env.MaxAttempts, req.RetryPolicy)
+	fate, delay := fateOf(err, cause, req.Attempt, env.MaxAttempts, reg.retryPolicy(req.RetryPolicy))
 	out.ID, out.Err, out.Fate, out.Delay = env.ID, err, uint8(fate), delay
 	return out, nil
 }

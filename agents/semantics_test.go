@@ -729,3 +729,36 @@ func TestRunNowStartsAScheduledTask(t *testing.T) {
 		t.Fatalf("run now a succeeded task: %v; want a conflict", err)
 	}
 }
+
+// TestAKindsRetryPolicyOverridesThePools: a kind registered with a retry policy of its own
+// (WorkerConfig.RetryPolicy) waits what that policy says after a failed attempt; the pool's policy
+// (an hour here: the task would not finish in time) is not asked.
+func TestAKindsRetryPolicyOverridesThePools(t *testing.T) {
+	t.Parallel()
+	var kindAsked, poolAsked atomic.Int32
+	b := setup(t, func(r *agents.Registry) {
+		agents.AddWorkerConfig(r, agents.WorkFunc[toggleArgs](func(ctx context.Context, job *agents.Job[toggleArgs]) error {
+			if job.Attempt == 1 {
+				return errors.New("the first attempt fails")
+			}
+			return nil
+		}), agents.WorkerConfig{RetryPolicy: countingPolicy{&kindAsked, 10 * time.Millisecond}})
+	})
+	b.pool(t, agents.PoolConfig{Concurrency: 2, RetryPolicy: countingPolicy{&poolAsked, time.Hour}})
+	id := b.publish(t, agents.TaskSpec{Kind: "test.toggle", MaxAttempts: 3})
+	task := b.wait(t, id, store.StatusSucceeded, 20*time.Second)
+	if task.Attempt != 2 || kindAsked.Load() != 1 || poolAsked.Load() != 0 {
+		t.Fatalf("attempts %d; the kind's policy asked %d times, the pool's %d; want 2, 1, 0", task.Attempt, kindAsked.Load(), poolAsked.Load())
+	}
+}
+
+// countingPolicy waits delay after every failed attempt and counts how often it was asked.
+type countingPolicy struct {
+	asked *atomic.Int32
+	delay time.Duration
+}
+
+func (p countingPolicy) NextRetry(int, error) time.Duration {
+	p.asked.Add(1)
+	return p.delay
+}

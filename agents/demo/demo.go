@@ -144,6 +144,9 @@ func steps(ctx context.Context, job *agents.Job[StepsArgs]) error {
 	}
 	res := StepsResult{Steps: a.Steps, ResumedFrom: st.Next}
 	for st.Next < a.Steps {
+		if ctx.Err() != nil {
+			return context.Cause(ctx) // cancelled, or the pool stops: a next attempt resumes here
+		}
 		step := st.Next + 1
 		if step == a.FailAt && (a.FailAttempts == 0 || job.Attempt <= a.FailAttempts) {
 			err := fmt.Errorf("demo.steps: failing at step %d as asked (attempt %d)", step, job.Attempt)

@@ -133,15 +133,18 @@ func TestStepsFailsAsAsked(t *testing.T) {
 	}
 }
 
-// A task cancelled while it runs stops between steps, its last checkpoint kept.
+// A task cancelled while it runs stops between steps, its last checkpoint kept, whether its
+// steps wait (StepMS) or not.
 func TestStepsStopsWhenCancelled(t *testing.T) {
 	t.Parallel()
-	rec := run(t, stepsWorker, StepsArgs{Steps: 50, StepMS: 1}, agenttest.Options{CancelAtCheckpoint: 2})
-	if rec.Fate != agents.FateCancelled || !errors.Is(rec.Err, agents.ErrCancelled) {
-		t.Fatalf("fate %v (err %v); want cancelled", rec.Fate, rec.Err)
-	}
-	if got := joined(rec.Checkpoints); got != `{"next":1} {"next":2}` {
-		t.Errorf("checkpoints %s", got)
+	for _, ms := range []int{1, 0} {
+		rec := run(t, stepsWorker, StepsArgs{Steps: 50, StepMS: ms}, agenttest.Options{CancelAtCheckpoint: 2})
+		if rec.Fate != agents.FateCancelled || !errors.Is(rec.Err, agents.ErrCancelled) {
+			t.Fatalf("step_ms %d: fate %v (err %v); want cancelled", ms, rec.Fate, rec.Err)
+		}
+		if got := joined(rec.Checkpoints); got != `{"next":1} {"next":2}` {
+			t.Errorf("step_ms %d: checkpoints %s", ms, got)
+		}
 	}
 }
 
