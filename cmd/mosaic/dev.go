@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicstack/mosaic"
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
@@ -61,7 +62,7 @@ type devInfo struct {
 	StartedAt   time.Time `json:"started_at"`
 }
 
-func runDev(cmd *cobra.Command, f *devFlags) error {
+func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 	ctx := cmd.Context()
 	log, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
@@ -141,27 +142,29 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	}
 	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
 	mreg.SetKinds(reg)
-	tasks, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js, TracerProvider: traces.tracerProvider()})
+	var rt *mosaic.Runtime
+	onDrain := func() {
+		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
+		drainCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
+		defer cancel()
+		if err := rt.Drain(drainCtx); err != nil {
+			log.Warn().Err(err).Msg("drain")
+		}
+	}
+	rt, err = mosaic.New(f.poolFlags.runtimeConfig(st, reg, creds, mreg, traces.tracerProvider(), onDrain, &log))
 	if err != nil {
 		return err
 	}
-	defer tasks.Close()
-	var rt *runtime
-	onDrain := func() {
-		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
-		rt.stopPools(log, f.drainTimeout)
-	}
+	defer func() { err = errors.Join(err, rt.StopAndCancel(context.Background())) }() // nil once Stop has run
+	tasks := rt.Client()
 	serverURL := "http://" + ln.Addr().String()
 	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb, MinSimilarity: f.floor}
 	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, mreg.ObserveFederation, log)
 	if err != nil {
 		return err
 	}
-	defer fed.close()
-	rt, err = startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: tasks, onDrain: onDrain,
-		observe: mreg.ObserveHandler, onNak: mreg.ObserveNak, onCleaned: mreg.ObserveRetention, onCleanPass: mreg.ObserveRetentionPass,
-		tracer: traces.tracerProvider()}, log)
-	if err != nil {
+	defer func() { fed.close() }() // on an early return; the shutdown below closes it before the client
+	if err := rt.Start(ctx); err != nil {
 		return err
 	}
 	srv, err := api.New(api.Config{
@@ -207,12 +210,17 @@ func runDev(cmd *cobra.Command, f *devFlags) error {
 	case err := <-pgGone:
 		log.Error().Err(err).Msg("the local PostgreSQL is gone: shutting down")
 		serveFailed = err
+	case <-rt.Failed():
+		log.Error().Err(rt.Err()).Msg("a service stopped: shutting down") // rt.Stop returns it
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
-	rt.stop(log, f.drainTimeout)
-	return serveFailed
+	fed.close() // before the runtime closes the client that peers' tasks are published with
+	fed = nil
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), f.drainTimeout)
+	defer cancelDrain()
+	return errors.Join(serveFailed, rt.Stop(drainCtx))
 }
 
 // pgRestarts is how many times in a row mosaic dev restarts its local PostgreSQL before it gives up.

@@ -16,12 +16,12 @@ import (
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mosaicstack/mosaic"
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
-	"github.com/mosaicstack/mosaic/agents/periodic"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -72,144 +72,47 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may take to finish before they are interrupted (and resumed elsewhere)")
 }
 
-// runtime is what a process runs on top of its stack: the outbox relay, the pools (TASKS, and
-// CREDENTIALS for the rotation agent) and the credential scheduler.
-type runtime struct {
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-	pools  []*agents.Pool
-	agent  *agents.Agent // this process in the agent registry, when it runs pools
+// runtimeConfig is the mosaic.Config of a process on st with these flags: its pools (none with
+// concurrency 0), its services' settings, and mreg's hooks when it has metrics.
+func (f *poolFlags) runtimeConfig(st *stack, reg *agents.Registry, creds *agents.Credentials, mreg *metrics.Registry,
+	tracer trace.TracerProvider, onDrain func(), log *zerolog.Logger) mosaic.Config {
+	cfg := mosaic.Config{DB: st.db, NC: st.nc, JS: st.js, Registry: reg, Credentials: creds, Pools: f.pools(),
+		WorkerName: f.name, Version: currentVersion().Short(), Heartbeat: f.heartbeat, StrandedAfter: f.stranded,
+		Retention: &f.retention, CleanEvery: f.cleanEvery, OnDrain: onDrain, TracerProvider: tracer, Logger: log}
+	if f.stranded == 0 {
+		cfg.StrandedAfter = -1 // --stranded-after 0: never
+	}
+	if f.cleanEvery == 0 {
+		cfg.CleanEvery = -1 // --clean-every 0: never
+	}
+	if mreg != nil {
+		cfg.Observe, cfg.OnNak = mreg.ObserveHandler, mreg.ObserveNak
+		cfg.OnCleaned, cfg.OnCleanPass = mreg.ObserveRetention, mreg.ObserveRetentionPass
+	}
+	return cfg
 }
 
-// deps are what the runtime runs with.
-type deps struct {
-	reg    *agents.Registry
-	creds  *agents.Credentials
-	client *agents.Client
-	// onDrain is called when an operator asks this process to drain (mosaic agents drain).
-	onDrain func()
-	// observe, when set, sees every handler run (metrics).
-	observe func(agents.HandlerDone)
-	// onNak, when set, counts nak advisories (metrics).
-	onNak func(stream string)
-	// onCleaned and onCleanPass, when set, count the cleaner's deletes and passes (metrics).
-	onCleaned   func(class string, rows, trail int)
-	onCleanPass func(time.Duration)
-	// tracer, when set, traces every delivery (nil: tracing off).
-	tracer trace.TracerProvider
-}
-
-// startRuntime starts the outbox relay, the credential scheduler, the schedules of periodic
-// tasks, the retention cleaner and, with concurrency > 0, the pools.
-func startRuntime(ctx context.Context, st *stack, f *poolFlags, d deps, log zerolog.Logger) (*runtime, error) {
-	rt := &runtime{}
-	var bg context.Context
-	bg, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	relay := events.NewRelay(events.RelayConfig{DB: st.db, JS: st.js, Logger: &log})
-	sched := &credrotate.Scheduler{DB: st.db, Client: d.client, Logger: &log}
-	stranded := f.stranded
-	if stranded == 0 {
-		stranded = -1 // never
-	}
-	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: st.db, JS: st.js, Interval: f.heartbeat, StrandedAfter: stranded, Logger: &log})
-	adv := &agents.AdvisoryWatcher{DB: st.db, JS: st.js, Logger: &log, OnNak: d.onNak}
-	periodicTasks, err := periodic.NewScheduler(periodic.SchedulerConfig{DB: st.db, Client: d.client, Logger: &log})
-	if err != nil {
-		rt.cancel()
-		return nil, fmt.Errorf("schedules: %w", err)
-	}
-	runs := []func(context.Context) error{relay.Run, sched.Run, sup.Run, adv.Run, periodicTasks.Run}
-	if f.cleanEvery > 0 {
-		cleaner, err := store.NewCleaner(store.CleanerConfig{DB: st.db, Defaults: &f.retention, Interval: f.cleanEvery,
-			OnDeleted: d.onCleaned, OnPass: d.onCleanPass, Logger: &log})
-		if err != nil {
-			rt.cancel()
-			return nil, fmt.Errorf("cleaner: %w", err)
-		}
-		runs = append(runs, cleaner.Run)
-	}
-	for _, run := range runs {
-		rt.done.Add(1)
-		go func() { defer rt.done.Done(); _ = run(bg) }()
-	}
+// pools are the pools of --queues and --streams: on TASKS with --kinds, --priorities and
+// --concurrency; on CREDENTIALS and KNOWLEDGE (the agents' jobs, left to others by a worker of
+// chosen kinds) every job, at most 4 at once.
+func (f *poolFlags) pools() []agents.PoolConfig {
 	if f.concurrency == 0 {
-		return rt, nil
+		return nil
 	}
-	slots := 0 // the handler slots of every pool: what the agent reports as its concurrency
+	var out []agents.PoolConfig
 	for _, q := range f.queues {
 		for _, stream := range f.streamNames() {
-			cfg := agents.PoolConfig{
-				DB: st.db, JS: st.js, NC: st.nc, Registry: d.reg, Credentials: d.creds, Name: q, Stream: stream,
-				Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait,
-				WorkerName: workerName(f.name), Logger: &log,
-				Observe: d.observe, TracerProvider: d.tracer,
-			}
+			cfg := agents.PoolConfig{Name: q, Stream: stream, Kinds: f.kinds, Priorities: f.priorities, Concurrency: f.concurrency, AckWait: f.ackWait}
 			if stream != events.TasksStream {
-				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
 				if len(f.kinds) > 0 {
-					continue // a worker of chosen kinds leaves the agents' jobs to others
+					continue
 				}
+				cfg.Kinds, cfg.Priorities, cfg.Concurrency = nil, nil, min(f.concurrency, 4)
 			}
-			p, err := agents.NewPool(cfg)
-			if err != nil {
-				rt.stop(log, 0)
-				return nil, fmt.Errorf("pool %s (%s): %w", q, stream, err)
-			}
-			if err := p.Start(context.WithoutCancel(ctx)); err != nil {
-				rt.stop(log, 0)
-				return nil, fmt.Errorf("pool %s (%s): %w", q, stream, err)
-			}
-			rt.pools = append(rt.pools, p)
-			slots += cfg.Concurrency
+			out = append(out, cfg)
 		}
 	}
-	agent, err := agents.StartAgent(ctx, agents.AgentConfig{DB: st.db, Name: workerName(f.name), Version: currentVersion().Short(), Pools: rt.pools,
-		Kinds: f.kinds, Concurrency: slots, Interval: f.heartbeat, OnDrain: d.onDrain, Logger: &log})
-	if err != nil {
-		rt.stop(log, 0)
-		return nil, fmt.Errorf("agent registry: %w", err)
-	}
-	rt.agent = agent
-	return rt, nil
-}
-
-// workerName is --name, else host:pid: what task rows and the agent registry call this process.
-func workerName(name string) string {
-	if name != "" {
-		return name
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
-}
-
-// stop drains the pools (running tasks get drain to finish, then are interrupted and resumed
-// elsewhere) and stops the relay and the scheduler.
-func (rt *runtime) stop(log zerolog.Logger, drain time.Duration) {
-	rt.stopPools(log, drain)
-	rt.cancel()
-	rt.done.Wait()
-}
-
-// stopPools drains the pools and records the agent stopped; the relay, the scheduler and the
-// supervisor go on.
-func (rt *runtime) stopPools(log zerolog.Logger, drain time.Duration) {
-	if rt.agent != nil {
-		rt.agent.SetState(store.AgentDraining)
-	}
-	var wg sync.WaitGroup
-	for _, p := range rt.pools {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), drain)
-			defer cancel()
-			_ = p.Stop(ctx)
-		}()
-	}
-	wg.Wait()
-	if rt.agent != nil {
-		rt.agent.Stop()
-	}
+	return out
 }
 
 // streamNames are the streams of --streams.
@@ -315,7 +218,7 @@ get --drain-timeout to finish, the rest are interrupted and resumed elsewhere fr
 	return cmd
 }
 
-func runWorker(cmd *cobra.Command, f *workerFlags) error {
+func runWorker(cmd *cobra.Command, f *workerFlags) (err error) {
 	log, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
 		return err
@@ -392,26 +295,18 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
-	var observe func(agents.HandlerDone)
-	var onNak func(string)
-	var onCleaned func(string, int, int)
-	var onCleanPass func(time.Duration)
 	if mreg != nil {
 		mreg.SetKinds(reg)
-		observe, onNak = mreg.ObserveHandler, mreg.ObserveNak
-		onCleaned, onCleanPass = mreg.ObserveRetention, mreg.ObserveRetentionPass
 	}
-	client, err := agents.NewClient(agents.ClientConfig{DB: st.db, Registry: reg, JS: st.js, TracerProvider: traces.tracerProvider()})
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 	drained := make(chan struct{})
 	var drainOnce sync.Once
 	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
-	rt, err := startRuntime(ctx, st, &f.poolFlags, deps{reg: reg, creds: creds, client: client, onDrain: onDrain, observe: observe, onNak: onNak,
-		onCleaned: onCleaned, onCleanPass: onCleanPass, tracer: traces.tracerProvider()}, log)
+	rt, err := mosaic.New(f.poolFlags.runtimeConfig(st, reg, creds, mreg, traces.tracerProvider(), onDrain, &log))
 	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rt.StopAndCancel(context.Background())) }() // nil once Stop has run
+	if err := rt.Start(ctx); err != nil {
 		return err
 	}
 	if mreg != nil {
@@ -422,8 +317,11 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	case <-ctx.Done():
 	case <-drained:
 		log.Info().Msg("drain requested by an operator")
+	case <-rt.Failed():
+		log.Error().Err(rt.Err()).Msg("a service stopped: the worker stops")
 	}
 	log.Info().Dur("drain_timeout", f.drainTimeout).Msg("draining")
-	rt.stop(log, f.drainTimeout)
-	return nil
+	drainCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
+	defer cancel()
+	return rt.Stop(drainCtx)
 }
