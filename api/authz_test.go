@@ -219,6 +219,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /healthz", min: authzPublic, ok: 200},
 		{pattern: "GET /readyz", min: authzPublic, ok: 200},
 		{pattern: "GET /metrics", min: authzPublic, ok: 200},
+		{pattern: "GET /v1/openapi.json", min: authzPublic, ok: 200},
 		{pattern: "GET /federation/identity", min: authzPublic, ok: 200},
 		// Peers post signed messages: an unsigned one is refused for what it is, not for who sent it.
 		{pattern: "POST /federation/connect", min: authzPublic, body: `{}`, ok: 400},

@@ -100,6 +100,10 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.AdminToken) < 16 {
 		errs = append(errs, errors.New("api: Config.AdminToken must be at least 16 characters"))
 	}
+	openAPI, err := OpenAPI()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -116,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		s.runChecks(w, r, s.cfg.Liveness, "ok", "failing")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI(openAPI))
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	}

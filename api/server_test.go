@@ -31,7 +31,7 @@ func setup(t *testing.T, checks map[string]api.Check) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(checkOpenAPI(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	admin, err := api.NewClient(ts.URL, adminToken)
 	if err != nil {
@@ -40,8 +40,9 @@ func setup(t *testing.T, checks map[string]api.Check) *testBundle {
 	return &testBundle{db: db, server: ts, admin: admin}
 }
 
+// newServer serves srv for the test, every exchange checked against api/openapi.yaml.
 func newServer(t *testing.T, srv *api.Server) string {
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(checkOpenAPI(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	return ts.URL
 }

@@ -43,7 +43,7 @@ func streamSetup(t *testing.T, heartbeat time.Duration) *streamBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(checkOpenAPI(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close) // before ts.Close: ends the streams still open
 	b := &streamBundle{srv: srv, url: ts.URL, nc: nc, js: js}
