@@ -1,0 +1,388 @@
+package api_test
+
+import (
+	"fmt"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/store"
+)
+
+// openAPIGoTypes are the Go types the document's component schemas name in x-go-type. sent: the
+// server sends it, so a field without omitempty is always there (required), and a pointer one
+// may be null; a type only received is checked for its fields alone.
+var openAPIGoTypes = map[string]struct {
+	v    any
+	sent bool
+}{
+	"api.Error":                    {api.Error{}, true},
+	"api.CreateWorkspaceRequest":   {api.CreateWorkspaceRequest{}, false},
+	"api.CreatedWorkspace":         {api.CreatedWorkspace{}, true},
+	"api.Limits":                   {api.Limits{}, true},
+	"api.RetentionSettings":        {api.RetentionSettings{}, true},
+	"api.Retention":                {api.Retention{}, true},
+	"api.CreateAPIKeyRequest":      {api.CreateAPIKeyRequest{}, false},
+	"api.CreatedAPIKey":            {api.CreatedAPIKey{}, true},
+	"api.CreateOperatorKeyRequest": {api.CreateOperatorKeyRequest{}, false},
+	"api.CreatedOperatorKey":       {api.CreatedOperatorKey{}, true},
+	"api.Overview":                 {api.Overview{}, true},
+	"api.WorkspaceLoad":            {api.WorkspaceLoad{}, true},
+	"api.Minutes":                  {api.Minutes{}, true},
+	"api.MinuteSeries":             {api.MinuteSeries{}, true},
+	"api.PublishRequest":           {api.PublishRequest{}, false},
+	"api.PublishResponse":          {api.PublishResponse{}, true},
+	"api.TaskList":                 {api.TaskList{}, true},
+	"api.ReplayRequest":            {api.ReplayRequest{}, false},
+	"api.ReplayResponse":           {api.ReplayResponse{}, true},
+	"api.RetryResponse":            {api.RetryResponse{}, true},
+	"api.DeadLetterList":           {api.DeadLetterList{}, true},
+	"api.CreateScheduleRequest":    {api.CreateScheduleRequest{}, false},
+	"api.Schedule":                 {api.Schedule{}, true},
+	"api.ScheduleList":             {api.ScheduleList{}, true},
+	"api.AgentList":                {api.AgentList{}, true},
+	"api.PauseRequest":             {api.PauseRequest{}, false},
+	"api.PoolPauseResponse":        {api.PoolPauseResponse{}, true},
+	"api.ConsumerReport":           {api.ConsumerReport{}, true},
+	"api.StreamReport":             {api.StreamReport{}, true},
+	"api.ConsumerState":            {api.ConsumerState{}, true},
+	"api.ConsumerTotals":           {api.ConsumerTotals{}, true},
+	"api.PutCredentialRequest":     {api.PutCredentialRequest{}, false},
+	"api.UpdateCredentialRequest":  {api.UpdateCredentialRequest{}, false},
+	"api.RotateCredentialRequest":  {api.RotateCredentialRequest{}, false},
+	"api.RotateKeyRequest":         {api.RotateKeyRequest{}, false},
+	"api.EntryList":                {api.EntryList{}, true},
+	"api.RestoreRequest":           {api.RestoreRequest{}, false},
+	"api.ReindexRequest":           {api.ReindexRequest{}, false},
+	"api.PeerList":                 {api.PeerList{}, true},
+	"api.ConnectRequest":           {api.ConnectRequest{}, false},
+	"api.AcceptRequest":            {api.AcceptRequest{}, false},
+	"api.PeerPublishRequest":       {api.PeerPublishRequest{}, false},
+	"store.Workspace":              {store.Workspace{}, true},
+	"store.OperatorKey":            {store.OperatorKey{}, true},
+	"store.Task":                   {store.Task{}, true},
+	"store.TaskEvent":              {store.TaskEvent{}, true},
+	"store.DeadLetter":             {store.DeadLetter{}, true},
+	"store.DeadLetterGroup":        {store.DeadLetterGroup{}, true},
+	"store.UnroutedMessage":        {store.UnroutedMessage{}, true},
+	"store.ScheduleRun":            {store.ScheduleRun{}, true},
+	"store.Agent":                  {store.Agent{}, true},
+	"store.AgentEvent":             {store.AgentEvent{}, true},
+	"store.PoolPause":              {store.PoolPause{}, true},
+	"store.Credential":             {store.Credential{}, true},
+	"store.Access":                 {store.Access{}, true},
+	"store.Entry":                  {store.Entry{}, true},
+	"store.EntryLink":              {store.EntryLink{}, true},
+	"store.EntryRef":               {store.EntryRef{}, true},
+	"store.EntryVersion":           {store.EntryVersion{}, true},
+	"store.Hit":                    {store.Hit{}, true},
+	"store.GraphEdge":              {store.GraphEdge{}, true},
+	"store.TagCount":               {store.TagCount{}, true},
+	"knowledge.EntryInput":         {knowledge.EntryInput{}, false},
+	"knowledge.Diff":               {knowledge.Diff{}, true},
+	"knowledge.SearchResult":       {knowledge.SearchResult{}, true},
+	"knowledge.Graph":              {knowledge.Graph{}, true},
+	"knowledge.Node":               {knowledge.Node{}, true},
+	"knowledge.GraphStats":         {knowledge.GraphStats{}, true},
+	"knowledge.Degree":             {knowledge.Degree{}, true},
+	"federation.Identity":          {federation.Identity{}, true},
+	"federation.Peer":              {federation.Peer{}, true},
+	"federation.Grant":             {federation.Grant{}, true},
+	"federation.GrantRequest":      {federation.GrantRequest{}, false},
+	"federation.Disconnected":      {federation.Disconnected{}, true},
+	"federation.Published":         {federation.Published{}, true},
+	"federation.RemoteTask":        {federation.RemoteTask{}, true},
+	"federation.RemoteEntry":       {federation.RemoteEntry{}, true},
+	"federation.FederatedSearch":   {federation.FederatedSearch{}, true},
+	"federation.LabelledHit":       {federation.LabelledHit{}, true},
+	"federation.FederatedTasks":    {federation.FederatedTasks{}, true},
+	"federation.LabelledTask":      {federation.LabelledTask{}, true},
+	"federation.PeerResult":        {federation.PeerResult{}, true},
+	"federation.Envelope":          {federation.Envelope{}, true},
+}
+
+// goTypeName is how x-go-type names a type: its package's name and its own.
+func goTypeName(t reflect.Type) string { return path.Base(t.PkgPath()) + "." + t.Name() }
+
+// jsonField is a field of a Go type as encoding/json writes it.
+type jsonField struct {
+	name      string
+	omitempty bool
+	typ       reflect.Type
+}
+
+// jsonFields lists the JSON fields of a struct type, embedded structs' fields in their place (a
+// field of the outer struct hides an embedded one of the same name, as encoding/json does).
+func jsonFields(t reflect.Type) []jsonField {
+	var own, embedded []jsonField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			embedded = append(embedded, jsonFields(f.Type)...)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		own = append(own, jsonField{name: name, omitempty: strings.Contains(","+opts+",", ",omitempty,"), typ: f.Type})
+	}
+	for _, f := range embedded {
+		if !slices.ContainsFunc(own, func(o jsonField) bool { return o.name == f.name }) {
+			own = append(own, f)
+		}
+	}
+	return own
+}
+
+// allowsNull says whether a schema takes null: a type list with "null", or an alternative that does.
+func allowsNull(ref *openapi3.SchemaRef) bool {
+	if ref == nil || ref.Value == nil {
+		return false
+	}
+	s := ref.Value
+	if s.Type != nil && s.Type.Includes(openapi3.TypeNull) {
+		return true
+	}
+	return slices.ContainsFunc(s.AnyOf, allowsNull) || slices.ContainsFunc(s.OneOf, allowsNull)
+}
+
+func xGoType(s *openapi3.Schema) string {
+	if s == nil {
+		return ""
+	}
+	name, _ := s.Extensions["x-go-type"].(string)
+	return name
+}
+
+// TestOpenAPISchemasAreTheGoTypes: every component schema that names a Go type (x-go-type) has
+// that type's JSON fields, no more and no fewer; for a type the server sends, the fields without
+// omitempty are required and a pointer among them may be null. A field renamed, added or dropped
+// in Go fails here until the document says so too.
+func TestOpenAPISchemasAreTheGoTypes(t *testing.T) {
+	t.Parallel()
+	doc := openAPIDoc(t)
+	named := map[string]string{}
+	for comp, ref := range doc.Components.Schemas {
+		goName := xGoType(ref.Value)
+		if goName == "" {
+			continue
+		}
+		if other, dup := named[goName]; dup {
+			t.Errorf("schemas %s and %s both name %s", comp, other, goName)
+		}
+		named[goName] = comp
+		gt, ok := openAPIGoTypes[goName]
+		if !ok {
+			t.Errorf("schema %s names %s, which openAPIGoTypes does not list", comp, goName)
+			continue
+		}
+		typ := reflect.TypeOf(gt.v)
+		if goTypeName(typ) != goName {
+			t.Errorf("openAPIGoTypes[%q] is %s", goName, goTypeName(typ))
+		}
+		s := ref.Value
+		var inGo, required []string
+		for _, f := range jsonFields(typ) {
+			inGo = append(inGo, f.name)
+			if !gt.sent || f.omitempty {
+				continue
+			}
+			required = append(required, f.name)
+			if f.typ.Kind() == reflect.Pointer && !allowsNull(s.Properties[f.name]) {
+				t.Errorf("schema %s: property %s may be null (a %s without omitempty)", comp, f.name, f.typ)
+			}
+		}
+		inDoc := slices.Sorted(func(yield func(string) bool) {
+			for p := range s.Properties {
+				if !yield(p) {
+					return
+				}
+			}
+		})
+		slices.Sort(inGo)
+		if !slices.Equal(inDoc, inGo) {
+			t.Errorf("schema %s has properties %v; %s has JSON fields %v", comp, inDoc, goName, inGo)
+		}
+		if ap := s.AdditionalProperties.Has; ap == nil || *ap {
+			t.Errorf("schema %s: additionalProperties must be false (%s has no other fields)", comp, goName)
+		}
+		if gt.sent {
+			slices.Sort(required)
+			docRequired := slices.Sorted(slices.Values(s.Required))
+			if !slices.Equal(docRequired, required) {
+				t.Errorf("schema %s requires %v; %s always has %v (the fields without omitempty)", comp, docRequired, goName, required)
+			}
+		}
+	}
+	for goName := range openAPIGoTypes {
+		if _, ok := named[goName]; !ok {
+			t.Errorf("no schema names %s (x-go-type); drop it from openAPIGoTypes or describe it", goName)
+		}
+	}
+}
+
+// openAPIClientOps are the operations each Client method calls.
+var openAPIClientOps = map[string][]string{
+	"Agents": {"listAgents"}, "AgentEvents": {"getAgent"}, "DrainAgent": {"drainAgent"},
+	"PausePool": {"pausePool"}, "ResumePool": {"resumePool"}, "PoolPauses": {"listPoolPauses"},
+	"SetWorkspacePaused": {"pauseWorkspace", "resumeWorkspace"},
+	"StreamEvents":       {"streamEvents"}, "Ready": {"readyz"},
+	"CreateWorkspace": {"createWorkspace"}, "ListWorkspaces": {"listWorkspaces"}, "SetLimits": {"putLimits"},
+	"Retention": {"getRetention"}, "SetRetention": {"putRetention"}, "Minutes": {"minutes"},
+	"Publish": {"publishTask"}, "GetTask": {"getTask"}, "WaitTask": {"getTask"}, "ListTasks": {"listTasks"},
+	"RetryTask": {"retryTask"}, "RunTaskNow": {"runTaskNow"}, "DeleteTask": {"deleteTask"},
+	"TaskEvents": {"taskEvents"}, "CancelTask": {"cancelTask"},
+	"ListDeadLetters": {"listDeadLetters"}, "DiscardDeadLetter": {"discardDeadLetter"},
+	"GetDeadLetter": {"getDeadLetter"}, "ReplayDeadLetter": {"replayDeadLetter"},
+	"DeadLetterSummary": {"deadLetterSummary"},
+	"PutCredential":     {"putCredential"}, "ListCredentials": {"listCredentials"}, "GetCredential": {"getCredential"},
+	"UpdateCredential": {"updateCredential"}, "RotateCredential": {"rotateCredential"}, "RotateKey": {"rotateKey"},
+	"DeleteCredential": {"deleteCredential"}, "CredentialAudit": {"credentialAudit"},
+	"Consumers":          {"listConsumers"},
+	"FederationIdentity": {"federationIdentity"}, "Peers": {"listPeers"}, "ConnectPeer": {"connectPeer"},
+	"AcceptPeer": {"acceptPeer"}, "RejectPeer": {"rejectPeer"}, "GrantPeer": {"grantPeer"},
+	"RevokePeer": {"revokePeer"}, "OfferedBy": {"offeredByPeer"}, "DisconnectPeer": {"disconnectPeer"},
+	"PublishToPeer": {"publishToPeer"}, "FederatedSearch": {"searchKnowledge"},
+	"FederatedTasks": {"listTasks"}, "PeerTask": {"peerTask"}, "PeerEntry": {"peerEntry"},
+	"CreateEntry": {"createEntry"}, "UpdateEntry": {"updateEntry"}, "GetEntry": {"getEntry"},
+	"DeleteEntry": {"deleteEntry"}, "ListEntries": {"listEntries"}, "EntryLinks": {"entryLinks"},
+	"SearchKnowledge": {"searchKnowledge"}, "KnowledgeGraph": {"knowledgeGraph"},
+	"EntryVersions": {"entryVersions"}, "EntryDiff": {"entryDiff"}, "RestoreEntry": {"restoreEntry"},
+	"Reindex": {"reindexKnowledge"}, "KnowledgeTags": {"knowledgeTags"},
+	"CreateOperatorKey": {"createOperatorKey"}, "ListOperatorKeys": {"listOperatorKeys"},
+	"RevokeOperatorKey": {"revokeOperatorKey"}, "Overview": {"overview"},
+	"CreateSchedule": {"createSchedule"}, "ListSchedules": {"listSchedules"}, "GetSchedule": {"getSchedule"},
+	"SetSchedulePaused": {"pauseSchedule", "resumeSchedule"}, "DeleteSchedule": {"deleteSchedule"},
+}
+
+// TestOpenAPIClientTypes: the API client's types are the document's. Each Client method that
+// calls the API is listed with its operations; a document type among its arguments is the
+// operation's request body, and what it returns (a document type, or a list of one) is the
+// operation's answer or one of the answer's properties.
+func TestOpenAPIClientTypes(t *testing.T) {
+	t.Parallel()
+	doc := openAPIDoc(t)
+	ops := map[string]*openapi3.Operation{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			ops[op.OperationID] = op
+		}
+	}
+	client := reflect.TypeFor[*api.Client]()
+	for i := range client.NumMethod() {
+		m := client.Method(i)
+		if m.Name == "Do" {
+			continue // the generic call the others make
+		}
+		names, ok := openAPIClientOps[m.Name]
+		if !ok {
+			t.Errorf("Client.%s: not in openAPIClientOps; list the operations it calls", m.Name)
+			continue
+		}
+		for _, name := range names {
+			op := ops[name]
+			if op == nil {
+				t.Errorf("Client.%s: the document has no operation %q", m.Name, name)
+				continue
+			}
+			for _, p := range clientTypeProblems(m.Type, op) {
+				t.Errorf("Client.%s (%s): %s", m.Name, name, p)
+			}
+		}
+	}
+	for name := range openAPIClientOps {
+		if _, ok := client.MethodByName(name); !ok {
+			t.Errorf("openAPIClientOps lists %s, which Client does not have", name)
+		}
+	}
+}
+
+// clientTypeProblems compares a Client method's argument and result types with an operation.
+func clientTypeProblems(fn reflect.Type, op *openapi3.Operation) []string {
+	var problems []string
+	documented := func(t reflect.Type) bool {
+		_, ok := openAPIGoTypes[goTypeName(t)]
+		return t.Kind() == reflect.Struct && ok
+	}
+	var body string
+	if op.RequestBody != nil && op.RequestBody.Value != nil {
+		if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			body = xGoType(mt.Schema.Value)
+		}
+	}
+	for i := 1; i < fn.NumIn(); i++ { // 0 is the receiver
+		if in := fn.In(i); documented(in) && goTypeName(in) != body {
+			problems = append(problems, fmt.Sprintf("sends a %s, but the operation's body is %q", goTypeName(in), body))
+		}
+	}
+	// The answers' schemas (each alternative of a oneOf) and their properties' types.
+	var answers []*openapi3.Schema
+	for code, resp := range op.Responses.Map() {
+		if !strings.HasPrefix(code, "2") || resp.Value == nil {
+			continue
+		}
+		if mt := resp.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			answers = append(answers, mt.Schema.Value)
+			for _, alt := range mt.Schema.Value.OneOf {
+				answers = append(answers, alt.Value)
+			}
+		}
+	}
+	matches := func(out reflect.Type) bool {
+		list := out.Kind() == reflect.Slice
+		elem := out
+		if list {
+			elem = out.Elem()
+		}
+		want := goTypeName(elem)
+		for _, a := range answers {
+			if !list && xGoType(a) == want {
+				return true
+			}
+			for _, p := range a.Properties {
+				if p.Value == nil {
+					continue
+				}
+				if !list && xGoType(p.Value) == want {
+					return true
+				}
+				if list && p.Value.Items != nil && xGoType(p.Value.Items.Value) == want {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for i := range fn.NumOut() {
+		out := fn.Out(i)
+		elem := out
+		if out.Kind() == reflect.Slice {
+			elem = out.Elem()
+		}
+		if !documented(elem) {
+			continue // an error, a map, a text or an id
+		}
+		if !matches(out) {
+			problems = append(problems, fmt.Sprintf("decodes the answer into %s, which is not the operation's answer nor a property of it", out))
+		}
+	}
+	return problems
+}
