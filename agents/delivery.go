@@ -333,7 +333,7 @@ func (p *Pool) unclaimed(ctx context.Context, d *delivery, claim store.ClaimResu
 	msg := d.msg
 	switch claim.Outcome {
 	case store.Finished, store.Duplicate:
-		d.log.Debug().Int("outcome", int(claim.Outcome)).Str("status", claim.Status).Msg("already done or a duplicate: acked")
+		d.log.Debug().Stringer("outcome", claim.Outcome).Str("status", claim.Status).Msg("already done or a duplicate: acked")
 		_ = msg.Ack()
 	case store.Stale:
 		d.log.Info().Int64("fence", d.fence).Msg("a newer delivery holds the task: this one stops without ack")
@@ -347,7 +347,7 @@ func (p *Pool) unclaimed(ctx context.Context, d *delivery, claim store.ClaimResu
 			Headers: msg.Headers(), Payload: msg.Data(), StreamSeq: seqPtr(meta),
 		}, "task.dead")
 	default:
-		d.log.Warn().Int("outcome", int(claim.Outcome)).Msg("unexpected claim outcome; the message will come back")
+		d.log.Warn().Stringer("outcome", claim.Outcome).Msg("unexpected claim outcome; the message will come back")
 		_ = msg.NakWithDelay(time.Second)
 	}
 }

@@ -186,7 +186,7 @@ func (t *deliveryTrace) claimed(res store.ClaimResult, deferred bool, err error)
 func (t *deliveryTrace) endClaim(res store.ClaimResult, deferred bool, err error) {
 	t.phase.SetAttributes(attrClaimDefer.Bool(deferred))
 	if err == nil {
-		t.phase.SetAttributes(attrClaimOutcome.String(outcomeName(res.Outcome)))
+		t.phase.SetAttributes(attrClaimOutcome.String(res.Outcome.String()))
 		if res.Attempt > 0 {
 			attempt := attrAttempt.Int(res.Attempt)
 			t.attrs = append(t.attrs, attempt)
@@ -280,24 +280,4 @@ func (t *deliveryTrace) end() {
 		t.phase.End()
 	}
 	t.span.End()
-}
-
-func outcomeName(o store.ClaimOutcome) string {
-	switch o {
-	case store.Claimed:
-		return "claimed"
-	case store.Finished:
-		return "finished"
-	case store.Duplicate:
-		return "duplicate"
-	case store.Stale:
-		return "stale"
-	case store.AtCapacity:
-		return "at_capacity"
-	case store.CancelRequested:
-		return "cancel_requested"
-	case store.Exhausted:
-		return "exhausted"
-	}
-	return "unknown"
 }

@@ -407,6 +407,30 @@ const (
 	Raced
 )
 
+// String names the outcome as logs and traces show it: claimed, finished, duplicate, stale,
+// at_capacity, cancel_requested, exhausted, raced.
+func (o ClaimOutcome) String() string {
+	switch o {
+	case Claimed:
+		return "claimed"
+	case Finished:
+		return "finished"
+	case Duplicate:
+		return "duplicate"
+	case Stale:
+		return "stale"
+	case AtCapacity:
+		return "at_capacity"
+	case CancelRequested:
+		return "cancel_requested"
+	case Exhausted:
+		return "exhausted"
+	case Raced:
+		return "raced"
+	}
+	return fmt.Sprintf("ClaimOutcome(%d)", int(o))
+}
+
 // ClaimResult is what a claim found.
 type ClaimResult struct {
 	Outcome       ClaimOutcome
