@@ -6,4 +6,8 @@
 // may create workspaces and act in any workspace. Errors are JSON:
 //
 //	{"error": {"code": "invalid_argument", "message": "priority must be between 1 and 10 (got 11)"}}
+//
+// openapi.yaml describes every route as OpenAPI 3.1 (OpenAPI returns it as JSON; GET
+// /v1/openapi.json serves it); the package's tests hold the routes, their parameters and answers,
+// and the client's types to it.
 package api
