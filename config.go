@@ -30,7 +30,7 @@ type Config struct {
 	// publish time. Required.
 	Registry *agents.Registry
 	// Credentials lets handlers open the credentials their tasks declared (job.Credential).
-	// Nil: a task that declares one fails when it opens it.
+	// Nil: job.Credential returns agents.ErrNoCredentials.
 	Credentials *agents.Credentials
 
 	// Pools are the worker pools to run, each one agents.PoolConfig: Name (default "default"),
