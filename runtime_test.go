@@ -102,7 +102,7 @@ func (b *testBundle) publish(t *testing.T, rt *mosaic.Runtime, ms int) uuid.UUID
 	return p.ID
 }
 
-func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, status string) {
+func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, status store.Status) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

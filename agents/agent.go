@@ -411,7 +411,7 @@ func (s *Supervisor) SweepStranded(ctx context.Context) (int, error) {
 			}
 			if ok {
 				n++
-				s.log.Warn().Str("workspace", ws.String()).Str("task", t.ID.String()).Str("kind", t.Kind).Str("status", t.Status).
+				s.log.Warn().Str("workspace", ws.String()).Str("task", t.ID.String()).Str("kind", t.Kind).Str("status", string(t.Status)).
 					Time("since", t.UpdatedAt).Msg("a task waited with no message to deliver it: requeued")
 			}
 		}

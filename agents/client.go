@@ -57,7 +57,7 @@ type Published struct {
 	// Duplicate: a task with this id or idempotency key existed; nothing new was queued.
 	Duplicate bool
 	// Status: queued or scheduled (of the new task), or the existing task's status.
-	Status string
+	Status store.Status
 }
 
 // ClientConfig configures a Client.
@@ -538,7 +538,7 @@ func (c *Client) published(ctx context.Context, tasks []store.NewTask, msgs []st
 		}
 		// A duplicate: the task with this id, or the one holding the idempotency key.
 		var id uuid.UUID
-		var status string
+		var status store.Status
 		accepted := msgs[j].Subject == "" // its message was on the stream before its row
 		err := lookup(func(tx pgx.Tx) error {
 			var err error

@@ -333,7 +333,7 @@ func (p *Pool) unclaimed(ctx context.Context, d *delivery, claim store.ClaimResu
 	msg := d.msg
 	switch claim.Outcome {
 	case store.Finished, store.Duplicate:
-		d.log.Debug().Stringer("outcome", claim.Outcome).Str("status", claim.Status).Msg("already done or a duplicate: acked")
+		d.log.Debug().Stringer("outcome", claim.Outcome).Str("status", string(claim.Status)).Msg("already done or a duplicate: acked")
 		_ = msg.Ack()
 	case store.Stale:
 		d.log.Info().Int64("fence", d.fence).Msg("a newer delivery holds the task: this one stops without ack")
@@ -481,13 +481,13 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if eventType != "" {
 		f.Outbox = []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, f.Error)}
 	}
-	d.trace.ended(f.Status)
+	d.trace.ended(string(f.Status))
 	if !claimed && f.DeadLetter == nil && len(f.Outbox) <= 1 {
 		// Claim and end in one write.
 		res, err := p.writeClaimFinish(d, f)
 		if err != nil {
 			d.trace.failed(err)
-			d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
+			d.log.Error().Err(err).Str("status", string(f.Status)).Msg("cannot record the end of the attempt; the message will be redelivered")
 			return
 		}
 		if res.Outcome != store.Claimed {
@@ -520,11 +520,11 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 	if err := p.writeFinish(f); err != nil {
 		if errors.Is(err, store.ErrFenced) {
 			d.trace.ended(outcomeFenced)
-			d.log.Warn().Str("status", f.Status).Msg("fenced at completion: a newer delivery holds the task; no ack")
+			d.log.Warn().Str("status", string(f.Status)).Msg("fenced at completion: a newer delivery holds the task; no ack")
 			return
 		}
 		d.trace.failed(err)
-		d.log.Error().Err(err).Str("status", f.Status).Msg("cannot record the end of the attempt; the message will be redelivered")
+		d.log.Error().Err(err).Str("status", string(f.Status)).Msg("cannot record the end of the attempt; the message will be redelivered")
 		return
 	}
 	p.acked(d, f, ack)
@@ -539,7 +539,7 @@ func (p *Pool) acked(d *delivery, f store.Finish, ack func() error) {
 	if f.Status != store.StatusSucceeded {
 		ev = d.log.Warn().Str("error", f.Error)
 	}
-	ev.Str("status", f.Status).Msg("attempt ended")
+	ev.Str("status", string(f.Status)).Msg("attempt ended")
 }
 
 // writeClaimFinish claims and ends a delivery that ran without claiming, retrying through a
@@ -603,14 +603,14 @@ func (p *Pool) deadLetter(d *delivery, reason, errText string, meta *jetstream.M
 }
 
 // settle ends a task no delivery runs (cancelled before it ran, out of attempts) and acks.
-func (p *Pool) settle(ctx context.Context, d *delivery, status, errText string, dl *store.DeadLetter, eventType string) {
+func (p *Pool) settle(ctx context.Context, d *delivery, status store.Status, errText string, dl *store.DeadLetter, eventType string) {
 	out := []store.OutboxMessage{domainEvent(d.ws, d.id, d.kind, eventType, d.attempt, errText)}
 	if _, err := p.cfg.DB.SettleTask(ctx, d.ws, d.id, status, errText, p.cfg.WorkerName, nil, dl, out); err != nil {
 		d.log.Warn().Err(err).Msg("cannot settle the task; the message will come back")
 		_ = d.msg.NakWithDelay(time.Second)
 		return
 	}
-	d.log.Info().Str("status", status).Msg("settled without running")
+	d.log.Info().Str("status", string(status)).Msg("settled without running")
 	if status == store.StatusDead {
 		_ = d.msg.TermWithReason(dl.Reason)
 		return

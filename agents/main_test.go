@@ -125,7 +125,7 @@ func (b *testBundle) publish(t *testing.T, spec agents.TaskSpec) uuid.UUID {
 }
 
 // wait polls a task until it reaches status (or any terminal status when status is "").
-func (b *testBundle) wait(t *testing.T, id uuid.UUID, status string, within time.Duration) store.Task {
+func (b *testBundle) wait(t *testing.T, id uuid.UUID, status store.Status, within time.Duration) store.Task {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	var task store.Task
@@ -166,10 +166,11 @@ func (b *testBundle) events(t *testing.T, id uuid.UUID) []store.TaskEvent {
 	return evs
 }
 
-func countEvents(evs []store.TaskEvent, typ string) int {
+// countEvents counts the events of a type (a status names the event of that transition).
+func countEvents[T ~string](evs []store.TaskEvent, typ T) int {
 	n := 0
 	for _, e := range evs {
-		if e.Type == typ {
+		if e.Type == string(typ) {
 			n++
 		}
 	}

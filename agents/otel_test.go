@@ -165,7 +165,7 @@ func TestTracingOneTracePerTaskAcrossProcesses(t *testing.T) {
 				t.Fatalf("task %s attempt %d: handle span status %v; want %v", id, attempt.AsInt64(), h.Status(), wantStatus)
 			}
 			end := only(t, under(all, h.Parent().SpanID(), "mosaic.end"))
-			if got := attr(end, "mosaic.outcome").AsString(); got != wantOutcome {
+			if got := attr(end, "mosaic.outcome").AsString(); got != string(wantOutcome) {
 				t.Fatalf("task %s attempt %d: end outcome %q; want %q", id, attempt.AsInt64(), got, wantOutcome)
 			}
 			if id == checkpoints {

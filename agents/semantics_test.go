@@ -583,7 +583,7 @@ func TestProgressTimeoutCancelsAndRetries(t *testing.T) {
 	evs := b.events(t, id)
 	var retry store.TaskEvent
 	for _, e := range evs {
-		if e.Type == store.StatusRetrying {
+		if e.Type == string(store.StatusRetrying) {
 			retry = e
 		}
 	}
@@ -693,9 +693,9 @@ func TestEachAttemptKeepsItsError(t *testing.T) {
 			}
 		}
 		switch {
-		case e.Type == store.StatusRetrying && d.Error != nil:
+		case e.Type == string(store.StatusRetrying) && d.Error != nil:
 			errs = append(errs, fmt.Sprintf("%d: %s", e.Attempt, *d.Error))
-		case e.Type == store.StatusRetrying:
+		case e.Type == string(store.StatusRetrying):
 			t.Errorf("attempt %d's retry has no error: %s", e.Attempt, e.Detail)
 		case d.Error != nil:
 			t.Errorf("a %s event with an error: %s", e.Type, e.Detail)

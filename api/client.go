@@ -251,7 +251,8 @@ func (c *Client) WaitTask(ctx context.Context, ws, id uuid.UUID) (store.Task, er
 
 // TaskQuery filters a task list (GET /v1/workspaces/{ws}/tasks); empty fields do not filter.
 type TaskQuery struct {
-	Status, Kind string
+	Status store.Status
+	Kind   string
 	// Search is a task id, name=value (an argument), or an idempotency key.
 	Search       string
 	Since, Until time.Time
@@ -269,7 +270,7 @@ type TaskQuery struct {
 // ListTasks lists tasks, newest first.
 func (c *Client) ListTasks(ctx context.Context, ws uuid.UUID, tq TaskQuery) (TaskList, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": tq.Status, "kind": tq.Kind, "q": tq.Search, "cursor": tq.Cursor, "sort": tq.Sort} {
+	for k, v := range map[string]string{"status": string(tq.Status), "kind": tq.Kind, "q": tq.Search, "cursor": tq.Cursor, "sort": tq.Sort} {
 		if v != "" {
 			q.Set(k, v)
 		}

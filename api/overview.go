@@ -19,7 +19,7 @@ type Overview struct {
 	At         time.Time `json:"at"`
 	Workspaces int       `json:"workspaces"`
 	// Totals counts every workspace's tasks by status (every status present).
-	Totals map[string]int `json:"totals"`
+	Totals map[store.Status]int `json:"totals"`
 	// DeadLastHour counts the tasks that ended dead in the last hour.
 	DeadLastHour int `json:"dead_last_hour"`
 	// Busiest are the (at most) BusiestWorkspaces workspaces with the most running and queued
@@ -60,7 +60,7 @@ func (s *Server) overview(w http.ResponseWriter, r *Request) *Error {
 		names[ws.ID] = ws.Name
 		ids = append(ids, ws.ID)
 	}
-	out := Overview{At: time.Now().UTC(), Workspaces: len(list), Totals: map[string]int{}, Busiest: []WorkspaceLoad{}}
+	out := Overview{At: time.Now().UTC(), Workspaces: len(list), Totals: map[store.Status]int{}, Busiest: []WorkspaceLoad{}}
 	for _, st := range store.TaskStatuses() {
 		out.Totals[st] = 0
 	}

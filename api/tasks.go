@@ -38,9 +38,9 @@ type PublishRequest struct {
 // PublishResponse answers a publish: 202 for a new task, 200 for a duplicate (same id or
 // idempotency key), with the existing task's status.
 type PublishResponse struct {
-	ID        uuid.UUID `json:"id"`
-	Status    string    `json:"status"`
-	Duplicate bool      `json:"duplicate"`
+	ID        uuid.UUID    `json:"id"`
+	Status    store.Status `json:"status"`
+	Duplicate bool         `json:"duplicate"`
 }
 
 // TaskList is a page of tasks.
@@ -213,7 +213,7 @@ func argsContaining(name, value string) (json.RawMessage, error) {
 
 func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	q := r.URL.Query()
-	f := store.TaskFilter{Status: q.Get("status"), Kind: q.Get("kind")}
+	f := store.TaskFilter{Status: store.Status(q.Get("status")), Kind: q.Get("kind")}
 	if f.Status != "" && !store.ValidStatus(f.Status) {
 		return errorf(CodeInvalidArgument, "status %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", f.Status)
 	}
@@ -459,9 +459,9 @@ type ReplayResponse struct {
 
 // RetryResponse says which generation of the task was queued.
 type RetryResponse struct {
-	TaskID     uuid.UUID `json:"task_id"`
-	Status     string    `json:"status"`
-	Generation int       `json:"generation"`
+	TaskID     uuid.UUID    `json:"task_id"`
+	Status     store.Status `json:"status"`
+	Generation int          `json:"generation"`
 }
 
 // retryTask queues an ended task again (POST …/tasks/{id}/retry, body as a replay's: fresh drops

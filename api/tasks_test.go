@@ -134,7 +134,7 @@ func TestPublishGetListCancel(t *testing.T) {
 		t.Fatalf("created after an hour from now: %+v %v", none, err)
 	}
 	status, err := c.CancelTask(ctx, ws, scheduled.ID)
-	if err != nil || status != store.StatusCancelled {
+	if err != nil || status != string(store.StatusCancelled) {
 		t.Fatalf("cancel: %s %v", status, err)
 	}
 	if _, err := c.CancelTask(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeConflict) {
@@ -149,7 +149,7 @@ func TestPublishGetListCancel(t *testing.T) {
 		t.Fatalf("wait on a finished task: %s %v after %s", task.Status, err, time.Since(start))
 	}
 	evs, err := c.TaskEvents(ctx, ws, scheduled.ID)
-	if err != nil || len(evs) != 2 || evs[0].Type != "published" || evs[1].Type != store.StatusCancelled {
+	if err != nil || len(evs) != 2 || evs[0].Type != "published" || evs[1].Type != string(store.StatusCancelled) {
 		t.Fatalf("events: %+v %v", evs, err)
 	}
 	// A cancelled task retried: queued again under generation 1, with who asked; a task that has

@@ -333,10 +333,10 @@ func (n *Node) serveEntry(ctx context.Context, g Grant, raw json.RawMessage) (an
 
 // TaskParams are the parameters of tasks.list and tasks.get.
 type TaskParams struct {
-	ID     uuid.UUID `json:"id,omitempty"`
-	Status string    `json:"status,omitempty"`
-	Kind   string    `json:"kind,omitempty"`
-	Limit  int       `json:"limit,omitempty"`
+	ID     uuid.UUID    `json:"id,omitempty"`
+	Status store.Status `json:"status,omitempty"`
+	Kind   string       `json:"kind,omitempty"`
+	Limit  int          `json:"limit,omitempty"`
 }
 
 // RemoteTask is a task as a peer sees it: no credential names, no worker internals.
@@ -344,7 +344,7 @@ type RemoteTask struct {
 	Workspace  string          `json:"workspace"`
 	ID         uuid.UUID       `json:"id"`
 	Kind       string          `json:"kind"`
-	Status     string          `json:"status"`
+	Status     store.Status    `json:"status"`
 	Priority   int             `json:"priority"`
 	Attempt    int             `json:"attempt"`
 	Progress   float32         `json:"progress"`
@@ -364,7 +364,7 @@ func (n *Node) serveTasks(ctx context.Context, targets []Grant, raw json.RawMess
 	if err := strictJSON(raw, &tp); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
-	if tp.Status != "" && !store.ValidStatus(tp.Status) {
+	if tp.Status != "" && !store.ValidStatus(store.Status(tp.Status)) {
 		return nil, invalidRequest("status %q is not a task status", tp.Status)
 	}
 	if tp.Limit <= 0 || tp.Limit > 200 {
@@ -428,11 +428,11 @@ type PublishParams struct {
 
 // Published answers tasks.publish.
 type Published struct {
-	Instance  string    `json:"instance,omitempty"`
-	Workspace string    `json:"workspace"`
-	ID        uuid.UUID `json:"id"`
-	Status    string    `json:"status"`
-	Duplicate bool      `json:"duplicate"`
+	Instance  string       `json:"instance,omitempty"`
+	Workspace string       `json:"workspace"`
+	ID        uuid.UUID    `json:"id"`
+	Status    store.Status `json:"status"`
+	Duplicate bool         `json:"duplicate"`
 }
 
 func (n *Node) servePublish(ctx context.Context, p Peer, g Grant, pp publishParams) (any, *RemoteError) {

@@ -27,10 +27,13 @@ var (
 )
 
 // taskStatuses are the statuses mosaic_tasks shows for every kind it shows, zero when none.
-var taskStatuses = []string{store.StatusQueued, store.StatusScheduled, store.StatusRunning, store.StatusRetrying,
+var taskStatuses = []store.Status{store.StatusQueued, store.StatusScheduled, store.StatusRunning, store.StatusRetrying,
 	store.StatusSucceeded, store.StatusDead, store.StatusCancelled}
 
-type taskKey struct{ kind, status string }
+type taskKey struct {
+	kind   string
+	status store.Status
+}
 
 // counts are the PostgreSQL counts of one walk of the workspaces, labels already bounded.
 type counts struct {
@@ -69,7 +72,7 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(workspacesDesc, prometheus.GaugeValue, float64(cn.workspaces))
 	for k, n := range cn.tasks {
-		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), k.kind, k.status)
+		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), k.kind, string(k.status))
 	}
 	for reason, n := range cn.deadLetters {
 		ch <- prometheus.MustNewConstMetric(deadLettersDesc, prometheus.GaugeValue, float64(n), reason)

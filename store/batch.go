@@ -405,7 +405,7 @@ func readPeeks(rows pgx.Rows, at map[TaskRef]int, out []PeekResult) error {
 		}
 		p := PeekResult{Workspace: exists, Found: status != nil}
 		if p.Found {
-			p.state = classifyState{status: *status, fence: *fence, seq: seq, attempt: int(*attempt), maxAttempts: int(*maxAttempts),
+			p.state = classifyState{status: Status(*status), fence: *fence, seq: seq, attempt: int(*attempt), maxAttempts: int(*maxAttempts),
 				generation: int(*generation), cancel: *cancel, lastError: *lastError}
 			p.Checkpoint, p.CheckpointSeq, p.TimeoutMS = checkpoint, *checkpointSeq, *timeoutMS
 		}
@@ -526,7 +526,7 @@ func (db *DB) classify(ctx context.Context, byWS map[uuid.UUID][]pending) error 
 }
 
 type classifyState struct {
-	status               string
+	status               Status
 	fence                int64
 	seq                  *int64
 	attempt, maxAttempts int
@@ -641,7 +641,7 @@ func claimFinishArgs(ops BatchOps) ([]any, error) {
 		if started[j].IsZero() {
 			started[j] = time.Now()
 		}
-		statuses[j], errs[j], extra[j], nextRun[j] = f.Status, f.Error, int32(f.ExtraAttempts), f.RunAt
+		statuses[j], errs[j], extra[j], nextRun[j] = string(f.Status), f.Error, int32(f.ExtraAttempts), f.RunAt
 		if len(f.Result) > 0 {
 			results[j] = f.Result
 		}
@@ -675,7 +675,7 @@ func finishArgs(ops BatchOps) ([]any, error) {
 	extra := make([]int32, n)
 	runAt := make([]*time.Time, n)
 	for j, f := range ops.Finishes {
-		ws[j], ids[j], fences[j], statuses[j], errs[j], extra[j], runAt[j] = f.WorkspaceID, f.ID, f.Fence, f.Status, f.Error, int32(f.ExtraAttempts), f.RunAt
+		ws[j], ids[j], fences[j], statuses[j], errs[j], extra[j], runAt[j] = f.WorkspaceID, f.ID, f.Fence, string(f.Status), f.Error, int32(f.ExtraAttempts), f.RunAt
 		if len(f.Result) > 0 {
 			results[j] = f.Result
 		}

@@ -402,7 +402,7 @@ func (db *DB) OpenForTask(ctx context.Context, a TaskAccess, name string) (Crede
 	err := db.InWorkspace(ctx, a.WorkspaceID, func(tx pgx.Tx) error {
 		var publisher *uuid.UUID
 		var fence int64
-		var status string
+		var status Status
 		if err := tx.QueryRow(ctx, selectTaskPublisherSQL, a.WorkspaceID, a.TaskID).Scan(&publisher, &fence, &status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrFenced
@@ -497,7 +497,7 @@ func (db *DB) MemberIDs(ctx context.Context, ws uuid.UUID) ([]uuid.UUID, error) 
 func (db *DB) TaskPublisher(ctx context.Context, ws, id uuid.UUID) (uuid.UUID, error) {
 	var publisher *uuid.UUID
 	var fence int64
-	var status string
+	var status Status
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, selectTaskPublisherSQL, ws, id).Scan(&publisher, &fence, &status)
 	})

@@ -78,7 +78,7 @@ func (db *DB) DeadLetterMessage(ctx context.Context, d DeadLetter, settle *NewTa
 			err := tx.QueryRow(ctx, settleTaskSQL, d.WorkspaceID, settle.ID, StatusDead, d.Error).Scan(&attempt, &fence)
 			if err == nil {
 				d.Attempt = attempt
-				if err := InsertTaskEvent(ctx, tx, d.WorkspaceID, settle.ID, StatusDead, StatusDead, attempt, fence, worker,
+				if err := InsertTaskEvent(ctx, tx, d.WorkspaceID, settle.ID, string(StatusDead), StatusDead, attempt, fence, worker,
 					map[string]string{"reason": d.Reason}); err != nil {
 					return err
 				}
@@ -285,7 +285,7 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 // taskNotIn explains why a write that applies to a task in one state (want: "ended",
 // "scheduled") took no row: ErrConflict naming the state it is in, or ErrNotFound.
 func taskNotIn(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, want string) error {
-	var status string
+	var status Status
 	switch err := tx.QueryRow(ctx, selectTaskStatusSQL, ws, id).Scan(&status); {
 	case err == nil:
 		return fmt.Errorf("task %s is %s, not %s: %w", id, status, want, ErrConflict)

@@ -10,18 +10,18 @@ import (
 // TaskCounts are a workspace's tasks by status (every status present, zero when none) and those
 // that ended dead in the last hour.
 type TaskCounts struct {
-	ByStatus     map[string]int `json:"by_status"`
+	ByStatus     map[Status]int `json:"by_status"`
 	DeadLastHour int            `json:"dead_last_hour"`
 }
 
 // TaskStatuses returns the task statuses, in the order of a task's life.
-func TaskStatuses() []string {
-	return []string{StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled}
+func TaskStatuses() []Status {
+	return []Status{StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled}
 }
 
 // CountTasks counts a workspace's tasks by status in one statement, inside the workspace's door.
 func (db *DB) CountTasks(ctx context.Context, ws uuid.UUID) (TaskCounts, error) {
-	c := TaskCounts{ByStatus: map[string]int{}}
+	c := TaskCounts{ByStatus: map[Status]int{}}
 	for _, s := range TaskStatuses() {
 		c.ByStatus[s] = 0
 	}
@@ -30,7 +30,7 @@ func (db *DB) CountTasks(ctx context.Context, ws uuid.UUID) (TaskCounts, error) 
 		if err != nil {
 			return err
 		}
-		var status string
+		var status Status
 		var n, deadLastHour int
 		_, err = pgx.ForEachRow(rows, []any{&status, &n, &deadLastHour}, func() error {
 			c.ByStatus[status] = n
@@ -50,7 +50,7 @@ func (db *DB) CountTasks(ctx context.Context, ws uuid.UUID) (TaskCounts, error) 
 func (db *DB) CountTasksOfWorkspaces(ctx context.Context, wss []uuid.UUID) (map[uuid.UUID]TaskCounts, error) {
 	out := make(map[uuid.UUID]TaskCounts, len(wss))
 	for _, ws := range wss {
-		c := TaskCounts{ByStatus: map[string]int{}}
+		c := TaskCounts{ByStatus: map[Status]int{}}
 		for _, s := range TaskStatuses() {
 			c.ByStatus[s] = 0
 		}
@@ -72,7 +72,7 @@ func (db *DB) CountTasksOfWorkspaces(ctx context.Context, wss []uuid.UUID) (map[
 				return err
 			}
 			var ws uuid.UUID
-			var status string
+			var status Status
 			var n, deadLastHour int
 			_, err = pgx.ForEachRow(rows, []any{&ws, &status, &n, &deadLastHour}, func() error {
 				c := out[ws]

@@ -16,7 +16,7 @@ import (
 
 // seedTask writes a task row (and one audit row) as a workspace's own transaction would, with the
 // times the test needs.
-func seedTask(t *testing.T, db *store.DB, ws uuid.UUID, status string, created, finished time.Duration) uuid.UUID {
+func seedTask(t *testing.T, db *store.DB, ws uuid.UUID, status store.Status, created, finished time.Duration) uuid.UUID {
 	t.Helper()
 	id := store.NewID()
 	now := time.Now()
@@ -82,7 +82,7 @@ func TestCleanerDeletesWhatRetentionNoLongerKeeps(t *testing.T) {
 		why   string
 	}
 	var wants []want
-	task := func(ws uuid.UUID, status string, created, finished time.Duration, kept bool, why string) uuid.UUID {
+	task := func(ws uuid.UUID, status store.Status, created, finished time.Duration, kept bool, why string) uuid.UUID {
 		id := seedTask(t, db, ws, status, created, finished)
 		wants = append(wants, want{"tasks", ws, id, kept, why})
 		return id

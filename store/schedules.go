@@ -54,7 +54,7 @@ type Schedule struct {
 	// LastTaskID is the task of the last run that published one, LastTaskStatus its status now
 	// ("" when retention has deleted it).
 	LastTaskID     *uuid.UUID `json:"last_task_id"`
-	LastTaskStatus string     `json:"last_task_status,omitempty"`
+	LastTaskStatus Status     `json:"last_task_status,omitempty"`
 	// Runs and Skipped count the due runs that published a task and those that did not.
 	Runs        int64     `json:"runs"`
 	Skipped     int64     `json:"skipped"`
@@ -80,7 +80,7 @@ func scanSchedule(row pgx.Row) (Schedule, error) {
 		s.PublishedBy = *publishedBy
 	}
 	if lastStatus != nil {
-		s.LastTaskStatus = *lastStatus
+		s.LastTaskStatus = Status(*lastStatus)
 	}
 	return s, err
 }
@@ -194,7 +194,7 @@ type ScheduleRun struct {
 	FiredAt time.Time  `json:"fired_at"`
 	TaskID  *uuid.UUID `json:"task_id,omitempty"`
 	// TaskStatus is the task's status now ("" when retention has deleted it, or with no task).
-	TaskStatus string `json:"task_status,omitempty"`
+	TaskStatus Status `json:"task_status,omitempty"`
 	// Skipped says why no task was published: "overlap", "missed", or the publish's error.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -218,7 +218,7 @@ func (db *DB) ScheduleRuns(ctx context.Context, ws, schedule uuid.UUID, limit in
 				return err
 			}
 			if status != nil {
-				r.TaskStatus = *status
+				r.TaskStatus = Status(*status)
 			}
 			out = append(out, r)
 		}

@@ -12,19 +12,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Status is where a task stands.
+type Status string
+
 // Task statuses.
 const (
-	StatusQueued    = "queued"
-	StatusScheduled = "scheduled"
-	StatusRunning   = "running"
-	StatusRetrying  = "retrying"
-	StatusSucceeded = "succeeded"
-	StatusDead      = "dead"
-	StatusCancelled = "cancelled"
+	StatusQueued    Status = "queued"
+	StatusScheduled Status = "scheduled"
+	StatusRunning   Status = "running"
+	StatusRetrying  Status = "retrying"
+	StatusSucceeded Status = "succeeded"
+	StatusDead      Status = "dead"
+	StatusCancelled Status = "cancelled"
 )
 
 // ValidStatus reports whether s is a task status.
-func ValidStatus(s string) bool {
+func ValidStatus(s Status) bool {
 	switch s {
 	case StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled:
 		return true
@@ -33,7 +36,7 @@ func ValidStatus(s string) bool {
 }
 
 // Terminal reports whether a status is final.
-func Terminal(s string) bool { return s == StatusSucceeded || s == StatusDead || s == StatusCancelled }
+func Terminal(s Status) bool { return s == StatusSucceeded || s == StatusDead || s == StatusCancelled }
 
 // Task is a task row.
 type Task struct {
@@ -41,7 +44,7 @@ type Task struct {
 	ID                uuid.UUID         `json:"id"`
 	Kind              string            `json:"kind"`
 	Priority          int               `json:"priority"`
-	Status            string            `json:"status"`
+	Status            Status            `json:"status"`
 	Args              json.RawMessage   `json:"args"`
 	Credentials       []string          `json:"credentials"`
 	Metadata          map[string]string `json:"metadata"`
@@ -82,7 +85,7 @@ type NewTask struct {
 	ID             uuid.UUID
 	Kind           string
 	Priority       int
-	Status         string // queued or scheduled
+	Status         Status // queued or scheduled
 	Args           json.RawMessage
 	Credentials    []string
 	Metadata       map[string]string
@@ -125,7 +128,7 @@ type TaskEvent struct {
 	TaskID  uuid.UUID       `json:"task_id"`
 	At      time.Time       `json:"at"`
 	Type    string          `json:"type"`
-	Status  string          `json:"status,omitempty"`
+	Status  Status          `json:"status,omitempty"`
 	Attempt int             `json:"attempt"`
 	Fence   int64           `json:"fence"`
 	Worker  string          `json:"worker,omitempty"`
@@ -253,7 +256,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 	})
 	for i, k := range order {
 		t := tasks[k]
-		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), t.Status
+		ws[i], ids[i], kinds[i], prios[i], statuses[i] = t.WorkspaceID, t.ID, t.Kind, int16(t.Priority), string(t.Status)
 		args[i] = t.args()
 		if creds[i], err = json.Marshal(t.credentials()); err != nil {
 			return nil, nil, err
@@ -323,8 +326,8 @@ func (db *DB) DeleteOutbox(ctx context.Context, ws uuid.UUID, ids []int64) error
 }
 
 // FindTask finds the task with this id, or else the one holding this idempotency key.
-func FindTask(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, idempotencyKey string) (uuid.UUID, string, error) {
-	var status string
+func FindTask(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, idempotencyKey string) (uuid.UUID, Status, error) {
+	var status Status
 	err := tx.QueryRow(ctx, findTaskSQL, ws, id, idempotencyKey).Scan(&id, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, "", fmt.Errorf("task %s: %w", id, ErrNotFound)
@@ -333,7 +336,7 @@ func FindTask(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, idempotencyKey s
 }
 
 // InsertTaskEvent records a transition. detail may be nil.
-func InsertTaskEvent(ctx context.Context, tx pgx.Tx, ws, task uuid.UUID, typ, status string, attempt int, fence int64, worker string, detail any) error {
+func InsertTaskEvent(ctx context.Context, tx pgx.Tx, ws, task uuid.UUID, typ string, status Status, attempt int, fence int64, worker string, detail any) error {
 	var raw []byte
 	if detail != nil {
 		var err error
@@ -341,7 +344,7 @@ func InsertTaskEvent(ctx context.Context, tx pgx.Tx, ws, task uuid.UUID, typ, st
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, insertTaskEventSQL, ws, task, typ, nullIfEmpty(status), attempt, fence, nullIfEmpty(worker), raw)
+	_, err := tx.Exec(ctx, insertTaskEventSQL, ws, task, typ, nullIfEmpty(string(status)), attempt, fence, nullIfEmpty(worker), raw)
 	return err
 }
 
@@ -439,7 +442,7 @@ type ClaimResult struct {
 	Checkpoint    json.RawMessage
 	CheckpointSeq int64
 	TimeoutMS     int64
-	Status        string // when not claimed
+	Status        Status // when not claimed
 	LastError     string // when exhausted
 }
 
@@ -561,7 +564,7 @@ func (db *DB) RenewLeases(ctx context.Context, ws uuid.UUID, leases []Lease, lea
 // transaction: the task event, an optional dead letter and the outbox messages (domain events).
 type Finish struct {
 	FencedOpts
-	Status string // succeeded, dead, cancelled or retrying
+	Status Status // succeeded, dead, cancelled or retrying
 	Result json.RawMessage
 	Error  string
 	// ExtraAttempts is added to max_attempts (a snooze or an interrupted attempt does not count).
@@ -615,7 +618,7 @@ func (db *DB) FinishTask(ctx context.Context, f Finish) (attempt int, err error)
 // SettleTask ends a task that no delivery holds (cancelled before it ran, out of attempts after a
 // lost worker, or invalid), with its event, dead letter and outbox messages. It returns false
 // when the task does not exist or is already finished.
-func (db *DB) SettleTask(ctx context.Context, ws, id uuid.UUID, status, errText, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) (bool, error) {
+func (db *DB) SettleTask(ctx context.Context, ws, id uuid.UUID, status Status, errText, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) (bool, error) {
 	settled := false
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var attempt int
@@ -633,8 +636,8 @@ func (db *DB) SettleTask(ctx context.Context, ws, id uuid.UUID, status, errText,
 	return settled, err
 }
 
-func writeAfterEffects(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, status string, attempt int, fence int64, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) error {
-	if err := InsertTaskEvent(ctx, tx, ws, id, status, status, attempt, fence, worker, detail); err != nil {
+func writeAfterEffects(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, status Status, attempt int, fence int64, worker string, detail any, dl *DeadLetter, outbox []OutboxMessage) error {
+	if err := InsertTaskEvent(ctx, tx, ws, id, string(status), status, attempt, fence, worker, detail); err != nil {
 		return err
 	}
 	if dl != nil {
@@ -658,7 +661,7 @@ func writeAfterEffects(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, status 
 // its schedule message, in one transaction.
 func (db *DB) ScheduleTask(ctx context.Context, t NewTask, schedule OutboxMessage) error {
 	return db.InWorkspace(ctx, t.WorkspaceID, func(tx pgx.Tx) error {
-		var status string
+		var status Status
 		err := tx.QueryRow(ctx, scheduleTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.args(), t.credentials(),
 			t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -676,7 +679,7 @@ func (db *DB) ScheduleTask(ctx context.Context, t NewTask, schedule OutboxMessag
 
 // CancelResult says what a cancel request did.
 type CancelResult struct {
-	Status     string // cancelled, or running (the worker is told to stop)
+	Status     Status // cancelled, or running (the worker is told to stop)
 	Kind       string
 	WasRunning bool
 }
@@ -691,7 +694,7 @@ func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, ou
 		var fence int64
 		err := tx.QueryRow(ctx, requestCancelSQL, ws, id).Scan(&res.Status, &res.Kind, &attempt, &fence)
 		if errors.Is(err, pgx.ErrNoRows) {
-			var status string
+			var status Status
 			if err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&status); errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("task %s: %w", id, ErrNotFound)
 			} else if err != nil {
@@ -706,7 +709,7 @@ func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, ou
 		if res.WasRunning {
 			return InsertTaskEvent(ctx, tx, ws, id, "cancel_requested", StatusRunning, attempt, fence, "", map[string]string{"by": by})
 		}
-		if err := InsertTaskEvent(ctx, tx, ws, id, StatusCancelled, StatusCancelled, attempt, fence, "", map[string]string{"by": by}); err != nil {
+		if err := InsertTaskEvent(ctx, tx, ws, id, string(StatusCancelled), StatusCancelled, attempt, fence, "", map[string]string{"by": by}); err != nil {
 			return err
 		}
 		if outbox != nil {
@@ -775,7 +778,7 @@ const (
 func TaskSorts() []string { return []string{SortCreated, SortUpdated, SortFinished, SortPriority} }
 
 type TaskFilter struct {
-	Status string
+	Status Status
 	Kind   string
 	// Internal shows the system's own tasks too (kinds "credentials.…" and "knowledge.…"), which
 	// a list without a kind leaves out otherwise.

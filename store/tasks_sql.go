@@ -313,7 +313,7 @@ func listAllTasksOrdered(oldest bool) string {
 		if i > 0 {
 			b.WriteString(` UNION ALL `)
 		}
-		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + st + `'
+		b.WriteString(`(SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND status = '` + string(st) + `'
 			AND ($2::uuid IS NULL OR (created_at, id) ` + after + ` ($8::timestamptz, $2))
 			` + taskFilterSQL(4, "''") + `
 			` + orderBy + ` LIMIT $3)`)

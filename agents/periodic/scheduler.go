@@ -184,7 +184,7 @@ func (s *Scheduler) decide(ctx context.Context, tx pgx.Tx, sch store.Schedule, n
 }
 
 // running says whether a task of this status has yet to end.
-func running(status string) bool {
+func running(status store.Status) bool {
 	switch status {
 	case store.StatusQueued, store.StatusScheduled, store.StatusRunning, store.StatusRetrying:
 		return true

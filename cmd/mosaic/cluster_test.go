@@ -285,7 +285,7 @@ func scheduleOnce(t *testing.T, db *store.DB, ws uuid.UUID, sch store.Schedule) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sumCounts(statuses) == statuses[store.StatusSucceeded] || time.Now().After(deadline) {
+		if sumCounts(statuses) == statuses[string(store.StatusSucceeded)] || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -302,7 +302,7 @@ func scheduleOnce(t *testing.T, db *store.DB, ws uuid.UUID, sch store.Schedule) 
 		}
 	}
 	t.Logf("schedule verdict: %d runs, %d skipped, %d due times with a task, doubled %d, statuses %v", got.Runs, got.Skipped, len(perDue), doubled, statuses)
-	if got.Runs < 5 || int(got.Runs) != sumCounts(statuses) || statuses[store.StatusSucceeded] != sumCounts(statuses) {
+	if got.Runs < 5 || int(got.Runs) != sumCounts(statuses) || statuses[string(store.StatusSucceeded)] != sumCounts(statuses) {
 		t.Fatalf("schedule through the failures: %d runs recorded, tasks %v; want one succeeded task per run, at least 5", got.Runs, statuses)
 	}
 }

@@ -544,7 +544,7 @@ func newKBReindexCmd() *cobra.Command {
 			fmt.Println(id)
 			printTask(task)
 			if task.Status != store.StatusSucceeded {
-				return errors.New("the re-index ended " + task.Status)
+				return errors.New("the re-index ended " + string(task.Status))
 			}
 			return nil
 		})

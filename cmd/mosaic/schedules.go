@@ -123,7 +123,7 @@ func newSchedulesGetCmd() *cobra.Command {
 				fmt.Println()
 				tb := newTable(os.Stdout, "DUE\tFIRED\tTASK\tSTATUS")
 				for _, r := range s.LastRuns {
-					task, status := "-", r.TaskStatus
+					task, status := "-", string(r.TaskStatus)
 					if r.TaskID != nil {
 						task = r.TaskID.String()
 						if status == "" {

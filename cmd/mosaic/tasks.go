@@ -264,7 +264,7 @@ func newTasksListCmd() *cobra.Command {
 			if !slices.Contains(store.TaskSorts(), sortBy) {
 				return usageError{fmt.Errorf("%s: %q is not created, updated, finished or priority", setting("sort"), sortBy)}
 			}
-			tq := api.TaskQuery{Status: status, Kind: kind, Search: search, Internal: internal, Oldest: oldest, Sort: sortBy}
+			tq := api.TaskQuery{Status: store.Status(status), Kind: kind, Search: search, Internal: internal, Oldest: oldest, Sort: sortBy}
 			var err error
 			if tq.Since, err = timeFlag("since", since); err != nil {
 				return err
@@ -275,7 +275,7 @@ func newTasksListCmd() *cobra.Command {
 			if fed && (search != "" || internal || oldest || sortBy != store.SortCreated || since != "" || until != "") {
 				return usageError{fmt.Errorf("--federated filters by --status and --kind only")}
 			}
-			if status != "" && !store.ValidStatus(status) {
+			if status != "" && !store.ValidStatus(store.Status(status)) {
 				return fmt.Errorf("%s: %q is not queued, scheduled, running, retrying, succeeded, dead or cancelled", setting("status"), status)
 			}
 			if kind != "" {

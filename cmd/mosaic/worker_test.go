@@ -131,7 +131,7 @@ func (e *workerEnv) succeededEvents(t *testing.T, id uuid.UUID) ([]store.TaskEve
 	}
 	n := 0
 	for _, ev := range evs {
-		if ev.Type == store.StatusSucceeded {
+		if ev.Type == string(store.StatusSucceeded) {
 			n++
 		}
 	}
