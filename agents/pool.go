@@ -221,6 +221,11 @@ type Pool struct {
 
 	minutes *minuteStats // handler runs per minute and priority, for the agent's heartbeat
 
+	// A stop waits for them in this order: the fetchers (the dispatcher and its waiting pulls,
+	// which start deliveries), then the deliveries, then the loops that serve deliveries (the
+	// heartbeat and its claims). A WaitGroup may only be waited for once nothing can add to it
+	// from zero: a waiting pull that brings a message adds a delivery.
+	fetchers   sync.WaitGroup
 	deliveries sync.WaitGroup
 	loops      sync.WaitGroup
 	arrived    chan struct{}
@@ -376,8 +381,9 @@ func (p *Pool) Start(ctx context.Context) error {
 	}
 	p.sub = sub
 	p.commit.start()
-	p.loops.Add(2)
+	p.fetchers.Add(1)
 	go p.dispatch()
+	p.loops.Add(1)
 	go p.heartbeat()
 	go func() {
 		select {
@@ -400,7 +406,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.fetchCancel()
 	done := make(chan struct{})
-	go func() { p.deliveries.Wait(); close(done) }()
+	go func() { p.fetchers.Wait(); p.deliveries.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -421,6 +427,7 @@ func (p *Pool) StopAndCancel(ctx context.Context) error {
 			_ = p.sub.Unsubscribe()
 		}
 		go func() {
+			p.fetchers.Wait()
 			p.deliveries.Wait()
 			p.loops.Wait()
 			p.commit.stop()
@@ -453,7 +460,7 @@ func (p *Pool) running() int {
 
 // dispatch fills free handler slots with messages, higher bands first.
 func (p *Pool) dispatch() {
-	defer p.loops.Done()
+	defer p.fetchers.Done()
 	for {
 		select {
 		case <-p.fetchCtx.Done():
@@ -537,7 +544,7 @@ func (p *Pool) fetch(b *band, n int) int {
 func (p *Pool) idle() {
 	for _, b := range p.bands {
 		if b.polling.CompareAndSwap(false, true) {
-			p.loops.Add(1)
+			p.fetchers.Add(1)
 			go p.longPoll(b)
 		}
 	}
@@ -551,7 +558,7 @@ func (p *Pool) idle() {
 }
 
 func (p *Pool) longPoll(b *band) {
-	defer p.loops.Done()
+	defer p.fetchers.Done()
 	batch, err := b.cons.Fetch(min(idlePull, p.cfg.FetchBatch), jetstream.FetchMaxWait(p.cfg.IdleWait))
 	if err != nil {
 		if p.fetchCtx.Err() == nil {
