@@ -96,6 +96,7 @@ type Client struct {
 	stop     chan struct{}
 	loops    sync.WaitGroup
 	stopOnce sync.Once
+	closing  sync.RWMutex // Close holds it to close stop; a publish holds it to queue (enqueue)
 }
 
 type sentRow struct {
@@ -136,7 +137,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // Close stops the client: publishes under way finish; the outbox rows of what it sent are
 // removed (those it cannot remove, the relay finds sent already: JetStream drops the copy).
 func (c *Client) Close() {
-	c.stopOnce.Do(func() { close(c.stop) })
+	c.stopOnce.Do(func() {
+		c.closing.Lock() // no publish is between its check and its queueing now
+		close(c.stop)
+		c.closing.Unlock()
+	})
 	c.loops.Wait()
 }
 
@@ -196,16 +201,35 @@ func (c *Client) publish(ctx context.Context, spec TaskSpec) (Published, error) 
 		return Published{}, err
 	}
 	req := &pubReq{p: p, done: make(chan pubResult, 1)}
-	select {
-	case c.queue <- req:
-	case <-c.stop:
-		return Published{}, errors.New("agents: the client is closed")
-	case <-ctx.Done():
-		return Published{}, ctx.Err()
+	if err := c.enqueue(ctx, req); err != nil {
+		return Published{}, err
 	}
 	r := <-req.done
 	return r.out, r.err
 }
+
+// enqueue hands req to the accept stage, unless the client is closed: a request queued after the
+// accept loops drained the queue and ended would wait for ever. Close closes stop under the
+// closing lock, so a request queued under its read lock is queued before stop closes, and the
+// loops, which drain the queue once stop is closed, answer it.
+func (c *Client) enqueue(ctx context.Context, req *pubReq) error {
+	c.closing.RLock()
+	defer c.closing.RUnlock()
+	select {
+	case <-c.stop:
+		return ErrClientClosed
+	default:
+	}
+	select {
+	case c.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ErrClientClosed: the client was closed before the publish.
+var ErrClientClosed = errors.New("agents: the client is closed")
 
 type pubReq struct {
 	p    preparedTask

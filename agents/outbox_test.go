@@ -269,3 +269,26 @@ func TestADeliveryRunsBeforeItsRowAndKeepsItsPublisher(t *testing.T) {
 	}
 	b.wait(t, task.ID, store.StatusSucceeded, 10*time.Second)
 }
+
+// TestPublishAfterCloseFailsAtOnce: a publish on a closed client says so; it never waits on a
+// queue the closed client no longer reads.
+func TestPublishAfterCloseFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.client.Close()
+	for i := range 20 {
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.client.Publish(context.Background(), agents.TaskSpec{WorkspaceID: b.ws, Kind: "demo.echo"})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, agents.ErrClientClosed) {
+				t.Fatalf("publish %d after close: %v; want ErrClientClosed", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("publish %d after close did not return", i)
+		}
+	}
+}
