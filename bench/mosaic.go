@@ -123,7 +123,7 @@ func waitStream(ctx context.Context, e *env, n uint64) error {
 	return fmt.Errorf("the relay did not publish %d tasks within 5 minutes", n)
 }
 
-func countStatus(ctx context.Context, e *env, ws uuid.UUID, status string) (int, error) {
+func countStatus(ctx context.Context, e *env, ws uuid.UUID, status store.Status) (int, error) {
 	var n int
 	err := e.db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE workspace_id = $1 AND status = $2`, ws, status).Scan(&n)
