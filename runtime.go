@@ -14,6 +14,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/agents/periodic"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -107,7 +108,7 @@ func New(cfg Config) (*Runtime, error) {
 // newServices builds the services; none runs until Start.
 func (r *Runtime) newServices() ([]service, error) {
 	c := &r.cfg
-	relay := events.NewRelay(events.RelayConfig{DB: c.DB, JS: c.JS, Logger: c.Logger})
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: c.DB, JS: c.JS, Logger: c.Logger})
 	sup := agents.NewSupervisor(agents.SupervisorConfig{DB: c.DB, JS: c.JS, Interval: c.Heartbeat, StrandedAfter: c.StrandedAfter, Logger: c.Logger})
 	adv := &agents.AdvisoryWatcher{DB: c.DB, JS: c.JS, Logger: c.Logger, OnNak: c.OnNak}
 	rotations := &credrotate.Scheduler{DB: c.DB, Client: r.client, Logger: c.Logger}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -63,7 +64,7 @@ type Published struct {
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	// DB is required: a publish is a PostgreSQL transaction (task row + outbox message); the outbox
-	// relay (events.Relay, run by every worker process) puts it on JetStream after the commit.
+	// relay (outbox.Relay, run by every worker process) puts it on JetStream after the commit.
 	DB *store.DB
 	// Registry, when set, checks kinds and args at publish time.
 	Registry *Registry
@@ -498,7 +499,7 @@ func (c *Client) accept(ctx context.Context, prepared []preparedTask, idx ...int
 	if len(rows) == 0 {
 		return
 	}
-	acks, _ := events.PublishMessages(ctx, c.cfg.JS, rows) // what failed goes through the outbox
+	acks, _ := outbox.PublishMessages(ctx, c.cfg.JS, rows) // what failed goes through the outbox
 	if acks == nil {
 		return // ctx ended before the acknowledgements: these take the outbox path too
 	}
@@ -796,7 +797,7 @@ func (c *Client) sendNow(ctx context.Context, ws uuid.UUID, rows []store.OutboxR
 	if c.cfg.JS == nil || len(rows) == 0 {
 		return
 	}
-	done, _ := events.PublishOutbox(ctx, c.cfg.JS, rows)
+	done, _ := outbox.Publish(ctx, c.cfg.JS, rows)
 	for _, id := range done {
 		select {
 		case c.sent <- sentRow{ws, id}:

@@ -17,6 +17,7 @@ import (
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -64,7 +65,7 @@ func setupOn(t testing.TB, db *store.DB, register ...func(*agents.Registry)) *te
 	t.Cleanup(b.client.Close)
 	// Test packages share one database; each test has its own NATS server, so its relay takes
 	// only its own workspaces.
-	relay := events.NewRelay(events.RelayConfig{DB: b.db, JS: b.js, SweepInterval: 200 * time.Millisecond,
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: b.db, JS: b.js, SweepInterval: 200 * time.Millisecond,
 		Accept: func(ws uuid.UUID) bool { b.mu.Lock(); defer b.mu.Unlock(); return b.own[ws] }})
 	go relay.Run(ctx)
 	b.ws = b.workspace(t)

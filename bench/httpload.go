@@ -14,7 +14,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/api"
-	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -32,7 +32,7 @@ func httpPublishLoad(ctx context.Context, e *env, cfg config) (p50, p99, rate fl
 	defer client.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	relay := events.NewRelay(events.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
 	go func() { _ = relay.Run(rctx) }()
 	const adminToken = "bench-admin-token-0123456789abcdef"
 	srv, err := api.New(api.Config{DB: e.db, AdminToken: adminToken, Tasks: client})

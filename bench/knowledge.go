@@ -15,6 +15,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -86,7 +87,7 @@ func reindexed(ctx context.Context, e *env, ws uuid.UUID, reg *agents.Registry, 
 	defer client.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	relay := events.NewRelay(events.RelayConfig{DB: e.db, JS: e.js})
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: e.db, JS: e.js})
 	go func() { _ = relay.Run(rctx) }()
 	pool, err := agents.NewPool(agents.PoolConfig{DB: e.db, JS: e.js, NC: e.nc, Registry: reg, Name: "kb-bench",
 		Stream: events.KnowledgeStream, Concurrency: 2, WorkerName: "bench"})

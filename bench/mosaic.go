@@ -14,6 +14,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -77,7 +78,7 @@ func startSystem(ctx context.Context, e *env, cfg config, reg *agents.Registry) 
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	relay := events.NewRelay(events.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
 	go func() { _ = relay.Run(rctx); close(s.done) }()
 	s.pool, err = agents.NewPool(agents.PoolConfig{DB: e.db, JS: e.js, NC: e.nc, Registry: reg,
 		Concurrency: cfg.concurrency, MaxAckPending: max(20000, 2*cfg.inflight), WorkerName: "bench",

@@ -1,8 +1,8 @@
 // Package events is Mosaic's NATS JetStream layer: subjects, the stream topology (as data, applied
-// idempotently), the embedded server, connections to an external server, the task envelope, the
-// publisher, the outbox relay and the bodies of the domain events it carries (DomainEvent,
-// DeadMessageEvent, CredentialEvent; DecodeEvent reads any of them). Package
-// events/watermillsub reads the domain events with Watermill.
+// idempotently), the embedded server, connections to an external server, the task envelope and
+// the bodies of the domain events (DomainEvent, DeadMessageEvent, CredentialEvent; DecodeEvent
+// reads any of them). It knows nothing of PostgreSQL: package outbox carries the outbox's rows
+// onto its streams. Package events/watermillsub reads the domain events with Watermill.
 //
 // Subjects carry what routing and isolation need:
 //

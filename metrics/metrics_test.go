@@ -30,6 +30,7 @@ import (
 	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/metrics"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -68,7 +69,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.client.Close)
-	relay := events.NewRelay(events.RelayConfig{DB: b.db, JS: b.js, SweepInterval: 200 * time.Millisecond,
+	relay := outbox.NewRelay(outbox.RelayConfig{DB: b.db, JS: b.js, SweepInterval: 200 * time.Millisecond,
 		Accept: func(ws uuid.UUID) bool { b.mu.Lock(); defer b.mu.Unlock(); return b.own[ws] }})
 	go relay.Run(ctx)
 	b.ws = b.workspace(t)

@@ -1,4 +1,9 @@
-package events
+// Package outbox carries the transactional outbox to JetStream: rows committed in PostgreSQL with
+// a business change (task messages of PublishTx, replays, the domain events' bundles) are
+// published after the commit, at least once, with their Nats-Msg-Id, by the Relay that every
+// process runs, or at once by a publisher that sent its own rows (Publish, PublishMessages). It
+// sits between store, which holds the rows, and the NATS layer, events.
+package outbox
 
 import (
 	"context"
@@ -150,7 +155,7 @@ func (r *Relay) DrainOnce(ctx context.Context, ws uuid.UUID) error { return r.dr
 func (r *Relay) drain(ctx context.Context, wss ...uuid.UUID) error {
 	for ctx.Err() == nil {
 		n, err := r.cfg.DB.DrainOutbox(ctx, wss, r.cfg.BatchSize, func(rows []store.OutboxRow) ([]int64, error) {
-			return PublishOutbox(ctx, r.cfg.JS, rows)
+			return Publish(ctx, r.cfg.JS, rows)
 		})
 		if err != nil {
 			return err
@@ -170,9 +175,9 @@ type bundled struct {
 	Data    string `json:"data"`
 }
 
-// PublishOutbox publishes outbox rows (a bundle row's every message) with their Nats-Msg-Id and
+// Publish publishes outbox rows (a bundle row's every message) with their Nats-Msg-Id and
 // returns the ids of the rows JetStream acknowledged in full.
-func PublishOutbox(ctx context.Context, js jetstream.JetStream, rows []store.OutboxRow) ([]int64, error) {
+func Publish(ctx context.Context, js jetstream.JetStream, rows []store.OutboxRow) ([]int64, error) {
 	seqs, err := PublishMessages(ctx, js, rows)
 	if seqs == nil {
 		return nil, err
