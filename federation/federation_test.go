@@ -41,7 +41,7 @@ func TestIdentityIsStoredSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := federation.LoadOrCreate(ctx, db, kr, "ignored on reload")
-	if err != nil || again.ID != first.ID || again.PublicKey != first.PublicKey || again.Name != "work" {
+	if err != nil || again.ID != first.ID || again.PublicKey != first.PublicKey || again.Name != "work" || !again.CreatedAt.Equal(first.CreatedAt) {
 		t.Fatalf("reload: %+v %v; want the same identity", again.Identity, err)
 	}
 	if len(first.PublicKey) != 56 || first.PublicKey[0] != 'N' {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nkeys"
 
 	"github.com/mosaicstack/mosaic/crypto"
@@ -105,13 +104,8 @@ func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name 
 	if name == "" || len(name) > 64 {
 		return nil, errors.New("federation: the instance name must be 1 to 64 bytes")
 	}
-	var id uuid.UUID
-	var storedName, pub, ct string
-	var created time.Time
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT id, name, public_key, seed_ciphertext, created_at FROM federation_identity`).Scan(&id, &storedName, &pub, &ct, &created)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	stored, err := db.GetFederationIdentity(ctx)
+	if errors.Is(err, store.ErrNotFound) {
 		self, err := create(ctx, db, cipher, name)
 		if errors.Is(err, errCreatedElsewhere) {
 			return LoadOrCreate(ctx, db, cipher, name)
@@ -121,7 +115,7 @@ func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name 
 	if err != nil {
 		return nil, err
 	}
-	seed, err := cipher.Decrypt(ctx, crypto.KeyFederation, ct, seedContext(id))
+	seed, err := cipher.Decrypt(ctx, crypto.KeyFederation, stored.SeedCiphertext, seedContext(stored.ID))
 	if err != nil {
 		return nil, fmt.Errorf("federation: open the instance key: %w", err)
 	}
@@ -130,10 +124,10 @@ func LoadOrCreate(ctx context.Context, db *store.DB, cipher crypto.Cipher, name 
 	if err != nil {
 		return nil, fmt.Errorf("federation: the stored instance key is not an nkeys seed: %w", err)
 	}
-	if got, _ := kp.PublicKey(); got != pub {
+	if got, _ := kp.PublicKey(); got != stored.PublicKey {
 		return nil, errors.New("federation: the stored instance key does not match its public key")
 	}
-	return newSelf(Identity{ID: id, Name: storedName, PublicKey: pub, Capabilities: Capabilities, CreatedAt: created}, kp)
+	return newSelf(identityOf(stored), kp)
 }
 
 // newSelf completes an identity with its leafnode key.
@@ -232,15 +226,17 @@ func create(ctx context.Context, db *store.DB, cipher crypto.Cipher, name string
 	if err != nil {
 		return nil, fmt.Errorf("federation: seal the instance key: %w", err)
 	}
-	err = db.AsSystem(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO federation_identity (id, name, public_key, seed_ciphertext) VALUES ($1, $2, $3, $4)`, id, name, pub, ct)
-		return err
-	})
-	if store.IsUniqueViolation(err) {
+	stored, err := db.CreateFederationIdentity(ctx, store.FederationIdentity{ID: id, Name: name, PublicKey: pub, SeedCiphertext: ct})
+	if errors.Is(err, store.ErrConflict) {
 		return nil, errCreatedElsewhere
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newSelf(Identity{ID: id, Name: name, PublicKey: pub, Capabilities: Capabilities, CreatedAt: time.Now().UTC()}, kp)
+	return newSelf(identityOf(stored), kp)
+}
+
+// identityOf is the identity a stored one shows (its leafnode key is derived by newSelf).
+func identityOf(stored store.FederationIdentity) Identity {
+	return Identity{ID: stored.ID, Name: stored.Name, PublicKey: stored.PublicKey, Capabilities: Capabilities, CreatedAt: stored.CreatedAt}
 }

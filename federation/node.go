@@ -15,7 +15,6 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 	"github.com/rs/zerolog"
@@ -243,10 +242,10 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 	}
 	for _, old := range known {
 		switch {
-		case linked(old.Status) || old.PublicKey == p.PublicKey && old.Status != StatusRejected:
+		case store.PeerLinked(old.Status) || old.PublicKey == p.PublicKey && old.Status != StatusRejected:
 			return Peer{}, fmt.Errorf("%w: %s is a peer already (%s)", ErrConflict, old.Name, old.Status)
 		case old.PublicKey == p.PublicKey: // asking again after a refusal
-			if _, err := deletePeer(ctx, n.cfg.DB, old.PublicKey); err != nil {
+			if _, err := n.cfg.DB.DeleteFederationPeer(ctx, old.PublicKey); err != nil {
 				return Peer{}, err
 			}
 		}
@@ -268,7 +267,7 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 		return Peer{}, err
 	}
 	if err := n.postJSON(ctx, base+"/federation/connect", env, nil); err != nil {
-		_, _ = deletePeer(ctx, n.cfg.DB, p.PublicKey)
+		_, _ = n.cfg.DB.DeleteFederationPeer(ctx, p.PublicKey)
 		return Peer{}, fmt.Errorf("CONNECT to %s: %w", base, err)
 	}
 	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("asked to connect; the peer's admin decides")
@@ -331,10 +330,10 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) 
 		case sameKey && old.Status != StatusRejected:
 			return old, nil // asked again: the same request
 		case sameKey: // asking again after a rejection
-			if _, err := deletePeer(ctx, n.cfg.DB, old.PublicKey); err != nil {
+			if _, err := n.cfg.DB.DeleteFederationPeer(ctx, old.PublicKey); err != nil {
 				return Peer{}, err
 			}
-		case linked(old.Status):
+		case store.PeerLinked(old.Status):
 			return Peer{}, fmt.Errorf("%w: instance %s is a peer here with another key", ErrConflict, old.ID)
 		}
 	}
@@ -395,21 +394,18 @@ func (n *Node) Accept(ctx context.Context, ref string, gs []GrantRequest, by str
 			ErrInvalid, MinKeyRef, p.PublicKey[:MinKeyRef])
 	}
 	now := time.Now()
-	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = 'accepted', decided_at = now() WHERE public_key = $1 AND status = 'pending'`, p.PublicKey)
+	grants := make([]store.FederationGrant, 0, len(gs))
+	for _, r := range gs {
+		g, err := newGrant(ctx, n.cfg.DB, r, by, now)
 		if err != nil {
-			return err
+			return Peer{}, err
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %s was decided meanwhile", ErrConflict, p.Name)
-		}
-		for _, g := range gs {
-			if err := putGrant(ctx, tx, p.ID, g, by, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+		grants = append(grants, g)
+	}
+	err = n.cfg.DB.AcceptFederationPeer(ctx, p.PublicKey, grants)
+	if errors.Is(err, store.ErrNotFound) {
+		return Peer{}, fmt.Errorf("%w: %s was decided meanwhile", ErrConflict, p.Name)
+	}
 	if err != nil {
 		// Another request with this id or name was accepted: this one cannot be that peer too.
 		return Peer{}, knownAlready(err)
@@ -448,7 +444,11 @@ func (n *Node) Grant(ctx context.Context, ref string, g GrantRequest, by string)
 	if p.Status != StatusAccepted {
 		return Peer{}, fmt.Errorf("%w: %s is %s: grants go to accepted peers", ErrConflict, p.Name, p.Status)
 	}
-	if err := n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error { return putGrant(ctx, tx, p.ID, g, by, time.Now()) }); err != nil {
+	grant, err := newGrant(ctx, n.cfg.DB, g, by, time.Now())
+	if err != nil {
+		return Peer{}, err
+	}
+	if err := n.cfg.DB.PutFederationGrant(ctx, p.ID, grant); err != nil {
 		return Peer{}, err
 	}
 	return n.Peer(ctx, p.ID.String())
@@ -460,17 +460,14 @@ func (n *Node) Revoke(ctx context.Context, ref, workspace string) (Peer, error) 
 	if err != nil {
 		return Peer{}, err
 	}
-	err = n.cfg.DB.AsSystem(ctx, func(tx pgx.Tx) error {
-		ws, err := workspaceRef(ctx, tx, workspace)
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1 AND workspace = $2`, p.ID, ws)
-		if err == nil && tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %s has no grant in %q", store.ErrNotFound, p.Name, workspace)
-		}
-		return err
-	})
+	ws, err := workspaceRef(ctx, n.cfg.DB, workspace)
+	if err != nil {
+		return Peer{}, err
+	}
+	err = n.cfg.DB.DeleteFederationGrant(ctx, p.ID, ws)
+	if errors.Is(err, store.ErrNotFound) {
+		return Peer{}, fmt.Errorf("%w: %s has no grant in %q", store.ErrNotFound, p.Name, workspace)
+	}
 	if err != nil {
 		return Peer{}, err
 	}
@@ -495,7 +492,7 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 	out := Disconnected{Peer: p.Name}
 	if p.Status == StatusAccepted {
 		// Revoke first: from here no request of the peer is served, whether the notice arrives or not.
-		if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
+		if _, err := n.cfg.DB.DeleteFederationPeer(ctx, p.PublicKey); err != nil {
 			return out, err
 		}
 		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -505,10 +502,10 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 		if err != nil {
 			out.Error = err.Error()
 		}
-	} else if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
+	} else if _, err := n.cfg.DB.DeleteFederationPeer(ctx, p.PublicKey); err != nil {
 		return out, err
 	}
-	if !linked(p.Status) {
+	if !store.PeerLinked(p.Status) {
 		return out, nil // a request to connect has no link (another with its id may)
 	}
 	if err := n.cfg.Hub.Unlink(p.ID); err != nil {
@@ -522,7 +519,7 @@ func (n *Node) Disconnect(ctx context.Context, ref string) (Disconnected, error)
 func (n *Node) severed(p Peer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := deletePeer(ctx, n.cfg.DB, p.PublicKey); err != nil {
+	if _, err := n.cfg.DB.DeleteFederationPeer(ctx, p.PublicKey); err != nil {
 		n.log.Error().Err(err).Str("peer", p.Name).Msg("forget a peer that disconnected")
 	}
 	if err := n.cfg.Hub.Unlink(p.ID); err != nil {

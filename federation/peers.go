@@ -9,20 +9,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mosaicstack/mosaic/store"
 )
 
 // Peer statuses.
 const (
-	StatusRequested = "requested" // this instance asked; the peer's admin has not decided
-	StatusPending   = "pending"   // the peer asked; this instance's admin decides
-	StatusAccepted  = "accepted"
+	StatusRequested = store.PeerRequested // this instance asked; the peer's admin has not decided
+	StatusPending   = store.PeerPending   // the peer asked; this instance's admin decides
+	StatusAccepted  = store.PeerAccepted
 	// StatusRejected: an outgoing request the peer refused (or that expired unanswered), or an
 	// incoming one this instance's admin refused (kept until PendingExpiry, so that the asker is
 	// told so in a signed reply; it may ask again).
-	StatusRejected = "rejected"
+	StatusRejected = store.PeerRejected
 )
 
 // Peer is another instance this instance knows: its public identity and what is granted to it.
@@ -144,89 +143,62 @@ func validKind(k string) bool {
 	return true
 }
 
-const peerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, ''), direction, status, coalesce(source, ''), created_at, decided_at`
-
-func scanPeer(row pgx.Row) (Peer, error) {
-	var p Peer
-	err := row.Scan(&p.ID, &p.Name, &p.PublicKey, &p.LeafKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.Source, &p.CreatedAt, &p.DecidedAt)
-	return p, err
-}
-
 // peers lists every peer (and every request to connect) with its grants.
 func peers(ctx context.Context, db *store.DB) ([]Peer, error) {
-	var out []Peer
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+peerColumns+` FROM federation_peers ORDER BY created_at`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Peer, error) { return scanPeer(r) })
-		if err != nil {
-			return err
-		}
-		for i := range out {
-			if err := withGrants(ctx, tx, &out[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	rows, err := db.ListFederationPeers(ctx)
+	return peersOf(rows), err
 }
 
-// linked says whether a peer's id and name are its own here: it is a peer this instance asked or
-// accepted. A request to connect (pending, or rejected) is known only by its key: anyone can ask
-// under any id and name, and several requests may carry the same.
-func linked(status string) bool { return status == StatusRequested || status == StatusAccepted }
+// peerOf is the peer a stored one shows (its Connected is the node's to fill in). A stored grant
+// converts to a Grant: the two have the same fields, which the compiler holds them to.
+func peerOf(r store.FederationPeer) Peer {
+	p := Peer{ID: r.ID, Name: r.Name, PublicKey: r.PublicKey, LeafKey: r.LeafKey, HTTPURL: r.HTTPURL, LeafURL: r.LeafURL,
+		Direction: r.Direction, Status: r.Status, Source: r.Source, CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt}
+	if r.Grants != nil {
+		p.Grants = make([]Grant, len(r.Grants))
+		for i, g := range r.Grants {
+			p.Grants[i] = Grant(g)
+		}
+	}
+	return p
+}
 
-// withGrants reads what is granted to p (grants go to the linked peer of an id, never to a
-// request that carries the same id).
-func withGrants(ctx context.Context, tx pgx.Tx, p *Peer) error {
-	if !linked(p.Status) {
-		p.Grants = []Grant{}
+func peersOf(rows []store.FederationPeer) []Peer {
+	if rows == nil {
 		return nil
 	}
-	var err error
-	p.Grants, err = grants(ctx, tx, p.ID)
-	return err
+	out := make([]Peer, len(rows))
+	for i, r := range rows {
+		out[i] = peerOf(r)
+	}
+	return out
 }
 
 // findPeer finds a peer by its key (or the key's first MinKeyRef characters), id or name
 // (case-insensitive). An id or a name is the linked peer's when there is one; otherwise it must
 // name exactly one request to connect.
 func findPeer(ctx context.Context, db *store.DB, ref string) (Peer, error) {
-	var p Peer
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		var where string
-		var arg any = ref
-		switch id, perr := uuid.Parse(ref); {
-		case perr == nil:
-			where, arg = `id = $1`, id
-		case isKeyRef(ref):
-			where = `starts_with(public_key, $1)`
-		default:
-			where = `lower(name) = lower($1)`
-		}
-		rows, err := tx.Query(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE `+where+`
-			ORDER BY status IN ('requested', 'accepted') DESC, created_at LIMIT 10`, arg)
-		if err != nil {
-			return err
-		}
-		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Peer, error) { return scanPeer(r) })
-		switch {
-		case err != nil:
-			return err
-		case len(found) == 0:
-			return store.ErrNotFound
-		case len(found) > 1 && isKeyRef(ref):
-			return fmt.Errorf("%w: %d peers' keys start with %s: give more of the key", ErrInvalid, len(found), ref)
-		case len(found) > 1 && !linked(found[0].Status):
-			return fmt.Errorf("%w: %d requests to connect carry %q: name one by its key (mosaic federation list)", ErrInvalid, len(found), ref)
-		}
-		p = found[0]
-		return withGrants(ctx, tx, &p)
-	})
-	return p, err
+	var by store.PeerLookup
+	switch id, perr := uuid.Parse(ref); {
+	case perr == nil:
+		by.ID = id
+	case isKeyRef(ref):
+		by.KeyPrefix = ref
+	default:
+		by.Name = ref
+	}
+	found, err := db.FindFederationPeers(ctx, by, 10)
+	switch {
+	case err != nil:
+		return Peer{}, err
+	case len(found) == 0:
+		return Peer{}, store.ErrNotFound
+	case len(found) > 1 && isKeyRef(ref):
+		return Peer{}, fmt.Errorf("%w: %d peers' keys start with %s: give more of the key", ErrInvalid, len(found), ref)
+	case len(found) > 1 && !store.PeerLinked(found[0].Status):
+		return Peer{}, fmt.Errorf("%w: %d requests to connect carry %q: name one by its key (mosaic federation list)", ErrInvalid, len(found), ref)
+	}
+	return peerOf(found[0]), nil
 }
 
 // MinKeyRef is how much of a peer's public key names it (the key's first characters, as
@@ -251,172 +223,82 @@ func peerByID(ctx context.Context, db *store.DB, id uuid.UUID) (Peer, error) {
 	return findPeer(ctx, db, id.String())
 }
 
-// requestsByID lists every peer and request to connect that carries this id.
+// requestsByID lists every peer and request to connect that carries this id (without grants).
 func requestsByID(ctx context.Context, db *store.DB, id uuid.UUID) ([]Peer, error) {
-	var out []Peer
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+peerColumns+` FROM federation_peers WHERE id = $1 ORDER BY created_at LIMIT $2`, id, MaxPending+1)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Peer, error) { return scanPeer(r) })
-		return err
-	})
-	return out, err
+	rows, err := db.FederationPeersWithID(ctx, id, MaxPending+1)
+	return peersOf(rows), err
 }
 
-func grants(ctx context.Context, tx pgx.Tx, peer uuid.UUID) ([]Grant, error) {
-	rows, err := tx.Query(ctx, `SELECT g.workspace, w.name, g.capabilities, g.task_kinds, g.expires_at, g.granted_by, g.granted_at
-		FROM federation_grants g JOIN workspaces w ON w.id = g.workspace WHERE g.peer_id = $1 ORDER BY w.name`, peer)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
-		var g Grant
-		err := r.Scan(&g.WorkspaceID, &g.Workspace, &g.Capabilities, &g.TaskKinds, &g.ExpiresAt, &g.GrantedBy, &g.GrantedAt)
-		return g, err
-	})
-	if out == nil {
-		out = []Grant{}
-	}
-	return out, err
+// stored is the peer as the store keeps it (without its grants, which are written apart).
+func stored(p Peer) store.FederationPeer {
+	return store.FederationPeer{ID: p.ID, Name: p.Name, PublicKey: p.PublicKey, LeafKey: p.LeafKey, HTTPURL: p.HTTPURL, LeafURL: p.LeafURL,
+		Direction: p.Direction, Status: p.Status, Source: p.Source, CreatedAt: p.CreatedAt, DecidedAt: p.DecidedAt}
 }
 
 func insertPeer(ctx context.Context, db *store.DB, p Peer) error {
-	return knownAlready(db.AsSystem(ctx, func(tx pgx.Tx) error { return insertPeerTx(ctx, tx, p) }))
+	return knownAlready(db.InsertFederationPeer(ctx, stored(p)))
 }
 
-func insertPeerTx(ctx context.Context, tx pgx.Tx, p Peer) error {
-	_, err := tx.Exec(ctx, `INSERT INTO federation_peers (id, name, public_key, leaf_key, http_url, leaf_url, direction, status, source)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, nullif($9, ''))`, p.ID, p.Name, p.PublicKey, p.LeafKey, p.HTTPURL, p.LeafURL, p.Direction, p.Status, p.Source)
-	return err
-}
-
-// knownAlready says what a unique violation on federation_peers means.
+// knownAlready says what a conflict on federation_peers means.
 func knownAlready(err error) error {
-	if store.IsUniqueViolation(err) {
+	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w: a peer with this id, name or key is known already (see mosaic federation list)", ErrConflict)
 	}
 	return err
 }
 
 // insertPending records a peer's request to connect: requests older than PendingExpiry are
-// forgotten first, and at most MaxPending wait (counted and inserted under one lock).
+// forgotten first, and at most MaxPending wait (MaxPendingPerSource from one address).
 func insertPending(ctx context.Context, db *store.DB, p Peer) error {
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('mosaic federation pending'))`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE status IN ('pending', 'rejected') AND direction = 'incoming'
-			AND created_at < now() - $1::bigint * interval '1 millisecond'`,
-			PendingExpiry.Milliseconds()); err != nil {
-			return err
-		}
-		var pending, fromSource int
-		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE source = $1) FROM federation_peers WHERE status = 'pending'`,
-			p.Source).Scan(&pending, &fromSource); err != nil {
-			return err
-		}
-		if fromSource >= MaxPendingPerSource {
-			return fmt.Errorf("%w: %d requests to connect from %s wait already", ErrTooMany, fromSource, p.Source)
-		}
-		if pending >= MaxPending {
-			// Full: the oldest request of the address holding the most (more than one) gives way; a
-			// queue of one request per address refuses the newcomer instead.
-			tag, err := tx.Exec(ctx, `DELETE FROM federation_peers WHERE id = (
-				SELECT id FROM federation_peers WHERE status = 'pending' AND source = (
-					SELECT source FROM federation_peers WHERE status = 'pending' AND source IS NOT NULL
-					GROUP BY source HAVING count(*) > 1 ORDER BY count(*) DESC, min(created_at) LIMIT 1)
-				ORDER BY created_at LIMIT 1)`)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return fmt.Errorf("%w: %d requests to connect wait already; try later", ErrConflict, pending)
-			}
-		}
-		return insertPeerTx(ctx, tx, p)
-	})
+	err := db.QueueFederationRequest(ctx, stored(p), store.RequestQueue{Max: MaxPending, MaxPerSource: MaxPendingPerSource, Expiry: PendingExpiry})
+	var full *store.QueueFullError
+	switch {
+	case errors.As(err, &full) && full.BySource:
+		return fmt.Errorf("%w: %v", ErrTooMany, full)
+	case errors.As(err, &full):
+		return fmt.Errorf("%w: %v; try later", ErrConflict, full)
+	}
 	return knownAlready(err)
 }
 
 // setStatus moves the peer with this public key from one status to another.
 func setStatus(ctx context.Context, db *store.DB, key, from, to string) error {
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE federation_peers SET status = $3, decided_at = now() WHERE public_key = $1 AND status = $2`, key, from, to)
-		if err == nil && tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: the peer is not %s", ErrConflict, from)
-		}
-		return err
-	})
+	err := db.SetFederationPeerStatus(ctx, key, from, to)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: the peer is not %s", ErrConflict, from)
+	}
 	return knownAlready(err)
 }
 
-// deletePeer forgets the peer (or request to connect) with this public key: its identity and,
-// for a linked peer, every grant to it.
-func deletePeer(ctx context.Context, db *store.DB, key string) (bool, error) {
-	var gone bool
-	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		var id uuid.UUID
-		var status string
-		err := tx.QueryRow(ctx, `DELETE FROM federation_peers WHERE public_key = $1 RETURNING id, status`, key).Scan(&id, &status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		gone = true
-		if linked(status) {
-			_, err = tx.Exec(ctx, `DELETE FROM federation_grants WHERE peer_id = $1`, id)
-		}
-		return err
-	})
-	return gone, err
-}
-
-// putGrant writes the grant of one workspace to a peer (replacing the one there was).
-func putGrant(ctx context.Context, tx pgx.Tx, peer uuid.UUID, r GrantRequest, by string, now time.Time) error {
+// newGrant checks a grant as an admin wrote it and makes it the grant to store.
+func newGrant(ctx context.Context, db *store.DB, r GrantRequest, by string, now time.Time) (store.FederationGrant, error) {
 	caps, kinds, err := ParseCapabilities(r.Capabilities)
 	if err != nil {
-		return err
+		return store.FederationGrant{}, err
 	}
 	life := DefaultGrantExpiry
 	if r.ExpiresIn != "" {
 		if life, err = time.ParseDuration(r.ExpiresIn); err != nil || life <= 0 || life > MaxGrantExpiry {
-			return fmt.Errorf("%w: expires_in %q is not a duration between 1s and %s", ErrInvalid, r.ExpiresIn, MaxGrantExpiry)
+			return store.FederationGrant{}, fmt.Errorf("%w: expires_in %q is not a duration between 1s and %s", ErrInvalid, r.ExpiresIn, MaxGrantExpiry)
 		}
 	}
-	ws, err := workspaceRef(ctx, tx, r.Workspace)
+	ws, err := workspaceRef(ctx, db, r.Workspace)
 	if err != nil {
-		return err
+		return store.FederationGrant{}, err
 	}
-	if kinds == nil {
-		kinds = []string{}
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO federation_grants (peer_id, workspace, capabilities, task_kinds, expires_at, granted_by)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (peer_id, workspace) DO UPDATE SET capabilities = $3, task_kinds = $4, expires_at = $5, granted_by = $6, granted_at = now()`,
-		peer, ws, caps, kinds, now.Add(life), by)
-	return err
+	return store.FederationGrant{WorkspaceID: ws, Capabilities: caps, TaskKinds: kinds, ExpiresAt: now.Add(life), GrantedBy: by}, nil
 }
 
 // workspaceRef finds a workspace of this instance by id or name.
-func workspaceRef(ctx context.Context, tx pgx.Tx, ref string) (uuid.UUID, error) {
+func workspaceRef(ctx context.Context, db *store.DB, ref string) (uuid.UUID, error) {
 	if strings.TrimSpace(ref) == "" {
 		return uuid.Nil, fmt.Errorf("%w: a grant names a workspace of this instance", ErrInvalid)
 	}
-	var id uuid.UUID
-	var err error
-	if parsed, perr := uuid.Parse(ref); perr == nil {
-		err = tx.QueryRow(ctx, `SELECT id FROM workspaces WHERE id = $1`, parsed).Scan(&id)
-	} else {
-		err = tx.QueryRow(ctx, `SELECT id FROM workspaces WHERE lower(name) = lower($1)`, ref).Scan(&id)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	w, err := db.FindWorkspace(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
 		return uuid.Nil, fmt.Errorf("%w: no workspace %q here", ErrInvalid, ref)
 	}
-	return id, err
+	return w.ID, err
 }
 
 // ErrConflict: the peer is not in the state the operation needs.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,25 @@ var (
 	// change without a new value; they are bound to the value it was stored with.
 	ErrValueBound = errors.New("a credential's provider and metadata are bound to its value: give the value again to change them")
 )
+
+// QueueFullError: QueueFederationRequest refused a request to connect, for want of room.
+type QueueFullError struct {
+	// Source is the refused request's source; FromSource, how many of its requests wait.
+	Source     string
+	FromSource int
+	// Pending is how many requests wait in all.
+	Pending int
+	// BySource: the source holds as many requests as it may. Otherwise the queue is full, of
+	// sources holding one request each (none gives way to a newcomer).
+	BySource bool
+}
+
+func (e *QueueFullError) Error() string {
+	if e.BySource {
+		return fmt.Sprintf("%d requests to connect from %s wait already", e.FromSource, e.Source)
+	}
+	return fmt.Sprintf("%d requests to connect wait already", e.Pending)
+}
 
 // valueBoundCode is the SQLSTATE of the credential_value_binding trigger (migration 00009).
 const valueBoundCode = "MOS01"

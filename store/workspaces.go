@@ -134,12 +134,24 @@ func (db *DB) CreateWorkspace(ctx context.Context, nw NewWorkspace) (CreatedWork
 
 // GetWorkspace reads one workspace from the registry.
 func (db *DB) GetWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
+	return db.readWorkspace(ctx, selectWorkspaceSQL, id)
+}
+
+// FindWorkspace reads one workspace from the registry by its id or its name (case-insensitive).
+func (db *DB) FindWorkspace(ctx context.Context, ref string) (Workspace, error) {
+	if id, err := uuid.Parse(ref); err == nil {
+		return db.GetWorkspace(ctx, id)
+	}
+	return db.readWorkspace(ctx, selectWorkspaceByNameSQL, ref)
+}
+
+func (db *DB) readWorkspace(ctx context.Context, query string, ref any) (Workspace, error) {
 	var w Workspace
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, selectWorkspaceSQL, id).Scan(&w.ID, &w.Name, &w.CreatedAt)
+		return tx.QueryRow(ctx, query, ref).Scan(&w.ID, &w.Name, &w.CreatedAt)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Workspace{}, fmt.Errorf("workspace %s: %w", id, ErrNotFound)
+		return Workspace{}, fmt.Errorf("workspace %v: %w", ref, ErrNotFound)
 	}
 	return w, err
 }

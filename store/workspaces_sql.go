@@ -8,9 +8,10 @@ const (
 	insertAPIKeySQL    = `INSERT INTO api_keys (workspace_id, id, user_id, name, key_hash, role, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`
 
-	selectWorkspaceSQL   = `SELECT id, name, created_at FROM workspaces WHERE id = $1`
-	selectWorkspacesSQL  = `SELECT id, name, created_at FROM workspaces ORDER BY created_at, id`
-	selectWorkspaceIDSQL = `SELECT id FROM workspaces ORDER BY id`
+	selectWorkspaceSQL       = `SELECT id, name, created_at FROM workspaces WHERE id = $1`
+	selectWorkspaceByNameSQL = `SELECT id, name, created_at FROM workspaces WHERE lower(name) = lower($1)`
+	selectWorkspacesSQL      = `SELECT id, name, created_at FROM workspaces ORDER BY created_at, id`
+	selectWorkspaceIDSQL     = `SELECT id FROM workspaces ORDER BY id`
 
 	// Touching last_used_at at most once a minute keeps authentication to one write a minute per key.
 	authenticateKeySQL = `WITH k AS (
