@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 	Registry *agents.Registry
 	// Credentials lets handlers open the credentials their tasks declared (job.Credential).
 	// Nil: job.Credential returns agents.ErrNoCredentials.
-	Credentials *agents.Credentials
+	Credentials *credentials.Vault
 
 	// Pools are the worker pools to run, each one agents.PoolConfig: Name (default "default"),
 	// Stream (default TASKS), Kinds, Priorities, Concurrency (default 8) and the rest. The runtime

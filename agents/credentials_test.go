@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/events/eventstest"
@@ -49,7 +50,7 @@ func digest(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(
 // test.usecred kind, whose jobs it keeps to call them after their delivery ended.
 type credWorld struct {
 	*testBundle
-	creds *agents.Credentials
+	creds *credentials.Vault
 	logs  *syncBuffer
 	log   zerolog.Logger
 	jobs  chan *agents.Job[useCredArgs]
@@ -95,7 +96,7 @@ func newCredWorld(t *testing.T) *credWorld {
 	w.testBundle = setup(t, func(r *agents.Registry) {
 		agents.AddWorker(r, agents.WorkFunc[useCredArgs](w.useCred))
 	})
-	w.creds = &agents.Credentials{DB: w.db, Cipher: newKeyring(t, &w.log)}
+	w.creds = &credentials.Vault{DB: w.db, Cipher: newKeyring(t, &w.log)}
 	w.pool(t, agents.PoolConfig{Concurrency: 4, Credentials: w.creds, Logger: &w.log, WorkerName: "cred-test-worker"})
 	return w
 }
@@ -136,7 +137,7 @@ func (w *credWorld) addUser(t *testing.T, ws uuid.UUID, name string) uuid.UUID {
 	return id
 }
 
-func (w *credWorld) put(t *testing.T, ws, user uuid.UUID, p agents.PutCredential, value string) store.Credential {
+func (w *credWorld) put(t *testing.T, ws, user uuid.UUID, p credentials.Spec, value string) store.Credential {
 	t.Helper()
 	p.Value = crypto.NewSecret([]byte(value))
 	c, err := w.creds.Put(context.Background(), ws, user, p)
@@ -164,9 +165,9 @@ func TestJobOpensOnlyDeclaredCredentials(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := w.addUser(t, w.ws, "alice"), w.addUser(t, w.ws, "bob")
 	mine, shared, other := plant("sk-user-"), plant("sk-shared-"), plant("sk-undeclared-")
-	w.put(t, w.ws, alice, agents.PutCredential{Name: "github", Type: store.CredentialAPIKey}, mine)
-	w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "shared", Scope: store.ScopeWorkspace}, shared)
-	w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "undeclared", Scope: store.ScopeWorkspace}, other)
+	w.put(t, w.ws, alice, credentials.Spec{Name: "github", Type: store.CredentialAPIKey}, mine)
+	w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "shared", Scope: store.ScopeWorkspace}, shared)
+	w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "undeclared", Scope: store.ScopeWorkspace}, other)
 	marker := plant("marker-")
 
 	byAlice := w.publish(t, agents.TaskSpec{Kind: "test.usecred", PublishedBy: alice, Credentials: []string{"github", "shared"},
@@ -275,9 +276,9 @@ func TestCopiedCiphertextDoesNotOpen(t *testing.T) {
 	ctx := context.Background()
 	ws2 := w.workspace(t)
 	value := plant("sk-copied-")
-	src := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "source", Scope: store.ScopeWorkspace}, value)
-	sameWS := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "target", Scope: store.ScopeWorkspace}, plant("other-"))
-	otherWS := w.put(t, ws2, uuid.Nil, agents.PutCredential{Name: "target", Scope: store.ScopeWorkspace}, plant("other-"))
+	src := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "source", Scope: store.ScopeWorkspace}, value)
+	sameWS := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "target", Scope: store.ScopeWorkspace}, plant("other-"))
+	otherWS := w.put(t, ws2, uuid.Nil, credentials.Spec{Name: "target", Scope: store.ScopeWorkspace}, plant("other-"))
 	cts, err := w.db.CredentialCiphertexts(ctx, w.ws, uuid.Nil, src.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +338,7 @@ func TestUserCredentialsAreTheirOwners(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	creds := &agents.Credentials{DB: b.db, Cipher: newKeyring(t, nil)}
+	creds := &credentials.Vault{DB: b.db, Cipher: newKeyring(t, nil)}
 	alice, err := b.db.AddMember(ctx, b.ws, "alice", store.RoleMember)
 	if err != nil {
 		t.Fatal(err)
@@ -346,14 +347,14 @@ func TestUserCredentialsAreTheirOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hers, err := creds.Put(ctx, b.ws, alice, agents.PutCredential{Name: "hers", Value: crypto.NewSecret([]byte(plant("v-")))})
+	hers, err := creds.Put(ctx, b.ws, alice, credentials.Spec{Name: "hers", Value: crypto.NewSecret([]byte(plant("v-")))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := creds.Put(ctx, b.ws, alice, agents.PutCredential{Name: "team", Scope: store.ScopeWorkspace, Value: crypto.NewSecret([]byte(plant("v-")))}); err != nil {
+	if _, err := creds.Put(ctx, b.ws, alice, credentials.Spec{Name: "team", Scope: store.ScopeWorkspace, Value: crypto.NewSecret([]byte(plant("v-")))}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := creds.Put(ctx, b.ws, uuid.Nil, agents.PutCredential{Name: "nobody", Value: crypto.NewSecret([]byte(plant("v-")))}); !errors.Is(err, agents.ErrInvalidCredential) {
+	if _, err := creds.Put(ctx, b.ws, uuid.Nil, credentials.Spec{Name: "nobody", Value: crypto.NewSecret([]byte(plant("v-")))}); !errors.Is(err, credentials.ErrInvalid) {
 		t.Fatalf("a USER credential without a user: %v; want ErrInvalidCredential", err)
 	}
 	names := func(user uuid.UUID) string {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
@@ -34,7 +35,7 @@ import (
 // its own; a step armed in crashAt ends the attempt there once, as a crash would.
 type rotWorld struct {
 	*testBundle
-	creds   *agents.Credentials
+	creds   *credentials.Vault
 	logs    *syncBuffer
 	crashAt atomic.Value // string
 	crashed atomic.Int32
@@ -45,7 +46,7 @@ func newRotWorld(t *testing.T, db *store.DB, cfg credrotate.Config) *rotWorld {
 	w := &rotWorld{logs: &syncBuffer{}}
 	w.crashAt.Store("")
 	log := zerolog.New(io.MultiWriter(w.logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
-	w.creds = &agents.Credentials{DB: db, Cipher: newKeyring(t, &log)}
+	w.creds = &credentials.Vault{DB: db, Cipher: newKeyring(t, &log)}
 	cfg.Credentials, cfg.Logger = w.creds, &log
 	cfg.AfterStep = func(step string) error {
 		if w.crashAt.CompareAndSwap(step, "") {
@@ -59,7 +60,7 @@ func newRotWorld(t *testing.T, db *store.DB, cfg credrotate.Config) *rotWorld {
 	return w
 }
 
-func (w *rotWorld) put(t *testing.T, ws, user uuid.UUID, p agents.PutCredential, value string) store.Credential {
+func (w *rotWorld) put(t *testing.T, ws, user uuid.UUID, p credentials.Spec, value string) store.Credential {
 	t.Helper()
 	if p.Scope == "" && user == uuid.Nil {
 		p.Scope = store.ScopeWorkspace
@@ -125,7 +126,7 @@ func TestRotationKilledAtEachStepResumes(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			initial := plant("pw-")
 			dsn := pgtest.LoginRole(t, initial)
-			cred := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "db-" + step, Type: store.CredentialPassword,
+			cred := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "db-" + step, Type: store.CredentialPassword,
 				Provider: "postgres", Metadata: map[string]string{"dsn": dsn}}, initial)
 			before := w.crashed.Load()
 			w.crashAt.Store(step)
@@ -208,7 +209,7 @@ func TestHTTPRotation(t *testing.T) {
 		svc := &fakeService{value: initial, initial: initial, acceptNew: accept}
 		srv := httptest.NewServer(svc)
 		t.Cleanup(srv.Close)
-		cred := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "svc-" + map[bool]string{true: "ok", false: "bad"}[accept],
+		cred := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "svc-" + map[bool]string{true: "ok", false: "bad"}[accept],
 			Type: store.CredentialAPIKey, Provider: "http", Metadata: map[string]string{"set_url": srv.URL + "/set", "test_url": srv.URL + "/test"}}, initial)
 		w.crashAt.Store("set")
 		id := w.publish(t, agents.TaskSpec{Kind: credrotate.KindRotateSecret, Args: credrotate.RotateSecretArgs{CredentialID: cred.ID}})
@@ -247,11 +248,11 @@ func TestSchedulerRotatesDueCredentialsAndRaisesExpiryEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	due := w.put(t, w.ws, alice, agents.PutCredential{Name: "due", Provider: "random", RotationPolicy: "every 1h"}, plant("v-"))
-	fresh := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "fresh", Provider: "random", RotationPolicy: "every 1h"}, plant("v-"))
+	due := w.put(t, w.ws, alice, credentials.Spec{Name: "due", Provider: "random", RotationPolicy: "every 1h"}, plant("v-"))
+	fresh := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "fresh", Provider: "random", RotationPolicy: "every 1h"}, plant("v-"))
 	soon, past := time.Now().Add(time.Hour), time.Now().Add(-time.Minute)
-	w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "expiring", ExpiresAt: &soon}, plant("v-"))
-	w.put(t, w.ws, alice, agents.PutCredential{Name: "expired", ExpiresAt: &past}, plant("v-"))
+	w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "expiring", ExpiresAt: &soon}, plant("v-"))
+	w.put(t, w.ws, alice, credentials.Spec{Name: "expired", ExpiresAt: &past}, plant("v-"))
 	err = db.InWorkspaceAs(ctx, w.ws, alice, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE user_credentials SET created_at = now() - interval '2 hours' WHERE workspace_id = $1 AND id = $2`, w.ws, due.ID)
 		return err
@@ -337,7 +338,7 @@ func TestRewrapLeavesNoOldCiphertext(t *testing.T) {
 	var rows []row
 	add := func(ws, user uuid.UUID, name string) *row {
 		v := plant("v-")
-		c := w.put(t, ws, user, agents.PutCredential{Name: name}, v)
+		c := w.put(t, ws, user, credentials.Spec{Name: name}, v)
 		rows = append(rows, row{ws: ws, user: user, id: c.ID, current: v})
 		return &rows[len(rows)-1]
 	}
@@ -479,7 +480,7 @@ func TestManagerCannotSendACredentialElsewhere(t *testing.T) {
 
 	initial := plant("pw-")
 	dsn := pgtest.LoginRole(t, initial)
-	cred := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "db-main", Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
+	cred := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "db-main", Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
 		Provider: "postgres", Metadata: map[string]string{"dsn": dsn}}, initial)
 
 	// The ADMIN's move, as the PATCH route makes it: new metadata (or provider), no value.
@@ -532,7 +533,7 @@ func TestManagerCannotSendACredentialElsewhere(t *testing.T) {
 	// given with it): the rotation refuses before sending anything.
 	for name, f := range map[string]*fakePG{"cleartext": clear, "md5": md5} {
 		value := plant("pw-" + name + "-")
-		c := w.put(t, w.ws, uuid.Nil, agents.PutCredential{Name: "db-" + name, Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
+		c := w.put(t, w.ws, uuid.Nil, credentials.Spec{Name: "db-" + name, Type: store.CredentialPassword, Scope: store.ScopeWorkspace,
 			Provider: "postgres", Metadata: map[string]string{"dsn": fakeDSN(f)}}, value)
 		id := w.publish(t, agents.TaskSpec{Kind: credrotate.KindRotateSecret, Args: credrotate.RotateSecretArgs{CredentialID: c.ID}})
 		task := w.wait(t, id, store.StatusRetrying, 30*time.Second)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -28,7 +29,7 @@ type PoolConfig struct {
 	NC       *nats.Conn          // required (cancel requests)
 	Registry *Registry           // required
 	// Credentials lets handlers open the credentials their tasks declared (job.Credential).
-	Credentials *Credentials
+	Credentials *credentials.Vault
 
 	// Name of the pool: its durable consumers are <Name>-p1 … <Name>-p10 (on CREDENTIALS or
 	// KNOWLEDGE: <Name>-credentials, <Name>-knowledge). Any number of processes with the same name

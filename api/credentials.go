@@ -10,6 +10,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -82,7 +83,7 @@ func credentialError(err error) *Error {
 		return errorf(CodeConflict, "%v", err)
 	case errors.Is(err, store.ErrValueBound):
 		return errorf(CodeInvalidArgument, "%v", store.ErrValueBound)
-	case errors.Is(err, agents.ErrInvalidCredential):
+	case errors.Is(err, credentials.ErrInvalid):
 		return errorf(CodeInvalidArgument, "%v", err)
 	case crypto.IsRetryable(err):
 		return errorf(CodeUnavailable, "the cipher is unavailable; try again")
@@ -104,7 +105,7 @@ func (s *Server) putCredential(w http.ResponseWriter, r *Request) *Error {
 	if req.Value == "" {
 		return errorf(CodeInvalidArgument, "value is empty")
 	}
-	c, err := s.cfg.Credentials.Put(r.Context(), r.Workspace, r.Caller.Principal.UserID, agents.PutCredential{
+	c, err := s.cfg.Credentials.Put(r.Context(), r.Workspace, r.Caller.Principal.UserID, credentials.Spec{
 		Name: req.Name, Provider: req.Provider, Type: req.Type, Scope: req.Scope, Value: crypto.NewSecret([]byte(req.Value)),
 		ExpiresAt: req.ExpiresAt, RotationPolicy: req.RotationPolicy, Metadata: req.Metadata,
 	})
@@ -163,7 +164,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *Request) *Error {
 		return e
 	}
 	if req.RotationPolicy != nil && *req.RotationPolicy != "" {
-		if _, err := agents.ParseRotationPolicy(*req.RotationPolicy); err != nil {
+		if _, err := credentials.ParseRotationPolicy(*req.RotationPolicy); err != nil {
 			return errorf(CodeInvalidArgument, "%v", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
@@ -127,7 +128,7 @@ func TestCredentialRoutes(t *testing.T) {
 		"bad type":       {Name: "a", Type: "TOKEN", Value: "v"},
 		"bad scope":      {Name: "a", Scope: "TEAM", Value: "v"},
 		"bad policy":     {Name: "a", RotationPolicy: "monthly", Value: "v"},
-		"too large":      {Name: "a", Value: strings.Repeat("v", agents.MaxCredentialValue+1)},
+		"too large":      {Name: "a", Value: strings.Repeat("v", credentials.MaxValue+1)},
 		"many metadata":  {Name: "a", Value: "v", Metadata: manyEntries(33)},
 		"long provider":  {Name: "a", Value: "v", Provider: strings.Repeat("p", 65)},
 		"duplicate name": {Name: "openai", Value: "v"},

@@ -12,6 +12,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/federation"
@@ -71,7 +72,7 @@ func startFederation(t testing.TB, db *store.DB, tasks *agents.Client) *federati
 }
 
 // testCredentials is a local keyring with Mosaic's keys, in the test's temporary directory.
-func testCredentials(t testing.TB, db *store.DB) *agents.Credentials {
+func testCredentials(t testing.TB, db *store.DB) *credentials.Vault {
 	t.Helper()
 	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring.json"), keyring.Options{})
 	if err != nil {
@@ -82,11 +83,11 @@ func testCredentials(t testing.TB, db *store.DB) *agents.Credentials {
 			t.Fatal(err)
 		}
 	}
-	return &agents.Credentials{DB: db, Cipher: kr}
+	return &credentials.Vault{DB: db, Cipher: kr}
 }
 
 // fullRegistry holds every kind the binary runs: the demo kinds, the rotation and knowledge agents.
-func fullRegistry(db *store.DB, creds *agents.Credentials, emb embed.Embedder) *agents.Registry {
+func fullRegistry(db *store.DB, creds *credentials.Vault, emb embed.Embedder) *agents.Registry {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
 	credrotate.Register(reg, credrotate.Config{Credentials: creds})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -57,7 +58,7 @@ type Config struct {
 	NC    *nats.Conn
 	// Credentials stores credentials (encrypting them); when nil the credential routes are not
 	// served.
-	Credentials *agents.Credentials
+	Credentials *credentials.Vault
 	// Federation is this instance in federation: its identity (/federation/identity), the
 	// peer-facing routes, the admin's peer routes and ?federated= reads. When nil none is served.
 	Federation *federation.Node

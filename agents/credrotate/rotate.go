@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -61,7 +62,7 @@ func (a RotateKeyArgs) Validate() error {
 
 // Config configures the agent.
 type Config struct {
-	Credentials *agents.Credentials
+	Credentials *credentials.Vault
 	// Providers by the credential's provider name. Default: random, postgres and http, set up
 	// with Production and HTTPAllow.
 	Providers map[string]Provider
@@ -227,7 +228,7 @@ func rotateSecret(ctx context.Context, cfg Config, job *agents.Job[RotateSecretA
 		}
 	}
 	var masked string
-	_ = next.Use(func(b []byte) error { masked = agents.Mask(b); return nil })
+	_ = next.Use(func(b []byte) error { masked = credentials.Mask(b); return nil })
 	c, _, err := db.PromotePending(ctx, ws, user, id, st.Version, masked, store.Access{TaskID: &job.ID, Attempt: &job.Attempt, Agent: "credrotate"})
 	if err != nil {
 		return err
@@ -354,7 +355,7 @@ func rotateKey(ctx context.Context, cfg Config, job *agents.Job[RotateKeyArgs]) 
 // rewrapPage rewraps, for one workspace and user, the credentials after `after` whose
 // ciphertexts are below target; it returns how many it rewrapped and the last id seen (uuid.Nil
 // at the end).
-func rewrapPage(ctx context.Context, creds *agents.Credentials, key string, target int, ws, user, after uuid.UUID, batch int) (int, uuid.UUID, error) {
+func rewrapPage(ctx context.Context, creds *credentials.Vault, key string, target int, ws, user, after uuid.UUID, batch int) (int, uuid.UUID, error) {
 	rows, err := creds.DB.CiphertextPage(ctx, ws, user, after, batch)
 	if err != nil || len(rows) == 0 {
 		return 0, uuid.Nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/tick"
 	"github.com/mosaicstack/mosaic/store"
@@ -68,7 +69,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 				if (user == uuid.Nil) != (p.OwnerID == nil) || p.Staged {
 					continue // each credential in one view only; a staged one is being rotated
 				}
-				every, err := agents.ParseRotationPolicy(p.Policy)
+				every, err := credentials.ParseRotationPolicy(p.Policy)
 				if err != nil || now.Before(p.LastRotated.Add(every)) {
 					continue
 				}

@@ -10,8 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/crypto/keyring"
 	"github.com/mosaicstack/mosaic/crypto/transit"
@@ -48,7 +48,7 @@ func (f *cipherFlags) register(cmd *cobra.Command) {
 }
 
 // rotation is the rotation agent's configuration from these flags (its Credentials set by the caller).
-func (f *cipherFlags) rotation(creds *agents.Credentials) credrotate.Config {
+func (f *cipherFlags) rotation(creds *credentials.Vault) credrotate.Config {
 	return credrotate.Config{Credentials: creds, Production: f.env == "production", HTTPAllow: f.rotationHTTPAllow}
 }
 

@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mosaicstack/mosaic"
-	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/events"
 )
 
@@ -135,7 +135,7 @@ func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 		return err
 	}
 	defer closeCipher()
-	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
+	creds := &credentials.Vault{DB: st.db, Cipher: cipher}
 	emb, err := f.embedderFlags.open()
 	if err != nil {
 		return err

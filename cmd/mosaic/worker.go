@@ -22,13 +22,14 @@ import (
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
+	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
 )
 
 // builtinRegistry holds every kind this binary can run.
-func builtinRegistry(creds *agents.Credentials, emb embed.Embedder, rotation credrotate.Config) *agents.Registry {
+func builtinRegistry(creds *credentials.Vault, emb embed.Embedder, rotation credrotate.Config) *agents.Registry {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
 	credrotate.Register(reg, rotation)
@@ -74,7 +75,7 @@ func (f *poolFlags) register(cmd *cobra.Command, concurrencyFlag string, default
 
 // runtimeConfig is the mosaic.Config of a process on st with these flags: its pools (none with
 // concurrency 0), its services' settings, and mreg's hooks when it has metrics.
-func (f *poolFlags) runtimeConfig(st *stack, reg *agents.Registry, creds *agents.Credentials, mreg *metrics.Registry,
+func (f *poolFlags) runtimeConfig(st *stack, reg *agents.Registry, creds *credentials.Vault, mreg *metrics.Registry,
 	tracer trace.TracerProvider, onDrain func(), log *zerolog.Logger) mosaic.Config {
 	cfg := mosaic.Config{DB: st.db, NC: st.nc, JS: st.js, Registry: reg, Credentials: creds, Pools: f.pools(),
 		WorkerName: f.name, Version: currentVersion().Short(), Heartbeat: f.heartbeat, StrandedAfter: f.stranded,
@@ -289,7 +290,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) (err error) {
 		return err
 	}
 	defer closeCipher()
-	creds := &agents.Credentials{DB: st.db, Cipher: cipher}
+	creds := &credentials.Vault{DB: st.db, Cipher: cipher}
 	emb, err := f.embedderFlags.open()
 	if err != nil {
 		return err
