@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,8 +85,9 @@ func VerifyIdentity(id Identity) error {
 	return nil
 }
 
-// Capabilities an instance can grant a peer (none touches credentials: they never cross).
-var Capabilities = []string{"knowledge.search", "knowledge.read", "tasks.publish", "tasks.read", "events.subscribe"}
+// Capabilities an instance can grant a peer (none touches credentials: they never cross): the
+// ones the grants' table accepts.
+var Capabilities = slices.Clone(store.FederationCapabilities)
 
 // Self is this instance: its identity and its signing key, held in memory only.
 type Self struct {

@@ -30,6 +30,11 @@ const (
 	PeerRejected  = "rejected"
 )
 
+// FederationCapabilities are what a grant may allow a peer: federation_grants' CHECK (migration
+// 00007) accepts these and no other, and TestFederationSchemaAcceptsWhatGoKnows holds the two
+// together. None touches credentials: they never cross to another instance.
+var FederationCapabilities = []string{"knowledge.search", "knowledge.read", "tasks.publish", "tasks.read", "events.subscribe"}
+
 // PeerLinked says whether a peer in status has its id and name as its own here: it is a peer this
 // instance asked or accepted. A request to connect (pending, or rejected) is known only by its
 // key: anyone can ask under any id and name, and several requests may carry the same.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -173,6 +174,45 @@ func TestFindWorkspace(t *testing.T) {
 	for _, ref := range []string{"no-such-" + name, uuid.NewString()} {
 		if _, err := db.FindWorkspace(ctx, ref); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("FindWorkspace(%q): %v; want ErrNotFound", ref, err)
+		}
+	}
+}
+
+// TestFederationSchemaAcceptsWhatGoKnows: the grants' table takes every capability Go may grant
+// and no other, and the peers' table every status Go gives a peer and no other: the CHECKs of
+// migration 00007 and the lists in Go are one list each.
+func TestFederationSchemaAcceptsWhatGoKnows(t *testing.T) {
+	ctx := context.Background()
+	db, _ := pgtest.FreshDB(t)
+	ws, err := db.CreateWorkspace(ctx, store.NewWorkspace{Name: "Home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, status := range []string{store.PeerRequested, store.PeerPending, store.PeerAccepted, store.PeerRejected, "archived"} {
+		p := store.FederationPeer{ID: uuid.New(), Name: fmt.Sprintf("peer%d", i), PublicKey: fakeKey('N', i), LeafKey: fakeKey('U', i),
+			HTTPURL: "http://peer:8080", Direction: "outgoing", Status: status}
+		err := db.InsertFederationPeer(ctx, p)
+		if known := status != "archived"; (err == nil) != known {
+			t.Errorf("peer status %q: insert %v; Go knows it: %v", status, err, known)
+		}
+	}
+	peer := store.FederationPeer{ID: uuid.New(), Name: "granted", PublicKey: fakeKey('N', 9), LeafKey: fakeKey('U', 9),
+		HTTPURL: "http://peer:8080", Direction: "outgoing", Status: store.PeerAccepted}
+	if err := db.InsertFederationPeer(ctx, peer); err != nil {
+		t.Fatal(err)
+	}
+	grant := func(c string) error {
+		return db.PutFederationGrant(ctx, peer.ID, store.FederationGrant{WorkspaceID: ws.ID, Capabilities: []string{c},
+			TaskKinds: []string{"*"}, ExpiresAt: time.Now().Add(time.Hour), GrantedBy: "test"})
+	}
+	for _, c := range store.FederationCapabilities {
+		if err := grant(c); err != nil {
+			t.Errorf("capability %q, which Go grants: %v", c, err)
+		}
+	}
+	for _, c := range []string{"credentials.read", "tasks.delete", ""} {
+		if err := grant(c); err == nil {
+			t.Errorf("capability %q, which Go does not know: accepted", c)
 		}
 	}
 }
