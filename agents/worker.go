@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 )
 
 // JobArgs are a task's typed arguments. Kind names the task on the wire (never the Go type name)
@@ -100,9 +100,7 @@ func AddWorkerSafely[T JobArgs](r *Registry, w Worker[T], cfg WorkerConfig) erro
 		cfg:  cfg,
 		decode: func(raw json.RawMessage) (any, error) {
 			var args T
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&args); err != nil {
+			if err := strictjson.Decode(raw, &args); err != nil {
 				return nil, fmt.Errorf("%w for %s: %v", ErrInvalidArgs, kind, err)
 			}
 			if v, ok := any(args).(ArgsValidator); ok {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -295,18 +295,15 @@ func (r *Request) DecodeUpTo(v any, limit int64) *Error {
 	if !utf8.Valid(body) {
 		return errorf(CodeInvalidArgument, "request body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(body, v); err != nil {
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, strictjson.ErrEmpty):
 			return errorf(CodeInvalidArgument, "request body is empty; want a JSON object")
+		case errors.Is(err, strictjson.ErrTrailingData):
+			return errorf(CodeInvalidArgument, "request body has more than one JSON value")
 		default:
 			return errorf(CodeInvalidArgument, "request body: %v", err)
 		}
-	}
-	if dec.More() {
-		return errorf(CodeInvalidArgument, "request body has more than one JSON value")
 	}
 	// A NUL can only come escaped (a raw control character is not JSON): without "\u0000" in the
 	// body, no field holds one, and the walk (which allocates per field) is skipped.

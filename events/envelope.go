@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 )
 
 // Headers Mosaic sets on task messages.
@@ -251,13 +254,11 @@ func DecodeTask(subject string, header nats.Header, data []byte, seq uint64) (De
 		return DecodedTask{}, addr, invalid(ReasonInvalidSubject, "%v", err)
 	}
 	var env TaskEnvelope
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	if err := strictjson.Decode(data, &env); err != nil {
+		if errors.Is(err, strictjson.ErrTrailingData) {
+			return DecodedTask{}, addr, invalid(ReasonInvalidEnvelope, "body has data after the envelope")
+		}
 		return DecodedTask{}, addr, invalid(ReasonInvalidEnvelope, "body is not a task envelope: %v", err)
-	}
-	if dec.More() {
-		return DecodedTask{}, addr, invalid(ReasonInvalidEnvelope, "body has data after the envelope")
 	}
 	env.Normalize()
 	if env.WorkspaceID != addr.Workspace {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 )
 
 // A peer granted events.subscribe receives the task events of the granted workspaces as signed
@@ -81,7 +82,7 @@ func (f *forward) expired(now time.Time) bool {
 // serveSubscribe starts forwarding the task events of the granted workspaces to the peer.
 func (n *Node) serveSubscribe(p Peer, targets []Grant, raw json.RawMessage) (any, *RemoteError) {
 	var sp SubscriptionParams
-	if err := strictJSON(raw, &sp); err != nil || sp.ID == uuid.Nil {
+	if err := strictjson.Decode(raw, &sp); err != nil || sp.ID == uuid.Nil {
 		return nil, invalidRequest("params: an id (a UUID) names the subscription")
 	}
 	if n.cfg.Events == nil {
@@ -186,7 +187,7 @@ func (n *Node) stillGranted(peer uuid.UUID, wss []uuid.UUID, now time.Time) bool
 // serveLease renews or ends one of the peer's subscriptions.
 func (n *Node) serveLease(p Peer, op string, raw json.RawMessage) (any, *RemoteError) {
 	var sp SubscriptionParams
-	if err := strictJSON(raw, &sp); err != nil {
+	if err := strictjson.Decode(raw, &sp); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
 	n.mu.Lock()

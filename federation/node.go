@@ -21,6 +21,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -291,7 +292,7 @@ func (n *Node) HandleConnect(ctx context.Context, env *Envelope, source string) 
 		return Peer{}, fmt.Errorf("%w: not a CONNECT", ErrMalformed)
 	}
 	var body ConnectBody
-	if err := strictJSON(env.Body, &body); err != nil {
+	if err := strictjson.Decode(env.Body, &body); err != nil {
 		return Peer{}, fmt.Errorf("%w: CONNECT body: %v", ErrMalformed, err)
 	}
 	if body.Identity.ID != env.From {
@@ -706,19 +707,6 @@ func checkIdentity(id Identity) error {
 	}
 	if !nkeys.IsValidPublicUserKey(id.LeafKey) {
 		return fmt.Errorf("%w: the peer's leafnode key is not an nkeys user key", ErrMalformed)
-	}
-	return nil
-}
-
-// strictJSON decodes b into v, refusing unknown fields and trailing data.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data")
 	}
 	return nil
 }

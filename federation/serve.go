@@ -14,6 +14,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/internal/strictjson"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -126,7 +127,7 @@ func (n *Node) receive(peer uuid.UUID, m *nats.Msg) {
 			n.severed(p)
 		case TypeQuery, TypeCommand:
 			var req Request
-			if err := strictJSON(env.Body, &req); err != nil {
+			if err := strictjson.Decode(env.Body, &req); err != nil {
 				fail(&env, invalidRequest("request body: %v", err))
 				return
 			}
@@ -221,7 +222,7 @@ func (n *Node) serve(ctx context.Context, p Peer, typ string, req Request) (any,
 	var kind string
 	var pub publishParams
 	if req.Op == "tasks.publish" {
-		if err := strictJSON(req.Params, &pub); err != nil {
+		if err := strictjson.Decode(req.Params, &pub); err != nil {
 			return nil, invalidRequest("params: %v", err)
 		}
 		kind = pub.Kind
@@ -283,7 +284,7 @@ type RemoteHit struct {
 
 func (n *Node) serveSearch(ctx context.Context, targets []Grant, raw json.RawMessage) (any, *RemoteError) {
 	var sp SearchParams
-	if err := strictJSON(raw, &sp); err != nil {
+	if err := strictjson.Decode(raw, &sp); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
 	out := []RemoteHit{}
@@ -320,7 +321,7 @@ type RemoteEntry struct {
 
 func (n *Node) serveEntry(ctx context.Context, g Grant, raw json.RawMessage) (any, *RemoteError) {
 	var ep EntryParams
-	if err := strictJSON(raw, &ep); err != nil {
+	if err := strictjson.Decode(raw, &ep); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
 	e, err := n.cfg.DB.GetEntry(ctx, g.WorkspaceID, uuid.Nil, ep.Slug)
@@ -361,7 +362,7 @@ func remoteTask(ws string, t store.Task) RemoteTask {
 
 func (n *Node) serveTasks(ctx context.Context, targets []Grant, raw json.RawMessage) (any, *RemoteError) {
 	var tp TaskParams
-	if err := strictJSON(raw, &tp); err != nil {
+	if err := strictjson.Decode(raw, &tp); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
 	if tp.Status != "" && !store.ValidStatus(store.Status(tp.Status)) {
@@ -387,7 +388,7 @@ func (n *Node) serveTasks(ctx context.Context, targets []Grant, raw json.RawMess
 
 func (n *Node) serveTask(ctx context.Context, targets []Grant, raw json.RawMessage) (any, *RemoteError) {
 	var tp TaskParams
-	if err := strictJSON(raw, &tp); err != nil {
+	if err := strictjson.Decode(raw, &tp); err != nil {
 		return nil, invalidRequest("params: %v", err)
 	}
 	for _, g := range targets {
