@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -109,4 +110,6 @@ func EnsureRuntimeRole(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-func isDuplicateDatabase(err error) bool { return hasCode(err, "42P04") || IsUniqueViolation(err) }
+func isDuplicateDatabase(err error) bool {
+	return hasCode(err, pgerrcode.DuplicateDatabase) || IsUniqueViolation(err)
+}

@@ -3,8 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -41,11 +41,12 @@ func (e *QueueFullError) Error() string {
 	return fmt.Sprintf("%d requests to connect wait already", e.Pending)
 }
 
-// valueBoundCode is the SQLSTATE of the credential_value_binding trigger (migration 00009).
+// valueBoundCode is the SQLSTATE of the credential_value_binding trigger (migration 00009): Mosaic's
+// own, so not one of pgerrcode's.
 const valueBoundCode = "MOS01"
 
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation.
-func IsUniqueViolation(err error) bool { return hasCode(err, "23505") }
+func IsUniqueViolation(err error) bool { return hasCode(err, pgerrcode.UniqueViolation) }
 
 // IsValueBound reports whether err is the refusal of a credential's provider or metadata changed
 // without its value (ErrValueBound, or the database's own SQLSTATE for it).
@@ -55,16 +56,16 @@ func IsValueBound(err error) bool {
 
 // IsRLSViolation reports whether err is a row-level-security refusal (insufficient_privilege,
 // raised when a row fails a policy's WITH CHECK).
-func IsRLSViolation(err error) bool { return hasCode(err, "42501") }
+func IsRLSViolation(err error) bool { return hasCode(err, pgerrcode.InsufficientPrivilege) }
 
 // IsForeignKeyViolation reports whether err is PostgreSQL's foreign_key_violation.
-func IsForeignKeyViolation(err error) bool { return hasCode(err, "23503") }
+func IsForeignKeyViolation(err error) bool { return hasCode(err, pgerrcode.ForeignKeyViolation) }
 
 // IsDataException reports whether err is one of PostgreSQL's data exceptions (class 22): a value
 // its column cannot hold (a number beyond numeric's range, a string too long, a bad character).
 func IsDataException(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+	return errors.As(err, &pgErr) && pgerrcode.IsDataException(pgErr.Code)
 }
 
 func hasCode(err error, code string) bool {
