@@ -19,7 +19,6 @@ import (
 	"github.com/mosaicstack/mosaic"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
-	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/events"
 )
 
@@ -129,19 +128,12 @@ func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 		return err
 	}
 	mreg := newMetrics(st, log) // before the cipher: its calls are observed from the canary on
-	f.cipherFlags.observe = mreg.ObserveTransit
-	cipher, closeCipher, err := f.cipherFlags.open(ctx, st.dataDir, log)
+	k, err := openKinds(ctx, &f.cipherFlags, &f.embedderFlags, st.db, st.dataDir, mreg, log)
 	if err != nil {
 		return err
 	}
-	defer closeCipher()
-	creds := &credentials.Vault{DB: st.db, Cipher: cipher}
-	emb, err := f.embedderFlags.open()
-	if err != nil {
-		return err
-	}
-	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
-	mreg.SetKinds(reg)
+	defer k.close()
+	creds, reg := k.creds, k.registry
 	var rt *mosaic.Runtime
 	onDrain := func() {
 		log.Info().Msg("drain requested by an operator: the pools finish what they run and stop; the API stays up")
@@ -158,8 +150,8 @@ func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 	defer func() { err = errors.Join(err, rt.StopAndCancel(context.Background())) }() // nil once Stop has run
 	tasks := rt.Client()
 	serverURL := "http://" + ln.Addr().String()
-	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: emb, MinSimilarity: f.floor}
-	fed, err := f.federationFlags.start(ctx, cmd, st, cipher, tasks, kb, serverURL, mreg.ObserveFederation, log)
+	kb := &knowledge.Service{DB: st.db, Tasks: tasks, Embedder: k.embedder, MinSimilarity: f.floor}
+	fed, err := f.federationFlags.start(ctx, cmd, st, k.cipher, tasks, kb, serverURL, mreg.ObserveFederation, log)
 	if err != nil {
 		return err
 	}

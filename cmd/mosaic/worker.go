@@ -23,6 +23,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/credentials"
+	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/metrics"
 	"github.com/mosaicstack/mosaic/store"
@@ -35,6 +36,41 @@ func builtinRegistry(creds *credentials.Vault, emb embed.Embedder, rotation cred
 	credrotate.Register(reg, rotation)
 	knowledge.Register(reg, knowledge.Config{DB: creds.DB, Embedder: emb})
 	return reg
+}
+
+// workerKinds is what a process that runs workers opens before its runtime: the cipher (closed by
+// close), the vault that opens credentials with it, the embedder, and the registry of every kind
+// this binary runs.
+type workerKinds struct {
+	cipher   crypto.Cipher
+	creds    *credentials.Vault
+	embedder embed.Embedder
+	registry *agents.Registry
+	close    func()
+}
+
+// openKinds opens the cipher and the embedder of the flags and builds the registry; mreg (nil:
+// none) observes the cipher's calls from the canary on and learns the kinds.
+func openKinds(ctx context.Context, cf *cipherFlags, ef *embedderFlags, db *store.DB, dataDir string, mreg *metrics.Registry,
+	log zerolog.Logger) (workerKinds, error) {
+	if mreg != nil {
+		cf.observe = mreg.ObserveTransit
+	}
+	cipher, closeCipher, err := cf.open(ctx, dataDir, log)
+	if err != nil {
+		return workerKinds{}, err
+	}
+	emb, err := ef.open()
+	if err != nil {
+		closeCipher()
+		return workerKinds{}, err
+	}
+	k := workerKinds{cipher: cipher, creds: &credentials.Vault{DB: db, Cipher: cipher}, embedder: emb, close: closeCipher}
+	k.registry = builtinRegistry(k.creds, emb, cf.rotation(k.creds))
+	if mreg != nil {
+		mreg.SetKinds(k.registry)
+	}
+	return k, nil
 }
 
 // poolFlags are the settings of the worker pools a process runs.
@@ -283,22 +319,13 @@ func runWorker(cmd *cobra.Command, f *workerFlags) (err error) {
 	var mreg *metrics.Registry
 	if metricsLn != nil {
 		mreg = newMetrics(st, log)
-		f.cipherFlags.observe = mreg.ObserveTransit
 	}
-	cipher, closeCipher, err := f.cipherFlags.open(ctx, f.dataDir, log)
+	k, err := openKinds(ctx, &f.cipherFlags, &f.embedderFlags, st.db, f.dataDir, mreg, log)
 	if err != nil {
 		return err
 	}
-	defer closeCipher()
-	creds := &credentials.Vault{DB: st.db, Cipher: cipher}
-	emb, err := f.embedderFlags.open()
-	if err != nil {
-		return err
-	}
-	reg := builtinRegistry(creds, emb, f.cipherFlags.rotation(creds))
-	if mreg != nil {
-		mreg.SetKinds(reg)
-	}
+	defer k.close()
+	creds, reg := k.creds, k.registry
 	drained := make(chan struct{})
 	var drainOnce sync.Once
 	onDrain := func() { drainOnce.Do(func() { close(drained) }) }
