@@ -8,6 +8,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -17,10 +18,9 @@ func (s *Server) mountAgents(r *Router) {
 	r.Handle("POST /v1/agents/{id}/drain", AdminOnly, s.drainAgent)
 }
 
-// AgentList is the agent registry: live agents and those that ended in the last hour.
-type AgentList struct {
-	Agents []store.Agent `json:"agents"`
-}
+// AgentList (mosaictype.AgentList) is the agent registry: live agents and those that ended in the
+// last hour.
+type AgentList = mosaictype.AgentList
 
 func (s *Server) listAgents(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.ListAgents(r.Context(), time.Hour)
@@ -85,17 +85,11 @@ func (s *Server) mountPauses(r *Router) {
 	r.Handle("POST /v1/workspaces/{ws}/resume", AdminOnly, s.resumeWorkspace)
 }
 
-// PauseRequest pauses a pool for a while (empty: until it is resumed).
-type PauseRequest struct {
-	For string `json:"for,omitempty"`
-}
+// PauseRequest (mosaictype.PauseRequest) pauses a pool for a while (empty: until it is resumed).
+type PauseRequest = mosaictype.PauseRequest
 
-// PoolPauseResponse says which consumers were paused or resumed.
-type PoolPauseResponse struct {
-	Pool        string     `json:"pool"`
-	PausedUntil *time.Time `json:"paused_until,omitempty"`
-	Consumers   []string   `json:"consumers"`
-}
+// PoolPauseResponse (mosaictype.PoolPauseResponse) says which consumers were paused or resumed.
+type PoolPauseResponse = mosaictype.PoolPauseResponse
 
 func (s *Server) listPoolPauses(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.PoolPauses(r.Context())

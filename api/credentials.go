@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -12,43 +11,23 @@ import (
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// PutCredentialRequest is the body of POST /v1/workspaces/{ws}/credentials. The value is encrypted
-// before it is stored and never returned.
-type PutCredentialRequest struct {
-	Name     string `json:"name"`
-	Provider string `json:"provider,omitempty"`
-	// Type: API_KEY, OAUTH_TOKEN, ACCESS_TOKEN, SECRET (default), PASSWORD or CUSTOM.
-	Type string `json:"type,omitempty"`
-	// Scope: USER (default: the caller's own), WORKSPACE (ADMIN or OWNER) or SYSTEM (admin token).
-	Scope          string            `json:"scope,omitempty"`
-	Value          string            `json:"value"`
-	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
-	RotationPolicy string            `json:"rotation_policy,omitempty"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-}
+// PutCredentialRequest (mosaictype.PutCredentialRequest) is the body of POST
+// /v1/workspaces/{ws}/credentials. The value is encrypted before it is stored and never returned.
+type PutCredentialRequest = mosaictype.PutCredentialRequest
 
-// UpdateCredentialRequest is the body of PATCH …/credentials/{id}; absent fields stay. Provider
-// and Metadata say where a rotation sends the value: changing either needs Value too (the value
-// is bound to them; 400 otherwise).
-type UpdateCredentialRequest struct {
-	Provider       *string           `json:"provider,omitempty"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-	Value          string            `json:"value,omitempty"`           // a new value (optional)
-	RotationPolicy *string           `json:"rotation_policy,omitempty"` // "" removes it
-	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
-	ClearExpiry    bool              `json:"clear_expiry,omitempty"`
-}
+// UpdateCredentialRequest (mosaictype.UpdateCredentialRequest) is the body of PATCH
+// …/credentials/{id}; absent fields stay. Provider and Metadata say where a rotation sends the
+// value: changing either needs Value too (the value is bound to them; 400 otherwise).
+type UpdateCredentialRequest = mosaictype.UpdateCredentialRequest
 
-// RotateCredentialRequest is the body of POST …/credentials/{id}/rotate: a new value now, or the
-// rotation agent (staged rotation at the credential's provider).
-type RotateCredentialRequest struct {
-	Value     string     `json:"value,omitempty"`
-	Agent     bool       `json:"agent,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
+// RotateCredentialRequest (mosaictype.RotateCredentialRequest) is the body of POST
+// …/credentials/{id}/rotate: a new value now, or the rotation agent (staged rotation at the
+// credential's provider).
+type RotateCredentialRequest = mosaictype.RotateCredentialRequest
 
 func (s *Server) mountCredentials(r *Router) {
 	r.Handle("POST /v1/workspaces/{ws}/credentials", store.RoleMember, s.putCredential)
@@ -274,11 +253,8 @@ func nilID(id uuid.UUID) *uuid.UUID {
 	return &id
 }
 
-// RotateKeyRequest starts a Transit key rotation.
-type RotateKeyRequest struct {
-	// BatchSize of each rewrap round (default 100, at most 1000).
-	BatchSize int `json:"batch_size,omitempty"`
-}
+// RotateKeyRequest (mosaictype.RotateKeyRequest) starts a Transit key rotation.
+type RotateKeyRequest = mosaictype.RotateKeyRequest
 
 // rotateKey queues credentials.rewrap: rotate the key, rewrap every ciphertext in every workspace,
 // raise min_decryption_version. The job is recorded in the path's workspace (the operator's

@@ -2,22 +2,23 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
-// Error codes of the JSON error body, with their HTTP statuses.
+// Error codes of the JSON error body, with their HTTP statuses (codeStatus): mosaictype's.
 const (
-	CodeInvalidArgument = "invalid_argument" // 400
-	CodeUnauthenticated = "unauthenticated"  // 401
-	CodeForbidden       = "forbidden"        // 403
-	CodeNotFound        = "not_found"        // 404
-	CodeConflict        = "conflict"         // 409
-	CodeTooLarge        = "too_large"        // 413
-	CodeRateLimited     = "rate_limited"     // 429
-	CodeUnavailable     = "unavailable"      // 503
-	CodeInternal        = "internal"         // 500
+	CodeInvalidArgument = mosaictype.CodeInvalidArgument
+	CodeUnauthenticated = mosaictype.CodeUnauthenticated
+	CodeForbidden       = mosaictype.CodeForbidden
+	CodeNotFound        = mosaictype.CodeNotFound
+	CodeConflict        = mosaictype.CodeConflict
+	CodeTooLarge        = mosaictype.CodeTooLarge
+	CodeRateLimited     = mosaictype.CodeRateLimited
+	CodeUnavailable     = mosaictype.CodeUnavailable
+	CodeInternal        = mosaictype.CodeInternal
 )
 
 var codeStatus = map[string]int{
@@ -32,20 +33,11 @@ var codeStatus = map[string]int{
 	CodeInternal:        http.StatusInternalServerError,
 }
 
-// Error is an API error: what the server sends and what the client returns.
-type Error struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// Error (mosaictype.Error) is an API error: what the server sends and the client returns.
+type Error = mosaictype.Error
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
-
-// IsCode reports whether err is an API error with the given code.
-func IsCode(err error, code string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
-}
+// IsCode reports whether err is an API error with the given code (mosaictype.IsCode).
+func IsCode(err error, code string) bool { return mosaictype.IsCode(err, code) }
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Status: codeStatus[code], Code: code, Message: fmt.Sprintf(format, args...)}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -118,13 +119,8 @@ func (s *Server) listPeers(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// ConnectRequest is the body of POST /v1/federation/peers.
-type ConnectRequest struct {
-	// URL of the other instance's API.
-	URL string `json:"url"`
-	// PublicKey, when given, is the other instance's key as its admin gave it: another is refused.
-	PublicKey string `json:"public_key,omitempty"`
-}
+// ConnectRequest (mosaictype.ConnectRequest) is the body of POST /v1/federation/peers.
+type ConnectRequest = mosaictype.ConnectRequest
 
 func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
 	var req ConnectRequest
@@ -148,10 +144,8 @@ func (s *Server) getPeer(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// AcceptRequest is the body of POST /v1/federation/peers/{peer}/accept.
-type AcceptRequest struct {
-	Grants []federation.GrantRequest `json:"grants"`
-}
+// AcceptRequest (mosaictype.AcceptRequest) is the body of POST /v1/federation/peers/{peer}/accept.
+type AcceptRequest = mosaictype.AcceptRequest
 
 func (s *Server) acceptPeer(w http.ResponseWriter, r *Request) *Error {
 	var req AcceptRequest
@@ -215,14 +209,9 @@ func (s *Server) disconnectPeer(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// PeerPublishRequest is the body of POST /v1/workspaces/{ws}/federation/tasks: a task for a peer.
-type PeerPublishRequest struct {
-	// Instance is the peer, by name or id.
-	Instance string `json:"instance"`
-	// Workspace is the peer's workspace; empty when the peer grants the kind in one only.
-	Workspace string `json:"workspace,omitempty"`
-	federation.PublishParams
-}
+// PeerPublishRequest (mosaictype.PeerPublishRequest) is the body of POST
+// /v1/workspaces/{ws}/federation/tasks: a task for a peer.
+type PeerPublishRequest = mosaictype.PeerPublishRequest
 
 func (s *Server) publishToPeer(w http.ResponseWriter, r *Request) *Error {
 	var req PeerPublishRequest
@@ -332,11 +321,8 @@ func (c *Client) FederationIdentity(ctx context.Context) (federation.Identity, e
 	return id, c.Do(ctx, http.MethodGet, "/federation/identity", nil, &id)
 }
 
-// PeerList answers GET /v1/federation/peers.
-type PeerList struct {
-	Instance federation.Identity `json:"instance"`
-	Peers    []federation.Peer   `json:"peers"`
-}
+// PeerList (mosaictype.PeerList) answers GET /v1/federation/peers.
+type PeerList = mosaictype.PeerList
 
 // Peers lists this instance's peers (admin token).
 func (c *Client) Peers(ctx context.Context) (PeerList, error) {

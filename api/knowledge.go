@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -94,11 +95,8 @@ func (s *Server) getEntry(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// EntryList is a page of entries.
-type EntryList struct {
-	Entries    []store.Entry `json:"entries"`
-	NextOffset *int          `json:"next_offset"`
-}
+// EntryList (mosaictype.EntryList) is a page of entries.
+type EntryList = mosaictype.EntryList
 
 // filterFrom reads tag, status, updated_after and updated_before.
 func filterFrom(r *Request) (store.SearchFilter, *Error) {
@@ -247,10 +245,8 @@ func (s *Server) entryDiff(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// RestoreRequest restores an old version of an entry.
-type RestoreRequest struct {
-	Version int `json:"version"`
-}
+// RestoreRequest (mosaictype.RestoreRequest) restores an old version of an entry.
+type RestoreRequest = mosaictype.RestoreRequest
 
 func (s *Server) restoreEntry(w http.ResponseWriter, r *Request) *Error {
 	var req RestoreRequest
@@ -333,10 +329,8 @@ func (s *Server) knowledgeTags(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// ReindexRequest starts a whole-workspace re-index.
-type ReindexRequest struct {
-	BatchSize int `json:"batch_size,omitempty"`
-}
+// ReindexRequest (mosaictype.ReindexRequest) starts a whole-workspace re-index.
+type ReindexRequest = mosaictype.ReindexRequest
 
 func (s *Server) reindexKnowledge(w http.ResponseWriter, r *Request) *Error {
 	var req ReindexRequest

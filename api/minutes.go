@@ -5,36 +5,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// Minutes is the answer of GET /v1/stats/minutes: what the worker processes measured per minute
-// over the last hour (their heartbeats write it), summed over processes — per pool, stream and
-// priority, and in all.
-type Minutes struct {
-	// Minutes are the starts of the minutes, oldest first; every series has one value per minute.
-	Minutes []time.Time `json:"minutes"`
-	// BoundsMS are the bucket bounds the percentiles are read from: a percentile is the bound of
-	// the bucket it falls in (the last bound: longer than that).
-	BoundsMS []int32        `json:"bounds_ms"`
-	Total    MinuteSeries   `json:"total"`
-	Series   []MinuteSeries `json:"series"`
-}
+// Minutes (mosaictype.Minutes) is the answer of GET /v1/stats/minutes: what the worker processes
+// measured per minute over the last hour (their heartbeats write it), summed over processes — per
+// pool, stream and priority, and in all.
+type Minutes = mosaictype.Minutes
 
-// MinuteSeries is one pool, stream and priority (empty in Minutes.Total) minute by minute. A
-// percentile is -1 in a minute without runs.
-type MinuteSeries struct {
-	Pool      string  `json:"pool,omitempty"`
-	Stream    string  `json:"stream,omitempty"`
-	Priority  int     `json:"priority,omitempty"`
-	Succeeded []int   `json:"succeeded"`
-	Failed    []int   `json:"failed"`
-	WaitP50MS []int32 `json:"wait_p50_ms"`
-	WaitP95MS []int32 `json:"wait_p95_ms"`
-	RunP50MS  []int32 `json:"run_p50_ms"`
-	RunP95MS  []int32 `json:"run_p95_ms"`
-	RunP99MS  []int32 `json:"run_p99_ms"`
-}
+// MinuteSeries (mosaictype.MinuteSeries) is one pool, stream and priority (empty in Minutes.Total)
+// minute by minute. A percentile is -1 in a minute without runs.
+type MinuteSeries = mosaictype.MinuteSeries
 
 func (s *Server) minutes(w http.ResponseWriter, r *Request) *Error {
 	n := 60

@@ -10,106 +10,108 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/api"
-	"github.com/mosaicstack/mosaic/federation"
-	"github.com/mosaicstack/mosaic/store"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // openAPIGoTypes are the Go types the document's component schemas name in x-go-type, by that
-// name (goTypeName). sent: the server sends it, so a field without omitempty is always there
-// (required), and a pointer one may be null; a type only received is checked for its fields alone.
+// name (goTypeName): the API's types, all of package mosaictype. sent: the server sends it, so a
+// field without omitempty is always there (required), and a pointer one may be null; a type only
+// received is checked for its fields alone.
 var openAPIGoTypes = func() map[string]openAPIGoType {
 	m := map[string]openAPIGoType{}
 	for _, gt := range []openAPIGoType{
-		{api.Error{}, true},
-		{api.CreateWorkspaceRequest{}, false},
-		{api.CreatedWorkspace{}, true},
-		{api.Limits{}, true},
-		{api.RetentionSettings{}, true},
-		{api.Retention{}, true},
-		{api.CreateAPIKeyRequest{}, false},
-		{api.CreatedAPIKey{}, true},
-		{api.CreateOperatorKeyRequest{}, false},
-		{api.CreatedOperatorKey{}, true},
-		{api.Overview{}, true},
-		{api.WorkspaceLoad{}, true},
-		{api.Minutes{}, true},
-		{api.MinuteSeries{}, true},
-		{api.PublishRequest{}, false},
-		{api.PublishResponse{}, true},
-		{api.TaskList{}, true},
-		{api.ReplayRequest{}, false},
-		{api.ReplayResponse{}, true},
-		{api.RetryResponse{}, true},
-		{api.DeadLetterList{}, true},
-		{api.CreateScheduleRequest{}, false},
-		{api.Schedule{}, true},
-		{api.ScheduleList{}, true},
-		{api.AgentList{}, true},
-		{api.PauseRequest{}, false},
-		{api.PoolPauseResponse{}, true},
-		{api.ConsumerReport{}, true},
-		{api.StreamReport{}, true},
-		{api.ConsumerState{}, true},
-		{api.ConsumerTotals{}, true},
-		{api.PutCredentialRequest{}, false},
-		{api.UpdateCredentialRequest{}, false},
-		{api.RotateCredentialRequest{}, false},
-		{api.RotateKeyRequest{}, false},
-		{api.EntryList{}, true},
-		{api.RestoreRequest{}, false},
-		{api.ReindexRequest{}, false},
-		{api.PeerList{}, true},
-		{api.ConnectRequest{}, false},
-		{api.AcceptRequest{}, false},
-		{api.PeerPublishRequest{}, false},
-		{store.Workspace{}, true},
-		{store.OperatorKey{}, true},
-		{store.Task{}, true},
-		{store.TaskEvent{}, true},
-		{store.DeadLetter{}, true},
-		{store.DeadLetterGroup{}, true},
-		{store.UnroutedMessage{}, true},
-		{store.ScheduleRun{}, true},
-		{store.Agent{}, true},
-		{store.AgentEvent{}, true},
-		{store.PoolPause{}, true},
-		{store.Credential{}, true},
-		{store.Access{}, true},
-		{store.Entry{}, true},
-		{store.EntryLink{}, true},
-		{store.EntryRef{}, true},
-		{store.EntryVersion{}, true},
-		{store.Hit{}, true},
-		{store.GraphEdge{}, true},
-		{store.TagCount{}, true},
-		{knowledge.EntryInput{}, false},
-		{knowledge.Diff{}, true},
-		{knowledge.SearchResult{}, true},
-		{knowledge.Graph{}, true},
-		{knowledge.Node{}, true},
-		{knowledge.GraphStats{}, true},
-		{knowledge.Degree{}, true},
-		{federation.Identity{}, true},
-		{federation.Peer{}, true},
-		{federation.Grant{}, true},
-		{federation.GrantRequest{}, false},
-		{federation.Disconnected{}, true},
-		{federation.Published{}, true},
-		{federation.RemoteTask{}, true},
-		{federation.RemoteEntry{}, true},
-		{federation.FederatedSearch{}, true},
-		{federation.LabelledHit{}, true},
-		{federation.FederatedTasks{}, true},
-		{federation.LabelledTask{}, true},
-		{federation.PeerResult{}, true},
-		{federation.Envelope{}, true},
+		{mosaictype.Error{}, true},
+		{mosaictype.CreateWorkspaceRequest{}, false},
+		{mosaictype.CreatedWorkspace{}, true},
+		{mosaictype.Limits{}, true},
+		{mosaictype.RetentionSettings{}, true},
+		{mosaictype.Retention{}, true},
+		{mosaictype.CreateAPIKeyRequest{}, false},
+		{mosaictype.CreatedAPIKey{}, true},
+		{mosaictype.CreateOperatorKeyRequest{}, false},
+		{mosaictype.CreatedOperatorKey{}, true},
+		{mosaictype.Overview{}, true},
+		{mosaictype.WorkspaceLoad{}, true},
+		{mosaictype.Minutes{}, true},
+		{mosaictype.MinuteSeries{}, true},
+		{mosaictype.PublishRequest{}, false},
+		{mosaictype.PublishResponse{}, true},
+		{mosaictype.TaskList{}, true},
+		{mosaictype.ReplayRequest{}, false},
+		{mosaictype.ReplayResponse{}, true},
+		{mosaictype.RetryResponse{}, true},
+		{mosaictype.DeadLetterList{}, true},
+		{mosaictype.CreateScheduleRequest{}, false},
+		{mosaictype.Schedule{}, true},
+		{mosaictype.ScheduleList{}, true},
+		{mosaictype.AgentList{}, true},
+		{mosaictype.PauseRequest{}, false},
+		{mosaictype.PoolPauseResponse{}, true},
+		{mosaictype.ConsumerReport{}, true},
+		{mosaictype.StreamReport{}, true},
+		{mosaictype.ConsumerState{}, true},
+		{mosaictype.ConsumerTotals{}, true},
+		{mosaictype.PutCredentialRequest{}, false},
+		{mosaictype.UpdateCredentialRequest{}, false},
+		{mosaictype.RotateCredentialRequest{}, false},
+		{mosaictype.RotateKeyRequest{}, false},
+		{mosaictype.EntryList{}, true},
+		{mosaictype.RestoreRequest{}, false},
+		{mosaictype.ReindexRequest{}, false},
+		{mosaictype.PeerList{}, true},
+		{mosaictype.ConnectRequest{}, false},
+		{mosaictype.AcceptRequest{}, false},
+		{mosaictype.PeerPublishRequest{}, false},
+		{mosaictype.Workspace{}, true},
+		{mosaictype.OperatorKey{}, true},
+		{mosaictype.Task{}, true},
+		{mosaictype.TaskEvent{}, true},
+		{mosaictype.DeadLetter{}, true},
+		{mosaictype.DeadLetterGroup{}, true},
+		{mosaictype.UnroutedMessage{}, true},
+		{mosaictype.ScheduleRun{}, true},
+		{mosaictype.Agent{}, true},
+		{mosaictype.AgentEvent{}, true},
+		{mosaictype.PoolPause{}, true},
+		{mosaictype.Credential{}, true},
+		{mosaictype.Access{}, true},
+		{mosaictype.Entry{}, true},
+		{mosaictype.EntryLink{}, true},
+		{mosaictype.EntryRef{}, true},
+		{mosaictype.EntryVersion{}, true},
+		{mosaictype.Hit{}, true},
+		{mosaictype.GraphEdge{}, true},
+		{mosaictype.TagCount{}, true},
+		{mosaictype.EntryInput{}, false},
+		{mosaictype.Diff{}, true},
+		{mosaictype.SearchResult{}, true},
+		{mosaictype.Graph{}, true},
+		{mosaictype.Node{}, true},
+		{mosaictype.GraphStats{}, true},
+		{mosaictype.Degree{}, true},
+		{mosaictype.Identity{}, true},
+		{mosaictype.Peer{}, true},
+		{mosaictype.Grant{}, true},
+		{mosaictype.GrantRequest{}, false},
+		{mosaictype.Disconnected{}, true},
+		{mosaictype.Published{}, true},
+		{mosaictype.RemoteTask{}, true},
+		{mosaictype.RemoteEntry{}, true},
+		{mosaictype.FederatedSearch{}, true},
+		{mosaictype.LabelledHit{}, true},
+		{mosaictype.FederatedTasks{}, true},
+		{mosaictype.LabelledTask{}, true},
+		{mosaictype.PeerResult{}, true},
+		{mosaictype.Envelope{}, true},
 	} {
 		m[goTypeName(reflect.TypeOf(gt.v))] = gt
 	}
 	return m
 }()
+
+// mosaictypePath is the package of the API's types.
+var mosaictypePath = reflect.TypeFor[mosaictype.Error]().PkgPath()
 
 type openAPIGoType struct {
 	v    any
@@ -237,7 +239,10 @@ func TestOpenAPISchemasAreTheGoTypes(t *testing.T) {
 			}
 		}
 	}
-	for goName := range openAPIGoTypes {
+	for goName, gt := range openAPIGoTypes {
+		if pkg := reflect.TypeOf(gt.v).PkgPath(); pkg != mosaictypePath {
+			t.Errorf("openAPIGoTypes lists %s, of %s: the document's types are %s's", goName, pkg, mosaictypePath)
+		}
 		if _, ok := named[goName]; !ok {
 			t.Errorf("no schema names %s (x-go-type); drop it from openAPIGoTypes or describe it", goName)
 		}
@@ -291,9 +296,9 @@ func TestOpenAPIClientTypes(t *testing.T) {
 			ops[op.OperationID] = op
 		}
 	}
-	client := reflect.TypeFor[*api.Client]()
-	for i := range client.NumMethod() {
-		m := client.Method(i)
+	cl := reflect.TypeFor[*api.Client]()
+	for i := range cl.NumMethod() {
+		m := cl.Method(i)
 		if m.Name == "Do" {
 			continue // the generic call the others make
 		}
@@ -314,7 +319,7 @@ func TestOpenAPIClientTypes(t *testing.T) {
 		}
 	}
 	for name := range openAPIClientOps {
-		if _, ok := client.MethodByName(name); !ok {
+		if _, ok := cl.MethodByName(name); !ok {
 			t.Errorf("openAPIClientOps lists %s, which Client does not have", name)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -13,16 +14,11 @@ import (
 // audited by who took it ("operator:<name>") and one person's access is revoked alone. They are
 // created, listed and revoked with the admin token itself: an operator key cannot make another.
 
-// CreateOperatorKeyRequest names the operator a key is for.
-type CreateOperatorKeyRequest struct {
-	Name string `json:"name"`
-}
+// CreateOperatorKeyRequest (mosaictype.CreateOperatorKeyRequest) names the operator a key is for.
+type CreateOperatorKeyRequest = mosaictype.CreateOperatorKeyRequest
 
-// CreatedOperatorKey is a new key, shown this once.
-type CreatedOperatorKey struct {
-	store.OperatorKey
-	Key string `json:"key"`
-}
+// CreatedOperatorKey (mosaictype.CreatedOperatorKey) is a new key, shown this once.
+type CreatedOperatorKey = mosaictype.CreatedOperatorKey
 
 // adminTokenItself refuses an operator key where only the admin token may act.
 func adminTokenItself(r *Request) *Error {

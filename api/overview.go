@@ -10,33 +10,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// Overview answers GET /v1/overview (admin token): tasks by status over every workspace, and the
-// busiest workspaces.
-type Overview struct {
-	At         time.Time `json:"at"`
-	Workspaces int       `json:"workspaces"`
-	// Totals counts every workspace's tasks by status (every status present).
-	Totals map[store.Status]int `json:"totals"`
-	// DeadLastHour counts the tasks that ended dead in the last hour.
-	DeadLastHour int `json:"dead_last_hour"`
-	// Busiest are the (at most) BusiestWorkspaces workspaces with the most running and queued
-	// tasks, busiest first; workspaces with nothing running, queued, retrying or dead in the last
-	// hour are left out.
-	Busiest []WorkspaceLoad `json:"busiest"`
-}
+// Overview (mosaictype.Overview) answers GET /v1/overview (admin token): tasks by status over every
+// workspace, and the busiest workspaces.
+type Overview = mosaictype.Overview
 
-// WorkspaceLoad is what one workspace is doing.
-type WorkspaceLoad struct {
-	ID           uuid.UUID `json:"id"`
-	Name         string    `json:"name"`
-	Running      int       `json:"running"`
-	Queued       int       `json:"queued"`
-	Retrying     int       `json:"retrying"`
-	DeadLastHour int       `json:"dead_last_hour"`
-}
+// WorkspaceLoad (mosaictype.WorkspaceLoad) is what one workspace is doing.
+type WorkspaceLoad = mosaictype.WorkspaceLoad
 
 // BusiestWorkspaces is how many workspaces GET /v1/overview lists.
 const BusiestWorkspaces = 10

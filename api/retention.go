@@ -1,34 +1,20 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// RetentionSettings say how long each class of finished work is kept: a Go duration ("24h",
-// "90m"), "0s" to keep it for good. In a workspace's own settings an absent class takes the
-// process's default (docs/operations.md, "Retention").
-type RetentionSettings struct {
-	// Succeeded tasks, from when they finished, with their audit trail.
-	Succeeded string `json:"succeeded,omitempty"`
-	// Cancelled tasks.
-	Cancelled string `json:"cancelled,omitempty"`
-	// Dead tasks; one whose dead letter waits stays regardless.
-	Dead string `json:"dead,omitempty"`
-	// DeadLetters replayed or discarded, from then; waiting ones are never deleted.
-	DeadLetters string `json:"dead_letters,omitempty"`
-}
+// RetentionSettings (mosaictype.RetentionSettings) say how long each class of finished work is
+// kept: a Go duration ("24h", "90m"), "0s" to keep it for good. In a workspace's own settings an
+// absent class takes the process's default (docs/operations.md, "Retention").
+type RetentionSettings = mosaictype.RetentionSettings
 
-// Retention is the answer of GET and PUT /v1/workspaces/{ws}/retention.
-type Retention struct {
-	// Workspace is the workspace's own settings (the body of the PUT).
-	Workspace RetentionSettings `json:"workspace"`
-	// Effective is what holds: its settings over the defaults of this server's process.
-	Effective RetentionSettings `json:"effective"`
-}
+// Retention (mosaictype.Retention) is the answer of GET and PUT /v1/workspaces/{ws}/retention.
+type Retention = mosaictype.Retention
 
 func (s *Server) mountRetention(r *Router) {
 	r.Handle("PUT /v1/workspaces/{ws}/retention", AdminOnly, s.putRetention)
@@ -92,15 +78,4 @@ func (s *Server) retention(o store.RetentionOverrides) Retention {
 		Effective: RetentionSettings{Succeeded: eff.Succeeded.String(), Cancelled: eff.Cancelled.String(), Dead: eff.Dead.String(),
 			DeadLetters: eff.DeadLetters.String()},
 	}
-}
-
-// String is the settings on one line ("succeeded 24h0m0s, cancelled default, …").
-func (rs RetentionSettings) String() string {
-	or := func(s string) string {
-		if s == "" {
-			return "default"
-		}
-		return s
-	}
-	return fmt.Sprintf("succeeded %s, cancelled %s, dead %s, dead letters %s", or(rs.Succeeded), or(rs.Cancelled), or(rs.Dead), or(rs.DeadLetters))
 }

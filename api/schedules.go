@@ -12,48 +12,19 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/periodic"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// CreateScheduleRequest is the body of POST /v1/workspaces/{ws}/schedules: a periodic task.
-type CreateScheduleRequest struct {
-	// Name: lower-case letters, digits, '.', '_' and '-', up to 64; unique in the workspace.
-	Name string `json:"name"`
-	// Kind, Args, Priority (default 5) and Credentials of each run's task, as in a publish.
-	Kind        string          `json:"kind"`
-	Args        json.RawMessage `json:"args,omitempty"`
-	Priority    int             `json:"priority,omitempty"`
-	Credentials []string        `json:"credentials,omitempty"`
-	// Cron (five fields, or @hourly, @daily, …) in TimeZone (IANA, default UTC), or Every (a Go
-	// duration, at least 1s, whole seconds; the first run one interval after creation): one of them.
-	Cron     string `json:"cron,omitempty"`
-	TimeZone string `json:"time_zone,omitempty"`
-	Every    string `json:"every,omitempty"`
-	// Overlap: "allow" (default) publishes while the previous run's task has not ended; "skip"
-	// publishes nothing then.
-	Overlap string `json:"overlap,omitempty"`
-	// Missed: what a run found later than a minute after its due time does (every process was
-	// down): "run_once" (default) publishes one task for all such runs, "skip" none.
-	Missed string `json:"missed,omitempty"`
-	// Paused creates the schedule paused.
-	Paused bool `json:"paused,omitempty"`
-}
+// CreateScheduleRequest (mosaictype.CreateScheduleRequest) is the body of POST
+// /v1/workspaces/{ws}/schedules: a periodic task.
+type CreateScheduleRequest = mosaictype.CreateScheduleRequest
 
-// Schedule is a schedule as the API shows it.
-type Schedule struct {
-	store.Schedule
-	// Every is the interval as a Go duration ("" with a cron expression).
-	Every string `json:"every,omitempty"`
-	// NextRuns are the next due times (five), none while paused.
-	NextRuns []time.Time `json:"next_runs"`
-	// LastRuns are its last runs, newest first (GET of one schedule only: the last 20).
-	LastRuns []store.ScheduleRun `json:"last_runs,omitempty"`
-}
+// Schedule (mosaictype.Schedule) is a schedule as the API shows it.
+type Schedule = mosaictype.Schedule
 
-// ScheduleList is the answer of GET /v1/workspaces/{ws}/schedules.
-type ScheduleList struct {
-	Schedules []Schedule `json:"schedules"`
-}
+// ScheduleList (mosaictype.ScheduleList) is the answer of GET /v1/workspaces/{ws}/schedules.
+type ScheduleList = mosaictype.ScheduleList
 
 var scheduleName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
@@ -136,9 +107,15 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// scheduleView adds the interval's text and the next due times to a schedule.
+// scheduleView is a schedule as the API shows it: its row's public fields, the interval's text
+// and the next due times.
 func scheduleView(sch store.Schedule, runs []store.ScheduleRun) Schedule {
-	v := Schedule{Schedule: sch, LastRuns: runs, NextRuns: []time.Time{}}
+	v := Schedule{WorkspaceID: sch.WorkspaceID, ID: sch.ID, Name: sch.Name, Kind: sch.Kind, Args: sch.Args,
+		Priority: sch.Priority, Credentials: sch.Credentials, Cron: sch.Cron, TimeZone: sch.TimeZone,
+		Overlap: sch.Overlap, Missed: sch.Missed, PausedAt: sch.PausedAt, NextRunAt: sch.NextRunAt,
+		LastRunAt: sch.LastRunAt, LastTaskID: sch.LastTaskID, LastTaskStatus: sch.LastTaskStatus, Runs: sch.Runs,
+		Skipped: sch.Skipped, CreatedBy: sch.CreatedBy, CreatedAt: sch.CreatedAt, UpdatedAt: sch.UpdatedAt,
+		LastRuns: runs, NextRuns: []time.Time{}}
 	if sch.Every > 0 {
 		v.Every = sch.Every.String()
 	}

@@ -14,40 +14,19 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// PublishRequest is the body of POST /v1/workspaces/{ws}/tasks.
-type PublishRequest struct {
-	Kind string `json:"kind"`
-	// Priority: 1 (most urgent) … 10; 0 or absent: 5.
-	Priority int             `json:"priority,omitempty"`
-	Args     json.RawMessage `json:"args,omitempty"`
-	// Credentials the task may open when it runs.
-	Credentials []string `json:"credentials,omitempty"`
-	MaxAttempts int      `json:"max_attempts,omitempty"`
-	// Timeout of one attempt, a Go duration ("90s").
-	Timeout string `json:"timeout,omitempty"`
-	// RunAt (RFC 3339) or Delay (a Go duration), not both.
-	RunAt          *time.Time        `json:"run_at,omitempty"`
-	Delay          string            `json:"delay,omitempty"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-}
+// PublishRequest (mosaictype.PublishRequest) is the body of POST /v1/workspaces/{ws}/tasks.
+type PublishRequest = mosaictype.PublishRequest
 
-// PublishResponse answers a publish: 202 for a new task, 200 for a duplicate (same id or
-// idempotency key), with the existing task's status.
-type PublishResponse struct {
-	ID        uuid.UUID    `json:"id"`
-	Status    store.Status `json:"status"`
-	Duplicate bool         `json:"duplicate"`
-}
+// PublishResponse (mosaictype.PublishResponse) answers a publish: 202 for a new task, 200 for a
+// duplicate (same id or idempotency key), with the existing task's status.
+type PublishResponse = mosaictype.PublishResponse
 
-// TaskList is a page of tasks.
-type TaskList struct {
-	Tasks      []store.Task `json:"tasks"`
-	NextCursor string       `json:"next_cursor,omitempty"`
-}
+// TaskList (mosaictype.TaskList) is a page of tasks.
+type TaskList = mosaictype.TaskList
 
 // MaxWait bounds GET …/tasks/{id}?wait=.
 const MaxWait = 60 * time.Second
@@ -383,11 +362,8 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// DeadLetterList is a page of dead letters.
-type DeadLetterList struct {
-	DeadLetters []store.DeadLetter `json:"dead_letters"`
-	NextCursor  string             `json:"next_cursor,omitempty"`
-}
+// DeadLetterList (mosaictype.DeadLetterList) is a page of dead letters.
+type DeadLetterList = mosaictype.DeadLetterList
 
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
 	q := r.URL.Query()
@@ -444,25 +420,15 @@ func (s *Server) getDeadLetter(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// ReplayRequest is the (optional) body of POST …/dead-letters/{id}/replay.
-type ReplayRequest struct {
-	// Fresh drops the task's last checkpoint: the replay starts from the beginning.
-	Fresh bool `json:"fresh"`
-}
+// ReplayRequest (mosaictype.ReplayRequest) is the (optional) body of POST
+// …/dead-letters/{id}/replay.
+type ReplayRequest = mosaictype.ReplayRequest
 
-// ReplayResponse says what was re-queued.
-type ReplayResponse struct {
-	DeadLetterID uuid.UUID  `json:"dead_letter_id"`
-	TaskID       *uuid.UUID `json:"task_id"`
-	Generation   int        `json:"generation"`
-}
+// ReplayResponse (mosaictype.ReplayResponse) says what was re-queued.
+type ReplayResponse = mosaictype.ReplayResponse
 
-// RetryResponse says which generation of the task was queued.
-type RetryResponse struct {
-	TaskID     uuid.UUID    `json:"task_id"`
-	Status     store.Status `json:"status"`
-	Generation int          `json:"generation"`
-}
+// RetryResponse (mosaictype.RetryResponse) says which generation of the task was queued.
+type RetryResponse = mosaictype.RetryResponse
 
 // retryTask queues an ended task again (POST …/tasks/{id}/retry, body as a replay's: fresh drops
 // the checkpoint), as a dead letter's replay does, for any task that ended: dead, cancelled or

@@ -7,23 +7,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// CreateWorkspaceRequest is the body of POST /v1/workspaces.
-type CreateWorkspaceRequest struct {
-	Name       string `json:"name"`
-	OwnerName  string `json:"owner_name,omitempty"`
-	OwnerEmail string `json:"owner_email,omitempty"`
-}
+// CreateWorkspaceRequest (mosaictype.CreateWorkspaceRequest) is the body of POST /v1/workspaces.
+type CreateWorkspaceRequest = mosaictype.CreateWorkspaceRequest
 
-// CreatedWorkspace is the answer: the workspace and its owner's API key, shown this once.
-type CreatedWorkspace struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	APIKey    string    `json:"api_key"`
-	CreatedAt time.Time `json:"created_at"`
-}
+// CreatedWorkspace (mosaictype.CreatedWorkspace) is the answer: the workspace and its owner's API
+// key, shown this once.
+type CreatedWorkspace = mosaictype.CreatedWorkspace
 
 func (s *Server) createWorkspace(w http.ResponseWriter, r *Request) *Error {
 	var req CreateWorkspaceRequest
@@ -70,14 +63,8 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// Limits is the body of PUT /v1/workspaces/{ws}/limits and the answer of GET.
-type Limits struct {
-	// MaxConcurrency caps the tasks of the workspace running at once across all workers (0: none).
-	MaxConcurrency int `json:"max_concurrency"`
-	// Paused: workers run none of its tasks (POST …/pause and …/resume set it; a PUT of the limits
-	// does not).
-	Paused bool `json:"paused,omitempty"`
-}
+// Limits (mosaictype.Limits) is the body of PUT /v1/workspaces/{ws}/limits and the answer of GET.
+type Limits = mosaictype.Limits
 
 func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
 	var req Limits
@@ -106,22 +93,12 @@ func (s *Server) getLimits(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-// CreateAPIKeyRequest is the body of POST /v1/workspaces/{ws}/api-keys: a key for a new member.
-type CreateAPIKeyRequest struct {
-	Name string `json:"name"`
-	// Role of the new member: ADMIN, MEMBER or GUEST (OWNER only by an owner).
-	Role string `json:"role"`
-	// ExpiresIn is a Go duration ("720h"); empty: no expiry.
-	ExpiresIn string `json:"expires_in,omitempty"`
-}
+// CreateAPIKeyRequest (mosaictype.CreateAPIKeyRequest) is the body of POST
+// /v1/workspaces/{ws}/api-keys: a key for a new member.
+type CreateAPIKeyRequest = mosaictype.CreateAPIKeyRequest
 
-// CreatedAPIKey is the answer, with the key shown this once.
-type CreatedAPIKey struct {
-	ID     uuid.UUID `json:"id"`
-	UserID uuid.UUID `json:"user_id"`
-	Role   string    `json:"role"`
-	APIKey string    `json:"api_key"`
-}
+// CreatedAPIKey (mosaictype.CreatedAPIKey) is the answer, with the key shown this once.
+type CreatedAPIKey = mosaictype.CreatedAPIKey
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *Request) *Error {
 	var req CreateAPIKeyRequest

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -106,14 +107,14 @@ func (n *Node) askPeer(ctx context.Context, peer string, req Request, out any) (
 	return p, json.Unmarshal(res, out)
 }
 
-// PeerResult is how one peer answered a fanned-out request.
-type PeerResult struct {
-	Instance string `json:"instance"`
-	// Status: ok, refused, unreachable, timeout, error.
-	Status string          `json:"status"`
-	Error  string          `json:"error,omitempty"`
-	TookMS int64           `json:"took_ms"`
-	result json.RawMessage // the verified result, when ok
+// PeerResult (mosaictype.PeerResult) is how one peer answered a fanned-out request.
+type PeerResult = mosaictype.PeerResult
+
+// peerAnswer is a peer's answer to a fanned-out request: how it answered, and its verified
+// result when ok.
+type peerAnswer struct {
+	PeerResult
+	result json.RawMessage
 }
 
 // Peer answer statuses.
@@ -127,7 +128,7 @@ const (
 
 // fanOut asks every accepted peer at once, each within the node's timeout; a slow or absent peer
 // is reported in its result, never failing the others.
-func (n *Node) fanOut(ctx context.Context, req Request) ([]PeerResult, error) {
+func (n *Node) fanOut(ctx context.Context, req Request) ([]peerAnswer, error) {
 	all, err := peers(ctx, n.cfg.DB)
 	if err != nil {
 		return nil, err
@@ -135,7 +136,7 @@ func (n *Node) fanOut(ctx context.Context, req Request) ([]PeerResult, error) {
 	o := Ops[req.Op]
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	out := []PeerResult{}
+	out := []peerAnswer{}
 	for _, p := range all {
 		if p.Status != StatusAccepted {
 			continue
@@ -147,7 +148,7 @@ func (n *Node) fanOut(ctx context.Context, req Request) ([]PeerResult, error) {
 			pctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 			defer cancel()
 			res, err := n.ask(pctx, p, o.typ, req)
-			r := PeerResult{Instance: p.Name, TookMS: time.Since(start).Milliseconds(), result: res}
+			r := peerAnswer{PeerResult{Instance: p.Name, TookMS: time.Since(start).Milliseconds()}, res}
 			r.Status, r.Error = answerStatus(err)
 			if r.Status == AnswerTimeout {
 				r.Error = fmt.Sprintf("no answer within %s", n.cfg.Timeout)
@@ -162,21 +163,11 @@ func (n *Node) fanOut(ctx context.Context, req Request) ([]PeerResult, error) {
 	return out, nil
 }
 
-// LabelledHit is a search hit with the instance and workspace it is from.
-type LabelledHit struct {
-	Instance  string `json:"instance"`
-	Workspace string `json:"workspace"`
-	store.Hit
-}
+// LabelledHit (mosaictype.LabelledHit) is a search hit with the instance and workspace it is from.
+type LabelledHit = mosaictype.LabelledHit
 
-// FederatedSearch is a search of this instance and its peers, merged.
-type FederatedSearch struct {
-	Results []LabelledHit `json:"results"`
-	// Instances says how each instance answered (this one first).
-	Instances []PeerResult `json:"instances"`
-	// Partial: at least one peer did not answer (down, slow, or refused).
-	Partial bool `json:"partial"`
-}
+// FederatedSearch (mosaictype.FederatedSearch) is a search of this instance and its peers, merged.
+type FederatedSearch = mosaictype.FederatedSearch
 
 // Search fans a knowledge search out to the peers and merges their hits with this instance's
 // (local, from workspace ws), taking the sources' best hits in turn, up to limit.
@@ -205,8 +196,8 @@ func (n *Node) Search(ctx context.Context, ws string, local []store.Hit, p Searc
 			}
 		}
 		out.Partial = out.Partial || answers[i].Status != AnswerOK
+		out.Instances = append(out.Instances, answers[i].PeerResult)
 	}
-	out.Instances = append(out.Instances, answers...)
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 20
@@ -225,18 +216,12 @@ func (n *Node) Search(ctx context.Context, ws string, local []store.Hit, p Searc
 	return out, nil
 }
 
-// LabelledTask is a task with the instance it is from.
-type LabelledTask struct {
-	Instance string `json:"instance"`
-	RemoteTask
-}
+// LabelledTask (mosaictype.LabelledTask) is a task with the instance it is from.
+type LabelledTask = mosaictype.LabelledTask
 
-// FederatedTasks is a task list of this instance and its peers, newest first.
-type FederatedTasks struct {
-	Tasks     []LabelledTask `json:"tasks"`
-	Instances []PeerResult   `json:"instances"`
-	Partial   bool           `json:"partial"`
-}
+// FederatedTasks (mosaictype.FederatedTasks) is a task list of this instance and its peers, newest
+// first.
+type FederatedTasks = mosaictype.FederatedTasks
 
 // Tasks fans a task list out to the peers and merges it with this instance's (local, from
 // workspace ws), newest first, up to limit.
@@ -261,8 +246,8 @@ func (n *Node) Tasks(ctx context.Context, ws string, local []store.Task, p TaskP
 			}
 		}
 		out.Partial = out.Partial || answers[i].Status != AnswerOK
+		out.Instances = append(out.Instances, answers[i].PeerResult)
 	}
-	out.Instances = append(out.Instances, answers...)
 	sort.SliceStable(out.Tasks, func(i, j int) bool { return out.Tasks[i].CreatedAt.After(out.Tasks[j].CreatedAt) })
 	limit := p.Limit
 	if limit <= 0 {

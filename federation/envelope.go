@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nkeys"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Message types of the Agent Federation Protocol.
@@ -26,20 +28,10 @@ const (
 	TypeReply = "REPLY"
 )
 
-// Envelope is a federation message: every one is signed by its sender's instance key and carries
-// a timestamp and a nonce, so that the receiver can refuse forgeries, replays and stale messages.
-type Envelope struct {
-	Type      string          `json:"type"`
-	From      uuid.UUID       `json:"from"` // the sender's instance id
-	To        uuid.UUID       `json:"to"`   // the receiver's instance id
-	Timestamp time.Time       `json:"ts"`
-	Nonce     string          `json:"nonce"`
-	Body      json.RawMessage `json:"body,omitempty"`
-	// Re is, in a reply, the nonce of the request it answers: a reply cannot be replayed to
-	// another request.
-	Re        string `json:"re,omitempty"`
-	Signature string `json:"sig,omitempty"` // base64url Ed25519 over signedBytes
-}
+// Envelope (mosaictype.Envelope) is a federation message: every one is signed by its sender's
+// instance key and carries a timestamp and a nonce, so that the receiver can refuse forgeries,
+// replays and stale messages.
+type Envelope = mosaictype.Envelope
 
 // Errors of Verify.
 var (
@@ -55,9 +47,10 @@ var (
 	ErrBusy = errors.New("federation: too many messages within the replay window")
 )
 
-// signedBytes is what the signature covers: every field but the signature, in a fixed order. A
-// body that is not valid JSON does not marshal: that is an error, never a signature over nothing.
-func (e *Envelope) signedBytes() ([]byte, error) {
+// signedBytes is what an envelope's signature covers: every field but the signature, in a fixed
+// order. A body that is not valid JSON does not marshal: that is an error, never a signature over
+// nothing.
+func signedBytes(e *Envelope) ([]byte, error) {
 	c := *e
 	c.Signature = ""
 	c.Timestamp = c.Timestamp.UTC()
@@ -75,7 +68,7 @@ func (s *Self) Sign(e *Envelope, now time.Time) error {
 		return err
 	}
 	e.From, e.Timestamp, e.Nonce, e.Signature = s.ID, now.UTC().Truncate(time.Millisecond), base64.RawURLEncoding.EncodeToString(nonce), ""
-	msg, err := e.signedBytes()
+	msg, err := signedBytes(e)
 	if err != nil {
 		return err
 	}
@@ -139,7 +132,7 @@ func (v *Verifier) verify(e *Envelope, peerKey string, self uuid.UUID, now time.
 	if err != nil {
 		return fmt.Errorf("%w: the peer's key: %v", ErrMalformed, err)
 	}
-	msg, err := e.signedBytes()
+	msg, err := signedBytes(e)
 	if err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func (n *Node) stillGranted(peer uuid.UUID, wss []uuid.UUID, now time.Time) bool
 		return false
 	}
 	for _, ws := range wss {
-		if !slices.ContainsFunc(p.Grants, func(g Grant) bool { return g.WorkspaceID == ws && g.Allows(CapEventsSubscribe, "", now) }) {
+		if !slices.ContainsFunc(p.Grants, func(g Grant) bool { return g.WorkspaceID == ws && Allows(g, CapEventsSubscribe, "", now) }) {
 			return false
 		}
 	}

@@ -9,38 +9,24 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nkeys"
 
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
-// Identity is what an instance shows its peers.
-type Identity struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	PublicKey string    `json:"public_key"` // nkeys server public key ("N…"): Ed25519, signs messages
-	// LeafKey is the nkeys user key ("U…") the instance's leafnode logs in with: derived from the
-	// instance key, and a key of its own, since a leafnode login signs whatever the other server
-	// sends (a signature by PublicKey must never be had that way).
-	LeafKey      string    `json:"leaf_key"`
-	Capabilities []string  `json:"capabilities"`
-	CreatedAt    time.Time `json:"created_at"`
-	// LeafURL is where peers this instance accepted connect their leafnode (empty: none can).
-	LeafURL string `json:"leaf_url,omitempty"`
-	// Signature, by PublicKey, over every other field (Self.SignIdentity): whoever checks the key
-	// (connect --expect-key) knows the leafnode URL and key came with it, unrewritten.
-	Signature string `json:"sig,omitempty"`
-}
+// Identity (mosaictype.Identity) is what an instance shows its peers.
+type Identity = mosaictype.Identity
 
 // identityDomain starts what an identity's signature covers, so that it is never the signature of
 // a federation message (whose signed bytes are a JSON object) or of anything else.
 const identityDomain = "mosaic federation identity\x00"
 
-func (id Identity) signedBytes() ([]byte, error) {
+// identityBytes is what an identity's signature covers: every field but the signature.
+func identityBytes(id Identity) ([]byte, error) {
 	id.Signature = ""
 	id.CreatedAt = id.CreatedAt.UTC()
 	b, err := json.Marshal(id)
@@ -52,7 +38,7 @@ func (id Identity) signedBytes() ([]byte, error) {
 
 // SignIdentity returns id signed by this instance's key.
 func (s *Self) SignIdentity(id Identity) (Identity, error) {
-	msg, err := id.signedBytes()
+	msg, err := identityBytes(id)
 	if err != nil {
 		return id, err
 	}
@@ -74,7 +60,7 @@ func VerifyIdentity(id Identity) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnsignedIdentity, err)
 	}
-	msg, err := id.signedBytes()
+	msg, err := identityBytes(id)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnsignedIdentity, err)
 	}

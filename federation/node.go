@@ -22,6 +22,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/internal/strictjson"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -475,13 +476,8 @@ func (n *Node) Revoke(ctx context.Context, ref, workspace string) (Peer, error) 
 	return n.Peer(ctx, p.ID.String())
 }
 
-// Disconnected says how a disconnect went.
-type Disconnected struct {
-	Peer string `json:"peer"`
-	// Notified: the peer received the DISCONNECT and forgot this instance too.
-	Notified bool   `json:"notified"`
-	Error    string `json:"error,omitempty"`
-}
+// Disconnected (mosaictype.Disconnected) says how a disconnect went.
+type Disconnected = mosaictype.Disconnected
 
 // Disconnect severs a peer: it is told (when it can be reached), then its grants, its identity and
 // its link are gone at once. Whatever the peer answered before was never stored.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -24,40 +25,17 @@ const (
 	StatusRejected = store.PeerRejected
 )
 
-// Peer is another instance this instance knows: its public identity and what is granted to it.
-type Peer struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	PublicKey string    `json:"public_key"`
-	LeafKey   string    `json:"leaf_key"`
-	HTTPURL   string    `json:"http_url"`
-	LeafURL   string    `json:"leaf_url,omitempty"`
-	Direction string    `json:"direction"` // outgoing: this instance asked; incoming: the peer did
-	Status    string    `json:"status"`
-	// Source is the address an incoming request to connect was posted from.
-	Source    string     `json:"source,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-	// Connected: the leafnode between the two instances is up.
-	Connected bool `json:"connected"`
-	// Grants are what this instance grants the peer.
-	Grants []Grant `json:"grants"`
-}
+// Peer (mosaictype.Peer) is another instance this instance knows: its public identity and what is
+// granted to it.
+type Peer = mosaictype.Peer
 
-// Grant is what a peer may do in one workspace of this instance, until ExpiresAt.
-type Grant struct {
-	WorkspaceID  uuid.UUID `json:"workspace_id"`
-	Workspace    string    `json:"workspace"`
-	Capabilities []string  `json:"capabilities"`
-	// TaskKinds the peer may publish (with tasks.publish); "*" is every kind a peer may publish.
-	TaskKinds []string  `json:"task_kinds,omitempty"`
-	ExpiresAt time.Time `json:"expires_at"`
-	GrantedBy string    `json:"granted_by"`
-	GrantedAt time.Time `json:"granted_at"`
-}
+// Grant (mosaictype.Grant) is what a peer may do in one workspace of this instance, until
+// ExpiresAt.
+type Grant = mosaictype.Grant
 
-// Allows tells whether the grant, unexpired at now, gives capability (and, for tasks.publish, kind).
-func (g Grant) Allows(capability, kind string, now time.Time) bool {
+// Allows tells whether grant g, unexpired at now, gives capability (and, for tasks.publish,
+// kind).
+func Allows(g Grant, capability, kind string, now time.Time) bool {
 	if !now.Before(g.ExpiresAt) || !slices.Contains(g.Capabilities, capability) {
 		return false
 	}
@@ -73,16 +51,8 @@ const (
 	CapEventsSubscribe = "events.subscribe"
 )
 
-// GrantRequest is a grant as an admin writes it.
-type GrantRequest struct {
-	// Workspace: a workspace of this instance, by name or id.
-	Workspace string `json:"workspace"`
-	// Capabilities: knowledge.search, knowledge.read, tasks.read, events.subscribe and
-	// tasks.publish:<kind>[,<kind>…] (or tasks.publish:*).
-	Capabilities []string `json:"capabilities"`
-	// ExpiresIn: a Go duration, default 720h (30 days), at most 8760h.
-	ExpiresIn string `json:"expires_in,omitempty"`
-}
+// GrantRequest (mosaictype.GrantRequest) is a grant as an admin writes it.
+type GrantRequest = mosaictype.GrantRequest
 
 // ErrInvalid wraps every refusal of an admin's input.
 var ErrInvalid = errors.New("invalid")

@@ -15,6 +15,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/strictjson"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -229,7 +230,7 @@ func (n *Node) serve(ctx context.Context, p Peer, typ string, req Request) (any,
 	}
 	var targets []Grant
 	for _, g := range p.Grants {
-		if g.Allows(o.capability, kind, now) && (req.Workspace == "" || strings.EqualFold(req.Workspace, g.Workspace)) {
+		if Allows(g, o.capability, kind, now) && (req.Workspace == "" || strings.EqualFold(req.Workspace, g.Workspace)) {
 			targets = append(targets, g)
 		}
 	}
@@ -307,17 +308,8 @@ type EntryParams struct {
 	Slug string `json:"slug"`
 }
 
-// RemoteEntry is an entry as a peer sees it (no member ids).
-type RemoteEntry struct {
-	Workspace string    `json:"workspace"`
-	Slug      string    `json:"slug"`
-	Title     string    `json:"title"`
-	Body      string    `json:"body"`
-	Status    string    `json:"status"`
-	Tags      []string  `json:"tags"`
-	Version   int       `json:"version"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
+// RemoteEntry (mosaictype.RemoteEntry) is an entry as a peer sees it (no member ids).
+type RemoteEntry = mosaictype.RemoteEntry
 
 func (n *Node) serveEntry(ctx context.Context, g Grant, raw json.RawMessage) (any, *RemoteError) {
 	var ep EntryParams
@@ -340,20 +332,9 @@ type TaskParams struct {
 	Limit  int          `json:"limit,omitempty"`
 }
 
-// RemoteTask is a task as a peer sees it: no credential names, no worker internals.
-type RemoteTask struct {
-	Workspace  string          `json:"workspace"`
-	ID         uuid.UUID       `json:"id"`
-	Kind       string          `json:"kind"`
-	Status     store.Status    `json:"status"`
-	Priority   int             `json:"priority"`
-	Attempt    int             `json:"attempt"`
-	Progress   float32         `json:"progress"`
-	Result     json.RawMessage `json:"result,omitempty"`
-	LastError  *string         `json:"last_error,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-}
+// RemoteTask (mosaictype.RemoteTask) is a task as a peer sees it: no credential names, no worker
+// internals.
+type RemoteTask = mosaictype.RemoteTask
 
 func remoteTask(ws string, t store.Task) RemoteTask {
 	return RemoteTask{Workspace: ws, ID: t.ID, Kind: t.Kind, Status: t.Status, Priority: t.Priority, Attempt: t.Attempt,
@@ -417,24 +398,11 @@ type publishParams struct {
 	Credentials    []string        `json:"credentials,omitempty"`
 }
 
-// PublishParams are the parameters of tasks.publish.
-type PublishParams struct {
-	Kind           string          `json:"kind"`
-	Args           json.RawMessage `json:"args,omitempty"`
-	Priority       int             `json:"priority,omitempty"`
-	MaxAttempts    int             `json:"max_attempts,omitempty"`
-	Timeout        string          `json:"timeout,omitempty"`
-	IdempotencyKey string          `json:"idempotency_key,omitempty"`
-}
+// PublishParams (mosaictype.PublishParams) are the parameters of tasks.publish.
+type PublishParams = mosaictype.PublishParams
 
-// Published answers tasks.publish.
-type Published struct {
-	Instance  string       `json:"instance,omitempty"`
-	Workspace string       `json:"workspace"`
-	ID        uuid.UUID    `json:"id"`
-	Status    store.Status `json:"status"`
-	Duplicate bool         `json:"duplicate"`
-}
+// Published (mosaictype.Published) answers tasks.publish.
+type Published = mosaictype.Published
 
 func (n *Node) servePublish(ctx context.Context, p Peer, g Grant, pp publishParams) (any, *RemoteError) {
 	if len(pp.Credentials) > 0 {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Agent states (the agent FSM of the Mosaic design).
@@ -20,25 +22,8 @@ const (
 	AgentStopped  = "stopped"
 )
 
-// Agent is a worker process as it last reported itself.
-type Agent struct {
-	ID                uuid.UUID       `json:"id"`
-	Name              string          `json:"name"`
-	Host              string          `json:"host"`
-	PID               int             `json:"pid"`
-	Version           string          `json:"version"`
-	Pools             []string        `json:"pools"`
-	Kinds             []string        `json:"kinds"`
-	Concurrency       int             `json:"concurrency"`
-	State             string          `json:"state"`
-	HeartbeatInterval time.Duration   `json:"heartbeat_interval_ns"`
-	InFlight          int             `json:"in_flight"`
-	Tasks             json.RawMessage `json:"tasks"`
-	DrainRequestedAt  *time.Time      `json:"drain_requested_at"`
-	StartedAt         time.Time       `json:"started_at"`
-	HeartbeatAt       time.Time       `json:"heartbeat_at"`
-	EndedAt           *time.Time      `json:"ended_at"`
-}
+// Agent (mosaictype.Agent) is a worker process as it last reported itself.
+type Agent = mosaictype.Agent
 
 const agentColumns = `id, name, host, pid, version, pools, kinds, concurrency, state, heartbeat_interval_ms, in_flight,
 	tasks, drain_requested_at, started_at, heartbeat_at, ended_at`
@@ -180,12 +165,8 @@ func (db *DB) MarkLostAgents(ctx context.Context, missed int) ([]Agent, error) {
 	return out, err
 }
 
-// AgentEvent is a recorded transition of an agent.
-type AgentEvent struct {
-	At     time.Time       `json:"at"`
-	Type   string          `json:"type"`
-	Detail json.RawMessage `json:"detail"`
-}
+// AgentEvent (mosaictype.AgentEvent) is a recorded transition of an agent.
+type AgentEvent = mosaictype.AgentEvent
 
 // AgentEvents lists an agent's recorded transitions, oldest first.
 func (db *DB) AgentEvents(ctx context.Context, id uuid.UUID) ([]AgentEvent, error) {
@@ -365,13 +346,8 @@ func (l *Leader) Resign() {
 	_ = c.Close(ctx)
 }
 
-// PoolPause is an operator's pause of a pool.
-type PoolPause struct {
-	Pool        string    `json:"pool"`
-	PausedUntil time.Time `json:"paused_until"`
-	PausedBy    string    `json:"paused_by"`
-	PausedAt    time.Time `json:"paused_at"`
-}
+// PoolPause (mosaictype.PoolPause) is an operator's pause of a pool.
+type PoolPause = mosaictype.PoolPause
 
 // SetPoolPause records a pool paused until until.
 func (db *DB) SetPoolPause(ctx context.Context, pool string, until time.Time, by string) error {

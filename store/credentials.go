@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Credential types and scopes.
@@ -37,28 +39,10 @@ func ValidCredentialType(t string) bool {
 // ValidScope reports whether s is USER, WORKSPACE or SYSTEM.
 func ValidScope(s string) bool { return s == ScopeUser || s == ScopeWorkspace || s == ScopeSystem }
 
-// Credential is a stored credential: its ciphertexts are never part of what it marshals.
+// Credential is a stored credential: what the API shows of it (mosaictype.Credential, which
+// never marshals a value nor a ciphertext) and the ciphertext of its current value.
 type Credential struct {
-	WorkspaceID    uuid.UUID         `json:"workspace_id"`
-	ID             uuid.UUID         `json:"id"`
-	OwnerID        *uuid.UUID        `json:"owner_id"`
-	Name           string            `json:"name"`
-	Provider       string            `json:"provider"`
-	Type           string            `json:"type"`
-	Scope          string            `json:"scope"`
-	MaskedValue    string            `json:"masked_value"`
-	ExpiresAt      *time.Time        `json:"expires_at"`
-	LastUsedAt     *time.Time        `json:"last_used_at"`
-	RotatedAt      *time.Time        `json:"rotated_at"`
-	RotationPolicy *string           `json:"rotation_policy"`
-	Metadata       map[string]string `json:"metadata"`
-	Version        int               `json:"version"`
-	CreatedBy      *uuid.UUID        `json:"created_by"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	DeletedAt      *time.Time        `json:"deleted_at,omitempty"`
-	HasPrevious    bool              `json:"has_previous"`
-	RotationStaged bool              `json:"rotation_staged"`
+	mosaictype.Credential
 	// EncryptedValue is the current value's ciphertext (never marshalled).
 	EncryptedValue string `json:"-"`
 }
@@ -87,19 +71,8 @@ type NewCredential struct {
 	CreatedBy      uuid.UUID
 }
 
-// Access is one entry of the credential access log.
-type Access struct {
-	ID           int64      `json:"id"`
-	CredentialID uuid.UUID  `json:"credential_id"`
-	Name         string     `json:"name"`
-	Action       string     `json:"action"`
-	TaskID       *uuid.UUID `json:"task_id"`
-	Attempt      *int       `json:"attempt"`
-	Agent        string     `json:"agent,omitempty"`
-	UserID       *uuid.UUID `json:"user_id"`
-	Purpose      string     `json:"purpose,omitempty"`
-	At           time.Time  `json:"at"`
-}
+// Access (mosaictype.Access) is one entry of the credential access log.
+type Access = mosaictype.Access
 
 func nilUUID(id uuid.UUID) *uuid.UUID {
 	if id == uuid.Nil {

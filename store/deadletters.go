@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Dead-letter reasons of the engine (the envelope's own are in package events).
@@ -17,26 +18,9 @@ const (
 	ReasonPermanent   = "permanent"
 )
 
-// DeadLetter is a message that ended without success: the reason, the last error and the
-// original message, replayable.
-type DeadLetter struct {
-	WorkspaceID uuid.UUID           `json:"workspace_id"`
-	ID          uuid.UUID           `json:"id"`
-	TaskID      *uuid.UUID          `json:"task_id"`
-	Kind        string              `json:"kind,omitempty"`
-	Reason      string              `json:"reason"`
-	Error       string              `json:"error"`
-	Subject     string              `json:"subject"`
-	Headers     map[string][]string `json:"headers"`
-	Payload     []byte              `json:"payload"`
-	Attempt     int                 `json:"attempt"`
-	StreamSeq   *int64              `json:"stream_seq"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ReplayedAt  *time.Time          `json:"replayed_at"`
-	ReplayCount int                 `json:"replay_count"`
-	DiscardedAt *time.Time          `json:"discarded_at,omitempty"`
-	DiscardedBy string              `json:"discarded_by,omitempty"`
-}
+// DeadLetter (mosaictype.DeadLetter) is a message that ended without success: the reason, the last
+// error and the original message, replayable.
+type DeadLetter = mosaictype.DeadLetter
 
 func scanDeadLetter(row pgx.Row, ws uuid.UUID) (DeadLetter, error) {
 	d := DeadLetter{WorkspaceID: ws}
@@ -99,17 +83,9 @@ func (db *DB) DeadLetterMessage(ctx context.Context, d DeadLetter, settle *NewTa
 	return err
 }
 
-// UnroutedMessage is a message whose subject names no existing workspace.
-type UnroutedMessage struct {
-	ID        uuid.UUID           `json:"id"`
-	Reason    string              `json:"reason"`
-	Error     string              `json:"error"`
-	Subject   string              `json:"subject"`
-	Headers   map[string][]string `json:"headers"`
-	Payload   []byte              `json:"payload"`
-	StreamSeq *int64              `json:"stream_seq"`
-	CreatedAt time.Time           `json:"created_at"`
-}
+// UnroutedMessage (mosaictype.UnroutedMessage) is a message whose subject names no existing
+// workspace.
+type UnroutedMessage = mosaictype.UnroutedMessage
 
 // InsertUnrouted records a message that belongs to no workspace (operator's view only).
 func (db *DB) InsertUnrouted(ctx context.Context, m UnroutedMessage) error {
@@ -479,16 +455,9 @@ func (db *DB) RecordAdvisoryDeadLetter(ctx context.Context, d DeadLetter, outbox
 	return recorded, err
 }
 
-// DeadLetterGroup counts a workspace's dead letters of one reason and kind.
-type DeadLetterGroup struct {
-	Reason    string    `json:"reason"`
-	Kind      string    `json:"kind"`
-	Count     int       `json:"count"`
-	Replayed  int       `json:"replayed"`  // of Count, replayed at least once
-	Discarded int       `json:"discarded"` // of Count, discarded
-	Oldest    time.Time `json:"oldest"`
-	Newest    time.Time `json:"newest"`
-}
+// DeadLetterGroup (mosaictype.DeadLetterGroup) counts a workspace's dead letters of one reason and
+// kind.
+type DeadLetterGroup = mosaictype.DeadLetterGroup
 
 // DeadLetterSummary groups a workspace's dead letters by reason and kind, the most first.
 func (db *DB) DeadLetterSummary(ctx context.Context, ws uuid.UUID) ([]DeadLetterGroup, error) {

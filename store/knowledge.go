@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Knowledge entry statuses and visibilities.
@@ -34,32 +36,11 @@ func ValidEntryStatus(s string) bool {
 // ValidVisibility reports whether v is PRIVATE or WORKSPACE.
 func ValidVisibility(v string) bool { return v == VisibilityPrivate || v == VisibilityWorkspace }
 
-// Entry is a knowledge entry as its reader sees it.
-type Entry struct {
-	WorkspaceID    uuid.UUID  `json:"workspace_id"`
-	ID             uuid.UUID  `json:"id"`
-	Slug           string     `json:"slug"`
-	Title          string     `json:"title"`
-	Body           string     `json:"body"`
-	Status         string     `json:"status"`
-	Visibility     string     `json:"visibility"`
-	AuthorID       *uuid.UUID `json:"author_id"`
-	UpdatedBy      *uuid.UUID `json:"updated_by"`
-	Version        int        `json:"version"`
-	IndexedVersion int        `json:"indexed_version"`
-	IndexedAt      *time.Time `json:"indexed_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	Aliases        []string   `json:"aliases"`
-	// Metadata is every front matter key that maps to no field, as a JSON object in the order
-	// of the file it was imported from ({} when none).
-	Metadata json.RawMessage `json:"metadata"`
-	FileName string          `json:"file_name,omitempty"` // the file (without .md) it was imported from
-	Tags     []string        `json:"tags"`
-}
+// Entry (mosaictype.Entry) is a knowledge entry as its reader sees it.
+type Entry = mosaictype.Entry
 
 // entryDest lists where the columns of entryColumns go.
-func (e *Entry) entryDest() []any {
+func entryDest(e *Entry) []any {
 	return []any{&e.WorkspaceID, &e.ID, &e.Slug, &e.Title, &e.Body, &e.Status, &e.Visibility, &e.AuthorID, &e.UpdatedBy,
 		&e.Version, &e.IndexedVersion, &e.IndexedAt, &e.CreatedAt, &e.UpdatedAt, &e.Aliases, (*rawJSON)(&e.Metadata), &e.FileName, &e.Tags}
 }
@@ -83,7 +64,7 @@ func (r *rawJSON) Scan(src any) error {
 
 func scanEntry(row pgx.Row) (Entry, error) {
 	var e Entry
-	err := row.Scan(e.entryDest()...)
+	err := row.Scan(entryDest(&e)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrNotFound
 	}
@@ -271,17 +252,8 @@ func (db *DB) GetEntryByID(ctx context.Context, ws, user, id uuid.UUID) (Entry, 
 	return e, err
 }
 
-// EntryVersion is one recorded edit.
-type EntryVersion struct {
-	Version   int        `json:"version"`
-	Title     string     `json:"title"`
-	Body      string     `json:"body,omitempty"`
-	Status    string     `json:"status"`
-	AuthorID  *uuid.UUID `json:"author_id"`
-	Message   string     `json:"message,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	Size      int        `json:"size"`
-}
+// EntryVersion (mosaictype.EntryVersion) is one recorded edit.
+type EntryVersion = mosaictype.EntryVersion
 
 // EntryVersions lists an entry's versions, newest first (without bodies).
 func (db *DB) EntryVersions(ctx context.Context, ws, user uuid.UUID, slug string) ([]EntryVersion, error) {
@@ -326,21 +298,12 @@ func (db *DB) EntryVersionAt(ctx context.Context, ws, user uuid.UUID, slug strin
 	return v, err
 }
 
-// EntryLink is a link as its reader sees it: Target is nil while it dangles (or its target is
-// not visible to the reader).
-type EntryLink struct {
-	TargetSlug  string     `json:"target_slug"`
-	TargetID    *uuid.UUID `json:"target_id"`
-	TargetTitle string     `json:"target_title,omitempty"`
-	Label       string     `json:"label,omitempty"`
-}
+// EntryLink (mosaictype.EntryLink) is a link as its reader sees it: Target is nil while it dangles
+// (or its target is not visible to the reader).
+type EntryLink = mosaictype.EntryLink
 
-// EntryRef names an entry.
-type EntryRef struct {
-	ID    uuid.UUID `json:"id"`
-	Slug  string    `json:"slug"`
-	Title string    `json:"title"`
-}
+// EntryRef (mosaictype.EntryRef) names an entry.
+type EntryRef = mosaictype.EntryRef
 
 // EntryLinks reads an entry's outgoing links and its backlinks.
 func (db *DB) EntryLinks(ctx context.Context, ws, user uuid.UUID, slug string) (out []EntryLink, back []EntryRef, err error) {
@@ -375,11 +338,8 @@ func (db *DB) EntryLinks(ctx context.Context, ws, user uuid.UUID, slug string) (
 	return out, back, err
 }
 
-// TagCount is a tag and how many visible entries carry it.
-type TagCount struct {
-	Name    string `json:"name"`
-	Entries int    `json:"entries"`
-}
+// TagCount (mosaictype.TagCount) is a tag and how many visible entries carry it.
+type TagCount = mosaictype.TagCount
 
 // Tags lists the tags of the entries user may see.
 func (db *DB) Tags(ctx context.Context, ws, user uuid.UUID) ([]TagCount, error) {
@@ -472,7 +432,7 @@ func (db *DB) IndexSources(ctx context.Context, ws, user uuid.UUID, ids []uuid.U
 			var model *string
 			var names []string
 			var ranks []int16
-			if err := rows.Scan(append(src.entryDest(), &model, &src.EmbeddingHash, &names, &ranks)...); err != nil {
+			if err := rows.Scan(append(entryDest(&src.Entry), &model, &src.EmbeddingHash, &names, &ranks)...); err != nil {
 				return err
 			}
 			if model != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // SearchFilter narrows a search or a listing to visible entries with a tag, a status, or updated
@@ -58,18 +60,8 @@ func (f SearchFilter) where(args *[]any) string {
 	return b.String()
 }
 
-// Hit is one search result.
-type Hit struct {
-	ID        uuid.UUID `json:"id"`
-	Slug      string    `json:"slug"`
-	Title     string    `json:"title"`
-	Status    string    `json:"status"`
-	UpdatedAt time.Time `json:"updated_at"`
-	// Score: ts_rank_cd for full text, cosine similarity for semantic, the fused score for hybrid.
-	Score float64 `json:"score"`
-	// Snippet is the best passage with the matched words between « and » (full text and hybrid).
-	Snippet string `json:"snippet,omitempty"`
-}
+// Hit (mosaictype.Hit) is one search result.
+type Hit = mosaictype.Hit
 
 // ErrEmptyQuery: the query holds no searchable word.
 var ErrEmptyQuery = fmt.Errorf("the query has no searchable words (only stop words or punctuation)")
@@ -171,21 +163,11 @@ func scanHit(r pgx.CollectableRow) (Hit, error) {
 	return h, err
 }
 
-// GraphNode is an entry in the link graph.
-type GraphNode struct {
-	ID        uuid.UUID `json:"id"`
-	Slug      string    `json:"slug"`
-	Title     string    `json:"title"`
-	Status    string    `json:"status"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
+// GraphNode (mosaictype.GraphNode) is an entry in the link graph.
+type GraphNode = mosaictype.GraphNode
 
-// GraphEdge is a resolved link between two visible entries.
-type GraphEdge struct {
-	Source uuid.UUID `json:"source"`
-	Target uuid.UUID `json:"target"`
-	Label  string    `json:"label,omitempty"`
-}
+// GraphEdge (mosaictype.GraphEdge) is a resolved link between two visible entries.
+type GraphEdge = mosaictype.GraphEdge
 
 // GraphData reads every visible entry and every resolved link between two of them, and counts
 // the dangling links of visible entries (a link to an entry the reader cannot see dangles for

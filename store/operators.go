@@ -11,23 +11,18 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
-// OperatorKey is a named key that acts as the operator's admin token, so that what an operator
-// does is recorded under a name ("operator:<name>"), and one person's access is revoked alone.
-// It is created and revoked with the admin token; only the SHA-256 of the key is stored.
-type OperatorKey struct {
-	ID        uuid.UUID  `json:"id"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	CreatedBy string     `json:"created_by"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	RevokedBy string     `json:"revoked_by,omitempty"`
-}
+// OperatorKey (mosaictype.OperatorKey) is a named key that acts as the operator's admin token, so
+// that what an operator does is recorded under a name ("operator:<name>"), and one person's access
+// is revoked alone. It is created and revoked with the admin token; only the SHA-256 of the key is
+// stored.
+type OperatorKey = mosaictype.OperatorKey
 
 // Operator keys read "moso_<key id, 32 hex>_<secret, 43 base64url>".
 const operatorKeyPrefix = "moso_"

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Overlap policies: what a due run does while the schedule's previous task has not ended.
@@ -188,16 +190,9 @@ func (db *DB) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, p
 	return out, scheduleErr(ref, err)
 }
 
-// ScheduleRun is one due run of a schedule: the task it published, or why it published none.
-type ScheduleRun struct {
-	DueAt   time.Time  `json:"due_at"`
-	FiredAt time.Time  `json:"fired_at"`
-	TaskID  *uuid.UUID `json:"task_id,omitempty"`
-	// TaskStatus is the task's status now ("" when retention has deleted it, or with no task).
-	TaskStatus Status `json:"task_status,omitempty"`
-	// Skipped says why no task was published: "overlap", "missed", or the publish's error.
-	Skipped string `json:"skipped,omitempty"`
-}
+// ScheduleRun (mosaictype.ScheduleRun) is one due run of a schedule: the task it published, or why
+// it published none.
+type ScheduleRun = mosaictype.ScheduleRun
 
 // ScheduleRuns lists a schedule's last runs (up to limit, at most KeepScheduleRuns), newest first.
 func (db *DB) ScheduleRuns(ctx context.Context, ws, schedule uuid.UUID, limit int) ([]ScheduleRun, error) {

@@ -10,65 +10,32 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
-// Status is where a task stands.
-type Status string
+// Status (mosaictype.Status) is where a task stands.
+type Status = mosaictype.Status
 
 // Task statuses.
 const (
-	StatusQueued    Status = "queued"
-	StatusScheduled Status = "scheduled"
-	StatusRunning   Status = "running"
-	StatusRetrying  Status = "retrying"
-	StatusSucceeded Status = "succeeded"
-	StatusDead      Status = "dead"
-	StatusCancelled Status = "cancelled"
+	StatusQueued    = mosaictype.StatusQueued
+	StatusScheduled = mosaictype.StatusScheduled
+	StatusRunning   = mosaictype.StatusRunning
+	StatusRetrying  = mosaictype.StatusRetrying
+	StatusSucceeded = mosaictype.StatusSucceeded
+	StatusDead      = mosaictype.StatusDead
+	StatusCancelled = mosaictype.StatusCancelled
 )
 
-// ValidStatus reports whether s is a task status.
-func ValidStatus(s Status) bool {
-	switch s {
-	case StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusDead, StatusCancelled:
-		return true
-	}
-	return false
-}
+// ValidStatus reports whether s is a task status (s.Valid()).
+func ValidStatus(s Status) bool { return s.Valid() }
 
-// Terminal reports whether a status is final.
-func Terminal(s Status) bool { return s == StatusSucceeded || s == StatusDead || s == StatusCancelled }
+// Terminal reports whether a status is final (s.Terminal()).
+func Terminal(s Status) bool { return s.Terminal() }
 
-// Task is a task row.
-type Task struct {
-	WorkspaceID       uuid.UUID         `json:"workspace_id"`
-	ID                uuid.UUID         `json:"id"`
-	Kind              string            `json:"kind"`
-	Priority          int               `json:"priority"`
-	Status            Status            `json:"status"`
-	Args              json.RawMessage   `json:"args"`
-	Credentials       []string          `json:"credentials"`
-	Metadata          map[string]string `json:"metadata"`
-	MaxAttempts       int               `json:"max_attempts"`
-	TimeoutMS         int64             `json:"timeout_ms"`
-	RunAt             *time.Time        `json:"run_at"`
-	IdempotencyKey    *string           `json:"idempotency_key"`
-	Attempt           int               `json:"attempt"`
-	Generation        int               `json:"generation"`
-	Fence             int64             `json:"fence"`
-	Worker            *string           `json:"worker"`
-	LeaseUntil        *time.Time        `json:"lease_until"`
-	Progress          float32           `json:"progress"`
-	ProgressMessage   *string           `json:"progress_message"`
-	Checkpoint        json.RawMessage   `json:"checkpoint"`
-	CheckpointSeq     int64             `json:"checkpoint_seq"`
-	Result            json.RawMessage   `json:"result"`
-	LastError         *string           `json:"last_error"`
-	CancelRequestedAt *time.Time        `json:"cancel_requested_at"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
-	StartedAt         *time.Time        `json:"started_at"`
-	FinishedAt        *time.Time        `json:"finished_at"`
-}
+// Task (mosaictype.Task) is a task row.
+type Task = mosaictype.Task
 
 func scanTask(row pgx.Row) (Task, error) {
 	var t Task
@@ -122,18 +89,8 @@ func (n *NewTask) credentials() []string {
 	return n.Credentials
 }
 
-// TaskEvent is one transition of a task.
-type TaskEvent struct {
-	ID      int64           `json:"id"`
-	TaskID  uuid.UUID       `json:"task_id"`
-	At      time.Time       `json:"at"`
-	Type    string          `json:"type"`
-	Status  Status          `json:"status,omitempty"`
-	Attempt int             `json:"attempt"`
-	Fence   int64           `json:"fence"`
-	Worker  string          `json:"worker,omitempty"`
-	Detail  json.RawMessage `json:"detail,omitempty"`
-}
+// TaskEvent (mosaictype.TaskEvent) is one transition of a task.
+type TaskEvent = mosaictype.TaskEvent
 
 // OutboxMessage is a message to publish once its transaction commits.
 type OutboxMessage struct {

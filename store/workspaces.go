@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Role is a member's role in a workspace, from most to least powerful.
@@ -36,12 +38,8 @@ func (r Role) Valid() bool { return roleRank[r] > 0 }
 // AtLeast reports whether r is as powerful as min or more.
 func (r Role) AtLeast(min Role) bool { return roleRank[r] >= roleRank[min] && r.Valid() }
 
-// Workspace is a tenant.
-type Workspace struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-}
+// Workspace (mosaictype.Workspace) is a tenant.
+type Workspace = mosaictype.Workspace
 
 // NewWorkspace is what CreateWorkspace needs.
 type NewWorkspace struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -34,7 +35,7 @@ func TestHTTPProviderReachesOnlyAllowedDestinations(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	byName := "http://localhost:" + u.Port()
 	cred := func(base, path string) store.Credential {
-		return store.Credential{Name: "svc", Metadata: map[string]string{"set_url": base + path, "test_url": base + path}}
+		return store.Credential{Credential: mosaictype.Credential{Name: "svc", Metadata: map[string]string{"set_url": base + path, "test_url": base + path}}}
 	}
 	value := crypto.NewSecret([]byte("the-value-never-leaves"))
 	ctx := context.Background()
@@ -86,12 +87,12 @@ func TestPostgresProviderRequiresVerifyFull(t *testing.T) {
 	p := Postgres{RequireVerifyFull: true}
 	value := crypto.NewSecret([]byte("pw"))
 	for _, mode := range []string{"disable", "prefer", "require", "verify-ca"} {
-		cred := store.Credential{Metadata: map[string]string{"dsn": "postgres://role@127.0.0.1:1/db?sslmode=" + mode}}
+		cred := store.Credential{Credential: mosaictype.Credential{Metadata: map[string]string{"dsn": "postgres://role@127.0.0.1:1/db?sslmode=" + mode}}}
 		if err := p.Test(context.Background(), cred, value); !errors.Is(err, ErrInsecureEndpoint) {
 			t.Errorf("sslmode=%s: %v; want ErrInsecureEndpoint", mode, err)
 		}
 	}
-	cred := store.Credential{Metadata: map[string]string{"dsn": "postgres://role@127.0.0.1:1/db?sslmode=verify-full"}}
+	cred := store.Credential{Credential: mosaictype.Credential{Metadata: map[string]string{"dsn": "postgres://role@127.0.0.1:1/db?sslmode=verify-full"}}}
 	if err := p.Test(context.Background(), cred, value); err == nil || errors.Is(err, ErrInsecureEndpoint) {
 		t.Errorf("sslmode=verify-full: %v; want it let through to the (absent) server", err)
 	}

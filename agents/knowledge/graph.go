@@ -6,45 +6,24 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
 // MaxDepth is the deepest neighbourhood a graph request may ask for.
 const MaxDepth = 5
 
-// Node is an entry in a graph answer.
-type Node struct {
-	store.GraphNode
-	In  int `json:"in"`  // links to it
-	Out int `json:"out"` // links from it
-	// Depth is the distance from the centre (0 for it) in a neighbourhood graph.
-	Depth int `json:"depth"`
-}
+// Node (mosaictype.Node) is an entry in a graph answer.
+type Node = mosaictype.Node
 
-// Degree counts links either way.
-type Degree struct {
-	store.EntryRef
-	Degree int `json:"degree"`
-}
+// Degree (mosaictype.Degree) counts links either way.
+type Degree = mosaictype.Degree
 
-// GraphStats summarise a graph.
-type GraphStats struct {
-	Nodes         int              `json:"nodes"`
-	Edges         int              `json:"edges"`
-	Orphans       []store.EntryRef `json:"orphans"` // entries with no link in or out (at most 50 listed)
-	OrphanCount   int              `json:"orphan_count"`
-	MostConnected []Degree         `json:"most_connected"` // the ten with most links
-	DanglingLinks int              `json:"dangling_links"` // in the whole workspace, of visible entries
-}
+// GraphStats (mosaictype.GraphStats) summarise a graph.
+type GraphStats = mosaictype.GraphStats
 
-// Graph is nodes, edges and stats.
-type Graph struct {
-	Center string            `json:"center,omitempty"`
-	Depth  int               `json:"depth,omitempty"`
-	Nodes  []Node            `json:"nodes"`
-	Edges  []store.GraphEdge `json:"edges"`
-	Stats  GraphStats        `json:"stats"`
-}
+// Graph (mosaictype.Graph) is nodes, edges and stats.
+type Graph = mosaictype.Graph
 
 // Graph builds the link graph of the entries user may see: the whole workspace (center ""), or
 // the entries within depth links (either direction) of center.

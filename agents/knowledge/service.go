@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -19,6 +18,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/agents/knowledge/wikilink"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -53,33 +53,15 @@ type Service struct {
 	vectors vectorCache
 }
 
-// EntryInput is an entry to create, or an edit (nil: unchanged).
-type EntryInput struct {
-	Slug       string    `json:"slug,omitempty"`
-	Title      *string   `json:"title,omitempty"`
-	Body       *string   `json:"body,omitempty"`
-	Status     *string   `json:"status,omitempty"`
-	Visibility *string   `json:"visibility,omitempty"`
-	Tags       *[]string `json:"tags,omitempty"`
-	Aliases    *[]string `json:"aliases,omitempty"`
-	// Metadata is front matter that maps to no field: a JSON object, kept as given (key order
-	// included) and exported back. nil: unchanged ({} on create).
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-	// FileName is the file (without .md) the entry was imported from: links may name it.
-	FileName *string `json:"file_name,omitempty"`
-	// CreatedAt backdates a new entry (import: front matter's created or date); ignored by edits.
-	CreatedAt *time.Time `json:"created_at,omitempty"`
-	Message   string     `json:"message,omitempty"`
-	// IfVersion makes an edit conditional on the entry's current version.
-	IfVersion int `json:"if_version,omitempty"`
-}
+// EntryInput (mosaictype.EntryInput) is an entry to create, or an edit (nil: unchanged).
+type EntryInput = mosaictype.EntryInput
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }
 
-// validate checks and normalises in (name is the entry, for messages); create demands a title.
-func (in *EntryInput) validate(name string, create bool, user uuid.UUID) error {
+// validateInput checks and normalises in (name is the entry, for messages); create demands a title.
+func validateInput(in *EntryInput, name string, create bool, user uuid.UUID) error {
 	var errs []error
 	if in.Title != nil {
 		t := strings.TrimSpace(*in.Title)
@@ -243,7 +225,7 @@ func (s *Service) Create(ctx context.Context, ws, user uuid.UUID, in EntryInput)
 	if in.Slug == "" && in.Title != nil {
 		name = fmt.Sprintf("%q", strings.TrimSpace(*in.Title))
 	}
-	if err := in.validate(name, true, user); err != nil {
+	if err := validateInput(&in, name, true, user); err != nil {
 		return store.Entry{}, err
 	}
 	if in.Slug == "" {
@@ -288,7 +270,7 @@ func (s *Service) Create(ctx context.Context, ws, user uuid.UUID, in EntryInput)
 
 // Update edits an entry as user (a new version), and enqueues its indexing.
 func (s *Service) Update(ctx context.Context, ws, user uuid.UUID, slug string, in EntryInput) (store.Entry, error) {
-	if err := in.validate(fmt.Sprintf("%q", slug), false, user); err != nil {
+	if err := validateInput(&in, fmt.Sprintf("%q", slug), false, user); err != nil {
 		return store.Entry{}, err
 	}
 	var e store.Entry
@@ -334,15 +316,8 @@ func (s *Service) Reindex(ctx context.Context, ws, user uuid.UUID, batch int) (u
 	return res.ID, err
 }
 
-// Diff is a unified diff between two versions of an entry.
-type Diff struct {
-	Slug    string `json:"slug"`
-	From    int    `json:"from"`
-	To      int    `json:"to"`
-	Added   int    `json:"added"`
-	Removed int    `json:"removed"`
-	Diff    string `json:"diff"`
-}
+// Diff (mosaictype.Diff) is a unified diff between two versions of an entry.
+type Diff = mosaictype.Diff
 
 // Diff compares versions from and to of an entry (to 0: the current one; from 0: the one
 // before to). The title is part of the compared text, as its first line.
@@ -406,19 +381,8 @@ type SearchRequest struct {
 	Offset int
 }
 
-// SearchResult is a page of hits.
-type SearchResult struct {
-	Mode       string      `json:"mode"`
-	Results    []store.Hit `json:"results"`
-	NextOffset *int        `json:"next_offset"`
-	// Embedder names the embedder of the semantic leg, and MinSimilarity its floor (semantic and
-	// hybrid mode only).
-	Embedder      string  `json:"embedder,omitempty"`
-	MinSimilarity float64 `json:"min_similarity,omitempty"`
-	// Note says what the results can and cannot be: with the built-in lexical embedder, the
-	// semantic leg matches shared words, not meaning.
-	Note string `json:"note,omitempty"`
-}
+// SearchResult (mosaictype.SearchResult) is a page of hits.
+type SearchResult = mosaictype.SearchResult
 
 // LexicalNote is SearchResult.Note when the semantic leg is the built-in lexical embedder.
 const LexicalNote = "The built-in embedder hashes words (lexical): semantic search with it matches shared words, not meaning; " +
