@@ -9,7 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -23,7 +25,7 @@ func TestAdminCannotRevokeAnOwnersKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := newServer(t, srv)
-	admin, _ := api.NewClient(ts, adminToken)
+	admin, _ := client.New(ts, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "keys-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
@@ -44,10 +46,10 @@ func TestAdminCannotRevokeAnOwnersKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	asAdmin, _ := api.NewClient(ts, admKey)
-	asOwner, _ := api.NewClient(ts, w.APIKey)
+	asAdmin, _ := client.New(ts, admKey)
+	asOwner, _ := client.New(ts, w.APIKey)
 	path := func(id uuid.UUID) string { return "/v1/workspaces/" + w.ID.String() + "/api-keys/" + id.String() }
-	if err := asAdmin.Do(ctx, http.MethodDelete, path(ownerKeyID), nil, nil); !api.IsCode(err, api.CodeForbidden) {
+	if err := asAdmin.Do(ctx, http.MethodDelete, path(ownerKeyID), nil, nil); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("an ADMIN revoking an OWNER's key: %v; want forbidden", err)
 	}
 	if err := asOwner.Do(ctx, http.MethodDelete, path(ownerKeyID), nil, nil); err != nil {
@@ -56,7 +58,7 @@ func TestAdminCannotRevokeAnOwnersKey(t *testing.T) {
 	if err := asOwner.Do(ctx, http.MethodDelete, path(admKeyID), nil, nil); err != nil {
 		t.Fatalf("an owner revoking an ADMIN's key: %v", err)
 	}
-	if err := asAdmin.Do(ctx, http.MethodGet, "/v1/workspaces/"+w.ID.String(), nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+	if err := asAdmin.Do(ctx, http.MethodGet, "/v1/workspaces/"+w.ID.String(), nil, nil); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 		t.Fatalf("a revoked key: %v; want unauthenticated", err)
 	}
 }
@@ -76,7 +78,7 @@ func TestAuthCacheAcrossServers(t *testing.T) {
 		return newServer(t, srv)
 	}
 	caching, asking := serve(time.Hour), serve(-1)
-	admin, _ := api.NewClient(caching, adminToken)
+	admin, _ := client.New(caching, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "authcache-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +92,9 @@ func TestAuthCacheAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := "/v1/workspaces/" + w.ID.String()
-	c1, _ := api.NewClient(caching, key)
-	c2, _ := api.NewClient(asking, key)
-	for _, c := range []*api.Client{c1, c2} {
+	c1, _ := client.New(caching, key)
+	c2, _ := client.New(asking, key)
+	for _, c := range []*client.Client{c1, c2} {
 		if err := c.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
 			t.Fatalf("a valid key: %v", err)
 		}
@@ -100,7 +102,7 @@ func TestAuthCacheAcrossServers(t *testing.T) {
 	if err := db.RevokeAPIKey(ctx, w.ID, keyID, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+	if err := c2.Do(ctx, http.MethodGet, path, nil, nil); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 		t.Fatalf("revoked elsewhere, a server without the cache: %v; want unauthenticated", err)
 	}
 	if err := c1.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
@@ -112,14 +114,14 @@ func TestAuthCacheAcrossServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c3, _ := api.NewClient(caching, key2)
+	c3, _ := client.New(caching, key2)
 	if err := c3.Do(ctx, http.MethodGet, path, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Do(ctx, http.MethodDelete, path+"/api-keys/"+key2ID.String(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := c3.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+	if err := c3.Do(ctx, http.MethodGet, path, nil, nil); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 		t.Fatalf("revoked through this server: %v; want unauthenticated at once", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
@@ -136,7 +137,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Cleanup(srv.Close) // before the HTTP server closes: ends open event streams
 
 	// The workspace under test, another one, and a key of every kind.
-	admin, _ := api.NewClient(url, adminToken)
+	admin, _ := client.New(url, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "authz-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
@@ -74,12 +75,12 @@ func newBodyFuzzEnv(f *testing.F) *bodyFuzzEnv {
 	f.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	f.Cleanup(ts.Close)
-	admin, _ := api.NewClient(ts.URL, adminToken)
+	admin, _ := client.New(ts.URL, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "fuzz-" + uuid.NewString()[:8]})
 	if err != nil {
 		f.Fatal(err)
 	}
-	owner, _ := api.NewClient(ts.URL, w.APIKey)
+	owner, _ := client.New(ts.URL, w.APIKey)
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	secret := "planted-" + hex.EncodeToString(b)

@@ -35,12 +35,6 @@ type ConsumerState = mosaictype.ConsumerState
 // largest; RatePerSecond sums the known rates (null when none is known).
 type ConsumerTotals = mosaictype.ConsumerTotals
 
-// Consumers reads the consumer report (admin token).
-func (c *Client) Consumers(ctx context.Context) (ConsumerReport, error) {
-	var out ConsumerReport
-	return out, c.Do(ctx, http.MethodGet, "/v1/consumers", nil, &out)
-}
-
 // DefaultConsumerSampleInterval is how often the server samples ack floors by default.
 const DefaultConsumerSampleInterval = 5 * time.Second
 

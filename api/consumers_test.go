@@ -14,9 +14,11 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -27,8 +29,8 @@ type consumersBundle struct {
 	js    jetstream.JetStream
 	nc    *nats.Conn
 	reg   *agents.Registry
-	admin *api.Client
-	owner *api.Client
+	admin *client.Client
+	owner *client.Client
 	url   string
 	ws    uuid.UUID
 }
@@ -68,13 +70,13 @@ func setupConsumers(t *testing.T, fresh bool) *consumersBundle {
 	}
 	t.Cleanup(srv.Close)
 	b.url = newServer(t, srv)
-	b.admin, _ = api.NewClient(b.url, adminToken)
+	b.admin, _ = client.New(b.url, adminToken)
 	w, err := b.admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "consumers-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.ws = w.ID
-	b.owner, _ = api.NewClient(b.url, w.APIKey)
+	b.owner, _ = client.New(b.url, w.APIKey)
 	for p := events.MinPriority; p <= events.MaxPriority; p++ {
 		if _, err := b.js.CreateOrUpdateConsumer(ctx, events.TasksStream, agents.ConsumerConfig(b.poolConfig(), p)); err != nil {
 			t.Fatal(err)
@@ -239,12 +241,12 @@ func TestConsumersAndOverviewNeedTheAdminToken(t *testing.T) {
 	t.Parallel()
 	b := setupConsumers(t, false)
 	ctx := context.Background()
-	anon, _ := api.NewClient(b.url, "")
+	anon, _ := client.New(b.url, "")
 	for _, path := range []string{"/v1/consumers", "/v1/overview"} {
-		if err := b.owner.Do(ctx, "GET", path, nil, nil); !api.IsCode(err, api.CodeForbidden) {
+		if err := b.owner.Do(ctx, "GET", path, nil, nil); !mosaictype.IsCode(err, api.CodeForbidden) {
 			t.Errorf("%s with a workspace owner's key: %v; want forbidden (403)", path, err)
 		}
-		if err := anon.Do(ctx, "GET", path, nil, nil); !api.IsCode(err, api.CodeUnauthenticated) {
+		if err := anon.Do(ctx, "GET", path, nil, nil); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 			t.Errorf("%s without a token: %v; want unauthenticated (401)", path, err)
 		}
 		if err := b.admin.Do(ctx, "GET", path, nil, nil); err != nil {
@@ -256,7 +258,7 @@ func TestConsumersAndOverviewNeedTheAdminToken(t *testing.T) {
 func TestConsumersRouteNeedsJetStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	if _, err := b.admin.Consumers(context.Background()); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := b.admin.Consumers(context.Background()); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("GET /v1/consumers without Config.JS: %v; want not_found", err)
 	}
 }

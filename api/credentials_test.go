@@ -18,14 +18,16 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/credrotate"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/credentials"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
 type credEnv struct {
-	owner, member, admin *api.Client
+	owner, member, admin *client.Client
 	ws                   uuid.UUID
 	logs                 *bytes.Buffer
 	url, ownerKey        string // for raw requests
@@ -50,7 +52,7 @@ func credServer(t *testing.T) credEnv {
 		t.Fatal(err)
 	}
 	ts := newServer(t, srv)
-	admin, _ := api.NewClient(ts, adminToken)
+	admin, _ := client.New(ts, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "creds-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +65,8 @@ func credServer(t *testing.T) credEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner, _ := api.NewClient(ts, w.APIKey)
-	member, _ := api.NewClient(ts, key)
+	owner, _ := client.New(ts, w.APIKey)
+	member, _ := client.New(ts, key)
 	return credEnv{owner: owner, member: member, admin: admin, ws: w.ID, logs: logs, url: ts, ownerKey: w.APIKey}
 }
 
@@ -105,17 +107,17 @@ func TestCredentialRoutes(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "team" {
 		t.Fatalf("member lists %+v %v; want team only", list, err)
 	}
-	if _, err := e.member.GetCredential(ctx, e.ws, mine.ID); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := e.member.GetCredential(ctx, e.ws, mine.ID); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("member gets the owner's USER credential: %v", err)
 	}
-	if _, err := e.member.RotateCredential(ctx, e.ws, list[0].ID, api.RotateCredentialRequest{Value: "x-" + team}); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := e.member.RotateCredential(ctx, e.ws, list[0].ID, api.RotateCredentialRequest{Value: "x-" + team}); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("member rotates a WORKSPACE credential: %v", err)
 	}
 	for name, req := range map[string]api.PutCredentialRequest{
 		"workspace scope": {Name: "w", Scope: store.ScopeWorkspace, Value: "v"},
 		"system scope":    {Name: "s", Scope: store.ScopeSystem, Value: "v"},
 	} {
-		if _, err := e.member.PutCredential(ctx, e.ws, req); !api.IsCode(err, api.CodeForbidden) {
+		if _, err := e.member.PutCredential(ctx, e.ws, req); !mosaictype.IsCode(err, api.CodeForbidden) {
 			t.Errorf("member, %s: %v; want forbidden", name, err)
 		}
 	}
@@ -134,11 +136,11 @@ func TestCredentialRoutes(t *testing.T) {
 		"duplicate name": {Name: "openai", Value: "v"},
 	} {
 		_, err := e.owner.PutCredential(ctx, e.ws, req)
-		if !api.IsCode(err, api.CodeInvalidArgument) && !api.IsCode(err, api.CodeConflict) && !api.IsCode(err, api.CodeTooLarge) {
+		if !mosaictype.IsCode(err, api.CodeInvalidArgument) && !mosaictype.IsCode(err, api.CodeConflict) && !mosaictype.IsCode(err, api.CodeTooLarge) {
 			t.Errorf("%s: %v; want a clear refusal", name, err)
 		}
 	}
-	if err := e.owner.Do(ctx, http.MethodPost, base, map[string]any{"name": "a", "value": "v", "valu": "typo"}, nil); !api.IsCode(err, api.CodeInvalidArgument) {
+	if err := e.owner.Do(ctx, http.MethodPost, base, map[string]any{"name": "a", "value": "v", "valu": "typo"}, nil); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Errorf("unknown field: %v", err)
 	}
 
@@ -151,13 +153,13 @@ func TestCredentialRoutes(t *testing.T) {
 	// Provider and metadata say where a rotation sends the value: bound to it, they change only
 	// with the value given again.
 	for _, req := range []api.UpdateCredentialRequest{{Metadata: map[string]string{"env": "prod"}}, {Provider: ptr("postgres")}} {
-		if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, req); !api.IsCode(err, api.CodeInvalidArgument) ||
+		if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, req); !mosaictype.IsCode(err, api.CodeInvalidArgument) ||
 			!strings.Contains(err.Error(), "give the value again") {
 			t.Fatalf("update %+v without the value: %v; want a refusal that says to give the value", req, err)
 		}
 	}
 	bad := "fortnightly"
-	if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{RotationPolicy: &bad}); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := e.owner.UpdateCredential(ctx, e.ws, mine.ID, api.UpdateCredentialRequest{RotationPolicy: &bad}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("update with a bad policy: %v", err)
 	}
 	if err := e.owner.Do(ctx, http.MethodPost, base+"/"+mine.ID.String()+"/rotate", api.RotateCredentialRequest{Value: v2}, &raw); err != nil {
@@ -172,10 +174,10 @@ func TestCredentialRoutes(t *testing.T) {
 	if err != nil || updated.Metadata["env"] != "prod" || updated.Version != 3 || !updated.HasPrevious {
 		t.Fatalf("update of the metadata with the value: %+v %v", updated, err)
 	}
-	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Value: "x", Agent: true}); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Value: "x", Agent: true}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("rotate with a value and the agent: %v", err)
 	}
-	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{}); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("rotate with nothing: %v", err)
 	}
 	out, err := e.owner.RotateCredential(ctx, e.ws, mine.ID, api.RotateCredentialRequest{Agent: true})
@@ -190,7 +192,7 @@ func TestCredentialRoutes(t *testing.T) {
 	if err := e.owner.DeleteCredential(ctx, e.ws, mine.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.owner.GetCredential(ctx, e.ws, mine.ID); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := e.owner.GetCredential(ctx, e.ws, mine.ID); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("get after delete: %v", err)
 	}
 
@@ -205,7 +207,7 @@ func TestCredentialRoutes(t *testing.T) {
 	if got := strings.Join(actions, ","); got != "delete,rotate,update,rotate,update,create" {
 		t.Fatalf("audit of the credential: %s; want delete,rotate,update,rotate,update,create (newest first)", got)
 	}
-	if _, err := e.owner.CredentialAudit(ctx, e.ws, uuid.Nil, 501); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := e.owner.CredentialAudit(ctx, e.ws, uuid.Nil, 501); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("audit with limit 501: %v", err)
 	}
 
@@ -239,18 +241,18 @@ func TestRotationJobsAreNotPublishedDirectly(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range []string{credrotate.KindRotateKey, credrotate.KindRotateSecret} {
 		_, err := e.owner.Publish(ctx, e.ws, api.PublishRequest{Kind: kind, Args: json.RawMessage(`{"credential_id":"` + uuid.NewString() + `"}`)})
-		if !api.IsCode(err, api.CodeForbidden) || !strings.Contains(err.Error(), "rotation agent") {
+		if !mosaictype.IsCode(err, api.CodeForbidden) || !strings.Contains(err.Error(), "rotation agent") {
 			t.Fatalf("owner publishes %s: %v; want forbidden", kind, err)
 		}
 	}
-	if _, err := e.owner.RotateKey(ctx, e.ws, crypto.KeyCredentials, api.RotateKeyRequest{}); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := e.owner.RotateKey(ctx, e.ws, crypto.KeyCredentials, api.RotateKeyRequest{}); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("owner rotates a key: %v; want forbidden", err)
 	}
 	for _, bad := range []struct {
 		key   string
 		batch int
 	}{{"mosaic-nope", 0}, {crypto.KeyCredentials, 5000}} {
-		if _, err := e.admin.RotateKey(ctx, e.ws, bad.key, api.RotateKeyRequest{BatchSize: bad.batch}); !api.IsCode(err, api.CodeInvalidArgument) {
+		if _, err := e.admin.RotateKey(ctx, e.ws, bad.key, api.RotateKeyRequest{BatchSize: bad.batch}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 			t.Fatalf("rotate key %q batch %d: %v; want invalid argument", bad.key, bad.batch, err)
 		}
 	}
@@ -279,15 +281,15 @@ func TestNilWorkspaceIsRefusedAtTheEdge(t *testing.T) {
 	e := credServer(t)
 	ctx := context.Background()
 	for _, path := range []string{"/v1/workspaces/" + uuid.Nil.String() + "/credentials", "/v1/workspaces/" + uuid.Nil.String() + "/tasks"} {
-		if err := e.owner.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeForbidden) {
+		if err := e.owner.Do(ctx, http.MethodGet, path, nil, nil); !mosaictype.IsCode(err, api.CodeForbidden) {
 			t.Errorf("GET %s with a workspace key: %v; want forbidden", path, err)
 		}
-		if err := e.admin.Do(ctx, http.MethodGet, path, nil, nil); !api.IsCode(err, api.CodeNotFound) {
+		if err := e.admin.Do(ctx, http.MethodGet, path, nil, nil); !mosaictype.IsCode(err, api.CodeNotFound) {
 			t.Errorf("GET %s with the admin token: %v; want not found", path, err)
 		}
 	}
 	if err := e.owner.Do(ctx, http.MethodPost, "/v1/workspaces/"+uuid.Nil.String()+"/credentials",
-		map[string]any{"name": "x", "value": "v", "scope": "WORKSPACE"}, nil); !api.IsCode(err, api.CodeForbidden) {
+		map[string]any{"name": "x", "value": "v", "scope": "WORKSPACE"}, nil); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Errorf("POST a credential into the nil workspace: %v; want forbidden", err)
 	}
 }

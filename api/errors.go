@@ -36,9 +36,6 @@ var codeStatus = map[string]int{
 // Error (mosaictype.Error) is an API error: what the server sends and the client returns.
 type Error = mosaictype.Error
 
-// IsCode reports whether err is an API error with the given code (mosaictype.IsCode).
-func IsCode(err error, code string) bool { return mosaictype.IsCode(err, code) }
-
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Status: codeStatus[code], Code: code, Message: fmt.Sprintf(format, args...)}
 }

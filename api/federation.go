@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"github.com/mosaicstack/mosaic/agents/knowledge"
@@ -315,100 +313,8 @@ func federated(r *Request) (bool, *Error) {
 	return b, nil
 }
 
-// FederationIdentity reads the server's public federation identity.
-func (c *Client) FederationIdentity(ctx context.Context) (federation.Identity, error) {
-	var id federation.Identity
-	return id, c.Do(ctx, http.MethodGet, "/federation/identity", nil, &id)
-}
-
 // PeerList (mosaictype.PeerList) answers GET /v1/federation/peers.
 type PeerList = mosaictype.PeerList
-
-// Peers lists this instance's peers (admin token).
-func (c *Client) Peers(ctx context.Context) (PeerList, error) {
-	var out PeerList
-	return out, c.Do(ctx, http.MethodGet, "/v1/federation/peers", nil, &out)
-}
-
-// ConnectPeer asks the instance at peerURL to connect (admin token).
-func (c *Client) ConnectPeer(ctx context.Context, peerURL, expectKey string) (federation.Peer, error) {
-	var out federation.Peer
-	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers", ConnectRequest{URL: peerURL, PublicKey: expectKey}, &out)
-}
-
-// AcceptPeer accepts a pending peer with grants (admin token).
-func (c *Client) AcceptPeer(ctx context.Context, peer string, grants []federation.GrantRequest) (federation.Peer, error) {
-	var out federation.Peer
-	return out, c.Do(ctx, http.MethodPost, "/v1/federation/peers/"+url.PathEscape(peer)+"/accept", AcceptRequest{Grants: grants}, &out)
-}
-
-// RejectPeer rejects a pending peer (admin token).
-func (c *Client) RejectPeer(ctx context.Context, peer string) error {
-	return c.Do(ctx, http.MethodPost, "/v1/federation/peers/"+url.PathEscape(peer)+"/reject", struct{}{}, nil)
-}
-
-// GrantPeer sets a peer's grant in one workspace (admin token).
-func (c *Client) GrantPeer(ctx context.Context, peer string, g federation.GrantRequest) (federation.Peer, error) {
-	var out federation.Peer
-	return out, c.Do(ctx, http.MethodPut, "/v1/federation/peers/"+url.PathEscape(peer)+"/grants", g, &out)
-}
-
-// RevokePeer removes a peer's grant in one workspace (admin token).
-func (c *Client) RevokePeer(ctx context.Context, peer, workspace string) (federation.Peer, error) {
-	var out federation.Peer
-	return out, c.Do(ctx, http.MethodDelete, "/v1/federation/peers/"+url.PathEscape(peer)+"/grants/"+url.PathEscape(workspace), nil, &out)
-}
-
-// OfferedBy asks a peer what it grants this instance (admin token).
-func (c *Client) OfferedBy(ctx context.Context, peer string) ([]federation.Grant, error) {
-	var out struct {
-		Grants []federation.Grant `json:"grants"`
-	}
-	return out.Grants, c.Do(ctx, http.MethodGet, "/v1/federation/peers/"+url.PathEscape(peer)+"/offered", nil, &out)
-}
-
-// DisconnectPeer severs a peer (admin token).
-func (c *Client) DisconnectPeer(ctx context.Context, peer string) (federation.Disconnected, error) {
-	var out federation.Disconnected
-	return out, c.Do(ctx, http.MethodDelete, "/v1/federation/peers/"+url.PathEscape(peer), nil, &out)
-}
-
-// PublishToPeer publishes a task on a peer, from workspace ws of this instance.
-func (c *Client) PublishToPeer(ctx context.Context, ws string, req PeerPublishRequest) (federation.Published, error) {
-	var out federation.Published
-	return out, c.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/tasks", req, &out)
-}
-
-// FederatedSearch searches workspace ws and the peers.
-func (c *Client) FederatedSearch(ctx context.Context, ws string, q url.Values) (federation.FederatedSearch, error) {
-	q.Set("federated", "true")
-	var out federation.FederatedSearch
-	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/knowledge/search?"+q.Encode(), nil, &out)
-}
-
-// FederatedTasks lists the tasks of workspace ws and the peers'.
-func (c *Client) FederatedTasks(ctx context.Context, ws string, q url.Values) (federation.FederatedTasks, error) {
-	q.Set("federated", "true")
-	var out federation.FederatedTasks
-	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/tasks?"+q.Encode(), nil, &out)
-}
-
-// PeerTask reads a task of a peer, from workspace ws of this instance.
-func (c *Client) PeerTask(ctx context.Context, ws, instance string, id uuid.UUID) (federation.RemoteTask, error) {
-	var out federation.RemoteTask
-	q := url.Values{"instance": {instance}}
-	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/tasks/"+id.String()+"?"+q.Encode(), nil, &out)
-}
-
-// PeerEntry reads an entry of a peer (in its workspace peerWS, "" for the only one granting it).
-func (c *Client) PeerEntry(ctx context.Context, ws, instance, peerWS, slug string) (federation.RemoteEntry, error) {
-	var out federation.RemoteEntry
-	q := url.Values{"instance": {instance}}
-	if peerWS != "" {
-		q.Set("workspace", peerWS)
-	}
-	return out, c.Do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/federation/entries/"+url.PathEscape(slug)+"?"+q.Encode(), nil, &out)
-}
 
 // clientAddress is the address a peer-facing request came from: the connection's, not a header
 // the caller sets (behind a proxy, every request is the proxy's, and the bounds apply to it).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/federation"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 )
@@ -106,7 +107,7 @@ func TestStrangersCannotFillTheConnectQueue(t *testing.T) {
 		}
 	}
 
-	admin, _ := api.NewClient(url, adminToken)
+	admin, _ := client.New(url, adminToken)
 	if _, err := admin.AcceptPeer(ctx, first.Name, nil); err == nil || !strings.Contains(err.Error(), "by its key") {
 		t.Fatalf("accept by the name a stranger chose: %v; want a refusal naming the key", err)
 	}
@@ -192,7 +193,7 @@ func TestAStrangerCannotTakeAnotherInstancesPlace(t *testing.T) {
 		t.Fatalf("statuses before the decision: partner %q, stranger %q", a, b)
 	}
 
-	admin, _ := api.NewClient(url, adminToken)
+	admin, _ := client.New(url, adminToken)
 	if _, err := admin.AcceptPeer(ctx, partner.Name, nil); err == nil {
 		t.Fatal("accepted by a name two requests carry")
 	}

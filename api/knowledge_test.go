@@ -14,7 +14,9 @@ import (
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/embed"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -37,7 +39,7 @@ func TestKnowledgeRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := newServer(t, srv)
-	admin, _ := api.NewClient(ts, adminToken)
+	admin, _ := client.New(ts, adminToken)
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "kb-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +52,8 @@ func TestKnowledgeRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner, _ := api.NewClient(ts, w.APIKey)
-	guest, _ := api.NewClient(ts, guestKey)
+	owner, _ := client.New(ts, w.APIKey)
+	guest, _ := client.New(ts, guestKey)
 	str := func(s string) *string { return &s }
 
 	e, err := owner.CreateEntry(ctx, w.ID, knowledge.EntryInput{Title: str("Café Notes"), Body: str("first\n"), Tags: &[]string{"a"}})
@@ -82,7 +84,7 @@ func TestKnowledgeRoutes(t *testing.T) {
 	big := strings.Repeat("x", store.MaxEntryBody+1)
 	bad := []struct {
 		name   string
-		client *api.Client
+		client *client.Client
 		method string
 		path   string
 		body   any
@@ -111,11 +113,11 @@ func TestKnowledgeRoutes(t *testing.T) {
 	}
 	for _, c := range bad {
 		err := c.client.Do(ctx, c.method, base+c.path, c.body, nil)
-		if !api.IsCode(err, c.code) || !strings.Contains(err.Error(), c.want) {
+		if !mosaictype.IsCode(err, c.code) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v; want %s naming %q", c.name, err, c.code, c.want)
 		}
 	}
-	if _, err := owner.Publish(ctx, w.ID, api.PublishRequest{Kind: knowledge.KindReindex}); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := owner.Publish(ctx, w.ID, api.PublishRequest{Kind: knowledge.KindReindex}); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Errorf("publishing a knowledge job through the task route: %v; want forbidden", err)
 	}
 	if id, err := owner.Reindex(ctx, w.ID, 10); err != nil || id == uuid.Nil {
@@ -124,7 +126,7 @@ func TestKnowledgeRoutes(t *testing.T) {
 	if err := owner.DeleteEntry(ctx, w.ID, "cafe-notes"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.GetEntry(ctx, w.ID, "cafe-notes"); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := owner.GetEntry(ctx, w.ID, "cafe-notes"); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
@@ -249,7 +249,7 @@ func TestOpenAPISchemasAreTheGoTypes(t *testing.T) {
 	}
 }
 
-// openAPIClientOps are the operations each Client method calls.
+// openAPIClientOps are the operations each client.Client method calls.
 var openAPIClientOps = map[string][]string{
 	"Agents": {"listAgents"}, "AgentEvents": {"getAgent"}, "DrainAgent": {"drainAgent"},
 	"PausePool": {"pausePool"}, "ResumePool": {"resumePool"}, "PoolPauses": {"listPoolPauses"},
@@ -283,8 +283,8 @@ var openAPIClientOps = map[string][]string{
 	"SetSchedulePaused": {"pauseSchedule", "resumeSchedule"}, "DeleteSchedule": {"deleteSchedule"},
 }
 
-// TestOpenAPIClientTypes: the API client's types are the document's. Each Client method that
-// calls the API is listed with its operations; a document type among its arguments is the
+// TestOpenAPIClientTypes: the API client's types are the document's. Each client.Client method
+// that calls the API is listed with its operations; a document type among its arguments is the
 // operation's request body, and what it returns (a document type, or a list of one) is the
 // operation's answer or one of the answer's properties.
 func TestOpenAPIClientTypes(t *testing.T) {
@@ -296,7 +296,7 @@ func TestOpenAPIClientTypes(t *testing.T) {
 			ops[op.OperationID] = op
 		}
 	}
-	cl := reflect.TypeFor[*api.Client]()
+	cl := reflect.TypeFor[*client.Client]()
 	for i := range cl.NumMethod() {
 		m := cl.Method(i)
 		if m.Name == "Do" {

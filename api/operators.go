@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
@@ -78,24 +76,4 @@ func (s *Server) revokeOperatorKey(w http.ResponseWriter, r *Request) *Error {
 	s.log.Info().Str("operator", k.Name).Str("key_id", k.ID.String()).Str("by", r.Caller.Name()).Msg("operator key revoked")
 	writeJSON(w, http.StatusOK, k)
 	return nil
-}
-
-// CreateOperatorKey issues a named operator key (admin token); the key is in the result, once.
-func (c *Client) CreateOperatorKey(ctx context.Context, name string) (CreatedOperatorKey, error) {
-	var out CreatedOperatorKey
-	return out, c.Do(ctx, http.MethodPost, "/v1/operator-keys", CreateOperatorKeyRequest{Name: name}, &out)
-}
-
-// ListOperatorKeys lists the operator keys, revoked ones included (admin token).
-func (c *Client) ListOperatorKeys(ctx context.Context) ([]store.OperatorKey, error) {
-	var out struct {
-		Keys []store.OperatorKey `json:"operator_keys"`
-	}
-	return out.Keys, c.Do(ctx, http.MethodGet, "/v1/operator-keys", nil, &out)
-}
-
-// RevokeOperatorKey revokes the operator key of a name or an id (admin token).
-func (c *Client) RevokeOperatorKey(ctx context.Context, ref string) (store.OperatorKey, error) {
-	var out store.OperatorKey
-	return out, c.Do(ctx, http.MethodDelete, "/v1/operator-keys/"+url.PathEscape(ref), nil, &out)
 }

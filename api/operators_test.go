@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -20,21 +22,21 @@ func TestOperatorKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ts, db := newTaskServer(t)
-	admin, _ := api.NewClient(ts, adminToken)
+	admin, _ := client.New(ts, adminToken)
 	name := "alice-" + uuid.NewString()[:8]
 	k, err := admin.CreateOperatorKey(ctx, name)
 	if err != nil || !strings.HasPrefix(k.Key, "moso_") || k.CreatedBy != "admin" {
 		t.Fatalf("create: %+v %v", k, err)
 	}
-	if _, err := admin.CreateOperatorKey(ctx, name); !api.IsCode(err, api.CodeConflict) {
+	if _, err := admin.CreateOperatorKey(ctx, name); !mosaictype.IsCode(err, api.CodeConflict) {
 		t.Fatalf("a second key for %s: %v; want conflict", name, err)
 	}
-	if _, err := admin.CreateOperatorKey(ctx, "Not A Name"); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := admin.CreateOperatorKey(ctx, "Not A Name"); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("a bad name: %v; want invalid", err)
 	}
 
 	// The key acts as the admin token: a workspace, then a dead letter discarded, recorded by name.
-	alice, _ := api.NewClient(ts, k.Key)
+	alice, _ := client.New(ts, k.Key)
 	w, err := alice.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "ops-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatalf("an operator creating a workspace: %v", err)
@@ -52,10 +54,10 @@ func TestOperatorKeys(t *testing.T) {
 	}
 
 	// Only the admin token itself makes, lists and revokes operator keys.
-	if _, err := alice.CreateOperatorKey(ctx, "bob"); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := alice.CreateOperatorKey(ctx, "bob"); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("an operator key making another: %v; want forbidden", err)
 	}
-	if _, err := alice.ListOperatorKeys(ctx); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := alice.ListOperatorKeys(ctx); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("an operator key listing keys: %v; want forbidden", err)
 	}
 	keys, err := admin.ListOperatorKeys(ctx)
@@ -76,17 +78,17 @@ func TestOperatorKeys(t *testing.T) {
 	if _, err := admin.RevokeOperatorKey(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.ListWorkspaces(ctx); !api.IsCode(err, api.CodeUnauthenticated) {
+	if _, err := alice.ListWorkspaces(ctx); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 		t.Fatalf("a revoked operator key: %v; want unauthenticated", err)
 	}
-	if _, err := admin.RevokeOperatorKey(ctx, name); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := admin.RevokeOperatorKey(ctx, name); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("revoking twice: %v; want not found", err)
 	}
 	if _, err := admin.CreateOperatorKey(ctx, name); err != nil {
 		t.Fatalf("a new key for %s after the revocation: %v", name, err)
 	}
-	forged, _ := api.NewClient(ts, "moso_"+strings.Repeat("0", 32)+"_"+strings.Repeat("A", 43))
-	if _, err := forged.ListWorkspaces(ctx); !api.IsCode(err, api.CodeUnauthenticated) {
+	forged, _ := client.New(ts, "moso_"+strings.Repeat("0", 32)+"_"+strings.Repeat("A", 43))
+	if _, err := forged.ListWorkspaces(ctx); !mosaictype.IsCode(err, api.CodeUnauthenticated) {
 		t.Fatalf("a forged operator key: %v; want unauthenticated", err)
 	}
 }

@@ -24,12 +24,6 @@ type WorkspaceLoad = mosaictype.WorkspaceLoad
 // BusiestWorkspaces is how many workspaces GET /v1/overview lists.
 const BusiestWorkspaces = 10
 
-// Overview reads the overview (admin token).
-func (c *Client) Overview(ctx context.Context) (Overview, error) {
-	var out Overview
-	return out, c.Do(ctx, http.MethodGet, "/v1/overview", nil, &out)
-}
-
 func (s *Server) overview(w http.ResponseWriter, r *Request) *Error {
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()

@@ -8,7 +8,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -21,20 +23,20 @@ func TestWorkspaceRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := newServer(t, srv)
-	admin, _ := api.NewClient(url, adminToken)
+	admin, _ := client.New(url, adminToken)
 	ctx := context.Background()
 	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "retention-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner, _ := api.NewClient(url, w.APIKey)
+	owner, _ := client.New(url, w.APIKey)
 
 	got, err := owner.Retention(ctx, w.ID)
 	want := api.Retention{Effective: api.RetentionSettings{Succeeded: "1h0m0s", Cancelled: "2h0m0s", Dead: "3h0m0s", DeadLetters: "4h0m0s"}}
 	if err != nil || got != want {
 		t.Fatalf("a new workspace: %+v %v; want the process's defaults %+v", got, err, want)
 	}
-	if _, err := owner.SetRetention(ctx, w.ID, api.RetentionSettings{Succeeded: "48h"}); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := owner.SetRetention(ctx, w.ID, api.RetentionSettings{Succeeded: "48h"}); !mosaictype.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("the owner sets retention: %v; want forbidden (admin only)", err)
 	}
 	got, err = admin.SetRetention(ctx, w.ID, api.RetentionSettings{Succeeded: "48h", Dead: "0s"})
@@ -47,7 +49,7 @@ func TestWorkspaceRetention(t *testing.T) {
 		t.Fatalf("read back: %+v %v", got, err)
 	}
 	for _, bad := range []api.RetentionSettings{{Succeeded: "a day"}, {Cancelled: "-1h"}, {Dead: "30m"}, {Dead: "2h0.5s"}, {DeadLetters: "100000h"}} {
-		if _, err := admin.SetRetention(ctx, w.ID, bad); !api.IsCode(err, api.CodeInvalidArgument) {
+		if _, err := admin.SetRetention(ctx, w.ID, bad); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 			t.Errorf("%+v: %v; want invalid argument", bad, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 func TestSchedulesAPI(t *testing.T) {
@@ -54,7 +55,7 @@ func TestSchedulesAPI(t *testing.T) {
 		if name == "duplicate name" {
 			want = api.CodeConflict
 		}
-		if !api.IsCode(err, want) {
+		if !mosaictype.IsCode(err, want) {
 			t.Errorf("%s: %v; want %s", name, err, want)
 		}
 	}
@@ -78,7 +79,7 @@ func TestSchedulesAPI(t *testing.T) {
 	if err := c.DeleteSchedule(ctx, ws, "nightly"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetSchedule(ctx, ws, "nightly"); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := c.GetSchedule(ctx, ws, "nightly"); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 }

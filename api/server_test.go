@@ -12,7 +12,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -21,7 +23,7 @@ const adminToken = "test-admin-token-0123456789"
 type testBundle struct {
 	db     *store.DB
 	server *httptest.Server
-	admin  *api.Client
+	admin  *client.Client
 }
 
 func setup(t *testing.T, checks map[string]api.Check) *testBundle {
@@ -33,7 +35,7 @@ func setup(t *testing.T, checks map[string]api.Check) *testBundle {
 	}
 	ts := httptest.NewServer(checkOpenAPI(t, srv.Handler()))
 	t.Cleanup(ts.Close)
-	admin, err := api.NewClient(ts.URL, adminToken)
+	admin, err := client.New(ts.URL, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +49,8 @@ func newServer(t *testing.T, srv *api.Server) string {
 	return ts.URL
 }
 
-func (b *testBundle) client(t *testing.T, token string) *api.Client {
-	c, err := api.NewClient(b.server.URL, token)
+func (b *testBundle) client(t *testing.T, token string) *client.Client {
+	c, err := client.New(b.server.URL, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func TestWorkspaceAuth(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := b.client(t, c.token).Do(ctx, c.method, c.path, c.body, nil)
-		if !api.IsCode(err, c.code) {
+		if !mosaictype.IsCode(err, c.code) {
 			t.Errorf("%s: %v; want %s", c.name, err, c.code)
 		}
 	}

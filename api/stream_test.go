@@ -16,9 +16,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 type streamBundle struct {
@@ -47,7 +49,7 @@ func streamSetup(t *testing.T, heartbeat time.Duration) *streamBundle {
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close) // before ts.Close: ends the streams still open
 	b := &streamBundle{srv: srv, url: ts.URL, nc: nc, js: js}
-	admin, _ := api.NewClient(ts.URL, adminToken)
+	admin, _ := client.New(ts.URL, adminToken)
 	if b.own, err = admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "stream-" + uuid.NewString()[:8]}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,15 +176,15 @@ func TestEventStreamAuth(t *testing.T) {
 		{"admin, no such workspace", adminToken, streamPath(uuid.New()), api.CodeNotFound},
 	}
 	for _, c := range cases {
-		cl, _ := api.NewClient(b.url, c.token)
+		cl, _ := client.New(b.url, c.token)
 		err := cl.Do(ctx, http.MethodGet, c.path, nil, nil)
-		if !api.IsCode(err, c.code) {
+		if !mosaictype.IsCode(err, c.code) {
 			t.Errorf("%s: %v; want %s", c.name, err, c.code)
 		}
 	}
 	// A guest may read the stream.
 	var guest api.CreatedAPIKey
-	owner, _ := api.NewClient(b.url, b.own.APIKey)
+	owner, _ := client.New(b.url, b.own.APIKey)
 	if err := owner.Do(ctx, http.MethodPost, "/v1/workspaces/"+b.own.ID.String()+"/api-keys", api.CreateAPIKeyRequest{Name: "g", Role: "GUEST"}, &guest); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -35,15 +37,15 @@ func newTaskServer(t *testing.T) (string, *store.DB) {
 	return newServer(t, srv), db
 }
 
-func taskServer(t *testing.T) (*api.Client, uuid.UUID, *store.DB) {
+func taskServer(t *testing.T) (*client.Client, uuid.UUID, *store.DB) {
 	t.Helper()
 	ts, db := newTaskServer(t)
-	admin, _ := api.NewClient(ts, adminToken)
+	admin, _ := client.New(ts, adminToken)
 	w, err := admin.CreateWorkspace(context.Background(), api.CreateWorkspaceRequest{Name: "tasks-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := api.NewClient(ts, w.APIKey)
+	c, _ := client.New(ts, w.APIKey)
 	return c, w.ID, db
 }
 
@@ -72,7 +74,7 @@ func TestPublishRejectsBadInput(t *testing.T) {
 		"run_at in 2 years": {Kind: "demo.echo", RunAt: &far},
 	} {
 		_, err := c.Publish(ctx, ws, req)
-		if !api.IsCode(err, api.CodeInvalidArgument) && !api.IsCode(err, api.CodeTooLarge) {
+		if !mosaictype.IsCode(err, api.CodeInvalidArgument) && !mosaictype.IsCode(err, api.CodeTooLarge) {
 			t.Errorf("%s: %v; want invalid_argument", name, err)
 		}
 	}
@@ -106,41 +108,41 @@ func TestPublishGetListCancel(t *testing.T) {
 	if err != nil || scheduled.Status != store.StatusScheduled {
 		t.Fatalf("delayed publish: %+v %v", scheduled, err)
 	}
-	list, err := c.ListTasks(ctx, ws, api.TaskQuery{Status: store.StatusQueued})
+	list, err := c.ListTasks(ctx, ws, client.TaskQuery{Status: store.StatusQueued})
 	if err != nil || len(list.Tasks) != 1 || list.Tasks[0].ID != res.ID {
 		t.Fatalf("list queued: %+v %v", list, err)
 	}
-	page1, err := c.ListTasks(ctx, ws, api.TaskQuery{Limit: 1})
+	page1, err := c.ListTasks(ctx, ws, client.TaskQuery{Limit: 1})
 	if err != nil || len(page1.Tasks) != 1 || page1.NextCursor == "" || page1.Tasks[0].ID != scheduled.ID {
 		t.Fatalf("page 1: %+v %v", page1, err)
 	}
-	page2, err := c.ListTasks(ctx, ws, api.TaskQuery{Cursor: page1.NextCursor, Limit: 1})
+	page2, err := c.ListTasks(ctx, ws, client.TaskQuery{Cursor: page1.NextCursor, Limit: 1})
 	if err != nil || len(page2.Tasks) != 1 || page2.Tasks[0].ID != res.ID {
 		t.Fatalf("page 2: %+v %v", page2, err)
 	}
-	if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Status: "finished"}); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := c.ListTasks(ctx, ws, client.TaskQuery{Status: "finished"}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("bad status filter: %v", err)
 	}
 	for _, bad := range []string{"=5", "a..b=1", "customer.=1"} {
-		if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Search: bad}); !api.IsCode(err, api.CodeInvalidArgument) {
+		if _, err := c.ListTasks(ctx, ws, client.TaskQuery{Search: bad}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 			t.Fatalf("search %q: %v; want an invalid argument", bad, err)
 		}
 	}
-	found, err := c.ListTasks(ctx, ws, api.TaskQuery{Search: res.ID.String()})
+	found, err := c.ListTasks(ctx, ws, client.TaskQuery{Search: res.ID.String()})
 	if err != nil || len(found.Tasks) != 1 || found.Tasks[0].ID != res.ID {
 		t.Fatalf("search by id: %+v %v", found, err)
 	}
-	if none, err := c.ListTasks(ctx, ws, api.TaskQuery{Since: time.Now().Add(time.Hour)}); err != nil || len(none.Tasks) != 0 {
+	if none, err := c.ListTasks(ctx, ws, client.TaskQuery{Since: time.Now().Add(time.Hour)}); err != nil || len(none.Tasks) != 0 {
 		t.Fatalf("created after an hour from now: %+v %v", none, err)
 	}
 	status, err := c.CancelTask(ctx, ws, scheduled.ID)
 	if err != nil || status != string(store.StatusCancelled) {
 		t.Fatalf("cancel: %s %v", status, err)
 	}
-	if _, err := c.CancelTask(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeConflict) {
+	if _, err := c.CancelTask(ctx, ws, scheduled.ID); !mosaictype.IsCode(err, api.CodeConflict) {
 		t.Fatalf("cancel twice: %v", err)
 	}
-	if _, err := c.GetTask(ctx, ws, uuid.New(), 0); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := c.GetTask(ctx, ws, uuid.New(), 0); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("unknown task: %v", err)
 	}
 	// ?wait returns at once for a finished task.
@@ -161,14 +163,14 @@ func TestPublishGetListCancel(t *testing.T) {
 	if evs, err := c.TaskEvents(ctx, ws, scheduled.ID); err != nil || evs[len(evs)-1].Type != "retried" || !strings.Contains(string(evs[len(evs)-1].Detail), `"by"`) {
 		t.Fatalf("the retry's event: %+v %v", evs, err)
 	}
-	if _, err := c.RetryTask(ctx, ws, scheduled.ID, false); !api.IsCode(err, api.CodeConflict) {
+	if _, err := c.RetryTask(ctx, ws, scheduled.ID, false); !mosaictype.IsCode(err, api.CodeConflict) {
 		t.Fatalf("retry a queued task: %v; want a conflict", err)
 	}
-	if _, err := c.RetryTask(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := c.RetryTask(ctx, ws, uuid.New(), false); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("retry an unknown task: %v; want not found", err)
 	}
 	// Deleting: not while it is queued; once cancelled, it and its events are gone.
-	if err := c.DeleteTask(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeConflict) {
+	if err := c.DeleteTask(ctx, ws, scheduled.ID); !mosaictype.IsCode(err, api.CodeConflict) {
 		t.Fatalf("delete a queued task: %v; want a conflict", err)
 	}
 	if _, err := c.CancelTask(ctx, ws, scheduled.ID); err != nil {
@@ -177,17 +179,17 @@ func TestPublishGetListCancel(t *testing.T) {
 	if err := c.DeleteTask(ctx, ws, scheduled.ID); err != nil {
 		t.Fatalf("delete a cancelled task: %v", err)
 	}
-	if _, err := c.GetTask(ctx, ws, scheduled.ID, 0); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := c.GetTask(ctx, ws, scheduled.ID, 0); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("a deleted task: %v; want not found", err)
 	}
-	if evs, err := c.TaskEvents(ctx, ws, scheduled.ID); !api.IsCode(err, api.CodeNotFound) {
+	if evs, err := c.TaskEvents(ctx, ws, scheduled.ID); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("a deleted task's events: %+v %v; want not found", evs, err)
 	}
-	dl, err := c.ListDeadLetters(ctx, ws, api.DeadLetterQuery{})
+	dl, err := c.ListDeadLetters(ctx, ws, client.DeadLetterQuery{})
 	if err != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters: %+v %v", dl, err)
 	}
-	if _, err := c.ReplayDeadLetter(ctx, ws, uuid.New(), false); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := c.ReplayDeadLetter(ctx, ws, uuid.New(), false); !mosaictype.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("replay unknown: %v", err)
 	}
 }
@@ -220,11 +222,11 @@ func TestListTasksSortIsValidated(t *testing.T) {
 	c, ws, _ := taskServer(t)
 	ctx := context.Background()
 	for _, sort := range []string{"created", "updated", "finished", "priority"} {
-		if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Sort: sort}); err != nil {
+		if _, err := c.ListTasks(ctx, ws, client.TaskQuery{Sort: sort}); err != nil {
 			t.Errorf("sort %s: %v", sort, err)
 		}
 	}
-	if _, err := c.ListTasks(ctx, ws, api.TaskQuery{Sort: "size"}); !api.IsCode(err, api.CodeInvalidArgument) {
+	if _, err := c.ListTasks(ctx, ws, client.TaskQuery{Sort: "size"}); !mosaictype.IsCode(err, api.CodeInvalidArgument) {
 		t.Fatalf("sort size: %v; want invalid argument", err)
 	}
 }

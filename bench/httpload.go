@@ -14,6 +14,8 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -25,24 +27,24 @@ import (
 func httpPublishLoad(ctx context.Context, e *env, cfg config) (p50, p99, rate float64, failed int64, err error) {
 	reg := agents.NewRegistry()
 	demo.Register(reg)
-	client, err := agents.NewClient(agents.ClientConfig{DB: e.db, Registry: reg, JS: e.js})
+	tasks, err := agents.NewClient(agents.ClientConfig{DB: e.db, Registry: reg, JS: e.js})
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	defer client.Close()
+	defer tasks.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	relay := outbox.NewRelay(outbox.RelayConfig{DB: e.db, JS: e.js, BatchSize: 1000})
 	go func() { _ = relay.Run(rctx) }()
 	const adminToken = "bench-admin-token-0123456789abcdef"
-	srv, err := api.New(api.Config{DB: e.db, AdminToken: adminToken, Tasks: client})
+	srv, err := api.New(api.Config{DB: e.db, AdminToken: adminToken, Tasks: tasks})
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	admin, _ := api.NewClient(ts.URL, adminToken)
-	w, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "http-bench-" + uuid.NewString()[:8]})
+	admin, _ := client.New(ts.URL, adminToken)
+	w, err := admin.CreateWorkspace(ctx, mosaictype.CreateWorkspaceRequest{Name: "http-bench-" + uuid.NewString()[:8]})
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
@@ -56,10 +58,10 @@ func httpPublishLoad(ctx context.Context, e *env, cfg config) (p50, p99, rate fl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, _ := api.NewClient(ts.URL, w.APIKey)
+			c, _ := client.New(ts.URL, w.APIKey)
 			for next.Add(1) <= int64(cfg.httpRequests) && time.Now().Before(deadline) {
 				t0 := time.Now()
-				_, err := c.Publish(ctx, w.ID, api.PublishRequest{Kind: "demo.echo", Args: []byte(`{"n":1}`)})
+				_, err := c.Publish(ctx, w.ID, mosaictype.PublishRequest{Kind: "demo.echo", Args: []byte(`{"n":1}`)})
 				d := time.Since(t0)
 				if err != nil {
 					errs.Add(1)

@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mosaicstack/mosaic/agents"
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -42,7 +43,7 @@ func newAgentsCmd() *cobra.Command {
 }
 
 // resolveAgent finds a live or recent agent by id or by name.
-func resolveAgent(cmd *cobra.Command, c *api.Client, ref string) (store.Agent, error) {
+func resolveAgent(cmd *cobra.Command, c *client.Client, ref string) (store.Agent, error) {
 	list, err := c.Agents(cmd.Context())
 	if err != nil {
 		return store.Agent{}, err
@@ -165,7 +166,7 @@ func newPoolsCmd() *cobra.Command {
 	return cmd
 }
 
-func adminOnly(f *clientFlags) (*api.Client, error) {
+func adminOnly(f *clientFlags) (*client.Client, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func newPoolPauseCmd(pause bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res api.PoolPauseResponse
+			var res mosaictype.PoolPauseResponse
 			if pause {
 				res, err = c.PausePool(cmd.Context(), args[0], d)
 			} else {

@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -66,7 +66,7 @@ func (f *clientFlags) serverURL() string {
 }
 
 // adminClient authenticates with MOSAIC_ADMIN_TOKEN, else the admin token of --data-dir.
-func (f *clientFlags) adminClient() (*api.Client, error) {
+func (f *clientFlags) adminClient() (*client.Client, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -78,12 +78,12 @@ func (f *clientFlags) adminClient() (*api.Client, error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return api.NewClient(f.serverURL(), token)
+	return client.New(f.serverURL(), token)
 }
 
 // workspaceClient authenticates with MOSAIC_API_KEY, else the default key saved in --data-dir,
 // else the admin token; it returns the workspace to act in (--workspace, else the key's).
-func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
+func (f *clientFlags) workspaceClient() (*client.Client, uuid.UUID, error) {
 	if err := f.validate(); err != nil {
 		return nil, uuid.Nil, err
 	}
@@ -103,7 +103,7 @@ func (f *clientFlags) workspaceClient() (*api.Client, uuid.UUID, error) {
 		if ws == uuid.Nil {
 			ws = keyWS
 		}
-		c, err := api.NewClient(f.serverURL(), key)
+		c, err := client.New(f.serverURL(), key)
 		return c, ws, err
 	}
 	if ws == uuid.Nil {
@@ -232,7 +232,7 @@ func printJSON(v any) error {
 // (naming noun in the error), resolves the client and the workspace, registers
 // the client flags, and hands the rest to run.
 func idCommand(f *clientFlags, noun, use, short string,
-	run func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error) *cobra.Command {
+	run func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,

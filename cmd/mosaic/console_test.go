@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -281,7 +281,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	screenshot(t, b, filepath.Join(artifacts, "system.png"))
 
 	// Operator actions, each checked in the API. A pool paused and resumed from the operators' page.
-	admin, err := api.NewClient(dev.server, strings.TrimSpace(string(adminToken)))
+	admin, err := client.New(dev.server, strings.TrimSpace(string(adminToken)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 func newConsumersCmd() *cobra.Command {
@@ -54,7 +54,7 @@ stream's total:
 	return cmd
 }
 
-func printConsumers(out io.Writer, rep api.ConsumerReport) error {
+func printConsumers(out io.Writer, rep mosaictype.ConsumerReport) error {
 	for i, sr := range rep.Streams {
 		if i > 0 {
 			fmt.Fprintln(out)
@@ -111,7 +111,7 @@ func printConsumers(out io.Writer, rep api.ConsumerReport) error {
 
 // consumerLabel is a consumer's POOL and BAND: its pool and band, or its name and "-" for a
 // consumer no pool named.
-func consumerLabel(c api.ConsumerState) (pool, band string) {
+func consumerLabel(c mosaictype.ConsumerState) (pool, band string) {
 	switch {
 	case c.Pool == "":
 		return c.Name, "-"

@@ -12,8 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mosaicstack/mosaic/agents/credrotate"
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -54,7 +55,7 @@ func readValue(file string) (string, error) {
 
 func newCredPutCmd() *cobra.Command {
 	f := &clientFlags{}
-	var req api.PutCredentialRequest
+	var req mosaictype.PutCredentialRequest
 	var file, expires string
 	var meta []string
 	cmd := &cobra.Command{
@@ -126,7 +127,7 @@ func parseMeta(kvs []string) (map[string]string, error) {
 	return m, nil
 }
 
-func printCredential(f *clientFlags, c store.Credential) error {
+func printCredential(f *clientFlags, c mosaictype.Credential) error {
 	if f.output == "json" {
 		return printJSON(c)
 	}
@@ -157,7 +158,7 @@ func newCredListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printTable(f.output, list, "ID\tNAME\tTYPE\tSCOPE\tPROVIDER\tVALUE\tVERSION\tLAST USED", func(cr store.Credential) []any {
+			return printTable(f.output, list, "ID\tNAME\tTYPE\tSCOPE\tPROVIDER\tVALUE\tVERSION\tLAST USED", func(cr mosaictype.Credential) []any {
 				used := "-"
 				if cr.LastUsedAt != nil {
 					used = cr.LastUsedAt.Local().Format("2006-01-02 15:04")
@@ -174,7 +175,7 @@ func newCredGetCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := idCommand(f, "credential", "get ID",
 		"Show a credential (masked: the value is never shown)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			cred, err := c.GetCredential(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -190,8 +191,8 @@ func newCredRotateCmd() *cobra.Command {
 	var agent bool
 	cmd := idCommand(f, "credential", "rotate ID",
 		"Rotate a credential: a new value from standard input or --from-file, or --agent (staged rotation at its provider)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
-			req := api.RotateCredentialRequest{Agent: agent}
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
+			req := mosaictype.RotateCredentialRequest{Agent: agent}
 			var err error
 			if !agent {
 				if req.Value, err = readValue(file); err != nil {
@@ -222,7 +223,7 @@ func newCredDeleteCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := idCommand(f, "credential", "delete ID",
 		"Delete a credential (soft: kept for the audit, no longer usable)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			if err := c.DeleteCredential(cmd.Context(), ws, id); err != nil {
 				return err
 			}
@@ -305,7 +306,7 @@ default the CLI's default workspace) and follows like any task: mosaic tasks get
 			if err != nil {
 				return err
 			}
-			out, err := c.RotateKey(cmd.Context(), ws, key, api.RotateKeyRequest{BatchSize: batch})
+			out, err := c.RotateKey(cmd.Context(), ws, key, mosaictype.RotateKeyRequest{BatchSize: batch})
 			if err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/federation"
 )
 
@@ -43,7 +43,7 @@ func newEventsCmd() *cobra.Command {
 			if id, err := c.FederationIdentity(ctx); err == nil {
 				here = id.Name
 			}
-			return c.StreamEvents(ctx, ws.String(), fed, func(ev api.Event) error {
+			return c.StreamEvents(ctx, ws.String(), fed, func(ev client.Event) error {
 				if ev.Type == ":" {
 					if f.output != "json" && strings.HasPrefix(ev.Data, "instance ") {
 						fmt.Println(ev.Data)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/federation"
 )
@@ -158,7 +158,7 @@ func fedIdentityCmd() *cobra.Command {
 			if err := f.validate(); err != nil {
 				return err
 			}
-			c, err := api.NewClient(f.serverURL(), "")
+			c, err := client.New(f.serverURL(), "")
 			if err != nil {
 				return err
 			}
@@ -190,7 +190,7 @@ func orDash(s string) string {
 }
 
 // adminCommand builds a federation subcommand that calls the server with the admin token.
-func adminCommand(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error) (*cobra.Command, *clientFlags) {
+func adminCommand(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error) (*cobra.Command, *clientFlags) {
 	f := &clientFlags{}
 	c := &cobra.Command{
 		Use: use, Short: short, Args: args,
@@ -209,7 +209,7 @@ func adminCommand(use, short string, args cobra.PositionalArgs, run func(ctx con
 func fedConnectCmd() *cobra.Command {
 	var expect string
 	c, _ := adminCommand("connect URL", "Ask the instance whose API is at URL to connect; its admin accepts or rejects",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error {
 			p, err := c.ConnectPeer(ctx, args[0], expect)
 			if err != nil {
 				return err
@@ -231,7 +231,7 @@ func fedConnectCmd() *cobra.Command {
 
 func fedListCmd() *cobra.Command {
 	c, _ := adminCommand("list", "The peers of this instance: status, link, and what each is granted here",
-		cobra.NoArgs, func(ctx context.Context, c *api.Client, f *clientFlags, _ []string) error {
+		cobra.NoArgs, func(ctx context.Context, c *client.Client, f *clientFlags, _ []string) error {
 			l, err := c.Peers(ctx)
 			if err != nil {
 				return err
@@ -318,7 +318,7 @@ func printPeer(f *clientFlags, p federation.Peer, verb string) error {
 func fedAcceptCmd() *cobra.Command {
 	g := &grantFlags{}
 	c, _ := adminCommand("accept KEY", "Accept a request to connect, named by its key (at least its first 12 characters), granting capabilities in a workspace",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error {
 			var grants []federation.GrantRequest
 			if g.workspace != "" || len(g.caps) > 0 {
 				r, err := g.request()
@@ -339,7 +339,7 @@ func fedAcceptCmd() *cobra.Command {
 
 func fedRejectCmd() *cobra.Command {
 	c, _ := adminCommand("reject PEER", "Reject a peer's request to connect (it is forgotten)",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, _ *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, _ *clientFlags, args []string) error {
 			if err := c.RejectPeer(ctx, args[0]); err != nil {
 				return err
 			}
@@ -352,7 +352,7 @@ func fedRejectCmd() *cobra.Command {
 func fedGrantCmd() *cobra.Command {
 	g := &grantFlags{}
 	c, _ := adminCommand("grant PEER", "Set what an accepted peer may do in a workspace of this instance (replaces that workspace's grant)",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error {
 			r, err := g.request()
 			if err != nil {
 				return err
@@ -370,7 +370,7 @@ func fedGrantCmd() *cobra.Command {
 func fedRevokeCmd() *cobra.Command {
 	var ws string
 	c, _ := adminCommand("revoke PEER", "Remove a peer's grant in a workspace, at once",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error {
 			p, err := c.RevokePeer(ctx, args[0], ws)
 			if err != nil {
 				return err
@@ -384,7 +384,7 @@ func fedRevokeCmd() *cobra.Command {
 
 func fedDisconnectCmd() *cobra.Command {
 	c, _ := adminCommand("disconnect PEER", "Sever a peer: its grants and identity go at once, and it is told to forget this instance",
-		cobra.ExactArgs(1), func(ctx context.Context, c *api.Client, f *clientFlags, args []string) error {
+		cobra.ExactArgs(1), func(ctx context.Context, c *client.Client, f *clientFlags, args []string) error {
 			d, err := c.DisconnectPeer(ctx, args[0])
 			if err != nil {
 				return err

@@ -18,8 +18,9 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents/knowledge"
 	"github.com/mosaicstack/mosaic/agents/knowledge/mdfile"
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -35,7 +36,7 @@ func newKnowledgeCmd() *cobra.Command {
 }
 
 // kbCommand builds a knowledge command on the workspace API.
-func kbCommand(f *clientFlags, use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error) *cobra.Command {
+func kbCommand(f *clientFlags, use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error) *cobra.Command {
 	cmd := &cobra.Command{Use: use, Short: short, Args: args,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, ws, err := f.workspaceClient()
@@ -49,7 +50,7 @@ func kbCommand(f *clientFlags, use, short string, args cobra.PositionalArgs, run
 }
 
 // upsert creates the entry, or edits it when its slug is taken: the CLI's put and import.
-func upsert(ctx context.Context, c *api.Client, ws uuid.UUID, in knowledge.EntryInput) (store.Entry, bool, error) {
+func upsert(ctx context.Context, c *client.Client, ws uuid.UUID, in knowledge.EntryInput) (store.Entry, bool, error) {
 	if in.Title == nil && in.Slug != "" { // no title: an edit of an existing entry
 		slug := in.Slug
 		in.Slug = ""
@@ -57,7 +58,7 @@ func upsert(ctx context.Context, c *api.Client, ws uuid.UUID, in knowledge.Entry
 		return e, false, err
 	}
 	e, err := c.CreateEntry(ctx, ws, in)
-	if !api.IsCode(err, api.CodeConflict) || in.Slug == "" {
+	if !mosaictype.IsCode(err, mosaictype.CodeConflict) || in.Slug == "" {
 		return e, err == nil, err
 	}
 	slug := in.Slug
@@ -72,7 +73,7 @@ func newKBPutCmd() *cobra.Command {
 	var ifVersion int
 	f := &clientFlags{}
 	cmd := kbCommand(f, "put [SLUG]", "Create an entry, or edit it (a new version): body from --file (- for standard input)", cobra.MaximumNArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			in := knowledge.EntryInput{Message: message, IfVersion: ifVersion}
 			if len(args) == 1 {
 				in.Slug = args[0]
@@ -146,7 +147,7 @@ func newKBGetCmd() *cobra.Command {
 	f := &clientFlags{}
 	var instance, peerWS string
 	cmd := kbCommand(f, "get SLUG", "Show an entry, its links and its backlinks (with --instance, a connected instance's entry)", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			if instance != "" {
 				e, err := c.PeerEntry(cmd.Context(), ws.String(), instance, peerWS, args[0])
 				if err != nil {
@@ -230,7 +231,7 @@ func newKBListCmd() *cobra.Command {
 	ff := &filterFlags{}
 	f := &clientFlags{}
 	cmd := kbCommand(f, "list", "List entries, most recently updated first", cobra.NoArgs,
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, _ []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, _ []string) error {
 			list, err := c.ListEntries(cmd.Context(), ws, ff.values())
 			if err != nil {
 				return err
@@ -250,7 +251,7 @@ func newKBSearchCmd() *cobra.Command {
 	var fed bool
 	f := &clientFlags{}
 	cmd := kbCommand(f, "search QUERY", `Search by words (websearch syntax: "a phrase", -exclude, or), by meaning, or both`, cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			q := ff.values()
 			q.Set("q", args[0])
 			q.Set("mode", mode)
@@ -316,7 +317,7 @@ func newKBGraphCmd() *cobra.Command {
 	var depth int
 	f := &clientFlags{}
 	cmd := kbCommand(f, "graph", "The link graph: stats, most connected, orphans, and the edges (the console draws it)", cobra.NoArgs,
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, _ []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, _ []string) error {
 			if center == "" && cmd.Flags().Changed("depth") {
 				return fmt.Errorf("%s needs %s", setting("depth"), setting("center"))
 			}
@@ -360,7 +361,7 @@ func newKBGraphCmd() *cobra.Command {
 func newKBHistoryCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := kbCommand(f, "history SLUG", "An entry's versions, newest first", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			list, err := c.EntryVersions(cmd.Context(), ws, args[0])
 			if err != nil {
 				return err
@@ -376,7 +377,7 @@ func newKBDiffCmd() *cobra.Command {
 	var from, to int
 	f := &clientFlags{}
 	cmd := kbCommand(f, "diff SLUG", "A unified diff between two versions (default: the latest against the one before)", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			d, err := c.EntryDiff(cmd.Context(), ws, args[0], from, to)
 			if err != nil {
 				return err
@@ -400,7 +401,7 @@ func newKBRestoreCmd() *cobra.Command {
 	var version int
 	f := &clientFlags{}
 	cmd := kbCommand(f, "restore SLUG --version N", "Make an old version current again (as a new version)", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			e, err := c.RestoreEntry(cmd.Context(), ws, args[0], version)
 			if err != nil {
 				return err
@@ -417,7 +418,7 @@ func newKBRestoreCmd() *cobra.Command {
 
 func newKBDeleteCmd() *cobra.Command {
 	cmd := kbCommand(&clientFlags{}, "delete SLUG", "Delete an entry with its versions (links to it dangle)", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			if err := c.DeleteEntry(cmd.Context(), ws, args[0]); err != nil {
 				return err
 			}
@@ -429,7 +430,7 @@ func newKBDeleteCmd() *cobra.Command {
 
 func newKBImportCmd() *cobra.Command {
 	cmd := kbCommand(&clientFlags{}, "import DIR", "Import a folder of markdown files (a vault): YAML front matter kept, [[links]] by slug, file name, title or alias", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
 				return fmt.Errorf("%s is not a directory", args[0])
 			}
@@ -483,7 +484,7 @@ func newKBImportCmd() *cobra.Command {
 func newKBExportCmd() *cobra.Command {
 	var overwrite bool
 	cmd := kbCommand(&clientFlags{}, "export DIR", "Write every entry you can see as DIR/<slug>.md with front matter", cobra.ExactArgs(1),
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, args []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, args []string) error {
 			var docs []mdfile.Doc
 			q := url.Values{"include_body": {"true"}, "limit": {"200"}}
 			for {
@@ -525,7 +526,7 @@ func newKBReindexCmd() *cobra.Command {
 	var batch int
 	f := &clientFlags{}
 	cmd := kbCommand(f, "reindex", "Re-index every entry of the workspace (links, search documents, embeddings) as one checkpointed job", cobra.NoArgs,
-		func(cmd *cobra.Command, c *api.Client, ws uuid.UUID, _ []string) error {
+		func(cmd *cobra.Command, c *client.Client, ws uuid.UUID, _ []string) error {
 			id, err := c.Reindex(cmd.Context(), ws, batch)
 			if err != nil {
 				return err

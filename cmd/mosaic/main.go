@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 func main() {
@@ -67,12 +67,12 @@ func (e authError) Unwrap() error { return e.error }
 func exitCode(err error) int {
 	var usage usageError
 	var auth authError
-	var apiErr *api.Error
+	var apiErr *mosaictype.Error
 	var netErr *net.OpError
 	switch {
 	case errors.As(err, &usage), strings.HasPrefix(err.Error(), "required flag(s)"):
 		return exitUsage
-	case errors.As(err, &auth), errors.As(err, &apiErr) && (apiErr.Code == api.CodeUnauthenticated || apiErr.Code == api.CodeForbidden):
+	case errors.As(err, &auth), errors.As(err, &apiErr) && (apiErr.Code == mosaictype.CodeUnauthenticated || apiErr.Code == mosaictype.CodeForbidden):
 		return exitAuth
 	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
 		return exitUnreachable

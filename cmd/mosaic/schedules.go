@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // newSchedulesCmd: periodic tasks of a workspace.
@@ -27,7 +27,7 @@ metadata. Every worker process fires due schedules; each due time gives exactly 
 
 func newSchedulesCreateCmd() *cobra.Command {
 	f := &clientFlags{}
-	var req api.CreateScheduleRequest
+	var req mosaictype.CreateScheduleRequest
 	var args string
 	cmd := &cobra.Command{
 		Use:   "create NAME --kind KIND [--args JSON] (--cron EXPR [--tz ZONE] | --every DUR)",
@@ -91,7 +91,7 @@ func newSchedulesListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printTable(f.output, list, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tRUNS\tSKIPPED", func(s api.Schedule) []any {
+			return printTable(f.output, list, "NAME\tKIND\tWHEN\tNEXT RUN\tLAST RUN\tRUNS\tSKIPPED", func(s mosaictype.Schedule) []any {
 				return []any{s.Name, s.Kind, when(s), nextRun(s), clock(s.LastRunAt), s.Runs, s.Skipped}
 			})
 		},
@@ -188,7 +188,7 @@ func newSchedulesDeleteCmd() *cobra.Command {
 	return cmd
 }
 
-func printSchedule(s api.Schedule) {
+func printSchedule(s mosaictype.Schedule) {
 	next := make([]string, 0, len(s.NextRuns))
 	for _, t := range s.NextRuns {
 		next = append(next, clock(&t))
@@ -201,14 +201,14 @@ func printSchedule(s api.Schedule) {
 }
 
 // when is a schedule's timing in a few words.
-func when(s api.Schedule) string {
+func when(s mosaictype.Schedule) string {
 	if s.Every != "" {
 		return "every " + s.Every
 	}
 	return s.Cron + " (" + s.TimeZone + ")"
 }
 
-func nextRun(s api.Schedule) string {
+func nextRun(s mosaictype.Schedule) string {
 	if s.PausedAt != nil {
 		return "paused"
 	}

@@ -16,16 +16,17 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
 func newPublishCmd() *cobra.Command {
 	f := &clientFlags{}
 	var (
-		req                  api.PublishRequest
+		req                  mosaictype.PublishRequest
 		args, runAt          string
 		delay, timeout       time.Duration
 		wait                 bool
@@ -192,7 +193,7 @@ func newTasksGetCmd() *cobra.Command {
 	var instance string
 	cmd := idCommand(f, "task", "get TASK_ID",
 		"Show a task (status, attempt, progress, checkpoint sequence, result, last error); with --instance, a connected instance's",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			if instance != "" {
 				if withEvents {
 					return fmt.Errorf("%s: a connected instance's task has no events here", setting("events"))
@@ -264,7 +265,7 @@ func newTasksListCmd() *cobra.Command {
 			if !slices.Contains(store.TaskSorts(), sortBy) {
 				return usageError{fmt.Errorf("%s: %q is not created, updated, finished or priority", setting("sort"), sortBy)}
 			}
-			tq := api.TaskQuery{Status: store.Status(status), Kind: kind, Search: search, Internal: internal, Oldest: oldest, Sort: sortBy}
+			tq := client.TaskQuery{Status: store.Status(status), Kind: kind, Search: search, Internal: internal, Oldest: oldest, Sort: sortBy}
 			var err error
 			if tq.Since, err = timeFlag("since", since); err != nil {
 				return err
@@ -361,7 +362,7 @@ func newTasksCancelCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := idCommand(f, "task", "cancel TASK_ID",
 		"Cancel a task (a running one is asked to stop)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			status, err := c.CancelTask(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -376,7 +377,7 @@ func newTasksRetryCmd() *cobra.Command {
 	var fresh bool
 	cmd := idCommand(f, "task", "retry TASK_ID",
 		"Queue an ended task (dead, cancelled or succeeded) again, under a new generation (admin)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			res, err := c.RetryTask(cmd.Context(), ws, id, fresh)
 			if err != nil {
 				return err
@@ -391,7 +392,7 @@ func newTasksRunCmd() *cobra.Command {
 	f := &clientFlags{}
 	return idCommand(f, "task", "run TASK_ID",
 		"Run a scheduled (delayed) task now instead of at its run_at",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			res, err := c.RunTaskNow(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -404,7 +405,7 @@ func newTasksDeleteCmd() *cobra.Command {
 	f := &clientFlags{}
 	return idCommand(f, "task", "delete TASK_ID",
 		"Delete an ended task (succeeded, dead or cancelled) and its events; its dead letters stay (admin)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			if err := c.DeleteTask(cmd.Context(), ws, id); err != nil {
 				return err
 			}
@@ -437,7 +438,7 @@ func newDLQListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := c.ListDeadLetters(cmd.Context(), ws, api.DeadLetterQuery{Reason: reason, Kind: kind, State: state, Cursor: pg.cursor, Limit: pg.limit})
+			list, err := c.ListDeadLetters(cmd.Context(), ws, client.DeadLetterQuery{Reason: reason, Kind: kind, State: state, Cursor: pg.cursor, Limit: pg.limit})
 			if err != nil {
 				return err
 			}
@@ -463,7 +464,7 @@ func newDLQDiscardCmd() *cobra.Command {
 	f := &clientFlags{}
 	return idCommand(f, "dead letter", "discard ID",
 		"Discard a dead letter: kept, out of the default list and the count of those waiting (admin)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			d, err := c.DiscardDeadLetter(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -476,7 +477,7 @@ func newDLQShowCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := idCommand(f, "dead letter", "show ID",
 		"Show a dead letter: reason, last error, and the original message",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			d, err := c.GetDeadLetter(cmd.Context(), ws, id)
 			if err != nil {
 				return err
@@ -500,7 +501,7 @@ func newDLQReplayCmd() *cobra.Command {
 	var fresh bool
 	cmd := idCommand(f, "dead letter", "replay ID",
 		"Run a dead letter's task again (a new generation; keeps its checkpoint unless --fresh)",
-		func(cmd *cobra.Command, c *api.Client, ws, id uuid.UUID) error {
+		func(cmd *cobra.Command, c *client.Client, ws, id uuid.UUID) error {
 			res, err := c.ReplayDeadLetter(cmd.Context(), ws, id, fresh)
 			if err != nil {
 				return err
@@ -612,7 +613,7 @@ func newDLQSummaryCmd() *cobra.Command {
 }
 
 // publishOnPeer publishes a task on a connected instance.
-func publishOnPeer(ctx context.Context, c *api.Client, ws string, f *clientFlags, instance, peerWS string, req api.PublishRequest, wait bool) error {
+func publishOnPeer(ctx context.Context, c *client.Client, ws string, f *clientFlags, instance, peerWS string, req mosaictype.PublishRequest, wait bool) error {
 	switch {
 	case wait:
 		return fmt.Errorf("%s: a task on another instance is followed there (mosaic tasks list --federated)", setting("wait"))
@@ -621,7 +622,7 @@ func publishOnPeer(ctx context.Context, c *api.Client, ws string, f *clientFlags
 	case req.RunAt != nil || req.Delay != "" || len(req.Metadata) > 0:
 		return fmt.Errorf("%s takes kind, args, priority, max attempts, timeout and idempotency key only", setting("instance"))
 	}
-	res, err := c.PublishToPeer(ctx, ws, api.PeerPublishRequest{Instance: instance, Workspace: peerWS, PublishParams: federation.PublishParams{
+	res, err := c.PublishToPeer(ctx, ws, mosaictype.PeerPublishRequest{Instance: instance, Workspace: peerWS, PublishParams: federation.PublishParams{
 		Kind: req.Kind, Args: req.Args, Priority: req.Priority, MaxAttempts: req.MaxAttempts, Timeout: req.Timeout, IdempotencyKey: req.IdempotencyKey}})
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/api/client"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -54,10 +55,10 @@ cannot be reached).`,
 
 // topSnapshot is what one frame shows.
 type topSnapshot struct {
-	Server    string              `json:"server"`
-	At        time.Time           `json:"at"`
-	Overview  *api.Overview       `json:"overview"`
-	Consumers *api.ConsumerReport `json:"consumers"`
+	Server    string                     `json:"server"`
+	At        time.Time                  `json:"at"`
+	Overview  *mosaictype.Overview       `json:"overview"`
+	Consumers *mosaictype.ConsumerReport `json:"consumers"`
 	// Agents is nil when the server has no agent registry (GET /v1/agents answers 404).
 	Agents []topAgent `json:"agents"`
 	// Errors says, by section (overview, consumers, agents), what the server answered instead.
@@ -82,7 +83,7 @@ type errUnreachable struct{ err error }
 func (e *errUnreachable) Error() string { return "server unreachable: " + e.err.Error() }
 func (e *errUnreachable) Unwrap() error { return e.err }
 
-func runTop(ctx context.Context, c *api.Client, server string, asJSON bool, interval time.Duration, once bool) error {
+func runTop(ctx context.Context, c *client.Client, server string, asJSON bool, interval time.Duration, once bool) error {
 	if once {
 		snap, err := fetchTop(ctx, c, server, interval)
 		if err != nil {
@@ -148,12 +149,12 @@ func errLine(err error) string {
 // fetchTop reads the overview, the consumers and the agents at once. It fails when the server
 // cannot be reached, or when it answers neither the overview nor the consumers; a section the
 // server refuses alone is noted in the snapshot.
-func fetchTop(ctx context.Context, c *api.Client, server string, interval time.Duration) (topSnapshot, error) {
+func fetchTop(ctx context.Context, c *client.Client, server string, interval time.Duration) (topSnapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, max(interval, 10*time.Second))
 	defer cancel()
 	snap := topSnapshot{Server: server, At: time.Now(), Errors: map[string]string{}}
-	var ov api.Overview
-	var cons api.ConsumerReport
+	var ov mosaictype.Overview
+	var cons mosaictype.ConsumerReport
 	var agents struct {
 		Agents []topAgent `json:"agents"`
 	}
@@ -164,7 +165,7 @@ func fetchTop(ctx context.Context, c *api.Client, server string, interval time.D
 	wg.Go(func() { agentsErr = c.Do(ctx, http.MethodGet, "/v1/agents", nil, &agents) })
 	wg.Wait()
 	for _, err := range []error{ovErr, consErr, agentsErr} {
-		var apiErr *api.Error
+		var apiErr *mosaictype.Error
 		if err != nil && !errors.As(err, &apiErr) {
 			return snap, &errUnreachable{err}
 		}
@@ -180,7 +181,7 @@ func fetchTop(ctx context.Context, c *api.Client, server string, interval time.D
 	switch {
 	case consErr == nil:
 		snap.Consumers = &cons
-	case api.IsCode(consErr, api.CodeNotFound):
+	case mosaictype.IsCode(consErr, mosaictype.CodeNotFound):
 		snap.Errors["consumers"] = "not available (this server has no JetStream handle)"
 	default:
 		snap.Errors["consumers"] = consErr.Error()
@@ -191,7 +192,7 @@ func fetchTop(ctx context.Context, c *api.Client, server string, interval time.D
 		if snap.Agents == nil {
 			snap.Agents = []topAgent{}
 		}
-	case api.IsCode(agentsErr, api.CodeNotFound):
+	case mosaictype.IsCode(agentsErr, mosaictype.CodeNotFound):
 		snap.Errors["agents"] = "not available"
 	default:
 		snap.Errors["agents"] = agentsErr.Error()
@@ -258,7 +259,7 @@ func renderTop(out io.Writer, snap topSnapshot, width int) error {
 
 // renderTopConsumers writes a line per stream (its totals) and one per consumer with work;
 // the idle consumers are counted.
-func renderTopConsumers(b *bytes.Buffer, rep *api.ConsumerReport) {
+func renderTopConsumers(b *bytes.Buffer, rep *mosaictype.ConsumerReport) {
 	tb := newTable(b, "CONSUMERS\tPEND\tACKPEND\tREDELIV\tWAIT\tOLDEST\tRATE\tDEAD")
 	idle := 0
 	var notes []string // after the table: a line with fewer cells would break its columns

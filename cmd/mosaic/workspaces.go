@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mosaicstack/mosaic/api"
+	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -35,7 +35,7 @@ func newWorkspacesCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := c.CreateWorkspace(cmd.Context(), api.CreateWorkspaceRequest{Name: args[0], OwnerName: ownerName, OwnerEmail: ownerEmail})
+			w, err := c.CreateWorkspace(cmd.Context(), mosaictype.CreateWorkspaceRequest{Name: args[0], OwnerName: ownerName, OwnerEmail: ownerEmail})
 			if err != nil {
 				return err
 			}
@@ -116,7 +116,7 @@ func newWorkspacesLimitCmd() *cobra.Command {
 			if maxConc < 0 {
 				return fmt.Errorf("%s: must be 0 (no cap) or more", setting("max-concurrency"))
 			}
-			if err := c.SetLimits(cmd.Context(), ws, api.Limits{MaxConcurrency: maxConc}); err != nil {
+			if err := c.SetLimits(cmd.Context(), ws, mosaictype.Limits{MaxConcurrency: maxConc}); err != nil {
 				return err
 			}
 			fmt.Printf("workspace %s: max concurrency %d\n", ws, maxConc)
@@ -131,7 +131,7 @@ func newWorkspacesLimitCmd() *cobra.Command {
 
 func newWorkspacesRetentionCmd() *cobra.Command {
 	f := &clientFlags{}
-	var set api.RetentionSettings
+	var set mosaictype.RetentionSettings
 	cmd := &cobra.Command{
 		Use:   "retention WORKSPACE_ID [--succeeded D] [--cancelled D] [--dead D] [--dead-letters D]",
 		Short: "Show or set how long a workspace keeps finished tasks and dealt-with dead letters",

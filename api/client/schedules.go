@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"context"
@@ -6,33 +6,35 @@ import (
 	"net/url"
 
 	"github.com/google/uuid"
+
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // CreateSchedule creates a schedule (member).
-func (c *Client) CreateSchedule(ctx context.Context, ws uuid.UUID, req CreateScheduleRequest) (Schedule, error) {
-	var out Schedule
+func (c *Client) CreateSchedule(ctx context.Context, ws uuid.UUID, req mosaictype.CreateScheduleRequest) (mosaictype.Schedule, error) {
+	var out mosaictype.Schedule
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/schedules"), req, &out)
 }
 
 // ListSchedules lists a workspace's schedules by name.
-func (c *Client) ListSchedules(ctx context.Context, ws uuid.UUID) ([]Schedule, error) {
-	var out ScheduleList
+func (c *Client) ListSchedules(ctx context.Context, ws uuid.UUID) ([]mosaictype.Schedule, error) {
+	var out mosaictype.ScheduleList
 	return out.Schedules, c.Do(ctx, http.MethodGet, wsPath(ws, "/schedules"), nil, &out)
 }
 
 // GetSchedule reads a schedule (by name or id) with its last runs.
-func (c *Client) GetSchedule(ctx context.Context, ws uuid.UUID, ref string) (Schedule, error) {
-	var out Schedule
+func (c *Client) GetSchedule(ctx context.Context, ws uuid.UUID, ref string) (mosaictype.Schedule, error) {
+	var out mosaictype.Schedule
 	return out, c.Do(ctx, http.MethodGet, wsPath(ws, "/schedules/"+url.PathEscape(ref)), nil, &out)
 }
 
 // SetSchedulePaused pauses or resumes a schedule (member).
-func (c *Client) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, paused bool) (Schedule, error) {
+func (c *Client) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, paused bool) (mosaictype.Schedule, error) {
 	op := "/resume"
 	if paused {
 		op = "/pause"
 	}
-	var out Schedule
+	var out mosaictype.Schedule
 	return out, c.Do(ctx, http.MethodPost, wsPath(ws, "/schedules/"+url.PathEscape(ref)+op), nil, &out)
 }
 

@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"context"
@@ -7,51 +7,51 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mosaicstack/mosaic/store"
+	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
 // Agents lists the agent registry (admin token).
-func (c *Client) Agents(ctx context.Context) ([]store.Agent, error) {
-	var out AgentList
+func (c *Client) Agents(ctx context.Context) ([]mosaictype.Agent, error) {
+	var out mosaictype.AgentList
 	return out.Agents, c.Do(ctx, http.MethodGet, "/v1/agents", nil, &out)
 }
 
 // AgentEvents reads an agent and its recorded transitions (admin token).
-func (c *Client) AgentEvents(ctx context.Context, id uuid.UUID) (store.Agent, []store.AgentEvent, error) {
+func (c *Client) AgentEvents(ctx context.Context, id uuid.UUID) (mosaictype.Agent, []mosaictype.AgentEvent, error) {
 	var out struct {
-		Agent  store.Agent        `json:"agent"`
-		Events []store.AgentEvent `json:"events"`
+		Agent  mosaictype.Agent        `json:"agent"`
+		Events []mosaictype.AgentEvent `json:"events"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/v1/agents/"+id.String(), nil, &out)
 	return out.Agent, out.Events, err
 }
 
 // DrainAgent asks a live agent to drain (admin token).
-func (c *Client) DrainAgent(ctx context.Context, id uuid.UUID) (store.Agent, error) {
-	var a store.Agent
+func (c *Client) DrainAgent(ctx context.Context, id uuid.UUID) (mosaictype.Agent, error) {
+	var a mosaictype.Agent
 	return a, c.Do(ctx, http.MethodPost, "/v1/agents/"+id.String()+"/drain", nil, &a)
 }
 
 // PausePool pauses a pool's consumers (for 0: until resumed). Admin token.
-func (c *Client) PausePool(ctx context.Context, pool string, d time.Duration) (PoolPauseResponse, error) {
-	req := PauseRequest{}
+func (c *Client) PausePool(ctx context.Context, pool string, d time.Duration) (mosaictype.PoolPauseResponse, error) {
+	req := mosaictype.PauseRequest{}
 	if d > 0 {
 		req.For = d.String()
 	}
-	var out PoolPauseResponse
+	var out mosaictype.PoolPauseResponse
 	return out, c.Do(ctx, http.MethodPost, "/v1/pools/"+pool+"/pause", req, &out)
 }
 
 // ResumePool resumes a pool's consumers. Admin token.
-func (c *Client) ResumePool(ctx context.Context, pool string) (PoolPauseResponse, error) {
-	var out PoolPauseResponse
+func (c *Client) ResumePool(ctx context.Context, pool string) (mosaictype.PoolPauseResponse, error) {
+	var out mosaictype.PoolPauseResponse
 	return out, c.Do(ctx, http.MethodPost, "/v1/pools/"+pool+"/resume", nil, &out)
 }
 
 // PoolPauses lists the paused pools. Admin token.
-func (c *Client) PoolPauses(ctx context.Context) ([]store.PoolPause, error) {
+func (c *Client) PoolPauses(ctx context.Context) ([]mosaictype.PoolPause, error) {
 	var out struct {
-		Paused []store.PoolPause `json:"paused"`
+		Paused []mosaictype.PoolPause `json:"paused"`
 	}
 	return out.Paused, c.Do(ctx, http.MethodGet, "/v1/pools", nil, &out)
 }
