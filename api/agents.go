@@ -25,7 +25,7 @@ type AgentList = mosaictype.AgentList
 func (s *Server) listAgents(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.ListAgents(r.Context(), time.Hour)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.Agent{}
@@ -49,13 +49,13 @@ func (s *Server) getAgent(w http.ResponseWriter, r *Request) *Error {
 	}
 	list, err := s.cfg.DB.ListAgents(r.Context(), 24*time.Hour)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	for _, a := range list {
 		if a.ID == id {
 			evs, err := s.cfg.DB.AgentEvents(r.Context(), id)
 			if err != nil {
-				return errorf(CodeInternal, "%v", err)
+				return errorOf(err)
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"agent": a, "events": evs})
 			return nil
@@ -71,7 +71,7 @@ func (s *Server) drainAgent(w http.ResponseWriter, r *Request) *Error {
 	}
 	a, err := s.cfg.DB.RequestDrain(r.Context(), id, r.Caller.Name())
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, a)
 	return nil
@@ -94,7 +94,7 @@ type PoolPauseResponse = mosaictype.PoolPauseResponse
 func (s *Server) listPoolPauses(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.PoolPauses(r.Context())
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.PoolPause{}
@@ -130,7 +130,7 @@ func (s *Server) pausePool(w http.ResponseWriter, r *Request) *Error {
 	}
 	names, err := agents.PausePool(r.Context(), s.cfg.DB, s.cfg.JS, pool, until, r.Caller.Name())
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if names == nil {
 		names = []string{}
@@ -146,7 +146,7 @@ func (s *Server) resumePool(w http.ResponseWriter, r *Request) *Error {
 	}
 	names, err := agents.ResumePool(r.Context(), s.cfg.DB, s.cfg.JS, pool)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if names == nil {
 		names = []string{}
@@ -165,7 +165,7 @@ func (s *Server) resumeWorkspace(w http.ResponseWriter, r *Request) *Error {
 
 func (s *Server) setWorkspacePaused(w http.ResponseWriter, r *Request, paused bool) *Error {
 	if err := s.cfg.DB.SetWorkspacePaused(r.Context(), r.Workspace, paused); err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workspace_id": r.Workspace, "paused": paused})
 	return nil

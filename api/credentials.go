@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -54,22 +53,6 @@ func mayManage(c Caller, scope string) *Error {
 	return nil
 }
 
-func credentialError(err error) *Error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict):
-		return errorf(CodeConflict, "%v", err)
-	case errors.Is(err, store.ErrValueBound):
-		return errorf(CodeInvalidArgument, "%v", store.ErrValueBound)
-	case errors.Is(err, credentials.ErrInvalid):
-		return errorf(CodeInvalidArgument, "%v", err)
-	case crypto.IsRetryable(err):
-		return errorf(CodeUnavailable, "the cipher is unavailable; try again")
-	}
-	return errorf(CodeInternal, "%v", err)
-}
-
 func (s *Server) putCredential(w http.ResponseWriter, r *Request) *Error {
 	var req PutCredentialRequest
 	if e := r.Decode(&req); e != nil {
@@ -89,7 +72,7 @@ func (s *Server) putCredential(w http.ResponseWriter, r *Request) *Error {
 		ExpiresAt: req.ExpiresAt, RotationPolicy: req.RotationPolicy, Metadata: req.Metadata,
 	})
 	if err != nil {
-		return credentialError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusCreated, c)
 	return nil
@@ -98,7 +81,7 @@ func (s *Server) putCredential(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) listCredentials(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.ListCredentials(r.Context(), r.Workspace, r.Caller.Principal.UserID)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.Credential{}
@@ -114,7 +97,7 @@ func (s *Server) getCredential(w http.ResponseWriter, r *Request) *Error {
 	}
 	c, err := s.cfg.DB.GetCredential(r.Context(), r.Workspace, r.Caller.Principal.UserID, id)
 	if err != nil {
-		return credentialError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, c)
 	return nil
@@ -128,7 +111,7 @@ func (s *Server) loadForChange(r *Request) (store.Credential, *Error) {
 	}
 	c, err := s.cfg.DB.GetCredential(r.Context(), r.Workspace, r.Caller.Principal.UserID, id)
 	if err != nil {
-		return store.Credential{}, credentialError(err)
+		return store.Credential{}, errorOf(err)
 	}
 	return c, mayManage(r.Caller, c.Scope)
 }
@@ -157,7 +140,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *Request) *Error {
 	}
 	updated, err := s.cfg.Credentials.Update(r.Context(), r.Workspace, r.Caller.Principal.UserID, c.ID, u, value)
 	if err != nil {
-		return credentialError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, updated)
 	return nil
@@ -183,7 +166,7 @@ func (s *Server) rotateCredential(w http.ResponseWriter, r *Request) *Error {
 			Args: credrotate.RotateSecretArgs{CredentialID: c.ID}, PublishedBy: r.Caller.Principal.UserID,
 			IdempotencyKey: "rotate:" + c.ID.String() + ":v" + strconv.Itoa(c.Version)})
 		if err != nil {
-			return errorf(CodeInternal, "%v", err)
+			return errorOf(err)
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"credential_id": c.ID, "task_id": res.ID})
 		return nil
@@ -193,7 +176,7 @@ func (s *Server) rotateCredential(w http.ResponseWriter, r *Request) *Error {
 	updated, err := s.cfg.Credentials.Rotate(r.Context(), r.Workspace, r.Caller.Principal.UserID, c.ID, crypto.NewSecret([]byte(req.Value)),
 		req.ExpiresAt, store.Access{UserID: nilID(r.Caller.Principal.UserID)})
 	if err != nil {
-		return credentialError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, updated)
 	return nil
@@ -205,7 +188,7 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *Request) *Error {
 		return e
 	}
 	if err := s.cfg.DB.DeleteCredential(r.Context(), r.Workspace, r.Caller.Principal.UserID, c.ID); err != nil {
-		return credentialError(err)
+		return errorOf(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -237,7 +220,7 @@ func (s *Server) credentialAudit(w http.ResponseWriter, r *Request) *Error {
 	}
 	list, err := s.cfg.DB.ListAccess(r.Context(), r.Workspace, r.Caller.Principal.UserID, f)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.Access{}
@@ -270,7 +253,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *Request) *Error {
 	}
 	res, err := s.cfg.Tasks.Publish(r.Context(), agents.TaskSpec{WorkspaceID: r.Workspace, Kind: credrotate.KindRotateKey, Args: args})
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"key": args.Key, "task_id": res.ID})
 	return nil

@@ -2,8 +2,17 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+
+	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/credentials"
+	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/federation"
+	"github.com/mosaicstack/mosaic/store"
 
 	"github.com/mosaicstack/mosaic/mosaictype"
 )
@@ -35,6 +44,52 @@ var codeStatus = map[string]int{
 
 // Error (mosaictype.Error) is an API error: what the server sends and the client returns.
 type Error = mosaictype.Error
+
+// errorOf is the API's one answer to an error a handler got from below: the error codes of the
+// store, the credentials vault, the knowledge base and federation (a peer's own answer kept as
+// the peer gave it), a cipher or a peer that cannot be reached; anything else is internal (logged,
+// its text not sent: Router.Handle).
+func errorOf(err error) *Error {
+	var (
+		e  *Error
+		re *federation.RemoteError
+		ue *url.Error
+	)
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &re) && re.Code == federation.CodeRefused:
+		return errorf(CodeForbidden, "the peer refused: %s", re.Message)
+	case errors.As(err, &re) && re.Code == federation.CodeInvalid:
+		return errorf(CodeInvalidArgument, "the peer: %s", re.Message)
+	case errors.As(err, &re):
+		return errorf(CodeUnavailable, "the peer: %s", re.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrVersionMismatch), errors.Is(err, federation.ErrConflict),
+		errors.Is(err, federation.ErrNotLinked):
+		return errorf(CodeConflict, "%v", err)
+	case errors.Is(err, store.ErrValueBound):
+		return errorf(CodeInvalidArgument, "%v", store.ErrValueBound)
+	case errors.Is(err, agents.ErrInvalidSpec), errors.Is(err, agents.ErrInvalidArgs), errors.Is(err, agents.ErrUnknownKind),
+		errors.Is(err, credentials.ErrInvalid), errors.Is(err, knowledge.ErrInvalid), errors.Is(err, federation.ErrInvalid),
+		errors.Is(err, federation.ErrMalformed):
+		return errorf(CodeInvalidArgument, "%v", err)
+	case errors.Is(err, store.ErrForbidden):
+		return errorf(CodeForbidden, "%v", err)
+	case errors.Is(err, federation.ErrBadSignature), errors.Is(err, federation.ErrStale), errors.Is(err, federation.ErrReplay),
+		errors.Is(err, federation.ErrLeafKeyNotProven):
+		return errorf(CodeUnauthenticated, "%v", err)
+	case errors.Is(err, federation.ErrTooMany):
+		return errorf(CodeRateLimited, "%v", err)
+	case crypto.IsRetryable(err):
+		return errorf(CodeUnavailable, "the cipher is unavailable; try again")
+	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout), errors.Is(err, federation.ErrUnsigned),
+		errors.Is(err, federation.ErrBusy), errors.As(err, &ue):
+		return errorf(CodeUnavailable, "%v", err)
+	}
+	return errorf(CodeInternal, "%v", err)
+}
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Status: codeStatus[code], Code: code, Message: fmt.Sprintf(format, args...)}

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -41,7 +39,7 @@ func (s *Server) mountFederation(r *Router) {
 		}
 		p, err := n.HandleConnect(hr.Context(), &env, source)
 		if err != nil {
-			writeError(w, federationError(err))
+			writeError(w, errorOf(err))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": p.Status})
@@ -54,7 +52,7 @@ func (s *Server) mountFederation(r *Router) {
 		}
 		reply, err := n.HandleStatus(hr.Context(), &env)
 		if err != nil {
-			writeError(w, federationError(err))
+			writeError(w, errorOf(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, reply)
@@ -75,43 +73,10 @@ func (s *Server) mountFederation(r *Router) {
 	r.Handle("GET /v1/workspaces/{ws}/federation/entries/{slug}", store.RoleGuest, s.peerEntry)
 }
 
-// federationError maps the federation package's errors to API errors.
-func federationError(err error) *Error {
-	var re *federation.RemoteError
-	switch {
-	case errors.As(err, &re) && re.Code == federation.CodeRefused:
-		return errorf(CodeForbidden, "the peer refused: %s", re.Message)
-	case errors.As(err, &re) && re.Code == federation.CodeInvalid:
-		return errorf(CodeInvalidArgument, "the peer: %s", re.Message)
-	case errors.As(err, &re):
-		return errorf(CodeUnavailable, "the peer: %s", re.Error())
-	case errors.Is(err, federation.ErrInvalid), errors.Is(err, federation.ErrMalformed):
-		return errorf(CodeInvalidArgument, "%v", err)
-	case errors.Is(err, federation.ErrBadSignature), errors.Is(err, federation.ErrStale), errors.Is(err, federation.ErrReplay),
-		errors.Is(err, federation.ErrLeafKeyNotProven):
-		return errorf(CodeUnauthenticated, "%v", err)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "no such peer (or request to connect)")
-	case errors.Is(err, federation.ErrTooMany):
-		return errorf(CodeRateLimited, "%v", err)
-	case errors.Is(err, federation.ErrConflict), errors.Is(err, federation.ErrNotLinked):
-		return errorf(CodeConflict, "%v", err)
-	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout), errors.Is(err, federation.ErrUnsigned),
-		errors.Is(err, federation.ErrBusy):
-		return errorf(CodeUnavailable, "%v", err)
-	default:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return errorf(CodeUnavailable, "%v", err)
-		}
-		return errorf(CodeInternal, "%v", err)
-	}
-}
-
 func (s *Server) listPeers(w http.ResponseWriter, r *Request) *Error {
 	ps, err := s.cfg.Federation.Peers(r.Context())
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"instance": s.cfg.Federation.Identity(), "peers": ps})
 	return nil
@@ -127,7 +92,7 @@ func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
 	}
 	p, err := s.cfg.Federation.Connect(r.Context(), req.URL, req.PublicKey)
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, p)
 	return nil
@@ -136,7 +101,7 @@ func (s *Server) connectPeer(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) getPeer(w http.ResponseWriter, r *Request) *Error {
 	p, err := s.cfg.Federation.Peer(r.Context(), r.PathValue("peer"))
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -152,7 +117,7 @@ func (s *Server) acceptPeer(w http.ResponseWriter, r *Request) *Error {
 	}
 	p, err := s.cfg.Federation.Accept(r.Context(), r.PathValue("peer"), req.Grants, r.Caller.Name())
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -160,7 +125,7 @@ func (s *Server) acceptPeer(w http.ResponseWriter, r *Request) *Error {
 
 func (s *Server) rejectPeer(w http.ResponseWriter, r *Request) *Error {
 	if err := s.cfg.Federation.Reject(r.Context(), r.PathValue("peer")); err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "rejected"})
 	return nil
@@ -173,7 +138,7 @@ func (s *Server) grantPeer(w http.ResponseWriter, r *Request) *Error {
 	}
 	p, err := s.cfg.Federation.Grant(r.Context(), r.PathValue("peer"), req, r.Caller.Name())
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -182,7 +147,7 @@ func (s *Server) grantPeer(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) revokePeer(w http.ResponseWriter, r *Request) *Error {
 	p, err := s.cfg.Federation.Revoke(r.Context(), r.PathValue("peer"), r.PathValue("workspace"))
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -192,7 +157,7 @@ func (s *Server) revokePeer(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) offeredByPeer(w http.ResponseWriter, r *Request) *Error {
 	var gs []federation.Grant
 	if err := s.cfg.Federation.Ask(r.Context(), r.PathValue("peer"), federation.Request{Op: "grants"}, &gs); err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
 	return nil
@@ -201,7 +166,7 @@ func (s *Server) offeredByPeer(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) disconnectPeer(w http.ResponseWriter, r *Request) *Error {
 	d, err := s.cfg.Federation.Disconnect(r.Context(), r.PathValue("peer"))
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
@@ -221,7 +186,7 @@ func (s *Server) publishToPeer(w http.ResponseWriter, r *Request) *Error {
 	}
 	res, err := s.cfg.Federation.Publish(r.Context(), req.Instance, req.Workspace, req.PublishParams)
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	s.log.Info().Str("caller", r.Caller.Name()).Str("peer", res.Instance).Str("kind", req.Kind).Str("task", res.ID.String()).Msg("published on a peer")
 	writeJSON(w, http.StatusAccepted, res)
@@ -249,7 +214,7 @@ func (s *Server) peerTask(w http.ResponseWriter, r *Request) *Error {
 	}
 	t, err := s.cfg.Federation.Task(r.Context(), inst, id)
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, t)
 	return nil
@@ -264,7 +229,7 @@ func (s *Server) peerEntry(w http.ResponseWriter, r *Request) *Error {
 	}
 	entry, err := s.cfg.Federation.Entry(r.Context(), inst, r.URL.Query().Get("workspace"), r.PathValue("slug"))
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, entry)
 	return nil
@@ -275,12 +240,12 @@ func (s *Server) peerEntry(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) federatedSearch(w http.ResponseWriter, r *Request, req knowledge.SearchRequest, local knowledge.SearchResult) *Error {
 	ws, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	res, err := s.cfg.Federation.Search(r.Context(), ws.Name, local.Results, federation.SearchParams{Query: req.Query, Mode: req.Mode,
 		Limit: req.Limit, Tag: req.Filter.Tag, Status: req.Filter.Status, UpdatedAfter: req.Filter.UpdatedAfter, UpdatedBefore: req.Filter.UpdatedBefore})
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -290,11 +255,11 @@ func (s *Server) federatedSearch(w http.ResponseWriter, r *Request, req knowledg
 func (s *Server) federatedTasks(w http.ResponseWriter, r *Request, f store.TaskFilter, local []store.Task) *Error {
 	ws, err := s.cfg.DB.GetWorkspace(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	res, err := s.cfg.Federation.Tasks(r.Context(), ws.Name, local, federation.TaskParams{Status: f.Status, Kind: f.Kind, Limit: f.Limit})
 	if err != nil {
-		return federationError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil

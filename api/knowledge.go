@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,20 +31,6 @@ func (s *Server) mountKnowledge(r *Router) {
 	r.Handle("POST "+base+"/reindex", store.RoleAdmin, s.reindexKnowledge)
 }
 
-func knowledgeError(err error) *Error {
-	switch {
-	case errors.Is(err, knowledge.ErrInvalid):
-		return errorf(CodeInvalidArgument, "%v", err)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrVersionMismatch):
-		return errorf(CodeConflict, "%v", err)
-	case errors.Is(err, store.ErrForbidden):
-		return errorf(CodeForbidden, "%v", err)
-	}
-	return errorf(CodeInternal, "%v", err)
-}
-
 func (s *Server) createEntry(w http.ResponseWriter, r *Request) *Error {
 	var in knowledge.EntryInput
 	if e := r.DecodeUpTo(&in, maxEntryRequest); e != nil {
@@ -56,7 +41,7 @@ func (s *Server) createEntry(w http.ResponseWriter, r *Request) *Error {
 	}
 	e, err := s.cfg.Knowledge.Create(r.Context(), r.Workspace, r.Caller.Principal.UserID, in)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusCreated, e)
 	return nil
@@ -72,7 +57,7 @@ func (s *Server) updateEntry(w http.ResponseWriter, r *Request) *Error {
 	}
 	e, err := s.cfg.Knowledge.Update(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"), in)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, e)
 	return nil
@@ -80,7 +65,7 @@ func (s *Server) updateEntry(w http.ResponseWriter, r *Request) *Error {
 
 func (s *Server) deleteEntry(w http.ResponseWriter, r *Request) *Error {
 	if err := s.cfg.Knowledge.Delete(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug")); err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -89,7 +74,7 @@ func (s *Server) deleteEntry(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) getEntry(w http.ResponseWriter, r *Request) *Error {
 	e, err := s.cfg.DB.GetEntry(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"))
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, e)
 	return nil
@@ -159,7 +144,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *Request) *Error {
 	}
 	list, err := s.cfg.DB.ListEntries(r.Context(), r.Workspace, r.Caller.Principal.UserID, f, limit+1, offset)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	out := EntryList{Entries: list}
 	if len(list) > limit {
@@ -182,7 +167,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) entryLinks(w http.ResponseWriter, r *Request) *Error {
 	links, back, err := s.cfg.DB.EntryLinks(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"))
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	if links == nil {
 		links = []store.EntryLink{}
@@ -197,7 +182,7 @@ func (s *Server) entryLinks(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) entryVersions(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.EntryVersions(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"))
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": list})
 	return nil
@@ -221,7 +206,7 @@ func (s *Server) entryVersion(w http.ResponseWriter, r *Request) *Error {
 	}
 	v, err := s.cfg.DB.EntryVersionAt(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"), n)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
@@ -239,7 +224,7 @@ func (s *Server) entryDiff(w http.ResponseWriter, r *Request) *Error {
 	}
 	d, err := s.cfg.Knowledge.Diff(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"), from, to)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
@@ -258,7 +243,7 @@ func (s *Server) restoreEntry(w http.ResponseWriter, r *Request) *Error {
 	}
 	e, err := s.cfg.Knowledge.Restore(r.Context(), r.Workspace, r.Caller.Principal.UserID, r.PathValue("slug"), req.Version)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, e)
 	return nil
@@ -284,7 +269,7 @@ func (s *Server) searchKnowledge(w http.ResponseWriter, r *Request) *Error {
 	req := knowledge.SearchRequest{Query: q.Get("q"), Mode: q.Get("mode"), Filter: f, Limit: limit, Offset: offset}
 	res, err := s.cfg.Knowledge.Search(r.Context(), r.Workspace, r.Caller.Principal.UserID, req)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	if fed {
 		return s.federatedSearch(w, r, req, res)
@@ -311,7 +296,7 @@ func (s *Server) knowledgeGraph(w http.ResponseWriter, r *Request) *Error {
 	}
 	g, err := s.cfg.Knowledge.Graph(r.Context(), r.Workspace, r.Caller.Principal.UserID, q.Get("center"), depth)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, g)
 	return nil
@@ -320,7 +305,7 @@ func (s *Server) knowledgeGraph(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) knowledgeTags(w http.ResponseWriter, r *Request) *Error {
 	tags, err := s.cfg.DB.Tags(r.Context(), r.Workspace, r.Caller.Principal.UserID)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	if tags == nil {
 		tags = []store.TagCount{}
@@ -342,7 +327,7 @@ func (s *Server) reindexKnowledge(w http.ResponseWriter, r *Request) *Error {
 	}
 	id, err := s.cfg.Knowledge.Reindex(r.Context(), r.Workspace, r.Caller.Principal.UserID, req.BatchSize)
 	if err != nil {
-		return knowledgeError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"task_id": id})
 	return nil

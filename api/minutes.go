@@ -29,7 +29,7 @@ func (s *Server) minutes(w http.ResponseWriter, r *Request) *Error {
 	first := time.Now().Truncate(time.Minute).Add(-time.Duration(n-1) * time.Minute)
 	stats, err := s.cfg.DB.FleetMinutes(r.Context(), first)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	out := Minutes{BoundsMS: store.MinuteBoundsMS, Series: []MinuteSeries{}}
 	for i := range n {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/mosaicstack/mosaic/mosaictype"
@@ -38,10 +37,8 @@ func (s *Server) createOperatorKey(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "name: %v", err)
 	}
 	k, key, err := s.cfg.DB.CreateOperatorKey(r.Context(), req.Name, r.Caller.Name())
-	if errors.Is(err, store.ErrConflict) {
-		return errorf(CodeConflict, "%v", err)
-	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+	if err != nil {
+		return errorOf(err)
 	}
 	s.log.Info().Str("operator", k.Name).Str("key_id", k.ID.String()).Str("by", r.Caller.Name()).Msg("operator key created")
 	writeJSON(w, http.StatusCreated, CreatedOperatorKey{OperatorKey: k, Key: key})
@@ -54,7 +51,7 @@ func (s *Server) listOperatorKeys(w http.ResponseWriter, r *Request) *Error {
 	}
 	keys, err := s.cfg.DB.ListOperatorKeys(r.Context())
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if keys == nil {
 		keys = []store.OperatorKey{}
@@ -68,10 +65,8 @@ func (s *Server) revokeOperatorKey(w http.ResponseWriter, r *Request) *Error {
 		return e
 	}
 	k, err := s.cfg.DB.RevokeOperatorKey(r.Context(), r.PathValue("key"), r.Caller.Name())
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(CodeNotFound, "%v", err)
-	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+	if err != nil {
+		return errorOf(err)
 	}
 	s.log.Info().Str("operator", k.Name).Str("key_id", k.ID.String()).Str("by", r.Caller.Name()).Msg("operator key revoked")
 	writeJSON(w, http.StatusOK, k)

@@ -46,7 +46,7 @@ func (s *Server) putRetention(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "%v", err)
 	}
 	if err := s.cfg.DB.SetWorkspaceRetention(r.Context(), r.Workspace, o); err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, s.retention(o))
 	return nil
@@ -55,7 +55,7 @@ func (s *Server) putRetention(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) getRetention(w http.ResponseWriter, r *Request) *Error {
 	o, err := s.cfg.DB.WorkspaceRetention(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, s.retention(o))
 	return nil

@@ -84,11 +84,8 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *Request) *Error {
 	// The runs' task, checked now as a publish would check it.
 	err = s.cfg.Tasks.Check(agents.TaskSpec{WorkspaceID: r.Workspace, Kind: sch.Kind, Priority: sch.Priority, Args: sch.Args,
 		Credentials: sch.Credentials})
-	switch {
-	case errors.Is(err, agents.ErrInvalidSpec), errors.Is(err, agents.ErrInvalidArgs), errors.Is(err, agents.ErrUnknownKind):
-		return errorf(CodeInvalidArgument, "%v", err)
-	case err != nil:
-		return errorf(CodeInternal, "%v", err)
+	if err != nil {
+		return errorOf(err)
 	}
 	now := time.Now()
 	sch.NextRunAt = tm.Next(now.Truncate(time.Second), now)
@@ -100,7 +97,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *Request) *Error {
 	case errors.Is(err, store.ErrConflict):
 		return errorf(CodeConflict, "schedule %q exists in this workspace", req.Name)
 	case err != nil:
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("schedule", out.Name).Str("by", r.Caller.Name()).Msg("schedule created")
 	writeJSON(w, http.StatusCreated, scheduleView(out, nil))
@@ -129,7 +126,7 @@ func scheduleView(sch store.Schedule, runs []store.ScheduleRun) Schedule {
 func (s *Server) listSchedules(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.ListSchedules(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	out := ScheduleList{Schedules: []Schedule{}}
 	for _, sch := range list {
@@ -146,7 +143,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *Request) *Error {
 	}
 	runs, err := s.cfg.DB.ScheduleRuns(r.Context(), r.Workspace, sch.ID, 20)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, scheduleView(sch, runs))
 	return nil
@@ -155,7 +152,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) schedule(r *Request) (store.Schedule, *Error) {
 	sch, err := s.cfg.DB.GetSchedule(r.Context(), r.Workspace, r.PathValue("schedule"))
 	if err != nil {
-		return sch, actionError(err)
+		return sch, errorOf(err)
 	}
 	return sch, nil
 }
@@ -178,7 +175,7 @@ func (s *Server) setPaused(w http.ResponseWriter, r *Request, paused bool) *Erro
 		return tm.Next(cur.NextRunAt, time.Now()), nil
 	})
 	if err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("schedule", sch.Name).Bool("paused", paused).Str("by", r.Caller.Name()).Msg("schedule paused or resumed")
 	writeJSON(w, http.StatusOK, scheduleView(sch, nil))
@@ -188,7 +185,7 @@ func (s *Server) setPaused(w http.ResponseWriter, r *Request, paused bool) *Erro
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *Request) *Error {
 	ref := r.PathValue("schedule")
 	if err := s.cfg.DB.DeleteSchedule(r.Context(), r.Workspace, ref); err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("schedule", ref).Str("by", r.Caller.Name()).Msg("schedule deleted")
 	w.WriteHeader(http.StatusNoContent)

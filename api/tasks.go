@@ -82,11 +82,8 @@ func (s *Server) publishTask(w http.ResponseWriter, r *Request) *Error {
 		spec.RunAt = *req.RunAt
 	}
 	res, err := s.cfg.Tasks.Publish(r.Context(), spec)
-	switch {
-	case errors.Is(err, agents.ErrInvalidSpec), errors.Is(err, agents.ErrInvalidArgs), errors.Is(err, agents.ErrUnknownKind):
-		return errorf(CodeInvalidArgument, "%v", err)
-	case err != nil:
-		return errorf(CodeInternal, "publish: %v", err)
+	if err != nil {
+		return errorOf(err)
 	}
 	status := http.StatusAccepted
 	if res.Duplicate {
@@ -217,7 +214,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *Request) *Error {
 	if errors.Is(err, store.ErrCursorGone) {
 		return errorf(CodeInvalidArgument, "cursor %q: %v", q.Get("cursor"), err)
 	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if fed {
 		return s.federatedTasks(w, r, f, tasks)
@@ -311,7 +308,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *Request) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return errorf(CodeNotFound, "task %s not found", id)
 		} else if err != nil {
-			return errorf(CodeInternal, "%v", err)
+			return errorOf(err)
 		}
 		if store.Terminal(task.Status) || ctx.Err() != nil {
 			writeJSON(w, http.StatusOK, task)
@@ -331,7 +328,7 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *Request) *Error {
 	}
 	evs, err := s.cfg.DB.TaskEvents(r.Context(), r.Workspace, id)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if len(evs) == 0 {
 		return errorf(CodeNotFound, "task %s not found", id)
@@ -349,10 +346,8 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *Request) *Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(CodeNotFound, "task %s not found", id)
-	case errors.Is(err, store.ErrConflict):
-		return errorf(CodeConflict, "%v", err)
 	case err != nil:
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	status := res.Status
 	if res.WasRunning {
@@ -377,7 +372,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
 	}
 	list, next, err := s.cfg.DB.ListDeadLetters(r.Context(), r.Workspace, f)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	out := DeadLetterList{DeadLetters: list}
 	if out.DeadLetters == nil {
@@ -399,7 +394,7 @@ func (s *Server) discardDeadLetter(w http.ResponseWriter, r *Request) *Error {
 	}
 	d, err := s.cfg.DB.DiscardDeadLetter(r.Context(), r.Workspace, id, r.Caller.Name())
 	if err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
@@ -414,7 +409,7 @@ func (s *Server) getDeadLetter(w http.ResponseWriter, r *Request) *Error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(CodeNotFound, "dead letter %s not found", id)
 	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
@@ -466,7 +461,7 @@ func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh 
 	}
 	out, err := run(id, req.Fresh)
 	if err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
@@ -480,7 +475,7 @@ func (s *Server) runTaskNow(w http.ResponseWriter, r *Request) *Error {
 	}
 	t, err := agents.RunTaskNow(r.Context(), s.cfg.DB, r.Workspace, id, r.Caller.Name())
 	if err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusAccepted, RetryResponse{TaskID: t.ID, Status: t.Status, Generation: t.Generation})
 	return nil
@@ -493,23 +488,11 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *Request) *Error {
 		return e
 	}
 	if err := s.cfg.DB.DeleteTask(r.Context(), r.Workspace, id); err != nil {
-		return actionError(err)
+		return errorOf(err)
 	}
 	s.log.Info().Str("workspace_id", r.Workspace.String()).Str("task_id", id.String()).Str("by", r.Caller.Name()).Msg("task deleted")
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
 	return nil
-}
-
-// actionError answers a failed action on one record: 404 for ErrNotFound, 409 for ErrConflict
-// (the record is not in a state that allows it), 500 otherwise.
-func actionError(err error) *Error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict):
-		return errorf(CodeConflict, "%v", err)
-	}
-	return errorf(CodeInternal, "%v", err)
 }
 
 func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {
@@ -519,7 +502,7 @@ func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {
 	}
 	list, err := s.cfg.DB.ListUnrouted(r.Context(), limit)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.UnroutedMessage{}
@@ -531,7 +514,7 @@ func (s *Server) listUnrouted(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) deadLetterSummary(w http.ResponseWriter, r *Request) *Error {
 	groups, err := s.cfg.DB.DeadLetterSummary(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if groups == nil {
 		groups = []store.DeadLetterGroup{}

@@ -30,10 +30,8 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "owner_name is longer than 128 bytes")
 	}
 	created, err := s.cfg.DB.CreateWorkspace(r.Context(), store.NewWorkspace{Name: req.Name, OwnerName: req.OwnerName, OwnerEmail: req.OwnerEmail})
-	if errors.Is(err, store.ErrConflict) {
-		return errorf(CodeConflict, "%v", err)
-	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+	if err != nil {
+		return errorOf(err)
 	}
 	s.log.Info().Str("workspace_id", created.ID.String()).Str("name", created.Name).Msg("workspace created")
 	writeJSON(w, http.StatusCreated, CreatedWorkspace{ID: created.ID, Name: created.Name, APIKey: created.APIKey, CreatedAt: created.CreatedAt})
@@ -43,7 +41,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *Request) *Error {
 	list, err := s.cfg.DB.ListWorkspaces(r.Context())
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	if list == nil {
 		list = []store.Workspace{}
@@ -57,7 +55,7 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *Request) *Error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(CodeNotFound, "workspace %s not found", r.Workspace)
 	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, ws)
 	return nil
@@ -78,7 +76,7 @@ func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
 		return errorf(CodeInvalidArgument, "paused: pause and resume a workspace with POST /v1/workspaces/{ws}/pause and …/resume")
 	}
 	if err := s.cfg.DB.SetMaxConcurrency(r.Context(), r.Workspace, req.MaxConcurrency); err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, req)
 	return nil
@@ -87,7 +85,7 @@ func (s *Server) putLimits(w http.ResponseWriter, r *Request) *Error {
 func (s *Server) getLimits(w http.ResponseWriter, r *Request) *Error {
 	n, paused, err := s.cfg.DB.WorkspaceLimits(r.Context(), r.Workspace)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusOK, Limits{MaxConcurrency: n, Paused: paused})
 	return nil
@@ -125,11 +123,11 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *Request) *Error {
 	}
 	userID, err := s.cfg.DB.AddMember(r.Context(), r.Workspace, req.Name, role)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	key, id, err := s.cfg.DB.CreateAPIKey(r.Context(), r.Workspace, userID, req.Name, role, expires)
 	if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	writeJSON(w, http.StatusCreated, CreatedAPIKey{ID: id, UserID: userID, Role: string(role), APIKey: key})
 	return nil
@@ -143,10 +141,8 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *Request) *Error {
 	mayRevokeOwner := r.Caller.Admin || r.Caller.Principal.Role == store.RoleOwner
 	if err := s.cfg.DB.RevokeAPIKey(r.Context(), r.Workspace, id, mayRevokeOwner); errors.Is(err, store.ErrNotFound) {
 		return errorf(CodeNotFound, "API key %s not found", id)
-	} else if errors.Is(err, store.ErrForbidden) {
-		return errorf(CodeForbidden, "%v", err)
 	} else if err != nil {
-		return errorf(CodeInternal, "%v", err)
+		return errorOf(err)
 	}
 	s.keys.forget(id)
 	w.WriteHeader(http.StatusNoContent)
