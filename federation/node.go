@@ -1,12 +1,10 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
+	"github.com/mosaicstack/mosaic/api/client"
 	"github.com/mosaicstack/mosaic/internal/strictjson"
 	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
@@ -213,9 +212,13 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 	if err != nil {
 		return Peer{}, err
 	}
-	var id Identity
-	if err := n.getJSON(ctx, base+"/federation/identity", &id); err != nil {
-		return Peer{}, fmt.Errorf("the peer's identity at %s: %w", base, err)
+	peerAPI, err := n.peerAPI(base)
+	if err != nil {
+		return Peer{}, err
+	}
+	id, err := peerAPI.FederationIdentity(ctx)
+	if err != nil {
+		return Peer{}, fmt.Errorf("the peer's identity at %s: %w", base, peerError(err))
 	}
 	switch {
 	case id.ID == n.cfg.Self.ID:
@@ -268,9 +271,9 @@ func (n *Node) Connect(ctx context.Context, peerURL, expectKey string) (Peer, er
 	if err := n.cfg.Self.Sign(env, time.Now()); err != nil {
 		return Peer{}, err
 	}
-	if err := n.postJSON(ctx, base+"/federation/connect", env, nil); err != nil {
+	if err := peerAPI.FederationConnect(ctx, env); err != nil {
 		_, _ = n.cfg.DB.DeleteFederationPeer(ctx, p.PublicKey)
-		return Peer{}, fmt.Errorf("CONNECT to %s: %w", base, err)
+		return Peer{}, fmt.Errorf("CONNECT to %s: %w", base, peerError(err))
 	}
 	n.log.Info().Str("peer", p.Name).Str("key", p.PublicKey).Msg("asked to connect; the peer's admin decides")
 	return p, nil
@@ -601,9 +604,13 @@ func (n *Node) askStatus(ctx context.Context, p Peer) (string, error) {
 	if err := n.cfg.Self.Sign(env, time.Now()); err != nil {
 		return "", err
 	}
-	var r Envelope
-	if err := n.postJSON(ctx, p.HTTPURL+"/federation/status", env, &r); err != nil {
+	peerAPI, err := n.peerAPI(p.HTTPURL)
+	if err != nil {
 		return "", err
+	}
+	r, err := peerAPI.FederationStatus(ctx, env)
+	if err != nil {
+		return "", peerError(err)
 	}
 	if err := n.checkReply(&r, p, env); err != nil {
 		return "", err
@@ -623,62 +630,20 @@ func (n *Node) checkReply(r *Envelope, p Peer, req *Envelope) error {
 	return n.verify.VerifyReply(r, req.Nonce, p.PublicKey, n.cfg.Self.ID, time.Now())
 }
 
-// errHTTP is a peer API's refusal.
-type errHTTP struct {
-	status int
-	msg    string
+// peerAPI is a client of a peer instance's API at base: an instance this one does not trust, so
+// its answers are read up to MaxMessageSize and each call has this node's timeout.
+func (n *Node) peerAPI(base string) (*client.Client, error) {
+	return client.NewWith(base, "", client.Options{HTTP: n.http, MaxAnswer: MaxMessageSize})
 }
 
-func (e *errHTTP) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
-
-func (n *Node) getJSON(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
+// peerError is what a peer API's refusal means here: its "not found" (a Mosaic API's, not a
+// proxy's) is store.ErrNotFound; any other stays the API error it is.
+func peerError(err error) error {
+	var e *mosaictype.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code == mosaictype.CodeNotFound {
+		return store.ErrNotFound
 	}
-	return n.do(req, out)
-}
-
-func (n *Node) postJSON(ctx context.Context, u string, in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return n.do(req, out)
-}
-
-func (n *Node) do(req *http.Request, out any) error {
-	resp, err := n.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxMessageSize))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		_ = json.Unmarshal(b, &e)
-		if resp.StatusCode == http.StatusNotFound && e.Error.Code == "not_found" {
-			return store.ErrNotFound // a Mosaic API's "not found", not a proxy's
-		}
-		return &errHTTP{status: resp.StatusCode, msg: e.Error.Message}
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+	return err
 }
 
 // checkHTTPURL checks an instance's API URL and returns it without a trailing slash.

@@ -19,9 +19,10 @@ import (
 
 // Client calls a Mosaic server's HTTP API.
 type Client struct {
-	base  *url.URL
-	token string
-	http  *http.Client
+	base      *url.URL
+	token     string
+	http      *http.Client
+	maxAnswer int64
 
 	// TraceParent, when set, goes with every request as the W3C traceparent header: tasks
 	// published through this client continue that trace.
@@ -31,12 +32,30 @@ type Client struct {
 // New returns a client for the server at baseURL (http or https) that authenticates with token
 // (an API key, an operator key or the admin token). Each call has a timeout of 60 s, except
 // StreamEvents, which lasts as long as its context.
-func New(baseURL, token string) (*Client, error) {
+func New(baseURL, token string) (*Client, error) { return NewWith(baseURL, token, Options{}) }
+
+// Options tune a client; zero fields take New's defaults.
+type Options struct {
+	// HTTP carries the requests. Default: an http.Client with a 60 s timeout.
+	HTTP *http.Client
+	// MaxAnswer bounds the body of an answer that is read, in bytes. Default 16 MiB. A caller that
+	// talks to a server it does not trust (federation, to another instance) bounds it lower.
+	MaxAnswer int64
+}
+
+// NewWith is New with options.
+func NewWith(baseURL, token string, o Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q: want http(s)://host:port", baseURL)
 	}
-	return &Client{base: u, token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.MaxAnswer <= 0 {
+		o.MaxAnswer = 16 << 20
+	}
+	return &Client{base: u, token: token, http: o.HTTP, maxAnswer: o.MaxAnswer}, nil
 }
 
 // Do sends a request with a JSON body (nil for none) and decodes a JSON answer into out (nil to
@@ -47,7 +66,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer))
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,19 @@ func (c *Client) FederationIdentity(ctx context.Context) (mosaictype.Identity, e
 	return id, c.Do(ctx, http.MethodGet, "/federation/identity", nil, &id)
 }
 
+// FederationConnect delivers a signed CONNECT to the instance (another instance's request to
+// link with it; no token: the envelope's signature is the proof).
+func (c *Client) FederationConnect(ctx context.Context, env *mosaictype.Envelope) error {
+	return c.Do(ctx, http.MethodPost, "/federation/connect", env, nil)
+}
+
+// FederationStatus asks the instance, with a signed query, how it stands with the asker; the
+// answer is its signed reply.
+func (c *Client) FederationStatus(ctx context.Context, env *mosaictype.Envelope) (mosaictype.Envelope, error) {
+	var out mosaictype.Envelope
+	return out, c.Do(ctx, http.MethodPost, "/federation/status", env, &out)
+}
+
 // Peers lists this instance's peers (admin token).
 func (c *Client) Peers(ctx context.Context) (mosaictype.PeerList, error) {
 	var out mosaictype.PeerList
