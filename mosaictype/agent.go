@@ -9,22 +9,22 @@ import (
 
 // Agent is a worker process as it last reported itself.
 type Agent struct {
-	ID                uuid.UUID       `json:"id"`
-	Name              string          `json:"name"`
-	Host              string          `json:"host"`
-	PID               int             `json:"pid"`
-	Version           string          `json:"version"`
-	Pools             []string        `json:"pools"`
-	Kinds             []string        `json:"kinds"`
-	Concurrency       int             `json:"concurrency"`
-	State             string          `json:"state"`
-	HeartbeatInterval time.Duration   `json:"heartbeat_interval_ns"`
-	InFlight          int             `json:"in_flight"`
-	Tasks             json.RawMessage `json:"tasks"`
-	DrainRequestedAt  *time.Time      `json:"drain_requested_at"`
-	StartedAt         time.Time       `json:"started_at"`
-	HeartbeatAt       time.Time       `json:"heartbeat_at"`
-	EndedAt           *time.Time      `json:"ended_at"`
+	ID                uuid.UUID       `json:"id" db:"id"`
+	Name              string          `json:"name" db:"name"`
+	Host              string          `json:"host" db:"host"`
+	PID               int             `json:"pid" db:"pid"`
+	Version           string          `json:"version" db:"version"`
+	Pools             []string        `json:"pools" db:"pools"`
+	Kinds             []string        `json:"kinds" db:"kinds"`
+	Concurrency       int             `json:"concurrency" db:"concurrency"`
+	State             string          `json:"state" db:"state"`
+	HeartbeatInterval time.Duration   `json:"heartbeat_interval_ns" db:"heartbeat_interval"`
+	InFlight          int             `json:"in_flight" db:"in_flight"`
+	Tasks             json.RawMessage `json:"tasks" db:"tasks"`
+	DrainRequestedAt  *time.Time      `json:"drain_requested_at" db:"drain_requested_at"`
+	StartedAt         time.Time       `json:"started_at" db:"started_at"`
+	HeartbeatAt       time.Time       `json:"heartbeat_at" db:"heartbeat_at"`
+	EndedAt           *time.Time      `json:"ended_at" db:"ended_at"`
 }
 
 // AgentEvent is a recorded transition of an agent.

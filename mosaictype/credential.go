@@ -8,40 +8,40 @@ import (
 
 // Credential is a stored credential as the API shows it: never its value, nor a ciphertext of it.
 type Credential struct {
-	WorkspaceID    uuid.UUID         `json:"workspace_id"`
-	ID             uuid.UUID         `json:"id"`
-	OwnerID        *uuid.UUID        `json:"owner_id"`
-	Name           string            `json:"name"`
-	Provider       string            `json:"provider"`
-	Type           string            `json:"type"`
-	Scope          string            `json:"scope"`
-	MaskedValue    string            `json:"masked_value"`
-	ExpiresAt      *time.Time        `json:"expires_at"`
-	LastUsedAt     *time.Time        `json:"last_used_at"`
-	RotatedAt      *time.Time        `json:"rotated_at"`
-	RotationPolicy *string           `json:"rotation_policy"`
-	Metadata       map[string]string `json:"metadata"`
-	Version        int               `json:"version"`
-	CreatedBy      *uuid.UUID        `json:"created_by"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	DeletedAt      *time.Time        `json:"deleted_at,omitempty"`
-	HasPrevious    bool              `json:"has_previous"`
-	RotationStaged bool              `json:"rotation_staged"`
+	WorkspaceID    uuid.UUID         `json:"workspace_id" db:"workspace_id"`
+	ID             uuid.UUID         `json:"id" db:"id"`
+	OwnerID        *uuid.UUID        `json:"owner_id" db:"owner_id"`
+	Name           string            `json:"name" db:"name"`
+	Provider       string            `json:"provider" db:"provider"`
+	Type           string            `json:"type" db:"type"`
+	Scope          string            `json:"scope" db:"scope"`
+	MaskedValue    string            `json:"masked_value" db:"masked_value"`
+	ExpiresAt      *time.Time        `json:"expires_at" db:"expires_at"`
+	LastUsedAt     *time.Time        `json:"last_used_at" db:"last_used_at"`
+	RotatedAt      *time.Time        `json:"rotated_at" db:"rotated_at"`
+	RotationPolicy *string           `json:"rotation_policy" db:"rotation_policy"`
+	Metadata       map[string]string `json:"metadata" db:"metadata"`
+	Version        int               `json:"version" db:"version"`
+	CreatedBy      *uuid.UUID        `json:"created_by" db:"created_by"`
+	CreatedAt      time.Time         `json:"created_at" db:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at" db:"updated_at"`
+	DeletedAt      *time.Time        `json:"deleted_at,omitempty" db:"deleted_at"`
+	HasPrevious    bool              `json:"has_previous" db:"has_previous"`
+	RotationStaged bool              `json:"rotation_staged" db:"rotation_staged"`
 }
 
 // Access is one entry of the credential access log.
 type Access struct {
-	ID           int64      `json:"id"`
-	CredentialID uuid.UUID  `json:"credential_id"`
-	Name         string     `json:"name"`
-	Action       string     `json:"action"`
-	TaskID       *uuid.UUID `json:"task_id"`
-	Attempt      *int       `json:"attempt"`
-	Agent        string     `json:"agent,omitempty"`
-	UserID       *uuid.UUID `json:"user_id"`
-	Purpose      string     `json:"purpose,omitempty"`
-	At           time.Time  `json:"at"`
+	ID           int64      `json:"id" db:"id"`
+	CredentialID uuid.UUID  `json:"credential_id" db:"credential_id"`
+	Name         string     `json:"name" db:"name"`
+	Action       string     `json:"action" db:"action"`
+	TaskID       *uuid.UUID `json:"task_id" db:"task_id"`
+	Attempt      *int       `json:"attempt" db:"attempt"`
+	Agent        string     `json:"agent,omitempty" db:"agent"`
+	UserID       *uuid.UUID `json:"user_id" db:"user_id"`
+	Purpose      string     `json:"purpose,omitempty" db:"purpose"`
+	At           time.Time  `json:"at" db:"at"`
 }
 
 // PutCredentialRequest is the body of POST /v1/workspaces/{ws}/credentials. The value is encrypted

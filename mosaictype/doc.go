@@ -8,4 +8,8 @@
 // The OpenAPI description of the API (api/openapi.yaml) names these types in each schema's
 // x-go-type, and api's tests hold the two together: a field renamed, added or dropped here fails
 // them until the description says so too.
+//
+// The types that are store rows also carry db tags: the column each field is read from
+// (pgx.RowToStructByName in package store). They are plain strings, inert for JSON, and import
+// nothing.
 package mosaictype

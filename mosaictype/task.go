@@ -37,47 +37,47 @@ func (s Status) Terminal() bool {
 
 // Task is a task row.
 type Task struct {
-	WorkspaceID       uuid.UUID         `json:"workspace_id"`
-	ID                uuid.UUID         `json:"id"`
-	Kind              string            `json:"kind"`
-	Priority          int               `json:"priority"`
-	Status            Status            `json:"status"`
-	Args              json.RawMessage   `json:"args"`
-	Credentials       []string          `json:"credentials"`
-	Metadata          map[string]string `json:"metadata"`
-	MaxAttempts       int               `json:"max_attempts"`
-	TimeoutMS         int64             `json:"timeout_ms"`
-	RunAt             *time.Time        `json:"run_at"`
-	IdempotencyKey    *string           `json:"idempotency_key"`
-	Attempt           int               `json:"attempt"`
-	Generation        int               `json:"generation"`
-	Fence             int64             `json:"fence"`
-	Worker            *string           `json:"worker"`
-	LeaseUntil        *time.Time        `json:"lease_until"`
-	Progress          float32           `json:"progress"`
-	ProgressMessage   *string           `json:"progress_message"`
-	Checkpoint        json.RawMessage   `json:"checkpoint"`
-	CheckpointSeq     int64             `json:"checkpoint_seq"`
-	Result            json.RawMessage   `json:"result"`
-	LastError         *string           `json:"last_error"`
-	CancelRequestedAt *time.Time        `json:"cancel_requested_at"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
-	StartedAt         *time.Time        `json:"started_at"`
-	FinishedAt        *time.Time        `json:"finished_at"`
+	WorkspaceID       uuid.UUID         `json:"workspace_id" db:"workspace_id"`
+	ID                uuid.UUID         `json:"id" db:"id"`
+	Kind              string            `json:"kind" db:"kind"`
+	Priority          int               `json:"priority" db:"priority"`
+	Status            Status            `json:"status" db:"status"`
+	Args              json.RawMessage   `json:"args" db:"args"`
+	Credentials       []string          `json:"credentials" db:"credentials"`
+	Metadata          map[string]string `json:"metadata" db:"metadata"`
+	MaxAttempts       int               `json:"max_attempts" db:"max_attempts"`
+	TimeoutMS         int64             `json:"timeout_ms" db:"timeout_ms"`
+	RunAt             *time.Time        `json:"run_at" db:"run_at"`
+	IdempotencyKey    *string           `json:"idempotency_key" db:"idempotency_key"`
+	Attempt           int               `json:"attempt" db:"attempt"`
+	Generation        int               `json:"generation" db:"generation"`
+	Fence             int64             `json:"fence" db:"fence"`
+	Worker            *string           `json:"worker" db:"worker"`
+	LeaseUntil        *time.Time        `json:"lease_until" db:"lease_until"`
+	Progress          float32           `json:"progress" db:"progress"`
+	ProgressMessage   *string           `json:"progress_message" db:"progress_message"`
+	Checkpoint        json.RawMessage   `json:"checkpoint" db:"checkpoint"`
+	CheckpointSeq     int64             `json:"checkpoint_seq" db:"checkpoint_seq"`
+	Result            json.RawMessage   `json:"result" db:"result"`
+	LastError         *string           `json:"last_error" db:"last_error"`
+	CancelRequestedAt *time.Time        `json:"cancel_requested_at" db:"cancel_requested_at"`
+	CreatedAt         time.Time         `json:"created_at" db:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at" db:"updated_at"`
+	StartedAt         *time.Time        `json:"started_at" db:"started_at"`
+	FinishedAt        *time.Time        `json:"finished_at" db:"finished_at"`
 }
 
 // TaskEvent is one transition of a task.
 type TaskEvent struct {
-	ID      int64           `json:"id"`
-	TaskID  uuid.UUID       `json:"task_id"`
-	At      time.Time       `json:"at"`
-	Type    string          `json:"type"`
-	Status  Status          `json:"status,omitempty"`
-	Attempt int             `json:"attempt"`
-	Fence   int64           `json:"fence"`
-	Worker  string          `json:"worker,omitempty"`
-	Detail  json.RawMessage `json:"detail,omitempty"`
+	ID      int64           `json:"id" db:"id"`
+	TaskID  uuid.UUID       `json:"task_id" db:"task_id"`
+	At      time.Time       `json:"at" db:"at"`
+	Type    string          `json:"type" db:"type"`
+	Status  Status          `json:"status,omitempty" db:"status"`
+	Attempt int             `json:"attempt" db:"attempt"`
+	Fence   int64           `json:"fence" db:"fence"`
+	Worker  string          `json:"worker,omitempty" db:"worker"`
+	Detail  json.RawMessage `json:"detail,omitempty" db:"detail"`
 }
 
 // PublishRequest is the body of POST /v1/workspaces/{ws}/tasks.
@@ -141,22 +141,22 @@ type DeadLetterList struct {
 // DeadLetter is a message that ended without success: the reason, the last error and the
 // original message, replayable.
 type DeadLetter struct {
-	WorkspaceID uuid.UUID           `json:"workspace_id"`
-	ID          uuid.UUID           `json:"id"`
-	TaskID      *uuid.UUID          `json:"task_id"`
-	Kind        string              `json:"kind,omitempty"`
-	Reason      string              `json:"reason"`
-	Error       string              `json:"error"`
-	Subject     string              `json:"subject"`
-	Headers     map[string][]string `json:"headers"`
-	Payload     []byte              `json:"payload"`
-	Attempt     int                 `json:"attempt"`
-	StreamSeq   *int64              `json:"stream_seq"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ReplayedAt  *time.Time          `json:"replayed_at"`
-	ReplayCount int                 `json:"replay_count"`
-	DiscardedAt *time.Time          `json:"discarded_at,omitempty"`
-	DiscardedBy string              `json:"discarded_by,omitempty"`
+	WorkspaceID uuid.UUID           `json:"workspace_id" db:"workspace_id"`
+	ID          uuid.UUID           `json:"id" db:"id"`
+	TaskID      *uuid.UUID          `json:"task_id" db:"task_id"`
+	Kind        string              `json:"kind,omitempty" db:"kind"`
+	Reason      string              `json:"reason" db:"reason"`
+	Error       string              `json:"error" db:"error"`
+	Subject     string              `json:"subject" db:"subject"`
+	Headers     map[string][]string `json:"headers" db:"headers"`
+	Payload     []byte              `json:"payload" db:"payload"`
+	Attempt     int                 `json:"attempt" db:"attempt"`
+	StreamSeq   *int64              `json:"stream_seq" db:"stream_seq"`
+	CreatedAt   time.Time           `json:"created_at" db:"created_at"`
+	ReplayedAt  *time.Time          `json:"replayed_at" db:"replayed_at"`
+	ReplayCount int                 `json:"replay_count" db:"replay_count"`
+	DiscardedAt *time.Time          `json:"discarded_at,omitempty" db:"discarded_at"`
+	DiscardedBy string              `json:"discarded_by,omitempty" db:"discarded_by"`
 }
 
 // DeadLetterGroup counts a workspace's dead letters of one reason and kind.
@@ -172,12 +172,12 @@ type DeadLetterGroup struct {
 
 // UnroutedMessage is a message whose subject names no existing workspace.
 type UnroutedMessage struct {
-	ID        uuid.UUID           `json:"id"`
-	Reason    string              `json:"reason"`
-	Error     string              `json:"error"`
-	Subject   string              `json:"subject"`
-	Headers   map[string][]string `json:"headers"`
-	Payload   []byte              `json:"payload"`
-	StreamSeq *int64              `json:"stream_seq"`
-	CreatedAt time.Time           `json:"created_at"`
+	ID        uuid.UUID           `json:"id" db:"id"`
+	Reason    string              `json:"reason" db:"reason"`
+	Error     string              `json:"error" db:"error"`
+	Subject   string              `json:"subject" db:"subject"`
+	Headers   map[string][]string `json:"headers" db:"headers"`
+	Payload   []byte              `json:"payload" db:"payload"`
+	StreamSeq *int64              `json:"stream_seq" db:"stream_seq"`
+	CreatedAt time.Time           `json:"created_at" db:"created_at"`
 }

@@ -25,20 +25,9 @@ const (
 // Agent (mosaictype.Agent) is a worker process as it last reported itself.
 type Agent = mosaictype.Agent
 
-const agentColumns = `id, name, host, pid, version, pools, kinds, concurrency, state, heartbeat_interval_ms, in_flight,
-	tasks, drain_requested_at, started_at, heartbeat_at, ended_at`
-
-func scanAgent(row pgx.Row) (Agent, error) {
-	var a Agent
-	var ms int64
-	err := row.Scan(&a.ID, &a.Name, &a.Host, &a.PID, &a.Version, &a.Pools, &a.Kinds, &a.Concurrency, &a.State, &ms, &a.InFlight,
-		&a.Tasks, &a.DrainRequestedAt, &a.StartedAt, &a.HeartbeatAt, &a.EndedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, ErrNotFound
-	}
-	a.HeartbeatInterval = time.Duration(ms) * time.Millisecond
-	return a, err
-}
+const agentColumns = `id, name, host, pid, version, pools, kinds, concurrency, state,
+	heartbeat_interval_ms * interval '1 millisecond' AS heartbeat_interval, in_flight, tasks, drain_requested_at,
+	started_at, heartbeat_at, ended_at`
 
 // RegisterAgent records a starting process.
 func (db *DB) RegisterAgent(ctx context.Context, a Agent) error {
@@ -93,9 +82,9 @@ func (db *DB) RequestDrain(ctx context.Context, id uuid.UUID, by string) (Agent,
 	var a Agent
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
 		var err error
-		a, err = scanAgent(tx.QueryRow(ctx, `UPDATE agents SET drain_requested_at = COALESCE(drain_requested_at, now())
-			WHERE id = $1 AND state IN ('spawning', 'running', 'draining') RETURNING `+agentColumns, id))
-		if errors.Is(err, ErrNotFound) {
+		a, err = queryRow[Agent](ctx, tx, `UPDATE agents SET drain_requested_at = COALESCE(drain_requested_at, now())
+			WHERE id = $1 AND state IN ('spawning', 'running', 'draining') RETURNING `+agentColumns, id)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("agent %s: no such live agent: %w", id, ErrNotFound)
 		}
 		if err != nil {
@@ -110,13 +99,10 @@ func (db *DB) RequestDrain(ctx context.Context, id uuid.UUID, by string) (Agent,
 func (db *DB) ListAgents(ctx context.Context, since time.Duration) ([]Agent, error) {
 	var out []Agent
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+agentColumns+` FROM agents
+		var err error
+		out, err = queryRows[Agent](ctx, tx, `SELECT `+agentColumns+` FROM agents
 			WHERE state IN ('spawning', 'running', 'draining') OR COALESCE(ended_at, heartbeat_at) > now() - $1::interval
 			ORDER BY started_at DESC LIMIT 500`, since)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agent, error) { return scanAgent(r) })
 		return err
 	})
 	return out, err
@@ -145,14 +131,11 @@ func (db *DB) CountAgents(ctx context.Context) (map[string]int, error) {
 func (db *DB) MarkLostAgents(ctx context.Context, missed int) ([]Agent, error) {
 	var out []Agent
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE agents SET state = 'lost', ended_at = now()
+		var err error
+		if out, err = queryRows[Agent](ctx, tx, `UPDATE agents SET state = 'lost', ended_at = now()
 			WHERE state IN ('spawning', 'running', 'draining')
 			  AND heartbeat_at < now() - make_interval(secs => $1 * heartbeat_interval_ms / 1000.0)
-			RETURNING `+agentColumns, missed)
-		if err != nil {
-			return err
-		}
-		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agent, error) { return scanAgent(r) }); err != nil {
+			RETURNING `+agentColumns, missed); err != nil {
 			return err
 		}
 		for _, a := range out {
@@ -201,22 +184,12 @@ func insertAgentEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, 
 func (db *DB) RequeueWorkerTasks(ctx context.Context, ws uuid.UUID, worker string, message func(Task) OutboxMessage) ([]Task, error) {
 	var out []Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE tasks SET generation = generation + 1, status = 'retrying', worker = NULL,
+		var err error
+		out, err = queryRows[Task](ctx, tx, `UPDATE tasks SET generation = generation + 1, status = 'retrying', worker = NULL,
 				lease_until = NULL, updated_at = now(), last_error = $3
 			WHERE workspace_id = $1 AND worker = $2 AND status = 'running'
 			RETURNING `+taskColumns, ws, worker, "worker "+worker+" lost: requeued by the supervisor")
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanTask(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, t)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, t := range out {
@@ -263,7 +236,7 @@ func (db *DB) StrandedTasks(ctx context.Context, ws uuid.UUID, olderThan time.Du
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByName[Task])
 		return err
 	})
 	return out, err
@@ -280,10 +253,10 @@ var errStillThere = errors.New("store: the message is there")
 func (db *DB) RequeueStranded(ctx context.Context, ws, id uuid.UUID, olderThan time.Duration, gone func(Task) (bool, error),
 	message func(Task) OutboxMessage) (bool, error) {
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		t, err := scanTask(tx.QueryRow(ctx, `UPDATE tasks SET generation = generation + 1, status = 'queued', run_at = NULL,
+		t, err := queryRow[Task](ctx, tx, `UPDATE tasks SET generation = generation + 1, status = 'queued', run_at = NULL,
 				updated_at = now()
 			WHERE workspace_id = $1 AND `+strandedWhere+` AND id = $3
-			RETURNING `+taskColumns, ws, olderThan.Milliseconds(), id))
+			RETURNING `+taskColumns, ws, olderThan.Milliseconds(), id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStillThere
 		}

@@ -44,15 +44,7 @@ func ValidScope(s string) bool { return s == ScopeUser || s == ScopeWorkspace ||
 type Credential struct {
 	mosaictype.Credential
 	// EncryptedValue is the current value's ciphertext (never marshalled).
-	EncryptedValue string `json:"-"`
-}
-
-func scanCredential(row pgx.Row) (Credential, error) {
-	var c Credential
-	err := row.Scan(&c.WorkspaceID, &c.ID, &c.OwnerID, &c.Name, &c.Provider, &c.Type, &c.Scope, &c.MaskedValue,
-		&c.ExpiresAt, &c.LastUsedAt, &c.RotatedAt, &c.RotationPolicy, &c.Metadata, &c.Version, &c.CreatedBy,
-		&c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.EncryptedValue, &c.HasPrevious, &c.RotationStaged)
-	return c, err
+	EncryptedValue string `json:"-" db:"encrypted_value"`
 }
 
 // NewCredential is a credential to store; its value arrives encrypted already.
@@ -100,8 +92,10 @@ func (db *DB) CreateCredential(ctx context.Context, ws, user uuid.UUID, n NewCre
 	var c Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, insertCredentialSQL, ws, n.ID, owner, n.Name, n.Provider, n.Type, n.Scope,
-			n.Ciphertext, n.MaskedValue, n.ExpiresAt, n.RotationPolicy, meta, nilUUID(n.CreatedBy)))
+		c, err = queryRow[Credential](ctx, tx, insertCredentialSQL, pgx.NamedArgs{"workspace_id": ws, "id": n.ID,
+			"owner_id": owner, "name": n.Name, "provider": n.Provider, "type": n.Type, "scope": n.Scope,
+			"encrypted_value": n.Ciphertext, "masked_value": n.MaskedValue, "expires_at": n.ExpiresAt,
+			"rotation_policy": n.RotationPolicy, "metadata": meta, "created_by": nilUUID(n.CreatedBy)})
 		if err != nil {
 			return err
 		}
@@ -117,11 +111,8 @@ func (db *DB) CreateCredential(ctx context.Context, ws, user uuid.UUID, n NewCre
 func (db *DB) ListCredentials(ctx context.Context, ws, user uuid.UUID) ([]Credential, error) {
 	var out []Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listCredentialsSQL, ws)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Credential, error) { return scanCredential(r) })
+		var err error
+		out, err = queryRows[Credential](ctx, tx, listCredentialsSQL, ws)
 		return err
 	})
 	return out, err
@@ -132,7 +123,7 @@ func (db *DB) GetCredential(ctx context.Context, ws, user, id uuid.UUID) (Creden
 	var c Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, selectCredentialSQL, ws, id))
+		c, err = queryRow[Credential](ctx, tx, selectCredentialSQL, ws, id)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -165,8 +156,9 @@ func (db *DB) UpdateCredential(ctx context.Context, ws, user, id uuid.UUID, u Cr
 	var c Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, updateCredentialSQL, ws, id, u.Provider, meta, u.RotationPolicy, u.SetExpiry,
-			u.ExpiresAt, u.Ciphertext, u.MaskedValue))
+		c, err = queryRow[Credential](ctx, tx, updateCredentialSQL, pgx.NamedArgs{"workspace_id": ws, "id": id,
+			"provider": u.Provider, "metadata": meta, "rotation_policy": u.RotationPolicy, "set_expiry": u.SetExpiry,
+			"expires_at": u.ExpiresAt, "ciphertext": u.Ciphertext, "masked_value": u.MaskedValue})
 		if err != nil {
 			return err
 		}
@@ -193,7 +185,7 @@ func (db *DB) RotateCredential(ctx context.Context, ws, user, id uuid.UUID, ciph
 	var c Credential
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, rotateCredentialSQL, ws, id, ciphertext, masked, expiresAt != nil, expiresAt))
+		c, err = queryRow[Credential](ctx, tx, rotateCredentialSQL, ws, id, ciphertext, masked, expiresAt != nil, expiresAt)
 		if err != nil {
 			return err
 		}
@@ -231,7 +223,7 @@ func (db *DB) DiscardPending(ctx context.Context, ws, user, id uuid.UUID, versio
 func (db *DB) PromotePending(ctx context.Context, ws, user, id uuid.UUID, version int, masked string, by Access) (c Credential, promoted bool, err error) {
 	err = db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, promotePendingSQL, ws, id, masked, version))
+		c, err = queryRow[Credential](ctx, tx, promotePendingSQL, ws, id, masked, version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -247,9 +239,9 @@ func (db *DB) PromotePending(ctx context.Context, ws, user, id uuid.UUID, versio
 
 // Ciphertexts are a credential's current, previous and pending ciphertexts.
 type Ciphertexts struct {
-	Current  string
-	Previous *string
-	Pending  *string
+	Current  string  `db:"current_value"` // the encrypted_value column
+	Previous *string `db:"previous_value"`
+	Pending  *string `db:"pending_value"`
 }
 
 // CredentialCiphertexts reads a credential's ciphertexts (for a rotation that must open the
@@ -257,7 +249,9 @@ type Ciphertexts struct {
 func (db *DB) CredentialCiphertexts(ctx context.Context, ws, user, id uuid.UUID) (Ciphertexts, error) {
 	var c Ciphertexts
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, selectCiphertextsSQL, ws, id).Scan(&c.Current, &c.Previous, &c.Pending)
+		var err error
+		c, err = queryRow[Ciphertexts](ctx, tx, selectCiphertextsSQL, ws, id)
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Ciphertexts{}, fmt.Errorf("credential %s: %w", id, ErrNotFound)
@@ -279,15 +273,11 @@ func (db *DB) OpenForRotation(ctx context.Context, ws, user, id uuid.UUID, by Ac
 	by.UserID = nilUUID(user)
 	var r Rotation
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		c := &r.Credential
-		err := tx.QueryRow(ctx, selectForRotationSQL, ws, id).Scan(&c.WorkspaceID, &c.ID, &c.OwnerID, &c.Name, &c.Provider,
-			&c.Type, &c.Scope, &c.MaskedValue, &c.ExpiresAt, &c.LastUsedAt, &c.RotatedAt, &c.RotationPolicy, &c.Metadata,
-			&c.Version, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.EncryptedValue, &c.HasPrevious,
-			&c.RotationStaged, &r.Previous, &r.Pending)
-		if err != nil {
+		var err error
+		if r, err = queryRow[Rotation](ctx, tx, selectForRotationSQL, ws, id); err != nil {
 			return err
 		}
-		r.Current = c.EncryptedValue
+		c := &r.Credential
 		for _, which := range decrypts {
 			if which == "pending" && r.Pending == nil {
 				continue
@@ -341,14 +331,8 @@ func (db *DB) ListAccess(ctx context.Context, ws, user uuid.UUID, f AccessFilter
 	}
 	var out []Access
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listAccessSQL, ws, nilUUID(f.Credential), before, f.Limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Access, error) {
-			var a Access
-			return a, r.Scan(&a.ID, &a.CredentialID, &a.Name, &a.Action, &a.TaskID, &a.Attempt, &a.Agent, &a.UserID, &a.Purpose, &a.At)
-		})
+		var err error
+		out, err = queryRows[Access](ctx, tx, listAccessSQL, ws, nilUUID(f.Credential), before, f.Limit)
 		return err
 	})
 	return out, err
@@ -392,7 +376,7 @@ func (db *DB) OpenForTask(ctx context.Context, a TaskAccess, name string) (Crede
 			}
 		}
 		var err error
-		c, err = scanCredential(tx.QueryRow(ctx, resolveCredentialSQL, a.WorkspaceID, name))
+		c, err = queryRow[Credential](ctx, tx, resolveCredentialSQL, a.WorkspaceID, name)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: %q", ErrCredentialNotFound, name)
 		}
@@ -420,14 +404,8 @@ type CiphertextRow struct {
 func (db *DB) CiphertextPage(ctx context.Context, ws, user, after uuid.UUID, limit int) ([]CiphertextRow, error) {
 	var out []CiphertextRow
 	err := db.InWorkspaceAs(ctx, ws, user, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, ciphertextPageSQL, ws, after, limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (CiphertextRow, error) {
-			var c CiphertextRow
-			return c, r.Scan(&c.ID, &c.Current, &c.Previous, &c.Pending)
-		})
+		var err error
+		out, err = queryRows[CiphertextRow](ctx, tx, ciphertextPageSQL, ws, after, limit)
 		return err
 	})
 	return out, err

@@ -4,11 +4,12 @@ package store
 const (
 	credentialColumns = `workspace_id, id, owner_id, name, provider, type, scope, masked_value, expires_at,
 		last_used_at, rotated_at, rotation_policy, metadata, version, created_by, created_at, updated_at, deleted_at,
-		encrypted_value, previous_value IS NOT NULL, pending_value IS NOT NULL`
+		encrypted_value, previous_value IS NOT NULL AS has_previous, pending_value IS NOT NULL AS rotation_staged`
 
 	insertCredentialSQL = `INSERT INTO user_credentials (workspace_id, id, owner_id, name, provider, type, scope,
 			encrypted_value, masked_value, expires_at, rotation_policy, metadata, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13)
+		VALUES (@workspace_id, @id, @owner_id, @name, @provider, @type, @scope,
+			@encrypted_value, @masked_value, @expires_at, NULLIF(@rotation_policy, ''), @metadata, @created_by)
 		RETURNING ` + credentialColumns
 
 	listCredentialsSQL = `SELECT ` + credentialColumns + ` FROM user_credentials
@@ -23,24 +24,25 @@ const (
 		WHERE workspace_id = $1 AND name = $2 AND deleted_at IS NULL
 		ORDER BY CASE scope WHEN 'USER' THEN 0 WHEN 'WORKSPACE' THEN 1 ELSE 2 END LIMIT 1`
 
-	// updateCredentialSQL changes a credential's description and, when $8 (a new ciphertext) is
-	// set, its value too, as a rotation does: the provider and metadata may change only with it
-	// (the credential_value_binding trigger).
+	// updateCredentialSQL changes a credential's description and, when @ciphertext (a new
+	// ciphertext) is set, its value too, as a rotation does: the provider and metadata may change
+	// only with it (the credential_value_binding trigger).
 	updateCredentialSQL = `UPDATE user_credentials SET
-			provider = COALESCE($3, provider), metadata = COALESCE($4, metadata),
-			rotation_policy = CASE WHEN $5::text IS NULL THEN rotation_policy ELSE NULLIF($5, '') END,
-			expires_at = CASE WHEN $6 THEN $7 ELSE expires_at END, updated_at = now(),
-			previous_value = CASE WHEN $8::text IS NULL THEN previous_value ELSE encrypted_value END,
-			encrypted_value = COALESCE($8, encrypted_value), masked_value = COALESCE($9, masked_value),
-			pending_value = CASE WHEN $8::text IS NULL THEN pending_value END,
-			version = CASE WHEN $8::text IS NULL THEN version ELSE version + 1 END,
-			rotated_at = CASE WHEN $8::text IS NULL THEN rotated_at ELSE now() END
-		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL
+			provider = COALESCE(@provider, provider), metadata = COALESCE(@metadata, metadata),
+			rotation_policy = CASE WHEN @rotation_policy::text IS NULL THEN rotation_policy ELSE NULLIF(@rotation_policy, '') END,
+			expires_at = CASE WHEN @set_expiry THEN @expires_at ELSE expires_at END, updated_at = now(),
+			previous_value = CASE WHEN @ciphertext::text IS NULL THEN previous_value ELSE encrypted_value END,
+			encrypted_value = COALESCE(@ciphertext, encrypted_value), masked_value = COALESCE(@masked_value, masked_value),
+			pending_value = CASE WHEN @ciphertext::text IS NULL THEN pending_value END,
+			version = CASE WHEN @ciphertext::text IS NULL THEN version ELSE version + 1 END,
+			rotated_at = CASE WHEN @ciphertext::text IS NULL THEN rotated_at ELSE now() END
+		WHERE workspace_id = @workspace_id AND id = @id AND deleted_at IS NULL
 		RETURNING ` + credentialColumns
 
 	// selectForRotationSQL reads a credential and its ciphertexts in one snapshot: the value a
 	// rotation presents is always one stored with the provider and metadata it presents it to.
-	selectForRotationSQL = `SELECT ` + credentialColumns + `, previous_value, pending_value FROM user_credentials
+	selectForRotationSQL = `SELECT ` + credentialColumns + `, encrypted_value AS current_value, previous_value, pending_value
+		FROM user_credentials
 		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL`
 
 	// rotateCredentialSQL promotes a new value: the current one becomes previous.
@@ -62,7 +64,7 @@ const (
 		WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL AND pending_value IS NOT NULL AND version = $4
 		RETURNING ` + credentialColumns
 
-	selectCiphertextsSQL = `SELECT encrypted_value, previous_value, pending_value FROM user_credentials
+	selectCiphertextsSQL = `SELECT encrypted_value AS current_value, previous_value, pending_value FROM user_credentials
 		WHERE workspace_id = $1 AND id = $2`
 
 	deleteCredentialSQL = `UPDATE user_credentials SET deleted_at = now(), updated_at = now()
@@ -74,15 +76,15 @@ const (
 			agent, user_id, purpose)
 		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, NULLIF($9, ''))`
 
-	listAccessSQL = `SELECT id, credential_id, name, action, task_id, attempt, COALESCE(agent, ''), user_id,
-			COALESCE(purpose, ''), at
+	listAccessSQL = `SELECT id, credential_id, name, action, task_id, attempt, COALESCE(agent, '') AS agent, user_id,
+			COALESCE(purpose, '') AS purpose, at
 		FROM credential_access_log l
 		WHERE workspace_id = $1 AND ($2::uuid IS NULL OR credential_id = $2) AND ($3::bigint IS NULL OR id < $3)
 		  AND EXISTS (SELECT 1 FROM user_credentials c WHERE c.workspace_id = l.workspace_id AND c.id = l.credential_id)
 		ORDER BY id DESC LIMIT $4`
 
 	// ciphertextPageSQL walks a workspace's ciphertexts (the visible ones) for the rewrap job.
-	ciphertextPageSQL = `SELECT id, encrypted_value, previous_value, pending_value FROM user_credentials
+	ciphertextPageSQL = `SELECT id, encrypted_value AS current_value, previous_value, pending_value FROM user_credentials
 		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`
 
 	// replaceCiphertextsSQL swaps ciphertexts only if they are still the ones read (a rotation in

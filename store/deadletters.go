@@ -22,13 +22,6 @@ const (
 // error and the original message, replayable.
 type DeadLetter = mosaictype.DeadLetter
 
-func scanDeadLetter(row pgx.Row, ws uuid.UUID) (DeadLetter, error) {
-	d := DeadLetter{WorkspaceID: ws}
-	err := row.Scan(&d.ID, &d.TaskID, &d.Kind, &d.Reason, &d.Error, &d.Subject, &d.Headers, &d.Payload, &d.Attempt,
-		&d.StreamSeq, &d.CreatedAt, &d.ReplayedAt, &d.ReplayCount, &d.DiscardedAt, &d.DiscardedBy)
-	return d, err
-}
-
 // InsertDeadLetter records a dead letter in tx (in its workspace). A zero ID gets a new one.
 func InsertDeadLetter(ctx context.Context, tx pgx.Tx, d *DeadLetter) error {
 	if d.ID == uuid.Nil {
@@ -108,14 +101,8 @@ func (db *DB) InsertUnrouted(ctx context.Context, m UnroutedMessage) error {
 func (db *DB) ListUnrouted(ctx context.Context, limit int) ([]UnroutedMessage, error) {
 	var out []UnroutedMessage
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listUnroutedSQL, limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnroutedMessage, error) {
-			var m UnroutedMessage
-			return m, r.Scan(&m.ID, &m.Reason, &m.Error, &m.Subject, &m.Headers, &m.Payload, &m.StreamSeq, &m.CreatedAt)
-		})
+		var err error
+		out, err = queryRows[UnroutedMessage](ctx, tx, listUnroutedSQL, limit)
 		return err
 	})
 	return out, err
@@ -162,11 +149,8 @@ func (db *DB) ListDeadLetters(ctx context.Context, ws uuid.UUID, f DeadLetterFil
 		before = &f.Before
 	}
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1, f.Kind, f.State)
-		if err != nil {
-			return err
-		}
-		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) { return scanDeadLetter(r, ws) })
+		var err error
+		list, err = queryRows[DeadLetter](ctx, tx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1, f.Kind, f.State)
 		return err
 	})
 	if err != nil {
@@ -184,7 +168,7 @@ func (db *DB) GetDeadLetter(ctx context.Context, ws, id uuid.UUID) (DeadLetter, 
 	var d DeadLetter
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDeadLetter(tx.QueryRow(ctx, selectDeadLetterSQL, ws, id), ws)
+		d, err = queryRow[DeadLetter](ctx, tx, selectDeadLetterSQL, ws, id)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -219,7 +203,7 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
 		r = Replay{}
-		r.DeadLetter, err = scanDeadLetter(tx.QueryRow(ctx, lockDeadLetterSQL, ws, id), ws)
+		r.DeadLetter, err = queryRow[DeadLetter](ctx, tx, lockDeadLetterSQL, ws, id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("dead letter %s: %w", id, ErrNotFound)
 		}
@@ -227,7 +211,7 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 			return err
 		}
 		if r.DeadLetter.TaskID != nil {
-			t, err := scanTask(tx.QueryRow(ctx, prepareReplaySQL, ws, *r.DeadLetter.TaskID, fresh))
+			t, err := queryRow[Task](ctx, tx, prepareReplaySQL, ws, *r.DeadLetter.TaskID, fresh)
 			switch {
 			case err == nil:
 				r.Task = &t
@@ -280,7 +264,7 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 	var t Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		t, err = scanTask(tx.QueryRow(ctx, prepareReplaySQL, ws, id, fresh))
+		t, err = queryRow[Task](ctx, tx, prepareReplaySQL, ws, id, fresh)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return taskNotIn(ctx, tx, ws, id, "ended")
 		}
@@ -306,7 +290,7 @@ func (db *DB) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID, by string
 	var d DeadLetter
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDeadLetter(tx.QueryRow(ctx, lockDeadLetterSQL, ws, id), ws)
+		d, err = queryRow[DeadLetter](ctx, tx, lockDeadLetterSQL, ws, id)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("dead letter %s: %w", id, ErrNotFound)
@@ -315,7 +299,7 @@ func (db *DB) DiscardDeadLetter(ctx context.Context, ws, id uuid.UUID, by string
 		case d.DiscardedAt != nil:
 			return fmt.Errorf("dead letter %s was discarded already: %w", id, ErrConflict)
 		}
-		d, err = scanDeadLetter(tx.QueryRow(ctx, discardDeadLetterSQL, ws, id, by), ws)
+		d, err = queryRow[DeadLetter](ctx, tx, discardDeadLetterSQL, ws, id, by)
 		return err
 	})
 	return d, err
@@ -329,7 +313,7 @@ func (db *DB) RunTaskNow(ctx context.Context, ws, id uuid.UUID, by string, messa
 	var t Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		t, err = scanTask(tx.QueryRow(ctx, runTaskNowSQL, ws, id))
+		t, err = queryRow[Task](ctx, tx, runTaskNowSQL, ws, id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return taskNotIn(ctx, tx, ws, id, "scheduled")
 		}

@@ -43,20 +43,20 @@ func PeerLinked(status string) bool { return status == PeerRequested || status =
 // FederationPeer is another instance this instance knows, or a request to connect from one, as
 // stored: its public identity and what is granted to it.
 type FederationPeer struct {
-	ID        uuid.UUID
-	Name      string
-	PublicKey string
-	LeafKey   string
-	HTTPURL   string
-	LeafURL   string // "": none
-	Direction string // outgoing: this instance asked; incoming: the peer did
-	Status    string
-	Source    string // the address an incoming request to connect was posted from ("": none)
-	CreatedAt time.Time
-	DecidedAt *time.Time
+	ID        uuid.UUID  `db:"id"`
+	Name      string     `db:"name"`
+	PublicKey string     `db:"public_key"`
+	LeafKey   string     `db:"leaf_key"`
+	HTTPURL   string     `db:"http_url"`
+	LeafURL   string     `db:"leaf_url"`  // "": none
+	Direction string     `db:"direction"` // outgoing: this instance asked; incoming: the peer did
+	Status    string     `db:"status"`
+	Source    string     `db:"source"` // the address an incoming request to connect was posted from ("": none)
+	CreatedAt time.Time  `db:"created_at"`
+	DecidedAt *time.Time `db:"decided_at"`
 	// Grants are what this instance grants the peer, where the method that read it says so (nil
 	// where it does not).
-	Grants []FederationGrant
+	Grants []FederationGrant `db:"-"`
 }
 
 // FederationGrant is what a peer may do in one workspace of this instance, until ExpiresAt, as
@@ -140,15 +140,8 @@ func (db *DB) FederationPeersWithID(ctx context.Context, id uuid.UUID, limit int
 func (db *DB) federationPeers(ctx context.Context, withGrants bool, query string, args ...any) ([]FederationPeer, error) {
 	var out []FederationPeer
 	err := db.AsSystem(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (FederationPeer, error) {
-			var p FederationPeer
-			err := r.Scan(&p.ID, &p.Name, &p.PublicKey, &p.LeafKey, &p.HTTPURL, &p.LeafURL, &p.Direction, &p.Status, &p.Source, &p.CreatedAt, &p.DecidedAt)
-			return p, err
-		})
+		var err error
+		out, err = queryRows[FederationPeer](ctx, tx, query, args...)
 		if err != nil || !withGrants {
 			return err
 		}

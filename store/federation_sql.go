@@ -8,8 +8,8 @@ const (
 	insertFederationIdentitySQL = `INSERT INTO federation_identity (id, name, public_key, seed_ciphertext)
 		VALUES ($1, $2, $3, $4) RETURNING created_at`
 
-	federationPeerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, ''), direction, status,
-		coalesce(source, ''), created_at, decided_at`
+	federationPeerColumns = `id, name, public_key, leaf_key, http_url, coalesce(leaf_url, '') AS leaf_url, direction,
+		status, coalesce(source, '') AS source, created_at, decided_at`
 
 	selectFederationPeersSQL       = `SELECT ` + federationPeerColumns + ` FROM federation_peers ORDER BY created_at`
 	selectFederationPeersWithIDSQL = `SELECT ` + federationPeerColumns + ` FROM federation_peers WHERE id = $1

@@ -35,54 +35,42 @@ const KeepScheduleRuns = 100
 // Schedule is a periodic task: a kind, args, priority and credentials, published at each due
 // time of a cron expression (in TimeZone) or of an interval (Every).
 type Schedule struct {
-	WorkspaceID uuid.UUID       `json:"workspace_id"`
-	ID          uuid.UUID       `json:"id"`
-	Name        string          `json:"name"`
-	Kind        string          `json:"kind"`
-	Args        json.RawMessage `json:"args"`
-	Priority    int             `json:"priority"`
-	Credentials []string        `json:"credentials"`
+	WorkspaceID uuid.UUID       `json:"workspace_id" db:"workspace_id"`
+	ID          uuid.UUID       `json:"id" db:"id"`
+	Name        string          `json:"name" db:"name"`
+	Kind        string          `json:"kind" db:"kind"`
+	Args        json.RawMessage `json:"args" db:"args"`
+	Priority    int             `json:"priority" db:"priority"`
+	Credentials []string        `json:"credentials" db:"credentials"`
 	// Cron is a five-field cron expression or a descriptor (@hourly, @daily, …); empty with Every.
-	Cron string `json:"cron,omitempty"`
+	Cron string `json:"cron,omitempty" db:"cron"`
 	// TimeZone of Cron (an IANA name). Default UTC.
-	TimeZone string `json:"time_zone"`
+	TimeZone string `json:"time_zone" db:"time_zone"`
 	// Every is the interval, from the schedule's creation; zero with Cron.
-	Every     time.Duration `json:"-"`
-	Overlap   string        `json:"overlap"`
-	Missed    string        `json:"missed"`
-	PausedAt  *time.Time    `json:"paused_at"`
-	NextRunAt time.Time     `json:"next_run_at"`
-	LastRunAt *time.Time    `json:"last_run_at"`
+	Every     time.Duration `json:"-" db:"every"`
+	Overlap   string        `json:"overlap" db:"overlap"`
+	Missed    string        `json:"missed" db:"missed"`
+	PausedAt  *time.Time    `json:"paused_at" db:"paused_at"`
+	NextRunAt time.Time     `json:"next_run_at" db:"next_run_at"`
+	LastRunAt *time.Time    `json:"last_run_at" db:"last_run_at"`
 	// LastTaskID is the task of the last run that published one, LastTaskStatus its status now
 	// ("" when retention has deleted it).
-	LastTaskID     *uuid.UUID `json:"last_task_id"`
-	LastTaskStatus Status     `json:"last_task_status,omitempty"`
+	LastTaskID     *uuid.UUID `json:"last_task_id" db:"last_task_id"`
+	LastTaskStatus Status     `json:"last_task_status,omitempty" db:"last_task_status"`
 	// Runs and Skipped count the due runs that published a task and those that did not.
-	Runs        int64     `json:"runs"`
-	Skipped     int64     `json:"skipped"`
-	PublishedBy uuid.UUID `json:"-"`
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Runs        int64     `json:"runs" db:"runs"`
+	Skipped     int64     `json:"skipped" db:"skipped"`
+	PublishedBy uuid.UUID `json:"-" db:"published_by"`
+	CreatedBy   string    `json:"created_by" db:"created_by"`
+	CreatedAt   time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
 }
 
-func scanSchedule(row pgx.Row) (Schedule, error) {
-	var s Schedule
-	var everyMS int64
-	var publishedBy *uuid.UUID
-	var lastStatus *string
-	err := row.Scan(&s.WorkspaceID, &s.ID, &s.Name, &s.Kind, &s.Args, &s.Priority, &s.Credentials, &s.Cron, &s.TimeZone,
-		&everyMS, &s.Overlap, &s.Missed, &s.PausedAt, &s.NextRunAt, &s.LastRunAt, &s.LastTaskID, &s.Runs, &s.Skipped,
-		&publishedBy, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &lastStatus)
+// querySchedule runs sql, which returns one row of scheduleColumns: ErrNotFound when none.
+func querySchedule(ctx context.Context, tx pgx.Tx, sql string, args ...any) (Schedule, error) {
+	s, err := queryRow[Schedule](ctx, tx, sql, args...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, ErrNotFound
-	}
-	s.Every = time.Duration(everyMS) * time.Millisecond
-	if publishedBy != nil {
-		s.PublishedBy = *publishedBy
-	}
-	if lastStatus != nil {
-		s.LastTaskStatus = Status(*lastStatus)
 	}
 	return s, err
 }
@@ -106,9 +94,11 @@ func (db *DB) CreateSchedule(ctx context.Context, s Schedule) (Schedule, error) 
 	var out Schedule
 	err := db.InWorkspace(ctx, s.WorkspaceID, func(tx pgx.Tx) error {
 		var err error
-		out, err = scanSchedule(tx.QueryRow(ctx, insertScheduleSQL, s.WorkspaceID, s.ID, s.Name, s.Kind, s.Args, s.Priority,
-			s.Credentials, s.Cron, s.TimeZone, s.Every.Milliseconds(), s.Overlap, s.Missed, s.PausedAt, s.NextRunAt,
-			publishedBy, s.CreatedBy))
+		out, err = querySchedule(ctx, tx, insertScheduleSQL, pgx.NamedArgs{"workspace_id": s.WorkspaceID, "id": s.ID,
+			"name": s.Name, "kind": s.Kind, "args": s.Args, "priority": s.Priority, "credentials": s.Credentials,
+			"cron": s.Cron, "time_zone": s.TimeZone, "every_ms": s.Every.Milliseconds(), "overlap": s.Overlap,
+			"missed": s.Missed, "paused_at": s.PausedAt, "next_run_at": s.NextRunAt, "published_by": publishedBy,
+			"created_by": s.CreatedBy})
 		return err
 	})
 	if IsUniqueViolation(err) {
@@ -122,7 +112,7 @@ func (db *DB) GetSchedule(ctx context.Context, ws uuid.UUID, ref string) (Schedu
 	var out Schedule
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		out, err = scanSchedule(tx.QueryRow(ctx, selectScheduleSQL, ws, ref))
+		out, err = querySchedule(ctx, tx, selectScheduleSQL, ws, ref)
 		return err
 	})
 	return out, scheduleErr(ref, err)
@@ -140,19 +130,9 @@ func scheduleErr(ref string, err error) error {
 func (db *DB) ListSchedules(ctx context.Context, ws uuid.UUID) ([]Schedule, error) {
 	var out []Schedule
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listSchedulesSQL, ws)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			s, err := scanSchedule(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryRows[Schedule](ctx, tx, listSchedulesSQL, ws)
+		return err
 	})
 	return out, err
 }
@@ -174,7 +154,7 @@ func (db *DB) DeleteSchedule(ctx context.Context, ws uuid.UUID, ref string) erro
 func (db *DB) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, paused bool, next func(Schedule) (time.Time, error)) (Schedule, error) {
 	var out Schedule
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		cur, err := scanSchedule(tx.QueryRow(ctx, selectScheduleSQL+" FOR UPDATE", ws, ref))
+		cur, err := querySchedule(ctx, tx, selectScheduleSQL+" FOR UPDATE", ws, ref)
 		if err != nil {
 			return err
 		}
@@ -184,7 +164,7 @@ func (db *DB) SetSchedulePaused(ctx context.Context, ws uuid.UUID, ref string, p
 				return err
 			}
 		}
-		out, err = scanSchedule(tx.QueryRow(ctx, pauseScheduleSQL, ws, cur.ID.String(), paused, at))
+		out, err = querySchedule(ctx, tx, pauseScheduleSQL, ws, cur.ID.String(), paused, at)
 		return err
 	})
 	return out, scheduleErr(ref, err)
@@ -273,7 +253,7 @@ type FiredRun struct {
 func (db *DB) FireSchedule(ctx context.Context, key ScheduleKey, now time.Time,
 	decide func(tx pgx.Tx, s Schedule) (Firing, error)) (fired bool, err error) {
 	err = db.InWorkspace(ctx, key.WorkspaceID, func(tx pgx.Tx) error {
-		s, err := scanSchedule(tx.QueryRow(ctx, lockDueScheduleSQL, key.WorkspaceID, key.ID, now))
+		s, err := querySchedule(ctx, tx, lockDueScheduleSQL, key.WorkspaceID, key.ID, now)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}

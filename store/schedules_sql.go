@@ -2,14 +2,17 @@ package store
 
 // SQL of the schedule aggregate: schedules and their last runs (migration 00022).
 const (
-	scheduleColumns = `workspace_id, id, name, kind, args, priority, credentials, COALESCE(cron, ''), time_zone,
-		COALESCE(every_ms, 0), overlap, missed, paused_at, next_run_at, last_run_at, last_task_id, runs, skipped,
-		published_by, created_by, created_at, updated_at,
-		(SELECT t.status FROM tasks t WHERE t.workspace_id = schedules.workspace_id AND t.id = schedules.last_task_id)`
+	// scheduleColumns are a Schedule's, by name: published_by NULL reads as uuid.Nil.
+	scheduleColumns = `workspace_id, id, name, kind, args, priority, credentials, COALESCE(cron, '') AS cron, time_zone,
+		COALESCE(every_ms, 0) * interval '1 millisecond' AS every, overlap, missed, paused_at, next_run_at, last_run_at,
+		last_task_id, runs, skipped, published_by, created_by, created_at, updated_at,
+		COALESCE((SELECT t.status FROM tasks t WHERE t.workspace_id = schedules.workspace_id AND t.id = schedules.last_task_id),
+			'') AS last_task_status`
 
 	insertScheduleSQL = `INSERT INTO schedules (workspace_id, id, name, kind, args, priority, credentials, cron, time_zone,
 		every_ms, overlap, missed, paused_at, next_run_at, published_by, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, NULLIF($10, 0), $11, $12, $13, $14, $15, $16)
+		VALUES (@workspace_id, @id, @name, @kind, @args, @priority, @credentials, NULLIF(@cron, ''), @time_zone,
+			NULLIF(@every_ms, 0), @overlap, @missed, @paused_at, @next_run_at, @published_by, @created_by)
 		RETURNING ` + scheduleColumns
 
 	// A schedule is named by its id or its name.

@@ -37,15 +37,6 @@ func Terminal(s Status) bool { return s.Terminal() }
 // Task (mosaictype.Task) is a task row.
 type Task = mosaictype.Task
 
-func scanTask(row pgx.Row) (Task, error) {
-	var t Task
-	err := row.Scan(&t.WorkspaceID, &t.ID, &t.Kind, &t.Priority, &t.Status, &t.Args, &t.Credentials, &t.Metadata,
-		&t.MaxAttempts, &t.TimeoutMS, &t.RunAt, &t.IdempotencyKey, &t.Attempt, &t.Generation, &t.Fence, &t.Worker,
-		&t.LeaseUntil, &t.Progress, &t.ProgressMessage, &t.Checkpoint, &t.CheckpointSeq, &t.Result, &t.LastError,
-		&t.CancelRequestedAt, &t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.FinishedAt)
-	return t, err
-}
-
 // NewTask is a task as published.
 type NewTask struct {
 	WorkspaceID    uuid.UUID
@@ -686,7 +677,7 @@ func (db *DB) GetTask(ctx context.Context, ws, id uuid.UUID) (Task, error) {
 	var t Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		t, err = scanTask(tx.QueryRow(ctx, selectTaskSQL, ws, id))
+		t, err = queryRow[Task](ctx, tx, selectTaskSQL, ws, id)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -832,7 +823,7 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 		if err != nil {
 			return err
 		}
-		tasks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+		tasks, err = pgx.CollectRows(rows, pgx.RowToStructByName[Task])
 		return err
 	})
 	if err != nil {
@@ -849,14 +840,8 @@ func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks 
 func (db *DB) TaskEvents(ctx context.Context, ws, id uuid.UUID) ([]TaskEvent, error) {
 	var out []TaskEvent
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, selectTaskEventsSQL, ws, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskEvent, error) {
-			var e TaskEvent
-			return e, r.Scan(&e.ID, &e.TaskID, &e.At, &e.Type, &e.Status, &e.Attempt, &e.Fence, &e.Worker, &e.Detail)
-		})
+		var err error
+		out, err = queryRows[TaskEvent](ctx, tx, selectTaskEventsSQL, ws, id)
 		return err
 	})
 	return out, err

@@ -140,8 +140,8 @@ const (
 			payload, attempt, stream_seq)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10, $11)`
 
-	deadLetterColumns = `id, task_id, COALESCE(kind, ''), reason, error, subject, headers, payload, attempt,
-		stream_seq, created_at, replayed_at, replay_count, discarded_at, COALESCE(discarded_by, '')`
+	deadLetterColumns = `workspace_id, id, task_id, COALESCE(kind, '') AS kind, reason, error, subject, headers, payload,
+		attempt, stream_seq, created_at, replayed_at, replay_count, discarded_at, COALESCE(discarded_by, '') AS discarded_by`
 
 	// listDeadLettersSQL: $3 reason and $5 kind filter when not empty; $6 is a DeadLetterFilter
 	// state.
