@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/mosaictype"
@@ -34,16 +32,8 @@ func (s *Server) listAgents(w http.ResponseWriter, r *Request) *Error {
 	return nil
 }
 
-func agentID(r *Request) (uuid.UUID, *Error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return uuid.Nil, errorf(CodeInvalidArgument, "agent id %q is not a UUID", r.PathValue("id"))
-	}
-	return id, nil
-}
-
 func (s *Server) getAgent(w http.ResponseWriter, r *Request) *Error {
-	id, e := agentID(r)
+	id, e := pathID(r, "agent id")
 	if e != nil {
 		return e
 	}
@@ -65,7 +55,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) drainAgent(w http.ResponseWriter, r *Request) *Error {
-	id, e := agentID(r)
+	id, e := pathID(r, "agent id")
 	if e != nil {
 		return e
 	}

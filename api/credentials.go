@@ -91,7 +91,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) getCredential(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -105,7 +105,7 @@ func (s *Server) getCredential(w http.ResponseWriter, r *Request) *Error {
 
 // loadForChange reads a credential the caller may see, and checks they may change it.
 func (s *Server) loadForChange(r *Request) (store.Credential, *Error) {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return store.Credential{}, e
 	}

@@ -208,7 +208,7 @@ func (s *Server) peerTask(w http.ResponseWriter, r *Request) *Error {
 	if e != nil {
 		return e
 	}
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}

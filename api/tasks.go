@@ -283,17 +283,18 @@ func page(cursor, limit string) (uuid.UUID, int, *Error) {
 	return before, n, nil
 }
 
-func pathID(r *Request) (uuid.UUID, *Error) {
+// pathID is the route's {id}: a UUID, or an invalid_argument naming what it identifies (noun).
+func pathID(r *Request, noun string) (uuid.UUID, *Error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		return uuid.Nil, errorf(CodeInvalidArgument, "id %q is not a UUID", r.PathValue("id"))
+		return uuid.Nil, errorf(CodeInvalidArgument, "%s %q is not a UUID", noun, r.PathValue("id"))
 	}
 	return id, nil
 }
 
 // getTask answers GET …/tasks/{id}; with ?wait=DURATION it waits (up to 60s) for the task to end.
 func (s *Server) getTask(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -322,7 +323,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) taskEvents(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -338,7 +339,7 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) cancelTask(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -388,7 +389,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *Request) *Error {
 // discardDeadLetter marks a dead letter discarded (admin, as a replay): kept, and out of the
 // default list and the count of those waiting.
 func (s *Server) discardDeadLetter(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -401,7 +402,7 @@ func (s *Server) discardDeadLetter(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) getDeadLetter(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -449,7 +450,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *Request) *Error {
 // replayLike runs a replay or a retry of the {id} in the path, with the optional ReplayRequest
 // body, and answers 202 with what it returns (404 and 409 for ErrNotFound and ErrConflict).
 func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh bool) (any, error)) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -469,7 +470,7 @@ func replayLike(w http.ResponseWriter, r *Request, run func(id uuid.UUID, fresh 
 
 // runTaskNow makes a scheduled task due now (member, as a publish).
 func (s *Server) runTaskNow(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}
@@ -483,7 +484,7 @@ func (s *Server) runTaskNow(w http.ResponseWriter, r *Request) *Error {
 
 // deleteTask deletes an ended task and its events (admin); the server's log records who did.
 func (s *Server) deleteTask(w http.ResponseWriter, r *Request) *Error {
-	id, e := pathID(r)
+	id, e := pathID(r, "id")
 	if e != nil {
 		return e
 	}

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/mosaicstack/mosaic/mosaictype"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -134,9 +132,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *Request) *Error {
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *Request) *Error {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return errorf(CodeInvalidArgument, "key id %q is not a UUID", r.PathValue("id"))
+	id, e := pathID(r, "key id")
+	if e != nil {
+		return e
 	}
 	mayRevokeOwner := r.Caller.Admin || r.Caller.Principal.Role == store.RoleOwner
 	if err := s.cfg.DB.RevokeAPIKey(r.Context(), r.Workspace, id, mayRevokeOwner); errors.Is(err, store.ErrNotFound) {
