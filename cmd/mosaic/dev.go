@@ -90,17 +90,11 @@ func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 	}
 	defer unlock()
 
-	st, err := startStack(ctx, cmd, &f.stackFlags, log, true)
+	st, err := startStack(ctx, cmd, &f.stackFlags, f.cipherFlags.env, log, true)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
-		return err
-	}
-	if err := checkNATSAuth(st, f.cipherFlags.env); err != nil {
-		return err
-	}
 	// The local PostgreSQL is this process's own: when it dies, say so at once, bring it back on
 	// the same data (a few times), and when that fails stop with an error rather than serve on
 	// without a database.

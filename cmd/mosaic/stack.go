@@ -157,9 +157,10 @@ type stack struct {
 }
 
 // startStack brings up PostgreSQL (local cluster unless a URL is set), applies the migrations,
-// brings up NATS (embedded unless a URL is set) and applies the stream topology. On error,
-// whatever it started is stopped again.
-func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zerolog.Logger, embedded bool) (_ *stack, err error) {
+// brings up NATS (embedded unless a URL is set) and applies the stream topology; in env
+// production it refuses an unsafe durability or an open NATS server. On error, whatever it
+// started is stopped again.
+func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, env string, log zerolog.Logger, embedded bool) (_ *stack, err error) {
 	s := &stack{log: log}
 	defer func() {
 		if err != nil {
@@ -273,6 +274,12 @@ func startStack(ctx context.Context, cmd *cobra.Command, f *stackFlags, log zero
 		}
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDurability(ctx, s, f, env); err != nil {
+		return nil, err
+	}
+	if err := checkNATSAuth(s, env); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -305,17 +305,11 @@ func runWorker(cmd *cobra.Command, f *workerFlags) (err error) {
 		}
 	}
 	ctx := cmd.Context()
-	st, err := startStack(ctx, cmd, &f.stackFlags, log, false)
+	st, err := startStack(ctx, cmd, &f.stackFlags, f.cipherFlags.env, log, false)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	if err := checkDurability(ctx, st, &f.stackFlags, f.cipherFlags.env); err != nil {
-		return err
-	}
-	if err := checkNATSAuth(st, f.cipherFlags.env); err != nil {
-		return err
-	}
 	var mreg *metrics.Registry
 	if metricsLn != nil {
 		mreg = newMetrics(st, log)
