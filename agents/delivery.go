@@ -183,9 +183,14 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		_, _ = p.awaitRow(d, store.PeekResult{Workspace: true}, nil) // then claim, whatever it found
 	}
 	if !lazy {
-		// A claim of a capped workspace counts its running tasks under the workspace's lock, in
-		// the same batch.
-		claim, err = p.commit.claim(params)
+		if params.MaxConcurrency > 0 {
+			// A capped workspace's claim counts its running tasks under the workspace's lock: the
+			// same claim (store.RunBatch), in a transaction of its own, so that waiting for another
+			// process's hold on that lock holds up no other workspace's writes in a group commit.
+			claim, err = p.cfg.DB.Claim(ctx, params)
+		} else {
+			claim, err = p.commit.claim(params)
+		}
 		if err == nil && claim.Outcome == store.Claimed {
 			d.setPhase(claimed) // not yet shared: no lock needed
 		}

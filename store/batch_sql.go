@@ -38,19 +38,25 @@ var (
 	claimManySQL = claimSQL(`input AS (`+claimInput+`)`, "")
 
 	// claimCappedSQL is claimManySQL for the claims of workspaces with a cap on running tasks,
-	// whose workspace_limits rows the batch has locked (lockLimitsSQL) before it: the claims of a
-	// workspace are admitted, in id order, up to its cap less the tasks running there now (those
-	// of the batch not counted: a redelivery's task is running still); the others come back as
-	// at capacity.
+	// whose workspace_limits rows the batch has locked (lockLimitsSQL) before it. A claim whose
+	// task runs now (a live lease: a redelivery, or a stale message) or has ended passes: it takes
+	// no new slot, whether it wins (its task's slot) or loses. The others, the ones that would
+	// start a task, are admitted in id order up to the cap less every task running there now; the
+	// rest come back as at capacity.
 	claimCappedSQL = claimSQL(`sent AS (`+claimInput+`), room AS (
 			SELECT l.workspace_id AS ws, l.max_concurrency - (SELECT count(*) FROM tasks x
-				WHERE x.workspace_id = l.workspace_id AND x.status = 'running' AND x.lease_until > now()
-				  AND NOT EXISTS (SELECT 1 FROM sent s WHERE s.ws = x.workspace_id AND s.id = x.id)) AS free
+				WHERE x.workspace_id = l.workspace_id AND x.status = 'running' AND x.lease_until > now()) AS free
 			FROM workspace_limits l WHERE l.workspace_id IN (SELECT ws FROM sent) AND l.max_concurrency > 0
+		), known AS (
+			SELECT s, COALESCE(x.status = 'running' AND x.lease_until > now() OR x.status IN ('succeeded', 'dead', 'cancelled'),
+				false) AS passes
+			FROM sent s LEFT JOIN LATERAL (SELECT status, lease_until FROM tasks x
+				WHERE x.workspace_id = s.ws AND x.id = s.id OFFSET 0) x ON true
 		), ranked AS (
-			SELECT s, row_number() OVER (PARTITION BY s.ws ORDER BY s.id) AS n FROM sent s
+			SELECT k.s, k.passes, row_number() OVER (PARTITION BY (k.s).ws, k.passes ORDER BY (k.s).id) AS n FROM known k
 		), input AS (
-			SELECT (r.s).* FROM ranked r LEFT JOIN room ON room.ws = (r.s).ws WHERE room.ws IS NULL OR r.n <= room.free
+			SELECT (r.s).* FROM ranked r LEFT JOIN room ON room.ws = (r.s).ws
+			WHERE room.ws IS NULL OR r.passes OR r.n <= room.free
 		)`, ` UNION ALL SELECT s.ws, s.id, 0, 0, NULL, 0, 0, true FROM sent s
 			WHERE NOT EXISTS (SELECT 1 FROM input i WHERE i.ws = s.ws AND i.id = s.id)`)
 

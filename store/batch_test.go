@@ -328,14 +328,15 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 }
 
 // TestCappedClaimsInOneBatch: the claims of a workspace with a cap, several in one batch, are
-// admitted up to the cap less the tasks running there (the batch's own tasks not counted), the
-// rest answered AtCapacity and left as they were; an uncapped workspace's claims in the same
+// admitted up to the cap less the tasks running there; a claim of a task that runs now (its
+// redelivery, or a stale message) takes no new slot, wherever its id sorts among the others; the
+// rest are answered AtCapacity and left as they were; an uncapped workspace's claims in the same
 // batch are all taken.
 func TestCappedClaimsInOneBatch(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.DB(t)
 	capped, free := newWorkspace(t, db), newWorkspace(t, db)
-	if err := db.SetMaxConcurrency(ctx, capped, 3); err != nil {
+	if err := db.SetMaxConcurrency(ctx, capped, 2); err != nil {
 		t.Fatal(err)
 	}
 	claim := func(ws uuid.UUID, maxConcurrency int) store.ClaimParams {
@@ -343,46 +344,111 @@ func TestCappedClaimsInOneBatch(t *testing.T) {
 			Args: json.RawMessage(`{}`), MaxAttempts: 3}
 		return store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true, MaxConcurrency: maxConcurrency}
 	}
-	// One task of the capped workspace is running already: two of its three slots are left.
-	running := claim(capped, 3)
+	outcomes := func(claims []store.ClaimParams, res store.BatchResults) map[uuid.UUID]map[store.ClaimOutcome]int {
+		out := map[uuid.UUID]map[store.ClaimOutcome]int{capped: {}, free: {}}
+		for i, r := range res.Claims {
+			out[claims[i].Task.WorkspaceID][r.Outcome]++
+			if r.Outcome == store.AtCapacity {
+				if task, err := db.GetTask(ctx, capped, claims[i].Task.ID); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("a claim at capacity wrote its task's row: %+v %v", task, err)
+				}
+			}
+		}
+		return out
+	}
+	// One task of the capped workspace runs already, its id after every other's: one slot is left.
+	running := claim(capped, 2)
+	running.Task.ID = uuid.MustParse("ffffffff-ffff-7fff-bfff-ffffffffffff")
 	if res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: []store.ClaimParams{running}}); err != nil ||
 		res.Claims[0].Outcome != store.Claimed {
 		t.Fatalf("first claim: %+v %v", res, err)
 	}
-	var claims []store.ClaimParams
-	for range 5 {
-		claims = append(claims, claim(capped, 3), claim(free, 0))
-	}
-	// The running task's redelivery, with a newer token, is in the batch too: it takes its own
-	// slot, not a new one.
+	// Its redelivery, with a newer token, comes in a batch with three new claims (whose ids sort
+	// before it) and five of an uncapped workspace: it takes its own slot, and one new claim the
+	// one left.
 	again := running
 	again.Fence, again.Exists = 2, true
-	claims = append(claims, again)
+	claims := []store.ClaimParams{again}
+	for range 3 {
+		claims = append(claims, claim(capped, 2))
+	}
+	for range 5 {
+		claims = append(claims, claim(free, 0))
+	}
 	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: claims})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes := map[uuid.UUID]map[store.ClaimOutcome]int{capped: {}, free: {}}
-	for i, r := range res.Claims {
-		outcomes[claims[i].Task.WorkspaceID][r.Outcome]++
-		if r.Outcome == store.AtCapacity {
-			task, err := db.GetTask(ctx, capped, claims[i].Task.ID)
-			if !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("a claim at capacity wrote its task's row: %+v %v", task, err)
-			}
-		}
-	}
-	if got := outcomes[capped]; got[store.Claimed] != 3 || got[store.AtCapacity] != 3 {
-		t.Fatalf("capped workspace (cap 3, 1 running, its redelivery and 5 new claims): %v; want 3 claimed (the redelivery and 2 new), 3 at capacity", got)
-	}
-	if got := outcomes[free]; got[store.Claimed] != 5 {
-		t.Fatalf("uncapped workspace: %v; want all 5 claimed", got)
-	}
-	if r := res.Claims[len(claims)-1]; r.Outcome != store.Claimed || r.Attempt != 2 {
+	if r := res.Claims[0]; r.Outcome != store.Claimed || r.Attempt != 2 {
 		t.Fatalf("the redelivery of the running task: %+v; want claimed, attempt 2", r)
 	}
-	// The single claim is the same path: with the cap reached, a claim waits.
-	if r, err := db.Claim(ctx, claim(capped, 3)); err != nil || r.Outcome != store.AtCapacity {
+	got := outcomes(claims, res)
+	if got[capped][store.Claimed] != 2 || got[capped][store.AtCapacity] != 2 {
+		t.Fatalf("capped workspace (cap 2, 1 running, its redelivery and 3 new claims): %v; want 2 claimed (the redelivery and 1 new), 2 at capacity", got[capped])
+	}
+	if got[free][store.Claimed] != 5 {
+		t.Fatalf("uncapped workspace: %v; want all 5 claimed", got[free])
+	}
+	// At the cap: a stale message of the running task (an older token) is answered Stale, not
+	// at capacity, and new claims wait.
+	stale := running
+	stale.Exists = true
+	claims = []store.ClaimParams{stale, claim(capped, 2), claim(capped, 2)}
+	if res, err = db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, Claims: claims}); err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Claims[0]; r.Outcome != store.Stale {
+		t.Fatalf("a stale message of the running task: %+v; want Stale", r)
+	}
+	if got := outcomes(claims, res); got[capped][store.AtCapacity] != 2 {
+		t.Fatalf("new claims at the cap: %v; want 2 at capacity", got[capped])
+	}
+	// A single claim is the same path: at the cap, it waits.
+	if r, err := db.Claim(ctx, claim(capped, 2)); err != nil || r.Outcome != store.AtCapacity {
 		t.Fatalf("a single claim past the cap: %+v %v", r, err)
+	}
+}
+
+// TestTheBatchDoorReadsAndLocksLimitsOnly: behind the batch door, a listed workspace's limits
+// row can be read and locked (a capped claim counts under that lock), but no limits row can be
+// inserted, changed or deleted through it.
+func TestTheBatchDoorReadsAndLocksLimitsOnly(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	a, b := newWorkspace(t, db), newWorkspace(t, db)
+	for _, ws := range []uuid.UUID{a, b} {
+		if err := db.SetMaxConcurrency(ctx, ws, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := pgtest.Conn(t)
+	door := func(t *testing.T, stmt string, args ...any) (int64, error) {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('mosaic.workspace_ids', $2, true)", store.RuntimeRole, a.String()); err != nil {
+			t.Fatal(err)
+		}
+		tag, err := tx.Exec(ctx, stmt, args...)
+		return tag.RowsAffected(), err
+	}
+	if n, err := door(t, "SELECT max_concurrency FROM workspace_limits FOR UPDATE"); err != nil || n != 1 {
+		t.Fatalf("read and lock behind a door listing a: %d rows, %v; want a's row", n, err)
+	}
+	for _, stmt := range []string{
+		"UPDATE workspace_limits SET max_concurrency = 100 WHERE workspace_id = $1",
+		"DELETE FROM workspace_limits WHERE workspace_id = $1",
+		"INSERT INTO workspace_limits (workspace_id, max_concurrency) VALUES ($1, 1) ON CONFLICT (workspace_id) DO UPDATE SET max_concurrency = 1",
+	} {
+		n, err := door(t, stmt, a)
+		if err == nil && n != 0 {
+			t.Errorf("%s behind the batch door: changed %d rows", stmt, n)
+		}
+	}
+	if n, err := door(t, "SELECT 1 FROM workspace_limits WHERE workspace_id = $1", b); err != nil || n != 0 {
+		t.Fatalf("b's limits behind a door listing a: %d rows, %v; want none", n, err)
 	}
 }
