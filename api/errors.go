@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/knowledge"
@@ -46,14 +45,14 @@ var codeStatus = map[string]int{
 type Error = mosaictype.Error
 
 // errorOf is the API's one answer to an error a handler got from below: the error codes of the
-// store, the credentials vault, the knowledge base and federation (a peer's own answer kept as
-// the peer gave it), a cipher or a peer that cannot be reached; anything else is internal (logged,
-// its text not sent: Router.Handle).
+// store, the credentials vault, the knowledge base, agents' publish checks and federation (a
+// peer's signed refusal as the peer gave it), a cipher or a peer that cannot be reached; an *Error
+// this server made passes as it is (a peer API's answer never does: federation turns it into
+// ErrPeerAPI); anything else is internal (logged, its text not sent: Server.fail).
 func errorOf(err error) *Error {
 	var (
 		e  *Error
 		re *federation.RemoteError
-		ue *url.Error
 	)
 	switch {
 	case errors.As(err, &e):
@@ -85,7 +84,7 @@ func errorOf(err error) *Error {
 	case crypto.IsRetryable(err):
 		return errorf(CodeUnavailable, "the cipher is unavailable; try again")
 	case errors.Is(err, federation.ErrUnreachable), errors.Is(err, federation.ErrTimeout), errors.Is(err, federation.ErrUnsigned),
-		errors.Is(err, federation.ErrBusy), errors.As(err, &ue):
+		errors.Is(err, federation.ErrBusy), errors.Is(err, federation.ErrPeerAPI):
 		return errorf(CodeUnavailable, "%v", err)
 	}
 	return errorf(CodeInternal, "%v", err)
@@ -93,6 +92,18 @@ func errorOf(err error) *Error {
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Status: codeStatus[code], Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// fail answers a handler's error on route: a server-side one (5xx) is logged, and an internal
+// one's text is not sent.
+func (s *Server) fail(w http.ResponseWriter, route string, e *Error) {
+	if e.Status >= 500 {
+		s.log.Error().Str("code", e.Code).Str("error", e.Message).Str("route", route).Msg("request failed")
+		if e.Code == CodeInternal {
+			e = errorf(CodeInternal, "internal error (logged)")
+		}
+	}
+	writeError(w, e)
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

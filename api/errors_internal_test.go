@@ -34,8 +34,9 @@ func TestErrorOfIsTheOneMapping(t *testing.T) {
 		federation.ErrNotLinked:    CodeConflict,
 		federation.ErrUnreachable:  CodeUnavailable,
 		crypto.ErrUnavailable:      CodeUnavailable,
-		&url.Error{Op: "Get", URL: "http://peer", Err: errors.New("refused")}: CodeUnavailable,
-		&federation.RemoteError{Code: federation.CodeRefused, Message: "no"}:  CodeForbidden,
+		&url.Error{Op: "Post", URL: "http://embedder", Err: errors.New("refused")}: CodeInternal, // its text not sent
+		federation.ErrPeerAPI: CodeUnavailable,
+		&federation.RemoteError{Code: federation.CodeRefused, Message: "no"}: CodeForbidden,
 		errorf(CodeTooLarge, "big"):       CodeTooLarge,
 		errors.New("the disk is on fire"): CodeInternal,
 	} {

@@ -39,7 +39,7 @@ func (s *Server) mountFederation(r *Router) {
 		}
 		p, err := n.HandleConnect(hr.Context(), &env, source)
 		if err != nil {
-			writeError(w, errorOf(err))
+			s.fail(w, "POST /federation/connect", errorOf(err))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": p.Status})
@@ -52,7 +52,7 @@ func (s *Server) mountFederation(r *Router) {
 		}
 		reply, err := n.HandleStatus(hr.Context(), &env)
 		if err != nil {
-			writeError(w, errorOf(err))
+			s.fail(w, "POST /federation/status", errorOf(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, reply)

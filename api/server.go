@@ -335,13 +335,7 @@ func (rt *Router) Handle(pattern string, min store.Role, h HandlerFunc) {
 			return
 		}
 		if e := h(w, req); e != nil {
-			if e.Status >= 500 {
-				rt.s.log.Error().Str("code", e.Code).Str("error", e.Message).Str("route", pattern).Msg("request failed")
-				if e.Code == CodeInternal {
-					e = errorf(CodeInternal, "internal error (logged)")
-				}
-			}
-			writeError(w, e)
+			rt.s.fail(w, pattern, e)
 		}
 	}))
 }

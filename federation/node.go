@@ -636,14 +636,41 @@ func (n *Node) peerAPI(base string) (*client.Client, error) {
 	return client.NewWith(base, "", client.Options{HTTP: n.http, MaxAnswer: MaxMessageSize})
 }
 
-// peerError is what a peer API's refusal means here: its "not found" (a Mosaic API's, not a
-// proxy's) is store.ErrNotFound; any other stays the API error it is.
+// ErrPeerAPI: another instance's API refused a request, or could not be reached over HTTP.
+var ErrPeerAPI = errors.New("federation: the peer's API")
+
+// peerError is what a peer API's refusal means here. Its "not found" (a Mosaic API's, not a
+// proxy's) is store.ErrNotFound. Any other answer, and a failure to reach it, is ErrPeerAPI with
+// the status and the first of its message, printable: a peer is not trusted to choose this
+// instance's answer or to write into its logs.
 func peerError(err error) error {
-	var e *mosaictype.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code == mosaictype.CodeNotFound {
+	var (
+		e  *mosaictype.Error
+		ue *url.Error
+	)
+	switch {
+	case errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code == mosaictype.CodeNotFound:
 		return store.ErrNotFound
+	case errors.As(err, &e):
+		return fmt.Errorf("%w answered HTTP %d: %s", ErrPeerAPI, e.Status, printable(e.Message, 200))
+	case errors.As(err, &ue):
+		return fmt.Errorf("%w does not answer: %s", ErrPeerAPI, printable(ue.Err.Error(), 200))
 	}
 	return err
+}
+
+// printable is s cut to max characters, its control characters (newlines, escapes) as spaces.
+func printable(s string, max int) string {
+	r := []rune(s)
+	if len(r) > max {
+		r = append(r[:max], '…')
+	}
+	for i, c := range r {
+		if unicode.IsControl(c) {
+			r[i] = ' '
+		}
+	}
+	return string(r)
 }
 
 // checkHTTPURL checks an instance's API URL and returns it without a trailing slash.

@@ -114,7 +114,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("cannot reach the Mosaic server at %s (is `mosaic dev` running? --server / MOSAIC_SERVER): %w", c.base, err)
+		return nil, fmt.Errorf("cannot reach the Mosaic server at %s: %w", c.base, err)
 	}
 	return resp, nil
 }

@@ -39,8 +39,13 @@ func main() {
 			fmt.Fprintln(os.Stderr, "mosaic:", strings.TrimSpace(err.Error()))
 			os.Exit(exitUsage)
 		}
-		fmt.Fprintln(os.Stderr, "mosaic:", oneLine(err.Error()))
-		os.Exit(exitCode(err))
+		code := exitCode(err)
+		msg := oneLine(err.Error())
+		if code == exitUnreachable && strings.Contains(msg, "cannot reach the Mosaic server") {
+			msg += " (is `mosaic dev` running? --server / MOSAIC_SERVER)"
+		}
+		fmt.Fprintln(os.Stderr, "mosaic:", msg)
+		os.Exit(code)
 	}
 }
 
