@@ -229,9 +229,6 @@ func (c *Client) enqueue(ctx context.Context, req *pubReq) error {
 	}
 }
 
-// ErrClientClosed: the client was closed before the publish.
-var ErrClientClosed = errors.New("agents: the client is closed")
-
 type pubReq struct {
 	p    preparedTask
 	done chan pubResult

@@ -10,13 +10,6 @@ import (
 	"github.com/mosaicstack/mosaic/store"
 )
 
-var (
-	// ErrCredentialNotDeclared: the task did not list this credential when it was published.
-	ErrCredentialNotDeclared = errors.New("credential not declared by the task")
-	// ErrNoCredentials: this process has no vault to open credentials with.
-	ErrNoCredentials = errors.New("no credential store configured")
-)
-
 // declared is ErrCredentialNotDeclared, naming the declared ones, unless name is among them.
 func declared(names []string, name string) error {
 	if slices.Contains(names, name) {

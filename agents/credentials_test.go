@@ -355,7 +355,7 @@ func TestUserCredentialsAreTheirOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := creds.Put(ctx, b.ws, uuid.Nil, credentials.Spec{Name: "nobody", Value: crypto.NewSecret([]byte(plant("v-")))}); !errors.Is(err, credentials.ErrInvalid) {
-		t.Fatalf("a USER credential without a user: %v; want ErrInvalidCredential", err)
+		t.Fatalf("a USER credential without a user: %v; want credentials.ErrInvalid", err)
 	}
 	names := func(user uuid.UUID) string {
 		list, err := b.db.ListCredentials(ctx, b.ws, user)

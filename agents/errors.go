@@ -25,6 +25,12 @@ var (
 	ErrFenced = errors.New("fenced: a newer delivery holds the task")
 	// ErrNotRunning: a job method was called after its delivery ended.
 	ErrNotRunning = errors.New("the job's delivery has ended")
+	// ErrClientClosed: the client was closed before the publish.
+	ErrClientClosed = errors.New("agents: the client is closed")
+	// ErrCredentialNotDeclared: the task did not list this credential when it was published.
+	ErrCredentialNotDeclared = errors.New("credential not declared by the task")
+	// ErrNoCredentials: this process has no vault to open credentials with.
+	ErrNoCredentials = errors.New("no credential store configured")
 )
 
 // PermanentError ends a task at once: no retry, straight to the dead letters.

@@ -150,11 +150,11 @@ func (d *delivery) setProgress(fraction float64, message string) {
 	d.touch()
 }
 
-// progressOf is a progress report as it is stored: the fraction within 0…1 (NaN: 0), the message
-// cut to 512 bytes.
 // maxProgressMessage bounds a progress message, in bytes.
 const maxProgressMessage = 512
 
+// progressOf is a progress report as it is stored: the fraction within 0…1 (NaN: 0), the message
+// cut to maxProgressMessage bytes at a character's start.
 func progressOf(fraction float64, message string) (float64, string) {
 	if math.IsNaN(fraction) {
 		fraction = 0

@@ -1,8 +1,3 @@
-// Package credentials is the vault of Mosaic's credentials: a value is encrypted with the
-// credentials key (OpenBao Transit, or the local keyring), bound to "<workspace>:<credential id>",
-// before it reaches PostgreSQL, and opened only for a task that declared it, at the moment it runs
-// (agents' Job.Credential); elsewhere only a masked form is ever shown. Rotation is an agent of its
-// own (agents/credrotate).
 package credentials
 
 import (
@@ -19,9 +14,6 @@ import (
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/store"
 )
-
-// ErrInvalid: a credential's fields break a rule.
-var ErrInvalid = errors.New("invalid credential")
 
 // Vault stores and opens credentials: values are encrypted (Transit or the keyring) with the
 // credentials key, bound to "<workspace>:<credential id>", before they reach PostgreSQL, and only
