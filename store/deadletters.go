@@ -138,16 +138,8 @@ func ValidDeadLetterState(s string) bool {
 
 // ListDeadLetters lists a workspace's dead letters, newest first.
 func (db *DB) ListDeadLetters(ctx context.Context, ws uuid.UUID, f DeadLetterFilter) (list []DeadLetter, next uuid.UUID, err error) {
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	if f.Limit > 500 {
-		f.Limit = 500
-	}
-	var before *uuid.UUID
-	if f.Before != uuid.Nil {
-		before = &f.Before
-	}
+	f.Limit = pageLimit(f.Limit)
+	before := cursorOf(f.Before)
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
 		list, err = queryRows[DeadLetter](ctx, tx, listDeadLettersSQL, ws, before, f.Reason, f.Limit+1, f.Kind, f.State)

@@ -758,16 +758,8 @@ type TaskFilter struct {
 // ListTasks lists a workspace's tasks, newest first (oldest first with f.Oldest). next is the cursor of the following page
 // (uuid.Nil at the end).
 func (db *DB) ListTasks(ctx context.Context, ws uuid.UUID, f TaskFilter) (tasks []Task, next uuid.UUID, err error) {
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	if f.Limit > 500 {
-		f.Limit = 500
-	}
-	var before *uuid.UUID
-	if f.Before != uuid.Nil {
-		before = &f.Before
-	}
+	f.Limit = pageLimit(f.Limit)
+	before := cursorOf(f.Before)
 	err = db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var rows pgx.Rows
 		var err error
