@@ -175,15 +175,16 @@ func runDev(cmd *cobra.Command, f *devFlags) (err error) {
 		return err
 	}
 	defer srv.Close() // on return: after the HTTP server has shut down, before NATS closes
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-
+	// dev.json first, then the API: whoever finds the API answering finds dev.json too (the
+	// listener is bound already, so a client that reads dev.json first waits in its backlog).
 	info := devInfo{PID: os.Getpid(), Server: serverURL, NATSURL: st.natsURL, DatabaseURL: st.ownerURL, StartedAt: time.Now().UTC()}
 	if err := writeJSONFile(filepath.Join(st.dataDir, "dev.json"), info); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(st.dataDir, "dev.json"))
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info().Str("http", serverURL).Str("nats", st.natsURL).Int("workers", f.concurrency).Msg("mosaic dev is ready")
 	printBanner(info, st, fed, tokenPath, adminToken)
 
