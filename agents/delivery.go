@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/internal/clip"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -802,16 +802,7 @@ func errText(err error) string {
 	return truncate(err.Error())
 }
 
-func truncate(s string) string {
-	if len(s) <= maxErrorText {
-		return s
-	}
-	s = s[:maxErrorText]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
-}
+func truncate(s string) string { return clip.Mark(s, maxErrorText) }
 
 func seqPtr(meta *jetstream.MsgMetadata) *int64 {
 	if meta == nil {

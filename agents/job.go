@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/internal/clip"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -160,15 +160,7 @@ func progressOf(fraction float64, message string) (float64, string) {
 		fraction = 0
 	}
 	fraction = math.Max(0, math.Min(1, fraction))
-	if len(message) > maxProgressMessage {
-		// Cut at a character's start: half a character is not text PostgreSQL takes.
-		cut := maxProgressMessage
-		for cut > 0 && !utf8.RuneStart(message[cut]) {
-			cut--
-		}
-		message = message[:cut]
-	}
-	return fraction, message
+	return fraction, clip.Bytes(message, maxProgressMessage)
 }
 
 func (d *delivery) setResult(raw json.RawMessage) {

@@ -14,13 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
 	"github.com/mosaicstack/mosaic/agents"
+	"github.com/mosaicstack/mosaic/internal/clip"
 	"github.com/mosaicstack/mosaic/internal/tick"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -169,7 +169,7 @@ func (s *Scheduler) decide(ctx context.Context, tx pgx.Tx, sch store.Schedule, n
 		case errors.Is(err, agents.ErrInvalidSpec) || errors.Is(err, agents.ErrInvalidArgs) || errors.Is(err, agents.ErrUnknownKind):
 			// The kind's args changed since the schedule was made: a run that records why.
 			log.Warn().Err(err).Msg("schedules: the run's task was refused")
-			run.Skipped = truncate(err.Error(), 1000)
+			run.Skipped = clip.Mark(err.Error(), 1000)
 		case err != nil:
 			return f, err
 		default:
@@ -190,11 +190,4 @@ func running(status store.Status) bool {
 		return true
 	}
 	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

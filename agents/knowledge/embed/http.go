@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mosaicstack/mosaic/crypto"
+	"github.com/mosaicstack/mosaic/internal/clip"
 )
 
 // The wire protocols NewHTTP speaks (HTTPConfig.API).
@@ -327,7 +328,7 @@ func (e *httpEmbedder) serverMessage(body []byte) string {
 	msg = strings.Join(strings.FieldsFunc(msg, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
 	}), " ")
-	return truncate(msg, maxMessageLen)
+	return clip.Mark(msg, maxMessageLen)
 }
 
 // scrub replaces every occurrence of the API key in s.
@@ -352,19 +353,6 @@ func (e *httpEmbedder) redact(err error) error {
 		return &redactedError{msg: s, err: err}
 	}
 	return err
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, ending with "…" when it cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
 }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
