@@ -52,7 +52,7 @@ type Task struct {
 	Attempt           int               `json:"attempt" db:"attempt"`
 	Generation        int               `json:"generation" db:"generation"`
 	Fence             int64             `json:"fence" db:"fence"`
-	Worker            *string           `json:"worker" db:"worker"`
+	Worker            *string           `json:"worker" db:"worker"` // holds it while it runs; once succeeded, ran it
 	LeaseUntil        *time.Time        `json:"lease_until" db:"lease_until"`
 	Progress          float32           `json:"progress" db:"progress"`
 	ProgressMessage   *string           `json:"progress_message" db:"progress_message"`

@@ -279,8 +279,10 @@ func TestARawClaimDoesNotTakeAnotherTasksKey(t *testing.T) {
 }
 
 // TestAShortAttemptKeepsBothTransitions: a delivery that claims and ends its task in one write
-// records one audit row, and the task's events still show both transitions, "running" when the
-// handler started and the end, with unique ids in the order they happened.
+// with success writes no audit row (its trail is in the task's row), and the task's events still
+// show both transitions, "running" when the handler started and the end, by the worker that ran
+// it, with unique ids in the order they happened. A retry writes that trail out before it uses the
+// row again, so that the first run's transitions stay, and a second short run adds its own.
 func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.DB(t)
@@ -290,40 +292,88 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	started := time.Now().UTC().Truncate(time.Microsecond)
-	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w1", Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
-		Claim:  store.ClaimParams{Task: task, Fence: 1, MsgSeq: 1, Canonical: true, Exists: true, StartedAt: started},
-		Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`{"ok":true}`)}}}})
-	if err != nil || res.ClaimFinishes[0].Outcome != store.Claimed {
-		t.Fatalf("claim and end: %+v %v", res, err)
-	}
-	evs, err := db.TaskEvents(ctx, ws, task.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for i, e := range evs {
-		got = append(got, e.Type)
-		if i > 0 && (e.ID <= evs[i-1].ID || e.At.Before(evs[i-1].At)) { // in this task's life, ids follow time
-			t.Fatalf("events out of order or with repeated ids: %+v", evs)
+	run := func(worker string, fence int64) time.Time {
+		t.Helper()
+		started := time.Now().UTC().Truncate(time.Microsecond)
+		tk := task
+		tk.Generation = int(fence >> 32)
+		res, err := db.RunBatch(ctx, store.BatchOps{Worker: worker, Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
+			Claim:  store.ClaimParams{Task: tk, Fence: fence, MsgSeq: 1, Canonical: true, Exists: true, StartedAt: started},
+			Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`{"ok":true}`)}}}})
+		if err != nil || res.ClaimFinishes[0].Outcome != store.Claimed {
+			t.Fatalf("claim and end: %+v %v", res, err)
 		}
+		return started
 	}
-	if fmt.Sprint(got) != "[published running succeeded]" {
-		t.Fatalf("events %v, want [published running succeeded]", got)
+	events := func(want string) []store.TaskEvent {
+		t.Helper()
+		evs, err := db.TaskEvents(ctx, ws, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, e := range evs {
+			got = append(got, e.Type)
+			if i > 0 && (e.ID <= evs[i-1].ID || e.At.Before(evs[i-1].At)) { // in this task's life, ids follow time
+				t.Fatalf("events out of order or with repeated ids: %+v", evs)
+			}
+		}
+		if fmt.Sprint(got) != want {
+			t.Fatalf("events %v, want %s", got, want)
+		}
+		return evs
 	}
-	if run := evs[1]; !run.At.Equal(started) || run.Worker != "w1" || run.Attempt != 1 || run.Fence != 1 || run.Status != "running" {
-		t.Fatalf("the running transition: %+v (started %s)", run, started)
-	}
-	var rows int
 	conn := pgtest.Conn(t)
 	if _, err := conn.Exec(ctx, `SELECT set_config('mosaic.workspace_id', $1, false)`, ws.String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM task_events WHERE task_id = $1`, task.ID).Scan(&rows); err != nil {
+	auditRows := func() (n int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM task_events WHERE task_id = $1`, task.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	started := run("w1", 1)
+	evs := events("[published running succeeded]")
+	if r := evs[1]; !r.At.Equal(started) || r.Worker != "w1" || r.Attempt != 1 || r.Fence != 1 || r.Status != "running" {
+		t.Fatalf("the running transition: %+v (started %s)", r, started)
+	}
+	got, err := db.GetTask(ctx, ws, task.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 {
-		t.Fatalf("%d audit rows for a published task and one short attempt, want 2", rows)
+	if e := evs[2]; !e.At.Equal(*got.FinishedAt) || e.Worker != "w1" || e.Attempt != 1 || e.Fence != 1 || e.Status != "succeeded" {
+		t.Fatalf("the end: %+v (task %+v)", e, got)
+	}
+	if got.Worker == nil || *got.Worker != "w1" {
+		t.Fatalf("a succeeded task names the worker that ran it: %v", got.Worker)
+	}
+	if n := auditRows(); n != 1 {
+		t.Fatalf("%d audit rows for a published task and one short successful attempt, want 1 (published)", n)
+	}
+
+	retried, err := db.RetryTask(ctx, ws, task.ID, false, "test", func(tk store.Task) store.OutboxMessage {
+		return store.OutboxMessage{WorkspaceID: ws, MsgID: tk.ID.String() + ":retry", Subject: "mosaic.tasks.test", Payload: []byte(`{}`)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := events("[published running succeeded retried]")
+	if first[1].Worker != "w1" || first[2].Fence != 1 || !first[1].At.Equal(started) {
+		t.Fatalf("the first run after the retry: %+v", first)
+	}
+	if n := auditRows(); n != 3 {
+		t.Fatalf("%d audit rows after the retry, want 3 (published, the first run, retried)", n)
+	}
+	if _, err := db.RetryTask(ctx, ws, task.ID, false, "test", nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("retry a queued task: %v, want a conflict", err)
+	}
+	run("w2", int64(retried.Generation)<<32|1)
+	evs = events("[published running succeeded retried running succeeded]")
+	if evs[4].Worker != "w2" || evs[5].Worker != "w2" || evs[1].Worker != "w1" {
+		t.Fatalf("two runs: %+v", evs)
 	}
 }
 

@@ -203,7 +203,7 @@ func (db *DB) ReplayDeadLetter(ctx context.Context, ws, id uuid.UUID, fresh bool
 			return err
 		}
 		if r.DeadLetter.TaskID != nil {
-			t, err := queryRow[Task](ctx, tx, prepareReplaySQL, ws, *r.DeadLetter.TaskID, fresh)
+			t, err := prepareReplay(ctx, tx, ws, *r.DeadLetter.TaskID, fresh)
 			switch {
 			case err == nil:
 				r.Task = &t
@@ -256,7 +256,7 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 	var t Task
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
 		var err error
-		t, err = queryRow[Task](ctx, tx, prepareReplaySQL, ws, id, fresh)
+		t, err = prepareReplay(ctx, tx, ws, id, fresh)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return taskNotIn(ctx, tx, ws, id, "ended")
 		}
@@ -274,6 +274,15 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 		return err
 	})
 	return t, err
+}
+
+// prepareReplay makes an ended task ready to run again (a new generation, queued; fresh drops
+// its checkpoint), first writing out the trail its row holds (keepTrailSQL). No row: not ended.
+func prepareReplay(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, fresh bool) (Task, error) {
+	if _, err := tx.Exec(ctx, keepTrailSQL, ws, id); err != nil {
+		return Task{}, err
+	}
+	return queryRow[Task](ctx, tx, prepareReplaySQL, ws, id, fresh)
 }
 
 // DiscardDeadLetter marks a dead letter discarded by by: kept, out of the default list and the

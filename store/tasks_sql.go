@@ -74,7 +74,8 @@ const (
 
 	// finishTaskSQL ends a delivery: a terminal status, or a retry. Fenced.
 	finishTaskSQL = `UPDATE tasks SET status = $4, result = $5, last_error = NULLIF($6, ''),
-			max_attempts = max_attempts + $7, lease_until = NULL, worker = NULL, updated_at = now(),
+			max_attempts = max_attempts + $7, lease_until = NULL, worker = CASE WHEN $4 = 'succeeded' THEN worker END,
+			updated_at = now(),
 			finished_at = CASE WHEN $4 IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 			progress = CASE WHEN $4 = 'succeeded' THEN 1 ELSE progress END,
 			run_at = COALESCE($8, run_at)
@@ -118,7 +119,9 @@ const (
 	// selectTaskEventsSQL reads a task's transitions. A row with started_at is a short attempt's
 	// (claimed and ended in one write): it holds two transitions, "running" at started_at and its
 	// end. Ids are the rows' doubled, plus one for the row's own transition: unique, and in the
-	// order the transitions were recorded.
+	// order the transitions were recorded. A success whose end wrote no row (trailInRow) is read
+	// from the task's row — its end, and its "running" transition if no row holds that either —
+	// after every recorded one.
 	selectTaskEventsSQL = `SELECT id, task_id, at, type, status, attempt, fence, worker, detail FROM (
 			SELECT id * 2 + 1 AS id, task_id, at, type, COALESCE(status, '') AS status, attempt, fence,
 				COALESCE(worker, '') AS worker, detail
@@ -126,7 +129,32 @@ const (
 			UNION ALL
 			SELECT id * 2, task_id, started_at, 'running', 'running', attempt, fence, COALESCE(worker, ''), NULL
 			FROM task_events WHERE workspace_id = $1 AND task_id = $2 AND started_at IS NOT NULL
+			UNION ALL
+			SELECT r.last * 2 + n, t.id, CASE n WHEN 2 THEN t.started_at ELSE t.finished_at END,
+				CASE n WHEN 2 THEN 'running' ELSE 'succeeded' END, CASE n WHEN 2 THEN 'running' ELSE 'succeeded' END,
+				t.attempt, t.fence, COALESCE(t.worker, ''), NULL
+			FROM tasks t
+			CROSS JOIN LATERAL (SELECT COALESCE(max(id), 0) AS last FROM task_events
+				WHERE workspace_id = $1 AND task_id = $2) r
+			CROSS JOIN LATERAL (VALUES (2), (3)) AS v(n)
+			WHERE t.workspace_id = $1 AND t.id = $2 AND t.status = 'succeeded'
+			  AND NOT EXISTS (SELECT 1 FROM task_events e WHERE e.workspace_id = $1 AND e.task_id = $2
+				AND e.fence = t.fence AND e.type = 'succeeded')
+			  AND (n = 3 OR t.started_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM task_events e
+				WHERE e.workspace_id = $1 AND e.task_id = $2 AND e.fence = t.fence
+				  AND (e.type = 'running' OR e.started_at IS NOT NULL)))
 		) e ORDER BY at, id`
+
+	// keepTrailSQL writes out a success that left its trail in the task's row (trailInRow), as
+	// one audit row (with started_at when no row holds its "running" transition), before a replay
+	// uses the row again. It locks the row: of two replays at once, the second finds it queued.
+	keepTrailSQL = `INSERT INTO task_events (workspace_id, task_id, at, type, status, attempt, fence, worker, started_at)
+		SELECT t.workspace_id, t.id, t.finished_at, 'succeeded', 'succeeded', t.attempt, t.fence, t.worker,
+			CASE WHEN NOT EXISTS (SELECT 1 FROM task_events e WHERE e.workspace_id = $1 AND e.task_id = $2
+				AND e.fence = t.fence AND (e.type = 'running' OR e.started_at IS NOT NULL)) THEN t.started_at END
+		FROM (SELECT * FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'succeeded' FOR UPDATE) t
+		WHERE NOT EXISTS (SELECT 1 FROM task_events e WHERE e.workspace_id = $1 AND e.task_id = $2
+			AND e.fence = t.fence AND e.type = 'succeeded')`
 
 	prepareReplaySQL = `UPDATE tasks SET generation = generation + 1, status = 'queued', attempt = 0,
 			last_error = NULL, result = NULL, finished_at = NULL, cancel_requested_at = NULL,
