@@ -59,7 +59,9 @@ func TestPublishTxCommitsWithTheCallersWrite(t *testing.T) {
 	}
 }
 
-func TestDomainEventsLeaveThroughTheOutbox(t *testing.T) {
+// Every end has its domain event: a success's is published by the pool after its end is
+// committed, the others' go through the outbox with the end.
+func TestEveryEndHasItsDomainEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
@@ -290,5 +292,137 @@ func TestPublishAfterCloseFailsAtOnce(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("publish %d after close did not return", i)
 		}
+	}
+}
+
+// A task whose end was committed by a delivery of its message that was lost before it acked (and
+// so, perhaps, before it published the task.succeeded event): the redelivery runs nothing, sends
+// the event with that end's message id, and acks. JetStream keeps one event per end: where the lost
+// delivery had sent it, the redelivery's copy is dropped as a duplicate.
+func TestARedeliveredEndSendsItsEventOnce(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	b := setup(t, rec.register)
+	ctx := context.Background()
+	tasks, err := b.js.Stream(ctx, events.TasksStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	endWithoutAck := func(id uuid.UUID) int64 {
+		t.Helper()
+		info, err := tasks.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := b.db.GetTask(ctx, b.ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const fence = 1 // generation 0, the message's first delivery
+		res, err := b.db.RunBatch(ctx, store.BatchOps{Worker: "lost", Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
+			Claim: store.ClaimParams{Task: store.NewTask{WorkspaceID: b.ws, ID: id, Kind: task.Kind, MaxAttempts: task.MaxAttempts},
+				Fence: fence, MsgSeq: info.State.LastSeq, Canonical: true, Exists: true},
+			Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`{}`)}}}})
+		if err != nil || res.ClaimFinishes[0].Outcome != store.Claimed {
+			t.Fatalf("the lost delivery's end: %+v %v", res, err)
+		}
+		return fence
+	}
+	unsent := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "unsent"}})
+	unsentFence := endWithoutAck(unsent)
+	sent := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "sent"}})
+	sentFence := endWithoutAck(sent)
+	first := agents.SucceededEvent(b.ws, sent, "test.record", 1, sentFence)
+	msg := &nats.Msg{Subject: first.Subject, Data: first.Payload, Header: nats.Header{nats.MsgIdHdr: []string{first.MsgID}}}
+	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+
+	b.pool(t, agents.PoolConfig{Concurrency: 2})
+	b.waitDrained(t, 5, 2)
+	rec.mu.Lock()
+	ran := len(rec.order)
+	rec.mu.Unlock()
+	if ran != 0 {
+		t.Fatalf("the handler ran %d times for ended tasks", ran)
+	}
+	cons, err := b.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.EventSubject(b.ws, "task.succeeded")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uuid.UUID][]events.DomainEvent{}
+	for {
+		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		var ev events.DomainEvent
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got[ev.TaskID] = append(got[ev.TaskID], ev)
+	}
+	want := map[uuid.UUID]int64{unsent: unsentFence, sent: sentFence}
+	for id, fence := range want {
+		evs := got[id]
+		if len(evs) != 1 {
+			t.Fatalf("task %s: %d task.succeeded events, want 1: %+v", id, len(evs), evs)
+		}
+		if wantID := agents.SucceededEvent(b.ws, id, "test.record", 1, fence).MsgID; evs[0].ID.String() != wantID || evs[0].Attempt != 1 {
+			t.Fatalf("task %s: event %+v, want id %s (its end's), attempt 1", id, evs[0], wantID)
+		}
+	}
+	if !got[sent][0].At.Equal(mustEvent(t, first).At) {
+		t.Fatalf("the copy kept is not the first one sent: %+v", got[sent][0])
+	}
+}
+
+func mustEvent(t *testing.T, m store.OutboxMessage) events.DomainEvent {
+	t.Helper()
+	var ev events.DomainEvent
+	if err := json.Unmarshal(m.Payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// When JetStream does not take a success's event (here: no EVENTS stream), it goes through the
+// outbox, and the relay sends it once the stream is back.
+func TestASuccessEventJetStreamRefusesGoesThroughTheOutbox(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if err := b.js.DeleteStream(ctx, events.EventsStream); err != nil {
+		t.Fatal(err)
+	}
+	b.pool(t, agents.PoolConfig{Concurrency: 2})
+	id := b.publish(t, agents.TaskSpec{Kind: "demo.echo"})
+	task := b.wait(t, id, store.StatusSucceeded, 10*time.Second)
+	want := agents.SucceededEvent(b.ws, id, "demo.echo", 1, task.Fence).MsgID
+	b.waitDrained(t, 5, 1) // acked: the event was sent or queued first
+	var queued int
+	err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE msg_id = $1`, want).Scan(&queued)
+	})
+	if err != nil || queued != 1 {
+		t.Fatalf("%d outbox rows for the event (%v), want 1", queued, err)
+	}
+	if _, err := events.ApplyTopology(ctx, b.js, events.Topology(events.TopologyConfig{})); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := b.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.EventSubject(b.ws, "task.succeeded")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatalf("the relay did not send the event: %v", err)
+	}
+	if m.Headers().Get(nats.MsgIdHdr) != want {
+		t.Fatalf("event %s, want message id %s", m.Data(), want)
 	}
 }

@@ -543,7 +543,8 @@ func (st classifyState) claimable(p ClaimParams) bool {
 
 // classify says why a claim was not taken, from the task's row as read after the claim.
 func (st classifyState) classify(p ClaimParams) ClaimResult {
-	res := ClaimResult{Status: st.status, Attempt: st.attempt, MaxAttempts: st.maxAttempts, LastError: st.lastError}
+	res := ClaimResult{Status: st.status, Attempt: st.attempt, MaxAttempts: st.maxAttempts, LastError: st.lastError,
+		Fence: st.fence}
 	switch {
 	case st.claimable(p):
 		// The row was committed after the claim statement began (a publisher that wrote it
@@ -552,6 +553,7 @@ func (st classifyState) classify(p ClaimParams) ClaimResult {
 		res.Outcome = Raced
 	case Terminal(st.status):
 		res.Outcome = Finished
+		res.EndedHere = st.seq != nil && uint64(*st.seq) == p.MsgSeq
 	case !p.Canonical && st.seq == nil && st.fence == 0:
 		res.Outcome = Duplicate // a twin of a task Mosaic published: its own message runs it
 	case st.generation > p.Task.Generation:

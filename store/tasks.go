@@ -306,6 +306,11 @@ func InsertOutbox(ctx context.Context, tx pgx.Tx, m OutboxMessage) error {
 	return err
 }
 
+// QueueOutbox queues one outbox message in a transaction of its own.
+func (db *DB) QueueOutbox(ctx context.Context, m OutboxMessage) error {
+	return db.InWorkspace(ctx, m.WorkspaceID, func(tx pgx.Tx) error { return InsertOutbox(ctx, tx, m) })
+}
+
 // ClaimParams describe a delivery that wants to run a task.
 type ClaimParams struct {
 	Task   NewTask // the task as the message describes it: the row is created from it if missing
@@ -392,6 +397,11 @@ type ClaimResult struct {
 	TimeoutMS     int64
 	Status        Status // when not claimed
 	LastError     string // when exhausted
+	Fence         int64  // when not claimed: the row's fencing token (that of the delivery that holds or ended it)
+	// EndedHere: Finished by a delivery of this same message (the row holds its stream
+	// sequence): a redelivery after that delivery committed its end and before it acked, whose
+	// after-commit work (the success's domain event) may not have been done.
+	EndedHere bool
 }
 
 // Claim takes a task for a delivery, creating its row if the publisher did not: a batch of one
