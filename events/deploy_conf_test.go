@@ -191,7 +191,9 @@ func TestDeployNATSClusterAndPublisher(t *testing.T) {
 		}
 		go s.Start()
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		if !s.ReadyForConnections(10 * time.Second) {
+		// Generous: under the load of the other packages' tests (make test runs them at once), a
+		// node once took over 10 s here.
+		if !s.ReadyForConnections(45 * time.Second) {
 			t.Fatalf("node %d did not start", i+1)
 		}
 		servers = append(servers, s)
