@@ -508,7 +508,7 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 			return
 		}
 		d.trace.claimWritten(false, true)
-		p.acked(d, f, ack)
+		p.acked(d, f, res.Attempt, ack) // the attempt written (d.attempt was the peek's prediction)
 		return
 	}
 	if !claimed {
@@ -537,13 +537,13 @@ func (p *Pool) finish(d *delivery, err error, cause error, result json.RawMessag
 		d.log.Error().Err(err).Str("status", string(f.Status)).Msg("cannot record the end of the attempt; the message will be redelivered")
 		return
 	}
-	p.acked(d, f, ack)
+	p.acked(d, f, d.attempt, ack)
 }
 
 // acked settles the message once the end of its attempt is committed (a success's domain event
 // published first).
-func (p *Pool) acked(d *delivery, f store.Finish, ack func() error) {
-	if f.Status == store.StatusSucceeded && !p.publishSucceeded(d, d.attempt, d.fence) {
+func (p *Pool) acked(d *delivery, f store.Finish, attempt int, ack func() error) {
+	if f.Status == store.StatusSucceeded && !p.publishSucceeded(d, attempt, d.fence) {
 		return
 	}
 	if err := ack(); err != nil {
@@ -689,14 +689,16 @@ func (p *Pool) scheduleLater(ctx context.Context, msg jetstream.Msg, dec *events
 // redelivery tries again.
 func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
 	ev := succeededEvent(d.ws, d.id, d.kind, attempt, fence)
-	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
-	defer cancel()
 	msg := &nats.Msg{Subject: ev.Subject, Data: ev.Payload, Header: nats.Header{nats.MsgIdHdr: []string{ev.MsgID}}}
-	_, err := p.cfg.JS.PublishMsg(ctx, msg)
+	pubCtx, cancelPub := context.WithTimeout(context.Background(), eventPublishWait)
+	_, err := p.cfg.JS.PublishMsg(pubCtx, msg)
+	cancelPub()
 	if err == nil {
 		return true
 	}
 	d.log.Warn().Err(err).Msg("cannot publish task.succeeded; it goes through the outbox")
+	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
+	defer cancel()
 	if err = p.cfg.DB.QueueOutbox(ctx, ev); err == nil {
 		return true
 	}
@@ -704,19 +706,17 @@ func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
 	return false
 }
 
-// succeededEvent is the task.succeeded event of the attempt that ended with fence: its id (and
-// message id) is that attempt's, the same each time it is built.
-func succeededEvent(ws, task uuid.UUID, kind string, attempt int, fence int64) store.OutboxMessage {
-	id := uuid.NewSHA1(succeededSpace, fmt.Appendf(nil, "%s/%s/%d", ws, task, fence))
-	ev := events.DomainEvent{ID: id, Type: "task.succeeded", WorkspaceID: ws, TaskID: task, Kind: kind, Attempt: attempt,
-		At: time.Now().UTC()}
-	payload, _ := json.Marshal(ev)
-	return store.OutboxMessage{WorkspaceID: ws, MsgID: id.String(), Subject: events.EventSubject(ws, ev.Type), Payload: payload}
-}
+// eventPublishWait bounds the wait for JetStream's acknowledgement of a success's event: past it
+// (NATS away, an EVENTS leader being elected) the event takes the outbox, rather than hold the
+// delivery's slot while its ack wait runs out.
+const eventPublishWait = 3 * time.Second
 
-// succeededSpace is the UUID namespace of succeeded events' ids (a name-based UUID of workspace,
-// task and fence).
-var succeededSpace = uuid.MustParse("6f1c2f0e-8a4b-5d7e-9c1a-3b2d4e5f6a70")
+// succeededEvent is events.SucceededEvent as an outbox message.
+func succeededEvent(ws, task uuid.UUID, kind string, attempt int, fence int64) store.OutboxMessage {
+	ev := events.SucceededEvent(ws, task, kind, attempt, fence)
+	payload, _ := json.Marshal(ev)
+	return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, ev.Type), Payload: payload}
+}
 
 // domainEvent is a task's domain event (events.DomainEvent), to go out through the outbox.
 func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText string) store.OutboxMessage {

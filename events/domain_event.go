@@ -28,6 +28,19 @@ type DomainEvent struct {
 	At    time.Time `json:"at"`
 }
 
+// SucceededEvent is the task.succeeded event of the attempt that ended with fence. Its id, which
+// is also its Nats-Msg-Id, is that end's (a name-based UUID of workspace, task and fence): the
+// same each time it is built, so that JetStream keeps one copy of an end's event sent twice
+// within its duplicate window, and a subscriber can tell a late copy by its id.
+func SucceededEvent(ws, task uuid.UUID, kind string, attempt int, fence int64) DomainEvent {
+	id := uuid.NewSHA1(succeededSpace, fmt.Appendf(nil, "%s/%s/%d", ws, task, fence))
+	return DomainEvent{ID: id, Type: "task.succeeded", WorkspaceID: ws, TaskID: task, Kind: kind, Attempt: attempt,
+		At: time.Now().UTC()}
+}
+
+// succeededSpace is the UUID namespace of SucceededEvent's ids.
+var succeededSpace = uuid.MustParse("6f1c2f0e-8a4b-5d7e-9c1a-3b2d4e5f6a70")
+
 // DeadMessageEvent is the body of message.dead: a message that JetStream gave up on outside a
 // worker's own path (max deliveries, terminated), recorded as a dead letter.
 type DeadMessageEvent struct {

@@ -15,7 +15,8 @@ import (
 type TopologyConfig struct {
 	// Replicas of every stream. Default 1 (one server); 3 in a cluster.
 	Replicas int
-	// DuplicateWindow for Nats-Msg-Id dedupe (task id, outbox message id). Default 2 minutes.
+	// DuplicateWindow for Nats-Msg-Id dedupe (task id, outbox message id). Default
+	// DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
 	// EventsMaxAge bounds how long domain events are kept. Default 7 days.
 	EventsMaxAge time.Duration
@@ -39,12 +40,18 @@ const MaxMessageSize = 1 << 20
 // a consumer acks it (work-queue retention) and accept delayed messages (Nats-Schedule); EVENTS
 // keeps domain events for EventsMaxAge and up to EventsMaxBytes (limits retention); ADVISORIES keeps the JetStream
 // advisories of failed messages until they are recorded. All are file-backed.
+// DefaultDuplicateWindow is the streams' duplicate window unless TopologyConfig says otherwise. A
+// success's domain event may be sent more than once (after its end's commit, and again by a
+// redelivery of its message); JetStream keeps one copy when they come within this window, so a
+// pool's AckWait should stay well below it.
+const DefaultDuplicateWindow = 2 * time.Minute
+
 func Topology(cfg TopologyConfig) []jetstream.StreamConfig {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
 	if cfg.DuplicateWindow == 0 {
-		cfg.DuplicateWindow = 2 * time.Minute
+		cfg.DuplicateWindow = DefaultDuplicateWindow
 	}
 	if cfg.EventsMaxAge == 0 {
 		cfg.EventsMaxAge = 7 * 24 * time.Hour

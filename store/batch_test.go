@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/pgtest"
 	"github.com/mosaicstack/mosaic/store"
 )
@@ -305,7 +307,7 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 		}
 		return started
 	}
-	events := func(want string) []store.TaskEvent {
+	trail := func(want string) []store.TaskEvent {
 		t.Helper()
 		evs, err := db.TaskEvents(ctx, ws, task.ID)
 		if err != nil {
@@ -336,7 +338,7 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	}
 
 	started := run("w1", 1)
-	evs := events("[published running succeeded]")
+	evs := trail("[published running succeeded]")
 	if r := evs[1]; !r.At.Equal(started) || r.Worker != "w1" || r.Attempt != 1 || r.Fence != 1 || r.Status != "running" {
 		t.Fatalf("the running transition: %+v (started %s)", r, started)
 	}
@@ -360,20 +362,58 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := events("[published running succeeded retried]")
+	first := trail("[published running succeeded retried]")
 	if first[1].Worker != "w1" || first[2].Fence != 1 || !first[1].At.Equal(started) {
 		t.Fatalf("the first run after the retry: %+v", first)
 	}
 	if n := auditRows(); n != 3 {
 		t.Fatalf("%d audit rows after the retry, want 3 (published, the first run, retried)", n)
 	}
+	// The first run ended a moment ago: its task.succeeded (which the process that ended it might
+	// not have sent) is queued again, with its end's id.
+	queued := func(fence int64) (n int) {
+		t.Helper()
+		id := events.SucceededEvent(ws, task.ID, "demo.echo", 1, fence).ID.String()
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE msg_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := queued(1); n != 1 {
+		t.Fatalf("%d outbox rows of the first run's task.succeeded after a retry right after it, want 1", n)
+	}
 	if _, err := db.RetryTask(ctx, ws, task.ID, false, "test", nil); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("retry a queued task: %v, want a conflict", err)
 	}
-	run("w2", int64(retried.Generation)<<32|1)
-	evs = events("[published running succeeded retried running succeeded]")
+	second := int64(retried.Generation)<<32 | 1
+	run("w2", second)
+	evs = trail("[published running succeeded retried running succeeded]")
 	if evs[4].Worker != "w2" || evs[5].Worker != "w2" || evs[1].Worker != "w1" {
 		t.Fatalf("two runs: %+v", evs)
+	}
+	// A success long past: a retry queues no event (JetStream would no longer drop it as a copy).
+	if _, err := conn.Exec(ctx, `UPDATE tasks SET finished_at = now() - interval '1 hour' WHERE id = $1`, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RetryTask(ctx, ws, task.ID, false, "test", func(tk store.Task) store.OutboxMessage {
+		return store.OutboxMessage{WorkspaceID: ws, MsgID: tk.ID.String() + ":retry2", Subject: "mosaic.tasks.test", Payload: []byte(`{}`)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(second); n != 0 {
+		t.Fatalf("%d outbox rows of an hour-old success's task.succeeded after a retry, want 0", n)
+	}
+	final, err := db.TaskEvents(ctx, ws, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range final {
+		types = append(types, e.Type)
+	}
+	slices.Sort(types) // the second end, moved an hour back, now sorts first
+	if fmt.Sprint(types) != "[published retried retried running running succeeded succeeded]" {
+		t.Fatalf("after the second retry: %v", types)
 	}
 }
 

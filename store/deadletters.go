@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
@@ -277,13 +278,47 @@ func (db *DB) RetryTask(ctx context.Context, ws, id uuid.UUID, fresh bool, by st
 }
 
 // prepareReplay makes an ended task ready to run again (a new generation, queued; fresh drops
-// its checkpoint), first writing out the trail its row holds (keepTrailSQL). No row: not ended.
+// its checkpoint). A succeeded task's row first gives up what belongs to its last run: the trail
+// it holds is written out (keepTrailSQL), and, when it succeeded a moment ago, its task.succeeded
+// is queued again (recentSuccess). No row: not ended.
 func prepareReplay(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, fresh bool) (Task, error) {
-	if _, err := tx.Exec(ctx, keepTrailSQL, ws, id); err != nil {
+	var (
+		kind    string
+		attempt int
+		fence   int64
+		recent  bool
+	)
+	err := tx.QueryRow(ctx, lockSucceededSQL, ws, id, recentSuccess.Milliseconds()).Scan(&kind, &attempt, &fence, &recent)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // not a success
+	case err != nil:
 		return Task{}, err
+	default:
+		if _, err := tx.Exec(ctx, keepTrailSQL, ws, id); err != nil {
+			return Task{}, err
+		}
+		if recent {
+			ev := events.SucceededEvent(ws, id, kind, attempt, fence)
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return Task{}, err
+			}
+			if err := InsertOutbox(ctx, tx, OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(),
+				Subject: events.EventSubject(ws, ev.Type), Payload: payload}); err != nil {
+				return Task{}, err
+			}
+		}
 	}
 	return queryRow[Task](ctx, tx, prepareReplaySQL, ws, id, fresh)
 }
+
+// recentSuccess: a task that succeeded this recently may not have had its task.succeeded sent
+// yet — a pool sends it after the end's commit, and when the process stops in between, the
+// message's redelivery sends it; but a redelivery that comes after a replay finds a newer
+// generation and sends nothing. So the replay queues it, with the end's id, which JetStream drops
+// as a duplicate if the first copy went out. Half the default duplicate window: the outbox's copy
+// lands within it. (Past it, a lost event stays lost only if no worker ran for that long too.)
+const recentSuccess = events.DefaultDuplicateWindow / 2
 
 // DiscardDeadLetter marks a dead letter discarded by by: kept, out of the default list and the
 // count of those waiting. One already discarded is ErrConflict.

@@ -145,6 +145,11 @@ const (
 				  AND (e.type = 'running' OR e.started_at IS NOT NULL)))
 		) e ORDER BY at, id`
 
+	// lockSucceededSQL locks a succeeded task's row before a replay and reads what its
+	// task.succeeded event was built from, and whether it ended within $3 milliseconds.
+	lockSucceededSQL = `SELECT kind, attempt, fence, finished_at > now() - $3 * interval '1 millisecond'
+		FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'succeeded' FOR UPDATE`
+
 	// keepTrailSQL writes out a success that left its trail in the task's row (trailInRow), as
 	// one audit row (with started_at when no row holds its "running" transition), before a replay
 	// uses the row again. It locks the row: of two replays at once, the second finds it queued.
