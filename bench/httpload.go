@@ -51,6 +51,10 @@ func httpPublishLoad(ctx context.Context, e *env, cfg config) (p50, p99, rate fl
 	var next atomic.Int64
 	var errs atomic.Int64
 	lat := &latencies{}
+	var prof *pgProfile
+	if cfg.pgstats {
+		prof = startProfile(ctx, e)
+	}
 	deadline := time.Now().Add(cfg.httpFor)
 	started := time.Now()
 	var wg sync.WaitGroup
@@ -75,6 +79,7 @@ func httpPublishLoad(ctx context.Context, e *env, cfg config) (p50, p99, rate fl
 	}
 	wg.Wait()
 	took := time.Since(started)
+	prof.report(ctx, len(lat.d), took.Seconds())
 	if len(lat.d) == 0 {
 		return 0, 0, 0, errs.Load(), errors.New("no request succeeded")
 	}

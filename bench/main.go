@@ -83,7 +83,7 @@ func main() {
 	flag.IntVar(&cfg.fedAsks, "federation-asks", 2000, "asks of the federation run, one at a time and then concurrently")
 	flag.StringVar(&only, "only", "jetstream,mosaic,spread,river,latency,memory,knowledge,http,federation", "workloads to run")
 	flag.IntVar(&cfg.workspaces, "workspaces", 1000, "workspaces of the spread runs (tasks round-robin over them)")
-	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run and the knowledge re-index, print where PostgreSQL's time went (statements, WAL, CPU per task or entry)")
+	flag.BoolVar(&cfg.pgstats, "pgstats", false, "after each Mosaic throughput run, the HTTP load run and the knowledge re-index, print where PostgreSQL's time went (statements, WAL, CPU per task, request or entry)")
 	flag.BoolVar(&cfg.cleaner, "cleaner", false, "during each Mosaic throughput run, the retention cleaner deletes an earlier run's worth of succeeded tasks (seeded as finished 2 h ago)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (pool, relay, embedded NATS) to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
