@@ -27,7 +27,8 @@ func chaosSetting(t *testing.T, name string, def int) int {
 
 // TestChaos runs M demo.steps tasks on several worker processes and SIGKILLs one at random N
 // times, starting a replacement each time; at the end every task has succeeded exactly once:
-// one succeeded event, and a result whose steps add up (run + resumed = all). `make chaos` runs
+// one succeeded transition, one task.succeeded event on EVENTS, and a result whose steps add up
+// (run + resumed = all). `make chaos` runs
 // it larger: MOSAIC_CHAOS_TASKS, MOSAIC_CHAOS_KILLS, MOSAIC_CHAOS_WORKERS.
 func TestChaos(t *testing.T) {
 	tasks, kills, workers := chaosSetting(t, "TASKS", 150), chaosSetting(t, "KILLS", 3), chaosSetting(t, "WORKERS", 3)
@@ -87,5 +88,25 @@ func TestChaos(t *testing.T) {
 		tasks, workers, killed, reruns, lost, doubled, badSteps)
 	if lost+doubled+badSteps > 0 {
 		t.Fatalf("not exactly once: lost %d, doubled %d, inconsistent %d", lost, doubled, badSteps)
+	}
+
+	// The domain events: one task.succeeded per task on EVENTS, though a worker may have been
+	// killed between an end's commit and its event (the redelivery sends it, after the 30 s ack
+	// wait) or after the event and before its ack (the redelivery sends a copy, which JetStream
+	// drops).
+	counts := e.succeededOnStream(t, ids, 45*time.Second)
+	var noEvent, twoEvents int
+	for _, id := range ids {
+		switch n := counts[id]; {
+		case n == 0:
+			noEvent++
+		case n > 1:
+			twoEvents++
+			t.Logf("task %s: %d task.succeeded events", id, n)
+		}
+	}
+	t.Logf("chaos events: %d tasks, without task.succeeded %d, with more than one %d", len(ids), noEvent, twoEvents)
+	if noEvent+twoEvents > 0 {
+		t.Fatalf("domain events not exactly once: %d tasks without task.succeeded, %d with more than one", noEvent, twoEvents)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
@@ -25,6 +26,7 @@ import (
 
 type workerEnv struct {
 	db     *store.DB
+	js     jetstream.JetStream // on the workers' NATS server
 	env    []string
 	ws     uuid.UUID
 	client *agents.Client
@@ -50,7 +52,7 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	return &workerEnv{db: db, ws: w.ID, client: client,
+	return &workerEnv{db: db, js: js, ws: w.ID, client: client,
 		env: []string{"MOSAIC_DATABASE_URL=" + pgtest.OwnerURL(t), "MOSAIC_NATS_URL=" + srv.ClientURL(), "MOSAIC_NATS_USER=" + srv.SystemConn("").User, "MOSAIC_NATS_PASSWORD=" + srv.SystemConn("").Password, "MOSAIC_LOG_FORMAT=json"}}
 }
 
@@ -339,6 +341,54 @@ func (e *workerEnv) exactlyOnce(t *testing.T, ids []uuid.UUID, steps int) onceVe
 		}
 	}
 	return v
+}
+
+// succeededOnStream counts the task.succeeded events on EVENTS for each of ids (JetStream keeps
+// one copy of an end's event sent twice within its duplicate window). It waits up to within for
+// every task to have one: a worker killed between an end's commit and its event leaves the event
+// to the message's redelivery, after the ack wait.
+func (e *workerEnv) succeededOnStream(t *testing.T, ids []uuid.UUID, within time.Duration) map[uuid.UUID]int {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := e.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.EventSubject(e.ws, "task.succeeded")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[uuid.UUID]int{}
+	missing := func() int {
+		n := 0
+		for _, id := range ids {
+			if counts[id] == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(within)
+	for missing() > 0 && time.Now().Before(deadline) {
+		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			continue
+		}
+		var ev events.DomainEvent
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		counts[ev.TaskID]++
+	}
+	for { // and whatever copies are still there
+		msg, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+		if err != nil {
+			return counts
+		}
+		var ev events.DomainEvent
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		counts[ev.TaskID]++
+	}
 }
 
 func derefStr(s *string) string {
