@@ -17,6 +17,7 @@ import (
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/clip"
+	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -688,12 +689,11 @@ func (p *Pool) scheduleLater(ctx context.Context, msg jetstream.Msg, dec *events
 // through the outbox after all; when neither can take it, the message is not acked (false): its
 // redelivery tries again.
 func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
-	ev := succeededEvent(d.ws, d.id, d.kind, attempt, fence)
-	msg := &nats.Msg{Subject: ev.Subject, Data: ev.Payload, Header: nats.Header{nats.MsgIdHdr: []string{ev.MsgID}}}
+	ev := store.SucceededEvent(d.ws, d.id, d.kind, attempt, fence)
 	pubCtx, cancelPub := context.WithTimeout(context.Background(), eventPublishWait)
-	_, err := p.cfg.JS.PublishMsg(pubCtx, msg)
+	acks, err := outbox.PublishMessages(pubCtx, p.cfg.JS, []store.OutboxRow{{MsgID: ev.MsgID, Subject: ev.Subject, Payload: ev.Payload}})
 	cancelPub()
-	if err == nil {
+	if len(acks) == 1 && acks[0] != 0 {
 		return true
 	}
 	d.log.Warn().Err(err).Msg("cannot publish task.succeeded; it goes through the outbox")
@@ -710,13 +710,6 @@ func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
 // (NATS away, an EVENTS leader being elected) the event takes the outbox, rather than hold the
 // delivery's slot while its ack wait runs out.
 const eventPublishWait = 3 * time.Second
-
-// succeededEvent is events.SucceededEvent as an outbox message.
-func succeededEvent(ws, task uuid.UUID, kind string, attempt int, fence int64) store.OutboxMessage {
-	ev := events.SucceededEvent(ws, task, kind, attempt, fence)
-	payload, _ := json.Marshal(ev)
-	return store.OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, ev.Type), Payload: payload}
-}
 
 // domainEvent is a task's domain event (events.DomainEvent), to go out through the outbox.
 func domainEvent(ws, task uuid.UUID, kind, typ string, attempt int, errText string) store.OutboxMessage {

@@ -16,6 +16,7 @@ import (
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
 	"github.com/mosaicstack/mosaic/events"
+	"github.com/mosaicstack/mosaic/events/eventstest"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -76,25 +77,12 @@ func TestEveryEndHasItsDomainEvent(t *testing.T) {
 	b.wait(t, dead, store.StatusDead, 10*time.Second)
 
 	want := map[string]uuid.UUID{"task.succeeded": ok, "task.failed": dead, "task.dead": dead, "task.cancelled": cancelled}
-	cons, err := b.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"mosaic.events." + b.ws.String() + ".>"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]uuid.UUID{}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < len(want) && time.Now().Before(deadline) {
-		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			continue
-		}
-		var ev events.DomainEvent
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		if msg.Subject() != events.EventSubject(b.ws, ev.Type) || ev.WorkspaceID != b.ws {
-			t.Fatalf("event %s on %s", ev.Type, msg.Subject())
+	for _, ev := range eventstest.ReadEvents(t, b.js, "mosaic.events."+b.ws.String()+".>", func(evs []eventstest.ReadEvent) bool {
+		return len(evs) >= len(want)
+	}, 10*time.Second) {
+		if ev.Subject != events.EventSubject(b.ws, ev.Type) || ev.WorkspaceID != b.ws {
+			t.Fatalf("event %s on %s", ev.Type, ev.Subject)
 		}
 		got[ev.Type] = ev.TaskID
 	}
@@ -332,7 +320,7 @@ func TestARedeliveredEndSendsItsEventOnce(t *testing.T) {
 	unsentFence := endWithoutAck(unsent)
 	sent := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "sent"}})
 	sentFence := endWithoutAck(sent)
-	first := agents.SucceededEvent(b.ws, sent, "test.record", 1, sentFence)
+	first := store.SucceededEvent(b.ws, sent, "test.record", 1, sentFence)
 	msg := &nats.Msg{Subject: first.Subject, Data: first.Payload, Header: nats.Header{nats.MsgIdHdr: []string{first.MsgID}}}
 	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
@@ -346,23 +334,10 @@ func TestARedeliveredEndSendsItsEventOnce(t *testing.T) {
 	if ran != 0 {
 		t.Fatalf("the handler ran %d times for ended tasks", ran)
 	}
-	cons, err := b.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.EventSubject(b.ws, "task.succeeded")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[uuid.UUID][]events.DomainEvent{}
-	for {
-		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			break
-		}
-		var ev events.DomainEvent
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		got[ev.TaskID] = append(got[ev.TaskID], ev)
+	all := func([]eventstest.ReadEvent) bool { return true }
+	for _, ev := range eventstest.ReadEvents(t, b.js, events.EventSubject(b.ws, "task.succeeded"), all, 10*time.Second) {
+		got[ev.TaskID] = append(got[ev.TaskID], ev.DomainEvent)
 	}
 	want := map[uuid.UUID]int64{unsent: unsentFence, sent: sentFence}
 	for id, fence := range want {
@@ -370,7 +345,7 @@ func TestARedeliveredEndSendsItsEventOnce(t *testing.T) {
 		if len(evs) != 1 {
 			t.Fatalf("task %s: %d task.succeeded events, want 1: %+v", id, len(evs), evs)
 		}
-		if wantID := agents.SucceededEvent(b.ws, id, "test.record", 1, fence).MsgID; evs[0].ID.String() != wantID || evs[0].Attempt != 1 {
+		if wantID := store.SucceededEvent(b.ws, id, "test.record", 1, fence).MsgID; evs[0].ID.String() != wantID || evs[0].Attempt != 1 {
 			t.Fatalf("task %s: event %+v, want id %s (its end's), attempt 1", id, evs[0], wantID)
 		}
 	}
@@ -400,7 +375,7 @@ func TestASuccessEventJetStreamRefusesGoesThroughTheOutbox(t *testing.T) {
 	b.pool(t, agents.PoolConfig{Concurrency: 2})
 	id := b.publish(t, agents.TaskSpec{Kind: "demo.echo"})
 	task := b.wait(t, id, store.StatusSucceeded, 10*time.Second)
-	want := agents.SucceededEvent(b.ws, id, "demo.echo", 1, task.Fence).MsgID
+	want := store.SucceededEvent(b.ws, id, "demo.echo", 1, task.Fence).MsgID
 	b.waitDrained(t, 5, 1) // acked: the event was sent or queued first
 	var queued int
 	err := b.db.InWorkspace(ctx, b.ws, func(tx pgx.Tx) error {
@@ -412,17 +387,9 @@ func TestASuccessEventJetStreamRefusesGoesThroughTheOutbox(t *testing.T) {
 	if _, err := events.ApplyTopology(ctx, b.js, events.Topology(events.TopologyConfig{})); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := b.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.EventSubject(b.ws, "task.succeeded")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
-	if err != nil {
-		t.Fatalf("the relay did not send the event: %v", err)
-	}
-	if m.Headers().Get(nats.MsgIdHdr) != want {
-		t.Fatalf("event %s, want message id %s", m.Data(), want)
+	one := func(evs []eventstest.ReadEvent) bool { return len(evs) > 0 }
+	evs := eventstest.ReadEvents(t, b.js, events.EventSubject(b.ws, "task.succeeded"), one, 10*time.Second)
+	if len(evs) != 1 || evs[0].ID.String() != want {
+		t.Fatalf("events %+v, want one, the relay's, with id %s", evs, want)
 	}
 }

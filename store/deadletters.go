@@ -298,13 +298,7 @@ func prepareReplay(ctx context.Context, tx pgx.Tx, ws, id uuid.UUID, fresh bool)
 			return Task{}, err
 		}
 		if recent {
-			ev := events.SucceededEvent(ws, id, kind, attempt, fence)
-			payload, err := json.Marshal(ev)
-			if err != nil {
-				return Task{}, err
-			}
-			if err := InsertOutbox(ctx, tx, OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(),
-				Subject: events.EventSubject(ws, ev.Type), Payload: payload}); err != nil {
+			if err := InsertOutbox(ctx, tx, SucceededEvent(ws, id, kind, attempt, fence)); err != nil {
 				return Task{}, err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/mosaictype"
 )
 
@@ -304,6 +305,14 @@ func InsertOutbox(ctx context.Context, tx pgx.Tx, m OutboxMessage) error {
 	}
 	_, err := tx.Exec(ctx, insertOutboxSQL, m.WorkspaceID, m.MsgID, m.Subject, headers, m.Payload)
 	return err
+}
+
+// SucceededEvent is events.SucceededEvent as an outbox message: what a pool publishes after a
+// success's commit, and what a replay queues for a success that may not have had it sent.
+func SucceededEvent(ws, task uuid.UUID, kind string, attempt int, fence int64) OutboxMessage {
+	ev := events.SucceededEvent(ws, task, kind, attempt, fence)
+	payload, _ := json.Marshal(ev) // uuids, strings, ints and a time: cannot fail
+	return OutboxMessage{WorkspaceID: ws, MsgID: ev.ID.String(), Subject: events.EventSubject(ws, ev.Type), Payload: payload}
 }
 
 // QueueOutbox queues one outbox message in a transaction of its own.

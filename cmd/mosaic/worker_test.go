@@ -349,46 +349,23 @@ func (e *workerEnv) exactlyOnce(t *testing.T, ids []uuid.UUID, steps int) onceVe
 // to the message's redelivery, after the ack wait.
 func (e *workerEnv) succeededOnStream(t *testing.T, ids []uuid.UUID, within time.Duration) map[uuid.UUID]int {
 	t.Helper()
-	ctx := context.Background()
-	cons, err := e.js.OrderedConsumer(ctx, events.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.EventSubject(e.ws, "task.succeeded")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	counts := map[uuid.UUID]int{}
-	missing := func() int {
-		n := 0
+	everyTask := func(evs []eventstest.ReadEvent) bool {
+		seen := map[uuid.UUID]bool{}
+		for _, ev := range evs {
+			seen[ev.TaskID] = true
+		}
 		for _, id := range ids {
-			if counts[id] == 0 {
-				n++
+			if !seen[id] {
+				return false
 			}
 		}
-		return n
+		return true
 	}
-	deadline := time.Now().Add(within)
-	for missing() > 0 && time.Now().Before(deadline) {
-		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			continue
-		}
-		var ev events.DomainEvent
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range eventstest.ReadEvents(t, e.js, events.EventSubject(e.ws, "task.succeeded"), everyTask, within) {
 		counts[ev.TaskID]++
 	}
-	for { // and whatever copies are still there
-		msg, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
-		if err != nil {
-			return counts
-		}
-		var ev events.DomainEvent
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		counts[ev.TaskID]++
-	}
+	return counts
 }
 
 func derefStr(s *string) string {
