@@ -101,11 +101,11 @@ func claimSQL(inputs, more string) string {
 		), ins AS (
 			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
 				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, worker,
-				lease_until, started_at, checkpoint, checkpoint_seq, progress, progress_message)
+				lease_until, started_at, created_at, checkpoint, checkpoint_seq, progress, progress_message)
 			SELECT i.ws, i.id, i.kind, i.priority, i.args, ARRAY(SELECT jsonb_array_elements_text(i.credentials)),
 				i.metadata, i.max_attempts, i.timeout_ms, i.run_at, NULLIF(i.idempotency_key, ''), 'running', 1,
 				i.generation, i.fence, i.msg_seq, $16, now() + $17 * interval '1 millisecond',
-				COALESCE(i.started_at, now()), i.state, CASE WHEN i.state IS NULL THEN 0 ELSE 1 END,
+				COALESCE(i.started_at, now()), LEAST(now(), i.started_at), i.state, CASE WHEN i.state IS NULL THEN 0 ELSE 1 END,
 				COALESCE(i.progress, 0), NULLIF(i.message, '')
 			FROM input i WHERE i.kind IS NOT NULL AND ` + keyFree + `
 			ON CONFLICT (workspace_id, id) DO UPDATE SET status = 'running', attempt = t.attempt + 1,
@@ -173,11 +173,11 @@ var (
 		), ins AS (
 			INSERT INTO tasks AS t (workspace_id, id, kind, priority, args, credentials, metadata, max_attempts,
 				timeout_ms, run_at, idempotency_key, status, attempt, generation, fence, msg_seq, worker, started_at,
-				result, last_error, finished_at, progress)
+				created_at, result, last_error, finished_at, progress)
 			SELECT i.ws, i.id, i.kind, i.priority, i.args, ARRAY(SELECT jsonb_array_elements_text(i.credentials)),
 				i.metadata, i.max_attempts + i.extra_attempts, i.timeout_ms, COALESCE(i.next_run_at, i.run_at),
 				NULLIF(i.idempotency_key, ''), i.status, 1, i.generation, i.fence, i.msg_seq,
-				CASE WHEN i.status = 'succeeded' THEN $16 END, i.started_at, i.result,
+				CASE WHEN i.status = 'succeeded' THEN $16 END, i.started_at, LEAST(now(), i.started_at), i.result,
 				NULLIF(i.error, ''), CASE WHEN i.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
 				CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END
 			FROM input i WHERE i.kind IS NOT NULL AND ` + keyFree + `

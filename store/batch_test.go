@@ -357,8 +357,11 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	if got.Worker == nil || *got.Worker != "w1" {
 		t.Fatalf("a succeeded task names the worker that ran it: %v", got.Worker)
 	}
-	if n := auditRows(); n != 1 {
-		t.Fatalf("%d audit rows for a published task and one short successful attempt, want 1 (published)", n)
+	if n := auditRows(); n != 0 {
+		t.Fatalf("%d audit rows for a queued task and one short successful attempt, want none: its row holds the trail", n)
+	}
+	if p := evs[0]; !p.At.Equal(got.CreatedAt) || p.Status != "queued" || p.Attempt != 0 || p.Fence != 0 || p.Worker != "" || p.ID != 0 {
+		t.Fatalf("the published transition: %+v (task created %s)", p, got.CreatedAt)
 	}
 
 	retried, err := db.RetryTask(ctx, ws, task.ID, false, "test", func(tk store.Task) store.OutboxMessage {
@@ -371,8 +374,8 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 	if first[1].Worker != "w1" || first[2].Fence != 1 || !first[1].At.Equal(started) {
 		t.Fatalf("the first run after the retry: %+v", first)
 	}
-	if n := auditRows(); n != 3 {
-		t.Fatalf("%d audit rows after the retry, want 3 (published, the first run, retried)", n)
+	if n := auditRows(); n != 2 {
+		t.Fatalf("%d audit rows after the retry, want 2 (the first run, retried)", n)
 	}
 	// The first run ended a moment ago: its task.succeeded (which the process that ended it might
 	// not have sent) is queued again, with its end's id.
@@ -409,6 +412,70 @@ func TestAShortAttemptKeepsBothTransitions(t *testing.T) {
 		t.Fatalf("%d outbox rows of an hour-old success's task.succeeded after a retry, want 0", n)
 	}
 	trail("[published retried retried running running succeeded succeeded]", true) // the second end, moved an hour back, sorts first
+}
+
+// TestThePublishedTransitionOfAQueuedTaskIsItsRow: publishing a queued task writes no audit row
+// (its row's creation is the transition), a scheduled one writes its own (once due, its row no
+// longer says it was scheduled), and a task whose row its delivery wrote (a raw message) reads
+// as published no later than it ran.
+func TestThePublishedTransitionOfAQueuedTaskIsItsRow(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	conn := pgtest.Conn(t)
+	if _, err := conn.Exec(ctx, `SELECT set_config('mosaic.workspace_id', $1, false)`, ws.String()); err != nil {
+		t.Fatal(err)
+	}
+	check := func(id uuid.UUID, rows int, want string) []store.TaskEvent {
+		t.Helper()
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM task_events WHERE task_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := db.TaskEvents(ctx, ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Type+":"+string(e.Status))
+		}
+		if n != rows || fmt.Sprint(got) != want {
+			t.Fatalf("%d audit rows, transitions %v; want %d and %s", n, got, rows, want)
+		}
+		return evs
+	}
+	queued := store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+		Args: json.RawMessage(`{}`), MaxAttempts: 3}
+	later := time.Now().Add(time.Hour)
+	scheduled := queued
+	scheduled.ID, scheduled.Status, scheduled.RunAt = store.NewID(), store.StatusScheduled, &later
+	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{queued, scheduled}, []store.OutboxMessage{{WorkspaceID: ws}, {WorkspaceID: ws}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	evs := check(queued.ID, 0, "[published:queued]")
+	got, err := db.GetTask(ctx, ws, queued.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !evs[0].At.Equal(got.CreatedAt) {
+		t.Fatalf("published at %s, created at %s", evs[0].At, got.CreatedAt)
+	}
+	check(scheduled.ID, 1, "[published:scheduled]")
+
+	raw := queued
+	raw.ID = store.NewID()
+	started := time.Now().Add(-50 * time.Millisecond).UTC().Truncate(time.Microsecond) // the handler ran a while
+	res, err := db.RunBatch(ctx, store.BatchOps{Worker: "w", Lease: time.Minute, ClaimFinishes: []store.ClaimFinish{{
+		Claim:  store.ClaimParams{Task: raw, Fence: 1, MsgSeq: 7, StartedAt: started},
+		Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`null`)}}}})
+	if err != nil || res.ClaimFinishes[0].Outcome != store.Claimed {
+		t.Fatalf("claim and end of a raw message: %+v %v", res, err)
+	}
+	evs = check(raw.ID, 0, "[published:queued running:running succeeded:succeeded]")
+	if evs[0].At.After(evs[1].At) {
+		t.Fatalf("published at %s, after it ran at %s", evs[0].At, evs[1].At)
+	}
 }
 
 // TestCappedClaimsInOneBatch: the claims of a workspace with a cap, several in one batch, are

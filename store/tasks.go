@@ -93,24 +93,25 @@ type OutboxMessage struct {
 	Payload     []byte
 }
 
-// InsertTask inserts a published task with its "published" event; inserted is false when a task
-// with this id (or idempotency key) exists already. tx must be in the task's workspace.
+// InsertTask inserts a published task, with its "published" event unless its row holds it
+// (publishedInRow: a queued task); inserted is false when a task with this id (or idempotency
+// key) exists already. tx must be in the task's workspace.
 func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err error) {
 	tag, err := tx.Exec(ctx, insertTaskSQL, t.WorkspaceID, t.ID, t.Kind, t.Priority, t.Status, t.args(),
 		t.credentials(), t.metadata(), t.MaxAttempts, t.TimeoutMS, t.RunAt, t.IdempotencyKey, t.Generation)
 	if err != nil {
 		return false, err
 	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
+	if tag.RowsAffected() == 0 || t.Status == StatusQueued {
+		return tag.RowsAffected() > 0, nil
 	}
 	return true, InsertTaskEvent(ctx, tx, t.WorkspaceID, t.ID, "published", t.Status, 0, 0, "", nil)
 }
 
-// InsertTasks publishes tasks in one statement: each row with its "published" event and its
-// outbox message (msgs[i] carries tasks[i]), which the relay leaves alone for headStart (the
-// publisher sends it itself after the commit). A message with an empty subject is one JetStream
-// has accepted already: its task gets no outbox row. A task whose id or idempotency key exists
+// InsertTasks publishes tasks in one statement: each row with its "published" event (unless its
+// row holds it: publishedInRow) and its outbox message (msgs[i] carries tasks[i]), which the
+// relay leaves alone for headStart (the publisher sends it itself after the commit). A message
+// with an empty subject is one JetStream has accepted already: its task gets no outbox row. A task whose id or idempotency key exists
 // already is skipped: outboxIDs[i] is the outbox row of tasks[i], Accepted when it was inserted
 // without one, 0 when it was not inserted. tx must be in the tasks' workspace.
 func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {

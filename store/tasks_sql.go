@@ -17,13 +17,20 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), $13)
 		ON CONFLICT DO NOTHING`
 
+	// publishedInRow is when a publish writes no task_events row: the task is queued, to run at
+	// once. Its "published" transition is the row's creation (created_at, status queued, no
+	// attempt), which TaskEvents reads from the row when no audit row records one (a scheduled
+	// task's does: its row, once due, no longer says it was scheduled). With trailInRow, a task
+	// that runs once and succeeds writes no audit row at all.
+	publishedInRow = `(i.status = 'queued')`
+
 	// insertTasksSQL publishes many tasks in one statement: the rows (skipping ids or idempotency
-	// keys that exist), their "published" events and, for the rows inserted whose message is not
-	// on the stream yet (subject not empty), their outbox messages. A row whose message JetStream
-	// has accepted already (empty subject) may have been inserted by the delivery that ran it
-	// before this statement: it still gets its "published" event (and its publisher, from a
-	// statement of its own: fillPublishers). Each inserted row comes back with its outbox row, or
-	// with -1 when it has none.
+	// keys that exist), the "published" events of those scheduled (a queued task's is read from
+	// its row: publishedInRow) and, for the rows inserted whose message is not on the stream yet
+	// (subject not empty), their outbox messages. A row whose message JetStream has accepted
+	// already (empty subject) may have been inserted by the delivery that ran it before this
+	// statement: it still gets its publisher, from a statement of its own (fillPublishers). Each
+	// inserted row comes back with its outbox row, or with -1 when it has none.
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
@@ -42,8 +49,7 @@ const (
 		), ev AS (
 			INSERT INTO task_events (workspace_id, task_id, at, type, status)
 			SELECT i.workspace_id, i.id, COALESCE(i.created_at, now()), 'published', i.status
-			FROM input i LEFT JOIN ins USING (workspace_id, id)
-			WHERE ins.id IS NOT NULL OR (i.subject = '' AND i.idempotency_key = '')
+			FROM input i JOIN ins USING (workspace_id, id) WHERE NOT ` + publishedInRow + `
 		), ob AS (
 			INSERT INTO outbox (workspace_id, msg_id, subject, headers, payload, publish_after)
 			SELECT i.workspace_id, i.msg_id, i.subject, i.headers, i.payload, now() + $18 * interval '1 millisecond'
@@ -119,12 +125,17 @@ const (
 	// selectTaskEventsSQL reads a task's transitions. A row with started_at is a short attempt's
 	// (claimed and ended in one write): it holds two transitions, "running" at started_at and its
 	// end. Ids are the rows' doubled, plus one for the row's own transition: unique, and in the
-	// order the transitions were recorded. A success whose end wrote no row (trailInRow) is read
+	// order the transitions were recorded. A publish that wrote no row (publishedInRow) is read
+	// from the task's row, first, with id 0. A success whose end wrote no row (trailInRow) is read
 	// from the task's row — its end, and its "running" transition if no row holds that either —
 	// after every recorded one.
 	selectTaskEventsSQL = `SELECT id, task_id, at, type, status, attempt, fence, worker, detail FROM (
-			SELECT id * 2 + 1 AS id, task_id, at, type, COALESCE(status, '') AS status, attempt, fence,
-				COALESCE(worker, '') AS worker, detail
+			SELECT 0 AS id, t.id AS task_id, t.created_at AS at, 'published' AS type, 'queued' AS status, 0 AS attempt,
+				0::bigint AS fence, '' AS worker, NULL::jsonb AS detail
+			FROM tasks t WHERE t.workspace_id = $1 AND t.id = $2 AND NOT EXISTS (SELECT 1 FROM task_events e
+				WHERE e.workspace_id = $1 AND e.task_id = $2 AND e.type = 'published')
+			UNION ALL
+			SELECT id * 2 + 1, task_id, at, type, COALESCE(status, ''), attempt, fence, COALESCE(worker, ''), detail
 			FROM task_events WHERE workspace_id = $1 AND task_id = $2
 			UNION ALL
 			SELECT id * 2, task_id, started_at, 'running', 'running', attempt, fence, COALESCE(worker, ''), NULL
