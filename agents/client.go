@@ -509,13 +509,22 @@ func (c *Client) accept(ctx context.Context, prepared []preparedTask, idx ...int
 // that a publish that fails leaves nothing to run. Best effort: should it fail too, the task
 // runs (its delivery writes the row), as it would have had the publish's answer been lost.
 func (c *Client) withdraw(ctx context.Context, p preparedTask) {
-	if p.seq == 0 {
-		return
+	if p.seq != 0 {
+		_ = withdrawMessage(ctx, c.cfg.JS, p.task.Kind, p.seq)
 	}
-	s, err := c.cfg.JS.Stream(ctx, events.TasksStream)
-	if err == nil {
-		_ = s.DeleteMsg(ctx, p.seq)
+}
+
+// withdrawMessage deletes a task's message (stream sequence seq) from its kind's stream. A
+// message gone already (acknowledged, or taken back before) is no error.
+func withdrawMessage(ctx context.Context, js jetstream.JetStream, kind string, seq uint64) error {
+	s, err := js.Stream(ctx, events.StreamFor(kind))
+	if err != nil {
+		return err
 	}
+	if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
 }
 
 func chunk(prepared []preparedTask, idx []int) ([]store.NewTask, []store.OutboxMessage) {
@@ -524,7 +533,8 @@ func chunk(prepared []preparedTask, idx []int) ([]store.NewTask, []store.OutboxM
 	for j, i := range idx {
 		tasks[j], msgs[j] = prepared[i].task, prepared[i].outbox
 		if prepared[i].seq != 0 {
-			msgs[j].Subject = "" // on the stream already: no outbox row
+			msgs[j].Subject = ""              // on the stream already: no outbox row
+			tasks[j].MsgSeq = prepared[i].seq // for a cancel to take it back
 		}
 	}
 	return tasks, msgs
@@ -733,13 +743,24 @@ func TaskEnvelopeOf(t store.Task) events.TaskEnvelope {
 	return env
 }
 
-// Cancel cancels a task: one that has not started is cancelled at once; a running one is asked to
-// stop (its handler's context is cancelled with ErrCancelled, through a control message on nc and,
-// should that be missed, at the worker's next heartbeat). nc may be nil (heartbeat only).
+// Cancel cancels a task: one that has not started is cancelled at once, its message taken back
+// from the stream (through the client's JetStream, else nc's); a running one is asked to stop (its
+// handler's context is cancelled with ErrCancelled, through a control message on nc and, should
+// that be missed, at the worker's next heartbeat). nc may be nil (heartbeat only). Without
+// either, a new task's message stays on the stream, and its first delivery, which does not read
+// the row, may start the handler before its end finds the task cancelled.
 func (c *Client) Cancel(ctx context.Context, nc *nats.Conn, ws, id uuid.UUID, by string) (store.CancelResult, error) {
+	js := c.cfg.JS
+	if js == nil && nc != nil {
+		js, _ = jetstream.New(nc)
+	}
+	var withdraw func(string, uint64) error
+	if js != nil {
+		withdraw = func(kind string, seq uint64) error { return withdrawMessage(ctx, js, kind, seq) }
+	}
 	res, err := c.cfg.DB.RequestCancel(ctx, ws, id, by, func(kind string, attempt int) []store.OutboxMessage {
 		return []store.OutboxMessage{domainEvent(ws, id, kind, "task.cancelled", attempt, "cancelled by "+by)}
-	})
+	}, withdraw)
 	if err != nil {
 		return res, err
 	}

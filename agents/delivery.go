@@ -95,7 +95,9 @@ const bookkeeping = 30 * time.Second
 
 // deliver runs one message to its end; the caller holds a handler slot for it, which is given
 // back as soon as the handler returns: writing the end of the attempt and acking need no slot.
-func (p *Pool) deliver(msg jetstream.Msg) {
+// held says the message waited in this pool for a slot (longer than heldFor) after it left the
+// stream.
+func (p *Pool) deliver(msg jetstream.Msg, held bool) {
 	defer p.deliveries.Done()
 	var once sync.Once
 	release := func() { once.Do(func() { <-p.slots }) }
@@ -199,13 +201,17 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 		// Read, do not write: the delivery claims with its first write — its first checkpoint,
 		// or its end — so that a task that finishes before checkpointing costs one write.
 		var peek store.PeekResult
-		if follows && fresh(meta.Timestamp, time.Now()) && p.known.has(d.ws) {
-			// The first delivery of a new task's message, a moment after JetStream accepted it:
-			// its row, if the publisher has written it yet, holds nothing that could stop it or
-			// that it resumes from (attempt 0, no checkpoint); only a cancel issued in that moment
-			// could, and such a cancel races the handler's start whether or not it is read first.
-			// It runs without reading the row; its claim, with its first write, applies the claim
-			// rule as for any delivery (a cancelled row refuses it).
+		if follows && !held && p.known.has(d.ws) {
+			// The first delivery of a new task's own message, which JetStream accepted before its
+			// row was written: the row, if written yet, holds nothing that could stop it or that
+			// it resumes from (attempt 0, no checkpoint, no claim: a message that is not the
+			// task's own may not take a row no delivery has claimed) — save a cancel, and a cancel
+			// takes the message back from the stream before it answers (the row keeps the
+			// message's sequence: Client.Cancel), so a cancelled task's message is not delivered;
+			// one issued while the message is on its way races the handler's start, as it would
+			// after a read (a message that waited here for a slot, out of the cancel's reach, is
+			// read first). It runs without reading the row; its claim, with its first write,
+			// applies the claim rule as for any delivery (a cancelled row refuses it).
 			peek = store.PeekResult{Workspace: true}
 		} else {
 			peek, err = p.commit.peek(store.TaskRef{WorkspaceID: d.ws, ID: d.id})
@@ -259,19 +265,12 @@ func (p *Pool) deliver(msg jetstream.Msg) {
 // rowWait bounds how long a delivery of a message accepted before its row waits for the row.
 const rowWait = 2 * time.Second
 
-// freshFor is how young (by JetStream's timestamp) the first delivery of a new task's message
-// must be to run without reading its row first.
-const freshFor = 100 * time.Millisecond
+// heldFor is how long a message may wait in the pool for a slot and still start without reading
+// its row: a cancel takes a message back from the stream, not from a pool that holds it.
+const heldFor = 100 * time.Millisecond
 
-// fresh says whether a message stored at stored is fresh at now. A timestamp ahead of this clock
-// (a clock behind the server's) is not fresh: the row is read.
-func fresh(stored, now time.Time) bool {
-	age := now.Sub(stored)
-	return age >= 0 && age < freshFor
-}
-
-// workspaceSet remembers workspaces a peek found, so that a fresh delivery need not read the
-// row to know its workspace exists (the engine never deletes a workspace's row). Bounded: past
+// workspaceSet remembers workspaces a peek found, so that a new task's first delivery need not
+// read the row to know its workspace exists (the engine never deletes a workspace's row). Bounded: past
 // max entries it starts again empty.
 const knownWorkspaces = 100_000
 

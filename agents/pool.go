@@ -524,7 +524,7 @@ func (p *Pool) fetch(b *band, n int) int {
 			b.pending.Store(int64(md.NumPending))
 		}
 		p.deliveries.Add(1)
-		go p.deliver(msg)
+		go p.deliver(msg, false)
 	}
 	if err := batch.Error(); err != nil && p.fetchCtx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
 		p.log.Warn().Err(err).Int("priority", b.priority).Msg("pull ended with an error")
@@ -597,6 +597,7 @@ func (p *Pool) signalArrived() {
 const idlePull = 16
 
 func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
+	arrived := time.Now()
 	tick := time.NewTicker(p.beat)
 	defer tick.Stop()
 	for {
@@ -607,7 +608,7 @@ func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
 		}
 		select {
 		case p.slots <- struct{}{}:
-			p.deliver(msg)
+			p.deliver(msg, time.Since(arrived) > heldFor)
 			return
 		case <-tick.C:
 			_ = msg.InProgress()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mosaicstack/mosaic/agents"
 	"github.com/mosaicstack/mosaic/agents/demo"
@@ -493,12 +494,102 @@ func TestCancelQueuedAndRunning(t *testing.T) {
 	}
 	b.wait(t, claimed, store.StatusCancelled, 5*time.Second)
 
-	// The queued task's message was consumed without running it.
-	b.waitDrained(t, 5, 3)
+	// The queued task's message was taken back from the stream by its cancel: two delivered
+	// (the running ones), none left.
+	b.waitDrained(t, 5, 2)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.order) != 0 {
 		t.Fatalf("the cancelled queued task ran: %v", rec.order)
+	}
+}
+
+// TestACancelledNewTaskNeverRuns: a new task's first delivery does not read its row, so a cancel
+// takes its message back from the stream. The pool knows the workspace (a task of it ran) and
+// its one slot is busy. A task published then, while the pool has no pull open, waits on the
+// stream; one published while a pull is open waits in the pool for the slot. Both are cancelled
+// there: the first one's message is gone from the stream, the second reads its row before it
+// runs (it waited past heldFor), and neither runs once the slot frees.
+func TestACancelledNewTaskNeverRuns(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		idle    time.Duration // the pool's IdleWait: how long the pull that brought the blocking task stays open
+		inPool  bool          // the cancelled task is in the pool when cancelled, not on the stream
+		settled func(*testing.T, *testBundle, uuid.UUID)
+	}{
+		{name: "on the stream", idle: 200 * time.Millisecond},
+		{name: "in the pool", idle: 20 * time.Second, inPool: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bl := newBlocker()
+			rec := newRecorder()
+			b := setup(t, bl.register, rec.register)
+			ctx := context.Background()
+			b.pool(t, agents.PoolConfig{Concurrency: 1, IdleWait: c.idle})
+			warm := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "warm"}})
+			b.wait(t, warm, store.StatusSucceeded, 10*time.Second)
+			blocking := b.publish(t, agents.TaskSpec{Kind: "test.block"})
+			select {
+			case <-bl.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the blocking task did not start")
+			}
+			cons, err := b.js.Consumer(ctx, events.TasksStream, agents.ConsumerName("default", 5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.inPool {
+				// The waiting pull that brought the blocking task ends after IdleWait; a pool with
+				// no free slot opens no other.
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					ci, err := cons.Info(ctx)
+					if err == nil && ci.NumWaiting == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the pool's pull is still open: %+v %v", ci, err)
+					}
+				}
+			}
+			cancelled := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "must-not-run"}})
+			// Where its message is: on the stream (none delivered beyond the blocking task) or
+			// delivered to the pool (two awaiting their acks).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				ci, err := cons.Info(ctx)
+				if err == nil && !c.inPool && ci.NumPending == 1 && ci.NumAckPending == 1 ||
+					err == nil && c.inPool && ci.NumPending == 0 && ci.NumAckPending == 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the cancelled task's message is not where the case wants it: %+v %v", ci, err)
+				}
+			}
+			time.Sleep(2 * 100 * time.Millisecond) // past heldFor: in the pool, it has waited for its slot
+			res, err := b.client.Cancel(ctx, b.nc, b.ws, cancelled, "test")
+			if err != nil || res.Status != store.StatusCancelled || res.WasRunning {
+				t.Fatalf("cancel: %+v %v", res, err)
+			}
+			s, err := b.js.Stream(ctx, events.TasksStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err := s.GetLastMsgForSubject(ctx, events.SubjectFor(5, b.ws, "test.record")); !errors.Is(err, jetstream.ErrMsgNotFound) {
+				t.Fatalf("the cancelled task's message is still on the stream: %v %v", m, err)
+			}
+			close(bl.release)
+			b.wait(t, blocking, store.StatusSucceeded, 10*time.Second)
+			after := b.publish(t, agents.TaskSpec{Kind: "test.record", Args: recordArgs{Tag: "after"}})
+			b.wait(t, after, store.StatusSucceeded, 10*time.Second)
+			if got := b.wait(t, cancelled, "", time.Second); got.Status != store.StatusCancelled || got.Attempt != 0 {
+				t.Fatalf("the cancelled task: %s, attempt %d", got.Status, got.Attempt)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if fmt.Sprint(rec.order) != "[warm after]" {
+				t.Fatalf("handlers ran %v; want [warm after]", rec.order)
+			}
+		})
 	}
 }
 

@@ -86,7 +86,7 @@ func TestDeleteTaskTakesItsEvents(t *testing.T) {
 	if err := db.DeleteTask(ctx, ws, task.ID); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("delete a queued task: %v; want a conflict", err)
 	}
-	if _, err := db.RequestCancel(ctx, ws, task.ID, "test", func(string, int) []store.OutboxMessage { return nil }); err != nil {
+	if _, err := db.RequestCancel(ctx, ws, task.ID, "test", func(string, int) []store.OutboxMessage { return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.DeleteTask(ctx, ws, task.ID); err != nil {

@@ -58,6 +58,10 @@ type NewTask struct {
 	PublishedBy uuid.UUID
 	// CreatedAt is when it was published (zero: the inserting transaction's time).
 	CreatedAt time.Time
+	// MsgSeq is the stream sequence of its message when JetStream accepted the message before the
+	// row was written (0: not yet sent). The row keeps it, so that a cancel can take the message
+	// back from the stream (its first delivery does not read the row before it runs).
+	MsgSeq uint64
 }
 
 func (n *NewTask) metadata() map[string]string {
@@ -194,6 +198,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		payloads                   = make([][]byte, n)
 		publishers                 = make([]*uuid.UUID, n)
 		created                    = make([]*time.Time, n)
+		seqs                       = make([]int64, n)
 	)
 	// The rows go in (workspace, id) order, as the engine's batches take theirs (RunBatch): a
 	// claim that inserts a row its publisher is inserting too waits, never deadlocks.
@@ -223,7 +228,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		}
 		maxAttempts[i], timeouts[i], runAt[i], keys[i], generations[i] = int32(t.MaxAttempts), t.TimeoutMS, t.RunAt, t.IdempotencyKey, int32(t.Generation)
 		msgIDs[i], subjects[i], payloads[i] = msgs[k].MsgID, msgs[k].Subject, msgs[k].Payload
-		publishers[i] = nilUUID(t.PublishedBy)
+		publishers[i], seqs[i] = nilUUID(t.PublishedBy), int64(t.MsgSeq)
 		if !t.CreatedAt.IsZero() {
 			created[i] = &t.CreatedAt
 		}
@@ -233,7 +238,7 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		inOrder[i] = t.ID
 	}
 	return []any{pgUUIDs(ws), pgUUIDs(ids), kinds, prios, statuses, args, creds, meta, maxAttempts,
-		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers, created}, inOrder, nil
+		timeouts, runAt, keys, generations, msgIDs, subjects, headers, payloads, headStart.Milliseconds(), publishers, created, seqs}, inOrder, nil
 }
 
 // Accepted is the outbox "row" of a task inserted without one: its message was on the stream
@@ -654,10 +659,30 @@ type CancelResult struct {
 
 // RequestCancel cancels a task that has not started (at once) or asks a running one to stop. It
 // returns ErrNotFound for an unknown task and ErrConflict for a finished one. outbox builds the
-// messages to queue when the task is cancelled at once (its domain event).
-func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, outbox func(kind string, attempt int) []OutboxMessage) (CancelResult, error) {
+// messages to queue when the task is cancelled at once (its domain event). withdraw, when set,
+// takes a queued task's message back from its stream (seq: the row's msg_seq) before the cancel
+// commits: a new task's first delivery runs without reading its row, so the message must not
+// reach a worker once the cancel has answered. Its failure fails the cancel (nothing changes);
+// a cancel that fails after it leaves a queued task without a message, which the stranded-task
+// sweep sends again.
+func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, outbox func(kind string, attempt int) []OutboxMessage,
+	withdraw func(kind string, seq uint64) error) (CancelResult, error) {
 	var res CancelResult
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
+		if withdraw != nil {
+			var status Status
+			var kind string
+			var seq *int64
+			err := tx.QueryRow(ctx, lockForCancelSQL, ws, id).Scan(&status, &kind, &seq)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if err == nil && status == StatusQueued && seq != nil {
+				if err := withdraw(kind, uint64(*seq)); err != nil {
+					return fmt.Errorf("take task %s's message back from the stream: %w", id, err)
+				}
+			}
+		}
 		var attempt int
 		var fence int64
 		err := tx.QueryRow(ctx, requestCancelSQL, ws, id).Scan(&res.Status, &res.Kind, &attempt, &fence)

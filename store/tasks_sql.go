@@ -34,15 +34,15 @@ const (
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
-				$14::text[], $15::text[], $16::jsonb[], $17::bytea[], $19::uuid[], $20::timestamptz[])
+				$14::text[], $15::text[], $16::jsonb[], $17::bytea[], $19::uuid[], $20::timestamptz[], $21::bigint[])
 			AS u(workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts, timeout_ms,
-				run_at, idempotency_key, generation, msg_id, subject, headers, payload, published_by, created_at)
+				run_at, idempotency_key, generation, msg_id, subject, headers, payload, published_by, created_at, msg_seq)
 		), ins AS (
 			INSERT INTO tasks (workspace_id, id, kind, priority, status, args, credentials, metadata, max_attempts,
-				timeout_ms, run_at, idempotency_key, generation, published_by, created_at, updated_at)
+				timeout_ms, run_at, idempotency_key, generation, published_by, created_at, updated_at, msg_seq)
 			SELECT workspace_id, id, kind, priority, status, args,
 				ARRAY(SELECT jsonb_array_elements_text(credentials)), metadata, max_attempts, timeout_ms, run_at,
-				NULLIF(idempotency_key, ''), generation, published_by, COALESCE(created_at, now()), now()
+				NULLIF(idempotency_key, ''), generation, published_by, COALESCE(created_at, now()), now(), NULLIF(msg_seq, 0)
 			FROM input
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, status
@@ -101,6 +101,9 @@ const (
 		ON CONFLICT (workspace_id, id) DO UPDATE SET status = 'scheduled', run_at = EXCLUDED.run_at, updated_at = now()
 		WHERE tasks.status IN ('queued', 'scheduled')
 		RETURNING status`
+
+	// lockForCancelSQL locks a task before a cancel and reads what taking its message back needs.
+	lockForCancelSQL = `SELECT status, kind, msg_seq FROM tasks WHERE workspace_id = $1 AND id = $2 FOR UPDATE`
 
 	requestCancelSQL = `WITH cur AS (
 			SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2 FOR UPDATE
