@@ -731,6 +731,25 @@ func newCapCache(db *store.DB, ttl time.Duration) *capCache {
 	return &capCache{db: db, ttl: ttl, m: map[uuid.UUID]capEntry{}}
 }
 
+// refreshWith lists ws and up to maxCapRefresh-1 workspaces whose entries are past half their ttl.
+func (c *capCache) refreshWith(ws uuid.UUID) []uuid.UUID {
+	out := []uuid.UUID{ws}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w, e := range c.m {
+		if len(out) == maxCapRefresh {
+			break
+		}
+		if w != ws && time.Since(e.at) > c.ttl/2 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// maxCapRefresh bounds the workspaces one cap refresh reads.
+const maxCapRefresh = 1024
+
 func (c *capCache) get(ctx context.Context, ws uuid.UUID) int {
 	c.mu.Lock()
 	e, ok := c.m[ws]
@@ -738,17 +757,22 @@ func (c *capCache) get(ctx context.Context, ws uuid.UUID) int {
 	if ok && time.Since(e.at) < c.ttl {
 		return e.cap
 	}
-	// One read per workspace however many deliveries find the entry stale at once: with tasks
-	// spread over many workspaces, they all do every ttl.
+	// One read per workspace however many deliveries find the entry stale at once; and the read
+	// brings the entries past half their ttl with it: with tasks spread over many workspaces,
+	// their entries come to expire together, and a ttl costs a read or two, not one per workspace.
 	v, err, _ := c.loads.Do(ws.String(), func() (any, error) {
-		n, err := c.db.MaxConcurrency(ctx, ws)
+		wss := c.refreshWith(ws)
+		caps, err := c.db.MaxConcurrencies(ctx, wss)
 		if err != nil {
 			return 0, err
 		}
+		now := time.Now()
 		c.mu.Lock()
-		c.m[ws] = capEntry{cap: n, at: time.Now()}
+		for _, w := range wss {
+			c.m[w] = capEntry{cap: caps[w], at: now}
+		}
 		c.mu.Unlock()
-		return n, nil
+		return caps[ws], nil
 	})
 	if err != nil {
 		return e.cap // keep the last known value

@@ -269,15 +269,6 @@ func (db *DB) RevokeAPIKey(ctx context.Context, ws, keyID uuid.UUID, mayRevokeOw
 	})
 }
 
-// MaxConcurrency reads a workspace's concurrency cap (0: none), or Paused.
-func (db *DB) MaxConcurrency(ctx context.Context, ws uuid.UUID) (int, error) {
-	n, paused, err := db.WorkspaceLimits(ctx, ws)
-	if paused {
-		return Paused, err
-	}
-	return n, err
-}
-
 // WorkspaceLimits reads a workspace's concurrency cap (0: none) and whether it is paused.
 func (db *DB) WorkspaceLimits(ctx context.Context, ws uuid.UUID) (maxConcurrency int, paused bool, err error) {
 	var n *int
@@ -294,6 +285,39 @@ func (db *DB) WorkspaceLimits(ctx context.Context, ws uuid.UUID) (maxConcurrency
 		return 0, pausedAt != nil, nil
 	}
 	return *n, pausedAt != nil, nil
+}
+
+// MaxConcurrencies reads workspaces' concurrency caps (absent: none), or Paused, through the
+// batch door (a transaction per batchDoorWorkspaces): a worker refreshes the caps of the
+// workspaces it runs tasks of together rather than each in a transaction of its own.
+func (db *DB) MaxConcurrencies(ctx context.Context, wss []uuid.UUID) (map[uuid.UUID]int, error) {
+	out := make(map[uuid.UUID]int, len(wss))
+	for start := 0; start < len(wss); start += batchDoorWorkspaces {
+		chunk := wss[start:min(start+batchDoorWorkspaces, len(wss))]
+		err := db.inWorkspaces(ctx, chunk, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, selectManyLimitsSQL, chunk)
+			if err != nil {
+				return err
+			}
+			var ws uuid.UUID
+			var n *int
+			var pausedAt *time.Time
+			_, err = pgx.ForEachRow(rows, []any{&ws, &n, &pausedAt}, func() error {
+				switch {
+				case pausedAt != nil:
+					out[ws] = Paused
+				case n != nil:
+					out[ws] = *n
+				}
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Paused is what MaxConcurrency answers for a paused workspace: run nothing.

@@ -28,6 +28,9 @@ const (
 	revokeAPIKeySQL = `UPDATE api_keys SET revoked_at = now() WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL`
 
 	selectLimitsSQL = `SELECT max_concurrency, paused_at FROM workspace_limits WHERE workspace_id = $1`
+	// selectManyLimitsSQL reads the limits of the workspaces in the batch door's list.
+	selectManyLimitsSQL = `SELECT workspace_id, max_concurrency, paused_at FROM workspace_limits
+		WHERE workspace_id = ANY ($1::uuid[])`
 	upsertLimitsSQL = `INSERT INTO workspace_limits (workspace_id, max_concurrency) VALUES ($1, $2)
 		ON CONFLICT (workspace_id) DO UPDATE SET max_concurrency = EXCLUDED.max_concurrency, updated_at = now()`
 )

@@ -89,3 +89,34 @@ func TestWorkspaceNameValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConcurrenciesReadsManyWorkspaces: one call reads the caps of many workspaces (more than
+// one batch door's list): a cap, a pause (which wins over a cap), and none (absent).
+func TestMaxConcurrenciesReadsManyWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	var wss []uuid.UUID
+	for range 300 {
+		w, err := db.CreateWorkspace(ctx, store.NewWorkspace{Name: "caps-" + uuid.NewString()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wss = append(wss, w.ID)
+	}
+	capped, paused, last := wss[0], wss[1], wss[299]
+	for _, w := range []uuid.UUID{capped, paused, last} {
+		if err := db.SetMaxConcurrency(ctx, w, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SetWorkspacePaused(ctx, paused, true); err != nil {
+		t.Fatal(err)
+	}
+	caps, err := db.MaxConcurrencies(ctx, wss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps[capped] != 3 || caps[paused] != store.Paused || caps[last] != 3 || caps[wss[2]] != 0 || len(caps) != 3 {
+		t.Fatalf("caps %v; want 3, paused, 3 and nothing else", caps)
+	}
+}
