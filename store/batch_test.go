@@ -232,6 +232,57 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 	}
 }
 
+// TestAPublishDoesNotWaitForARowItFindsWritten: a publish whose insert meets a row of its own
+// that a delivery wrote and is now holding (it ran first, and its transaction goes on to insert
+// another row of the same publish) skips that row without waiting for the delivery: each waiting
+// for the other would be a deadlock, which PostgreSQL breaks after a second by failing one.
+func TestAPublishDoesNotWaitForARowItFindsWritten(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	ws := newWorkspace(t, db)
+	mk := func() store.NewTask {
+		return store.NewTask{WorkspaceID: ws, ID: store.NewID(), Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
+			Args: json.RawMessage(`{}`), MaxAttempts: 3}
+	}
+	first, ran := mk(), mk() // first sorts before ran: the publish inserts it first
+	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{ran}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	delivery := pgtest.Conn(t)
+	tx, err := delivery.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true)`, store.RuntimeRole, ws.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tasks SET updated_at = now() WHERE workspace_id = $1 AND id = $2`, ws, ran.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.PublishTasks(ctx, ws, []store.NewTask{first, ran}, []store.OutboxMessage{{WorkspaceID: ws}, {WorkspaceID: ws}}, 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		// Waiting for the delivery: had it gone on to insert the publish's other row, each would
+		// wait for the other.
+		t.Fatal("the publish waits for the delivery that holds a row it found written")
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tasks (workspace_id, id, kind) VALUES ($1, $2, 'demo.echo') ON CONFLICT DO NOTHING`, ws, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestARawClaimDoesNotTakeAnotherTasksKey: a message for a task with no row, whose idempotency
 // key another task holds, is a duplicate of that task: its claim (alone, or with its end) takes
 // nothing and fails nothing else in its batch, and the task with the key is untouched.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mosaicstack/mosaic/events"
@@ -157,14 +158,22 @@ func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, m
 	if err != nil {
 		return nil, err
 	}
-	b := workspaceBatch(ws)
-	b.Queue(insertTasksSQL, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		outboxIDs, err = readInserted(rows, ids)
-		return err
-	})
-	if err = db.pipeline(ctx, b); err != nil {
-		return nil, err
+	// A deadlock with a delivery that wrote one of these rows meanwhile (insertTasksSQL skips the
+	// rows its snapshot sees, not those committed while it runs) fails one of the two after a
+	// second: the insert, all or nothing, is then simply tried again.
+	for try := 1; ; try++ {
+		b := workspaceBatch(ws)
+		b.Queue(insertTasksSQL, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			outboxIDs, err = readInserted(rows, ids)
+			return err
+		})
+		if err = db.pipeline(ctx, b); err == nil {
+			break
+		}
+		if try == 3 || !hasCode(err, pgerrcode.DeadlockDetected) {
+			return nil, err
+		}
 	}
 	for i, t := range tasks {
 		if lacksPublisher(t, msgs[i], outboxIDs[i]) {
