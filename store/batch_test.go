@@ -174,15 +174,7 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 	task := store.NewTask{WorkspaceID: ws, ID: id, Kind: "demo.echo", Priority: 5, Status: store.StatusQueued,
 		Args: json.RawMessage(`{}`), MaxAttempts: 3}
 
-	publisher := pgtest.Conn(t)
-	tx, err := publisher.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true)`, store.RuntimeRole, ws.String()); err != nil {
-		t.Fatal(err)
-	}
+	tx := workspaceTx(t, ws) // the publisher's
 	if _, err := store.InsertTasks(ctx, tx, []store.NewTask{task}, []store.OutboxMessage{{WorkspaceID: ws, MsgID: "m"}}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -248,15 +240,7 @@ func TestAPublishDoesNotWaitForARowItFindsWritten(t *testing.T) {
 	if _, err := db.PublishTasks(ctx, ws, []store.NewTask{ran}, []store.OutboxMessage{{WorkspaceID: ws}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	delivery := pgtest.Conn(t)
-	tx, err := delivery.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true)`, store.RuntimeRole, ws.String()); err != nil {
-		t.Fatal(err)
-	}
+	tx := workspaceTx(t, ws) // the delivery's
 	if _, err := tx.Exec(ctx, `UPDATE tasks SET updated_at = now() WHERE workspace_id = $1 AND id = $2`, ws, ran.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -653,4 +637,20 @@ func TestTheBatchDoorReadsAndLocksLimitsOnly(t *testing.T) {
 	if n, err := door(t, "SELECT 1 FROM workspace_limits WHERE workspace_id = $1", b); err != nil || n != 0 {
 		t.Fatalf("b's limits behind a door listing a: %d rows, %v; want none", n, err)
 	}
+}
+
+// workspaceTx opens a transaction of its own connection in workspace ws under the runtime role,
+// as the engine's are; it is rolled back at the test's end unless committed.
+func workspaceTx(t *testing.T, ws uuid.UUID) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pgtest.Conn(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('mosaic.workspace_id', $2, true)`, store.RuntimeRole, ws.String()); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
