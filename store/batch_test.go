@@ -224,11 +224,11 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 	}
 }
 
-// TestAPublishDoesNotWaitForARowItFindsWritten: a publish whose insert meets a row of its own
-// that a delivery wrote and is now holding (it ran first, and its transaction goes on to insert
-// another row of the same publish) skips that row without waiting for the delivery: each waiting
-// for the other would be a deadlock, which PostgreSQL breaks after a second by failing one.
-func TestAPublishDoesNotWaitForARowItFindsWritten(t *testing.T) {
+// TestAPublishOutlivesADeadlockWithADelivery: a delivery that wrote its task's row before the
+// publisher (it ran first) holds it, and goes on to insert another row of the same publish, which
+// the publisher's insert holds while it waits for the first: PostgreSQL breaks the deadlock by
+// failing the publish's insert (it waited first), which is tried again and succeeds.
+func TestAPublishOutlivesADeadlockWithADelivery(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.DB(t)
 	ws := newWorkspace(t, db)
@@ -249,21 +249,29 @@ func TestAPublishDoesNotWaitForARowItFindsWritten(t *testing.T) {
 		_, err := db.PublishTasks(ctx, ws, []store.NewTask{first, ran}, []store.OutboxMessage{{WorkspaceID: ws}, {WorkspaceID: ws}}, 0)
 		done <- err
 	}()
-	select {
-	case err := <-done:
-		if err != nil {
+	watcher := pgtest.Conn(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'WITH input%'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		// Waiting for the delivery: had it gone on to insert the publish's other row, each would
-		// wait for the other.
-		t.Fatal("the publish waits for the delivery that holds a row it found written")
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the publish never waited for the delivery's row")
+		}
 	}
+	// The delivery now waits for the publish's row: a circle.
 	if _, err := tx.Exec(ctx, `INSERT INTO tasks (workspace_id, id, kind) VALUES ($1, $2, 'demo.echo') ON CONFLICT DO NOTHING`, ws, first.ID); err != nil {
-		t.Fatal(err)
+		t.Fatalf("the delivery's insert: %v (the publish, which waited first, should have been failed)", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the publish after the deadlock: %v", err)
 	}
 }
 

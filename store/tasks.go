@@ -158,9 +158,12 @@ func (db *DB) PublishTasks(ctx context.Context, ws uuid.UUID, tasks []NewTask, m
 	if err != nil {
 		return nil, err
 	}
-	// A deadlock with a delivery that wrote one of these rows meanwhile (insertTasksSQL skips the
-	// rows its snapshot sees, not those committed while it runs) fails one of the two after a
-	// second: the insert, all or nothing, is then simply tried again.
+	// A delivery that ran before this insert writes its task's row itself, and may then hold it
+	// (ending or claiming it) while it waits to insert another row of this very insert, which
+	// waits for it in turn on ON CONFLICT: a deadlock, which PostgreSQL breaks after a second by
+	// failing one of the two — this insert, all or nothing, is then simply tried again. (Skipping
+	// the rows the insert's snapshot sees would avoid most of them, but its lookups, planned on a
+	// young table's statistics, made the publish several times dearer.)
 	for try := 1; ; try++ {
 		b := workspaceBatch(ws)
 		b.Queue(insertTasksSQL, args...).Query(func(rows pgx.Rows) error {

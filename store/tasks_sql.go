@@ -29,11 +29,8 @@ const (
 	// its row: publishedInRow) and, for the rows inserted whose message is not on the stream yet
 	// (subject not empty), their outbox messages. A row whose message JetStream has accepted
 	// already (empty subject) may have been inserted by the delivery that ran it before this
-	// statement: it still gets its publisher, from a statement of its own (fillPublishers). A row
-	// this statement's snapshot sees is not tried at all (one primary-key lookup each, OFFSET 0:
-	// not a join the plan could turn into a scan): a delivery may hold it while it waits for
-	// another row of this very insert, and ON CONFLICT would wait for that delivery in turn — a
-	// deadlock. Each inserted row comes back with its outbox row, or with -1 when it has none.
+	// statement: it still gets its publisher, from a statement of its own (fillPublishers). Each
+	// inserted row comes back with its outbox row, or with -1 when it has none.
 	insertTasksSQL = `WITH input AS (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
 				$7::jsonb[], $8::jsonb[], $9::int[], $10::bigint[], $11::timestamptz[], $12::text[], $13::int[],
@@ -46,9 +43,7 @@ const (
 			SELECT workspace_id, id, kind, priority, status, args,
 				ARRAY(SELECT jsonb_array_elements_text(credentials)), metadata, max_attempts, timeout_ms, run_at,
 				NULLIF(idempotency_key, ''), generation, published_by, COALESCE(created_at, now()), now(), NULLIF(msg_seq, 0)
-			FROM input i
-			LEFT JOIN LATERAL (SELECT true AS found FROM tasks x WHERE x.workspace_id = i.workspace_id AND x.id = i.id OFFSET 0) x ON true
-			WHERE x.found IS NULL
+			FROM input
 			ON CONFLICT DO NOTHING
 			RETURNING workspace_id, id, status
 		), ev AS (
