@@ -151,10 +151,12 @@ func (db *DB) RunBatch(ctx context.Context, ops BatchOps) (BatchResults, error) 
 		return res, nil
 	}
 
-	// The statements take their rows in one order, (workspace, id), as the publisher's insert
-	// does: two transactions that lock or insert some of the same rows then wait for each other
-	// in turn, never in a circle (a deadlock, which PostgreSQL breaks only after deadlock_timeout,
-	// 1 s). The results still go to the callers' indices (at).
+	// Each statement takes its rows in one order, (workspace, id), as the publisher's insert does:
+	// two statements that lock or insert some of the same rows wait for each other in turn. The
+	// batch's statements together make no one order: holding a row one of them took, another may
+	// wait for a row a publish's insert holds, which waits for the first — a deadlock, which
+	// PostgreSQL breaks after deadlock_timeout (1 s) by failing the publish's insert (it waited
+	// first), which PublishTasks tries again. The results still go to the callers' indices (at).
 	sorted := ops
 	sorted.Claims = byTask(ops.Claims, claimRef)
 	sorted.ClaimFinishes = byTask(ops.ClaimFinishes, claimFinishRef)
