@@ -13,7 +13,8 @@ import (
 
 // TestACapRefreshBringsTheEntriesPastHalfTheirTTL: the read that refreshes one stale entry also
 // refreshes those past half their ttl (and reads their current caps), and leaves younger ones:
-// with tasks spread over many workspaces, their entries come to expire together.
+// with tasks spread over many workspaces, their entries come to expire together. An entry under
+// such a refresh answers its last value meanwhile.
 func TestACapRefreshBringsTheEntriesPastHalfTheirTTL(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.DB(t)
@@ -48,5 +49,11 @@ func TestACapRefreshBringsTheEntriesPastHalfTheirTTL(t *testing.T) {
 	}
 	if got := c.get(ctx, young); got != 1 {
 		t.Fatalf("a fresh entry is answered from the cache: %d, want 1", got)
+	}
+	// A stale entry that another delivery's refresh is reading again answers its last value at
+	// once, rather than start a read of its own.
+	c.m[young] = capEntry{cap: 1, at: now.Add(-2 * ttl), loading: true}
+	if got := c.get(ctx, young); got != 1 {
+		t.Fatalf("an entry being refreshed: %d, want its last value 1", got)
 	}
 }

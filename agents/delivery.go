@@ -270,8 +270,8 @@ const rowWait = 2 * time.Second
 const heldFor = 100 * time.Millisecond
 
 // workspaceSet remembers workspaces a peek found, so that a new task's first delivery need not
-// read the row to know its workspace exists (the engine never deletes a workspace's row). Bounded: past
-// max entries it starts again empty.
+// read the row to know its workspace exists (the engine never deletes a workspace's row).
+// Bounded: past max entries it starts again empty.
 const knownWorkspaces = 100_000
 
 type workspaceSet struct {

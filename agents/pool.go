@@ -723,24 +723,32 @@ type capCache struct {
 }
 
 type capEntry struct {
-	cap int
-	at  time.Time
+	cap     int
+	at      time.Time
+	loading bool // a refresh that reads it again is under way
 }
 
 func newCapCache(db *store.DB, ttl time.Duration) *capCache {
 	return &capCache{db: db, ttl: ttl, m: map[uuid.UUID]capEntry{}}
 }
 
-// refreshWith lists ws and up to maxCapRefresh-1 workspaces whose entries are past half their ttl.
+// refreshWith lists ws and up to maxCapRefresh-1 workspaces whose entries are past half their ttl
+// and not being refreshed already, and marks their entries as being refreshed.
 func (c *capCache) refreshWith(ws uuid.UUID) []uuid.UUID {
 	out := []uuid.UUID{ws}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.m[ws]; ok {
+		e.loading = true
+		c.m[ws] = e
+	}
 	for w, e := range c.m {
 		if len(out) == maxCapRefresh {
 			break
 		}
-		if w != ws && time.Since(e.at) > c.ttl/2 {
+		if w != ws && !e.loading && time.Since(e.at) > c.ttl/2 {
+			e.loading = true
+			c.m[w] = e
 			out = append(out, w)
 		}
 	}
@@ -754,25 +762,28 @@ func (c *capCache) get(ctx context.Context, ws uuid.UUID) int {
 	c.mu.Lock()
 	e, ok := c.m[ws]
 	c.mu.Unlock()
-	if ok && time.Since(e.at) < c.ttl {
-		return e.cap
+	if ok && (e.loading || time.Since(e.at) < c.ttl) {
+		return e.cap // fresh, or read again right now by another delivery's refresh
 	}
 	// One read per workspace however many deliveries find the entry stale at once; and the read
 	// brings the entries past half their ttl with it: with tasks spread over many workspaces,
-	// their entries come to expire together, and a ttl costs a read or two, not one per workspace.
+	// their entries come to expire together, and a ttl costs a read or two, not one per workspace
+	// (nor one per delivery that finds its entry stale while that read is under way).
 	v, err, _ := c.loads.Do(ws.String(), func() (any, error) {
 		wss := c.refreshWith(ws)
 		caps, err := c.db.MaxConcurrencies(ctx, wss)
-		if err != nil {
-			return 0, err
-		}
 		now := time.Now()
 		c.mu.Lock()
 		for _, w := range wss {
-			c.m[w] = capEntry{cap: caps[w], at: now}
+			if err == nil {
+				c.m[w] = capEntry{cap: caps[w], at: now}
+			} else if e, ok := c.m[w]; ok {
+				e.loading = false // stale still: the next delivery reads it again
+				c.m[w] = e
+			}
 		}
 		c.mu.Unlock()
-		return caps[ws], nil
+		return caps[ws], err
 	})
 	if err != nil {
 		return e.cap // keep the last known value

@@ -191,20 +191,7 @@ func TestAClaimTakesARowInsertedWhileItRan(t *testing.T) {
 		done <- result{res, err}
 	}()
 	// The claim is under way when it waits for the publisher's insert.
-	watcher := pgtest.Conn(t)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		var waiting int
-		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE 'WITH input%'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the claim never waited for the publisher's insert")
-		}
-	}
+	waitForALockWait(t, "the claim never waited for the publisher's insert")
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -249,20 +236,7 @@ func TestAPublishOutlivesADeadlockWithADelivery(t *testing.T) {
 		_, err := db.PublishTasks(ctx, ws, []store.NewTask{first, ran}, []store.OutboxMessage{{WorkspaceID: ws}, {WorkspaceID: ws}}, 0)
 		done <- err
 	}()
-	watcher := pgtest.Conn(t)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		var waiting int
-		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE 'WITH input%'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the publish never waited for the delivery's row")
-		}
-	}
+	waitForALockWait(t, "the publish never waited for the delivery's row")
 	// The delivery now waits for the publish's row: a circle.
 	if _, err := tx.Exec(ctx, `INSERT INTO tasks (workspace_id, id, kind) VALUES ($1, $2, 'demo.echo') ON CONFLICT DO NOTHING`, ws, first.ID); err != nil {
 		t.Fatalf("the delivery's insert: %v (the publish, which waited first, should have been failed)", err)
@@ -661,4 +635,25 @@ func workspaceTx(t *testing.T, ws uuid.UUID) pgx.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// waitForALockWait returns once one of the engine's statements (WITH input …) waits for a lock,
+// and fails the test with msg after 10 s.
+func waitForALockWait(t *testing.T, msg string) {
+	t.Helper()
+	ctx := context.Background()
+	watcher := pgtest.Conn(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'WITH input%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+	}
 }

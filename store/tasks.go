@@ -116,9 +116,10 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t NewTask) (inserted bool, err e
 // InsertTasks publishes tasks in one statement: each row with its "published" event (unless its
 // row holds it: publishedInRow) and its outbox message (msgs[i] carries tasks[i]), which the
 // relay leaves alone for headStart (the publisher sends it itself after the commit). A message
-// with an empty subject is one JetStream has accepted already: its task gets no outbox row. A task whose id or idempotency key exists
-// already is skipped: outboxIDs[i] is the outbox row of tasks[i], Accepted when it was inserted
-// without one, 0 when it was not inserted. tx must be in the tasks' workspace.
+// with an empty subject is one JetStream has accepted already: its task gets no outbox row. A
+// task whose id or idempotency key exists already is skipped: outboxIDs[i] is the outbox row of
+// tasks[i], Accepted when it was inserted without one, 0 when it was not inserted. tx must be in
+// the tasks' workspace.
 func InsertTasks(ctx context.Context, tx pgx.Tx, tasks []NewTask, msgs []OutboxMessage, headStart time.Duration) (outboxIDs []int64, err error) {
 	args, ids, err := insertTasksArgs(tasks, msgs, headStart)
 	if err != nil {
@@ -212,8 +213,8 @@ func insertTasksArgs(tasks []NewTask, msgs []OutboxMessage, headStart time.Durat
 		created                    = make([]*time.Time, n)
 		seqs                       = make([]int64, n)
 	)
-	// The rows go in (workspace, id) order, as the engine's batches take theirs (RunBatch): a
-	// claim that inserts a row its publisher is inserting too waits, never deadlocks.
+	// The rows go in (workspace, id) order, as each of the engine's statements takes theirs
+	// (RunBatch): a claim that inserts a row its publisher is inserting too waits for it.
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
@@ -672,32 +673,19 @@ type CancelResult struct {
 // RequestCancel cancels a task that has not started (at once) or asks a running one to stop. It
 // returns ErrNotFound for an unknown task and ErrConflict for a finished one. outbox builds the
 // messages to queue when the task is cancelled at once (its domain event). withdraw, when set,
-// takes a queued task's message back from its stream (seq: the row's msg_seq) before the cancel
-// commits: a new task's first delivery runs without reading its row, so the message must not
-// reach a worker once the cancel has answered. Its failure fails the cancel (nothing changes);
-// a cancel that fails after it leaves a queued task without a message, which the stranded-task
-// sweep sends again.
+// takes a queued task's message back from its stream (seq: the row's msg_seq), under the row's
+// lock, before the cancel commits: a new task's first delivery runs without reading its row, so
+// the message must not reach a worker once the cancel has answered. Its failure fails the cancel
+// (nothing changes); a cancel that fails after it leaves a queued task without a message, which
+// the stranded-task sweep sends again.
 func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, outbox func(kind string, attempt int) []OutboxMessage,
 	withdraw func(kind string, seq uint64) error) (CancelResult, error) {
 	var res CancelResult
 	err := db.InWorkspace(ctx, ws, func(tx pgx.Tx) error {
-		if withdraw != nil {
-			var status Status
-			var kind string
-			var seq *int64
-			err := tx.QueryRow(ctx, lockForCancelSQL, ws, id).Scan(&status, &kind, &seq)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if err == nil && status == StatusQueued && seq != nil {
-				if err := withdraw(kind, uint64(*seq)); err != nil {
-					return fmt.Errorf("take task %s's message back from the stream: %w", id, err)
-				}
-			}
-		}
 		var attempt int
 		var fence int64
-		err := tx.QueryRow(ctx, requestCancelSQL, ws, id).Scan(&res.Status, &res.Kind, &attempt, &fence)
+		var queuedSeq *int64 // the message of a task that was queued
+		err := tx.QueryRow(ctx, requestCancelSQL, ws, id).Scan(&res.Status, &res.Kind, &attempt, &fence, &queuedSeq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var status Status
 			if err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2`, ws, id).Scan(&status); errors.Is(err, pgx.ErrNoRows) {
@@ -709,6 +697,11 @@ func (db *DB) RequestCancel(ctx context.Context, ws, id uuid.UUID, by string, ou
 		}
 		if err != nil {
 			return err
+		}
+		if queuedSeq != nil && withdraw != nil {
+			if err := withdraw(res.Kind, uint64(*queuedSeq)); err != nil {
+				return fmt.Errorf("take task %s's message back from the stream: %w", id, err)
+			}
 		}
 		res.WasRunning = res.Status == StatusRunning
 		if res.WasRunning {

@@ -102,9 +102,6 @@ const (
 		WHERE tasks.status IN ('queued', 'scheduled')
 		RETURNING status`
 
-	// lockForCancelSQL locks a task before a cancel and reads what taking its message back needs.
-	lockForCancelSQL = `SELECT status, kind, msg_seq FROM tasks WHERE workspace_id = $1 AND id = $2 FOR UPDATE`
-
 	requestCancelSQL = `WITH cur AS (
 			SELECT status FROM tasks WHERE workspace_id = $1 AND id = $2 FOR UPDATE
 		)
@@ -116,7 +113,7 @@ const (
 			updated_at = now()
 		FROM cur
 		WHERE t.workspace_id = $1 AND t.id = $2 AND cur.status NOT IN ('succeeded', 'dead', 'cancelled')
-		RETURNING t.status, t.kind, t.attempt, t.fence`
+		RETURNING t.status, t.kind, t.attempt, t.fence, CASE WHEN cur.status = 'queued' THEN t.msg_seq END`
 
 	selectTaskSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = $1 AND id = $2`
 

@@ -320,7 +320,7 @@ func (db *DB) MaxConcurrencies(ctx context.Context, wss []uuid.UUID) (map[uuid.U
 	return out, nil
 }
 
-// Paused is what MaxConcurrency answers for a paused workspace: run nothing.
+// Paused is what MaxConcurrencies answers for a paused workspace: run nothing.
 const Paused = -1
 
 // SetWorkspacePaused pauses a workspace (workers leave its messages unclaimed and look again with
