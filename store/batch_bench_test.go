@@ -100,17 +100,20 @@ func BenchmarkRunBatchEvents(b *testing.B) {
 }
 
 // BenchmarkClaimAndEnd measures the engine's path for a short task, as the pool drives it: the
-// tasks are published (JetStream-first: no outbox row), then each batch of 32 is peeked, and
+// tasks are published (JetStream-first: no outbox row), then each batch of 32 is peeked (or not), and
 // claimed and ended in one write (a success: no audit row, and its domain event is published by
 // the pool after the commit, not queued with it). ns/op is per task, the publish excluded.
-// With workspaces=200 the tasks go round-robin over 200 workspaces.
+// With workspaces=200 the tasks go round-robin over 200 workspaces; with peek=false the batch is
+// not peeked and each claim carries the task's columns, as a new task's first delivery sends it.
 func BenchmarkClaimAndEnd(b *testing.B) {
 	for _, spread := range []int{1, 200} {
-		b.Run(fmt.Sprintf("workspaces=%d", spread), func(b *testing.B) { benchClaimAndEnd(b, spread) })
+		for _, peek := range []bool{true, false} {
+			b.Run(fmt.Sprintf("workspaces=%d/peek=%v", spread, peek), func(b *testing.B) { benchClaimAndEnd(b, spread, peek) })
+		}
 	}
 }
 
-func benchClaimAndEnd(b *testing.B, spread int) {
+func benchClaimAndEnd(b *testing.B, spread int, peek bool) {
 	ctx := context.Background()
 	db := pgtest.DB(b)
 	wss := make([]uuid.UUID, spread)
@@ -156,12 +159,14 @@ func benchClaimAndEnd(b *testing.B, spread int) {
 			ws := t.WorkspaceID
 			peeks.Peeks = append(peeks.Peeks, store.TaskRef{WorkspaceID: ws, ID: t.ID})
 			ends.ClaimFinishes = append(ends.ClaimFinishes, store.ClaimFinish{
-				Claim:  store.ClaimParams{Task: t, Fence: 1, MsgSeq: 1, Canonical: true, Exists: true, StartedAt: time.Now()},
+				Claim:  store.ClaimParams{Task: t, Fence: 1, MsgSeq: 1, Canonical: true, Exists: peek, StartedAt: time.Now()},
 				Finish: store.Finish{Status: store.StatusSucceeded, Result: json.RawMessage(`{"n":1}`)},
 			})
 		}
-		if _, err := db.RunBatch(ctx, peeks); err != nil {
-			b.Fatal(err)
+		if peek {
+			if _, err := db.RunBatch(ctx, peeks); err != nil {
+				b.Fatal(err)
+			}
 		}
 		res, err := db.RunBatch(ctx, ends)
 		if err != nil {
