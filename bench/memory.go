@@ -22,13 +22,26 @@ func numCPU() int { return runtime.NumCPU() }
 
 var workerBinary string
 
+// mainModuleDir is Mosaic's module directory, the bench's parent: found from this file's source
+// path, so that a bench binary built once runs from any directory; ".." (the bench's own
+// directory being the working one) when that path is not on this machine (a -trimpath build).
+func mainModuleDir() string {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Join(filepath.Dir(file), "..")
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+	}
+	return ".."
+}
+
 // workerMemory starts a real `mosaic worker` process with cfg.inflight concurrency, gives it
 // cfg.inflight long tasks, and reads its resident memory once they all run.
 func workerMemory(ctx context.Context, e *env, cfg config) (float64, error) {
 	if workerBinary == "" {
 		workerBinary = filepath.Join(e.dir, "mosaic")
 		build := exec.CommandContext(ctx, "go", "build", "-o", workerBinary, "./cmd/mosaic")
-		build.Dir = ".." // the main module: its go.sum, not the bench's
+		build.Dir = mainModuleDir() // the main module: its go.sum, not the bench's
 		out, err := build.CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("build the worker: %v: %s", err, out)
