@@ -229,6 +229,7 @@ type Pool struct {
 	fetchers   sync.WaitGroup
 	deliveries sync.WaitGroup
 	loops      sync.WaitGroup
+	runners    *runners // the goroutines deliveries run on
 	arrived    chan struct{}
 	sub        *nats.Subscription
 	stopOnce   sync.Once
@@ -271,6 +272,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		minutes:   newMinuteStats(cfg.Name, cfg.Stream),
 		arrived:   make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
+		runners:   newRunners(),
 	}
 	if cfg.Logger != nil {
 		p.log = cfg.Logger.With().Str("pool", cfg.Name).Logger()
@@ -430,6 +432,7 @@ func (p *Pool) StopAndCancel(ctx context.Context) error {
 		go func() {
 			p.fetchers.Wait()
 			p.deliveries.Wait()
+			p.runners.stop()
 			p.loops.Wait()
 			p.commit.stop()
 			close(p.stopped)
@@ -520,11 +523,12 @@ func (p *Pool) fetch(b *band, n int) int {
 	count := 0
 	for msg := range batch.Messages() {
 		count++
-		if md, err := msg.Metadata(); err == nil {
+		md, err := msg.Metadata()
+		if err == nil {
 			b.pending.Store(int64(md.NumPending))
 		}
 		p.deliveries.Add(1)
-		go p.deliver(msg, false)
+		p.runners.run(func() { p.deliver(msg, md, false) })
 	}
 	if err := batch.Error(); err != nil && p.fetchCtx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
 		p.log.Warn().Err(err).Int("priority", b.priority).Msg("pull ended with an error")
@@ -573,11 +577,12 @@ func (p *Pool) longPoll(b *band) {
 		return
 	}
 	for msg := range batch.Messages() {
-		if md, err := msg.Metadata(); err == nil {
+		md, err := msg.Metadata()
+		if err == nil {
 			b.pending.Store(int64(md.NumPending))
 		}
 		p.deliveries.Add(1)
-		go p.deliverWhenFree(msg)
+		p.runners.run(func() { p.deliverWhenFree(msg, md) })
 		p.signalArrived()
 	}
 	// Done before the last signal: the dispatcher it wakes leaves a new waiting pull on this band
@@ -596,7 +601,7 @@ func (p *Pool) signalArrived() {
 // idlePull is how many messages one waiting pull request of a band asks for.
 const idlePull = 16
 
-func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
+func (p *Pool) deliverWhenFree(msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	arrived := time.Now()
 	tick := time.NewTicker(p.beat)
 	defer tick.Stop()
@@ -608,7 +613,7 @@ func (p *Pool) deliverWhenFree(msg jetstream.Msg) {
 		}
 		select {
 		case p.slots <- struct{}{}:
-			p.deliver(msg, time.Since(arrived) > heldFor)
+			p.deliver(msg, meta, time.Since(arrived) > heldFor)
 			return
 		case <-tick.C:
 			_ = msg.InProgress()
