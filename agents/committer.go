@@ -180,6 +180,17 @@ func (c *committer) commit(batch []*commitOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 	defer cancel()
 	ops := store.BatchOps{Worker: c.worker, Lease: c.lease}
+	var count [opClaimFinish + 1]int
+	for _, op := range batch {
+		count[op.kind]++
+	}
+	// Sized at once: a claim-and-end is a few hundred bytes, and appends that grow a batch of
+	// them copied each several times.
+	ops.Peeks = make([]store.TaskRef, 0, count[opPeek])
+	ops.ClaimFinishes = make([]store.ClaimFinish, 0, count[opClaimFinish])
+	ops.Claims = make([]store.ClaimParams, 0, count[opClaim])
+	ops.Checkpoints = make([]store.CheckpointParams, 0, count[opCheckpoint])
+	ops.Finishes = make([]store.Finish, 0, count[opFinish])
 	idx := make([]int, len(batch))
 	for i, op := range batch {
 		switch op.kind {

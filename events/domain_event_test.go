@@ -90,3 +90,19 @@ func TestEventFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestIDsKeepTheirText pins the text a success's event id and a task message's Nats-Msg-Id are
+// made from: a worker of another version must make the same ones, or JetStream would keep two
+// copies of an end's event sent by both, and a republished task would not be taken for a duplicate.
+func TestIDsKeepTheirText(t *testing.T) {
+	t.Parallel()
+	ws := uuid.MustParse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+	task := uuid.MustParse("f0e1d2c3-b4a5-4968-8776-655443322110")
+	// uuid.NewSHA1(succeededSpace, "<ws>/<task>/<fence>"), computed when it was built with fmt.
+	if got, want := events.SucceededEvent(ws, task, "demo.echo", 3, 4294967299).ID.String(), "e8aa5608-a69d-5f4e-ae44-93ffce8d4302"; got != want {
+		t.Errorf("SucceededEvent id = %s, want %s", got, want)
+	}
+	if got, want := events.MsgID(ws, task, 7), "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:f0e1d2c3-b4a5-4968-8776-655443322110:7"; got != want {
+		t.Errorf("MsgID = %s, want %s", got, want)
+	}
+}

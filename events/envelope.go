@@ -301,5 +301,8 @@ func (e *TaskEnvelope) Encode() ([]byte, error) { return json.Marshal(e) }
 // MsgID is the Nats-Msg-Id of a task's message in a generation: JetStream drops a second publish
 // of it within the duplicate window, and a replay (next generation) is never taken for a duplicate.
 func MsgID(ws, task uuid.UUID, generation int) string {
-	return ws.String() + ":" + task.String() + ":" + strconv.Itoa(generation)
+	var b [2*36 + 2 + 20]byte
+	id := append(appendUUID(b[:0], ws), ':')
+	id = append(appendUUID(id, task), ':')
+	return string(strconv.AppendInt(id, int64(generation), 10))
 }
