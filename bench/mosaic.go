@@ -246,6 +246,7 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool, 
 	}
 	e.vacuum(ctx, e.ownerURL)
 	prof := startProfile(ctx, e)
+	cpu := markCPU(e)
 	start := time.Now()
 	if cleaned != nil {
 		cleaned.start(ctx, e)
@@ -258,6 +259,7 @@ func mosaicThroughput(ctx context.Context, e *env, cfg config, checkpoint bool, 
 		return 0, err
 	}
 	took := time.Since(start).Seconds()
+	cpu.report(e, cfg.tasks, "task")
 	if cleaned != nil {
 		cleaned.report(took)
 	}

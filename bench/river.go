@@ -138,6 +138,7 @@ func riverThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (
 			params = params[:0]
 		}
 	}
+	cpu := markCPU(e)
 	start := time.Now()
 	if err := client.Start(ctx); err != nil {
 		return 0, err
@@ -155,5 +156,7 @@ func riverThroughput(ctx context.Context, e *env, cfg config, checkpoint bool) (
 	if err != nil {
 		return 0, fmt.Errorf("River: %w", err)
 	}
-	return float64(cfg.tasks) / time.Since(start).Seconds(), nil
+	took := time.Since(start).Seconds()
+	cpu.report(e, cfg.tasks, "job")
+	return float64(cfg.tasks) / took, nil
 }
