@@ -42,7 +42,7 @@ func TestRunnersReuseAnIdleGoroutine(t *testing.T) {
 func TestRunnersRunConcurrentlyAndStopWaits(t *testing.T) {
 	t.Parallel()
 	r := newRunners()
-	const n = 50
+	const n = maxRunners + 50 // past the goroutines kept for more work, too
 	var started, release sync.WaitGroup
 	started.Add(n)
 	release.Add(1)
@@ -58,6 +58,9 @@ func TestRunnersRunConcurrentlyAndStopWaits(t *testing.T) {
 		})
 	}
 	started.Wait()
+	if kept := r.looping.Load(); kept != maxRunners {
+		t.Errorf("%d goroutines kept for more work with %d functions running, want %d", kept, n, maxRunners)
+	}
 	release.Done()
 	stopped := make(chan struct{})
 	go func() { r.stop(); close(stopped) }()
