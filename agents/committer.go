@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -179,6 +180,8 @@ func (g *gatherer) next(queue <-chan *commitOp) (batch []*commitOp, ok bool) {
 func (c *committer) commit(batch []*commitOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), bookkeeping)
 	defer cancel()
+	// In the order RunBatch takes rows in, (workspace, id): then it need not copy them to sort.
+	slices.SortFunc(batch, func(a, b *commitOp) int { return a.key.compare(b.key) })
 	ops := store.BatchOps{Worker: c.worker, Lease: c.lease}
 	var count [opClaimFinish + 1]int
 	for _, op := range batch {

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -237,6 +238,14 @@ type Pool struct {
 }
 
 type taskKey struct{ ws, id uuid.UUID }
+
+// compare orders keys by workspace, then id, byte by byte: the order of store.RunBatch's rows.
+func (k taskKey) compare(o taskKey) int {
+	if c := bytes.Compare(k.ws[:], o.ws[:]); c != 0 {
+		return c
+	}
+	return bytes.Compare(k.id[:], o.id[:])
+}
 
 type band struct {
 	priority  int
