@@ -160,7 +160,7 @@ func (e *env) close() {
 	}
 	if e.pg != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_ = e.pg.Stop(ctx)
+		_ = e.pg.Destroy(ctx)
 		cancel()
 	}
 	os.RemoveAll(e.dir)

@@ -57,7 +57,7 @@ func newRestartEnv(t *testing.T) *restartEnv {
 		stopCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 		defer stop()
 		if e.pg != nil {
-			_ = e.pg.Stop(stopCtx)
+			_ = e.pg.Destroy(stopCtx)
 		}
 	})
 	b := make([]byte, 12)

@@ -77,7 +77,7 @@ func run(m *testing.M) (int, error) {
 		dropCreated()
 		if env.server != nil {
 			stopCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
-			_ = env.server.Stop(stopCtx)
+			_ = env.server.Destroy(stopCtx)
 			stop()
 		}
 		if tmp != "" {

@@ -259,6 +259,16 @@ func (s *Server) Stop(ctx context.Context) error {
 	return s.stopErr
 }
 
+// Destroy stops the server, as Stop does, and removes its cluster's files: the data directory
+// given in Config.Dir and, when the cluster lives elsewhere (a server user that cannot reach Dir:
+// Start), that directory too — for a cluster that was only ever temporary (tests, benchmarks),
+// which would otherwise leave a cluster behind in the system's temporary directory on each run.
+func (s *Server) Destroy(ctx context.Context) error {
+	err := s.Stop(ctx)
+	dir, absErr := filepath.Abs(s.cfg.Dir)
+	return errors.Join(err, absErr, os.RemoveAll(filepath.Dir(s.dataDir)), os.RemoveAll(dir))
+}
+
 // halt stops a server process: SIGINT (a fast shutdown), then, if it has not exited when ctx
 // ends, SIGQUIT, and 5 s later SIGKILL. It returns once the process has exited, and whether it
 // had to be forced.

@@ -26,7 +26,7 @@ func start(t *testing.T, dir string) *localpg.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	t.Cleanup(func() { _ = s.Destroy(context.Background()) })
 	return s
 }
 
