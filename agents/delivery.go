@@ -17,7 +17,6 @@ import (
 	"github.com/mosaicstack/mosaic/crypto"
 	"github.com/mosaicstack/mosaic/events"
 	"github.com/mosaicstack/mosaic/internal/clip"
-	"github.com/mosaicstack/mosaic/outbox"
 	"github.com/mosaicstack/mosaic/store"
 )
 
@@ -694,10 +693,8 @@ func (p *Pool) scheduleLater(ctx context.Context, msg jetstream.Msg, dec *events
 // redelivery tries again.
 func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
 	ev := store.SucceededEvent(d.ws, d.id, d.kind, attempt, fence)
-	pubCtx, cancelPub := context.WithTimeout(context.Background(), eventPublishWait)
-	acks, err := outbox.PublishMessages(pubCtx, p.cfg.JS, []store.OutboxRow{{MsgID: ev.MsgID, Subject: ev.Subject, Payload: ev.Payload}})
-	cancelPub()
-	if len(acks) == 1 && acks[0] != 0 {
+	err := publishAcked(p.cfg.JS, &nats.Msg{Subject: ev.Subject, Data: ev.Payload, Header: nats.Header{nats.MsgIdHdr: {ev.MsgID}}}, eventPublishWait)
+	if err == nil {
 		return true
 	}
 	d.log.Warn().Err(err).Msg("cannot publish task.succeeded; it goes through the outbox")
@@ -708,6 +705,26 @@ func (p *Pool) publishSucceeded(d *delivery, attempt int, fence int64) bool {
 	}
 	d.log.Error().Err(err).Msg("cannot queue task.succeeded either; the message is not acked, its redelivery sends it")
 	return false
+}
+
+// publishAcked publishes msg and waits up to wait for JetStream's acknowledgement: one message,
+// one timer (outbox.PublishMessages, for any number of rows, costs a delivery a context, a map
+// and a second timer more).
+func publishAcked(js jetstream.JetStream, msg *nats.Msg, wait time.Duration) error {
+	f, err := js.PublishMsgAsync(msg)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
+	case <-t.C:
+		return fmt.Errorf("publish %s: no acknowledgement within %s", msg.Subject, wait)
+	}
 }
 
 // eventPublishWait bounds the wait for JetStream's acknowledgement of a success's event: past it
