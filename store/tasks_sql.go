@@ -75,7 +75,7 @@ const (
 	renewLeasesSQL = `UPDATE tasks t SET lease_until = now() + $3 * interval '1 millisecond',
 			progress = u.progress, progress_message = NULLIF(u.message, ''), updated_at = now()
 		FROM unnest($2::uuid[], $4::bigint[], $5::real[], $6::text[]) AS u(id, fence, progress, message)
-		WHERE t.workspace_id = $1 AND t.id = u.id AND t.fence = u.fence AND t.status = 'running'
+		WHERE t.workspace_id = $1 AND t.id = u.id AND t.fence = u.fence AND ` + stillRunning + `
 		RETURNING t.id, t.cancel_requested_at IS NOT NULL`
 
 	// finishTaskSQL ends a delivery: a terminal status, or a retry. Fenced.
