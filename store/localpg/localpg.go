@@ -104,11 +104,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if runAs != nil && !reachable(filepath.Dir(dir), runAs) {
 		// The unprivileged server user cannot reach this directory (e.g. one below /root): keep
 		// the cluster in a directory it can reach, stable for this data directory.
-		clusterDir = filepath.Join(os.TempDir(), "mosaic-pg-"+shortHash(dir))
+		sweepOrphans(log)
+		clusterDir = filepath.Join(os.TempDir(), clusterPrefix+shortHash(dir))
 		log.Warn().Str("data_dir", dir).Str("cluster_dir", clusterDir).Str("server_user", runAs.name).
 			Msg("PostgreSQL's server user cannot reach the data directory; the cluster lives elsewhere")
 		if err := os.MkdirAll(clusterDir, 0o700); err != nil {
 			return nil, fmt.Errorf("localpg: create cluster directory: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(clusterDir, originFile), []byte(dir), 0o600); err != nil {
+			return nil, fmt.Errorf("localpg: record the cluster's data directory: %w", err)
 		}
 	}
 	if runAs != nil {
@@ -267,6 +271,49 @@ func (s *Server) Destroy(ctx context.Context) error {
 	err := s.Stop(ctx)
 	dir, absErr := filepath.Abs(s.cfg.Dir)
 	return errors.Join(err, absErr, os.RemoveAll(filepath.Dir(s.dataDir)), os.RemoveAll(dir))
+}
+
+// clusterPrefix names the directories, in the system's temporary directory, of clusters kept apart
+// from a data directory their server user cannot reach; originFile, in each, names that data
+// directory.
+const (
+	clusterPrefix = "mosaic-pg-"
+	originFile    = "origin"
+)
+
+// sweepOrphans removes the clusters kept apart for a data directory that was itself temporary (in
+// the system's temporary directory) and is gone, and whose server is not running: a test's or a
+// benchmark's, stopped without Destroy (a process killed, a command run on a test's temporary
+// directory). Such a cluster can never be used again (its superuser password was in the data
+// directory); one for a data directory elsewhere is never touched.
+func sweepOrphans(log zerolog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), clusterPrefix+"*"))
+	for _, c := range dirs {
+		origin, err := os.ReadFile(filepath.Join(c, originFile))
+		if err != nil || !strings.HasPrefix(string(origin), os.TempDir()+string(filepath.Separator)) {
+			continue
+		}
+		if _, err := os.Stat(string(origin)); !os.IsNotExist(err) {
+			continue
+		}
+		if pid := postmasterPID(filepath.Join(c, "data")); pid > 0 && isPostgres(pid) {
+			continue // still running: its owner will stop it
+		}
+		if err := os.RemoveAll(c); err == nil {
+			log.Info().Str("cluster_dir", c).Str("data_dir", string(origin)).Msg("removed the cluster of a temporary data directory that is gone")
+		}
+	}
+}
+
+// postmasterPID is the pid in a data directory's postmaster.pid, or 0.
+func postmasterPID(dataDir string) int {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
 }
 
 // halt stops a server process: SIGINT (a fast shutdown), then, if it has not exited when ctx
