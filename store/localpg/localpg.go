@@ -296,7 +296,7 @@ func sweepOrphans(log zerolog.Logger) {
 		if _, err := os.Stat(string(origin)); !os.IsNotExist(err) {
 			continue
 		}
-		if pid := postmasterPID(filepath.Join(c, "data")); pid > 0 && isPostgres(pid) {
+		if pid, _ := postmasterPID(filepath.Join(c, "data")); pid > 0 && isPostgres(pid) {
 			continue // still running: its owner will stop it
 		}
 		if err := os.RemoveAll(c); err == nil {
@@ -305,15 +305,16 @@ func sweepOrphans(log zerolog.Logger) {
 	}
 }
 
-// postmasterPID is the pid in a data directory's postmaster.pid, or 0.
-func postmasterPID(dataDir string) int {
+// postmasterPID is the pid in a data directory's postmaster.pid: 0 when the file holds none, an
+// error when it cannot be read (os.ErrNotExist: no server claims the directory).
+func postmasterPID(dataDir string) (int, error) {
 	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	first, _, _ := strings.Cut(string(b), "\n")
 	pid, _ := strconv.Atoi(strings.TrimSpace(first))
-	return pid
+	return max(pid, 0), nil
 }
 
 // halt stops a server process: SIGINT (a fast shutdown), then, if it has not exited when ctx
@@ -375,15 +376,13 @@ func (s *Server) initdb(ctx context.Context, bin string, runAs *osUser) error {
 // process is gone is removed.
 func (s *Server) clearStale(ctx context.Context) error {
 	pidFile := filepath.Join(s.dataDir, "postmaster.pid")
-	b, err := os.ReadFile(pidFile)
+	pid, err := postmasterPID(s.dataDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("localpg: read %s: %w", pidFile, err)
 	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 || !isPostgres(pid) {
+	if pid == 0 || !isPostgres(pid) {
 		s.log.Warn().Str("pid_file", pidFile).Msg("removing a stale PostgreSQL pid file")
 		return os.Remove(pidFile)
 	}
